@@ -1,0 +1,77 @@
+"""Character normalisation shared by indexing, querying and highlighting.
+
+`fold` maps one character to one character, so offsets in folded text are
+offsets in the original: the highlighter finds matches in folded text and
+marks the original.
+"""
+from __future__ import annotations
+
+import functools
+import re
+
+# Full-width ASCII (Ａ-Ｚ, ０-９, ％ ...) and the ideographic space fold to their
+# half-width forms; letters fold to lower case.
+_HALF = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
+_HALF[0x3000] = 0x20
+_HALF_TABLE = str.maketrans(_HALF)
+_FOLD = dict(_HALF)
+for _cp in range(ord("A"), ord("Z") + 1):
+    _FOLD[_cp] = _cp + 32
+for _cp in range(0xFF21, 0xFF3B):  # Ａ-Ｚ
+    _FOLD[_cp] = _cp - 0xFEE0 + 32
+_FOLD_TABLE = str.maketrans(_FOLD)
+
+# One "unit" of literal matching: a CJK character, or a run of Latin letters and
+# digits (a number keeps its decimal point and a trailing percent sign).
+CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+UNIT = re.compile(rf"[{CJK}]|[0-9]+(?:\.[0-9]+)*%?[a-z]*|[a-z]+[0-9a-z]*")
+# Units are adjacent when nothing but white space separates them; punctuation
+# ends a run, so 金融、科技 is not the term 金融科技.
+_SPACE = re.compile(r"\s*")
+
+
+def halfwidth(text: str) -> str:
+    """Full-width ASCII forms to half-width, same length as `text`."""
+    return text.translate(_HALF_TABLE)
+
+
+def fold(text: str) -> str:
+    """Half-width, lower-case form of `text`, same length as `text`."""
+    return text.translate(_FOLD_TABLE)
+
+
+@functools.cache
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def simplify(text: str) -> str:
+    """Traditional Chinese to simplified (queries only: the archive is simplified)."""
+    return _t2s().convert(text)
+
+
+def unit_runs(folded: str) -> list[list[tuple[str, int, int]]]:
+    """Split folded text into runs of adjacent units as (unit, start, end).
+
+    A run is what a literal term can match inside: `上行e链，5G` gives the runs
+    [上, 行, e, 链] and [5g].
+    """
+    runs: list[list[tuple[str, int, int]]] = []
+    run: list[tuple[str, int, int]] = []
+    last_end = -1
+    for m in UNIT.finditer(folded):
+        start = m.start()
+        if run and not (start == last_end or _SPACE.fullmatch(folded, last_end, start)):
+            runs.append(run)
+            run = []
+        run.append((m.group(), start, m.end()))
+        last_end = m.end()
+    if run:
+        runs.append(run)
+    return runs
+
+
+def is_cjk(unit: str) -> bool:
+    return len(unit) == 1 and not unit.isascii()

@@ -1,0 +1,37 @@
+"""The jieba segmenter, with the shipped finance dictionary, loaded once per process.
+
+jieba keeps a cache of its prefix dictionary; by default it writes it to a shared
+file in the system temp dir. We keep it in our own cache dir instead
+(FINSEARCH_CACHE, else ~/.cache/finsearch) so that users and CI runs don't fight
+over one file.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from importlib import resources
+from pathlib import Path
+
+import jieba
+
+USER_DICT = resources.files("analysis") / "finance_dict.txt"
+
+jieba.setLogLevel(logging.WARNING)
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("FINSEARCH_CACHE") or Path.home() / ".cache" / "finsearch"
+    path = Path(base)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@functools.cache
+def segmenter() -> jieba.Tokenizer:
+    tokenizer = jieba.Tokenizer()
+    tokenizer.tmp_dir = str(cache_dir())
+    tokenizer.initialize()
+    with resources.as_file(USER_DICT) as path:
+        tokenizer.load_userdict(str(path))
+    return tokenizer

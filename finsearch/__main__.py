@@ -1,0 +1,5 @@
+import sys
+
+from finsearch.cli import main
+
+sys.exit(main())

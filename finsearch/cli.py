@@ -1,0 +1,186 @@
+"""`finsearch`: index a news archive, search it, serve it.
+
+Exit codes: 0 success, 2 bad usage or query, 1 any other failure (with a
+one-line message on stderr).
+"""
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import logging
+import re
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+_MARK = re.compile(r"</?mark>")
+_TAG = re.compile(r"<[^>]+>")
+
+log = logging.getLogger("finsearch")
+
+
+class UsageError(Exception):
+    """Bad arguments: exit code 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO if args.verbose == 1 else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from indexer import IndexBusy, IndexMissing
+    from search import SearchError
+    try:
+        return args.run(args)
+    except (UsageError, SearchError) as error:
+        print(f"finsearch: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except IndexBusy as error:
+        print(f"finsearch: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except IndexMissing as error:
+        print(f"finsearch: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("finsearch: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # a one-line message, the trace only with -v
+        log.debug("failure", exc_info=True)
+        print(f"finsearch: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="finsearch",
+        description="Full-text search for an archive of Chinese financial news (Jekyll _posts).",
+        epilog="The index location is --index, else $FINSEARCH_INDEX, else ~/.local/share/finsearch/index.")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log progress (-vv: debug)")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    index = commands.add_parser("index", help="build the index from scratch",
+                                description="Read every post of ARCHIVE (recursively) and build a new index. "
+                                            "Searches keep using the old index until the new one is complete. "
+                                            "Bad posts are reported by file and reason, and never stop the run.")
+    index.add_argument("archive", type=Path, help="folder of Jekyll posts (e.g. _posts)")
+    _index_option(index)
+    index.add_argument("--procs", type=int, default=None, help="writer processes (default: CPU count, at most 4)")
+    index.add_argument("--json", action="store_true", help="print the report as JSON")
+    index.set_defaults(run=run_index)
+
+    search = commands.add_parser("search", help="search the index",
+                                 description="Search the index. Query syntax: words (all required), "
+                                             "\"exact phrase\", OR, -word or NOT word, (groups), title:word, body:word.")
+    search.add_argument("query", help="the query (quote it in the shell)")
+    _index_option(search)
+    search.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="published on or after this day")
+    search.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="published on or before this day")
+    search.add_argument("--category", action="append", default=[], metavar="C",
+                        help="only this category (repeat for several)")
+    search.add_argument("--paper", action="append", default=[], metavar="P",
+                        help="only this paper, e.g. 解放日报 (repeat for several)")
+    search.add_argument("--sort", choices=["relevance", "newest", "oldest"], default="relevance")
+    search.add_argument("--limit", type=int, default=10, metavar="N", help="hits per page, 1-100 (default 10)")
+    search.add_argument("--page", type=int, default=1, metavar="N", help="page number (default 1)")
+    search.add_argument("--json", action="store_true", help="print one JSON object")
+    search.set_defaults(run=run_search)
+
+    stats = commands.add_parser("stats", help="show what the index holds")
+    _index_option(stats)
+    stats.add_argument("--json", action="store_true", help="print one JSON object")
+    stats.set_defaults(run=run_stats)
+
+    serve = commands.add_parser("serve", help="serve the web UI and JSON API",
+                                description="Serve the search page and the JSON API with gunicorn.")
+    _index_option(serve)
+    serve.add_argument("--host", default=None, help="address to listen on (default $FINSEARCH_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default $FINSEARCH_PORT or 8000)")
+    serve.add_argument("--workers", type=int, default=None, help="worker processes (default 2)")
+    serve.set_defaults(run=run_serve)
+    return parser
+
+
+def _index_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--index", type=Path, default=None, metavar="DIR",
+                        help="index directory (default: $FINSEARCH_INDEX or ~/.local/share/finsearch/index)")
+
+
+def run_index(args) -> int:
+    from indexer import build_index, resolve_root
+    if not args.archive.is_dir():
+        raise UsageError(f"not a folder: {args.archive}")
+    if args.procs is not None and args.procs < 1:
+        raise UsageError("--procs must be at least 1")
+    report = build_index(args.archive, resolve_root(args.index), procs=args.procs,
+                         progress=sys.stderr.isatty() and not args.json)
+    problems = sorted(report.problems, key=lambda p: (not p.skipped, p.path))
+    if args.json:
+        print(json.dumps({
+            "index": str(report.index), "indexed": report.indexed, "recovered": report.recovered,
+            "skipped": report.skipped, "seconds": round(report.seconds, 2),
+            "problems": [{"path": p.path, "reason": p.reason, "skipped": p.skipped} for p in problems],
+        }, ensure_ascii=False))
+        return EXIT_OK
+    for problem in problems:
+        print(f"{'skipped' if problem.skipped else 'recovered'}: {problem.path}: {problem.reason}")
+    print(f"indexed {report.indexed} posts into {report.index} in {report.seconds:.1f} s "
+          f"({report.recovered} problems recovered, {report.skipped} posts skipped)")
+    return EXIT_OK
+
+
+def run_search(args) -> int:
+    from search import SearchEngine, make_request, result_to_json
+    request = make_request(args.query, args.date_from, args.date_to, args.category, args.paper,
+                           args.sort, args.page, args.limit)
+    engine = SearchEngine(args.index)
+    result = engine.search(request)
+    if args.json:
+        print(json.dumps(result_to_json(result), ensure_ascii=False))
+        return EXIT_OK
+    color = sys.stdout.isatty()
+    if result.notice:
+        print(f"注意：{result.notice}")
+    print(f"共 {result.total} 条结果，第 {request.page}/{result.pages} 页（{result.seconds * 1000:.0f} ms）")
+    first = (request.page - 1) * request.page_size
+    for number, hit in enumerate(result.hits, start=first + 1):
+        print(f"\n{number}. {_terminal(hit.title_html, color)}")
+        print(f"   {hit.date:%Y-%m-%d %H:%M}  {hit.paper}  {'/'.join(hit.categories)}  id {hit.id}")
+        print(f"   {_terminal(hit.snippet, color)}")
+        if hit.url:
+            print(f"   {hit.url}")
+    return EXIT_OK
+
+
+def run_stats(args) -> int:
+    from search import SearchEngine, stats_to_json
+    stats = SearchEngine(args.index).stats()
+    if args.json:
+        print(json.dumps(stats_to_json(stats), ensure_ascii=False))
+        return EXIT_OK
+    span = (f"{stats.first_date:%Y-%m-%d} – {stats.last_date:%Y-%m-%d}" if stats.first_date else "–")
+    print(f"index:      {stats.location}")
+    print(f"documents:  {stats.documents}")
+    print(f"segments:   {stats.segments}")
+    print(f"size:       {stats.size_bytes / 2**20:.1f} MiB")
+    print(f"dates:      {span}")
+    print("categories: " + ", ".join(f"{f.value} ({f.count})" for f in stats.categories))
+    print("papers:     " + ", ".join(f"{f.value} ({f.count})" for f in stats.papers))
+    return EXIT_OK
+
+
+def run_serve(args) -> int:
+    from webui.server import serve
+    serve(index_dir=args.index, host=args.host, port=args.port, workers=args.workers)
+    return EXIT_OK
+
+
+def _terminal(fragment: str, color: bool) -> str:
+    """An escaped HTML snippet as terminal text, matches in bold red on a terminal."""
+    if color:
+        fragment = fragment.replace("<mark>", "\033[1;31m").replace("</mark>", "\033[0m")
+    return html.unescape(_TAG.sub("", _MARK.sub("", fragment) if not color else fragment))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Turn a post's body (Markdown, raw HTML, or both) into clean paragraphs.
+
+Every body goes through one path: Markdown is rendered to HTML (raw HTML passes
+through, as Jekyll does), then lxml removes what a reader never sees and the
+site's own furniture, and each block becomes a paragraph.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import lxml.html
+from lxml import etree
+from markdown_it import MarkdownIt
+
+_MARKDOWN = MarkdownIt("commonmark", {"html": True})
+
+_BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "pre", "td", "th", "dd", "dt")
+_INVISIBLE = ("script", "style", "iframe", "noscript", "object", "embed", "img", "svg",
+              "template", "head", "title", "meta", "link", "form", "button", "input")
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_SOURCE = re.compile(r"^[（(]\s*(?:文章)?来源[：:]\s*(?P<paper>[^）)]{1,40})\s*[）)]$")
+_BACK_LINK = re.compile(r"^返回")
+_LINK_SEPARATORS = re.compile(r"^[\s｜|/·•\-]*$")
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
+
+
+@dataclass(frozen=True)
+class CleanBody:
+    paragraphs: tuple[str, ...]
+    url: str  # the original article's address ("" if the post has none)
+    paper: str  # from （文章来源：…） ("" if absent)
+
+
+def clean_body(markup: str) -> CleanBody:
+    html = _MARKDOWN.render(markup)
+    if not html.strip():
+        return CleanBody((), "", "")
+    root = lxml.html.fragment_fromstring(html, create_parent="div")
+    _drop_invisible(root)
+    url = _take_source_link(root)
+    paragraphs: list[str] = []
+    paper = ""
+    digest = ""
+    for block in _leaf_blocks(root):
+        if _is_back_links(block):
+            continue
+        for text in _block_texts(block):
+            source = _SOURCE.match(text)
+            if source:
+                paper = paper or source.group("paper").strip()
+                continue
+            if block.getparent() is not None and block.getparent().tag == "blockquote" and not paragraphs:
+                digest = text
+            paragraphs.append(text)
+    # The site's Markdown posts open with a digest quoting the first sentence.
+    if digest and len(paragraphs) > 1 and digest in paragraphs[1]:
+        paragraphs.pop(0)
+    return CleanBody(tuple(paragraphs), url, paper)
+
+
+def _drop_invisible(root) -> None:
+    for node in list(root.iter()):
+        if node.getparent() is None:
+            continue
+        if not isinstance(node.tag, str):  # comments, processing instructions
+            node.drop_tree() if node.tag is etree.Comment else node.getparent().remove(node)
+        elif node.tag in _INVISIBLE or _HIDDEN_STYLE.search(node.get("style", "")) or node.get("hidden") is not None:
+            node.drop_tree()
+
+
+def _link_only_blocks(root):
+    for block in root.iter("p"):
+        links = block.findall(".//a")
+        if links and _LINK_SEPARATORS.match(_text_outside_links(block)):
+            yield block, links
+
+
+def _take_source_link(root) -> str:
+    """The last `<http…>` autolink, the site's link to the original article."""
+    url = ""
+    for block, links in _link_only_blocks(root):
+        if len(links) == 1 and links[0].text_content().strip() == links[0].get("href", "") \
+                and links[0].get("href", "").startswith(("http://", "https://")):
+            url = links[0].get("href")
+            block.drop_tree()
+    return url
+
+
+def _is_back_links(block) -> bool:
+    links = block.findall(".//a")
+    return bool(links) and all(_BACK_LINK.match(a.text_content().strip()) for a in links) \
+        and bool(_LINK_SEPARATORS.match(_text_outside_links(block)))
+
+
+def _text_outside_links(block) -> str:
+    parts = [block.text or ""]
+    for child in block.iterdescendants():
+        if child.tag != "a" and not any(p.tag == "a" for p in child.iterancestors()):
+            parts.append(child.text or "")
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _leaf_blocks(root):
+    """Blocks holding no other blocks, in document order; loose text counts as a block."""
+    found = False
+    for node in root.iter(*_BLOCKS):
+        if not any(child.tag in _BLOCKS for child in node.iterdescendants()):
+            found = True
+            yield node
+    if not found:
+        yield root
+
+
+def _block_texts(block) -> list[str]:
+    for br in block.iter("br"):
+        br.tail = "\n" + (br.tail or "")
+    texts = []
+    for line in block.text_content().split("\n"):
+        line = _SPACES.sub(" ", line).strip()
+        if any(ch.isalnum() for ch in line):
+            texts.append(line)
+    return texts

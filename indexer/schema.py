@@ -1,0 +1,78 @@
+"""The Whoosh schema, and how a Post becomes an index document.
+
+Two fields per text: `title`/`body` hold jieba words (they rank), and
+`title_gram`/`body_gram` hold bigrams of adjacent characters with positions
+(they match a literal string as a phrase of its bigrams, whatever jieba does
+with the context). Everything the result list and the article page show is
+stored, so nothing is read from the archive at query time.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
+
+from analysis import gram_analyzer, word_analyzer
+from indexer.ingest import SITE_TZ, Post
+
+TITLE_BOOST = 3.0
+
+# Field names other packages may use.
+ID_FIELD = "id"
+TITLE = "title"
+BODY = "body"
+TITLE_GRAM = "title_gram"
+BODY_GRAM = "body_gram"
+DATE = "date"
+CATEGORY = "category"
+PAPER = "paper"
+TAGS = "tags"
+URL = "url"
+PATH = "path"
+CHECKSUM = "checksum"
+
+
+def make_schema() -> Schema:
+    words = word_analyzer()
+    grams = gram_analyzer()
+    return Schema(**{
+        ID_FIELD: ID(stored=True, unique=True),
+        TITLE: TEXT(analyzer=words, stored=True, phrase=False, field_boost=TITLE_BOOST),
+        BODY: TEXT(analyzer=words, stored=True, phrase=False),
+        TITLE_GRAM: TEXT(analyzer=grams, phrase=True, field_boost=TITLE_BOOST),
+        BODY_GRAM: TEXT(analyzer=grams, phrase=True),
+        DATE: DATETIME(stored=True, sortable=True),
+        CATEGORY: KEYWORD(stored=True, commas=True, scorable=False),
+        PAPER: ID(stored=True),
+        TAGS: KEYWORD(stored=True, commas=True, scorable=False),
+        URL: STORED(),
+        PATH: ID(stored=True),
+        CHECKSUM: STORED(),
+    })
+
+
+def to_document(post: Post) -> dict:
+    body = "\n".join(post.paragraphs)
+    return {
+        ID_FIELD: post.id,
+        TITLE: post.title,
+        BODY: body,
+        TITLE_GRAM: post.title,
+        BODY_GRAM: body,
+        DATE: local_naive(post.published),
+        CATEGORY: ",".join(post.categories),
+        PAPER: post.paper,
+        TAGS: ",".join(post.tags),
+        URL: post.url,
+        PATH: post.path,
+        CHECKSUM: post.checksum,
+    }
+
+
+def local_naive(value: dt.datetime) -> dt.datetime:
+    """Whoosh stores naive datetimes: we store the site's local time (+08:00)."""
+    return value.astimezone(SITE_TZ).replace(tzinfo=None)
+
+
+def from_local_naive(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=SITE_TZ)

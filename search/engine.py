@@ -1,0 +1,253 @@
+"""The search API: one entry point for the CLI and the web UI.
+
+Matching and ranking are Whoosh's; filters and facet counts are numpy over
+per-document arrays (date, category and paper membership) built once per index
+version, so a facet count costs the same whatever the number of hits.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from whoosh import query as wq
+from whoosh.util.times import datetime_to_long, long_to_datetime
+
+from indexer import store
+from indexer.schema import (BODY, CATEGORY, DATE, ID_FIELD, PAPER, TAGS, TITLE, URL, PATH,
+                            from_local_naive)
+from search.query import parse_query
+from search.snippets import highlight_html, snippet_html
+from search.types import (MAX_PAGE_SIZE, Article, FacetCount, Facets, Hit, IndexStats,
+                          SearchError, SearchRequest, SearchResult, Sort)
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE = 1000  # deep pages are a scraper's, not a reader's
+_EPOCH_TICKS = datetime_to_long(dt.datetime(1970, 1, 1))  # Whoosh counts from datetime.min
+
+
+@dataclass
+class _FacetTable:
+    """Per-document arrays of one index version, indexed by Whoosh docnum."""
+
+    dates: np.ndarray  # int64 Whoosh ticks (µs since datetime.min) of the site's local time
+    months: np.ndarray  # int32 month number since 1970-01
+    category_values: list[str]
+    category_masks: np.ndarray  # bool [category, doc]
+    paper_values: list[str]
+    paper_masks: np.ndarray  # bool [paper, doc]
+
+    @classmethod
+    def build(cls, searcher) -> "_FacetTable":
+        reader = searcher.reader()
+        size = reader.doc_count_all()
+        dates = np.zeros(size, dtype=np.int64)
+        if size:
+            dates[:] = np.fromiter(reader.column_reader(DATE, translate=False), dtype=np.int64, count=size)
+        months = (dates - _EPOCH_TICKS).astype("datetime64[us]").astype("datetime64[M]").astype(np.int32)
+        cats, cat_masks = cls._masks(searcher, CATEGORY, size)
+        papers, paper_masks = cls._masks(searcher, PAPER, size)
+        return cls(dates, months, cats, cat_masks, papers, paper_masks)
+
+    @staticmethod
+    def _masks(searcher, field: str, size: int):
+        values = [value.decode("utf-8") if isinstance(value, bytes) else value
+                  for value in searcher.reader().lexicon(field)]
+        masks = np.zeros((len(values), size), dtype=bool)
+        for row, value in enumerate(values):
+            docs = np.fromiter(searcher.docs_for_query(wq.Term(field, value)), dtype=np.int64)
+            masks[row, docs] = True
+        return values, masks
+
+
+class SearchEngine:
+    """Answers searches from the current index; follows index swaps and updates.
+
+    Safe to share between threads; each process keeps one open searcher.
+    """
+
+    def __init__(self, index_root: str | Path | None = None):
+        self.root = store.resolve_root(index_root)
+        self._lock = threading.RLock()
+        self._build: Path | None = None
+        self._searcher = None
+        self._table: _FacetTable | None = None
+        self._table_generation = None
+        self._current()  # fail early if there is no index
+        parse_query("预热 warm-up")  # load jieba and OpenCC now, not in the first request
+
+    # -- public API -------------------------------------------------------
+
+    def search(self, request: SearchRequest) -> SearchResult:
+        started = time.perf_counter()
+        _check(request)
+        parsed = parse_query(request.query)
+        with self._lock:
+            searcher, table = self._current()
+            docs = np.fromiter(searcher.docs_for_query(parsed.query), dtype=np.int64)
+            in_dates = self._date_mask(table, docs, request)
+            in_categories = self._any_mask(table.category_values, table.category_masks, docs,
+                                           request.categories)
+            in_papers = self._any_mask(table.paper_values, table.paper_masks, docs, request.papers)
+            selected = docs[in_dates & in_categories & in_papers]
+            # Each facet counts under the other filters, so several values can be picked.
+            facets = Facets(
+                categories=_counts(table.category_values, table.category_masks, docs[in_dates & in_papers]),
+                papers=_counts(table.paper_values, table.paper_masks, docs[in_dates & in_categories]),
+                months=_month_counts(table.months[docs[in_categories & in_papers]]),
+            )
+            page_docs = self._page(searcher, table, parsed.query, selected, request)
+            hits = tuple(self._hit(searcher, docnum, parsed.terms) for docnum in page_docs)
+        return SearchResult(request=request, total=int(selected.size), hits=hits, facets=facets,
+                            seconds=time.perf_counter() - started, terms=parsed.terms,
+                            notice=parsed.notice)
+
+    def article(self, article_id: str) -> Article | None:
+        with self._lock:
+            searcher, _ = self._current()
+            fields = searcher.document(**{ID_FIELD: article_id})
+        if fields is None:
+            return None
+        return Article(
+            id=fields[ID_FIELD], title=fields.get(TITLE, ""), date=from_local_naive(fields[DATE]),
+            categories=_split(fields.get(CATEGORY)), tags=_split(fields.get(TAGS)),
+            paper=fields.get(PAPER, ""), url=fields.get(URL, ""),
+            paragraphs=tuple(p for p in fields.get(BODY, "").split("\n") if p),
+            path=fields.get(PATH, ""))
+
+    def stats(self) -> IndexStats:
+        with self._lock:
+            searcher, table = self._current()
+            build = self._build
+            reader = searcher.reader()
+            docs = np.fromiter(searcher.docs_for_query(wq.Every()), dtype=np.int64)
+            dates = table.dates[docs]
+            segments = len(searcher.subsearchers) if searcher.subsearchers else 1
+        size = sum(f.stat().st_size for f in build.iterdir() if f.is_file())
+        first = _from_ticks(dates.min()) if dates.size else None
+        last = _from_ticks(dates.max()) if dates.size else None
+        return IndexStats(location=str(self.root), documents=reader.doc_count(), segments=segments,
+                          size_bytes=size, first_date=first, last_date=last,
+                          categories=_counts(table.category_values, table.category_masks, docs),
+                          papers=_counts(table.paper_values, table.paper_masks, docs))
+
+    @staticmethod
+    def highlight(text: str, query: str) -> str:
+        """`text` as escaped HTML with the query's matches marked (for an article page)."""
+        try:
+            terms = parse_query(query).terms
+        except SearchError:
+            terms = ()
+        return highlight_html(text, terms)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._searcher is not None:
+                self._searcher.close()
+                self._searcher = None
+
+    # -- internals --------------------------------------------------------
+
+    def _current(self):
+        """The searcher of the current index version, reopened or refreshed if it changed."""
+        build = store.current_build(self.root)
+        if build != self._build or self._searcher is None:
+            ix, build = store.open_current(self.root)
+            if self._searcher is not None:
+                self._searcher.close()
+            self._searcher, self._build = ix.searcher(), build
+            log.info("opened index %s", build)
+        else:
+            self._searcher = self._searcher.refresh()
+        generation = (self._build, self._searcher.reader().generation())
+        if generation != self._table_generation:
+            self._table = _FacetTable.build(self._searcher)
+            self._table_generation = generation
+        return self._searcher, self._table
+
+    @staticmethod
+    def _date_mask(table: _FacetTable, docs: np.ndarray, request: SearchRequest) -> np.ndarray:
+        mask = np.ones(docs.size, dtype=bool)
+        dates = table.dates[docs]
+        if request.date_from:
+            mask &= dates >= datetime_to_long(dt.datetime.combine(request.date_from, dt.time()))
+        if request.date_to:
+            next_day = request.date_to + dt.timedelta(days=1)
+            mask &= dates < datetime_to_long(dt.datetime.combine(next_day, dt.time()))
+        return mask
+
+    @staticmethod
+    def _any_mask(values: list[str], masks: np.ndarray, docs: np.ndarray, wanted) -> np.ndarray:
+        if not wanted:
+            return np.ones(docs.size, dtype=bool)
+        rows = [values.index(v) for v in wanted if v in values]
+        if not rows:
+            return np.zeros(docs.size, dtype=bool)
+        return masks[rows][:, docs].any(axis=0)
+
+    @staticmethod
+    def _page(searcher, table: _FacetTable, q: wq.Query, selected: np.ndarray,
+              request: SearchRequest) -> list[int]:
+        start = (request.page - 1) * request.page_size
+        end = start + request.page_size
+        if start >= selected.size:
+            return []
+        sort = request.sort
+        if isinstance(q, wq.Every) and sort is Sort.RELEVANCE:
+            sort = Sort.NEWEST  # with no words to rank by, newest first
+        if sort is not Sort.RELEVANCE:
+            # Stable: ties keep docnum order, so pages don't shuffle.
+            keys = table.dates[selected]
+            order = np.argsort(-keys if sort is Sort.NEWEST else keys, kind="stable")
+            return selected[order[start:end]].tolist()
+        whole = selected.size == searcher.doc_count()
+        results = searcher.search(q, limit=end, filter=None if whole else set(selected.tolist()))
+        return [hit.docnum for hit in results[start:end]]
+
+    @staticmethod
+    def _hit(searcher, docnum: int, terms: tuple[str, ...]) -> Hit:
+        fields = searcher.stored_fields(docnum)
+        title = fields.get(TITLE, "")
+        return Hit(id=fields[ID_FIELD], title=title, title_html=highlight_html(title, terms),
+                   date=from_local_naive(fields[DATE]), categories=_split(fields.get(CATEGORY)),
+                   paper=fields.get(PAPER, ""), url=fields.get(URL, ""),
+                   snippet=snippet_html(fields.get(BODY, ""), terms))
+
+
+def _check(request: SearchRequest) -> None:
+    if request.page < 1 or request.page > MAX_PAGE:
+        raise SearchError(f"页码应在 1 到 {MAX_PAGE} 之间")
+    if not 1 <= request.page_size <= MAX_PAGE_SIZE:
+        raise SearchError(f"每页条数应在 1 到 {MAX_PAGE_SIZE} 之间")
+    if request.date_from and request.date_to and request.date_from > request.date_to:
+        raise SearchError("开始日期晚于结束日期")
+
+
+def _counts(values: list[str], masks: np.ndarray, docs: np.ndarray) -> tuple[FacetCount, ...]:
+    if not values:
+        return ()
+    counts = masks[:, docs].sum(axis=1)
+    pairs = [(values[i], int(c)) for i, c in enumerate(counts) if c]
+    pairs.sort(key=lambda p: (-p[1], p[0]))
+    return tuple(FacetCount(v, c) for v, c in pairs)
+
+
+def _month_counts(months: np.ndarray) -> tuple[FacetCount, ...]:
+    if not months.size:
+        return ()
+    values, counts = np.unique(months, return_counts=True)
+    labels = values.astype("datetime64[M]").astype(str)
+    return tuple(FacetCount(str(label), int(c)) for label, c in zip(labels, counts))
+
+
+def _from_ticks(ticks) -> dt.datetime:
+    return from_local_naive(long_to_datetime(int(ticks)))
+
+
+def _split(value) -> tuple[str, ...]:
+    return tuple(v for v in (value or "").split(",") if v)

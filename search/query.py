@@ -1,0 +1,163 @@
+"""From what a user types to a Whoosh query.
+
+Syntax: words (all required), "quoted phrase", OR, NOT or -word to exclude,
+(groups), and title:word / body:word (标题: / 正文:). Whoosh's own parser reads
+the syntax; every word or phrase then becomes a *literal* query:
+
+- it matches where the text contains the string literally (case, full/half
+  width and traditional/simplified folded, white space ignored): a phrase of
+  its character bigrams on the gram fields;
+- it ranks by its jieba words on the word fields (title weighs more).
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from whoosh import query as wq
+from whoosh.qparser import QueryParser, plugins, syntax
+
+from analysis import fold, gram_terms, halfwidth, is_cjk, simplify, unit_runs, words
+from indexer.schema import BODY, BODY_GRAM, TITLE, TITLE_GRAM
+from search.types import MAX_QUERY_CHARS, SearchError
+
+log = logging.getLogger(__name__)
+
+# (word field, gram field) of each field a user can name.
+FIELDS = {"title": ((TITLE, TITLE_GRAM),), "body": ((BODY, BODY_GRAM),)}
+FIELDS[None] = FIELDS["title"] + FIELDS["body"]
+FIELD_ALIASES = {"标题": "title", "正文": "body", "title": "title", "body": "body"}
+_QUOTES = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "＂": '"'})
+_SYNTAX_CHARS = re.compile(r'["()]|(?<!\S)-|\b(?:AND|OR|NOT)\b|\w+:')
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    query: wq.Query  # wq.Every() for an empty query
+    terms: tuple[str, ...]  # literal strings to highlight
+    notice: str = ""  # how a malformed query was read, for the user
+
+
+def parse_query(text: str) -> ParsedQuery:
+    """Parse a user's query; raises SearchError only for a query we refuse (too long)."""
+    text = (text or "").strip()
+    if len(text) > MAX_QUERY_CHARS:
+        raise SearchError(f"查询太长（{len(text)} 字），请不超过 {MAX_QUERY_CHARS} 字")
+    if not text:
+        return ParsedQuery(wq.Every(), ())
+    text = halfwidth(simplify(text)).translate(_QUOTES)
+    notice = ""
+    if text.count('"') % 2:
+        text = text.replace('"', " ")
+        notice = "引号不成对，已按普通词语搜索"
+    parser = _LiteralParser()
+    try:
+        parsed = parser.parse(text)
+    except Exception:  # Whoosh's parser is lenient, but a query must never fail
+        log.warning("query parser failed on %r", text, exc_info=True)
+        parser = _LiteralParser()
+        parsed = parser.parse(_SYNTAX_CHARS.sub(" ", text))
+        notice = "查询语法有误，已按普通词语搜索"
+    parsed = _drop_empty(parsed)
+    if parsed is None:
+        return ParsedQuery(wq.NullQuery, (), notice or "查询中没有可搜索的词语")
+    if _only_negative(parsed):  # -银行 alone: everything without 银行
+        parsed = wq.And([wq.Every(), parsed])
+    return ParsedQuery(parsed, tuple(parser.terms), notice)
+
+
+def literal_query(text: str, field: str | None = None) -> wq.Query | None:
+    """Match `text` literally in the field (None: title or body), ranked by its words."""
+    runs = unit_runs(fold(text))
+    if not runs:
+        return None
+    per_field = []
+    for word_field, gram_field in FIELDS[field]:
+        parts = [_run_query(run, word_field, gram_field) for run in runs]
+        per_field.append(parts[0] if len(parts) == 1 else wq.And(parts))
+    match = per_field[0] if len(per_field) == 1 else wq.Or(per_field)
+    ranking = [wq.Term(word_field, word) for word in words(text) for word_field, _ in FIELDS[field]]
+    return wq.AndMaybe(match, wq.Or(ranking)) if ranking else match
+
+
+def _run_query(run, word_field: str, gram_field: str) -> wq.Query:
+    if len(run) == 1 and is_cjk(run[0][0]):
+        # A lone character has no bigram: it matches where jieba made it a word.
+        return wq.Term(word_field, run[0][0])
+    terms = [text for text, _, _ in gram_terms(run)]
+    if len(terms) == 1:
+        return wq.Term(gram_field, terms[0])
+    return wq.Phrase(gram_field, terms)
+
+
+class _LiteralParser(QueryParser):
+    """Whoosh's parser for the syntax only; words and phrases become literal queries."""
+
+    def __init__(self):
+        super().__init__(None, schema=None, plugins=[
+            plugins.FieldsPlugin(expr=r"(?P<text>title|body|标题|正文):", remove_unknown=False),
+            _LiteralPhrasePlugin(),
+            plugins.GroupPlugin(),
+            plugins.OperatorsPlugin(Not=r"(^|(?<=(\s|[()])))(NOT(?=\s)|-(?=\S))"),
+        ])
+        self.terms: list[str] = []
+
+    def term_query(self, fieldname, text, termclass, boost=1.0, tokenize=True, removestops=True):
+        field = FIELD_ALIASES.get(fieldname) if fieldname else None
+        q = literal_query(text, field)
+        if q is not None and text not in self.terms:
+            self.terms.append(text)
+        return q
+
+
+class _LiteralPhrasePlugin(plugins.PhrasePlugin):
+    class PhraseNode(syntax.TextNode):
+        def __init__(self, text, textstartchar, slop=1):
+            super().__init__(text)
+            self.textstartchar = textstartchar
+            self.slop = slop
+
+        def query(self, parser):
+            q = parser.term_query(self.fieldname, self.text, None)
+            return syntax.attach(q, self) if q is not None else None
+
+    class PhraseTagger(plugins.RegexTagger):
+        def create(self, parser, match):
+            return _LiteralPhrasePlugin.PhraseNode(match.group("text"), match.start("text"))
+
+    def __init__(self):
+        super().__init__(expr='"(?P<text>.*?)"')
+
+    def taggers(self, parser):
+        return [(self.PhraseTagger(self.expr), 0)]
+
+
+def _drop_empty(q: wq.Query | None) -> wq.Query | None:
+    """Remove the holes left by words that had nothing searchable (a lone `OR`, `-`)."""
+    if q is None or q is wq.NullQuery:
+        return None
+    if isinstance(q, wq.Not):
+        inner = _drop_empty(q.query)
+        return wq.Not(inner) if inner is not None else None
+    if isinstance(q, wq.BinaryQuery):
+        a, b = _drop_empty(q.a), _drop_empty(q.b)
+        if a is None:
+            return None if isinstance(q, (wq.AndNot, wq.AndMaybe, wq.Require)) else b
+        if b is None:
+            return a
+        return type(q)(a, b)
+    if isinstance(q, wq.CompoundQuery):
+        kept = [c for c in (_drop_empty(s) for s in q.subqueries) if c is not None]
+        if not kept:
+            return None
+        return kept[0] if len(kept) == 1 and not isinstance(kept[0], wq.Not) else type(q)(kept)
+    return q
+
+
+def _only_negative(q: wq.Query) -> bool:
+    if isinstance(q, wq.Not):
+        return True
+    if isinstance(q, wq.CompoundQuery):
+        return all(_only_negative(s) for s in q.subqueries)
+    return False

@@ -1,0 +1,97 @@
+"""The search API's plain data: what a caller asks, and what it gets back."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import Enum
+
+MAX_QUERY_CHARS = 500
+MAX_PAGE_SIZE = 100
+
+
+class Sort(str, Enum):
+    RELEVANCE = "relevance"
+    NEWEST = "newest"
+    OLDEST = "oldest"
+
+
+class SearchError(ValueError):
+    """The request cannot be answered as asked; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    query: str = ""  # empty: every post (newest first unless sorted otherwise)
+    date_from: dt.date | None = None  # inclusive, by day, in the site's time zone
+    date_to: dt.date | None = None  # inclusive
+    categories: tuple[str, ...] = ()  # any of them
+    papers: tuple[str, ...] = ()  # any of them
+    sort: Sort = Sort.RELEVANCE
+    page: int = 1  # from 1
+    page_size: int = 10
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    title: str  # plain text
+    title_html: str  # escaped, with <mark> around matches
+    date: dt.datetime  # timezone-aware
+    categories: tuple[str, ...]
+    paper: str
+    url: str
+    snippet: str  # escaped HTML: best passage(s), matches in <mark>, gaps as …
+    duplicates: tuple[str, ...] = ()  # ids of the same story elsewhere (same title and body)
+
+
+@dataclass(frozen=True)
+class FacetCount:
+    value: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Facets:
+    categories: tuple[FacetCount, ...] = ()
+    papers: tuple[FacetCount, ...] = ()
+    months: tuple[FacetCount, ...] = ()  # "YYYY-MM", oldest first
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    request: SearchRequest
+    total: int
+    hits: tuple[Hit, ...]
+    facets: Facets
+    seconds: float
+    terms: tuple[str, ...] = ()  # the literal strings matched, for highlighting elsewhere
+    notice: str = ""  # e.g. how a malformed query was read
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.request.page_size))
+
+
+@dataclass(frozen=True)
+class Article:
+    id: str
+    title: str
+    date: dt.datetime
+    categories: tuple[str, ...]
+    tags: tuple[str, ...]
+    paper: str
+    url: str
+    paragraphs: tuple[str, ...]
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    location: str
+    documents: int
+    segments: int
+    size_bytes: int
+    first_date: dt.datetime | None
+    last_date: dt.datetime | None
+    categories: tuple[FacetCount, ...] = field(default_factory=tuple)
+    papers: tuple[FacetCount, ...] = field(default_factory=tuple)

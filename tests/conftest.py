@@ -1,0 +1,65 @@
+"""Shared fixtures: real posts from ../shared/corpus, indexed once per test session."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+CORPUS_POSTS = SHARED / "corpus" / "posts"
+WIRE_TO_POSTS = SHARED / "tools" / "wire_to_posts.py"
+# Three days of real wire items (财联社, 东方财富, 同花顺), about 2,000 posts.
+WIRE_DAYS = ("2026-07-20", "2026-07-22")
+WIRE_POSTS = 2000
+
+
+def write_wire_posts(out: Path, n: int = WIRE_POSTS, since: str = WIRE_DAYS[0], until: str = WIRE_DAYS[1]) -> Path:
+    subprocess.run([sys.executable, str(WIRE_TO_POSTS), str(out), "-n", str(n), "--since", since,
+                    "--until", until], check=True, capture_output=True)
+    return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory):
+    """Keep jieba's cache and any default index out of the user's home."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("FINSEARCH_CACHE", str(tmp_path_factory.mktemp("cache")))
+    mp.delenv("FINSEARCH_INDEX", raising=False)
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def archive(tmp_path_factory) -> Path:
+    """The real finews posts of ../shared/corpus/posts plus ~2,000 real wire posts."""
+    root = tmp_path_factory.mktemp("archive")
+    shutil.copytree(CORPUS_POSTS, root / "finews")
+    write_wire_posts(root / "wire")
+    return root
+
+
+@pytest.fixture(scope="session")
+def archive_posts(archive) -> list:
+    from indexer import read_archive
+    return [r.post for r in read_archive(archive) if r.post is not None]
+
+
+@pytest.fixture(scope="session")
+def index_dir(archive, tmp_path_factory) -> Path:
+    from indexer import build_index
+    root = tmp_path_factory.mktemp("index")
+    report = build_index(archive, root, progress=False)
+    assert report.indexed > 0
+    return root
+
+
+@pytest.fixture(scope="session")
+def engine(index_dir):
+    from search import SearchEngine
+    engine = SearchEngine(index_dir)
+    yield engine
+    engine.close()
