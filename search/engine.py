@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from whoosh import collectors
 from whoosh import query as wq
 from whoosh.util.times import datetime_to_long, long_to_datetime
 
@@ -206,8 +207,13 @@ class SearchEngine:
             order = np.argsort(-keys if sort is Sort.NEWEST else keys, kind="stable")
             return selected[order[start:end]].tolist()
         whole = selected.size == searcher.doc_count()
-        results = searcher.search(q, limit=end, filter=None if whole else set(selected.tolist()))
-        return [hit.docnum for hit in results[start:end]]
+        # No matcher replacement nor block skipping: both trust max-quality bounds
+        # that some of Whoosh's matchers under-report, and then drop real hits.
+        collector = collectors.TopCollector(limit=end, usequality=False, replace=0)
+        if not whole:
+            collector = collectors.FilterCollector(collector, allow=set(selected.tolist()))
+        searcher.search_with_collector(q, collector)
+        return [hit.docnum for hit in collector.results()[start:end]]
 
     @staticmethod
     def _hit(searcher, docnum: int, terms: tuple[str, ...]) -> Hit:

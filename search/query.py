@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 FIELDS = {"title": ((TITLE, TITLE_GRAM),), "body": ((BODY, BODY_GRAM),)}
 FIELDS[None] = FIELDS["title"] + FIELDS["body"]
 FIELD_ALIASES = {"标题": "title", "正文": "body", "title": "title", "body": "body"}
+LITERAL_SCORE = {TITLE: 2.0, BODY: 1.0}
 _QUOTES = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "＂": '"'})
 _SYNTAX_CHARS = re.compile(r'["()]|(?<!\S)-|\b(?:AND|OR|NOT)\b|\w+:')
 
@@ -68,14 +69,18 @@ def parse_query(text: str) -> ParsedQuery:
 
 
 def literal_query(text: str, field: str | None = None) -> wq.Query | None:
-    """Match `text` literally in the field (None: title or body), ranked by its words."""
+    """Match `text` literally in the field (None: title or body), ranked by its words.
+
+    The literal match adds a constant (more in the title); the words add BM25F.
+    """
     runs = unit_runs(fold(text))
     if not runs:
         return None
     per_field = []
     for word_field, gram_field in FIELDS[field]:
         parts = [_run_query(run, word_field, gram_field) for run in runs]
-        per_field.append(parts[0] if len(parts) == 1 else wq.And(parts))
+        literal = parts[0] if len(parts) == 1 else wq.And(parts)
+        per_field.append(wq.ConstantScoreQuery(literal, LITERAL_SCORE[word_field]))
     match = per_field[0] if len(per_field) == 1 else wq.Or(per_field)
     ranking = [wq.Term(word_field, word) for word in words(text) for word_field, _ in FIELDS[field]]
     return wq.AndMaybe(match, wq.Or(ranking)) if ranking else match

@@ -12,14 +12,15 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 CORPUS_POSTS = SHARED / "corpus" / "posts"
 WIRE_TO_POSTS = SHARED / "tools" / "wire_to_posts.py"
-# Three days of real wire items (财联社, 东方财富, 同花顺), about 2,000 posts.
-WIRE_DAYS = ("2026-07-20", "2026-07-22")
-WIRE_POSTS = 2000
+# Real wire items (财联社, 东方财富, 同花顺) from three days in three months: 2,100 posts.
+WIRE_DAYS = ("2026-05-29", "2026-06-26", "2026-07-30")
+WIRE_POSTS_PER_DAY = 700
 
 
-def write_wire_posts(out: Path, n: int = WIRE_POSTS, since: str = WIRE_DAYS[0], until: str = WIRE_DAYS[1]) -> Path:
-    subprocess.run([sys.executable, str(WIRE_TO_POSTS), str(out), "-n", str(n), "--since", since,
-                    "--until", until], check=True, capture_output=True)
+def write_wire_posts(out: Path, days=WIRE_DAYS, per_day: int = WIRE_POSTS_PER_DAY) -> Path:
+    for day in days:
+        subprocess.run([sys.executable, str(WIRE_TO_POSTS), str(out), "-n", str(per_day), "--since", day,
+                        "--until", day], check=True, capture_output=True)
     return out
 
 

@@ -1,0 +1,183 @@
+"""Ingest: every real post is read as the corpus README describes; bad posts are reported."""
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+
+from indexer.ingest import SITE_TZ, read_archive, read_post
+from tests.conftest import CORPUS_POSTS
+
+BACK_LINK_MARKERS = ("返回首页", "返回东财滚动新闻", "返回经济网新闻", "返回解放日报新闻", "](")
+
+
+@pytest.fixture(scope="module")
+def corpus_posts():
+    results = list(read_archive(CORPUS_POSTS))
+    assert all(not r.problems for r in results), [r.problems for r in results]
+    return {r.post.id: r.post for r in results}
+
+
+def test_every_shared_post_is_read(corpus_posts):
+    files = sorted(CORPUS_POSTS.glob("*.md"))
+    assert len(corpus_posts) == len(files)
+    for path in files:
+        assert path.stem.split("-")[-1] in corpus_posts
+
+
+def test_metadata_of_an_html_post(corpus_posts):
+    post = corpus_posts["202205022367563116"]
+    assert post.title == "上海金融国企保障金融血脉畅通"
+    assert post.published == dt.datetime(2022, 5, 2, 6, 3, 23, tzinfo=SITE_TZ)
+    assert post.published.utcoffset() == dt.timedelta(hours=8)
+    assert post.categories == ("jiefangribao",)
+    assert post.tags == ("解放日报新闻",)
+    assert post.paper == "解放日报"  # from （文章来源：解放日报）
+    assert post.url == "http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW202205022367563116"
+    assert post.paragraphs[0].startswith("银行贷款、保险履约、证券交易")
+    assert post.paragraphs[-1].startswith("在持续为客户提供优质服务的背后")
+
+
+def test_html_body_loses_hidden_spacers_stock_charts_and_source_line(corpus_posts):
+    post = corpus_posts["202203212317465687"]
+    text = "\n".join(post.paragraphs)
+    assert post.paper == "经济网"
+    assert post.paragraphs[0].startswith("为实现普惠金融业务高质量可持续发展")
+    assert "K图" not in text and "01398" not in text  # the stock chart images
+    assert "文章来源" not in text
+    assert "<" not in text and "display" not in text
+    assert "精准触达服务有力度" in post.paragraphs  # a <strong> heading is its own paragraph
+
+
+def test_markdown_posts_without_back_links_or_source_link(corpus_posts):
+    for post in corpus_posts.values():
+        text = "\n".join(post.paragraphs)
+        assert not any(marker in text for marker in BACK_LINK_MARKERS), post.path
+        assert "http" not in text, post.path
+        assert post.url.startswith("http"), post.path
+    old = corpus_posts["202112082206965422"]  # old layout: two relative back-link lines, no +0800
+    assert old.published == dt.datetime(2021, 12, 8, 13, 16, 19, tzinfo=SITE_TZ)
+    assert old.paper == "东财滚动"
+    assert old.paragraphs[0].startswith("造成110万余名被害人")
+
+
+def _write(folder: Path, name: str, content: str | bytes) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, "utf-8")
+    return path
+
+
+POST = """---
+layout: post
+title: "{title}"
+date: {date}
+categories: emnews
+tags: 东财滚动新闻
+---
+
+{body}
+
+<http://finance.eastmoney.com/a/1.html>
+
+[返回东财滚动新闻](//finews.withounder.com/emnews/)｜[返回首页](//finews.withounder.com/)
+"""
+
+
+@pytest.fixture
+def messy_archive(tmp_path):
+    """A real post next to every kind of bad post the real archive has."""
+    root = tmp_path / "_posts"
+    shutil.copy(CORPUS_POSTS / "2022-05-02-202205022367563116.md", _write(root, "good.md", "").parent / "2022-05-02-202205022367563116.md")
+    (root / "good.md").unlink()
+    _write(root, "2026-07-01-1000001.md",
+           POST.format(title='法国与印度就114架"阵风"战斗机的谈判仍在继续', date="2026-07-01 16:23:48 +0800",
+                       body="双方希望年底前敲定协议。"))
+    _write(root, "2026-07-02-1000002.md", "没有前言的正文，只有一句话。\n")
+    _write(root, "nodate-1000003.md", POST.format(title="无日期", date="", body="正文。"))
+    _write(root, "-202205262391921712.md",
+           "\n" + POST.format(title="", date=" +0800", body="空标题的帖子正文第一句。第二句。"))
+    _write(root, "2026-07-04-1000005.md", POST.format(title="只有标题", date="2026-07-04 08:00:00 +0800", body=""))
+    _write(root, "2026-07-05-1000006.md", POST.format(title="国债收益率走低", date="2026-07-05 09:00:00 +0800",
+                                                      body="国债期货全线收涨。").encode("gbk"))
+    _write(root, "2026-07-06-1000007.md", POST.format(title="大文件", date="2026-07-06 09:00:00 +0800",
+                                                      body="很长" * (3 * 1024 * 1024)))
+    _write(root, "2026-07-07-1000008.md", POST.format(title="第一篇", date="2026-07-07 09:00:00 +0800", body="甲。"))
+    _write(root, "copy/2026-07-07-1000008.md", POST.format(title="同一编号", date="2026-07-07 10:00:00 +0800", body="乙。"))
+    _write(root, "2026-07-08-1000009.md", POST.format(title="", date="2026-07-08 09:00:00 +0800", body=""))
+    _write(root, "2026-07-09-1000010.md", b"\x00\x01binary")
+    _write(root, "2026-07-10-1000011.md", POST.format(title="空链接", date="2026-07-10 09:00:00 +0800", body="正文。\n\n<>"))
+    return root
+
+
+def test_bad_posts_are_recovered_or_skipped_with_a_reason(messy_archive):
+    results = list(read_archive(messy_archive))
+    posts = {r.post.id: r.post for r in results if r.post}
+    problems = {p.path: p for r in results for p in r.problems}
+
+    assert "202205022367563116" in posts  # the good post is never lost
+
+    broken = posts["1000001"]  # unescaped quotes in the title: recovered
+    assert broken.title == '法国与印度就114架"阵风"战斗机的谈判仍在继续'
+    assert broken.published == dt.datetime(2026, 7, 1, 16, 23, 48, tzinfo=SITE_TZ)
+    assert "broken YAML" in problems["2026-07-01-1000001.md"].reason
+    assert not problems["2026-07-01-1000001.md"].skipped
+
+    no_front = posts["1000002"]  # no front matter: title from body, date from the file name
+    assert no_front.title == "没有前言的正文，只有一句话"
+    assert no_front.published.date() == dt.date(2026, 7, 2)
+
+    assert problems["nodate-1000003.md"].skipped and "no date" in problems["nodate-1000003.md"].reason
+
+    dateless_name = posts["202205262391921712"]  # empty title and date, file name without a date
+    assert dateless_name.published.date() == dt.date(2022, 5, 26)
+    assert dateless_name.title == "空标题的帖子正文第一句"
+
+    assert posts["1000005"].paragraphs == ()  # empty body: indexed by its title
+    assert "empty body" in problems["2026-07-04-1000005.md"].reason
+
+    gbk = posts["1000006"]
+    assert gbk.title == "国债收益率走低" and gbk.paragraphs == ("国债期货全线收涨。",)
+    assert "GB18030" in problems["2026-07-05-1000006.md"].reason
+
+    assert problems["2026-07-06-1000007.md"].skipped and "too large" in problems["2026-07-06-1000007.md"].reason
+
+    assert posts["1000008"].title == "第一篇"  # the first of two posts with one id is kept
+    duplicate = problems["copy/2026-07-07-1000008.md"]
+    assert duplicate.skipped and "duplicate id 1000008" in duplicate.reason
+
+    assert problems["2026-07-08-1000009.md"].skipped  # no title, no body
+    assert problems["2026-07-09-1000010.md"].skipped and "binary" in problems["2026-07-09-1000010.md"].reason
+    assert posts["1000011"].paragraphs == ("正文。",)  # the empty <> link is dropped
+
+    # Every file is accounted for: indexed or reported as skipped.
+    skipped = {p.path for p in problems.values() if p.skipped}
+    files = {p.relative_to(messy_archive).as_posix() for p in messy_archive.rglob("*.md")}
+    assert files == {post.path for post in posts.values()} | skipped
+
+
+def test_read_post_never_raises_on_unreadable_file(tmp_path):
+    path = tmp_path / "2026-01-01-1.md"
+    path.mkdir()  # a folder named like a post
+    result = read_post(path, tmp_path)
+    assert result.post is None and result.problems[0].skipped
+
+
+def test_wire_posts_are_read_without_loss(archive):
+    wire = archive / "wire"
+    files = sorted(wire.rglob("*.md"))
+    results = list(read_archive(wire))
+    assert len(files) >= 1500
+    assert sum(1 for r in results if r.post) == len(files)  # recovered at worst, never lost
+    for result in results:
+        post = result.post
+        assert post.title and post.paragraphs
+        assert post.published.utcoffset() == dt.timedelta(hours=8)
+        assert post.categories[0] in {"cailianshe", "emnews", "tonghuashun"}
+        assert post.paper in {"财联社", "东财滚动", "同花顺"}
+        assert not any("返回" in p and "](" in p for p in post.paragraphs)

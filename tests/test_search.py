@@ -1,0 +1,215 @@
+"""Search behaviour on real posts: what a reporter types, what comes back."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from analysis import fold
+from search import SearchError, SearchRequest, Sort, make_request
+from search.snippets import snippet_html
+
+JIEFANG = "202205022367563116"  # 上海金融国企保障金融血脉畅通 (解放日报)
+GONGHANG = "202203212317465687"  # 工商银行全面深化数字化应用 (经济网)
+
+
+def ids(engine, query, **options) -> list[str]:
+    options.setdefault("page_size", 100)
+    result = engine.search(SearchRequest(query=query, **options))
+    collected = [hit.id for hit in result.hits]
+    page = 1
+    while len(collected) < result.total:
+        page += 1
+        more = engine.search(SearchRequest(query=query, page=page, **options))
+        collected += [hit.id for hit in more.hits]
+    return collected
+
+
+def literal_truth(posts, term: str) -> set[str]:
+    """Posts whose title or body contains `term` (folded, white space ignored).
+
+    A Latin/digit edge of the term must not sit inside a longer Latin/digit run:
+    A股 is in "A股市场", not in "Meta股价".
+    """
+    needle = fold(term).replace(" ", "")
+    pattern = re.compile((r"(?<![0-9a-z.])" if needle[0].isascii() else "")
+                         + r"[ \t]*".join(re.escape(ch) for ch in needle)
+                         + (r"(?![0-9a-z%])" if needle[-1].isascii() else ""))
+    return {p.id for p in posts if pattern.search(fold(p.title + "\n" + "\n".join(p.paragraphs)))}
+
+
+def test_finds_a_multiword_term_and_marks_it(engine):
+    result = engine.search(SearchRequest(query="供应链金融"))
+    assert JIEFANG in [hit.id for hit in result.hits]
+    hit = next(h for h in result.hits if h.id == JIEFANG)
+    assert "<mark>供应链金融</mark>" in hit.snippet
+    assert hit.paper == "解放日报" and hit.categories == ("jiefangribao",)
+    assert hit.date == dt.datetime(2022, 5, 2, 6, 3, 23, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+
+
+def test_a_word_inside_a_longer_word(engine):
+    # jieba keeps 上海银行 as one word; 银行 must still find it.
+    assert JIEFANG in ids(engine, "银行")
+    assert JIEFANG in ids(engine, "上行e链")  # jieba cuts 上行 / e / 链线 here
+
+
+@pytest.mark.parametrize("term", ["供应链金融", "人工智能", "新能源", "ETF", "A股", "5G", "17亿元", "3.5%",
+                                  "半导体", "美联储", "上海银行"])
+def test_results_are_exactly_the_posts_containing_the_term(engine, archive_posts, term):
+    truth = literal_truth(archive_posts, term)
+    found = set(ids(engine, term))
+    assert truth
+    assert found == truth, (term, sorted(truth - found)[:5], sorted(found - truth)[:5])
+
+
+def test_terms_apart_are_not_a_match_for_the_term(engine, archive_posts):
+    both_apart = {p.id for p in archive_posts
+                  if "人工" in "".join(p.paragraphs) and "智能" in "".join(p.paragraphs)} - literal_truth(archive_posts, "人工智能")
+    found = set(ids(engine, "人工智能"))
+    assert not (found & both_apart)
+    assert set(ids(engine, "人工 智能")) >= found | both_apart  # two words: both required, anywhere
+
+
+def test_latin_and_digits_fold_case_and_width(engine):
+    assert ids(engine, "etf") == ids(engine, "ETF") == ids(engine, "ＥＴＦ")
+    assert len(ids(engine, "ETF")) > 0
+    assert ids(engine, "１７亿元") == ids(engine, "17亿元")
+    assert GONGHANG in ids(engine, "RPA") or JIEFANG in ids(engine, "RPA")
+
+
+def test_traditional_query_finds_simplified_text(engine):
+    assert ids(engine, "供應鏈金融") == ids(engine, "供应链金融")
+
+
+def test_operators(engine, archive_posts):
+    a, b = set(ids(engine, "美联储")), set(ids(engine, "央行"))
+    assert set(ids(engine, "美联储 OR 央行")) == a | b
+    assert set(ids(engine, "美联储 央行")) == a & b
+    assert set(ids(engine, "美联储 -央行")) == a - b
+    assert set(ids(engine, '"美联储" NOT 央行')) == a - b
+    in_title = {p.id for p in archive_posts if "美联储" in p.title}
+    assert set(ids(engine, "title:美联储")) == in_title
+    assert set(ids(engine, "标题：美联储")) == in_title
+    assert in_title < a
+
+
+def test_title_matches_rank_first(engine):
+    result = engine.search(SearchRequest(query="美联储", page_size=5))
+    assert all("美联储" in hit.title for hit in result.hits)
+
+
+def test_date_range_is_inclusive_by_day(engine, archive_posts):
+    day = dt.date(2026, 6, 26)
+    truth = {p.id for p in archive_posts if p.published.date() == day}
+    assert truth
+    assert set(ids(engine, "", date_from=day, date_to=day)) == truth
+    later = {p.id for p in archive_posts if p.published.date() >= day}
+    assert set(ids(engine, "", date_from=day)) == later
+
+
+def test_category_and_paper_filters(engine, archive_posts):
+    cls = {p.id for p in archive_posts if "cailianshe" in p.categories}
+    ths = {p.id for p in archive_posts if "tonghuashun" in p.categories}
+    assert set(ids(engine, "", categories=("cailianshe",))) == cls
+    assert set(ids(engine, "", categories=("cailianshe", "tonghuashun"))) == cls | ths
+    assert set(ids(engine, "", papers=("解放日报",))) == {JIEFANG}
+    assert ids(engine, "", categories=("no-such-category",)) == []
+
+
+def test_sort_orders(engine):
+    newest = engine.search(SearchRequest(query="银行", sort=Sort.NEWEST, page_size=50)).hits
+    oldest = engine.search(SearchRequest(query="银行", sort=Sort.OLDEST, page_size=50)).hits
+    assert [h.date for h in newest] == sorted((h.date for h in newest), reverse=True)
+    assert [h.date for h in oldest] == sorted(h.date for h in oldest)
+    assert oldest[0].date < newest[0].date
+
+
+def test_pages_do_not_overlap(engine):
+    first = engine.search(SearchRequest(query="银行", page=1, page_size=10))
+    second = engine.search(SearchRequest(query="银行", page=2, page_size=10))
+    both = engine.search(SearchRequest(query="银行", page=1, page_size=20))
+    assert [h.id for h in first.hits + second.hits] == [h.id for h in both.hits]
+    assert first.total == second.total == both.total > 20
+
+
+def test_facets_count_the_hits(engine):
+    result = engine.search(SearchRequest(query="银行"))
+    assert sum(f.count for f in result.facets.categories) == result.total
+    assert sum(f.count for f in result.facets.papers) == result.total
+    assert sum(f.count for f in result.facets.months) == result.total
+    assert [f.value for f in result.facets.months] == sorted(f.value for f in result.facets.months)
+    # A category facet still shows the other categories once one is picked.
+    picked = engine.search(SearchRequest(query="银行", categories=("cailianshe",)))
+    assert picked.total < result.total
+    assert picked.facets.categories == result.facets.categories
+
+
+def test_empty_query_lists_everything_newest_first(engine, archive_posts):
+    result = engine.search(SearchRequest(query=""))
+    assert result.total == len(archive_posts)
+    assert result.hits[0].date == max(p.published for p in archive_posts)
+
+
+@pytest.mark.parametrize("query", ['"供应链金融', "OR", "AND OR NOT", "-", "()", "((银行", "银行)",
+                                   "title:", "foo:银行", "😀", "*", "银行 OR", "NOT 银行", '""', "\\", "~2^3"])
+def test_malformed_queries_never_raise(engine, query):
+    result = engine.search(SearchRequest(query=query))
+    assert result.total >= 0
+
+
+def test_unclosed_quote_is_read_as_words(engine):
+    result = engine.search(SearchRequest(query='"供应链金融'))
+    assert JIEFANG in [h.id for h in result.hits]
+    assert result.notice
+
+
+def test_exclusion_alone_means_everything_else(engine, archive_posts):
+    with_bank = set(ids(engine, "银行"))
+    assert set(ids(engine, "-银行")) == {p.id for p in archive_posts} - with_bank
+
+
+def test_bad_requests_get_a_message():
+    with pytest.raises(SearchError, match="查询太长"):
+        from search.query import parse_query
+        parse_query("银" * 5000)
+    with pytest.raises(SearchError, match="日期"):
+        make_request("银行", date_from="2026-13-01")
+    with pytest.raises(SearchError):
+        make_request("银行", sort="best")
+    with pytest.raises(SearchError):
+        make_request("银行", page="x")
+
+
+def test_out_of_range_pages_are_refused(engine):
+    for request in (SearchRequest(query="银行", page=0), SearchRequest(query="银行", page_size=0),
+                    SearchRequest(query="银行", page_size=101),
+                    SearchRequest(date_from=dt.date(2026, 2, 1), date_to=dt.date(2026, 1, 1))):
+        with pytest.raises(SearchError):
+            engine.search(request)
+
+
+def test_snippets_escape_everything_but_the_marks():
+    text = '<script>alert(1)</script> 上海银行推出<img src=x onerror=alert(1)> & "供应链金融"平台'
+    snippet = snippet_html(text, ("供应链金融", "银行"))
+    assert "<script>" not in snippet and "<img" not in snippet
+    assert "&lt;/script&gt;" in snippet and "&lt;img" in snippet
+    assert "<mark>供应链金融</mark>" in snippet and "<mark>银行</mark>" in snippet
+    assert snippet.replace("<mark>", "").replace("</mark>", "").count("<") == 0
+
+
+def test_article_has_clean_paragraphs(engine):
+    article = engine.article(JIEFANG)
+    assert article.title == "上海金融国企保障金融血脉畅通"
+    assert article.paper == "解放日报" and article.tags == ("解放日报新闻",)
+    assert len(article.paragraphs) == 11
+    assert engine.article("no-such-id") is None
+    marked = engine.highlight(article.paragraphs[2], "供应链金融")
+    assert "<mark>供应链金融</mark>" in marked
+
+
+def test_stats(engine, archive_posts):
+    stats = engine.stats()
+    assert stats.documents == len(archive_posts)
+    assert stats.first_date.date() == dt.date(2021, 12, 8)
+    assert {f.value for f in stats.categories} >= {"emnews", "cailianshe", "tonghuashun", "jiefangribao"}
