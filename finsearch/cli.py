@@ -27,7 +27,7 @@ class UsageError(Exception):
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO if args.verbose == 1 else logging.WARNING,
+    logging.basicConfig(level={0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from indexer import IndexBusy, IndexMissing
     from search import SearchError
@@ -36,10 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, SearchError) as error:
         print(f"finsearch: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except IndexBusy as error:
-        print(f"finsearch: {error}", file=sys.stderr)
-        return EXIT_FAILURE
-    except IndexMissing as error:
+    except (IndexBusy, IndexMissing) as error:
         print(f"finsearch: {error}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:

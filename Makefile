@@ -1,0 +1,40 @@
+# The two commands of the quick start:
+#   make run    set up, index the sample archive in data/, serve it on http://127.0.0.1:8000
+#   make test   set up (Python packages and Debian's chromium for the browser tests), run every test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INDEX ?= var/index
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test setup browser bench clean
+
+$(BIN)/finsearch: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+setup: $(BIN)/finsearch
+
+run: setup
+	$(BIN)/finsearch index data/posts --index $(INDEX)
+	$(BIN)/finsearch serve --index $(INDEX) --host $(HOST) --port $(PORT)
+
+# Debian's chromium drives the browser tests (Playwright never downloads a browser here).
+browser:
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+test: setup browser
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python -m benchmarks.run --corpus all
+
+clean:
+	rm -rf $(VENV) var test-artifacts

@@ -1,0 +1,129 @@
+"""The `finsearch` command as other tools call it: a real process, real exit codes."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CORPUS_POSTS
+
+
+def finsearch(*args, env_index: Path | None = None, cwd=None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.pop("FINSEARCH_INDEX", None)
+    if env_index:
+        env["FINSEARCH_INDEX"] = str(env_index)
+    return subprocess.run([sys.executable, "-m", "finsearch", *map(str, args)], capture_output=True,
+                          text=True, env=env, cwd=cwd, timeout=300)
+
+
+def test_index_reports_every_post_of_the_shared_corpus(tmp_path):
+    index = tmp_path / "ix"
+    done = finsearch("index", CORPUS_POSTS, "--index", index, "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    files = list(CORPUS_POSTS.rglob("*.md"))
+    assert report["indexed"] + report["skipped"] == len(files)
+    assert report["indexed"] == len(files)
+
+    text = finsearch("index", CORPUS_POSTS, "--index", index)
+    assert text.returncode == 0
+    assert f"indexed {len(files)} posts" in text.stdout
+
+
+def test_index_reports_bad_posts_by_file_and_reason(tmp_path):
+    archive = tmp_path / "_posts"
+    archive.mkdir()
+    (archive / "2026-07-01-1.md").write_text('---\ntitle: "说"不"的标题"\ndate: 2026-07-01 09:00:00 +0800\n---\n正文。\n',
+                                             "utf-8")
+    (archive / "2026-07-02-2.md").write_text("---\ntitle: \n---\n", "utf-8")
+    (archive / "2026-07-03-3.md").write_bytes("---\ntitle: 国债\ndate: 2026-07-03\n---\n国债期货。\n".encode("gbk"))
+    done = finsearch("index", archive, "--index", tmp_path / "ix")
+    assert done.returncode == 0, done.stderr
+    assert "recovered: 2026-07-01-1.md: broken YAML" in done.stdout
+    assert "skipped: 2026-07-02-2.md: empty post" in done.stdout
+    assert "recovered: 2026-07-03-3.md: not UTF-8" in done.stdout
+    assert "indexed 2 posts" in done.stdout
+
+
+@pytest.fixture(scope="module")
+def cli_index(index_dir):
+    return index_dir
+
+
+def test_search_json_contract(cli_index):
+    done = finsearch("search", "供应链金融", "--index", cli_index, "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["total"] >= 1
+    hit = next(h for h in result["hits"] if h["id"] == "202205022367563116")
+    assert set(hit) >= {"id", "title", "date", "category", "paper", "url", "snippet"}
+    assert hit["date"] == "2022-05-02T06:03:23+08:00"
+    assert hit["category"] == "jiefangribao" and hit["paper"] == "解放日报"
+    assert "<mark>供应链金融</mark>" in hit["snippet"]
+    assert {"category", "paper", "month"} <= set(result["facets"])
+
+
+def test_search_uses_the_environment_index_and_filters(cli_index):
+    done = finsearch("search", "银行", "--from", "2026-06-26", "--to", "2026-06-26", "--category", "cailianshe",
+                     "--sort", "newest", "--limit", "5", "--json", env_index=cli_index)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert 0 < len(result["hits"]) <= 5
+    assert all(h["date"].startswith("2026-06-26") and h["category"] == "cailianshe" for h in result["hits"])
+    dates = [h["date"] for h in result["hits"]]
+    assert dates == sorted(dates, reverse=True)
+
+
+def test_search_prints_readable_results(cli_index):
+    done = finsearch("search", "上行e链", "--index", cli_index)
+    assert done.returncode == 0
+    assert "共 1 条结果" in done.stdout
+    assert "上海金融国企保障金融血脉畅通" in done.stdout
+    assert "<mark>" not in done.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ["search", "银行", "--from", "2026-02-30"],
+    ["search", "银行", "--sort", "best"],
+    ["search", "银行", "--limit", "0"],
+    ["search", "银" * 5000],
+    ["search"],
+    ["frobnicate"],
+])
+def test_bad_usage_exits_2_with_one_line(cli_index, args):
+    done = finsearch(*args, "--index", cli_index) if args[0] == "search" and len(args) > 1 else finsearch(*args)
+    assert done.returncode == 2
+    assert done.stderr.strip()
+    assert "Traceback" not in done.stderr
+
+
+def test_missing_index_exits_1(tmp_path):
+    done = finsearch("search", "银行", "--index", tmp_path / "nowhere")
+    assert done.returncode == 1
+    assert "no index" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_missing_archive_exits_2(tmp_path):
+    done = finsearch("index", tmp_path / "nowhere", "--index", tmp_path / "ix")
+    assert done.returncode == 2 and "not a folder" in done.stderr
+
+
+def test_stats(cli_index):
+    done = finsearch("stats", "--index", cli_index, "--json")
+    assert done.returncode == 0
+    stats = json.loads(done.stdout)
+    assert stats["documents"] > 2000
+    assert stats["first_date"].startswith("2021-12-08")
+
+
+def test_help_lists_the_commands():
+    done = finsearch("--help")
+    assert done.returncode == 0
+    for command in ("index", "search", "stats", "serve"):
+        assert command in done.stdout
