@@ -66,6 +66,19 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--json", action="store_true", help="print the report as JSON")
     index.set_defaults(run=run_index)
 
+    reindex = commands.add_parser("reindex", help="apply what changed in the archive (the nightly job)",
+                                  description="Find posts added, changed (by content) and deleted since the last run "
+                                              "and apply just those; a full build if there is no index yet or with "
+                                              "--full. Searches keep answering from the previous state until the "
+                                              "new one is committed. A second run while one is writing exits at once "
+                                              "with code 1.")
+    reindex.add_argument("archive", type=Path, help="folder of Jekyll posts (e.g. _posts)")
+    _index_option(reindex)
+    reindex.add_argument("--full", action="store_true", help="rebuild from scratch")
+    reindex.add_argument("--procs", type=int, default=None, help="writer processes for a full build")
+    reindex.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    reindex.set_defaults(run=run_reindex)
+
     search = commands.add_parser("search", help="search the index",
                                  description="Search the index. Query syntax: words (all required), "
                                              "\"exact phrase\", OR, -word or NOT word, (groups), title:word, body:word.")
@@ -105,25 +118,50 @@ def _index_option(parser: argparse.ArgumentParser) -> None:
 
 def run_index(args) -> int:
     from indexer import build_index, resolve_root
+    _check_build_args(args)
+    report = build_index(args.archive, resolve_root(args.index), procs=args.procs,
+                         progress=sys.stderr.isatty() and not args.json)
+    _print_report(report, {"indexed": report.indexed}, args.json,
+                  f"indexed {report.indexed} posts into {report.index} in {report.seconds:.1f} s "
+                  f"({report.recovered} problems recovered, {report.skipped} posts skipped)")
+    return EXIT_OK
+
+
+def run_reindex(args) -> int:
+    from indexer import reindex, resolve_root
+    _check_build_args(args)
+    report = reindex(args.archive, resolve_root(args.index), full=args.full, procs=args.procs,
+                     progress=sys.stderr.isatty() and not args.json)
+    counts = {"full": report.full, "added": report.added, "updated": report.updated, "deleted": report.deleted,
+              "unchanged": report.unchanged, "segments_before": report.segments_before,
+              "segments_after": report.segments_after}
+    _print_report(report, counts, args.json,
+                  f"{'full rebuild' if report.full else 'reindex'}: {report.added} added, {report.updated} updated, "
+                  f"{report.deleted} deleted, {report.skipped} skipped, {report.recovered} recovered, "
+                  f"{report.unchanged} unchanged; segments {report.segments_before} -> {report.segments_after}; "
+                  f"{report.seconds:.1f} s")
+    return EXIT_OK
+
+
+def _print_report(report, counts: dict, as_json: bool, summary: str) -> None:
+    """Every bad post by file and reason, then the summary (or all of it as one JSON object)."""
+    problems = sorted(report.problems, key=lambda p: (not p.skipped, p.path))
+    if as_json:
+        print(json.dumps({"index": str(report.index), **counts, "recovered": report.recovered,
+                          "skipped": report.skipped, "seconds": round(report.seconds, 2),
+                          "problems": [{"path": p.path, "reason": p.reason, "skipped": p.skipped}
+                                       for p in problems]}, ensure_ascii=False))
+        return
+    for problem in problems:
+        print(f"{'skipped' if problem.skipped else 'recovered'}: {problem.path}: {problem.reason}")
+    print(summary)
+
+
+def _check_build_args(args) -> None:
     if not args.archive.is_dir():
         raise UsageError(f"not a folder: {args.archive}")
     if args.procs is not None and args.procs < 1:
         raise UsageError("--procs must be at least 1")
-    report = build_index(args.archive, resolve_root(args.index), procs=args.procs,
-                         progress=sys.stderr.isatty() and not args.json)
-    problems = sorted(report.problems, key=lambda p: (not p.skipped, p.path))
-    if args.json:
-        print(json.dumps({
-            "index": str(report.index), "indexed": report.indexed, "recovered": report.recovered,
-            "skipped": report.skipped, "seconds": round(report.seconds, 2),
-            "problems": [{"path": p.path, "reason": p.reason, "skipped": p.skipped} for p in problems],
-        }, ensure_ascii=False))
-        return EXIT_OK
-    for problem in problems:
-        print(f"{'skipped' if problem.skipped else 'recovered'}: {problem.path}: {problem.reason}")
-    print(f"indexed {report.indexed} posts into {report.index} in {report.seconds:.1f} s "
-          f"({report.recovered} problems recovered, {report.skipped} posts skipped)")
-    return EXIT_OK
 
 
 def run_search(args) -> int:

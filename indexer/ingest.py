@@ -68,6 +68,11 @@ def find_posts(root: Path) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
+def checksum(raw: bytes) -> str:
+    """The fingerprint of a post file's bytes: the nightly reindex compares it."""
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
 def read_post(path: Path, root: Path) -> ReadResult:
     """Read one post; never raises for what is in the file."""
     rel = path.relative_to(root).as_posix()
@@ -123,7 +128,7 @@ def read_post(path: Path, root: Path) -> ReadResult:
         paper=paper,
         url=body.url,
         paragraphs=body.paragraphs,
-        checksum=hashlib.blake2b(raw, digest_size=16).hexdigest(),
+        checksum=checksum(raw),
     )
     return result
 

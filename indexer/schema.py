@@ -36,7 +36,9 @@ def make_schema() -> Schema:
     words = word_analyzer()
     grams = gram_analyzer()
     return Schema(**{
-        ID_FIELD: ID(stored=True, unique=True),
+        # id, path and checksum are columns too: the nightly reindex reads them
+        # for every document without loading stored bodies.
+        ID_FIELD: ID(stored=True, unique=True, sortable=True),
         TITLE: TEXT(analyzer=words, stored=True, phrase=False, field_boost=TITLE_BOOST),
         BODY: TEXT(analyzer=words, stored=True, phrase=False),
         TITLE_GRAM: TEXT(analyzer=grams, phrase=True, field_boost=TITLE_BOOST),
@@ -46,8 +48,8 @@ def make_schema() -> Schema:
         PAPER: ID(stored=True),
         TAGS: KEYWORD(stored=True, commas=True, scorable=False),
         URL: STORED(),
-        PATH: ID(stored=True),
-        CHECKSUM: STORED(),
+        PATH: ID(stored=True, sortable=True),
+        CHECKSUM: ID(stored=True, sortable=True),
     })
 
 

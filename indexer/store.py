@@ -92,12 +92,16 @@ def remove_stale_builds(root: Path) -> None:
 
 @contextmanager
 def writer_lock(root: Path):
-    """Exclusive right to write the index at `root`; raises IndexBusy at once if taken."""
+    """Exclusive right to write the index at `root`; raises IndexBusy at once if taken.
+
+    A POSIX record lock, not flock(): forked writer workers don't inherit it, so
+    a killed run can't leave the lock held by its orphans.
+    """
     root.mkdir(parents=True, exist_ok=True)
     with open(root / LOCK, "a+") as handle:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
             raise IndexBusy(f"another process is writing the index at {root}") from None
         handle.seek(0)
         handle.truncate()

@@ -155,16 +155,18 @@ class SearchEngine:
     # -- internals --------------------------------------------------------
 
     def _current(self):
-        """The searcher of the current index version, reopened or refreshed if it changed."""
+        """The searcher of the current index version, reopened if the index changed.
+
+        Not Searcher.refresh(): it reuses readers by segment id, so a commit that
+        only deletes documents would go unseen.
+        """
         build = store.current_build(self.root)
-        if build != self._build or self._searcher is None:
+        if build != self._build or self._searcher is None or not self._searcher.up_to_date():
             ix, build = store.open_current(self.root)
-            if self._searcher is not None:
-                self._searcher.close()
-            self._searcher, self._build = ix.searcher(), build
-            log.info("opened index %s", build)
-        else:
-            self._searcher = self._searcher.refresh()
+            old, self._searcher, self._build = self._searcher, ix.searcher(), build
+            if old is not None:
+                old.close()
+            log.info("opened index %s (generation %s)", build, self._searcher.reader().generation())
         generation = (self._build, self._searcher.reader().generation())
         if generation != self._table_generation:
             self._table = _FacetTable.build(self._searcher)
