@@ -9,10 +9,11 @@ stored, so nothing is read from the archive at query time.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 
-from analysis import gram_analyzer, word_analyzer
+from analysis import fold, gram_analyzer, word_analyzer
 from indexer.ingest import SITE_TZ, Post
 
 TITLE_BOOST = 3.0
@@ -30,6 +31,7 @@ TAGS = "tags"
 URL = "url"
 PATH = "path"
 CHECKSUM = "checksum"
+STORY = "story"
 
 
 def make_schema() -> Schema:
@@ -50,6 +52,8 @@ def make_schema() -> Schema:
         URL: STORED(),
         PATH: ID(stored=True, sortable=True),
         CHECKSUM: ID(stored=True, sortable=True),
+        # Posts with the same title and body are one story (a column, for grouping).
+        STORY: ID(sortable=True),
     })
 
 
@@ -68,7 +72,13 @@ def to_document(post: Post) -> dict:
         URL: post.url,
         PATH: post.path,
         CHECKSUM: post.checksum,
+        STORY: story_key(post.title, body),
     }
+
+
+def story_key(title: str, body: str) -> str:
+    text = fold(" ".join(title.split()) + "\n" + " ".join(body.split()))
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
 
 
 def local_naive(value: dt.datetime) -> dt.datetime:

@@ -19,11 +19,11 @@ from whoosh import query as wq
 from whoosh.util.times import datetime_to_long, long_to_datetime
 
 from indexer import store
-from indexer.schema import (BODY, CATEGORY, DATE, ID_FIELD, PAPER, TAGS, TITLE, URL, PATH,
+from indexer.schema import (BODY, CATEGORY, DATE, ID_FIELD, PAPER, PATH, STORY, TAGS, TITLE, URL,
                             from_local_naive)
 from search.query import parse_query
 from search.snippets import highlight_html, snippet_html
-from search.types import (MAX_PAGE_SIZE, Article, FacetCount, Facets, Hit, IndexStats,
+from search.types import (MAX_PAGE_SIZE, Article, FacetCount, Facets, Hit, IndexStats, Reprint,
                           SearchError, SearchRequest, SearchResult, Sort)
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class _FacetTable:
 
     dates: np.ndarray  # int64 Whoosh ticks (µs since datetime.min) of the site's local time
     months: np.ndarray  # int32 month number since 1970-01
+    stories: np.ndarray  # int64 story number: posts with the same title and body share one
     category_values: list[str]
     category_masks: np.ndarray  # bool [category, doc]
     paper_values: list[str]
@@ -51,9 +52,12 @@ class _FacetTable:
         if size:
             dates[:] = np.fromiter(reader.column_reader(DATE, translate=False), dtype=np.int64, count=size)
         months = (dates - _EPOCH_TICKS).astype("datetime64[us]").astype("datetime64[M]").astype(np.int32)
+        keys = list(reader.column_reader(STORY)) if size else []
+        stories = np.unique(np.array(keys, dtype=object), return_inverse=True)[1].astype(np.int64) \
+            if size else np.zeros(0, dtype=np.int64)
         cats, cat_masks = cls._masks(searcher, CATEGORY, size)
         papers, paper_masks = cls._masks(searcher, PAPER, size)
-        return cls(dates, months, cats, cat_masks, papers, paper_masks)
+        return cls(dates, months, stories, cats, cat_masks, papers, paper_masks)
 
     @staticmethod
     def _masks(searcher, field: str, size: int):
@@ -95,7 +99,8 @@ class SearchEngine:
             in_categories = self._any_mask(table.category_values, table.category_masks, docs,
                                            request.categories)
             in_papers = self._any_mask(table.paper_values, table.paper_masks, docs, request.papers)
-            selected = docs[in_dates & in_categories & in_papers]
+            matched = docs[in_dates & in_categories & in_papers]
+            selected = _first_of_each_story(table, matched)
             # Each facet counts under the other filters, so several values can be picked.
             facets = Facets(
                 categories=_counts(table.category_values, table.category_masks, docs[in_dates & in_papers]),
@@ -103,10 +108,10 @@ class SearchEngine:
                 months=_month_counts(table.months[docs[in_categories & in_papers]]),
             )
             page_docs = self._page(searcher, table, parsed.query, selected, request)
-            hits = tuple(self._hit(searcher, docnum, parsed.terms) for docnum in page_docs)
+            hits = tuple(self._hit(searcher, table, docnum, matched, parsed.terms) for docnum in page_docs)
         return SearchResult(request=request, total=int(selected.size), hits=hits, facets=facets,
                             seconds=time.perf_counter() - started, terms=parsed.terms,
-                            notice=parsed.notice)
+                            notice=parsed.notice, articles=int(matched.size))
 
     def article(self, article_id: str) -> Article | None:
         with self._lock:
@@ -218,13 +223,19 @@ class SearchEngine:
         return [hit.docnum for hit in collector.results()[start:end]]
 
     @staticmethod
-    def _hit(searcher, docnum: int, terms: tuple[str, ...]) -> Hit:
+    def _hit(searcher, table: _FacetTable, docnum: int, matched: np.ndarray, terms: tuple[str, ...]) -> Hit:
         fields = searcher.stored_fields(docnum)
         title = fields.get(TITLE, "")
+        same_story = matched[table.stories[matched] == table.stories[docnum]]
+        reprints = []
+        for other in same_story[same_story != docnum].tolist():
+            other_fields = searcher.stored_fields(other)
+            reprints.append(Reprint(other_fields[ID_FIELD], other_fields.get(PAPER, ""),
+                                    from_local_naive(other_fields[DATE])))
         return Hit(id=fields[ID_FIELD], title=title, title_html=highlight_html(title, terms),
                    date=from_local_naive(fields[DATE]), categories=_split(fields.get(CATEGORY)),
                    paper=fields.get(PAPER, ""), url=fields.get(URL, ""),
-                   snippet=snippet_html(fields.get(BODY, ""), terms))
+                   snippet=snippet_html(fields.get(BODY, ""), terms), reprints=tuple(reprints))
 
 
 def _check(request: SearchRequest) -> None:
@@ -234,6 +245,17 @@ def _check(request: SearchRequest) -> None:
         raise SearchError(f"每页条数应在 1 到 {MAX_PAGE_SIZE} 之间")
     if request.date_from and request.date_to and request.date_from > request.date_to:
         raise SearchError("开始日期晚于结束日期")
+
+
+def _first_of_each_story(table: _FacetTable, docs: np.ndarray) -> np.ndarray:
+    """One post per story: the earliest published of its posts among `docs` (docnum order kept)."""
+    if docs.size < 2:
+        return docs
+    stories = table.stories[docs]
+    order = np.lexsort((docs, table.dates[docs], stories))
+    ordered = stories[order]
+    first = order[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+    return docs[np.sort(first)]
 
 
 def _counts(values: list[str], masks: np.ndarray, docs: np.ndarray) -> tuple[FacetCount, ...]:

@@ -52,6 +52,7 @@ def result_to_json(result: SearchResult) -> dict:
     return {
         "query": request.query,
         "total": result.total,
+        "articles": result.articles,
         "page": request.page,
         "size": request.page_size,
         "pages": result.pages,
@@ -67,7 +68,7 @@ def result_to_json(result: SearchResult) -> dict:
             "paper": hit.paper,
             "url": hit.url,
             "snippet": hit.snippet,
-            "duplicates": list(hit.duplicates),
+            "reprints": [{"id": r.id, "paper": r.paper, "date": r.date.isoformat()} for r in hit.reprints],
         } for hit in result.hits],
         "facets": {
             "category": [{"value": f.value, "count": f.count} for f in result.facets.categories],

@@ -65,6 +65,7 @@ def snippet_html(text: str, terms: tuple[str, ...]) -> str:
         key=lambda item: (-item[0][0], -item[0][1], item[1]))
     for _, start in candidates:
         end = min(len(text), start + SNIPPET_CHARS)
+        end = max([end] + [b for a, b in spans if a < end < b])  # never cut a match in two
         if any(start < b and a < end for a, b in passages):
             continue
         inside = {folded[a:b] for a, b in spans if start <= a and b <= end}

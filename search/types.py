@@ -32,6 +32,15 @@ class SearchRequest:
 
 
 @dataclass(frozen=True)
+class Reprint:
+    """The same story (same title and body) published elsewhere."""
+
+    id: str
+    paper: str
+    date: dt.datetime
+
+
+@dataclass(frozen=True)
 class Hit:
     id: str
     title: str  # plain text
@@ -41,7 +50,7 @@ class Hit:
     paper: str
     url: str
     snippet: str  # escaped HTML: best passage(s), matches in <mark>, gaps as …
-    duplicates: tuple[str, ...] = ()  # ids of the same story elsewhere (same title and body)
+    reprints: tuple[Reprint, ...] = ()  # the same story in other posts, shown once as this hit
 
 
 @dataclass(frozen=True)
@@ -60,12 +69,13 @@ class Facets:
 @dataclass(frozen=True)
 class SearchResult:
     request: SearchRequest
-    total: int
+    total: int  # stories: reprints of one story count once
     hits: tuple[Hit, ...]
     facets: Facets
     seconds: float
     terms: tuple[str, ...] = ()  # the literal strings matched, for highlighting elsewhere
     notice: str = ""  # e.g. how a malformed query was read
+    articles: int = 0  # posts matched, reprints included (what the facets count)
 
     @property
     def pages(self) -> int:

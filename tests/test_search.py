@@ -15,15 +15,17 @@ GONGHANG = "202203212317465687"  # 工商银行全面深化数字化应用 (经�
 
 
 def ids(engine, query, **options) -> list[str]:
+    """Every post found, in order (reprints of a story right after it)."""
     options.setdefault("page_size", 100)
-    result = engine.search(SearchRequest(query=query, **options))
-    collected = [hit.id for hit in result.hits]
-    page = 1
-    while len(collected) < result.total:
+    collected = []
+    page = 0
+    while True:
         page += 1
-        more = engine.search(SearchRequest(query=query, page=page, **options))
-        collected += [hit.id for hit in more.hits]
-    return collected
+        result = engine.search(SearchRequest(query=query, page=page, **options))
+        for hit in result.hits:
+            collected += [hit.id] + [r.id for r in hit.reprints]
+        if page >= result.pages:
+            return collected
 
 
 def literal_truth(posts, term: str) -> set[str]:
@@ -135,9 +137,9 @@ def test_pages_do_not_overlap(engine):
 
 def test_facets_count_the_hits(engine):
     result = engine.search(SearchRequest(query="银行"))
-    assert sum(f.count for f in result.facets.categories) == result.total
-    assert sum(f.count for f in result.facets.papers) == result.total
-    assert sum(f.count for f in result.facets.months) == result.total
+    assert sum(f.count for f in result.facets.categories) == result.articles >= result.total
+    assert sum(f.count for f in result.facets.papers) == result.articles
+    assert sum(f.count for f in result.facets.months) == result.articles
     assert [f.value for f in result.facets.months] == sorted(f.value for f in result.facets.months)
     # A category facet still shows the other categories once one is picked.
     picked = engine.search(SearchRequest(query="银行", categories=("cailianshe",)))
@@ -147,7 +149,7 @@ def test_facets_count_the_hits(engine):
 
 def test_empty_query_lists_everything_newest_first(engine, archive_posts):
     result = engine.search(SearchRequest(query=""))
-    assert result.total == len(archive_posts)
+    assert result.articles == len(archive_posts)
     assert result.hits[0].date == max(p.published for p in archive_posts)
 
 
@@ -213,3 +215,28 @@ def test_stats(engine, archive_posts):
     assert stats.documents == len(archive_posts)
     assert stats.first_date.date() == dt.date(2021, 12, 8)
     assert {f.value for f in stats.categories} >= {"emnews", "cailianshe", "tonghuashun", "jiefangribao"}
+
+
+def test_the_same_story_in_several_papers_is_shown_once(tmp_path):
+    from indexer import build_index
+    from search import SearchEngine
+    story = ('---\ntitle: "央行开展逆回购操作"\ndate: {date}\ncategories: {cat}\ntags: {paper}新闻\n---\n'
+             '<p>央行今日开展1000亿元7天期逆回购操作。</p><p class="em_media">（文章来源：{paper}）</p>\n')
+    archive = tmp_path / "_posts"
+    archive.mkdir()
+    for code, (date, cat, paper) in enumerate([("2026-07-01 09:00:00 +0800", "jingjiwang", "经济网"),
+                                               ("2026-07-01 08:00:00 +0800", "jiefangribao", "解放日报"),
+                                               ("2026-07-02 10:00:00 +0800", "emnews", "东财滚动")]):
+        (archive / f"2026-07-0{code + 1}-{100 + code}.md").write_text(story.format(date=date, cat=cat, paper=paper),
+                                                                       "utf-8")
+    (archive / "2026-07-03-200.md").write_text(story.format(date="2026-07-03 10:00:00 +0800", cat="emnews",
+                                                            paper="东财滚动").replace("1000亿元", "2000亿元"), "utf-8")
+    build_index(archive, tmp_path / "ix", progress=False)
+    engine = SearchEngine(tmp_path / "ix")
+    result = engine.search(SearchRequest(query="逆回购"))
+    assert result.total == 2 and result.articles == 4
+    first = next(h for h in result.hits if h.reprints)
+    assert first.paper == "解放日报"  # the earliest published stands for the story
+    assert sorted(r.paper for r in first.reprints) == ["东财滚动", "经济网"]
+    only = engine.search(SearchRequest(query="逆回购", papers=("经济网",)))
+    assert [h.paper for h in only.hits] == ["经济网"] and only.hits[0].reprints == ()
