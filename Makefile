@@ -23,12 +23,14 @@ run: setup
 	$(BIN)/finsearch index data/posts --index $(INDEX)
 	$(BIN)/finsearch serve --index $(INDEX) --host $(HOST) --port $(PORT)
 
-# Debian's chromium drives the browser tests (Playwright never downloads a browser here).
+# Debian's chromium drives the browser tests (Playwright never downloads a browser here);
+# a CJK font makes the screenshots legible.
+BROWSER_PACKAGES := chromium chromium-driver fonts-wqy-microhei
 browser:
-	@command -v chromium >/dev/null || { \
+	@dpkg -s $(BROWSER_PACKAGES) >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; }
 
 test: setup browser
 	$(BIN)/python -m pytest

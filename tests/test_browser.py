@@ -1,0 +1,180 @@
+"""The real server (`finsearch serve`, gunicorn) driven by headless Chromium through Playwright.
+
+Needs /usr/bin/chromium (CI installs it); without it the test fails, it is not skipped.
+Leaves screenshots in test-artifacts/ (git-ignored).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+PYTHON = REPO / ".venv" / "bin" / "python"
+START_TIMEOUT = 40  # seconds for the server to answer
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(index_dir, tmp_path_factory):
+    """`python -m finsearch serve` on a free port, until the module's tests are done."""
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    python = str(PYTHON if PYTHON.exists() else sys.executable)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [python, "-m", "finsearch", "serve", "--index", str(index_dir), "--port", str(port), "--workers", "2"],
+            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=os.environ.copy())
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"finsearch serve exited with {process.returncode}:\n{log_path.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{base}/api/stats", timeout=2) as response:
+                    if response.status == 200 and json.load(response)["documents"] > 0:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"finsearch serve did not answer in {START_TIMEOUT} s:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)  # gunicorn's master stops its workers
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+    # The access log goes to stdout.
+    assert re.search(r'"GET /api/stats HTTP/1\.[01]" 200', log_path.read_text()), log_path.read_text()[-2000:]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Chromium (e.g. apt-get install chromium) to run the browser "
+                    "tests", pytrace=False)
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _state(url: str) -> dict:
+    return parse_qs(urlsplit(url).query)
+
+
+def test_search_filter_timeline_article_and_back(browser, server):
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+
+    response = page.goto(server + "/")
+    assert response.status == 200
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert page.locator(".hit").count() == 10  # an empty query lists the latest posts
+
+    # "/" focuses the search box; type a term and submit.
+    page.locator("body").press("/")
+    assert page.evaluate("document.activeElement.id") == "q"
+    page.keyboard.type("金融")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"\?q="))
+    assert _state(page.url) == {"q": ["金融"]}
+    assert page.input_value("#q") == "金融"
+    marks = page.locator(".hit .snippet mark, .hit .hit-title mark")
+    assert marks.count() > 0
+    assert set(marks.all_inner_texts()) == {"金融"}  # whole terms marked (a snippet never cuts a match)
+    summary = page.inner_text("#summary")
+    assert re.search(r"共 [\d,]+ 条结果", summary) and "用时" in summary
+    page.screenshot(path=str(ARTIFACTS / "results.png"), full_page=True)
+
+    # A date range from the filter form.
+    page.fill("input[name=from]", "2026-06-01")
+    page.fill("input[name=to]", "2026-07-31")
+    page.click("text=应用日期")
+    page.wait_for_url(re.compile(r"from=2026-06-01"))
+    assert _state(page.url) == {"q": ["金融"], "from": ["2026-06-01"], "to": ["2026-07-31"]}
+    dates = page.locator(".hit time").evaluate_all("els => els.map(e => e.getAttribute('datetime'))")
+    assert dates and all("2026-06-01" <= d[:10] <= "2026-07-31" for d in dates)
+
+    # A paper facet, by clicking it.
+    facet = page.locator("section[aria-labelledby=facet-paper] a.facet-link").first
+    paper = facet.locator(".facet-value").inner_text()
+    facet.click()
+    page.wait_for_url(re.compile(r"paper="))
+    assert _state(page.url)["paper"] == [paper]
+    assert page.locator(".chip", has_text=f"报刊：{paper}").count() == 1
+    assert set(page.locator(".hit-paper").all_inner_texts()) == {paper}
+
+    # A timeline bar narrows the date range to its month.
+    bar = page.locator("svg.timeline-chart a.bar").first
+    month = bar.get_attribute("data-month")
+    bar.click()
+    page.wait_for_url(re.compile(rf"from={month}-01"))
+    state = _state(page.url)
+    assert state["from"] == [f"{month}-01"] and state["to"][0].startswith(month) and state["paper"] == [paper]
+    assert page.locator(f"svg.timeline-chart a.bar.is-active[data-month='{month}']").count() == 1
+    dates = page.locator(".hit time").evaluate_all("els => els.map(e => e.getAttribute('datetime'))")
+    assert dates and all(d.startswith(month) for d in dates)
+    results_url = page.url
+
+    # Open an article, then go back to the same results.
+    title = page.locator(".hit-title a").first
+    title.click()
+    page.wait_for_url(re.compile(r"/articles/"))
+    assert _state(page.url) == state
+    assert page.locator("h1.article-title").inner_text().strip()
+    assert page.locator(".article mark").count() > 0  # the query's terms, highlighted
+    original = page.locator("a", has_text="原文链接")
+    if original.count():
+        assert original.get_attribute("rel") == "noopener noreferrer"
+        assert re.match(r"https?://", original.get_attribute("href"))
+    page.locator("a.back-link").first.click()
+    page.wait_for_url(results_url)
+    assert _state(page.url) == state
+    assert page.input_value("#q") == "金融"
+    assert page.locator(".chip").count() == 2  # the date range and the paper
+
+    # 清除筛选 keeps the query and drops the filters.
+    page.click("text=清除筛选")
+    page.wait_for_url(re.compile(r"/\?q="))
+    assert _state(page.url) == {"q": ["金融"]}
+
+    # A phone: one column, nothing wider than the screen.
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(results_url)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(ARTIFACTS / "results-phone.png"), full_page=True)
+
+    assert problems == []  # no script errors, no CSP violations
+    context.close()

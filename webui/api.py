@@ -1,0 +1,54 @@
+"""The JSON API under /api: the same contract as `finsearch search --json` and `finsearch stats --json`.
+
+    GET /api/search?q=&from=&to=&category=&paper=&sort=&page=&size=   -> search.result_to_json
+    GET /api/articles/<id>                                              -> the article
+    GET /api/stats                                                      -> search.stats_to_json
+
+Errors: {"error": message} with 400 (bad parameters, too long a query), 404, 503 (no index).
+"""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, jsonify, request
+
+from search import SearchError, result_to_json, stats_to_json
+from webui.state import SearchState
+
+bp = Blueprint("api", __name__)
+
+
+def _engine():
+    return current_app.extensions["finsearch"].engine()
+
+
+@bp.errorhandler(SearchError)
+def _bad_request(error: SearchError):
+    return jsonify(error=str(error)), 400
+
+
+@bp.get("/search")
+def search():
+    state = SearchState.from_args(request.args)
+    return jsonify(result_to_json(_engine().search(state.request())))
+
+
+@bp.get("/articles/<article_id>")
+def article(article_id: str):
+    found = _engine().article(article_id)
+    if found is None:
+        abort(404, description=f"没有这篇文章：{article_id[:60]}")
+    return jsonify({
+        "id": found.id,
+        "title": found.title,
+        "date": found.date.isoformat(),
+        "categories": list(found.categories),
+        "category": found.categories[0] if found.categories else "",
+        "tags": list(found.tags),
+        "paper": found.paper,
+        "url": found.url,
+        "paragraphs": list(found.paragraphs),
+    })
+
+
+@bp.get("/stats")
+def stats():
+    return jsonify(stats_to_json(_engine().stats()))
