@@ -184,7 +184,7 @@ class SearchEngine:
         dates = table.dates[docs]
         if request.date_from:
             mask &= dates >= datetime_to_long(dt.datetime.combine(request.date_from, dt.time()))
-        if request.date_to:
+        if request.date_to and request.date_to < dt.date.max:
             next_day = request.date_to + dt.timedelta(days=1)
             mask &= dates < datetime_to_long(dt.datetime.combine(next_day, dt.time()))
         return mask

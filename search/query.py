@@ -30,6 +30,8 @@ FIELDS[None] = FIELDS["title"] + FIELDS["body"]
 FIELD_ALIASES = {"标题": "title", "正文": "body", "title": "title", "body": "body"}
 LITERAL_SCORE = {TITLE: 2.0, BODY: 1.0}
 _QUOTES = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "＂": '"'})
+# A dangling operator at either end (`金融 OR`, `AND 银行`) is not a word to search.
+_DANGLING = re.compile(r"^\s*(?:AND|OR)\s+|\s+(?:AND|OR|NOT)\s*$")
 _SYNTAX_CHARS = re.compile(r'["()]|(?<!\S)-|\b(?:AND|OR|NOT)\b|\w+:')
 
 
@@ -47,8 +49,12 @@ def parse_query(text: str) -> ParsedQuery:
         raise SearchError(f"查询太长（{len(text)} 字），请不超过 {MAX_QUERY_CHARS} 字")
     if not text:
         return ParsedQuery(wq.Every(), ())
+    text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates from Python callers
     text = halfwidth(simplify(text)).translate(_QUOTES)
     notice = ""
+    while _DANGLING.search(text):
+        text = _DANGLING.sub(" ", text).strip()
+        notice = "忽略了查询首尾多余的 AND/OR/NOT"
     if text.count('"') % 2:
         text = text.replace('"', " ")
         notice = "引号不成对，已按普通词语搜索"
@@ -63,12 +69,29 @@ def parse_query(text: str) -> ParsedQuery:
     parsed = _drop_empty(parsed)
     if parsed is None:
         return ParsedQuery(wq.NullQuery, (), notice or "查询中没有可搜索的词语")
+    terms = tuple(dict.fromkeys(_positive_texts(parsed)))
     if _only_negative(parsed):  # -银行 alone: everything without 银行
         parsed = wq.And([wq.Every(), parsed])
-    return ParsedQuery(parsed, tuple(parser.terms), notice)
+    return ParsedQuery(parsed, terms, notice)
 
 
-def literal_query(text: str, field: str | None = None) -> wq.Query | None:
+class Literal(wq.WrappingQuery):
+    """A literal query, knowing its text (so highlighting marks what the query matched)."""
+
+    def __init__(self, child: wq.Query, text: str):
+        super().__init__(child)
+        self.text = text
+
+    def _rewrap(self, child):
+        return Literal(child, self.text)
+
+    def __eq__(self, other):
+        return isinstance(other, Literal) and self.text == other.text and self.child == other.child
+
+    __hash__ = wq.WrappingQuery.__hash__
+
+
+def literal_query(text: str, field: str | None = None) -> Literal | None:
     """Match `text` literally in the field (None: title or body), ranked by its words.
 
     The literal match adds a constant (more in the title); the words add BM25F.
@@ -83,7 +106,7 @@ def literal_query(text: str, field: str | None = None) -> wq.Query | None:
         per_field.append(wq.ConstantScoreQuery(literal, LITERAL_SCORE[word_field]))
     match = per_field[0] if len(per_field) == 1 else wq.Or(per_field)
     ranking = [wq.Term(word_field, word) for word in words(text) for word_field, _ in FIELDS[field]]
-    return wq.AndMaybe(match, wq.Or(ranking)) if ranking else match
+    return Literal(wq.AndMaybe(match, wq.Or(ranking)) if ranking else match, text)
 
 
 def _run_query(run, word_field: str, gram_field: str) -> wq.Query:
@@ -106,14 +129,8 @@ class _LiteralParser(QueryParser):
             plugins.GroupPlugin(),
             plugins.OperatorsPlugin(Not=r"(^|(?<=(\s|[()])))(NOT(?=\s)|-(?=\S))"),
         ])
-        self.terms: list[str] = []
-
     def term_query(self, fieldname, text, termclass, boost=1.0, tokenize=True, removestops=True):
-        field = FIELD_ALIASES.get(fieldname) if fieldname else None
-        q = literal_query(text, field)
-        if q is not None and text not in self.terms:
-            self.terms.append(text)
-        return q
+        return literal_query(text, FIELD_ALIASES.get(fieldname) if fieldname else None)
 
 
 class _LiteralPhrasePlugin(plugins.PhrasePlugin):
@@ -158,6 +175,17 @@ def _drop_empty(q: wq.Query | None) -> wq.Query | None:
             return None
         return kept[0] if len(kept) == 1 and not isinstance(kept[0], wq.Not) else type(q)(kept)
     return q
+
+
+def _positive_texts(q: wq.Query) -> list[str]:
+    """The texts of the literal queries in `q` outside any NOT: what a hit can contain."""
+    if isinstance(q, Literal):
+        return [q.text]
+    if isinstance(q, wq.Not):
+        return []
+    if isinstance(q, wq.AndNot):
+        return _positive_texts(q.a)
+    return [text for child in q.children() for text in _positive_texts(child)]
 
 
 def _only_negative(q: wq.Query) -> bool:

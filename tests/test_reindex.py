@@ -164,7 +164,7 @@ totals = []
 deadline = time.time() + 40
 while time.time() < deadline:
     result = engine.search(SearchRequest(query="", page_size=5))
-    totals.append(result.total)
+    totals.append(result.articles)
     engine.search(SearchRequest(query="银行 OR 基金", sort="newest"))
     if len(totals) > 30 and totals[-1] == 1505 and totals[-30] == 1505:
         break
