@@ -35,9 +35,10 @@ PAGE = 10
 
 
 def contains_literally(text: str, term: str) -> bool:
-    """The ground truth: `term` occurs in `text`, folded (case, full/half width), white space
-    between characters ignored, and a Latin/digit edge of the term not inside a longer Latin/digit
-    run (A股 is in "A股市场", not in "Meta股价"). Traditional queries are converted first."""
+    """The ground truth: `term` occurs in `text`, folded (case, full/half width; traditional
+    queries converted), white space ignored except inside a Latin word or a number, and a
+    Latin/digit edge of the term not inside a longer Latin/digit run: A股 is in "A股市场" but not
+    in "Meta股价", 3.5% is not in "13.5%", ETF is in "ETF 基金" but not in "ETFs"."""
     return _truth_pattern(term).search(_fold_text(text)) is not None
 
 
@@ -53,10 +54,17 @@ def _truth_pattern(term: str) -> re.Pattern:
     if term not in _PATTERNS:
         from analysis import fold, simplify
         needle = "".join(fold(simplify(term)).split())
-        _PATTERNS[term] = re.compile(
-            (r"(?<![0-9a-z.])" if needle[:1].isascii() and needle[:1].isalnum() else "")
-            + r"\s*".join(re.escape(ch) for ch in needle)
-            + (r"(?![0-9a-z%])" if needle[-1:].isascii() and needle[-1:].isalnum() else ""))
+        latin = lambda ch: ch.isascii() and ch.isalnum()
+        pattern = ""
+        for before, ch in zip(" " + needle, needle):
+            if pattern and not (latin(before) and latin(ch)):
+                pattern += r"\s*"
+            pattern += re.escape(ch)
+        if latin(needle[0]):
+            pattern = r"(?<![0-9a-z])" + (r"(?<![0-9]\.)" if needle[0].isdigit() else "") + pattern
+        if latin(needle[-1]):
+            pattern += r"(?![0-9a-z%])" + (r"(?!\.[0-9])" if needle[-1].isdigit() else "")
+        _PATTERNS[term] = re.compile(pattern)
     return _PATTERNS[term]
 
 
@@ -127,11 +135,20 @@ def known_items(posts, rng: random.Random, count: int) -> list[Query]:
     return [Query("known item", title, titles[title][0].id) for title in rng.sample(unique, count)]
 
 
-def evaluate(queries: list[Query], posts, run_query, first_page) -> list[Score]:
+def ground_truth(queries: list[Query], posts) -> dict[str, set[str]]:
+    """For each query text, the ids of the posts whose title or body contains it literally."""
+    folded = [(p.id, _fold_text(p.title), _fold_text("\n".join(p.paragraphs))) for p in posts]
+    truth = {}
+    for query in queries:
+        pattern = _truth_pattern(query.text)
+        truth[query.text] = {pid for pid, title, body in folded if pattern.search(title) or pattern.search(body)}
+    return truth
+
+
+def evaluate(queries: list[Query], truths: dict[str, set[str]], run_query, first_page) -> list[Score]:
     scores = []
     for query in queries:
-        truth = {p.id for p in posts
-                 if contains_literally(p.title, query.text) or contains_literally("\n".join(p.paragraphs), query.text)}
+        truth = truths[query.text]
         found = run_query(query.text)
         rank = 0
         if query.known_id:
@@ -227,11 +244,12 @@ def main() -> None:
         builds["baseline_seconds"] = round(baseline.build(archive, baseline_index).seconds, 1)
 
     queries = load_queries(posts, args.limit_queries)
-    print(f"{len(posts)} posts, {len(queries)} queries")
+    print(f"{len(posts)} posts, {len(queries)} queries", flush=True)
+    truths = ground_truth(queries, posts)
     results = {}
     for name, runner in (("baseline", baseline_runner(baseline_index)), ("engine", engine_runner(engine_index))):
         started = time.perf_counter()
-        scores = evaluate(queries, posts, *runner)
+        scores = evaluate(queries, truths, *runner)
         results[name] = {"summary": summarize(scores), "seconds": round(time.perf_counter() - started, 1),
                          "scores": scores}
 
