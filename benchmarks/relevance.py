@@ -53,13 +53,16 @@ _PATTERNS: dict[str, re.Pattern] = {}
 def _truth_pattern(term: str) -> re.Pattern:
     if term not in _PATTERNS:
         from analysis import fold, simplify
-        needle = "".join(fold(simplify(term)).split())
+        needle = " ".join(fold(simplify(term)).split())
         latin = lambda ch: ch.isascii() and ch.isalnum()
-        pattern = ""
-        for before, ch in zip(" " + needle, needle):
-            if pattern and not (latin(before) and latin(ch)):
-                pattern += r"\s*"
-            pattern += re.escape(ch)
+        parts = []
+        for before, ch, after in zip(" " + needle, needle, needle[1:] + " "):
+            if ch == " ":  # a space the user typed separates Latin words, else it is nothing
+                parts.append(r"\s+" if latin(before) and latin(after) else "")
+            else:
+                glue = parts and before != " " and not (latin(before) and latin(ch))
+                parts.append((r"\s*" if glue else "") + re.escape(ch))
+        pattern = "".join(parts)
         if latin(needle[0]):
             pattern = r"(?<![0-9a-z])" + (r"(?<![0-9]\.)" if needle[0].isdigit() else "") + pattern
         if latin(needle[-1]):
