@@ -18,16 +18,15 @@ def has_word_char(text: str) -> bool:
 class JiebaTokenizer(Tokenizer):
     """jieba's search mode: every word, plus the dictionary words inside long words.
 
-    Unlike jieba's own ChineseTokenizer, positions count words (the sub-words of a
-    word share its position), and single Latin letters are kept (上行e链).
+    Unlike jieba's own ChineseTokenizer, positions count words (the words inside
+    a word share its position), and single Latin letters are kept (上行e链).
     """
 
     def __call__(self, value, positions=False, chars=False, keeporiginal=False,
                  removestops=True, start_pos=0, start_char=0, mode="", **kwargs):
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         pos = start_pos
-        last_start = -1
-        for word, start, end in segmenter().tokenize(fold(value), mode="search"):
+        for word, start, end, inner in _search_mode(fold(value)):
             if not has_word_char(word):
                 continue
             token.text = word
@@ -36,15 +35,29 @@ class JiebaTokenizer(Tokenizer):
             if keeporiginal:
                 token.original = word
             if positions:
-                # jieba yields a long word's sub-words first, all at or after its start.
-                if start > last_start:
-                    pos += 1
-                    last_start = start
                 token.pos = pos
             if chars:
                 token.startchar = start_char + start
                 token.endchar = start_char + end
             yield token
+            if not inner:
+                pos += 1
+
+
+def _search_mode(text: str):
+    """(word, start, end, inside_another) as jieba.tokenize(mode="search") finds them:
+    for a word longer than 2 (3) characters, its 2-grams (3-grams) that are
+    dictionary words come first, then the word."""
+    seg = segmenter()
+    start = 0
+    for word in seg.cut(text):
+        for n in (2, 3):
+            if len(word) > n:
+                for i in range(len(word) - n + 1):
+                    if seg.FREQ.get(word[i:i + n]):
+                        yield word[i:i + n], start + i, start + i + n, True
+        yield word, start, start + len(word), False
+        start += len(word)
 
 
 def gram_terms(run: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
