@@ -10,11 +10,11 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from whoosh import collectors
 from whoosh import query as wq
 from whoosh.util.times import datetime_to_long, long_to_datetime
 
@@ -28,6 +28,7 @@ from search.types import (MAX_PAGE_SIZE, Article, FacetCount, Facets, Hit, Index
 
 log = logging.getLogger(__name__)
 
+MATCH_CACHE_SIZE = 32  # queries whose matches and scores are kept (per index version)
 MAX_PAGE = 1000  # deep pages are a scraper's, not a reader's
 _EPOCH_TICKS = datetime_to_long(dt.datetime(1970, 1, 1))  # Whoosh counts from datetime.min
 
@@ -83,6 +84,7 @@ class SearchEngine:
         self._searcher = None
         self._table: _FacetTable | None = None
         self._table_generation = None
+        self._match_cache: OrderedDict = OrderedDict()
         self._current()  # fail early if there is no index
         parse_query("预热 warm-up")  # load jieba and OpenCC now, not in the first request
 
@@ -94,20 +96,21 @@ class SearchEngine:
         parsed = parse_query(request.query)
         with self._lock:
             searcher, table = self._current()
-            docs = np.fromiter(searcher.docs_for_query(parsed.query), dtype=np.int64)
+            docs, scores = self._matches(searcher, parsed.query, request.sort)
             in_dates = self._date_mask(table, docs, request)
             in_categories = self._any_mask(table.category_values, table.category_masks, docs,
                                            request.categories)
             in_papers = self._any_mask(table.paper_values, table.paper_masks, docs, request.papers)
-            matched = docs[in_dates & in_categories & in_papers]
-            selected = _first_of_each_story(table, matched)
+            keep = in_dates & in_categories & in_papers
+            matched = docs[keep]
+            selected, selected_scores = _first_of_each_story(table, matched, scores[keep])
             # Each facet counts under the other filters, so several values can be picked.
             facets = Facets(
                 categories=_counts(table.category_values, table.category_masks, docs[in_dates & in_papers]),
                 papers=_counts(table.paper_values, table.paper_masks, docs[in_dates & in_categories]),
                 months=_month_counts(table.months[docs[in_categories & in_papers]]),
             )
-            page_docs = self._page(searcher, table, parsed.query, selected, request)
+            page_docs = _page(table, selected, selected_scores, request)
             hits = tuple(self._hit(searcher, table, docnum, matched, parsed.terms) for docnum in page_docs)
         return SearchResult(request=request, total=int(selected.size), hits=hits, facets=facets,
                             seconds=time.perf_counter() - started, terms=parsed.terms,
@@ -174,6 +177,7 @@ class SearchEngine:
             log.info("opened index %s (generation %s)", build, self._searcher.reader().generation())
         generation = (self._build, self._searcher.reader().generation())
         if generation != self._table_generation:
+            self._match_cache.clear()
             self._table = _FacetTable.build(self._searcher)
             self._table_generation = generation
         return self._searcher, self._table
@@ -198,29 +202,32 @@ class SearchEngine:
             return np.zeros(docs.size, dtype=bool)
         return masks[rows][:, docs].any(axis=0)
 
-    @staticmethod
-    def _page(searcher, table: _FacetTable, q: wq.Query, selected: np.ndarray,
-              request: SearchRequest) -> list[int]:
-        start = (request.page - 1) * request.page_size
-        end = start + request.page_size
-        if start >= selected.size:
-            return []
-        sort = request.sort
-        if isinstance(q, wq.Every) and sort is Sort.RELEVANCE:
-            sort = Sort.NEWEST  # with no words to rank by, newest first
-        if sort is not Sort.RELEVANCE:
-            # Stable: ties keep docnum order, so pages don't shuffle.
-            keys = table.dates[selected]
-            order = np.argsort(-keys if sort is Sort.NEWEST else keys, kind="stable")
-            return selected[order[start:end]].tolist()
-        whole = selected.size == searcher.doc_count()
-        # No matcher replacement nor block skipping: both trust max-quality bounds
-        # that some of Whoosh's matchers under-report, and then drop real hits.
-        collector = collectors.TopCollector(limit=end, usequality=False, replace=0)
-        if not whole:
-            collector = collectors.FilterCollector(collector, allow=set(selected.tolist()))
-        searcher.search_with_collector(q, collector)
-        return [hit.docnum for hit in collector.results()[start:end]]
+    def _matches(self, searcher, q: wq.Query, sort: Sort) -> tuple[np.ndarray, np.ndarray]:
+        """Every matching docnum (ascending) and its score, cached per index version.
+
+        One pass, every match scored exactly: Whoosh's top-N shortcuts (matcher
+        replacement, block skipping) trust max-quality bounds that some of its
+        matchers under-report, and would drop real hits. Facet clicks, other
+        pages and other sorts of the same query reuse the pass.
+        """
+        scored = sort is Sort.RELEVANCE and not isinstance(q, wq.Every)
+        for key in [(repr(q), True)] + ([] if scored else [(repr(q), False)]):
+            if key in self._match_cache:
+                self._match_cache.move_to_end(key)
+                return self._match_cache[key]
+        if scored:
+            pairs = searcher.search(q, limit=None).top_n  # (score, docnum), all of them
+            docs = np.fromiter((d for _, d in pairs), dtype=np.int64, count=len(pairs))
+            scores = np.fromiter((sc for sc, _ in pairs), dtype=np.float64, count=len(pairs))
+            order = np.argsort(docs)
+            docs, scores = docs[order], scores[order]
+        else:  # no ranking needed: just the docnums
+            docs = np.fromiter(searcher.docs_for_query(q), dtype=np.int64)
+            scores = np.zeros(docs.size)
+        self._match_cache[(repr(q), scored)] = (docs, scores)
+        if len(self._match_cache) > MATCH_CACHE_SIZE:
+            self._match_cache.popitem(last=False)
+        return docs, scores
 
     @staticmethod
     def _hit(searcher, table: _FacetTable, docnum: int, matched: np.ndarray, terms: tuple[str, ...]) -> Hit:
@@ -247,15 +254,34 @@ def _check(request: SearchRequest) -> None:
         raise SearchError("开始日期晚于结束日期")
 
 
-def _first_of_each_story(table: _FacetTable, docs: np.ndarray) -> np.ndarray:
+def _first_of_each_story(table: _FacetTable, docs: np.ndarray, scores: np.ndarray):
     """One post per story: the earliest published of its posts among `docs` (docnum order kept)."""
     if docs.size < 2:
-        return docs
+        return docs, scores
     stories = table.stories[docs]
     order = np.lexsort((docs, table.dates[docs], stories))
     ordered = stories[order]
-    first = order[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
-    return docs[np.sort(first)]
+    first = np.sort(order[np.concatenate(([True], ordered[1:] != ordered[:-1]))])
+    return docs[first], scores[first]
+
+
+def _page(table: _FacetTable, selected: np.ndarray, scores: np.ndarray, request: SearchRequest) -> list[int]:
+    """The docnums of the requested page, in the requested order.
+
+    Relevance ties go to the newer post; date ties keep docnum order. Every
+    order is total, so pages never overlap.
+    """
+    start = (request.page - 1) * request.page_size
+    if start >= selected.size:
+        return []
+    dates = table.dates[selected]
+    if request.sort is Sort.RELEVANCE and scores.any():
+        order = np.lexsort((selected, -dates, -scores))
+    elif request.sort is Sort.OLDEST:
+        order = np.lexsort((selected, dates))
+    else:  # newest; also relevance with nothing to rank by (the empty query)
+        order = np.lexsort((selected, -dates))
+    return selected[order[start:start + request.page_size]].tolist()
 
 
 def _counts(values: list[str], masks: np.ndarray, docs: np.ndarray) -> tuple[FacetCount, ...]:

@@ -1,0 +1,125 @@
+"""The web app under load: `finsearch serve` on an index, wrk (a second process) requesting a query mix.
+
+    .venv/bin/python -m benchmarks.load INDEX_DIR [--connections 8] [--seconds 30] [--workers 2]
+
+wrk is Debian's package `wrk` (apt-get install wrk). The mix cycles through
+search pages (`GET /?q=…`): common and rare words, two- and three-word terms,
+Latin/digit terms, with a date range, a category, sorted by date, a second page,
+and the empty query. Prints requests/s, latency p50/p95/p99, errors, and the
+peak RSS of each gunicorn worker; one JSON object at the end.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlencode
+
+MIX = [
+    {"q": "金融"}, {"q": "人工智能"}, {"q": "供应链金融"}, {"q": "新能源汽车产业"}, {"q": "ETF"},
+    {"q": "600519"}, {"q": "凉爽"}, {"q": "银行", "from": "2022-01-01", "to": "2022-06-30"},
+    {"q": "基金", "category": "jingjiwang"}, {"q": "芯片", "sort": "newest"}, {"q": "证券", "page": "2"},
+    {"q": "央行 降准"}, {"q": "\"数字人民币\" OR 普惠金融"}, {},
+]
+
+LUA = """
+local paths = {%s}
+local i = 0
+request = function()
+  i = i %% #paths + 1
+  return wrk.format("GET", paths[i])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{"requests": %%d, "duration_s": %%.3f, "socket_errors": %%d, "non_2xx": %%d, ' ..
+    '"p50_ms": %%.2f, "p95_ms": %%.2f, "p99_ms": %%.2f, "max_ms": %%.2f}\\n',
+    summary.requests, summary.duration / 1e6, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    latency.max / 1000))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def worker_rss(server_pid: int) -> list[int]:
+    """RSS in bytes of each child (gunicorn worker) of the server process."""
+    sizes = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(f"/proc/{entry.name}/stat").read_text()
+                if int(stat[stat.rindex(")") + 2:].split()[1]) == server_pid:
+                    status = Path(f"/proc/{entry.name}/status").read_text()
+                    hwm = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+                    sizes.append(int(hwm.split()[1]) * 1024)
+            except (OSError, ValueError, StopIteration):
+                continue
+    return sizes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("index", type=Path)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk not found: apt-get install wrk")
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, "-m", "finsearch", "serve", "--index", str(args.index),
+                               "--port", str(port), "--workers", str(args.workers)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        paths = ["/?" + urlencode(params) if params else "/" for params in MIX]
+        deadline = time.time() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base + "/", timeout=5).read()
+                break
+            except OSError:
+                if time.time() > deadline or server.poll() is not None:
+                    sys.exit("the server did not start")
+                time.sleep(0.3)
+        for path in paths:  # every worker warm on every query before measuring
+            for _ in range(args.workers * 2):
+                urllib.request.urlopen(base + path, timeout=30).read()
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+            script.write(LUA % ", ".join(json.dumps(p) for p in paths))
+        done = subprocess.run(["wrk", "-t", "2", "-c", str(args.connections), "-d", f"{args.seconds}s",
+                               "--timeout", "10s", "-s", script.name, base], capture_output=True, text=True,
+                              check=True)
+        os.unlink(script.name)
+        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        figures["requests_per_s"] = round(figures["requests"] / figures["duration_s"], 1)
+        figures["errors"] = figures["socket_errors"] + figures["non_2xx"]
+        figures["worker_peak_rss_mib"] = [round(b / 2**20) for b in worker_rss(server.pid)]
+        figures.update(connections=args.connections, seconds=args.seconds, workers=args.workers,
+                       queries=len(paths))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(f"{figures['connections']} connections, {figures['seconds']} s, {figures['workers']} workers: "
+          f"{figures['requests_per_s']} requests/s, p50 {figures['p50_ms']:.1f} ms, p95 {figures['p95_ms']:.1f} ms, "
+          f"p99 {figures['p99_ms']:.1f} ms, {figures['errors']} errors, worker peak RSS "
+          f"{figures['worker_peak_rss_mib']} MiB")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
