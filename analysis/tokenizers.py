@@ -29,17 +29,7 @@ class JiebaTokenizer(Tokenizer):
         for word, start, end, inner in _search_mode(fold(value)):
             if not has_word_char(word):
                 continue
-            token.text = word
-            token.boost = 1.0
-            token.stopped = False
-            if keeporiginal:
-                token.original = word
-            if positions:
-                token.pos = pos
-            if chars:
-                token.startchar = start_char + start
-                token.endchar = start_char + end
-            yield token
+            yield _filled(token, word, pos, start_char + start, start_char + end)
             if not inner:
                 pos += 1
 
@@ -58,6 +48,15 @@ def _search_mode(text: str):
                         yield word[i:i + n], start + i, start + i + n, True
         yield word, start, start + len(word), False
         start += len(word)
+
+
+def _filled(token: Token, text: str, pos: int, startchar: int, endchar: int) -> Token:
+    """The one reused Token, set for the next term (Whoosh ignores what it didn't ask for)."""
+    token.text = token.original = text
+    token.boost = 1.0
+    token.stopped = False
+    token.pos, token.startchar, token.endchar = pos, startchar, endchar
+    return token
 
 
 def gram_terms(run: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
@@ -90,15 +89,5 @@ class GramTokenizer(Tokenizer):
                 if index < len(terms):
                     emitted.append(terms[index])
                 for text, s, e in emitted:
-                    token.text = text
-                    token.boost = 1.0
-                    token.stopped = False
-                    if keeporiginal:
-                        token.original = text
-                    if positions:
-                        token.pos = pos + index
-                    if chars:
-                        token.startchar = start_char + s
-                        token.endchar = start_char + e
-                    yield token
+                    yield _filled(token, text, pos + index, start_char + s, start_char + e)
             pos += len(run) + 1

@@ -16,7 +16,7 @@ from whoosh import index as whoosh_index
 
 from analysis.segmenter import segmenter
 from indexer import store
-from indexer.ingest import Post, Problem, ReadResult, find_posts, read_archive
+from indexer.ingest import Post, Problem, ProblemCounts, ReadResult, find_posts, read_archive
 from indexer.schema import make_schema, to_document
 
 log = logging.getLogger(__name__)
@@ -25,19 +25,11 @@ WRITER_MEMORY_MB = 256
 
 
 @dataclass
-class BuildReport:
+class BuildReport(ProblemCounts):
     index: Path
     indexed: int = 0
     problems: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
-
-    @property
-    def skipped(self) -> int:
-        return sum(1 for p in self.problems if p.skipped)
-
-    @property
-    def recovered(self) -> int:
-        return sum(1 for p in self.problems if not p.skipped)
 
 
 def _die_with_parent() -> None:

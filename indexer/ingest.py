@@ -56,6 +56,20 @@ class Problem:
     skipped: bool  # False: recovered, the post is indexed
 
 
+class ProblemCounts:
+    """For reports that carry a `problems` list."""
+
+    problems: list[Problem]
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for p in self.problems if p.skipped)
+
+    @property
+    def recovered(self) -> int:
+        return sum(1 for p in self.problems if not p.skipped)
+
+
 @dataclass
 class ReadResult:
     post: Post | None

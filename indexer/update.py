@@ -18,14 +18,14 @@ from whoosh import index as whoosh_index
 
 from indexer import store
 from indexer.build import WRITER_MEMORY_MB, add_posts, build_locked
-from indexer.ingest import MAX_BYTES, Post, Problem, checksum, find_posts, read_archive
+from indexer.ingest import MAX_BYTES, Post, Problem, ProblemCounts, checksum, find_posts, read_archive
 from indexer.schema import CHECKSUM, ID_FIELD, PATH
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class ReindexReport:
+class ReindexReport(ProblemCounts):
     index: Path
     full: bool = False
     added: int = 0
@@ -36,14 +36,6 @@ class ReindexReport:
     segments_before: int = 0
     segments_after: int = 0
     seconds: float = 0.0
-
-    @property
-    def skipped(self) -> int:
-        return sum(1 for p in self.problems if p.skipped)
-
-    @property
-    def recovered(self) -> int:
-        return sum(1 for p in self.problems if not p.skipped)
 
 
 def reindex(archive: Path, root: Path, full: bool = False, procs: int | None = None,
