@@ -1,12 +1,17 @@
 """The web app under load: `finsearch serve` on an index, wrk (a second process) requesting a query mix.
 
-    .venv/bin/python -m benchmarks.load INDEX_DIR [--connections 8] [--seconds 30] [--workers 2]
+    .venv/bin/python -m benchmarks.load INDEX_DIR [--mix fixed|wide] [--connections 8] [--seconds 30] [--workers 2]
 
 wrk is Debian's package `wrk` (apt-get install wrk). The mix cycles through
 search pages (`GET /?q=…`): common and rare words, two- and three-word terms,
 Latin/digit terms, with a date range, a category, sorted by date, a second page,
-and the empty query. Prints requests/s, latency p50/p95/p99, errors, and the
-peak RSS of each gunicorn worker; one JSON object at the end.
+and the empty query (`--mix fixed`: 14 requests, so after the first round the
+engine answers from its per-query cache, as it does for a reporter paging and
+filtering); `--mix wide` adds every query of benchmarks/relevance_queries.tsv
+(150 requests, more than the cache holds: every search is a cold one). Prints
+requests/s, latency p50/p95/p99, errors, and each gunicorn worker's peak RSS
+and current PSS (file pages shared between workers counted once); one JSON
+object at the end.
 """
 from __future__ import annotations
 
@@ -54,8 +59,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def worker_rss(server_pid: int) -> list[int]:
-    """RSS in bytes of each child (gunicorn worker) of the server process."""
+def wide_mix() -> list[dict]:
+    queries = Path(__file__).with_name("relevance_queries.tsv").read_text("utf-8").splitlines()
+    return MIX + [{"q": line.split("\t", 1)[1]} for line in queries if line and not line.startswith("#")]
+
+
+def worker_memory(server_pid: int) -> list[tuple[int, int]]:
+    """(peak RSS, PSS) in bytes of each child (gunicorn worker) of the server process."""
     sizes = []
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
@@ -64,7 +74,9 @@ def worker_rss(server_pid: int) -> list[int]:
                 if int(stat[stat.rindex(")") + 2:].split()[1]) == server_pid:
                     status = Path(f"/proc/{entry.name}/status").read_text()
                     hwm = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
-                    sizes.append(int(hwm.split()[1]) * 1024)
+                    rollup = Path(f"/proc/{entry.name}/smaps_rollup").read_text()
+                    pss = next(line for line in rollup.splitlines() if line.startswith("Pss:"))
+                    sizes.append((int(hwm.split()[1]) * 1024, int(pss.split()[1]) * 1024))
             except (OSError, ValueError, StopIteration):
                 continue
     return sizes
@@ -73,6 +85,7 @@ def worker_rss(server_pid: int) -> list[int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("index", type=Path)
+    parser.add_argument("--mix", choices=["fixed", "wide"], default="fixed")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--workers", type=int, default=2)
@@ -86,7 +99,8 @@ def main() -> None:
                                "--port", str(port), "--workers", str(args.workers)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        paths = ["/?" + urlencode(params) if params else "/" for params in MIX]
+        mix = MIX if args.mix == "fixed" else wide_mix()
+        paths = ["/?" + urlencode(params) if params else "/" for params in mix]
         deadline = time.time() + 60
         while True:
             try:
@@ -96,7 +110,7 @@ def main() -> None:
                 if time.time() > deadline or server.poll() is not None:
                     sys.exit("the server did not start")
                 time.sleep(0.3)
-        for path in paths:  # every worker warm on every query before measuring
+        for path in paths[:len(MIX)]:  # warm: jieba, OpenCC, the facet arrays in every worker
             for _ in range(args.workers * 2):
                 urllib.request.urlopen(base + path, timeout=30).read()
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
@@ -108,16 +122,19 @@ def main() -> None:
         figures = json.loads(done.stdout.strip().splitlines()[-1])
         figures["requests_per_s"] = round(figures["requests"] / figures["duration_s"], 1)
         figures["errors"] = figures["socket_errors"] + figures["non_2xx"]
-        figures["worker_peak_rss_mib"] = [round(b / 2**20) for b in worker_rss(server.pid)]
-        figures.update(connections=args.connections, seconds=args.seconds, workers=args.workers,
+        memory = worker_memory(server.pid)
+        figures["worker_peak_rss_mib"] = [round(rss / 2**20) for rss, _ in memory]
+        figures["worker_pss_mib"] = [round(pss / 2**20) for _, pss in memory]
+        figures.update(mix=args.mix, connections=args.connections, seconds=args.seconds, workers=args.workers,
                        queries=len(paths))
     finally:
         server.terminate()
         server.wait(timeout=30)
-    print(f"{figures['connections']} connections, {figures['seconds']} s, {figures['workers']} workers: "
+    print(f"{figures['mix']} mix of {figures['queries']}, {figures['connections']} connections, "
+          f"{figures['seconds']} s, {figures['workers']} workers: "
           f"{figures['requests_per_s']} requests/s, p50 {figures['p50_ms']:.1f} ms, p95 {figures['p95_ms']:.1f} ms, "
           f"p99 {figures['p99_ms']:.1f} ms, {figures['errors']} errors, worker peak RSS "
-          f"{figures['worker_peak_rss_mib']} MiB")
+          f"{figures['worker_peak_rss_mib']} MiB, PSS {figures['worker_pss_mib']} MiB")
     print(json.dumps(figures))
 
 
