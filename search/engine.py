@@ -77,8 +77,10 @@ class SearchEngine:
     Safe to share between threads; each process keeps one open searcher.
     """
 
-    def __init__(self, index_root: str | Path | None = None):
+    def __init__(self, index_root: str | Path | None = None, match_cache: int = MATCH_CACHE_SIZE):
+        """`match_cache`: how many queries' matches to keep (0: none, for measuring cold searches)."""
         self.root = store.resolve_root(index_root)
+        self._match_cache_size = match_cache
         self._lock = threading.RLock()
         self._build: Path | None = None
         self._searcher = None
@@ -225,7 +227,7 @@ class SearchEngine:
             docs = np.fromiter(searcher.docs_for_query(q), dtype=np.int64)
             scores = np.zeros(docs.size)
         self._match_cache[(repr(q), scored)] = (docs, scores)
-        if len(self._match_cache) > MATCH_CACHE_SIZE:
+        while len(self._match_cache) > self._match_cache_size:
             self._match_cache.popitem(last=False)
         return docs, scores
 
