@@ -3,6 +3,7 @@
 Layout of an index directory:
 
     INDEX/current -> builds/20261123-101500-4242   (a relative symlink)
+    INDEX/previous -> builds/…                      (the build it replaced)
     INDEX/builds/<name>/                            (Whoosh segment files)
     INDEX/writer.lock                               (held by whoever writes)
 
@@ -22,6 +23,7 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 
 CURRENT = "current"
+PREVIOUS = "previous"
 BUILDS = "builds"
 LOCK = "writer.lock"
 DEFAULT_INDEX = Path.home() / ".local" / "share" / "finsearch" / "index"
@@ -66,27 +68,41 @@ def new_build_dir(root: Path) -> Path:
 
 
 def publish(root: Path, build: Path) -> None:
-    """Point `current` at `build` in one atomic rename, then drop older builds."""
-    tmp_link = root / f".{CURRENT}.{os.getpid()}"
-    if tmp_link.is_symlink():
-        tmp_link.unlink()
-    os.symlink(build.relative_to(root), tmp_link)
-    os.replace(tmp_link, root / CURRENT)
+    """Point `current` at `build` in one atomic rename, then drop stale builds.
+
+    The build it replaces stays as `previous` until the next publish, so a
+    request that began on it a moment ago can finish there.
+    """
+    try:
+        replaced = current_build(root)
+    except IndexMissing:
+        replaced = None
+    if replaced is not None:
+        _link(root, PREVIOUS, replaced)
+    _link(root, CURRENT, build)
     remove_stale_builds(root)
 
 
-def remove_stale_builds(root: Path) -> None:
-    """Delete every build but the current one (a crashed run leaves its build behind).
+def _link(root: Path, name: str, build: Path) -> None:
+    tmp_link = root / f".{name}.{os.getpid()}"
+    if tmp_link.is_symlink():
+        tmp_link.unlink()
+    os.symlink(build.relative_to(root), tmp_link)
+    os.replace(tmp_link, root / name)
 
-    A reader that still has an old build open keeps its files: on POSIX an open
-    file outlives its directory entry.
-    """
-    try:
-        keep = current_build(root).resolve()
-    except IndexMissing:
+
+def remove_stale_builds(root: Path) -> None:
+    """Delete every build but the current and the previous one (e.g. what a killed build left)."""
+    keep = set()
+    for name in (CURRENT, PREVIOUS):
+        try:
+            keep.add((root / os.readlink(root / name)).resolve())
+        except OSError:
+            continue
+    if not keep:
         return
     for build in (root / BUILDS).iterdir():
-        if build.resolve() != keep:
+        if build.resolve() not in keep:
             shutil.rmtree(build, ignore_errors=True)
 
 
