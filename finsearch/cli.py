@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                                             "Bad posts are reported by file and reason, and never stop the run.")
     index.add_argument("archive", type=Path, help="folder of Jekyll posts (e.g. _posts)")
     _index_option(index)
-    index.add_argument("--procs", type=int, default=None, help="writer processes (default: CPU count, at most 4)")
+    index.add_argument("--procs", type=int, default=None,
+                       help="writer processes (default: one per 1,000 posts, at most one per CPU and 4)")
     index.add_argument("--json", action="store_true", help="print the report as JSON")
     index.set_defaults(run=run_index)
 

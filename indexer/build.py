@@ -22,6 +22,7 @@ from indexer.schema import make_schema, to_document
 log = logging.getLogger(__name__)
 
 WRITER_MEMORY_MB = 256
+POSTS_PER_EXTRA_PROC = 1000  # below this, starting writer processes costs more than it saves
 
 
 @dataclass
@@ -59,11 +60,12 @@ def build_index(archive: Path, root: Path, procs: int | None = None, progress: b
 def build_locked(archive: Path, root: Path, procs: int | None, progress: bool) -> BuildReport:
     """build_index for a caller that already holds the writer lock."""
     started = time.perf_counter()
-    procs = procs or default_procs()
     store.remove_stale_builds(root)  # what a killed run left behind
     build = store.new_build_dir(root)
     report = BuildReport(index=root)
     paths = find_posts(archive)
+    if procs is None:
+        procs = max(1, min(default_procs(), len(paths) // POSTS_PER_EXTRA_PROC))
     log.info("indexing %d files from %s with %d process(es)", len(paths), archive, procs)
     segmenter()  # load jieba once, before the writer forks its workers
     ix = whoosh_index.create_in(str(build), make_schema())

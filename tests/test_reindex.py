@@ -123,7 +123,7 @@ def test_a_killed_full_build_leaves_the_old_index(tmp_path, wire_pool):
     build_index(small, index, progress=False)
     old_build = os.readlink(index / "current")
 
-    process = finsearch_process("reindex", archive, "--index", index, "--full")
+    process = finsearch_process("reindex", archive, "--index", index, "--full", "--procs", "2")
     _wait_until_writing(index, process)
     time.sleep(1.5)
     process.send_signal(signal.SIGKILL)
