@@ -22,6 +22,10 @@ from indexer.schema import make_schema, to_document
 log = logging.getLogger(__name__)
 
 WRITER_MEMORY_MB = 256
+# Segments as separate files, not one compound file: Whoosh reads a compound
+# file's parts into memory (BytesIO over the mmap), so each searcher process
+# would hold a private copy of the whole index.
+WRITER_OPTIONS = {"limitmb": WRITER_MEMORY_MB, "compound": False}
 POSTS_PER_EXTRA_PROC = 1000  # below this, starting writer processes costs more than it saves
 
 
@@ -69,7 +73,7 @@ def build_locked(archive: Path, root: Path, procs: int | None, progress: bool) -
     log.info("indexing %d files from %s with %d process(es)", len(paths), archive, procs)
     segmenter()  # load jieba once, before the writer forks its workers
     ix = whoosh_index.create_in(str(build), make_schema())
-    options = {"limitmb": WRITER_MEMORY_MB}
+    options = dict(WRITER_OPTIONS)
     if procs > 1:
         options.update(procs=procs, multisegment=True)
     writer = ix.writer(**options)

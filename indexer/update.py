@@ -17,7 +17,7 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 
 from indexer import store
-from indexer.build import WRITER_MEMORY_MB, add_posts, build_locked
+from indexer.build import WRITER_OPTIONS, add_posts, build_locked
 from indexer.ingest import MAX_BYTES, Post, Problem, ProblemCounts, checksum, find_posts, read_archive
 from indexer.schema import CHECKSUM, ID_FIELD, PATH
 
@@ -83,7 +83,7 @@ def _apply_changes(ix: whoosh_index.Index, archive: Path, root: Path, progress: 
     changed_paths = {p.relative_to(archive).as_posix() for p in changed}
     # Which path holds each id once this run's deletions are done (for duplicate ids).
     owner = {doc_id: rel for rel, (_, doc_id) in indexed.items() if rel not in changed_paths and rel not in gone}
-    writer = ix.writer(limitmb=WRITER_MEMORY_MB)
+    writer = ix.writer(**WRITER_OPTIONS)
     try:
         for rel in gone + sorted(changed_paths):
             writer.delete_by_term(PATH, rel)
