@@ -185,6 +185,8 @@ def run_search(args) -> int:
         print(f"   {_terminal(hit.snippet, color)}")
         if hit.url:
             print(f"   {hit.url}")
+        if hit.reprints:
+            print("   另见：" + "、".join(f"{r.paper} {r.date:%Y-%m-%d} (id {r.id})" for r in hit.reprints))
     return EXIT_OK
 
 
