@@ -21,7 +21,7 @@ from indexer.schema import make_schema, to_document
 
 log = logging.getLogger(__name__)
 
-WRITER_MEMORY_MB = 256
+WRITER_MEMORY_MB = 1024  # per writer process; less makes Whoosh spill postings to disk and merge them back
 # Segments as separate files, not one compound file: Whoosh reads a compound
 # file's parts into memory (BytesIO over the mmap), so each searcher process
 # would hold a private copy of the whole index.
