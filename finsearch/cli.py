@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-_MARK = re.compile(r"</?mark>")
 _TAG = re.compile(r"<[^>]+>")
 
 log = logging.getLogger("finsearch")
@@ -217,7 +216,7 @@ def _terminal(fragment: str, color: bool) -> str:
     """An escaped HTML snippet as terminal text, matches in bold red on a terminal."""
     if color:
         fragment = fragment.replace("<mark>", "\033[1;31m").replace("</mark>", "\033[0m")
-    return html.unescape(_TAG.sub("", _MARK.sub("", fragment) if not color else fragment))
+    return html.unescape(_TAG.sub("", fragment))
 
 
 if __name__ == "__main__":

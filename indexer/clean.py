@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass
 
 import lxml.html
-from lxml import etree
 from markdown_it import MarkdownIt
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": True})
@@ -63,23 +62,22 @@ def _drop_invisible(root) -> None:
     for node in list(root.iter()):
         if node.getparent() is None:
             continue
-        if not isinstance(node.tag, str):  # comments, processing instructions
-            node.drop_tree() if node.tag is etree.Comment else node.getparent().remove(node)
-        elif node.tag in _INVISIBLE or _HIDDEN_STYLE.search(node.get("style", "")) or node.get("hidden") is not None:
-            node.drop_tree()
+        if not isinstance(node.tag, str) or node.tag in _INVISIBLE \
+                or _HIDDEN_STYLE.search(node.get("style", "")) or node.get("hidden") is not None:
+            node.drop_tree()  # comments and processing instructions have no str tag
 
 
-def _link_only_blocks(root):
-    for block in root.iter("p"):
-        links = block.findall(".//a")
-        if links and _LINK_SEPARATORS.match(_text_outside_links(block)):
-            yield block, links
+def _only_links(block) -> list:
+    """The block's links if it holds nothing but links and separators, else []."""
+    links = block.findall(".//a")
+    return links if links and _LINK_SEPARATORS.match(_text_outside_links(block)) else []
 
 
 def _take_source_link(root) -> str:
     """The last `<http…>` autolink, the site's link to the original article."""
     url = ""
-    for block, links in _link_only_blocks(root):
+    for block in list(root.iter("p")):
+        links = _only_links(block)
         if len(links) == 1 and links[0].text_content().strip() == links[0].get("href", "") \
                 and links[0].get("href", "").startswith(("http://", "https://")):
             url = links[0].get("href")
@@ -88,9 +86,8 @@ def _take_source_link(root) -> str:
 
 
 def _is_back_links(block) -> bool:
-    links = block.findall(".//a")
-    return bool(links) and all(_BACK_LINK.match(a.text_content().strip()) for a in links) \
-        and bool(_LINK_SEPARATORS.match(_text_outside_links(block)))
+    links = _only_links(block)
+    return bool(links) and all(_BACK_LINK.match(a.text_content().strip()) for a in links)
 
 
 def _text_outside_links(block) -> str:

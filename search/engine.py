@@ -37,6 +37,7 @@ _EPOCH_TICKS = datetime_to_long(dt.datetime(1970, 1, 1))  # Whoosh counts from d
 class _FacetTable:
     """Per-document arrays of one index version, indexed by Whoosh docnum."""
 
+    live: np.ndarray  # the docnums not deleted, ascending
     dates: np.ndarray  # int64 Whoosh ticks (µs since datetime.min) of the site's local time
     months: np.ndarray  # int32 month number since 1970-01
     stories: np.ndarray  # int64 story number: posts with the same title and body share one
@@ -49,16 +50,15 @@ class _FacetTable:
     def build(cls, searcher) -> "_FacetTable":
         reader = searcher.reader()
         size = reader.doc_count_all()
-        dates = np.zeros(size, dtype=np.int64)
-        if size:
-            dates[:] = np.fromiter(reader.column_reader(DATE, translate=False), dtype=np.int64, count=size)
+        live = np.fromiter(reader.all_doc_ids(), dtype=np.int64)
+        # An empty index has no columns at all.
+        dates = np.fromiter(reader.column_reader(DATE, translate=False) if size else (), dtype=np.int64, count=size)
         months = (dates - _EPOCH_TICKS).astype("datetime64[us]").astype("datetime64[M]").astype(np.int32)
-        keys = list(reader.column_reader(STORY)) if size else []
-        stories = np.unique(np.array(keys, dtype=object), return_inverse=True)[1].astype(np.int64) \
-            if size else np.zeros(0, dtype=np.int64)
+        keys = np.array(list(reader.column_reader(STORY)) if size else [], dtype=object)
+        stories = np.unique(keys, return_inverse=True)[1].astype(np.int64)
         cats, cat_masks = cls._masks(searcher, CATEGORY, size)
         papers, paper_masks = cls._masks(searcher, PAPER, size)
-        return cls(dates, months, stories, cats, cat_masks, papers, paper_masks)
+        return cls(live, dates, months, stories, cats, cat_masks, papers, paper_masks)
 
     @staticmethod
     def _masks(searcher, field: str, size: int):
@@ -98,7 +98,7 @@ class SearchEngine:
         parsed = parse_query(request.query)
         with self._lock:
             searcher, table = self._current()
-            docs, scores = self._matches(searcher, parsed.query, request.sort)
+            docs, scores = self._matches(searcher, table, parsed.query, request.sort)
             in_dates = self._date_mask(table, docs, request)
             in_categories = self._any_mask(table.category_values, table.category_masks, docs,
                                            request.categories)
@@ -136,7 +136,7 @@ class SearchEngine:
             searcher, table = self._current()
             build = self._build
             reader = searcher.reader()
-            docs = np.fromiter(searcher.docs_for_query(wq.Every()), dtype=np.int64)
+            docs = table.live
             dates = table.dates[docs]
             segments = len(searcher.subsearchers) if searcher.subsearchers else 1
         size = sum(f.stat().st_size for f in build.iterdir() if f.is_file())
@@ -204,7 +204,7 @@ class SearchEngine:
             return np.zeros(docs.size, dtype=bool)
         return masks[rows][:, docs].any(axis=0)
 
-    def _matches(self, searcher, q: wq.Query, sort: Sort) -> tuple[np.ndarray, np.ndarray]:
+    def _matches(self, searcher, table: _FacetTable, q: wq.Query, sort: Sort) -> tuple[np.ndarray, np.ndarray]:
         """Every matching docnum (ascending) and its score, cached per index version.
 
         One pass, every match scored exactly: Whoosh's top-N shortcuts (matcher
@@ -212,7 +212,9 @@ class SearchEngine:
         matchers under-report, and would drop real hits. Facet clicks, other
         pages and other sorts of the same query reuse the pass.
         """
-        scored = sort is Sort.RELEVANCE and not isinstance(q, wq.Every)
+        if isinstance(q, wq.Every):
+            return table.live, np.zeros(table.live.size)
+        scored = sort is Sort.RELEVANCE
         for key in [(repr(q), True)] + ([] if scored else [(repr(q), False)]):
             if key in self._match_cache:
                 self._match_cache.move_to_end(key)

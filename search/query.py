@@ -11,6 +11,7 @@ the syntax; every word or phrase then becomes a *literal* query:
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -45,8 +46,13 @@ class ParsedQuery:
     notice: str = ""  # how a malformed query was read, for the user
 
 
+@functools.lru_cache(maxsize=256)
 def parse_query(text: str) -> ParsedQuery:
-    """Parse a user's query; raises SearchError only for a query we refuse (too long)."""
+    """Parse a user's query; raises SearchError only for a query we refuse (too long).
+
+    Cached: a page parses the same query for its search and for highlighting each
+    paragraph, and jieba and OpenCC are the costly part. Queries are immutable.
+    """
     text = (text or "").strip()
     if len(text) > MAX_QUERY_CHARS:
         raise SearchError(f"查询太长（{len(text)} 字），请不超过 {MAX_QUERY_CHARS} 字")
