@@ -2,61 +2,74 @@
 
 Both fold full-width forms and case first (one character to one character), so
 the offsets they report are offsets in the stored text.
+
+Each tokenizer is one generator of plain (text, position, start, end) tuples,
+read two ways: as Whoosh tokens (queries, Whoosh's own indexing path) and as a
+term -> positions table (`term_positions`, what the bulk indexer writes), which
+skips the per-token object Whoosh's chain needs.
 """
 from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterator
 
 from whoosh.analysis import Token, Tokenizer
 
 from analysis.normalize import fold, is_cjk, unit_runs
 from analysis.segmenter import segmenter
 
+TermTuple = tuple[str, int, int, int]  # text, position, start char, end char
+
 
 def has_word_char(text: str) -> bool:
     return any(ch.isalnum() for ch in text)
 
 
-class JiebaTokenizer(Tokenizer):
+class _TupleTokenizer(Tokenizer):
+    def tuples(self, folded: str) -> Iterator[TermTuple]:
+        raise NotImplementedError
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False,
+                 removestops=True, start_pos=0, start_char=0, mode="", **kwargs):
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        for text, pos, start, end in self.tuples(fold(value)):
+            token.text = token.original = text
+            token.boost = 1.0
+            token.stopped = False
+            token.pos, token.startchar, token.endchar = start_pos + pos, start_char + start, start_char + end
+            yield token
+
+    def term_positions(self, value: str) -> dict[str, list[int]]:
+        """Every term of `value` with its positions, as Whoosh's formats would count them."""
+        table: defaultdict[str, list[int]] = defaultdict(list)
+        for text, pos, _, _ in self.tuples(fold(value)):
+            table[text].append(pos)
+        return table
+
+
+class JiebaTokenizer(_TupleTokenizer):
     """jieba's search mode: every word, plus the dictionary words inside long words.
 
     Unlike jieba's own ChineseTokenizer, positions count words (the words inside
     a word share its position), and single Latin letters are kept (上行e链).
     """
 
-    def __call__(self, value, positions=False, chars=False, keeporiginal=False,
-                 removestops=True, start_pos=0, start_char=0, mode="", **kwargs):
-        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        pos = start_pos
-        for word, start, end, inner in _search_mode(fold(value)):
-            if not has_word_char(word):
-                continue
-            yield _filled(token, word, pos, start_char + start, start_char + end)
-            if not inner:
+    def tuples(self, folded: str) -> Iterator[TermTuple]:
+        seg = segmenter()
+        freq = seg.FREQ
+        start = pos = 0
+        for word in seg.cut(folded):
+            end = start + len(word)
+            if has_word_char(word):
+                # For a word longer than 2 (3) characters, its 2-grams (3-grams)
+                # that are dictionary words come first, as in jieba's search mode.
+                for n in (2, 3):
+                    for i in range(len(word) - n + 1 if len(word) > n else 0):
+                        if freq.get(word[i:i + n]):
+                            yield word[i:i + n], pos, start + i, start + i + n
+                yield word, pos, start, end
                 pos += 1
-
-
-def _search_mode(text: str):
-    """(word, start, end, inside_another) as jieba.tokenize(mode="search") finds them:
-    for a word longer than 2 (3) characters, its 2-grams (3-grams) that are
-    dictionary words come first, then the word."""
-    seg = segmenter()
-    start = 0
-    for word in seg.cut(text):
-        for n in (2, 3):
-            if len(word) > n:
-                for i in range(len(word) - n + 1):
-                    if seg.FREQ.get(word[i:i + n]):
-                        yield word[i:i + n], start + i, start + i + n, True
-        yield word, start, start + len(word), False
-        start += len(word)
-
-
-def _filled(token: Token, text: str, pos: int, startchar: int, endchar: int) -> Token:
-    """The one reused Token, set for the next term (Whoosh ignores what it didn't ask for)."""
-    token.text = token.original = text
-    token.boost = 1.0
-    token.stopped = False
-    token.pos, token.startchar, token.endchar = pos, startchar, endchar
-    return token
+            start = end
 
 
 def gram_terms(run: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
@@ -70,24 +83,20 @@ def gram_terms(run: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
     return [(a + b, sa, eb) for (a, sa, _), (b, _, eb) in zip(run, run[1:])]
 
 
-class GramTokenizer(Tokenizer):
+class GramTokenizer(_TupleTokenizer):
     """Bigrams of adjacent units, plus every Latin/number unit on its own.
 
     A run of units gets consecutive positions; runs are kept a position apart so
     no phrase spans two runs.
     """
 
-    def __call__(self, value, positions=False, chars=False, keeporiginal=False,
-                 removestops=True, start_pos=0, start_char=0, mode="", **kwargs):
-        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        pos = start_pos
-        for run in unit_runs(fold(value)):
-            terms = gram_terms(run) if len(run) > 1 else []
-            # Latin/number units are searched as single terms (ETF, 600519).
+    def tuples(self, folded: str) -> Iterator[TermTuple]:
+        pos = 0
+        for run in unit_runs(folded):
             for index, (unit, start, end) in enumerate(run):
-                emitted = [(unit, start, end)] if not is_cjk(unit) else []
-                if index < len(terms):
-                    emitted.append(terms[index])
-                for text, s, e in emitted:
-                    yield _filled(token, text, pos + index, start_char + s, start_char + e)
+                # Latin/number units are searched as single terms (ETF, 600519).
+                if not is_cjk(unit):
+                    yield unit, pos + index, start, end
+                if index + 1 < len(run):
+                    yield unit + run[index + 1][0], pos + index, start, run[index + 1][2]
             pos += len(run) + 1
