@@ -1,32 +1,43 @@
-"""Build an index from scratch: read the archive, analyse, write, publish."""
+"""Build an index from scratch: read the archive, analyse, write, publish.
+
+The posts are dealt out to one worker process per core. Each worker reads,
+cleans and analyses its posts and writes its own Whoosh segments; the parent
+adds all segments to the new index in one commit, as Whoosh's multiprocessing
+writer does, and only then makes the build current.
+"""
 from __future__ import annotations
 
 import ctypes
 import logging
+import multiprocessing
 import os
 import signal
 import sys
 import time
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 from tqdm import tqdm
 from whoosh import index as whoosh_index
 
 from analysis.segmenter import segmenter
 from indexer import store
-from indexer.ingest import Post, Problem, ProblemCounts, ReadResult, find_posts, read_archive
-from indexer.schema import make_schema, to_document
+from indexer.ingest import Problem, ProblemCounts, find_posts, read_post
+from indexer.schema import PATH, make_schema, to_document
+from indexer.writer import BulkWriter
 
 log = logging.getLogger(__name__)
 
-WRITER_MEMORY_MB = 1024  # per writer process; less makes Whoosh spill postings to disk and merge them back
 # Segments as separate files, not one compound file: Whoosh reads a compound
 # file's parts into memory (BytesIO over the mmap), so each searcher process
 # would hold a private copy of the whole index.
-WRITER_OPTIONS = {"limitmb": WRITER_MEMORY_MB, "compound": False}
-POSTS_PER_EXTRA_PROC = 1000  # below this, starting writer processes costs more than it saves
+WRITER_OPTIONS = {"compound": False}
+POSTS_PER_EXTRA_PROC = 1000  # below this, starting worker processes costs more than it saves
+# A segment's postings are held in memory until it is written (about 150 bytes
+# each); past this many, a worker starts a new segment.
+MAX_SEGMENT_POSTINGS = 6_000_000
 
 
 @dataclass
@@ -37,8 +48,15 @@ class BuildReport(ProblemCounts):
     seconds: float = 0.0
 
 
+@dataclass
+class _WorkerResult:
+    segments: list
+    indexed: list[tuple[str, str]]  # (id, path) of every post written
+    problems: list[Problem]
+
+
 def _die_with_parent() -> None:
-    """In a forked writer worker: die when the build process dies (kill -9 included)."""
+    """In a forked worker: die when the build process dies (kill -9 included)."""
     pr_set_pdeathsig = 1
     ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
@@ -66,23 +84,27 @@ def build_locked(archive: Path, root: Path, procs: int | None, progress: bool) -
     started = time.perf_counter()
     store.remove_stale_builds(root)  # what a killed run left behind
     build = store.new_build_dir(root)
-    report = BuildReport(index=root)
     paths = find_posts(archive)
     if procs is None:
         procs = max(1, min(default_procs(), len(paths) // POSTS_PER_EXTRA_PROC))
     log.info("indexing %d files from %s with %d process(es)", len(paths), archive, procs)
-    segmenter()  # load jieba once, before the writer forks its workers
-    ix = whoosh_index.create_in(str(build), make_schema())
-    options = dict(WRITER_OPTIONS)
-    if procs > 1:
-        options.update(procs=procs, multisegment=True)
-    writer = ix.writer(**options)
-    try:
-        report.indexed = add_posts(writer, read_archive(archive, paths), report.problems, len(paths), progress)
-        writer.commit()
-    except BaseException:
-        writer.cancel()
-        raise
+    segmenter()  # load jieba once, before the workers fork
+    whoosh_index.create_in(str(build), make_schema())
+    with tqdm(total=len(paths), unit="post", desc="indexing", disable=not progress, mininterval=0.5) as bar:
+        results = _run_workers(build, archive, paths, procs, bar)
+    report = BuildReport(index=root, problems=[p for r in results for p in r.problems])
+    duplicates = _duplicates([pair for r in results for pair in r.indexed], report.problems)
+    report.problems.sort(key=lambda problem: problem.path)  # stable: a file's problems stay in order
+    ix = whoosh_index.open_dir(str(build))
+    writer = ix.writer(**WRITER_OPTIONS)
+    writer.segments.extend(s for r in results for s in r.segments)
+    writer.commit(merge=False)
+    if duplicates:
+        writer = ix.writer(**WRITER_OPTIONS)
+        for path in duplicates:
+            writer.delete_by_term(PATH, path)
+        writer.commit(merge=False)
+    report.indexed = sum(len(r.indexed) for r in results) - len(duplicates)
     store.publish(root, build)
     report.seconds = time.perf_counter() - started
     log.info("indexed %d posts in %.1f s (%d recovered, %d skipped)",
@@ -90,14 +112,77 @@ def build_locked(archive: Path, root: Path, procs: int | None, progress: bool) -
     return report
 
 
-def add_posts(writer, results: Iterable[ReadResult], problems: list[Problem], total: int, progress: bool,
-              accept: Callable[[Post], bool] = lambda post: True) -> int:
-    """Add every readable post to `writer`, collecting problems; returns how many were added."""
-    added = 0
-    for result in tqdm(results, total=total, unit="post", desc="indexing", disable=not progress,
-                       mininterval=0.5):
-        problems.extend(result.problems)
-        if result.post is not None and accept(result.post):
-            writer.add_document(**to_document(result.post))
-            added += 1
-    return added
+def _run_workers(build: Path, archive: Path, paths: list[Path], procs: int, bar: tqdm) -> list[_WorkerResult]:
+    if procs == 1:
+        return [_index_share(build, archive, paths, bar.update)]
+    # Every other post to each worker, so long and short stretches of the archive are shared out.
+    shares = [paths[i::procs] for i in range(procs)]
+    done = multiprocessing.get_context("fork").Value("q", 0)
+    with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context("fork"),
+                             initializer=_set_counter, initargs=(done,)) as pool:
+        futures = [pool.submit(_index_share_in_worker, build, archive, share) for share in shares]
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
+            bar.update(done.value - bar.n)
+            for future in finished:
+                future.result()  # a worker's exception stops the build here
+        return [future.result() for future in futures]
+
+
+_counter = None  # in a worker: how many posts all workers have read
+
+
+def _set_counter(counter) -> None:
+    global _counter
+    _counter = counter
+
+
+def _count_one() -> None:
+    with _counter.get_lock():
+        _counter.value += 1
+
+
+def _index_share_in_worker(build: Path, archive: Path, paths: list[Path]) -> _WorkerResult:
+    return _index_share(build, archive, paths, lambda _: _count_one())
+
+
+def _index_share(build: Path, archive: Path, paths: list[Path], advance: Callable[[int], None]) -> _WorkerResult:
+    """Read, analyse and write `paths` into new segments of the index in `build` (not committed)."""
+    ix = whoosh_index.open_dir(str(build))
+    result = _WorkerResult([], [], [])
+    writer = _segment_writer(ix)
+    for path in paths:
+        read = read_post(path, archive)
+        result.problems.extend(read.problems)
+        if read.post is not None:
+            writer.add_document(**to_document(read.post))
+            result.indexed.append((read.post.id, read.post.path))
+        advance(1)
+        if writer.pool.postings > MAX_SEGMENT_POSTINGS:
+            result.segments.append(writer.finish_segment())
+            writer = _segment_writer(ix)
+    if writer.doc_count():
+        result.segments.append(writer.finish_segment())
+    else:
+        writer.cancel()
+    return result
+
+
+def _segment_writer(ix) -> BulkWriter:
+    # _lk=False: the parent holds the index; workers only write segment files.
+    return BulkWriter(ix, _lk=False, **WRITER_OPTIONS)
+
+
+def _duplicates(indexed: list[tuple[str, str]], problems: list[Problem]) -> list[str]:
+    """Paths to drop so that each id is kept once, by its first path; each one reported."""
+    kept: dict[str, str] = {}
+    for doc_id, path in sorted(indexed, key=lambda pair: pair[1]):
+        kept.setdefault(doc_id, path)
+    dropped = []
+    for doc_id, path in sorted(indexed, key=lambda pair: pair[1]):
+        if kept[doc_id] != path:
+            problems.append(Problem(path, f"duplicate id {doc_id} (kept {kept[doc_id]})", True))
+            dropped.append(path)
+    return dropped
+

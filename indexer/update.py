@@ -14,12 +14,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tqdm import tqdm
 from whoosh import index as whoosh_index
 
 from indexer import store
-from indexer.build import WRITER_OPTIONS, add_posts, build_locked
+from indexer.build import WRITER_OPTIONS, build_locked
 from indexer.ingest import MAX_BYTES, Post, Problem, ProblemCounts, checksum, find_posts, read_archive
-from indexer.schema import CHECKSUM, ID_FIELD, PATH
+from indexer.schema import CHECKSUM, ID_FIELD, PATH, to_document
+from indexer.writer import BulkWriter
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,7 @@ def _apply_changes(ix: whoosh_index.Index, archive: Path, root: Path, progress: 
     changed_paths = {p.relative_to(archive).as_posix() for p in changed}
     # Which path holds each id once this run's deletions are done (for duplicate ids).
     owner = {doc_id: rel for rel, (_, doc_id) in indexed.items() if rel not in changed_paths and rel not in gone}
-    writer = ix.writer(**WRITER_OPTIONS)
+    writer = BulkWriter(ix, **WRITER_OPTIONS)
     try:
         for rel in gone + sorted(changed_paths):
             writer.delete_by_term(PATH, rel)
@@ -105,8 +107,11 @@ def _apply_changes(ix: whoosh_index.Index, archive: Path, root: Path, progress: 
             return True
 
         todo = sorted(added + changed)
-        add_posts(writer, read_archive(archive, todo), report.problems, len(todo),
-                  progress and len(todo) > 1000, accept)
+        for result in tqdm(read_archive(archive, todo), total=len(todo), unit="post", desc="indexing",
+                           disable=not (progress and len(todo) > 1000), mininterval=0.5):
+            report.problems.extend(result.problems)
+            if result.post is not None and accept(result.post):
+                writer.add_document(**to_document(result.post))
         writer.commit()  # Whoosh merges small segments as it commits
     except BaseException:
         writer.cancel()

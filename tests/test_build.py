@@ -1,0 +1,72 @@
+"""The bulk writer writes what Whoosh's own writer would, and a parallel build loses nothing."""
+from __future__ import annotations
+
+import pytest
+from whoosh import index as whoosh_index
+
+from indexer import build_index
+from indexer.schema import make_schema, to_document
+from indexer.store import open_current
+from indexer.writer import BulkWriter, index_terms
+from tests.test_ingest import messy_archive  # noqa: F401  (a fixture)
+
+
+@pytest.fixture(scope="module")
+def sample_posts(archive_posts):
+    """Real finews posts and real wire posts, long and short."""
+    finews = [p for p in archive_posts if not p.path.startswith("wire/")]
+    wire = [p for p in archive_posts if p.path.startswith("wire/")]
+    return finews + wire[::15]
+
+
+def test_bulk_terms_are_what_whoosh_analysis_gives(sample_posts):
+    schema = make_schema()
+    for post in sample_posts:
+        for name, value in to_document(post).items():
+            field = schema[name]
+            if not field.indexed:
+                continue
+            expected = sorted((text, weight, value) for text, _, weight, value in field.index(value))
+            terms, _ = index_terms(field, value)
+            assert sorted(terms) == expected, (post.path, name)
+
+
+def _index_contents(ix) -> tuple:
+    with ix.reader() as reader:
+        postings = sorted(reader.iter_postings())
+        stored = [reader.stored_fields(d) for d in range(reader.doc_count_all())]
+        lengths = [(d, name, reader.doc_field_length(d, name)) for d in range(reader.doc_count_all())
+                   for name in ("title", "body", "title_gram", "body_gram")]
+        columns = [list(reader.column_reader(name)) for name in ("id", "path", "date", "story")]
+        return postings, stored, lengths, columns
+
+
+def test_bulk_writer_writes_the_index_whoosh_writes(sample_posts, tmp_path):
+    contents = []
+    for name, open_writer in (("whoosh", lambda ix: ix.writer()), ("bulk", BulkWriter)):
+        folder = tmp_path / name
+        folder.mkdir()
+        ix = whoosh_index.create_in(str(folder), make_schema())
+        writer = open_writer(ix)
+        for post in sample_posts:
+            writer.add_document(**to_document(post))
+        writer.commit()
+        contents.append(_index_contents(ix))
+    assert contents[0] == contents[1]
+    assert len(contents[0][1]) == len(sample_posts)
+
+
+def test_two_workers_index_every_post_once(messy_archive, tmp_path):  # noqa: F811
+    reports = {procs: build_index(messy_archive, tmp_path / f"ix{procs}", procs=procs, progress=False)
+               for procs in (1, 2)}
+    assert reports[1].indexed == reports[2].indexed
+    assert [(p.path, p.reason, p.skipped) for p in reports[1].problems] == \
+        [(p.path, p.reason, p.skipped) for p in reports[2].problems]
+    kept = {}
+    for procs in (1, 2):
+        ix, _ = open_current(tmp_path / f"ix{procs}")
+        with ix.searcher() as searcher:
+            kept[procs] = sorted((f["id"], f["path"], f["title"]) for f in searcher.all_stored_fields())
+    assert kept[1] == kept[2]
+    assert ("1000008", "2026-07-07-1000008.md", "第一篇") in kept[2]  # the duplicate id keeps its first path
+    assert not any(path.startswith("copy/") for _, path, _ in kept[2])
