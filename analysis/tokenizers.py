@@ -15,14 +15,14 @@ from typing import Iterator
 
 from whoosh.analysis import Token, Tokenizer
 
-from analysis.normalize import fold, is_cjk, unit_runs
+from analysis.normalize import fold, unit_runs
 from analysis.segmenter import segmenter
 
 TermTuple = tuple[str, int, int, int]  # text, position, start char, end char
 
 
 def has_word_char(text: str) -> bool:
-    return any(ch.isalnum() for ch in text)
+    return text.isalnum() or any(ch.isalnum() for ch in text)
 
 
 class _TupleTokenizer(Tokenizer):
@@ -94,8 +94,9 @@ class GramTokenizer(_TupleTokenizer):
         pos = 0
         for run in unit_runs(folded):
             for index, (unit, start, end) in enumerate(run):
-                # Latin/number units are searched as single terms (ETF, 600519).
-                if not is_cjk(unit):
+                # Latin/number units are searched as single terms (ETF, 600519);
+                # a unit is either one CJK character or ASCII.
+                if unit.isascii():
                     yield unit, pos + index, start, end
                 if index + 1 < len(run):
                     yield unit + run[index + 1][0], pos + index, start, run[index + 1][2]

@@ -1,10 +1,12 @@
-"""The nightly reindex on a 10,000-post archive: full build, nothing changed, 100 added + 10 changed.
+"""The nightly reindex: full build, nothing changed, 1% of posts added and 0.1% changed.
 
-    .venv/bin/python -m benchmarks.reindex [--posts 10000] [--work DIR]
+    .venv/bin/python -m benchmarks.reindex [--corpus 10k|wire] [--work DIR]
 
-Works on a copy of the 10k corpus (make_corpus.py, seed 1) in the work dir, runs
-`finsearch reindex` as a user would (a fresh process each time, wall time
-measured around it) and prints one line per step and a JSON object.
+Works on a copy of a benchmark corpus in the work dir. The newest 1% of its
+posts (by path, which starts with the date) are held back from the first build
+and added later, as a day's news is; 0.1% of the others get a correction line.
+`finsearch reindex` runs as the nightly job does (a fresh process each time,
+wall time measured around it); one line per step, then a JSON object.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ADDED, CHANGED = 100, 10
+ADDED_SHARE, CHANGED_SHARE = 0.01, 0.001
 
 
 def run_reindex(archive: Path, index: Path, *extra: str) -> dict:
@@ -32,39 +34,42 @@ def run_reindex(archive: Path, index: Path, *extra: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", choices=["10k", "wire"], default="10k")
     parser.add_argument("--work", type=Path, default=HERE / ".work")
     parser.add_argument("--shared", type=Path, default=HERE.parent.parent / "shared")
     args = parser.parse_args()
     from benchmarks.run import ensure_corpus
+    from indexer.ingest import find_posts
 
-    corpus = ensure_corpus("10k", args.work, args.shared)
-    archive = args.work / "corpora" / "reindex-10k"
-    index = args.work / "indexes" / "reindex-10k"
+    corpus = ensure_corpus(args.corpus, args.work, args.shared)
+    archive = args.work / "corpora" / f"reindex-{args.corpus}"
+    index = args.work / "indexes" / f"reindex-{args.corpus}"
     shutil.rmtree(archive, ignore_errors=True)
     shutil.rmtree(index, ignore_errors=True)
-    shutil.copytree(corpus, archive)
+    posts = [path.relative_to(corpus) for path in find_posts(corpus)]
+    held_back = posts[len(posts) - round(len(posts) * ADDED_SHARE):]
+    first = posts[:len(posts) - len(held_back)]
+    for rel in first:
+        (archive / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(corpus / rel, archive / rel)
 
     steps = {"full": run_reindex(archive, index, "--full")}
     steps["nothing changed"] = run_reindex(archive, index)
-
-    extra = args.work / "corpora" / "reindex-extra"
-    shutil.rmtree(extra, ignore_errors=True)
-    subprocess.run([sys.executable, str(args.shared / "tools" / "make_corpus.py"), "--out", str(extra),
-                    "-n", str(ADDED), "--seed", "7"], check=True, capture_output=True)
-    for i, path in enumerate(sorted(extra.rglob("*.md"))):
-        target = archive / "added" / path.name.replace(".md", f"-{i}.md")
-        target.parent.mkdir(exist_ok=True)
-        shutil.copy(path, target)
-    for path in sorted(archive.rglob("*.md"))[:CHANGED]:
+    for rel in held_back:
+        (archive / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(corpus / rel, archive / rel)
+    changed = first[::round(1 / CHANGED_SHARE)]
+    for rel in changed:
+        path = archive / rel
         path.write_text(path.read_text("utf-8").replace("\n---\n", "\n---\n今日更正：", 1), "utf-8")
-    steps[f"{ADDED} added, {CHANGED} changed"] = run_reindex(archive, index)
+    steps[f"{len(held_back)} added, {len(changed)} changed"] = run_reindex(archive, index)
     steps["nothing changed again"] = run_reindex(archive, index)
 
     for name, report in steps.items():
         print(f"{name:<26} {report['wall_seconds']:>7.2f} s wall  (engine {report['seconds']:.2f} s; "
               f"+{report['added']} ~{report['updated']} -{report['deleted']}; "
               f"segments {report['segments_before']} -> {report['segments_after']})")
-    print(json.dumps(steps, ensure_ascii=False))
+    print(json.dumps({"corpus": args.corpus, "posts": len(posts), "steps": steps}, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -11,10 +11,11 @@ files it writes are Whoosh's own (same codec, same bytes per posting).
 """
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
 from operator import itemgetter
 
-from whoosh.codec.whoosh3 import W3Codec, W3PostingsWriter
+from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PostingsWriter
 from whoosh.formats import Positions
 from whoosh.system import pack_uint
 from whoosh.util.numeric import byte_to_length, length_to_byte
@@ -25,6 +26,9 @@ from whoosh.writing import SegmentWriter
 # nothing on a few bytes. Blocks this short are written plain; the reader reads
 # each block's compression flag, so the files stay Whoosh's.
 COMPRESS_MIN_POSTINGS = 8
+# A term found in one document only (most terms) keeps its posting in the term
+# table itself (Whoosh's inlining), not as a block of its own in the postings file.
+INLINE_BELOW = 2
 
 # Postings are (docnum, weight, encoded value, field length or None).
 Posting = tuple[int, float, bytes, "int | None"]
@@ -71,11 +75,10 @@ class TermPool:
             for tbytes in sorted(table):
                 postings = table[tbytes]
                 postings.sort(key=itemgetter(0))  # merged segments may interleave; already sorted is O(n)
+                if field_length is not None:
+                    postings = [(d, w, v, field_length(d, fieldname) if n is None else n) for d, w, v, n in postings]
                 fieldwriter.start_term(tbytes)
-                for docnum, weight, vbytes, length in postings:
-                    if length is None:
-                        length = field_length(docnum, fieldname) if field_length else 0
-                    fieldwriter.add(docnum, weight, vbytes, length)
+                fieldwriter.add_postings_of_term(postings)
                 fieldwriter.finish_term()
             fieldwriter.finish_field()
 
@@ -110,6 +113,30 @@ def index_terms(field, value) -> tuple[list[tuple[bytes, float, bytes]], int]:
 
 
 class _PostingsWriter(W3PostingsWriter):
+    def add_all(self, postings: list[Posting]) -> None:
+        """Whoosh's add_posting for a whole posting list: fills each block in one go."""
+        limit = self._blocklimit
+        for start in range(0, len(postings), limit):
+            if self._ids:
+                self._write_block()
+            ids, weights, values, lengths = zip(*postings[start:start + limit])
+            self._ids = array("I", ids)
+            self._weights = array("f", weights)
+            self._values = [value for value in values if value]  # as add_posting: empty values are not kept
+            self._maxweight = max(weights)
+            known = [length for length in lengths if length]
+            self._minlength = min(known) if known else None
+            self._maxlength = max(known) if known else 0
+
+    def finish_postings(self):
+        # Whoosh's inlining of short posting lists calls a misspelt method (set_inline).
+        if not self.written() and len(self._ids) < self._inlinelimit:
+            terminfo, self._terminfo = self._terminfo, None
+            terminfo.add_block(self)
+            terminfo.set_inlined(self._ids, self._weights, self._values)
+            return terminfo
+        return super().finish_postings()
+
     def _write_block(self, last=False):
         if len(self._ids) >= COMPRESS_MIN_POSTINGS:
             return super()._write_block(last)
@@ -120,7 +147,15 @@ class _PostingsWriter(W3PostingsWriter):
             self._compression = compression
 
 
+class _FieldWriter(W3FieldWriter):
+    def add_postings_of_term(self, postings: list[Posting]) -> None:
+        self._postwriter.add_all(postings)
+
+
 class _Codec(W3Codec):
+    def field_writer(self, storage, segment):
+        return _FieldWriter(self, storage, segment)
+
     def postings_writer(self, dbfile, byteids=False):
         return _PostingsWriter(dbfile, blocklimit=self._blocklimit, byteids=byteids,
                                compression=self._compression, inlinelimit=self._inlinelimit)
@@ -135,7 +170,7 @@ class BulkWriter(SegmentWriter):
     """Whoosh's SegmentWriter with a TermPool; deletes, merges and commits are Whoosh's."""
 
     def __init__(self, ix, **kwargs):
-        super().__init__(ix, codec=_Codec(), **kwargs)
+        super().__init__(ix, codec=_Codec(inlinelimit=INLINE_BELOW), **kwargs)
         self.pool = TermPool()
 
     def add_document(self, **fields) -> None:

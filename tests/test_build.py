@@ -33,7 +33,8 @@ def test_bulk_terms_are_what_whoosh_analysis_gives(sample_posts):
 
 def _index_contents(ix) -> tuple:
     with ix.reader() as reader:
-        postings = sorted(reader.iter_postings())
+        # A posting kept in the term table reports an empty value as '', one in a block as None.
+        postings = sorted((f, t, d, w, v or None) for f, t, d, w, v in reader.iter_postings())
         stored = [reader.stored_fields(d) for d in range(reader.doc_count_all())]
         lengths = [(d, name, reader.doc_field_length(d, name)) for d in range(reader.doc_count_all())
                    for name in ("title", "body", "title_gram", "body_gram")]
