@@ -16,6 +16,7 @@ object at the end.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import shutil
@@ -28,12 +29,21 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
-MIX = [
-    {"q": "金融"}, {"q": "人工智能"}, {"q": "供应链金融"}, {"q": "新能源汽车产业"}, {"q": "ETF"},
-    {"q": "600519"}, {"q": "凉爽"}, {"q": "银行", "from": "2022-01-01", "to": "2022-06-30"},
-    {"q": "基金", "category": "jingjiwang"}, {"q": "芯片", "sort": "newest"}, {"q": "证券", "page": "2"},
-    {"q": "央行 降准"}, {"q": "\"数字人民币\" OR 普惠金融"}, {},
-]
+
+
+def fixed_mix(stats: dict) -> list[dict]:
+    """14 requests; the date range (the middle fifth of the archive's span) and the category (the
+    largest) come from the served index's /api/stats, so the mix fits any corpus."""
+    first, last = (dt.date.fromisoformat(stats[key][:10]) for key in ("first_date", "last_date"))
+    span = last - first
+    date_from, date_to = first + span * 2 / 5, first + span * 3 / 5
+    category = max(stats["category"], key=lambda facet: facet["count"])["value"]
+    return [
+        {"q": "金融"}, {"q": "人工智能"}, {"q": "供应链金融"}, {"q": "新能源汽车产业"}, {"q": "ETF"},
+        {"q": "600519"}, {"q": "凉爽"}, {"q": "银行", "from": date_from.isoformat(), "to": date_to.isoformat()},
+        {"q": "基金", "category": category}, {"q": "芯片", "sort": "newest"}, {"q": "证券", "page": "2"},
+        {"q": "央行 降准"}, {"q": "\"数字人民币\" OR 普惠金融"}, {},
+    ]
 
 LUA = """
 local paths = {%s}
@@ -59,9 +69,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wide_mix() -> list[dict]:
+def wide_mix(stats: dict) -> list[dict]:
     queries = Path(__file__).with_name("relevance_queries.tsv").read_text("utf-8").splitlines()
-    return MIX + [{"q": line.split("\t", 1)[1]} for line in queries if line and not line.startswith("#")]
+    return fixed_mix(stats) + [{"q": line.split("\t", 1)[1]} for line in queries if line and not line.startswith("#")]
 
 
 def worker_memory(server_pid: int) -> list[tuple[int, int]]:
@@ -99,18 +109,19 @@ def main() -> None:
                                "--port", str(port), "--workers", str(args.workers)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        mix = MIX if args.mix == "fixed" else wide_mix()
-        paths = ["/?" + urlencode(params) if params else "/" for params in mix]
         deadline = time.time() + 60
         while True:
             try:
-                urllib.request.urlopen(base + "/", timeout=5).read()
+                stats = json.loads(urllib.request.urlopen(base + "/api/stats", timeout=5).read())
                 break
             except OSError:
                 if time.time() > deadline or server.poll() is not None:
                     sys.exit("the server did not start")
                 time.sleep(0.3)
-        for path in paths[:len(MIX)]:  # warm: jieba, OpenCC, the facet arrays in every worker
+        fixed = fixed_mix(stats)
+        mix = fixed if args.mix == "fixed" else wide_mix(stats)
+        paths = ["/?" + urlencode(params) if params else "/" for params in mix]
+        for path in paths[:len(fixed)]:  # warm: jieba, OpenCC, the facet arrays in every worker
             for _ in range(args.workers * 2):
                 urllib.request.urlopen(base + path, timeout=30).read()
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
