@@ -35,9 +35,9 @@ log = logging.getLogger(__name__)
 # would hold a private copy of the whole index.
 WRITER_OPTIONS = {"compound": False}
 POSTS_PER_EXTRA_PROC = 1000  # below this, starting worker processes costs more than it saves
-# A segment's postings are held in memory until it is written (about 150 bytes
+# A segment's postings are held in memory until it is written (about 200 bytes
 # each); past this many, a worker starts a new segment.
-MAX_SEGMENT_POSTINGS = 6_000_000
+MAX_SEGMENT_POSTINGS = 8_000_000
 
 
 @dataclass

@@ -16,7 +16,7 @@ from collections import defaultdict
 from operator import itemgetter
 
 from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PostingsWriter
-from whoosh.formats import Positions
+from whoosh.formats import Frequency, Positions
 from whoosh.system import pack_uint
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
@@ -91,25 +91,41 @@ class TermPool:
 def index_terms(field, value) -> tuple[list[tuple[bytes, float, bytes]], int]:
     """What Whoosh's `field.index(value)` gives, as (term bytes, weight, value) and the field length.
 
-    Our tokenizers hand over a term -> positions table directly; other fields
-    go through Whoosh's own chain.
+    Our tokenizers hand over a term -> positions table directly (for Whoosh's
+    Frequency and Positions formats); everything else goes through Whoosh's own chain.
     """
     term_positions = getattr(field.analyzer, "term_positions", None)
-    if term_positions is None or not isinstance(value, str):
+    fmt = field.format
+    if term_positions is None or not isinstance(value, str) or type(fmt) not in (Frequency, Positions):
         items = list(field.index(value))
         length = sum(freq for _, freq, _, _ in items) if field.scorable else 0
         return [(tbytes, weight, vbytes) for tbytes, _, weight, vbytes in items], length
-    fmt = field.format
     boost = fmt.field_boost
-    with_positions = isinstance(fmt, Positions)
+    with_positions = type(fmt) is Positions
     terms = []
     length = 0
     for text, positions in term_positions(value).items():
         freq = len(positions)
         length += freq
-        vbytes = fmt.encode(positions) if with_positions else pack_uint(freq)
+        if not with_positions:
+            vbytes = pack_uint(freq)
+        elif freq == 1:
+            vbytes = _one_position(positions[0])
+        else:
+            vbytes = fmt.encode(positions)
         terms.append((text.encode("utf-8"), freq * boost, vbytes))
     return terms, (length if field.scorable else 0)
+
+
+_ONE_POSITION: dict[int, bytes] = {}
+
+
+def _one_position(position: int) -> bytes:
+    """Positions.encode([position]), remembered: most terms occur once in a document."""
+    encoded = _ONE_POSITION.get(position)
+    if encoded is None:
+        encoded = _ONE_POSITION[position] = Positions().encode([position])
+    return encoded
 
 
 class _PostingsWriter(W3PostingsWriter):
