@@ -7,7 +7,7 @@ the document's field length while writing. This writer keeps the postings of a
 segment grouped by field and term as they arrive (they arrive in document
 order, so only the terms need sorting), takes term positions from our
 tokenizers' plain tables, and writes the field lengths it already knows. The
-files it writes are Whoosh's own (same codec, same bytes per posting).
+files are in Whoosh's own format (its W3 codec), which any Whoosh 2.7 reads.
 """
 from __future__ import annotations
 
