@@ -1,9 +1,11 @@
 """The web app under load: `finsearch serve` on an index, wrk (a second process) requesting a query mix.
 
-    .venv/bin/python -m benchmarks.load INDEX_DIR [--mix fixed|wide] [--connections 8] [--seconds 30] [--workers 2]
+    .venv/bin/python -m benchmarks.load INDEX_DIR [--mix fixed|wide] [--target api|pages]
+                                        [--connections 8] [--seconds 30] [--workers 2]
 
 wrk is Debian's package `wrk` (apt-get install wrk). The mix cycles through
-search pages (`GET /?q=…`): common and rare words, two- and three-word terms,
+searches of the JSON API (`GET /api/search?q=…`; `--target pages`: the HTML
+search pages, `GET /?q=…`): common and rare words, two- and three-word terms,
 Latin/digit terms, with a date range, a category, sorted by date, a second page,
 and the empty query (`--mix fixed`: 14 requests, so after the first round the
 engine answers from its per-query cache, as it does for a reporter paging and
@@ -96,6 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("index", type=Path)
     parser.add_argument("--mix", choices=["fixed", "wide"], default="fixed")
+    parser.add_argument("--target", choices=["api", "pages"], default="api")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--workers", type=int, default=2)
@@ -120,7 +123,8 @@ def main() -> None:
                 time.sleep(0.3)
         fixed = fixed_mix(stats)
         mix = fixed if args.mix == "fixed" else wide_mix(stats)
-        paths = ["/?" + urlencode(params) if params else "/" for params in mix]
+        prefix = "/api/search?" if args.target == "api" else "/?"
+        paths = [prefix + urlencode(params) for params in mix]
         for path in paths[:len(fixed)]:  # warm: jieba, OpenCC, the facet arrays in every worker
             for _ in range(args.workers * 2):
                 urllib.request.urlopen(base + path, timeout=30).read()
@@ -136,12 +140,12 @@ def main() -> None:
         memory = worker_memory(server.pid)
         figures["worker_peak_rss_mib"] = [round(rss / 2**20) for rss, _ in memory]
         figures["worker_pss_mib"] = [round(pss / 2**20) for _, pss in memory]
-        figures.update(mix=args.mix, connections=args.connections, seconds=args.seconds, workers=args.workers,
+        figures.update(mix=args.mix, target=args.target, connections=args.connections, seconds=args.seconds, workers=args.workers,
                        queries=len(paths))
     finally:
         server.terminate()
         server.wait(timeout=30)
-    print(f"{figures['mix']} mix of {figures['queries']}, {figures['connections']} connections, "
+    print(f"{figures['mix']} mix of {figures['queries']} ({figures['target']}), {figures['connections']} connections, "
           f"{figures['seconds']} s, {figures['workers']} workers: "
           f"{figures['requests_per_s']} requests/s, p50 {figures['p50_ms']:.1f} ms, p95 {figures['p95_ms']:.1f} ms, "
           f"p99 {figures['p99_ms']:.1f} ms, {figures['errors']} errors, worker peak RSS "
