@@ -29,7 +29,7 @@ from whoosh.query.qcore import QueryError
 from whoosh.scoring import BM25F
 
 from analysis import is_cjk
-from search.postings import Postings, field_lengths, read_postings
+from search.postings import Postings, TermEntry, field_lengths, find_term, read_postings
 
 NOT_SCORE = 1.0  # what Whoosh's InverseMatcher scores a document matching a NOT
 # Read a term's postings whole (and keep them for the query) when the documents
@@ -92,8 +92,9 @@ class _Evaluation:
         self.view = view
         self.reader = view.searcher.reader()
         self.schema = self.reader.schema
-        # (field, term) -> its postings read so far, and among which documents (None: all)
-        self._read: dict[tuple[str, bytes], tuple[Postings, np.ndarray | None]] = {}
+        self._terms: dict[tuple[str, object], TermEntry | None] = {}
+        # term -> its postings read so far, and among which documents (None: all)
+        self._read: dict[TermEntry, tuple[Postings, np.ndarray | None]] = {}
 
     def run(self, q: wq.Query, within: np.ndarray | None, scored: bool) -> Matches:
         """The matches of `q` among `within` (sorted docnums; None: all documents)."""
@@ -189,20 +190,21 @@ class _Evaluation:
     # -- leaves -------------------------------------------------------------
 
     def _term(self, q: wq.Term, within, scored) -> Matches:
-        tbytes = self._term_bytes(q.fieldname, q.text)
-        if tbytes is None:
+        term = self._find(q.fieldname, q.text)
+        if term is None:
             return NO_MATCHES
-        postings = self._postings(q.fieldname, tbytes, within)
+        postings = self._postings(term, within)
         if not scored:
             return Matches(postings.docs, np.zeros(postings.docs.size))
-        return Matches(postings.docs, self._term_scores(q.fieldname, tbytes, postings) * q.boost)
+        return Matches(postings.docs, self._term_scores(term, postings) * q.boost)
 
-    def _term_scores(self, fieldname: str, tbytes: bytes, postings: Postings) -> np.ndarray:
+    def _term_scores(self, term: TermEntry, postings: Postings) -> np.ndarray:
+        fieldname = term.field
         if not self.schema[fieldname].scorable:
             return postings.weights  # Whoosh's WeightScorer
         searcher = self.view.searcher
         weighting = searcher.weighting
-        idf = searcher.idf(fieldname, tbytes)
+        idf = searcher.idf(fieldname, term.tbytes)
         avgfl = searcher.avg_field_length(fieldname) or 1
         b = weighting._field_B.get(fieldname, weighting.B)
         k1 = weighting.K1
@@ -217,16 +219,16 @@ class _Evaluation:
         fmt = self.schema[fieldname].format
         if not fmt or not fmt.supports("positions"):
             raise QueryError(f"Phrase search: {fieldname!r} field has no positions")
-        terms = [self._term_bytes(fieldname, word) for word in q.words]
+        terms = [self._find(fieldname, word) for word in q.words]
         if not terms or any(t is None for t in terms):
             return NO_MATCHES
-        dfs = [self.reader.doc_frequency(fieldname, t) for t in terms]
+        dfs = [t.doc_frequency for t in terms]
         # A scored phrase sums the scores of all its terms, so it reads them all.
         needed = range(len(terms)) if scored else self._phrase_cover(fieldname, q.words, dfs)
         candidates, confirmed, read = within, None, {}
         starts: dict[int, set[int]] = {}  # unconfirmed candidate -> where the phrase can start in it
         for i in sorted(needed, key=lambda i: dfs[i]):  # rarest first: fewer blocks to decode
-            read[i] = self._postings(fieldname, terms[i], candidates, positions=True)
+            read[i] = self._postings(terms[i], candidates, positions=True)
             candidates = read[i].docs
             if confirmed is None:
                 confirmed = self._confirmed_by_word(fieldname, q.words, candidates)
@@ -245,7 +247,7 @@ class _Evaluation:
         scores = np.zeros(docs.size)
         for i, postings in read.items():
             rows = np.searchsorted(postings.docs, docs)
-            scores += self._term_scores(fieldname, terms[i], postings)[rows]
+            scores += self._term_scores(terms[i], postings)[rows]
         return Matches(docs, scores * q.boost)
 
     def _phrase_cover(self, fieldname: str, words, dfs: list[int]) -> list[int]:
@@ -278,39 +280,38 @@ class _Evaluation:
         word_field = self.view.word_field_of_gram.get(fieldname)
         if word_field is None or not all(len(w) == 2 and is_cjk(w[0]) and is_cjk(w[1]) for w in words):
             return NO_MATCHES.docs
-        text = words[0] + "".join(w[1] for w in words[1:])
-        tbytes = self._term_bytes(word_field, text)
-        if tbytes is None:
-            return NO_MATCHES.docs
-        return self._postings(word_field, tbytes, candidates).docs
+        word = self._find(word_field, words[0] + "".join(w[1] for w in words[1:]))
+        return NO_MATCHES.docs if word is None else self._postings(word, candidates).docs
 
     # -- posting lists ------------------------------------------------------
 
-    def _term_bytes(self, fieldname: str, text) -> bytes | None:
-        """The term's bytes if the index has the term, else None."""
-        if fieldname not in self.schema:
-            return None
-        try:
-            tbytes = self.schema[fieldname].to_bytes(text)
-        except ValueError:
-            return None
-        return tbytes if (fieldname, tbytes) in self.reader else None
+    def _find(self, fieldname: str, text) -> TermEntry | None:
+        """The term's entry if the index has the term, else None."""
+        key = (fieldname, text)
+        if key not in self._terms:
+            term = None
+            if fieldname in self.schema:
+                try:
+                    term = find_term(self.reader, fieldname, self.schema[fieldname].to_bytes(text))
+                except ValueError:  # not a value of this field
+                    pass
+            self._terms[key] = term
+        return self._terms[key]
 
-    def _postings(self, fieldname: str, tbytes: bytes, within, positions: bool = False) -> Postings:
+    def _postings(self, term: TermEntry, within, positions: bool = False) -> Postings:
         """The live postings of a term among `within` (None: all)."""
-        key = (fieldname, tbytes)
-        if key in self._read:
-            postings, read_within = self._read[key]
+        if term in self._read:
+            postings, read_within = self._read[term]
             if (postings.values is not None or not positions) and _covers(read_within, within):
                 return _restricted(postings, within)
         read_within = within
-        if within is not None and within.size * COMPLETE_READ_RATIO >= self.reader.doc_frequency(fieldname, tbytes):
+        if within is not None and within.size * COMPLETE_READ_RATIO >= term.doc_frequency:
             read_within = None  # nearly every block holds one of them: read all, for the next use too
-        postings = read_postings(self.reader, fieldname, tbytes, read_within, positions)
+        postings = read_postings(term, read_within, positions)
         if self.view.has_deletions:
             postings = _rows(postings, np.flatnonzero(self.view.is_live[postings.docs]))
         postings = _restricted(postings, read_within)
-        self._read[key] = (postings, read_within)
+        self._read[term] = (postings, read_within)
         return _restricted(postings, within)
 
 

@@ -10,6 +10,7 @@ pinned >=2.7.5,<2.8): the private attributes are read in `_segment_blocks` and
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -34,30 +35,59 @@ class Postings:
 EMPTY = Postings(np.empty(0, dtype=np.int64), np.empty(0), [])
 
 
-def read_postings(reader, field: str, tbytes: bytes, within: np.ndarray | None = None,
-                  positions: bool = False) -> Postings:
+@dataclass(frozen=True)
+class TermEntry:
+    """A term of a field, and the segments that hold it."""
+
+    field: str
+    tbytes: bytes
+    segments: tuple[tuple[object, int], ...]  # (segment reader, its first docnum)
+    doc_frequency: int  # in all segments, deleted documents included (as Whoosh's idf counts)
+
+
+def find_term(reader, field: str, tbytes: bytes) -> TermEntry | None:
+    """The term's entry, or None if no segment has it."""
+    segments, frequency = [], 0
+    for segment, base in reader.leaf_readers():
+        try:
+            frequency += segment.term_info(field, tbytes).doc_frequency()
+        except TermNotFound:
+            continue
+        segments.append((segment, base))
+    return TermEntry(field, tbytes, tuple(segments), frequency) if segments else None
+
+
+def read_postings(term: TermEntry, within: np.ndarray | None = None, positions: bool = False) -> Postings:
     """The postings of a term, with their encoded positions if asked (a positional field).
 
     With `within` (sorted docnums): at least the postings of these documents;
     blocks holding none of them are skipped without being decoded.
     """
-    docs, weights, values = [], [], []
-    for segment, base in reader.leaf_readers():
-        local = None if within is None else within[(within >= base) & (within < base + segment.doc_count_all())] - base
-        if local is not None and not local.size:
-            continue
+    # Gathered as Python lists and converted once: a block is only ~100 postings.
+    deltas, weights, values = [], [], []
+    last = 0  # the last docnum gathered: deltas add up from 0
+    for segment, base in term.segments:
+        wanted = None
+        if within is not None:
+            wanted = (within[(within >= base) & (within < base + segment.doc_count_all())] - base).tolist()
+            if not wanted:
+                continue
         previous_max = -1
-        for max_id, decode in _segment_blocks(segment, field, tbytes):
-            if local is None or _any_between(local, previous_max, max_id):
-                ids, block_weights, block_values = decode()
-                docs.append(ids + base)
-                weights.append(block_weights)
+        for max_id, decode in _segment_blocks(segment, term.field, term.tbytes):
+            if wanted is None or _any_between(wanted, previous_max, max_id):
+                block_deltas, block_weights, block_values = decode()
+                # A block's deltas start from 0: make its first relative to `last`.
+                deltas.append(base + block_deltas[0] - last)
+                deltas.extend(block_deltas[1:])
+                weights.extend(block_weights)
                 if positions:
                     values.extend(block_values)
+                last = base + max_id
             previous_max = max_id
-    if not docs:
+    if not deltas:
         return EMPTY
-    return Postings(np.concatenate(docs), np.concatenate(weights), values if positions else None)
+    return Postings(np.cumsum(np.array(deltas, dtype=np.int64)), np.array(weights, dtype=np.float64),
+                    values if positions else None)
 
 
 def field_lengths(reader, field: str) -> np.ndarray:
@@ -71,44 +101,37 @@ def field_lengths(reader, field: str) -> np.ndarray:
     return _LENGTH_OF_BYTE[np.concatenate(parts)] if parts else np.empty(0)
 
 
-def _any_between(sorted_docs: np.ndarray, low: int, high: int) -> bool:
+def _any_between(sorted_docs: list[int], low: int, high: int) -> bool:
     """Whether any of `sorted_docs` is in (low, high]."""
-    i = np.searchsorted(sorted_docs, low, side="right")
-    return i < sorted_docs.size and sorted_docs[i] <= high
+    i = bisect.bisect_right(sorted_docs, low)
+    return i < len(sorted_docs) and sorted_docs[i] <= high
 
 
 def _segment_blocks(segment, field: str, tbytes: bytes) -> Iterator[tuple[int, Callable]]:
     """(last docnum, decode) for each block of a term's postings in one segment;
-    decode() gives the block's (int64 docnums, float64 weights, values).
+    decode() gives the block's (docnum deltas from 0, weights, values) as sequences.
 
     Private Whoosh: the terms reader (`_terms`), W3LeafMatcher's block walk
     (`_lastblock`, `_maxid`, `_next_block`, `_read_data`, `_data`) and its block
     data: (docnum deltas, weights minified to None/one float/a tuple, values).
     """
-    try:
-        matcher = segment._terms.matcher(field, tbytes, segment.schema[field].format)
-    except TermNotFound:
-        return
+    matcher = segment._terms.matcher(field, tbytes, segment.schema[field].format)
     if not isinstance(matcher, W3LeafMatcher):  # a few postings inlined in the term info
-        ids = np.fromiter(matcher.all_ids(), dtype=np.int64)
-        matcher.reset()
-        weights, values = [], []
+        ids, weights, values = [], [], []
         while matcher.is_active():
+            ids.append(matcher.id())
             weights.append(matcher.weight())
             values.append(matcher.value())
             matcher.next()
-        yield int(ids[-1]), lambda: (ids, np.array(weights, dtype=np.float64), values)
+        yield ids[-1], lambda: ([b - a for a, b in zip([0] + ids, ids)], weights, values)
         return
 
     def decode():
         matcher._read_data()
         deltas, weights, values = matcher._data
-        ids = np.cumsum(np.array(deltas, dtype=np.int64))
         if weights is None or isinstance(weights, float):
-            weights = np.full(ids.size, 1.0 if weights is None else weights)
-        else:
-            weights = np.array(weights, dtype=np.float64)
-        return ids, weights, values
+            weights = [1.0 if weights is None else weights] * len(deltas)
+        return deltas, weights, values
 
     while True:
         yield matcher._maxid, decode

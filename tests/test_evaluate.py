@@ -13,7 +13,7 @@ from whoosh import query as wq
 from indexer import store
 from indexer.schema import BODY, BODY_GRAM, ID_FIELD, TITLE
 from search.evaluate import IndexView, evaluate
-from search.postings import field_lengths, read_postings
+from search.postings import field_lengths, find_term, read_postings
 from search.query import WORD_FIELD_OF_GRAM, parse_query
 
 QUERIES = [
@@ -119,9 +119,11 @@ def test_a_bare_phrase_scores_as_whoosh(searcher, view):
 
 def test_postings_within_some_documents_hold_theirs(searcher):
     reader = searcher.reader()
-    complete = read_postings(reader, BODY_GRAM, "公司".encode(), positions=True)
+    term = find_term(reader, BODY_GRAM, "公司".encode())
+    assert term.doc_frequency == reader.doc_frequency(BODY_GRAM, "公司")
+    complete = read_postings(term, positions=True)
     wanted = complete.docs[[0, 1, -1]]
-    part = read_postings(reader, BODY_GRAM, "公司".encode(), within=wanted, positions=True)
+    part = read_postings(term, within=wanted, positions=True)
     rows = np.searchsorted(part.docs, wanted)
     assert np.array_equal(part.docs[rows], wanted)
     full_rows = np.searchsorted(complete.docs, wanted)
