@@ -335,7 +335,7 @@ def _narrow_starts(fmt, starts: dict, new: dict[int, Postings]) -> None:
             if row == postings.docs.size or postings.docs[row] != doc:
                 possible = None
                 break
-            here = {p - offset for p in fmt.decode_positions(postings.values[row])}
+            here = {p - offset for p in fmt.decode_positions(postings.encoded(row))}
             possible = here if possible is None else possible & here
             if not possible:
                 break

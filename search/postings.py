@@ -11,6 +11,8 @@ pinned >=2.7.5,<2.8): the private attributes are read in `_segment_blocks` and
 from __future__ import annotations
 
 import bisect
+import pickle
+import zlib
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -19,6 +21,13 @@ from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
+# Pickle protocol 2 rebuilds each bytes value (a posting's encoded positions) by
+# calling _codecs.encode(text, "latin-1"): half of a block's unpickling time. The
+# call is replaced by slice(text, "latin-1"), which keeps the text as it is, and
+# only the few values a phrase check reads are encoded (Postings.encoded). The
+# GLOBAL opcode comes before any value, so its first occurrence is the opcode.
+_BYTES_FROM_TEXT = b"c_codecs\nencode\n"
+_KEEP_TEXT = b"cbuiltins\nslice\n"
 # Decoded field length of each length byte, as Whoosh's scorers see it.
 _LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 
@@ -29,7 +38,12 @@ class Postings:
 
     docs: np.ndarray  # int64 docnums, ascending
     weights: np.ndarray  # float64: term frequency × field boost
-    values: list[bytes] | None  # each posting's encoded positions, if asked for (Format.decode_positions)
+    values: list | None  # each posting's encoded positions, if asked for: see `encoded`
+
+    def encoded(self, row: int) -> bytes:
+        """The encoded positions of a posting (for the field format's decode_positions)."""
+        value = self.values[row]
+        return value.start.encode("latin-1") if isinstance(value, slice) else value
 
 
 EMPTY = Postings(np.empty(0, dtype=np.int64), np.empty(0), [])
@@ -112,8 +126,10 @@ def _segment_blocks(segment, field: str, tbytes: bytes) -> Iterator[tuple[int, C
     decode() gives the block's (docnum deltas from 0, weights, values) as sequences.
 
     Private Whoosh: the terms reader (`_terms`), W3LeafMatcher's block walk
-    (`_lastblock`, `_maxid`, `_next_block`, `_read_data`, `_data`) and its block
-    data: (docnum deltas, weights minified to None/one float/a tuple, values).
+    (`_lastblock`, `_maxid`, `_next_block`) and where a block's data is
+    (`_postfile`, `_dataoffset`, `_nextoffset`, `_compression`): a pickle of
+    (docnum deltas, weights minified to None/one float/a tuple, values), read
+    as W3LeafMatcher._read_data reads it, but for the values (see _KEEP_TEXT).
     """
     matcher = segment._terms.matcher(field, tbytes, segment.schema[field].format)
     if not isinstance(matcher, W3LeafMatcher):  # a few postings inlined in the term info
@@ -127,8 +143,10 @@ def _segment_blocks(segment, field: str, tbytes: bytes) -> Iterator[tuple[int, C
         return
 
     def decode():
-        matcher._read_data()
-        deltas, weights, values = matcher._data
+        data = matcher._postfile.get(matcher._dataoffset, matcher._nextoffset - matcher._dataoffset)
+        if matcher._compression:
+            data = zlib.decompress(data)
+        deltas, weights, values = pickle.loads(data.replace(_BYTES_FROM_TEXT, _KEEP_TEXT, 1))
         if weights is None or isinstance(weights, float):
             weights = [1.0 if weights is None else weights] * len(deltas)
         return deltas, weights, values

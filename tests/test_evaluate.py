@@ -128,8 +128,14 @@ def test_postings_within_some_documents_hold_theirs(searcher):
     assert np.array_equal(part.docs[rows], wanted)
     full_rows = np.searchsorted(complete.docs, wanted)
     assert np.array_equal(part.weights[rows], complete.weights[full_rows])
-    assert [part.values[i] for i in rows] == [complete.values[i] for i in full_rows]
+    assert [part.encoded(i) for i in rows] == [complete.encoded(i) for i in full_rows]
     assert part.docs.size < complete.docs.size  # blocks without any of them were skipped
+    whoosh = reader.postings(BODY_GRAM, "公司")
+    for row, docnum in enumerate(complete.docs.tolist()):
+        assert whoosh.id() == docnum and whoosh.weight() == complete.weights[row]
+        assert whoosh.value() == complete.encoded(row)
+        whoosh.next()
+    assert not whoosh.is_active()
 
 
 def test_field_lengths_are_whooshs(searcher):
