@@ -137,6 +137,8 @@ class _Evaluation:
     # -- compound queries ---------------------------------------------------
 
     def _and(self, subqueries, within, scored) -> Matches:
+        if not subqueries:
+            return NO_MATCHES
         positive = [q for q in subqueries if not isinstance(q, wq.Not)]
         negative = [q.query for q in subqueries if isinstance(q, wq.Not)]
         # Smallest first: each next subquery is evaluated among the survivors only.

@@ -109,6 +109,11 @@ def test_a_phrase_is_its_bigrams_in_sequence(view, searcher):
         assert set(found) <= set(anywhere)
 
 
+def test_empty_compounds_match_nothing(searcher, view):
+    for q in (wq.And([]), wq.Or([]), wq.NullQuery):
+        assert evaluate(view, q).docs.size == 0 == len(whoosh_matches(searcher, q))
+
+
 def test_a_bare_phrase_scores_as_whoosh(searcher, view):
     phrase = wq.Phrase(BODY_GRAM, ["人工", "工智", "智能"])
     expected = whoosh_matches(searcher, phrase)
