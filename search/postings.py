@@ -5,19 +5,22 @@ where a query's time went. Here a term's postings come out whole: a block of
 postings is unpickled as Whoosh does it, then its docnums are decoded with numpy.
 
 This is the only module that knows Whoosh's codec internals (whoosh-reloaded is
-pinned >=2.7.5,<2.8): the private attributes are read in `_segment_blocks` and
-`_length_bytes`, nowhere else.
+pinned >=2.7.5,<2.8): the postings format and the private attributes are read
+in `_segment_blocks` and `_length_bytes`, nowhere else.
 """
 from __future__ import annotations
 
 import bisect
+import functools
+import io
 import pickle
+import struct
 import zlib
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
@@ -28,6 +31,7 @@ from whoosh.util.numeric import byte_to_length
 # GLOBAL opcode comes before any value, so its first occurrence is the opcode.
 _BYTES_FROM_TEXT = b"c_codecs\nencode\n"
 _KEEP_TEXT = b"cbuiltins\nslice\n"
+_BLOCK_SIZE = struct.Struct("!i")
 # Decoded field length of each length byte, as Whoosh's scorers see it.
 _LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 
@@ -55,7 +59,7 @@ class TermEntry:
 
     field: str
     tbytes: bytes
-    segments: tuple[tuple[object, int], ...]  # (segment reader, its first docnum)
+    segments: tuple[tuple[object, int, object], ...]  # (segment reader, its first docnum, TermInfo)
     doc_frequency: int  # in all segments, deleted documents included (as Whoosh's idf counts)
 
 
@@ -64,10 +68,11 @@ def find_term(reader, field: str, tbytes: bytes) -> TermEntry | None:
     segments, frequency = [], 0
     for segment, base in reader.leaf_readers():
         try:
-            frequency += segment.term_info(field, tbytes).doc_frequency()
+            info = segment.term_info(field, tbytes)
         except TermNotFound:
             continue
-        segments.append((segment, base))
+        segments.append((segment, base, info))
+        frequency += info.doc_frequency()
     return TermEntry(field, tbytes, tuple(segments), frequency) if segments else None
 
 
@@ -80,14 +85,14 @@ def read_postings(term: TermEntry, within: np.ndarray | None = None, positions: 
     # Gathered as Python lists and converted once: a block is only ~100 postings.
     deltas, weights, values = [], [], []
     last = 0  # the last docnum gathered: deltas add up from 0
-    for segment, base in term.segments:
+    for segment, base, info in term.segments:
         wanted = None
         if within is not None:
             wanted = (within[(within >= base) & (within < base + segment.doc_count_all())] - base).tolist()
             if not wanted:
                 continue
         previous_max = -1
-        for max_id, decode in _segment_blocks(segment, term.field, term.tbytes):
+        for max_id, decode in _segment_blocks(segment, info):
             if wanted is None or _any_between(wanted, previous_max, max_id):
                 block_deltas, block_weights, block_values = decode()
                 # A block's deltas start from 0: make its first relative to `last`.
@@ -121,41 +126,47 @@ def _any_between(sorted_docs: list[int], low: int, high: int) -> bool:
     return i < len(sorted_docs) and sorted_docs[i] <= high
 
 
-def _segment_blocks(segment, field: str, tbytes: bytes) -> Iterator[tuple[int, Callable]]:
+def _segment_blocks(segment, info) -> Iterator[tuple[int, Callable]]:
     """(last docnum, decode) for each block of a term's postings in one segment;
     decode() gives the block's (docnum deltas from 0, weights, values) as sequences.
 
-    Private Whoosh: the terms reader (`_terms`), W3LeafMatcher's block walk
-    (`_lastblock`, `_maxid`, `_next_block`) and where a block's data is
-    (`_postfile`, `_dataoffset`, `_nextoffset`, `_compression`): a pickle of
-    (docnum deltas, weights minified to None/one float/a tuple, values), read
-    as W3LeafMatcher._read_data reads it, but for the values (see _KEEP_TEXT).
+    Whoosh's W3 postings format, as W3LeafMatcher reads it: a magic number, then
+    blocks of (int length, negative for the last block; pickled block info;
+    pickled, maybe compressed, data: docnum deltas, weights minified to None/one
+    float/a tuple, values). Private Whoosh: the segment's postings file
+    (`_terms._postfile`).
     """
-    matcher = segment._terms.matcher(field, tbytes, segment.schema[field].format)
-    if not isinstance(matcher, W3LeafMatcher):  # a few postings inlined in the term info
-        ids, weights, values = [], [], []
-        while matcher.is_active():
-            ids.append(matcher.id())
-            weights.append(matcher.weight())
-            values.append(matcher.value())
-            matcher.next()
-        yield ids[-1], lambda: ([b - a for a, b in zip([0] + ids, ids)], weights, values)
+    if info.is_inlined():  # a few postings kept in the term info itself
+        ids, weights, values = info.inlined_postings()
+        yield ids[-1], lambda: ([b - a for a, b in zip((0,) + tuple(ids), ids)], weights, values)
         return
-
-    def decode():
-        data = matcher._postfile.get(matcher._dataoffset, matcher._nextoffset - matcher._dataoffset)
-        if matcher._compression:
-            data = zlib.decompress(data)
-        deltas, weights, values = pickle.loads(data.replace(_BYTES_FROM_TEXT, _KEEP_TEXT, 1))
-        if weights is None or isinstance(weights, float):
-            weights = [1.0 if weights is None else weights] * len(deltas)
-        return deltas, weights, values
-
+    offset, length = info.extent()
+    if isinstance(length, tuple):  # W3TermInfo.from_bytes leaves the length a 1-tuple
+        (length,) = length
+    data = segment._terms._postfile.get(offset, length)
+    if data[:len(WHOOSH3_HEADER_MAGIC)] != WHOOSH3_HEADER_MAGIC:
+        raise ValueError(f"not a Whoosh 3 posting list at {offset}")
+    stream = io.BytesIO(data)
+    start = len(WHOOSH3_HEADER_MAGIC)
     while True:
-        yield matcher._maxid, decode
-        if matcher._lastblock:
+        (size,) = _BLOCK_SIZE.unpack_from(data, start)
+        stream.seek(start + _BLOCK_SIZE.size)
+        _, max_id, _, compression, _, _ = pickle.load(stream)
+        end = start + _BLOCK_SIZE.size + abs(size)
+        yield max_id, functools.partial(_decode_block, data, stream.tell(), end, compression)
+        if size < 0:
             return
-        matcher._next_block()
+        start = end
+
+
+def _decode_block(data: bytes, start: int, end: int, compression: int):
+    block = data[start:end]
+    if compression:
+        block = zlib.decompress(block)
+    deltas, weights, values = pickle.loads(block.replace(_BYTES_FROM_TEXT, _KEEP_TEXT, 1))
+    if weights is None or isinstance(weights, float):
+        weights = [1.0 if weights is None else weights] * len(deltas)
+    return deltas, weights, values
 
 
 def _length_bytes(segment, field: str) -> bytes:
