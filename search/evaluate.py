@@ -229,16 +229,15 @@ class _Evaluation:
         needed = range(len(terms)) if scored else self._phrase_cover(fieldname, q.words, dfs)
         candidates, confirmed, read = within, None, {}
         starts: dict[int, set[int]] = {}  # unconfirmed candidate -> where the phrase can start in it
-        for i in sorted(needed, key=lambda i: dfs[i]):  # rarest first: fewer blocks to decode
+        for step, i in enumerate(sorted(needed, key=lambda i: dfs[i])):  # rarest first: fewer blocks
             read[i] = self._postings(terms[i], candidates, positions=True)
             candidates = read[i].docs
-            if confirmed is None:
+            if step == 0:
                 confirmed = self._confirmed_by_word(fieldname, q.words, candidates)
-            else:  # from the second bigram on, positions rule candidates out before more is read
-                if len(read) == 2:
-                    unconfirmed = np.setdiff1d(candidates, confirmed, assume_unique=True)
-                    starts = dict.fromkeys(unconfirmed.tolist())
-                _narrow_starts(fmt, starts, dict(read) if len(read) == 2 else {i: read[i]})
+            else:  # positions rule candidates out before the next, more frequent, bigram is read
+                if step == 1:
+                    starts = dict.fromkeys(np.setdiff1d(candidates, confirmed, assume_unique=True).tolist())
+                _narrow_starts(fmt, starts, dict(read) if step == 1 else {i: read[i]})
                 candidates = np.union1d(np.intersect1d(candidates, confirmed, assume_unique=True),
                                         np.array(sorted(starts), dtype=np.int64))
             if not candidates.size:

@@ -1,8 +1,9 @@
 """Whoosh's posting lists and field lengths, read as numpy arrays.
 
 Whoosh's matchers walk postings one document at a time in Python, which is
-where a query's time went. Here a term's postings come out whole: a block of
-postings is unpickled as Whoosh does it, then its docnums are decoded with numpy.
+where a query's time went. Here a term's postings come out whole, as arrays:
+each block of ~100 postings is unpickled once, and blocks holding none of the
+documents asked about are not decoded at all.
 
 This is the only module that knows Whoosh's codec internals (whoosh-reloaded is
 pinned >=2.7.5,<2.8): the postings format and the private attributes are read
@@ -136,10 +137,8 @@ def _segment_blocks(segment, info) -> Iterator[tuple[int, Callable]]:
     float/a tuple, values). Private Whoosh: the segment's postings file
     (`_terms._postfile`).
     """
-    if info.is_inlined():  # a few postings kept in the term info itself
-        ids, weights, values = info.inlined_postings()
-        yield ids[-1], lambda: ([b - a for a, b in zip((0,) + tuple(ids), ids)], weights, values)
-        return
+    if info.is_inlined():  # W3Codec inlines lists shorter than its inlinelimit: 1 by default
+        raise ValueError("postings inlined in the term info (an index built with another inlinelimit)")
     offset, length = info.extent()
     if isinstance(length, tuple):  # W3TermInfo.from_bytes leaves the length a 1-tuple
         (length,) = length
