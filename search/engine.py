@@ -43,6 +43,8 @@ class _FacetTable:
     dates: np.ndarray  # int64 Whoosh ticks (µs since datetime.min) of the site's local time
     months: np.ndarray  # int32 month number since 1970-01
     stories: np.ndarray  # int64 story number: posts with the same title and body share one
+    story_rank: np.ndarray  # int64 place of each doc in the order (story, date, docnum)
+    by_story_rank: np.ndarray  # the docnum at each place of that order
     category_values: list[str]
     category_masks: np.ndarray  # bool [category, doc]
     paper_values: list[str]
@@ -58,9 +60,12 @@ class _FacetTable:
         months = (dates - _EPOCH_TICKS).astype("datetime64[us]").astype("datetime64[M]").astype(np.int32)
         keys = np.array(list(reader.column_reader(STORY)) if size else [], dtype=object)
         stories = np.unique(keys, return_inverse=True)[1].astype(np.int64)
+        by_story_rank = np.lexsort((np.arange(size), dates, stories))
+        story_rank = np.empty(size, dtype=np.int64)
+        story_rank[by_story_rank] = np.arange(size)
         cats, cat_masks = cls._masks(view, CATEGORY, size)
         papers, paper_masks = cls._masks(view, PAPER, size)
-        return cls(live, dates, months, stories, cats, cat_masks, papers, paper_masks)
+        return cls(live, dates, months, stories, story_rank, by_story_rank, cats, cat_masks, papers, paper_masks)
 
     @staticmethod
     def _masks(view: IndexView, field: str, size: int):
@@ -115,7 +120,9 @@ class SearchEngine:
                 months=_month_counts(table.months[docs[in_categories & in_papers]]),
             )
             page_docs = _page(table, selected, selected_scores, request)
-            hits = tuple(self._hit(searcher, table, docnum, matched, parsed.terms) for docnum in page_docs)
+            # The page's stories among all matches, once: their other posts are shown as reprints.
+            on_page = matched[np.isin(table.stories[matched], table.stories[page_docs])]
+            hits = tuple(self._hit(searcher, table, docnum, on_page, parsed.terms) for docnum in page_docs)
         return SearchResult(request=request, total=int(selected.size), hits=hits, facets=facets,
                             seconds=time.perf_counter() - started, terms=parsed.terms,
                             notice=parsed.notice, articles=int(matched.size))
@@ -207,7 +214,7 @@ class SearchEngine:
         rows = [values.index(v) for v in wanted if v in values]
         if not rows:
             return np.zeros(docs.size, dtype=bool)
-        return masks[rows][:, docs].any(axis=0)
+        return masks[np.ix_(rows, docs)].any(axis=0)
 
     def _matches(self, q: wq.Query, sort: Sort) -> tuple[np.ndarray, np.ndarray]:
         """Every matching docnum (ascending) and its score, cached per index version.
@@ -256,11 +263,20 @@ def _first_of_each_story(table: _FacetTable, docs: np.ndarray, scores: np.ndarra
     """One post per story: the earliest published of its posts among `docs` (docnum order kept)."""
     if docs.size < 2:
         return docs, scores
-    stories = table.stories[docs]
-    order = np.lexsort((docs, table.dates[docs], stories))
-    ordered = stories[order]
-    first = np.sort(order[np.concatenate(([True], ordered[1:] != ordered[:-1]))])
-    return docs[first], scores[first]
+    # In the table's (story, date, docnum) order, the first post of each story among docs.
+    ordered = table.by_story_rank[_sorted(table.story_rank[docs], table.stories.size)]
+    stories = table.stories[ordered]
+    first = _sorted(ordered[np.concatenate(([True], stories[1:] != stories[:-1]))], table.stories.size)
+    return first, scores[np.searchsorted(docs, first)]
+
+
+def _sorted(values: np.ndarray, bound: int) -> np.ndarray:
+    """Distinct non-negative ints below `bound`, sorted: by a mask when they are many."""
+    if values.size * 16 < bound:
+        return np.sort(values)
+    mask = np.zeros(bound, dtype=bool)
+    mask[values] = True
+    return np.flatnonzero(mask)
 
 
 def _page(table: _FacetTable, selected: np.ndarray, scores: np.ndarray, request: SearchRequest) -> list[int]:
@@ -270,16 +286,25 @@ def _page(table: _FacetTable, selected: np.ndarray, scores: np.ndarray, request:
     order is total, so pages never overlap.
     """
     start = (request.page - 1) * request.page_size
+    end = start + request.page_size
     if start >= selected.size:
         return []
     dates = table.dates[selected]
-    if request.sort is Sort.RELEVANCE and scores.any():
-        order = np.lexsort((selected, -dates, -scores))
+    if request.sort is Sort.RELEVANCE and scores.min() < scores.max():
+        keys = (selected, -dates, -scores)
     elif request.sort is Sort.OLDEST:
-        order = np.lexsort((selected, dates))
-    else:  # newest; also relevance with nothing to rank by (the empty query)
-        order = np.lexsort((selected, -dates))
-    return selected[order[start:start + request.page_size]].tolist()
+        keys = (selected, dates)
+    else:  # newest; also relevance when every score is the same (the empty query)
+        keys = (selected, -dates)
+    # Only the docs whose first key is within the page's reach need the full sort.
+    first_key = keys[-1]
+    if end < selected.size:
+        reach = np.partition(first_key, end - 1)[end - 1]
+        candidates = np.flatnonzero(first_key <= reach)
+    else:
+        candidates = np.arange(selected.size)
+    order = candidates[np.lexsort(tuple(key[candidates] for key in keys))]
+    return selected[order[start:end]].tolist()
 
 
 def _counts(values: list[str], masks: np.ndarray, docs: np.ndarray) -> tuple[FacetCount, ...]:
