@@ -313,7 +313,7 @@ class _Evaluation:
             postings = _rows(postings, np.flatnonzero(self.view.is_live[postings.docs]))
         postings = _restricted(postings, read_within)
         self._read[term] = (postings, read_within)
-        return _restricted(postings, within)
+        return postings if read_within is within else _restricted(postings, within)
 
 
 def _covers(read_within: np.ndarray | None, within: np.ndarray | None) -> bool:
@@ -329,10 +329,12 @@ def _covers(read_within: np.ndarray | None, within: np.ndarray | None) -> bool:
 def _narrow_starts(fmt, starts: dict, new: dict[int, Postings]) -> None:
     """Keep in `starts` the phrase starts that agree with the bigrams `new` (offset in the
     phrase -> postings); drop the documents left with none, or without one of them."""
-    for doc in list(starts):
+    docs = np.fromiter(starts, dtype=np.int64, count=len(starts))
+    rows = {offset: np.searchsorted(postings.docs, docs).tolist() for offset, postings in new.items()}
+    for k, doc in enumerate(docs.tolist()):
         possible = starts[doc]
         for offset, postings in new.items():
-            row = int(np.searchsorted(postings.docs, doc))
+            row = rows[offset][k]
             if row == postings.docs.size or postings.docs[row] != doc:
                 possible = None
                 break

@@ -89,7 +89,8 @@ def read_postings(term: TermEntry, within: np.ndarray | None = None, positions: 
     for segment, base, info in term.segments:
         wanted = None
         if within is not None:
-            wanted = (within[(within >= base) & (within < base + segment.doc_count_all())] - base).tolist()
+            low, high = np.searchsorted(within, (base, base + segment.doc_count_all()))
+            wanted = (within[low:high] - base).tolist()
             if not wanted:
                 continue
         previous_max = -1
