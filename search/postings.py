@@ -26,12 +26,14 @@ from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
 # Pickle protocol 2 rebuilds each bytes value (a posting's encoded positions) by
-# calling _codecs.encode(text, "latin-1"): half of a block's unpickling time. The
-# call is replaced by slice(text, "latin-1"), which keeps the text as it is, and
-# only the few values a phrase check reads are encoded (Postings.encoded). The
-# GLOBAL opcode comes before any value, so its first occurrence is the opcode.
+# calling _codecs.encode(text, "latin1"): half of a block's unpickling time. The
+# call is replaced by operator.add(text, "latin1"), which keeps the text (plus
+# that suffix) as a plain str, one the garbage collector doesn't track, and only
+# the few values a phrase check reads are encoded (Postings.encoded). The GLOBAL
+# opcode comes before any value, so its first occurrence is the opcode.
 _BYTES_FROM_TEXT = b"c_codecs\nencode\n"
-_KEEP_TEXT = b"cbuiltins\nslice\n"
+_KEEP_TEXT = b"c_operator\nadd\n"
+_KEPT_SUFFIX = len("latin1")
 _BLOCK_SIZE = struct.Struct("!i")
 # Decoded field length of each length byte, as Whoosh's scorers see it.
 _LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
@@ -48,7 +50,7 @@ class Postings:
     def encoded(self, row: int) -> bytes:
         """The encoded positions of a posting (for the field format's decode_positions)."""
         value = self.values[row]
-        return value.start.encode("latin-1") if isinstance(value, slice) else value
+        return value[:-_KEPT_SUFFIX].encode("latin-1") if isinstance(value, str) else value
 
 
 EMPTY = Postings(np.empty(0, dtype=np.int64), np.empty(0), [])
