@@ -2,10 +2,12 @@
 
 Whoosh's matchers walk the query tree one document at a time in Python; here each
 leaf becomes a sorted array of docnums with their scores, AND intersects, OR
-unites, NOT subtracts. The documents matched are exactly Whoosh's, and so are the
+unites, NOT subtracts. The documents matched are Whoosh's, and so are the
 scores: BM25F with Whoosh's statistics (idf, average field length, the length
 byte of each document), the constants of ConstantScoreQuery, 1.0 for Every and
-for a NOT inside AND/OR, summed where Whoosh's matchers sum.
+for a NOT inside AND/OR, summed where Whoosh's matchers sum. Except where Whoosh
+errs (tests/test_evaluate.py): its AndNotMatcher lets some excluded documents
+through, and under an AND with a NOT some documents lose their words' score.
 
 Two shortcuts keep phrases (literal strings on the gram fields) cheap, both
 exact:
