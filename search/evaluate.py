@@ -7,7 +7,8 @@ scores: BM25F with Whoosh's statistics (idf, average field length, the length
 byte of each document), the constants of ConstantScoreQuery, 1.0 for Every and
 for a NOT inside AND/OR, summed where Whoosh's matchers sum. Except where Whoosh
 errs (tests/test_evaluate.py): its AndNotMatcher lets some excluded documents
-through, and under an AND with a NOT some documents lose their words' score.
+through, and an AND over literals (AndMaybe queries) drops the words' score of
+some documents, depending on how its matchers happened to skip.
 
 Two shortcuts keep phrases (literal strings on the gram fields) cheap, both
 exact:

@@ -23,8 +23,8 @@ QUERIES = [
     # Latin and digits, alone and next to CJK
     "ETF", "etf", "A股", "5G", "AI", "17亿元", "3.5%", "2026年", "亿元", "上行e链",
     # syntax: quotes, OR, NOT, groups, fields
-    '"供应链金融"', "人工 智能", "美联储 OR 央行", "(银行 OR 券商) 利率", "title:美联储", "标题：人工智能",
-    "body:ETF", "正文:新能源", "银行 ANDMAYBE 利率", "银行 REQUIRE 利率", "",
+    '"供应链金融"', "美联储 OR 央行", "title:美联储", "标题：人工智能",
+    "body:ETF", "正文:新能源", "",
 ]
 NEGATIVE_QUERIES = {"美联储 -央行": "美联储", '"美联储" NOT 央行': "美联储", "-银行": None,
                     "半导体 OR -芯片": None, "(银行 -利率) OR 券商": None}
@@ -83,6 +83,38 @@ def test_not_matches_whoosh_and_scores_like_its_positive_part(searcher, view, te
         # positive query's own score, which Whoosh loses for some documents.
         alone = evaluate(view, parse_query(positive).query)
         assert np.allclose(found.scores, alone.scores[np.searchsorted(alone.docs, found.docs)] + 1.0)
+
+
+@pytest.mark.parametrize("text, parts", [("新能源 汽车", ["新能源", "汽车"]), ("美联储 央行", ["美联储", "央行"]),
+                                         ("人工 智能", ["人工", "智能"]), ("银行 利率 央行", ["银行", "利率", "央行"]),
+                                         ("(银行 OR 券商) 利率", ["银行 OR 券商", "利率"])])
+def test_an_and_scores_the_sum_of_its_parts(searcher, view, text, parts):
+    # Whoosh's IntersectionMatcher skips inside an AndMaybe without moving its
+    # optional side, so some documents lose their words' score (123 of 559 for
+    # 新能源 汽车 on the wire archive); here a post's score does not depend on that.
+    found = evaluate(view, parse_query(text).query)
+    assert found.docs.size and found.docs.tolist() == sorted(whoosh_matches(searcher, parse_query(text).query))
+    total = np.zeros(found.docs.size)
+    for part in parts:
+        alone = evaluate(view, parse_query(part).query)
+        expected = whoosh_matches(searcher, parse_query(part).query)
+        assert np.allclose(alone.scores, [expected[d] for d in alone.docs.tolist()], rtol=1e-12, atol=0)
+        total += alone.scores[np.searchsorted(alone.docs, found.docs)]
+    assert np.allclose(found.scores, total, rtol=1e-12, atol=0)
+
+
+def test_andmaybe_and_require(searcher, view):
+    bank, rate = (evaluate(view, parse_query(word).query) for word in ("银行", "利率"))
+    both = np.intersect1d(bank.docs, rate.docs)
+    assert both.size
+    maybe = evaluate(view, parse_query("银行 ANDMAYBE 利率").query)
+    assert maybe.docs.tolist() == bank.docs.tolist() == sorted(whoosh_matches(searcher, parse_query("银行 ANDMAYBE 利率").query))
+    expected = bank.scores.copy()
+    expected[np.searchsorted(bank.docs, both)] += rate.at(both)
+    assert np.allclose(maybe.scores, expected, rtol=1e-12, atol=0)
+    required = evaluate(view, parse_query("银行 REQUIRE 利率").query)
+    assert required.docs.tolist() == both.tolist() == sorted(whoosh_matches(searcher, parse_query("银行 REQUIRE 利率").query))
+    assert np.allclose(required.scores, bank.at(both), rtol=1e-12, atol=0)
 
 
 def test_andnot_removes_every_match_of_its_right_side(searcher, view, archive_posts):
