@@ -175,6 +175,24 @@ def run(engine_root: Path, baseline_dir: Path | None, repeat: int, warmup: int, 
     calls = [(kind, _engine_call(engine, kind), baseline and _baseline_call(baseline, kind)) for kind in kinds]
     results = [KindResult(k.label, k.role, k.term, k.variant) for k in kinds]
     load = {"before": list(_loadavg())}
+    # Automatic collections would fire inside timings, and at the same point of
+    # every round, so always in the same kind; collect between rounds only.
+    gc.disable()
+    try:
+        _rounds(calls, results, baseline, repeat, warmup, progress)
+    finally:
+        gc.enable()
+    load["after"] = list(_loadavg())
+    engine.close()
+    if baseline is not None:
+        baseline.close()
+    params["engine_cache"] = "on" if engine_cache else "off"
+    return {"repeat": repeat, "warmup": warmup, "params": params, "open_first_query_s": opened,
+            "loadavg": load, "kinds": [asdict(r) for r in results]}
+
+
+def _rounds(calls, results, baseline, repeat: int, warmup: int, progress) -> None:
+    """Time the mix: each kind once per round on each engine, samples into `results`."""
     for round_no in range(warmup + repeat):
         for index, ((kind, engine_call, baseline_call), out) in enumerate(zip(calls, results)):
             # Interleave, and alternate who goes first, so noise hits both alike.
@@ -195,13 +213,6 @@ def run(engine_root: Path, baseline_dir: Path | None, repeat: int, warmup: int, 
         if progress:
             progress(round_no + 1, warmup + repeat)
         gc.collect()  # between rounds, not inside a timing
-    load["after"] = list(_loadavg())
-    engine.close()
-    if baseline is not None:
-        baseline.close()
-    params["engine_cache"] = "on" if engine_cache else "off"
-    return {"repeat": repeat, "warmup": warmup, "params": params, "open_first_query_s": opened,
-            "loadavg": load, "kinds": [asdict(r) for r in results]}
 
 
 def _loadavg() -> tuple[float, float, float]:

@@ -1,8 +1,9 @@
 """The search API: one entry point for the CLI and the web UI.
 
-Matching and ranking are Whoosh's; filters and facet counts are numpy over
-per-document arrays (date, category and paper membership) built once per index
-version, so a facet count costs the same whatever the number of hits.
+Matching and ranking (BM25F) are numpy over whole posting lists (search.evaluate);
+filters and facet counts are numpy over per-document arrays (date, category and
+paper membership) built once per index version, so a facet count costs the same
+whatever the number of hits.
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from whoosh.util.times import datetime_to_long, long_to_datetime
 from indexer import store
 from indexer.schema import (BODY, CATEGORY, DATE, ID_FIELD, PAPER, PATH, STORY, TAGS, TITLE, URL,
                             from_local_naive)
-from search.query import parse_query
+from search.evaluate import IndexView, evaluate
+from search.query import WORD_FIELD_OF_GRAM, parse_query
 from search.snippets import highlight_html, snippet_html
 from search.types import (MAX_PAGE_SIZE, Article, FacetCount, Facets, Hit, IndexStats, Reprint,
                           SearchError, SearchRequest, SearchResult, Sort)
@@ -41,33 +43,37 @@ class _FacetTable:
     dates: np.ndarray  # int64 Whoosh ticks (µs since datetime.min) of the site's local time
     months: np.ndarray  # int32 month number since 1970-01
     stories: np.ndarray  # int64 story number: posts with the same title and body share one
+    story_rank: np.ndarray  # int64 place of each doc in the order (story, date, docnum)
+    by_story_rank: np.ndarray  # the docnum at each place of that order
     category_values: list[str]
     category_masks: np.ndarray  # bool [category, doc]
     paper_values: list[str]
     paper_masks: np.ndarray  # bool [paper, doc]
 
     @classmethod
-    def build(cls, searcher) -> "_FacetTable":
-        reader = searcher.reader()
+    def build(cls, view: IndexView) -> "_FacetTable":
+        reader = view.searcher.reader()
         size = reader.doc_count_all()
-        live = np.fromiter(reader.all_doc_ids(), dtype=np.int64)
+        live = view.live
         # An empty index has no columns at all.
         dates = np.fromiter(reader.column_reader(DATE, translate=False) if size else (), dtype=np.int64, count=size)
         months = (dates - _EPOCH_TICKS).astype("datetime64[us]").astype("datetime64[M]").astype(np.int32)
         keys = np.array(list(reader.column_reader(STORY)) if size else [], dtype=object)
         stories = np.unique(keys, return_inverse=True)[1].astype(np.int64)
-        cats, cat_masks = cls._masks(searcher, CATEGORY, size)
-        papers, paper_masks = cls._masks(searcher, PAPER, size)
-        return cls(live, dates, months, stories, cats, cat_masks, papers, paper_masks)
+        by_story_rank = np.lexsort((np.arange(size), dates, stories))
+        story_rank = np.empty(size, dtype=np.int64)
+        story_rank[by_story_rank] = np.arange(size)
+        cats, cat_masks = cls._masks(view, CATEGORY, size)
+        papers, paper_masks = cls._masks(view, PAPER, size)
+        return cls(live, dates, months, stories, story_rank, by_story_rank, cats, cat_masks, papers, paper_masks)
 
     @staticmethod
-    def _masks(searcher, field: str, size: int):
+    def _masks(view: IndexView, field: str, size: int):
         values = [value.decode("utf-8") if isinstance(value, bytes) else value
-                  for value in searcher.reader().lexicon(field)]
+                  for value in view.searcher.reader().lexicon(field)]
         masks = np.zeros((len(values), size), dtype=bool)
         for row, value in enumerate(values):
-            docs = np.fromiter(searcher.docs_for_query(wq.Term(field, value)), dtype=np.int64)
-            masks[row, docs] = True
+            masks[row, evaluate(view, wq.Term(field, value), scored=False).docs] = True
         return values, masks
 
 
@@ -84,6 +90,7 @@ class SearchEngine:
         self._lock = threading.RLock()
         self._build: Path | None = None
         self._searcher = None
+        self._view: IndexView | None = None
         self._table: _FacetTable | None = None
         self._table_generation = None
         self._match_cache: OrderedDict = OrderedDict()
@@ -98,7 +105,7 @@ class SearchEngine:
         parsed = parse_query(request.query)
         with self._lock:
             searcher, table = self._current()
-            docs, scores = self._matches(searcher, table, parsed.query, request.sort)
+            docs, scores = self._matches(parsed.query, request.sort)
             in_dates = self._date_mask(table, docs, request)
             in_categories = self._any_mask(table.category_values, table.category_masks, docs,
                                            request.categories)
@@ -113,7 +120,9 @@ class SearchEngine:
                 months=_month_counts(table.months[docs[in_categories & in_papers]]),
             )
             page_docs = _page(table, selected, selected_scores, request)
-            hits = tuple(self._hit(searcher, table, docnum, matched, parsed.terms) for docnum in page_docs)
+            # The page's stories among all matches, once: their other posts are shown as reprints.
+            on_page = matched[np.isin(table.stories[matched], table.stories[page_docs])]
+            hits = tuple(self._hit(searcher, table, docnum, on_page, parsed.terms) for docnum in page_docs)
         return SearchResult(request=request, total=int(selected.size), hits=hits, facets=facets,
                             seconds=time.perf_counter() - started, terms=parsed.terms,
                             notice=parsed.notice, articles=int(matched.size))
@@ -180,7 +189,10 @@ class SearchEngine:
         generation = (self._build, self._searcher.reader().generation())
         if generation != self._table_generation:
             self._match_cache.clear()
-            self._table = _FacetTable.build(self._searcher)
+            reader = self._searcher.reader()
+            live = np.fromiter(reader.all_doc_ids(), dtype=np.int64, count=reader.doc_count())
+            self._view = IndexView(self._searcher, live, WORD_FIELD_OF_GRAM)
+            self._table = _FacetTable.build(self._view)
             self._table_generation = generation
         return self._searcher, self._table
 
@@ -202,36 +214,25 @@ class SearchEngine:
         rows = [values.index(v) for v in wanted if v in values]
         if not rows:
             return np.zeros(docs.size, dtype=bool)
-        return masks[rows][:, docs].any(axis=0)
+        return masks[np.ix_(rows, docs)].any(axis=0)
 
-    def _matches(self, searcher, table: _FacetTable, q: wq.Query, sort: Sort) -> tuple[np.ndarray, np.ndarray]:
+    def _matches(self, q: wq.Query, sort: Sort) -> tuple[np.ndarray, np.ndarray]:
         """Every matching docnum (ascending) and its score, cached per index version.
 
-        One pass, every match scored exactly: Whoosh's top-N shortcuts (matcher
-        replacement, block skipping) trust max-quality bounds that some of its
-        matchers under-report, and would drop real hits. Facet clicks, other
-        pages and other sorts of the same query reuse the pass.
+        Every match is scored exactly (no top-N shortcut), so facets, other pages
+        and other sorts of the same query reuse the evaluation; a sort by date
+        needs no scores.
         """
-        if isinstance(q, wq.Every):
-            return table.live, np.zeros(table.live.size)
         scored = sort is Sort.RELEVANCE
         for key in [(repr(q), True)] + ([] if scored else [(repr(q), False)]):
             if key in self._match_cache:
                 self._match_cache.move_to_end(key)
                 return self._match_cache[key]
-        if scored:
-            pairs = searcher.search(q, limit=None).top_n  # (score, docnum), all of them
-            docs = np.fromiter((d for _, d in pairs), dtype=np.int64, count=len(pairs))
-            scores = np.fromiter((sc for sc, _ in pairs), dtype=np.float64, count=len(pairs))
-            order = np.argsort(docs)
-            docs, scores = docs[order], scores[order]
-        else:  # no ranking needed: just the docnums
-            docs = np.fromiter(searcher.docs_for_query(q), dtype=np.int64)
-            scores = np.zeros(docs.size)
-        self._match_cache[(repr(q), scored)] = (docs, scores)
+        matches = evaluate(self._view, q, scored)
+        self._match_cache[(repr(q), scored)] = (matches.docs, matches.scores)
         while len(self._match_cache) > self._match_cache_size:
             self._match_cache.popitem(last=False)
-        return docs, scores
+        return matches.docs, matches.scores
 
     @staticmethod
     def _hit(searcher, table: _FacetTable, docnum: int, matched: np.ndarray, terms: tuple[str, ...]) -> Hit:
@@ -262,11 +263,20 @@ def _first_of_each_story(table: _FacetTable, docs: np.ndarray, scores: np.ndarra
     """One post per story: the earliest published of its posts among `docs` (docnum order kept)."""
     if docs.size < 2:
         return docs, scores
-    stories = table.stories[docs]
-    order = np.lexsort((docs, table.dates[docs], stories))
-    ordered = stories[order]
-    first = np.sort(order[np.concatenate(([True], ordered[1:] != ordered[:-1]))])
-    return docs[first], scores[first]
+    # In the table's (story, date, docnum) order, the first post of each story among docs.
+    ordered = table.by_story_rank[_sorted(table.story_rank[docs], table.stories.size)]
+    stories = table.stories[ordered]
+    first = _sorted(ordered[np.concatenate(([True], stories[1:] != stories[:-1]))], table.stories.size)
+    return first, scores[np.searchsorted(docs, first)]
+
+
+def _sorted(values: np.ndarray, bound: int) -> np.ndarray:
+    """Distinct non-negative ints below `bound`, sorted: by a mask when they are many."""
+    if values.size * 16 < bound:
+        return np.sort(values)
+    mask = np.zeros(bound, dtype=bool)
+    mask[values] = True
+    return np.flatnonzero(mask)
 
 
 def _page(table: _FacetTable, selected: np.ndarray, scores: np.ndarray, request: SearchRequest) -> list[int]:
@@ -276,16 +286,25 @@ def _page(table: _FacetTable, selected: np.ndarray, scores: np.ndarray, request:
     order is total, so pages never overlap.
     """
     start = (request.page - 1) * request.page_size
+    end = start + request.page_size
     if start >= selected.size:
         return []
     dates = table.dates[selected]
-    if request.sort is Sort.RELEVANCE and scores.any():
-        order = np.lexsort((selected, -dates, -scores))
+    if request.sort is Sort.RELEVANCE and scores.min() < scores.max():
+        keys = (selected, -dates, -scores)
     elif request.sort is Sort.OLDEST:
-        order = np.lexsort((selected, dates))
-    else:  # newest; also relevance with nothing to rank by (the empty query)
-        order = np.lexsort((selected, -dates))
-    return selected[order[start:start + request.page_size]].tolist()
+        keys = (selected, dates)
+    else:  # newest; also relevance when every score is the same (the empty query)
+        keys = (selected, -dates)
+    # Only the docs whose first key is within the page's reach need the full sort.
+    first_key = keys[-1]
+    if end < selected.size:
+        reach = np.partition(first_key, end - 1)[end - 1]
+        candidates = np.flatnonzero(first_key <= reach)
+    else:
+        candidates = np.arange(selected.size)
+    order = candidates[np.lexsort(tuple(key[candidates] for key in keys))]
+    return selected[order[start:end]].tolist()
 
 
 def _counts(values: list[str], masks: np.ndarray, docs: np.ndarray) -> tuple[FacetCount, ...]:

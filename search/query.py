@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 # (word field, gram field) of each field a user can name.
 FIELDS = {"title": ((TITLE, TITLE_GRAM),), "body": ((BODY, BODY_GRAM),)}
 FIELDS[None] = FIELDS["title"] + FIELDS["body"]
+# A jieba word is a contiguous substring of the text: where the word field holds a
+# literal as one word, its gram field holds the literal's bigrams in sequence.
+WORD_FIELD_OF_GRAM = {gram_field: word_field for word_field, gram_field in FIELDS[None]}
 FIELD_ALIASES = {"标题": "title", "正文": "body", "title": "title", "body": "body"}
 LITERAL_SCORE = {TITLE: 2.0, BODY: 1.0}
 _QUOTES = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "＂": '"'})

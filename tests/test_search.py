@@ -127,6 +127,18 @@ def test_pages_do_not_overlap(engine):
     assert first.total == second.total == both.total > 20
 
 
+@pytest.mark.parametrize("query, sort", [("银行", Sort.RELEVANCE), ("银行", Sort.NEWEST), ("银行", Sort.OLDEST),
+                                         ("", Sort.RELEVANCE), ("-银行", Sort.RELEVANCE)])
+def test_small_pages_follow_the_order_of_one_big_page(engine, query, sort):
+    big = [h.id for h in engine.search(SearchRequest(query=query, sort=sort, page_size=100)).hits]
+    small = [h.id for page in range(1, 8)
+             for h in engine.search(SearchRequest(query=query, sort=sort, page=page, page_size=7)).hits]
+    assert small == big[:len(small)] and len(small) == 49
+    if not query or query.startswith("-"):  # every score equal: newest first
+        newest = [h.id for h in engine.search(SearchRequest(query=query, sort=Sort.NEWEST, page_size=100)).hits]
+        assert big == newest
+
+
 def test_facets_count_the_hits(engine):
     result = engine.search(SearchRequest(query="银行"))
     assert sum(f.count for f in result.facets.categories) == result.articles >= result.total

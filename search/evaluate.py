@@ -1,0 +1,376 @@
+"""Every match of a query and its score, computed over whole posting lists with numpy.
+
+Whoosh's matchers walk the query tree one document at a time in Python; here each
+leaf becomes a sorted array of docnums with their scores, AND intersects, OR
+unites, NOT subtracts. The documents matched are Whoosh's, and so are the
+scores: BM25F with Whoosh's statistics (idf, average field length, the length
+byte of each document), the constants of ConstantScoreQuery, 1.0 for Every and
+for a NOT inside AND/OR, summed where Whoosh's matchers sum. Except where Whoosh
+errs (tests/test_evaluate.py): its AndNotMatcher lets some excluded documents
+through, and an AND over literals (AndMaybe queries) drops the words' score of
+some documents, depending on how its matchers happened to skip.
+
+Two shortcuts keep phrases (literal strings on the gram fields) cheap, both
+exact:
+- a phrase of CJK bigrams needs only every other bigram: two bigrams two
+  positions apart imply the one between them (consecutive positions are in one
+  run of units), so the most frequent bigrams are often not read at all;
+- a document whose word field holds the whole phrase as one jieba word contains
+  it (a word is a contiguous substring of the text), so only the other
+  candidates have their positions checked.
+Evaluating a subquery "within" a set of documents lets posting blocks that hold
+none of them go undecoded: the words that rank a literal are read only where the
+literal matched.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from whoosh import query as wq
+from whoosh.query.qcore import QueryError
+from whoosh.scoring import BM25F
+
+from analysis import is_cjk
+from search.postings import Postings, TermEntry, field_lengths, find_term, read_postings
+
+NOT_SCORE = 1.0  # what Whoosh's InverseMatcher scores a document matching a NOT
+# Read a term's postings whole (and keep them for the query) when the documents
+# wanted are at least 1/8 of its document frequency: few blocks could be skipped.
+COMPLETE_READ_RATIO = 8
+
+
+@dataclass(frozen=True)
+class Matches:
+    docs: np.ndarray  # int64 docnums, ascending
+    scores: np.ndarray  # float64, one per doc (zeros when not scored)
+
+    @classmethod
+    def constant(cls, docs: np.ndarray, score: float) -> "Matches":
+        return cls(docs, np.full(docs.size, score))
+
+    def at(self, docs: np.ndarray) -> np.ndarray:
+        """The scores of `docs`, a sorted subset of self.docs."""
+        return self.scores[np.searchsorted(self.docs, docs)]
+
+
+NO_MATCHES = Matches(np.empty(0, dtype=np.int64), np.empty(0))
+
+
+@dataclass
+class IndexView:
+    """What evaluation needs of one index version; built once per version."""
+
+    searcher: object  # a whoosh Searcher of that version, scoring with BM25F
+    live: np.ndarray  # int64 docnums not deleted, ascending
+    word_field_of_gram: dict[str, str]  # gram field -> the word field of the same text
+    is_live: np.ndarray = field(init=False)  # bool by docnum
+    has_deletions: bool = field(init=False)
+    _lengths: dict[str, np.ndarray] = field(init=False, default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.searcher.weighting, BM25F):
+            raise TypeError(f"only BM25F scoring is implemented, not {type(self.searcher.weighting).__name__}")
+        size = self.searcher.reader().doc_count_all()
+        self.is_live = np.zeros(size, dtype=bool)
+        self.is_live[self.live] = True
+        self.has_deletions = self.live.size < size
+
+    def lengths(self, fieldname: str) -> np.ndarray:
+        """Each document's length of a field, read on first use."""
+        if fieldname not in self._lengths:
+            self._lengths[fieldname] = field_lengths(self.searcher.reader(), fieldname)
+        return self._lengths[fieldname]
+
+
+def evaluate(view: IndexView, q: wq.Query, scored: bool = True) -> Matches:
+    """Every live document matching `q`, ascending, with its score (zeros if not `scored`)."""
+    return _Evaluation(view).run(q, None, scored)
+
+
+class _Evaluation:
+    """One query's evaluation; remembers the complete posting lists it has read."""
+
+    def __init__(self, view: IndexView):
+        self.view = view
+        self.reader = view.searcher.reader()
+        self.schema = self.reader.schema
+        self._terms: dict[tuple[str, object], TermEntry | None] = {}
+        # term -> its postings read so far, and among which documents (None: all)
+        self._read: dict[TermEntry, tuple[Postings, np.ndarray | None]] = {}
+
+    def run(self, q: wq.Query, within: np.ndarray | None, scored: bool) -> Matches:
+        """The matches of `q` among `within` (sorted docnums; None: all documents)."""
+        if q is wq.NullQuery:
+            return NO_MATCHES
+        if isinstance(q, wq.Term):
+            return self._term(q, within, scored)
+        if isinstance(q, wq.Phrase):
+            return self._phrase(q, within, scored)
+        if isinstance(q, wq.Every) and q.fieldname in (None, "", "*"):
+            return Matches.constant(self._all(within), q.boost)
+        if isinstance(q, wq.ConstantScoreQuery):
+            return Matches.constant(self.run(q.child, within, False).docs, q.score)
+        if isinstance(q, wq.Not):
+            return Matches.constant(self._without(self._all(within), q.query), NOT_SCORE)
+        if _is_plain_wrapper(q):
+            return self.run(q.child, within, scored)
+        if isinstance(q, wq.AndNot):
+            a = self.run(q.a, within, scored)
+            docs = self._without(a.docs, q.b)
+            return Matches(docs, a.at(docs))
+        if isinstance(q, wq.AndMaybe):
+            a = self.run(q.a, within, scored)
+            if not scored or not a.docs.size:
+                return a
+            b = self.run(q.b, a.docs, True)
+            scores = a.scores.copy()
+            scores[np.searchsorted(a.docs, b.docs)] += b.scores
+            return Matches(a.docs, scores)
+        if isinstance(q, wq.Require):
+            a = self.run(q.a, within, scored)
+            docs = self.run(q.b, a.docs, False).docs
+            return Matches(docs, a.at(docs))
+        if isinstance(q, wq.And):
+            return self._boosted(q, self._and(q.subqueries, within, scored))
+        if isinstance(q, wq.Or) and not q.scale:
+            return self._boosted(q, self._or(q.subqueries, within, scored))
+        raise QueryError(f"query type not supported by the evaluator: {type(q).__name__}")
+
+    # -- compound queries ---------------------------------------------------
+
+    def _and(self, subqueries, within, scored) -> Matches:
+        if not subqueries:
+            return NO_MATCHES
+        positive = [q for q in subqueries if not isinstance(q, wq.Not)]
+        negative = [q.query for q in subqueries if isinstance(q, wq.Not)]
+        # Smallest first: each next subquery is evaluated among the survivors only.
+        positive.sort(key=lambda q: q.estimate_size(self.reader))
+        parts = []
+        docs = within
+        for q in positive:
+            part = self.run(q, docs, scored)
+            parts.append(part)
+            docs = part.docs
+            if not docs.size:
+                return NO_MATCHES
+        if not positive:
+            docs = self._all(within)
+        for q in negative:
+            docs = self._without(docs, q)
+        scores = np.zeros(docs.size)
+        if scored:
+            for part in parts:
+                scores += part.at(docs)
+            scores += NOT_SCORE * len(negative)
+        return Matches(docs, scores)
+
+    def _or(self, subqueries, within, scored) -> Matches:
+        parts = [Matches.constant(self._without(self._all(within), q.query), NOT_SCORE)
+                 if isinstance(q, wq.Not) else self.run(q, within, scored) for q in subqueries]
+        docs = np.unique(np.concatenate([p.docs for p in parts])) if parts else NO_MATCHES.docs
+        scores = np.zeros(docs.size)
+        if scored:
+            for part in parts:
+                scores[np.searchsorted(docs, part.docs)] += part.scores
+        return Matches(docs, scores)
+
+    @staticmethod
+    def _boosted(q: wq.CompoundQuery, matches: Matches) -> Matches:
+        # Whoosh applies a compound's boost only when it has several subqueries.
+        if q.boost == 1.0 or len(q.subqueries) < 2:
+            return matches
+        return Matches(matches.docs, matches.scores * q.boost)
+
+    def _without(self, docs: np.ndarray, excluded: wq.Query) -> np.ndarray:
+        if not docs.size:
+            return docs
+        return np.setdiff1d(docs, self.run(excluded, docs, False).docs, assume_unique=True)
+
+    def _all(self, within: np.ndarray | None) -> np.ndarray:
+        if within is None:
+            return self.view.live
+        return within[self.view.is_live[within]] if self.view.has_deletions else within
+
+    # -- leaves -------------------------------------------------------------
+
+    def _term(self, q: wq.Term, within, scored) -> Matches:
+        term = self._find(q.fieldname, q.text)
+        if term is None:
+            return NO_MATCHES
+        postings = self._postings(term, within)
+        if not scored:
+            return Matches(postings.docs, np.zeros(postings.docs.size))
+        return Matches(postings.docs, self._term_scores(term, postings) * q.boost)
+
+    def _term_scores(self, term: TermEntry, postings: Postings) -> np.ndarray:
+        fieldname = term.field
+        if not self.schema[fieldname].scorable:
+            return postings.weights  # Whoosh's WeightScorer
+        searcher = self.view.searcher
+        weighting = searcher.weighting
+        idf = searcher.idf(fieldname, term.tbytes)
+        avgfl = searcher.avg_field_length(fieldname) or 1
+        b = weighting._field_B.get(fieldname, weighting.B)
+        k1 = weighting.K1
+        tf, fl = postings.weights, self.view.lengths(fieldname)[postings.docs]
+        # whoosh.scoring.bm25, in the same order of operations (the same floats)
+        return idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / avgfl)))
+
+    def _phrase(self, q: wq.Phrase, within, scored) -> Matches:
+        fieldname = q.fieldname
+        if fieldname not in self.schema:
+            return NO_MATCHES
+        fmt = self.schema[fieldname].format
+        if not fmt or not fmt.supports("positions"):
+            raise QueryError(f"Phrase search: {fieldname!r} field has no positions")
+        terms = [self._find(fieldname, word) for word in q.words]
+        if not terms or any(t is None for t in terms):
+            return NO_MATCHES
+        dfs = [t.doc_frequency for t in terms]
+        # A scored phrase sums the scores of all its terms, so it reads them all.
+        needed = range(len(terms)) if scored else self._phrase_cover(fieldname, q.words, dfs)
+        candidates, confirmed, read = within, None, {}
+        starts: dict[int, set[int]] = {}  # unconfirmed candidate -> where the phrase can start in it
+        for step, i in enumerate(sorted(needed, key=lambda i: dfs[i])):  # rarest first: fewer blocks
+            read[i] = self._postings(terms[i], candidates, positions=True)
+            candidates = read[i].docs
+            if step == 0:
+                confirmed = self._confirmed_by_word(fieldname, q.words, candidates)
+            else:  # positions rule candidates out before the next, more frequent, bigram is read
+                if step == 1:
+                    starts = dict.fromkeys(np.setdiff1d(candidates, confirmed, assume_unique=True).tolist())
+                _narrow_starts(fmt, starts, dict(read) if step == 1 else {i: read[i]})
+                candidates = np.union1d(np.intersect1d(candidates, confirmed, assume_unique=True),
+                                        np.array(sorted(starts), dtype=np.int64))
+            if not candidates.size:
+                return NO_MATCHES
+        docs = candidates
+        if not scored:
+            return Matches(docs, np.zeros(docs.size))
+        scores = np.zeros(docs.size)
+        for i, postings in read.items():
+            rows = np.searchsorted(postings.docs, docs)
+            scores += self._term_scores(terms[i], postings)[rows]
+        return Matches(docs, scores * q.boost)
+
+    def _phrase_cover(self, fieldname: str, words, dfs: list[int]) -> list[int]:
+        """The indexes of the bigrams to read: all of them, or on a gram field with
+        CJK in every bigram, the first, the last and no two apart by more than two,
+        with the fewest postings in all.
+
+        Consecutive positions are always in one run (runs are a position apart), so
+        bigrams at p and p+2 fix the units at p..p+3, hence the bigram at p+1. A
+        CJK character is a unit by itself, so a bigram with one says which units it
+        is made of (two Latin units could also be one unit: "ab" or "a b").
+        """
+        if fieldname not in self.view.word_field_of_gram or not all(_has_cjk(w) for w in words):
+            return list(range(len(words)))
+        # cost[i]: the cheapest cover of bigrams 0..i that includes i
+        cost, previous = [], []
+        for i, df in enumerate(dfs):
+            options = [j for j in (i - 1, i - 2) if j >= 0]
+            best = min(options, key=lambda j: cost[j]) if options else None
+            cost.append(df + (cost[best] if best is not None else 0))
+            previous.append(best)
+        cover, i = [], len(dfs) - 1
+        while i is not None:
+            cover.append(i)
+            i = previous[i]
+        return cover[::-1]
+
+    def _confirmed_by_word(self, fieldname: str, words, candidates: np.ndarray) -> np.ndarray:
+        """The candidates whose word field holds the phrase as one word: they contain it."""
+        word_field = self.view.word_field_of_gram.get(fieldname)
+        if word_field is None or not all(len(w) == 2 and is_cjk(w[0]) and is_cjk(w[1]) for w in words):
+            return NO_MATCHES.docs
+        word = self._find(word_field, words[0] + "".join(w[1] for w in words[1:]))
+        return NO_MATCHES.docs if word is None else self._postings(word, candidates).docs
+
+    # -- posting lists ------------------------------------------------------
+
+    def _find(self, fieldname: str, text) -> TermEntry | None:
+        """The term's entry if the index has the term, else None."""
+        key = (fieldname, text)
+        if key not in self._terms:
+            term = None
+            if fieldname in self.schema:
+                try:
+                    term = find_term(self.reader, fieldname, self.schema[fieldname].to_bytes(text))
+                except ValueError:  # not a value of this field
+                    pass
+            self._terms[key] = term
+        return self._terms[key]
+
+    def _postings(self, term: TermEntry, within, positions: bool = False) -> Postings:
+        """The live postings of a term among `within` (None: all)."""
+        if term in self._read:
+            postings, read_within = self._read[term]
+            if (postings.values is not None or not positions) and _covers(read_within, within):
+                return _restricted(postings, within)
+        read_within = within
+        if within is not None and within.size * COMPLETE_READ_RATIO >= term.doc_frequency:
+            read_within = None  # nearly every block holds one of them: read all, for the next use too
+        postings = read_postings(term, read_within, positions)
+        if self.view.has_deletions:
+            postings = _rows(postings, np.flatnonzero(self.view.is_live[postings.docs]))
+        postings = _restricted(postings, read_within)
+        self._read[term] = (postings, read_within)
+        return postings if read_within is within else _restricted(postings, within)
+
+
+def _covers(read_within: np.ndarray | None, within: np.ndarray | None) -> bool:
+    """Whether postings read among `read_within` hold all those among `within`."""
+    if read_within is None:
+        return True
+    if within is None or within.size > read_within.size:
+        return False
+    at = np.searchsorted(read_within, within)
+    return bool(at.size == 0 or (at[-1] < read_within.size and np.array_equal(read_within[at], within)))
+
+
+def _narrow_starts(fmt, starts: dict, new: dict[int, Postings]) -> None:
+    """Keep in `starts` the phrase starts that agree with the bigrams `new` (offset in the
+    phrase -> postings); drop the documents left with none, or without one of them."""
+    docs = np.fromiter(starts, dtype=np.int64, count=len(starts))
+    rows = {offset: np.searchsorted(postings.docs, docs).tolist() for offset, postings in new.items()}
+    for k, doc in enumerate(docs.tolist()):
+        possible = starts[doc]
+        for offset, postings in new.items():
+            row = rows[offset][k]
+            if row == postings.docs.size or postings.docs[row] != doc:
+                possible = None
+                break
+            here = {p - offset for p in fmt.decode_positions(postings.encoded(row))}
+            possible = here if possible is None else possible & here
+            if not possible:
+                break
+        if possible:
+            starts[doc] = possible
+        else:
+            del starts[doc]
+
+
+def _restricted(postings: Postings, within: np.ndarray | None) -> Postings:
+    if within is None or not postings.docs.size:
+        return postings
+    at = np.searchsorted(within, postings.docs)
+    inside = at < within.size
+    inside[inside] = within[at[inside]] == postings.docs[inside]
+    return _rows(postings, np.flatnonzero(inside))
+
+
+def _rows(postings: Postings, rows: np.ndarray) -> Postings:
+    if rows.size == postings.docs.size:
+        return postings
+    values = None if postings.values is None else [postings.values[i] for i in rows.tolist()]
+    return Postings(postings.docs[rows], postings.weights[rows], values)
+
+
+def _is_plain_wrapper(q: wq.Query) -> bool:
+    """A wrapper that matches and scores as its child (e.g. search.query.Literal)."""
+    return isinstance(q, wq.WrappingQuery) and type(q).matcher is wq.WrappingQuery.matcher
+
+
+def _has_cjk(text: str) -> bool:
+    return any(is_cjk(ch) for ch in text)
