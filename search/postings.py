@@ -138,10 +138,14 @@ def _segment_blocks(segment, info) -> Iterator[tuple[int, Callable]]:
     blocks of (int length, negative for the last block; pickled block info;
     pickled, maybe compressed, data: docnum deltas, weights minified to None/one
     float/a tuple, values). Private Whoosh: the segment's postings file
-    (`_terms._postfile`).
+    (`_terms._postfile`). A posting list short enough to be inlined (our writer
+    inlines one-document terms) sits in the term info as (docnums, weights, values).
     """
-    if info.is_inlined():  # W3Codec inlines lists shorter than its inlinelimit: 1 by default
-        raise ValueError("postings inlined in the term info (an index built with another inlinelimit)")
+    if info.is_inlined():
+        ids, weights, values = info.inlined_postings()
+        deltas = [ids[0]] + [b - a for a, b in zip(ids, ids[1:])]
+        yield ids[-1], lambda: (deltas, list(weights), list(values))
+        return
     offset, length = info.extent()
     if isinstance(length, tuple):  # W3TermInfo.from_bytes leaves the length a 1-tuple
         (length,) = length

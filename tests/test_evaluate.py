@@ -206,3 +206,23 @@ def test_deleted_documents_never_match(index_dir, tmp_path, archive_posts):
             found = evaluate(view, q).docs.tolist()
             assert found == sorted(whoosh_matches(searcher, q)), text
             assert not gone_docs & set(found)
+
+
+def test_rare_terms_kept_in_the_term_table_read_as_whoosh_reads_them(searcher):
+    """One-document terms are inlined by our writer: their postings come from the term info."""
+    reader = searcher.reader()
+    checked = inlined = 0
+    for field in (BODY_GRAM, BODY):
+        for tbytes, info in list(reader.iter_field(field))[::97]:
+            term = find_term(reader, field, tbytes)
+            inlined += sum(entry.is_inlined() for _, _, entry in term.segments)
+            postings = read_postings(term, positions=field == BODY_GRAM)
+            whoosh = reader.postings(field, tbytes)
+            for row, docnum in enumerate(postings.docs.tolist()):
+                assert whoosh.id() == docnum and whoosh.weight() == postings.weights[row]
+                if field == BODY_GRAM:
+                    assert whoosh.value() == postings.encoded(row)
+                whoosh.next()
+            assert not whoosh.is_active()
+            checked += 1
+    assert checked > 100 and inlined > 20
