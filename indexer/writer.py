@@ -74,8 +74,8 @@ class TermPool:
             fieldwriter.start_field(fieldname, schema[fieldname])
             for tbytes in sorted(table):
                 postings = table[tbytes]
-                postings.sort(key=itemgetter(0))  # merged segments may interleave; already sorted is O(n)
-                if field_length is not None:
+                if field_length is not None:  # merged postings: in docnum order, lengths looked up
+                    postings.sort(key=itemgetter(0))
                     postings = [(d, w, v, field_length(d, fieldname) if n is None else n) for d, w, v, n in postings]
                 fieldwriter.start_term(tbytes)
                 fieldwriter.add_postings_of_term(postings)
