@@ -29,6 +29,9 @@ COMPRESS_MIN_POSTINGS = 8
 # A term found in one document only (most terms) keeps its posting in the term
 # table itself (Whoosh's inlining), not as a block of its own in the postings file.
 INLINE_BELOW = 2
+# Postings per block (Whoosh: 128). A search reads only the blocks that hold the
+# documents it still considers (search/postings.py): smaller blocks, less to decode.
+BLOCK_POSTINGS = 64
 
 # Postings are (docnum, weight, encoded value, field length or None).
 Posting = tuple[int, float, bytes, "int | None"]
@@ -186,7 +189,7 @@ class BulkWriter(SegmentWriter):
     """Whoosh's SegmentWriter with a TermPool; deletes, merges and commits are Whoosh's."""
 
     def __init__(self, ix, **kwargs):
-        super().__init__(ix, codec=_Codec(inlinelimit=INLINE_BELOW), **kwargs)
+        super().__init__(ix, codec=_Codec(blocklimit=BLOCK_POSTINGS, inlinelimit=INLINE_BELOW), **kwargs)
         self.pool = TermPool()
 
     def add_document(self, **fields) -> None:
