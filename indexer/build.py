@@ -119,8 +119,9 @@ def _run_workers(build: Path, archive: Path, paths: list[Path], procs: int, bar:
         return [_index_share(build, archive, paths, bar.update)]
     # Every other post to each worker, so long and short stretches of the archive are shared out.
     shares = [paths[i::procs] for i in range(procs)]
-    done = multiprocessing.get_context("fork").Value("q", 0)
-    with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context("fork"),
+    fork = multiprocessing.get_context("fork")
+    done = fork.Value("q", 0)
+    with ProcessPoolExecutor(procs, mp_context=fork,
                              initializer=_set_counter, initargs=(done,)) as pool:
         futures = [pool.submit(_index_share_in_worker, build, archive, share) for share in shares]
         pending = set(futures)
@@ -198,12 +199,9 @@ def _segment_writer(ix) -> BulkWriter:
 def _duplicates(indexed: list[tuple[str, str]], problems: list[Problem]) -> list[str]:
     """Paths to drop so that each id is kept once, by its first path; each one reported."""
     kept: dict[str, str] = {}
-    for doc_id, path in sorted(indexed, key=lambda pair: pair[1]):
-        kept.setdefault(doc_id, path)
     dropped = []
     for doc_id, path in sorted(indexed, key=lambda pair: pair[1]):
-        if kept[doc_id] != path:
+        if kept.setdefault(doc_id, path) != path:
             problems.append(Problem(path, f"duplicate id {doc_id} (kept {kept[doc_id]})", True))
             dropped.append(path)
     return dropped
-

@@ -39,7 +39,6 @@ _EPOCH_TICKS = datetime_to_long(dt.datetime(1970, 1, 1))  # Whoosh counts from d
 class _FacetTable:
     """Per-document arrays of one index version, indexed by Whoosh docnum."""
 
-    live: np.ndarray  # the docnums not deleted, ascending
     dates: np.ndarray  # int64 Whoosh ticks (µs since datetime.min) of the site's local time
     months: np.ndarray  # int32 month number since 1970-01
     stories: np.ndarray  # int64 story number: posts with the same title and body share one
@@ -54,7 +53,6 @@ class _FacetTable:
     def build(cls, view: IndexView) -> "_FacetTable":
         reader = view.searcher.reader()
         size = reader.doc_count_all()
-        live = view.live
         # An empty index has no columns at all.
         dates = np.fromiter(reader.column_reader(DATE, translate=False) if size else (), dtype=np.int64, count=size)
         months = (dates - _EPOCH_TICKS).astype("datetime64[us]").astype("datetime64[M]").astype(np.int32)
@@ -65,7 +63,7 @@ class _FacetTable:
         story_rank[by_story_rank] = np.arange(size)
         cats, cat_masks = cls._masks(view, CATEGORY, size)
         papers, paper_masks = cls._masks(view, PAPER, size)
-        return cls(live, dates, months, stories, story_rank, by_story_rank, cats, cat_masks, papers, paper_masks)
+        return cls(dates, months, stories, story_rank, by_story_rank, cats, cat_masks, papers, paper_masks)
 
     @staticmethod
     def _masks(view: IndexView, field: str, size: int):
@@ -145,7 +143,7 @@ class SearchEngine:
             searcher, table = self._current()
             build = self._build
             reader = searcher.reader()
-            docs = table.live
+            docs = self._view.live
             dates = table.dates[docs]
             segments = len(searcher.subsearchers) if searcher.subsearchers else 1
         size = sum(f.stat().st_size for f in build.iterdir() if f.is_file())

@@ -18,9 +18,6 @@ from dataclasses import dataclass
 
 from whoosh import query as wq
 from whoosh.qparser import QueryParser, plugins, syntax
-# Whoosh's automatic Or, on segments under 5,000 documents, preloads and scores
-# every posting of every word; the ranking words only need the matched documents.
-from whoosh.query.compound import DefaultOr
 
 from analysis import fold, gram_terms, halfwidth, is_cjk, simplify, unit_runs, words
 from indexer.schema import BODY, BODY_GRAM, TITLE, TITLE_GRAM
@@ -118,7 +115,7 @@ def literal_query(text: str, field: str | None = None) -> Literal | None:
         per_field.append(wq.ConstantScoreQuery(literal, LITERAL_SCORE[word_field]))
     match = per_field[0] if len(per_field) == 1 else wq.Or(per_field)
     ranking = [wq.Term(word_field, word) for word in words(text) for word_field, _ in FIELDS[field]]
-    return Literal(wq.AndMaybe(match, DefaultOr(ranking)) if ranking else match, text)
+    return Literal(wq.AndMaybe(match, wq.Or(ranking)) if ranking else match, text)
 
 
 def _run_query(run, word_field: str, gram_field: str) -> wq.Query:
