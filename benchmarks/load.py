@@ -31,6 +31,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
+from benchmarks.relevance import hand_written_queries
+from benchmarks.run import process_children, proc_kib_field
 
 
 def fixed_mix(stats: dict) -> list[dict]:
@@ -46,6 +48,7 @@ def fixed_mix(stats: dict) -> list[dict]:
         {"q": "基金", "category": category}, {"q": "芯片", "sort": "newest"}, {"q": "证券", "page": "2"},
         {"q": "央行 降准"}, {"q": "\"数字人民币\" OR 普惠金融"}, {},
     ]
+
 
 LUA = """
 local paths = {%s}
@@ -71,26 +74,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wide_mix(stats: dict) -> list[dict]:
-    queries = Path(__file__).with_name("relevance_queries.tsv").read_text("utf-8").splitlines()
-    return fixed_mix(stats) + [{"q": line.split("\t", 1)[1]} for line in queries if line and not line.startswith("#")]
-
-
 def worker_memory(server_pid: int) -> list[tuple[int, int]]:
     """(peak RSS, PSS) in bytes of each child (gunicorn worker) of the server process."""
     sizes = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                stat = Path(f"/proc/{entry.name}/stat").read_text()
-                if int(stat[stat.rindex(")") + 2:].split()[1]) == server_pid:
-                    status = Path(f"/proc/{entry.name}/status").read_text()
-                    hwm = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
-                    rollup = Path(f"/proc/{entry.name}/smaps_rollup").read_text()
-                    pss = next(line for line in rollup.splitlines() if line.startswith("Pss:"))
-                    sizes.append((int(hwm.split()[1]) * 1024, int(pss.split()[1]) * 1024))
-            except (OSError, ValueError, StopIteration):
-                continue
+    for pid in process_children().get(server_pid, ()):
+        try:
+            hwm, pss = proc_kib_field(pid, "status", "VmHWM:"), proc_kib_field(pid, "smaps_rollup", "Pss:")
+        except (OSError, ValueError):
+            continue
+        if hwm is not None and pss is not None:
+            sizes.append((hwm, pss))
     return sizes
 
 
@@ -122,7 +115,7 @@ def main() -> None:
                     sys.exit("the server did not start")
                 time.sleep(0.3)
         fixed = fixed_mix(stats)
-        mix = fixed if args.mix == "fixed" else wide_mix(stats)
+        mix = fixed if args.mix == "fixed" else fixed + [{"q": query.text} for query in hand_written_queries()]
         prefix = "/api/search?" if args.target == "api" else "/?"
         paths = [prefix + urlencode(params) for params in mix]
         for path in paths[:len(fixed)]:  # warm: jieba, OpenCC, the facet arrays in every worker

@@ -17,6 +17,7 @@ import gc
 import hashlib
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -70,51 +71,43 @@ class KindResult:
     baseline_s: list[float] = field(default_factory=list)
 
 
-def _articles(result) -> int:
-    """Posts matched (the engine's `total` counts a story published by several papers once)."""
-    return getattr(result, "articles", None) or result.total
-
-
-def _date_range(engine_root: Path) -> tuple[dt.date, dt.date]:
+def _date_range(reader) -> tuple[dt.date, dt.date]:
     from whoosh.util.times import long_to_datetime
 
-    from indexer.store import open_current
-    ix, _ = open_current(engine_root)
-    with ix.reader() as reader:
-        ticks = np.fromiter(reader.column_reader("date", translate=False), dtype=np.int64)
+    ticks = np.fromiter(reader.column_reader("date", translate=False), dtype=np.int64)
     low, high = np.quantile(ticks, DATE_QUANTILES, method="lower")
     return long_to_datetime(int(low)).date(), long_to_datetime(int(high)).date()
 
 
-def _rare_word(engine, baseline, engine_root: Path) -> str:
+def _rare_word(engine, baseline, reader) -> str:
     """A jieba word of the body with RARE_MIN-RARE_MAX hits in both engines; deterministic.
 
     Candidates are the CJK words of 2-4 characters whose body document frequency
     is in range, tried in the order of a hash of their text (stable, but not
     biased towards the start of the alphabet).
     """
-    from indexer.store import open_current
     from search import SearchRequest
-    ix, _ = open_current(engine_root)
-    with ix.reader() as reader:
-        candidates = []
-        for btext, info in reader.iter_field("body"):
-            if RARE_MIN <= info.doc_frequency() <= RARE_MAX:
-                text = btext.decode("utf-8")
-                if _RARE_CANDIDATE.match(text):
-                    candidates.append(text)
+    candidates = []
+    for btext, info in reader.iter_field("body"):
+        if RARE_MIN <= info.doc_frequency() <= RARE_MAX:
+            text = btext.decode("utf-8")
+            if _RARE_CANDIDATE.match(text):
+                candidates.append(text)
     candidates.sort(key=lambda t: hashlib.blake2b(t.encode(), digest_size=8).digest())
     for text in candidates[:500]:
-        if (RARE_MIN <= _articles(engine.search(SearchRequest(query=text))) <= RARE_MAX
+        if (RARE_MIN <= engine.search(SearchRequest(query=text)).articles <= RARE_MAX
                 and (baseline is None or RARE_MIN <= baseline.search(text).total <= RARE_MAX)):
             return text
     raise SystemExit(f"no word with {RARE_MIN}-{RARE_MAX} hits in both engines")
 
 
 def make_mix(engine, baseline, engine_root: Path) -> tuple[list[Kind], dict]:
-    date_from, date_to = _date_range(engine_root)
+    from indexer.store import open_current
+    ix, _ = open_current(engine_root)
+    with ix.reader() as reader:
+        date_from, date_to = _date_range(reader)
+        rare = _rare_word(engine, baseline, reader)
     category = engine.stats().categories[0].value  # the most common category
-    rare = _rare_word(engine, baseline, engine_root)
     kinds = []
     for role, term in TERMS:
         term = term or rare
@@ -206,7 +199,7 @@ def _rounds(calls, results, baseline, repeat: int, warmup: int, progress) -> Non
                 if who == "engine":
                     out.engine_s.append(seconds)
                     out.engine_total, out.engine_hits = result.total, len(result.hits)
-                    out.engine_articles = _articles(result)
+                    out.engine_articles = result.articles
                 else:
                     out.baseline_s.append(seconds)
                     out.baseline_total, out.baseline_hits = result.total, len(result.hits)
@@ -217,7 +210,6 @@ def _rounds(calls, results, baseline, repeat: int, warmup: int, progress) -> Non
 
 def _loadavg() -> tuple[float, float, float]:
     try:
-        import os
         return os.getloadavg()
     except OSError:
         return (float("nan"),) * 3

@@ -18,7 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from benchmarks.run import CORPORA, DEFAULT_SHARED, DEFAULT_WORK, ensure_corpus
+
 ADDED_SHARE, CHANGED_SHARE = 0.01, 0.001
 
 
@@ -32,13 +33,19 @@ def run_reindex(archive: Path, index: Path, *extra: str) -> dict:
     return report
 
 
+def copy_posts(corpus: Path, archive: Path, posts: list[Path]) -> None:
+    """Copy the posts (paths relative to `corpus`) into the same places under `archive`."""
+    for rel in posts:
+        (archive / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(corpus / rel, archive / rel)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", choices=["10k", "wire"], default="10k")
-    parser.add_argument("--work", type=Path, default=HERE / ".work")
-    parser.add_argument("--shared", type=Path, default=HERE.parent.parent / "shared")
+    parser.add_argument("--corpus", choices=list(CORPORA), default="10k")
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
+    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
     args = parser.parse_args()
-    from benchmarks.run import ensure_corpus
     from indexer.ingest import find_posts
 
     corpus = ensure_corpus(args.corpus, args.work, args.shared)
@@ -49,15 +56,11 @@ def main() -> None:
     posts = [path.relative_to(corpus) for path in find_posts(corpus)]
     held_back = posts[len(posts) - round(len(posts) * ADDED_SHARE):]
     first = posts[:len(posts) - len(held_back)]
-    for rel in first:
-        (archive / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(corpus / rel, archive / rel)
+    copy_posts(corpus, archive, first)
 
     steps = {"full": run_reindex(archive, index, "--full")}
     steps["nothing changed"] = run_reindex(archive, index)
-    for rel in held_back:
-        (archive / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(corpus / rel, archive / rel)
+    copy_posts(corpus, archive, held_back)
     changed = first[::round(1 / CHANGED_SHARE)]
     for rel in changed:
         path = archive / rel

@@ -95,12 +95,18 @@ class Score:
         return self.correct / self.found if self.found else (1.0 if not self.relevant else 0.0)
 
 
-def load_queries(posts, limit: int | None) -> list[Query]:
+def hand_written_queries() -> list[Query]:
+    """The queries of relevance_queries.tsv (`kind<TAB>query` lines)."""
     queries = []
     for line in QUERY_FILE.read_text("utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
             kind, text = line.split("\t", 1)
             queries.append(Query(kind, text.strip()))
+    return queries
+
+
+def load_queries(posts, limit: int | None) -> list[Query]:
+    queries = hand_written_queries()
     rng = random.Random(SEED)
     queries += cut_differently(posts, rng, CUT_QUERIES)
     queries += known_items(posts, rng, KNOWN_ITEMS)

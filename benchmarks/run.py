@@ -89,7 +89,8 @@ def warm_jieba_caches() -> None:
 
 # -- builds ----------------------------------------------------------------
 
-def _process_tree(root: int) -> list[int]:
+def process_children() -> dict[int, list[int]]:
+    """Each running process' children, by parent pid (from /proc)."""
     children: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -101,6 +102,20 @@ def _process_tree(root: int) -> list[int]:
             continue
         ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
         children.setdefault(ppid, []).append(int(entry.name))
+    return children
+
+
+def proc_kib_field(pid: int, file: str, key: str) -> int | None:
+    """A `key: N kB` line of /proc/PID/FILE (status, smaps_rollup), in bytes; None if absent."""
+    with open(f"/proc/{pid}/{file}") as f:
+        for line in f:
+            if line.startswith(key):
+                return int(line.split()[1]) * 1024
+    return None
+
+
+def _process_tree(root: int) -> list[int]:
+    children = process_children()
     tree, todo = [], [root]
     while todo:
         pid = todo.pop()
@@ -113,13 +128,7 @@ def _rss_pss(pid: int) -> tuple[int, int]:
     try:
         with open(f"/proc/{pid}/statm") as f:
             rss = int(f.read().split()[1]) * PAGE
-        pss = 0
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    pss = int(line.split()[1]) * 1024
-                    break
-        return rss, pss
+        return rss, proc_kib_field(pid, "smaps_rollup", "Pss:") or 0
     except (OSError, ValueError, IndexError):
         return 0, 0
 
@@ -378,11 +387,10 @@ def environment() -> dict:
         except metadata.PackageNotFoundError:
             return None
 
-    git = _git
     return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
             "whoosh": version("whoosh-reloaded") or version("Whoosh"), "jieba": version("jieba"),
-            "numpy": version("numpy"), "git_commit": git("rev-parse", "HEAD"),
-            "git_dirty": bool(git("status", "--porcelain")), "loadavg": list(os.getloadavg())}
+            "numpy": version("numpy"), "git_commit": _git("rev-parse", "HEAD"),
+            "git_dirty": bool(_git("status", "--porcelain")), "loadavg": list(os.getloadavg())}
 
 
 # -- main ------------------------------------------------------------------
