@@ -6,8 +6,8 @@ Two views of the same text:
 """
 from whoosh.analysis import Analyzer
 
-from analysis.normalize import fold, halfwidth, is_cjk, simplify, unit_runs
-from analysis.tokenizers import GramTokenizer, JiebaTokenizer, gram_terms
+from finsearch.analysis.normalize import fold, halfwidth, is_cjk, simplify, unit_runs
+from finsearch.analysis.tokenizers import GramTokenizer, JiebaTokenizer, gram_terms
 
 
 def word_analyzer() -> Analyzer:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import jieba
 
-USER_DICT = resources.files("analysis") / "finance_dict.txt"
+USER_DICT = resources.files("finsearch.analysis") / "finance_dict.txt"
 
 jieba.setLogLevel(logging.WARNING)
 

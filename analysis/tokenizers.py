@@ -15,8 +15,8 @@ from typing import Iterator
 
 from whoosh.analysis import Token, Tokenizer
 
-from analysis.normalize import fold, unit_runs
-from analysis.segmenter import segmenter
+from finsearch.analysis.normalize import fold, unit_runs
+from finsearch.analysis.segmenter import segmenter
 
 TermTuple = tuple[str, int, int, int]  # text, position, start char, end char
 

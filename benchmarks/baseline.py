@@ -31,7 +31,7 @@ from whoosh import sorting
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.qparser import MultifieldParser
 
-from indexer.ingest import SITE_TZ, read_archive
+from finsearch.indexer.ingest import SITE_TZ, read_archive
 
 FACETS = ("category", "paper", "month")
 

@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.index.exists():
         shutil.rmtree(args.index)
     if args.engine == "engine":
-        from indexer.build import build_index, default_procs
-        from indexer.store import current_build
+        from finsearch.indexer.build import build_index, default_procs
+        from finsearch.indexer.store import current_build
         started = time.perf_counter()
         report = build_index(args.archive, args.index, procs=args.procs, progress=False)
         seconds = time.perf_counter() - started

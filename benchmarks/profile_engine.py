@@ -45,8 +45,8 @@ def _report(profile: cProfile.Profile, title: str, top: int, save: Path | None, 
 
 
 def profile_build(archive: Path, n: int, top: int, save: Path | None) -> None:
-    from indexer.build import build_index, default_procs
-    from indexer.ingest import find_posts
+    from finsearch.indexer.build import build_index, default_procs
+    from finsearch.indexer.ingest import find_posts
 
     paths = find_posts(archive)[:n]
     with tempfile.TemporaryDirectory(prefix="finsearch-profile-") as tmp:
@@ -55,7 +55,7 @@ def profile_build(archive: Path, n: int, top: int, save: Path | None) -> None:
             target = sub / path.relative_to(archive)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
-        from analysis.segmenter import segmenter
+        from finsearch.analysis.segmenter import segmenter
         segmenter()  # the dictionary load is not the build's concern here
         started = time.perf_counter()
         report = build_index(sub, Path(tmp) / "index-default", progress=False)
@@ -72,7 +72,7 @@ def profile_build(archive: Path, n: int, top: int, save: Path | None) -> None:
 
 
 def profile_queries(index: Path, queries: list[str], times: int, top: int, save: Path | None) -> None:
-    from search import SearchEngine, SearchRequest
+    from finsearch.search import SearchEngine, SearchRequest
 
     engine = SearchEngine(index, match_cache=0)  # every search one the engine has not seen
     for query in queries:

@@ -86,7 +86,7 @@ def _rare_word(engine, baseline, reader) -> str:
     is in range, tried in the order of a hash of their text (stable, but not
     biased towards the start of the alphabet).
     """
-    from search import SearchRequest
+    from finsearch.search import SearchRequest
     candidates = []
     for btext, info in reader.iter_field("body"):
         if RARE_MIN <= info.doc_frequency() <= RARE_MAX:
@@ -102,7 +102,7 @@ def _rare_word(engine, baseline, reader) -> str:
 
 
 def make_mix(engine, baseline, engine_root: Path) -> tuple[list[Kind], dict]:
-    from indexer.store import open_current
+    from finsearch.indexer.store import open_current
     ix, _ = open_current(engine_root)
     with ix.reader() as reader:
         date_from, date_to = _date_range(reader)
@@ -127,7 +127,7 @@ def make_mix(engine, baseline, engine_root: Path) -> tuple[list[Kind], dict]:
 
 
 def _engine_call(engine, kind: Kind):
-    from search import SearchRequest, Sort
+    from finsearch.search import SearchRequest, Sort
     request = SearchRequest(query=kind.term, date_from=kind.date_from, date_to=kind.date_to,
                             categories=(kind.category,) if kind.category else (),
                             sort=Sort.NEWEST if kind.newest else Sort.RELEVANCE, page_size=10)
@@ -148,7 +148,7 @@ def _timed(call):
 def run(engine_root: Path, baseline_dir: Path | None, repeat: int, warmup: int, progress=None,
         engine_cache: bool = False) -> dict:
     from benchmarks.baseline import BaselineSearcher
-    from search import SearchEngine, SearchRequest
+    from finsearch.search import SearchEngine, SearchRequest
 
     opened = {}
     started = time.perf_counter()

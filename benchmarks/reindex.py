@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
     args = parser.parse_args()
-    from indexer.ingest import find_posts
+    from finsearch.indexer.ingest import find_posts
 
     corpus = ensure_corpus(args.corpus, args.work, args.shared)
     archive = args.work / "corpora" / f"reindex-{args.corpus}"

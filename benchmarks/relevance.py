@@ -43,7 +43,7 @@ def contains_literally(text: str, term: str) -> bool:
 
 
 def _fold_text(text: str) -> str:
-    from analysis import fold
+    from finsearch.analysis import fold
     return fold(text)
 
 
@@ -52,7 +52,7 @@ _PATTERNS: dict[str, re.Pattern] = {}
 
 def _truth_pattern(term: str) -> re.Pattern:
     if term not in _PATTERNS:
-        from analysis import fold, simplify
+        from finsearch.analysis import fold, simplify
         needle = " ".join(fold(simplify(term)).split())
         latin = lambda ch: ch.isascii() and ch.isalnum()
         parts = []
@@ -115,7 +115,7 @@ def load_queries(posts, limit: int | None) -> list[Query]:
 
 def cut_differently(posts, rng: random.Random, count: int) -> list[Query]:
     """Substrings of 3-5 characters whose both ends fall inside a jieba word of their sentence."""
-    from analysis.segmenter import segmenter
+    from finsearch.analysis.segmenter import segmenter
     found: dict[str, Query] = {}
     while len(found) < count:
         post = rng.choice(posts)
@@ -168,7 +168,7 @@ def evaluate(queries: list[Query], truths: dict[str, set[str]], run_query, first
 
 
 def engine_runner(index: Path):
-    from search import SearchEngine, SearchError, SearchRequest
+    from finsearch.search import SearchEngine, SearchError, SearchRequest
     engine = SearchEngine(index)
 
     def all_ids(text: str) -> set[str]:
@@ -231,7 +231,7 @@ def main() -> None:
 
     from benchmarks import baseline
     from benchmarks.run import ensure_corpus
-    from indexer import build_index, read_archive
+    from finsearch.indexer import build_index, read_archive
 
     archive = args.work / "corpora" / "relevance"
     if not archive.is_dir():

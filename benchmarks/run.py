@@ -69,7 +69,7 @@ def ensure_corpus(name: str, work: Path, shared: Path) -> Path:
 
 
 def count_posts(archive: Path) -> int:
-    from indexer.ingest import find_posts
+    from finsearch.indexer.ingest import find_posts
     return len(find_posts(archive))
 
 
@@ -218,7 +218,7 @@ def index_usable(engine: str, path: Path) -> bool:
     """Whether the index exists and has the fields today's code expects (the schema evolves)."""
     from whoosh import index as whoosh_index
     if engine == "engine":
-        from indexer.schema import make_schema
+        from finsearch.indexer.schema import make_schema
         path = path / "current"
     else:
         from benchmarks.baseline import make_schema

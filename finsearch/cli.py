@@ -28,8 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level={0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from indexer import IndexBusy, IndexMissing
-    from search import SearchError
+    from finsearch.indexer import IndexBusy, IndexMissing
+    from finsearch.search import SearchError
     try:
         return args.run(args)
     except (UsageError, SearchError) as error:
@@ -117,7 +117,7 @@ def _index_option(parser: argparse.ArgumentParser) -> None:
 
 
 def run_index(args) -> int:
-    from indexer import build_index, resolve_root
+    from finsearch.indexer import build_index, resolve_root
     _check_build_args(args)
     report = build_index(args.archive, resolve_root(args.index), procs=args.procs,
                          progress=sys.stderr.isatty() and not args.json)
@@ -128,7 +128,7 @@ def run_index(args) -> int:
 
 
 def run_reindex(args) -> int:
-    from indexer import reindex, resolve_root
+    from finsearch.indexer import reindex, resolve_root
     _check_build_args(args)
     report = reindex(args.archive, resolve_root(args.index), full=args.full, procs=args.procs,
                      progress=sys.stderr.isatty() and not args.json)
@@ -165,7 +165,7 @@ def _check_build_args(args) -> None:
 
 
 def run_search(args) -> int:
-    from search import SearchEngine, make_request, result_to_json
+    from finsearch.search import SearchEngine, make_request, result_to_json
     request = make_request(args.query, args.date_from, args.date_to, args.category, args.paper,
                            args.sort, args.page, args.limit)
     engine = SearchEngine(args.index)
@@ -190,7 +190,7 @@ def run_search(args) -> int:
 
 
 def run_stats(args) -> int:
-    from search import SearchEngine, stats_to_json
+    from finsearch.search import SearchEngine, stats_to_json
     stats = SearchEngine(args.index).stats()
     if args.json:
         print(json.dumps(stats_to_json(stats), ensure_ascii=False))
@@ -207,7 +207,7 @@ def run_stats(args) -> int:
 
 
 def run_serve(args) -> int:
-    from webui.server import serve
+    from finsearch.webui.server import serve
     serve(index_dir=args.index, host=args.host, port=args.port, workers=args.workers)
     return EXIT_OK
 

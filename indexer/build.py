@@ -24,11 +24,11 @@ from typing import Callable
 from tqdm import tqdm
 from whoosh import index as whoosh_index
 
-from analysis.segmenter import segmenter
-from indexer import store
-from indexer.ingest import Problem, ProblemCounts, find_posts, read_post
-from indexer.schema import PATH, make_schema, to_document
-from indexer.writer import BulkWriter
+from finsearch.analysis.segmenter import segmenter
+from finsearch.indexer import store
+from finsearch.indexer.ingest import Problem, ProblemCounts, find_posts, read_post
+from finsearch.indexer.schema import PATH, make_schema, to_document
+from finsearch.indexer.writer import BulkWriter
 
 log = logging.getLogger(__name__)
 

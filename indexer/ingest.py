@@ -17,7 +17,7 @@ from typing import Iterator
 import frontmatter
 import yaml
 
-from indexer.clean import clean_body
+from finsearch.indexer.clean import clean_body
 
 SITE_TZ = dt.timezone(dt.timedelta(hours=8))  # the site publishes Beijing time
 POST_SUFFIXES = (".md", ".markdown", ".html")

@@ -13,8 +13,8 @@ import hashlib
 
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 
-from analysis import fold, gram_analyzer, word_analyzer
-from indexer.ingest import SITE_TZ, Post
+from finsearch.analysis import fold, gram_analyzer, word_analyzer
+from finsearch.indexer.ingest import SITE_TZ, Post
 
 TITLE_BOOST = 3.0
 

@@ -17,11 +17,11 @@ from pathlib import Path
 from tqdm import tqdm
 from whoosh import index as whoosh_index
 
-from indexer import store
-from indexer.build import WRITER_OPTIONS, build_locked
-from indexer.ingest import MAX_BYTES, Post, Problem, ProblemCounts, checksum, find_posts, read_archive
-from indexer.schema import CHECKSUM, ID_FIELD, PATH, to_document
-from indexer.writer import BulkWriter
+from finsearch.indexer import store
+from finsearch.indexer.build import WRITER_OPTIONS, build_locked
+from finsearch.indexer.ingest import MAX_BYTES, Post, Problem, ProblemCounts, checksum, find_posts, read_archive
+from finsearch.indexer.schema import CHECKSUM, ID_FIELD, PATH, to_document
+from finsearch.indexer.writer import BulkWriter
 
 log = logging.getLogger(__name__)
 

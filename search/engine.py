@@ -19,13 +19,13 @@ import numpy as np
 from whoosh import query as wq
 from whoosh.util.times import datetime_to_long, long_to_datetime
 
-from indexer import store
-from indexer.schema import (BODY, CATEGORY, DATE, ID_FIELD, PAPER, PATH, STORY, TAGS, TITLE, URL,
+from finsearch.indexer import store
+from finsearch.indexer.schema import (BODY, CATEGORY, DATE, ID_FIELD, PAPER, PATH, STORY, TAGS, TITLE, URL,
                             from_local_naive)
-from search.evaluate import IndexView, evaluate
-from search.query import WORD_FIELD_OF_GRAM, parse_query
-from search.snippets import highlight_html, snippet_html
-from search.types import (MAX_PAGE_SIZE, Article, FacetCount, Facets, Hit, IndexStats, Reprint,
+from finsearch.search.evaluate import IndexView, evaluate
+from finsearch.search.query import WORD_FIELD_OF_GRAM, parse_query
+from finsearch.search.snippets import highlight_html, snippet_html
+from finsearch.search.types import (MAX_PAGE_SIZE, Article, FacetCount, Facets, Hit, IndexStats, Reprint,
                           SearchError, SearchRequest, SearchResult, Sort)
 
 log = logging.getLogger(__name__)

@@ -31,8 +31,8 @@ from whoosh import query as wq
 from whoosh.query.qcore import QueryError
 from whoosh.scoring import BM25F
 
-from analysis import is_cjk
-from search.postings import Postings, TermEntry, field_lengths, find_term, read_postings
+from finsearch.analysis import is_cjk
+from finsearch.search.postings import Postings, TermEntry, field_lengths, find_term, read_postings
 
 NOT_SCORE = 1.0  # what Whoosh's InverseMatcher scores a document matching a NOT
 # Read a term's postings whole (and keep them for the query) when the documents

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Iterable
 
-from search.types import IndexStats, SearchError, SearchRequest, SearchResult, Sort
+from finsearch.search.types import IndexStats, SearchError, SearchRequest, SearchResult, Sort
 
 
 def parse_day(text: str | None, name: str) -> dt.date | None:

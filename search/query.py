@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from whoosh import query as wq
 from whoosh.qparser import QueryParser, plugins, syntax
 
-from analysis import fold, gram_terms, halfwidth, is_cjk, simplify, unit_runs, words
-from indexer.schema import BODY, BODY_GRAM, TITLE, TITLE_GRAM
-from search.types import MAX_QUERY_CHARS, SearchError
+from finsearch.analysis import fold, gram_terms, halfwidth, is_cjk, simplify, unit_runs, words
+from finsearch.indexer.schema import BODY, BODY_GRAM, TITLE, TITLE_GRAM
+from finsearch.search.types import MAX_QUERY_CHARS, SearchError
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import functools
 import re
 from html import escape
 
-from analysis import fold, is_cjk, unit_runs
+from finsearch.analysis import fold, is_cjk, unit_runs
 
 SNIPPET_CHARS = 120  # one passage
 CONTEXT_CHARS = 24  # shown before the first match of a passage

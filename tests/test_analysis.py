@@ -1,7 +1,7 @@
 """The analysis chain: what the index stores for a text, and where."""
 from __future__ import annotations
 
-from analysis import fold, gram_analyzer, simplify, unit_runs, word_analyzer, words
+from finsearch.analysis import fold, gram_analyzer, simplify, unit_runs, word_analyzer, words
 
 
 def tokens(analyzer, text):

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 from whoosh import index as whoosh_index
 
-from indexer import build_index
-from indexer.schema import make_schema, to_document
-from indexer.store import open_current
-from indexer.writer import BulkWriter, index_terms
+from finsearch.indexer import build_index
+from finsearch.indexer.schema import make_schema, to_document
+from finsearch.indexer.store import open_current
+from finsearch.indexer.writer import BulkWriter, index_terms
 from tests.test_ingest import messy_archive  # noqa: F401  (a fixture)
 
 

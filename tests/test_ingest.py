@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.ingest import SITE_TZ, read_archive, read_post
+from finsearch.indexer.ingest import SITE_TZ, read_archive, read_post
 from tests.conftest import CORPUS_POSTS
 
 BACK_LINK_MARKERS = ("返回首页", "返回东财滚动新闻", "返回经济网新闻", "返回解放日报新闻", "](")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer import build_index, reindex
-from search import SearchEngine, SearchRequest
+from finsearch.indexer import build_index, reindex
+from finsearch.search import SearchEngine, SearchRequest
 from tests.conftest import CORPUS_POSTS, write_wire_posts
 
 JIEFANG = "2022-05-02-202205022367563116.md"
@@ -161,7 +161,7 @@ def test_searches_never_fail_during_a_reindex(tmp_path, wire_pool):
 
 SEARCH_LOOP = """
 import json, sys, time
-from search import SearchEngine, SearchRequest
+from finsearch.search import SearchEngine, SearchRequest
 engine = SearchEngine(sys.argv[1])
 totals = []
 deadline = time.time() + 40

@@ -6,8 +6,8 @@ import datetime as dt
 import pytest
 
 from benchmarks.relevance import contains_literally
-from search import SearchError, SearchRequest, Sort, make_request
-from search.snippets import snippet_html
+from finsearch.search import SearchError, SearchRequest, Sort, make_request
+from finsearch.search.snippets import snippet_html
 
 JIEFANG = "202205022367563116"  # 上海金融国企保障金融血脉畅通 (解放日报)
 GONGHANG = "202203212317465687"  # 工商银行全面深化数字化应用 (经济网)
@@ -177,7 +177,7 @@ def test_exclusion_alone_means_everything_else(engine, archive_posts):
 
 def test_bad_requests_get_a_message():
     with pytest.raises(SearchError, match="查询太长"):
-        from search.query import parse_query
+        from finsearch.search.query import parse_query
         parse_query("银" * 5000)
     with pytest.raises(SearchError, match="日期"):
         make_request("银行", date_from="2026-13-01")
@@ -222,8 +222,8 @@ def test_stats(engine, archive_posts):
 
 
 def test_the_same_story_in_several_papers_is_shown_once(tmp_path):
-    from indexer import build_index
-    from search import SearchEngine
+    from finsearch.indexer import build_index
+    from finsearch.search import SearchEngine
     story = ('---\ntitle: "央行开展逆回购操作"\ndate: {date}\ncategories: {cat}\ntags: {paper}新闻\n---\n'
              '<p>央行今日开展1000亿元7天期逆回购操作。</p><p class="em_media">（文章来源：{paper}）</p>\n')
     archive = tmp_path / "_posts"

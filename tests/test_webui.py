@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
 
-from search import MAX_QUERY_CHARS, make_request, result_to_json, stats_to_json
-from webui import CONTENT_SECURITY_POLICY, create_app
+from finsearch.search import MAX_QUERY_CHARS, make_request, result_to_json, stats_to_json
+from finsearch.webui import CONTENT_SECURITY_POLICY, create_app
 
 SUPPLY_CHAIN_ID = "202205022367563116"  # 解放日报: 上海金融国企保障金融血脉畅通
 SUPPLY_CHAIN_TITLE = "上海金融国企保障金融血脉畅通"
@@ -469,7 +469,7 @@ EVIL_ID = "990000000000000001"
 
 @pytest.fixture(scope="module")
 def evil_app(tmp_path_factory):
-    from indexer import build_index
+    from finsearch.indexer import build_index
     archive = tmp_path_factory.mktemp("evil-archive")
     (archive / f"2026-07-01-{EVIL_ID}.md").write_text(EVIL_POST, "utf-8")
     (archive / "2026-07-02-990000000000000002.md").write_text(
@@ -554,8 +554,8 @@ def test_without_an_index_the_pages_say_so(tmp_path):
 
 
 def test_serve_refuses_a_missing_index(tmp_path):
-    from search import IndexMissing
-    from webui.server import bind_address, serve
+    from finsearch.search import IndexMissing
+    from finsearch.webui.server import bind_address, serve
     with pytest.raises(IndexMissing):
         serve(index_dir=tmp_path / "none", port=0)
     assert bind_address("127.0.0.1", 8000) == "127.0.0.1:8000"

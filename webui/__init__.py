@@ -12,7 +12,7 @@ import os
 
 from flask import Flask
 
-from webui.service import SearchService
+from finsearch.webui.service import SearchService
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def create_app(index_dir=None, **config_overrides) -> Flask:
     app.extensions["finsearch"] = SearchService(app.config["FINSEARCH_INDEX"],
                                                 stats_ttl=app.config["FINSEARCH_STATS_TTL"])
 
-    from webui import api, errors, pages
+    from finsearch.webui import api, errors, pages
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp, url_prefix="/api")
     errors.register(app)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
-from search import SearchError, result_to_json, stats_to_json
-from webui.state import SearchState
+from finsearch.search import SearchError, result_to_json, stats_to_json
+from finsearch.webui.state import SearchState
 
 bp = Blueprint("api", __name__)
 

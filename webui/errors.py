@@ -6,7 +6,7 @@ import logging
 from flask import jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from search import IndexMissing, SearchError
+from finsearch.search import IndexMissing, SearchError
 
 log = logging.getLogger(__name__)
 

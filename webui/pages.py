@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
-from search import MAX_QUERY_CHARS, SearchError, Sort
-from webui import timeline
-from webui.state import SearchState
+from finsearch.search import MAX_QUERY_CHARS, SearchError, Sort
+from finsearch.webui import timeline
+from finsearch.webui.state import SearchState
 
 bp = Blueprint("pages", __name__)
 

@@ -6,7 +6,7 @@ import os
 
 from gunicorn.app.base import BaseApplication
 
-from webui import DEFAULT_HOST, env_port
+from finsearch.webui import DEFAULT_HOST, env_port
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class _Server(BaseApplication):
                 self.cfg.set(key, value)
 
     def load(self):
-        from webui import create_app
+        from finsearch.webui import create_app
         return create_app(self.index_dir)
 
 
@@ -39,7 +39,7 @@ def bind_address(host: str, port: int) -> str:
 def serve(index_dir=None, host: str | None = None, port: int | None = None, workers: int | None = None) -> None:
     """Serve until interrupted. Defaults: $FINSEARCH_INDEX, $FINSEARCH_HOST or 127.0.0.1,
     $FINSEARCH_PORT or 8000, 2 workers. Raises search.IndexMissing at once if there is no index."""
-    from search import SearchEngine
+    from finsearch.search import SearchEngine
 
     host = host or os.environ.get("FINSEARCH_HOST") or DEFAULT_HOST
     port = port if port is not None else env_port()

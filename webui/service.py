@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 
-from search import IndexMissing, IndexStats, SearchEngine
+from finsearch.search import IndexMissing, IndexStats, SearchEngine
 
 log = logging.getLogger(__name__)
 

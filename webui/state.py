@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
-from search import SearchRequest, make_request
+from finsearch.search import SearchRequest, make_request
 
 DEFAULT_SIZE = "10"
 

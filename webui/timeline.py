@@ -8,8 +8,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from search import FacetCount
-from webui.state import month_bounds
+from finsearch.search import FacetCount
+from finsearch.webui.state import month_bounds
 
 PLOT_HEIGHT = 84  # px, the bars' area
 LABEL_HEIGHT = 18  # px, under it
