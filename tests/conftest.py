@@ -45,13 +45,13 @@ def archive(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def archive_posts(archive) -> list:
-    from indexer import read_archive
+    from finsearch.indexer import read_archive
     return [r.post for r in read_archive(archive) if r.post is not None]
 
 
 @pytest.fixture(scope="session")
 def index_dir(archive, tmp_path_factory) -> Path:
-    from indexer import build_index
+    from finsearch.indexer import build_index
     root = tmp_path_factory.mktemp("index")
     report = build_index(archive, root, progress=False)
     assert report.indexed > 0
@@ -60,7 +60,7 @@ def index_dir(archive, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def engine(index_dir):
-    from search import SearchEngine
+    from finsearch.search import SearchEngine
     engine = SearchEngine(index_dir)
     yield engine
     engine.close()
