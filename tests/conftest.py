@@ -1,27 +1,18 @@
-"""Shared fixtures: real posts from ../shared/corpus, indexed once per test session."""
+"""Shared fixtures: the real posts shipped in data/posts, indexed once per test session.
+
+Tests need nothing outside the repository: data/posts holds the finews posts the project was
+specified from (data/posts/finews) and 3,005 real wire posts (财联社, 东方财富, 同花顺) of 2026.
+"""
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-CORPUS_POSTS = SHARED / "corpus" / "posts"
-WIRE_TO_POSTS = SHARED / "tools" / "wire_to_posts.py"
-# Real wire items (财联社, 东方财富, 同花顺) from three days in three months: 2,100 posts.
-WIRE_DAYS = ("2026-05-29", "2026-06-26", "2026-07-30")
-WIRE_POSTS_PER_DAY = 700
-
-
-def write_wire_posts(out: Path, days=WIRE_DAYS, per_day: int = WIRE_POSTS_PER_DAY) -> Path:
-    for day in days:
-        subprocess.run([sys.executable, str(WIRE_TO_POSTS), str(out), "-n", str(per_day), "--since", day,
-                        "--until", day], check=True, capture_output=True)
-    return out
+SAMPLE_POSTS = REPO / "data" / "posts"
+FINEWS_POSTS = SAMPLE_POSTS / "finews"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -36,10 +27,9 @@ def _isolated_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def archive(tmp_path_factory) -> Path:
-    """The real finews posts of ../shared/corpus/posts plus ~2,000 real wire posts."""
-    root = tmp_path_factory.mktemp("archive")
-    shutil.copytree(CORPUS_POSTS, root / "finews")
-    write_wire_posts(root / "wire")
+    """A copy of data/posts (so a test that changes it changes only its copy)."""
+    root = tmp_path_factory.mktemp("archive") / "posts"
+    shutil.copytree(SAMPLE_POSTS, root)
     return root
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS_POSTS
+from tests.conftest import FINEWS_POSTS
 
 
 def finsearch(*args, env_index: Path | None = None, cwd=None) -> subprocess.CompletedProcess:
@@ -23,14 +23,14 @@ def finsearch(*args, env_index: Path | None = None, cwd=None) -> subprocess.Comp
 
 def test_index_reports_every_post_of_the_shared_corpus(tmp_path):
     index = tmp_path / "ix"
-    done = finsearch("index", CORPUS_POSTS, "--index", index, "--json")
+    done = finsearch("index", FINEWS_POSTS, "--index", index, "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    files = list(CORPUS_POSTS.rglob("*.md"))
+    files = list(FINEWS_POSTS.rglob("*.md"))
     assert report["indexed"] + report["skipped"] == len(files)
     assert report["indexed"] == len(files)
 
-    text = finsearch("index", CORPUS_POSTS, "--index", index)
+    text = finsearch("index", FINEWS_POSTS, "--index", index)
     assert text.returncode == 0
     assert f"indexed {len(files)} posts" in text.stdout
 

@@ -8,20 +8,20 @@ from pathlib import Path
 import pytest
 
 from finsearch.indexer.ingest import SITE_TZ, read_archive, read_post
-from tests.conftest import CORPUS_POSTS
+from tests.conftest import FINEWS_POSTS
 
 BACK_LINK_MARKERS = ("返回首页", "返回东财滚动新闻", "返回经济网新闻", "返回解放日报新闻", "](")
 
 
 @pytest.fixture(scope="module")
 def corpus_posts():
-    results = list(read_archive(CORPUS_POSTS))
+    results = list(read_archive(FINEWS_POSTS))
     assert all(not r.problems for r in results), [r.problems for r in results]
     return {r.post.id: r.post for r in results}
 
 
 def test_every_shared_post_is_read(corpus_posts):
-    files = sorted(CORPUS_POSTS.glob("*.md"))
+    files = sorted(FINEWS_POSTS.glob("*.md"))
     assert len(corpus_posts) == len(files)
     for path in files:
         assert path.stem.split("-")[-1] in corpus_posts
@@ -93,7 +93,7 @@ tags: 东财滚动新闻
 def messy_archive(tmp_path):
     """A real post next to every kind of bad post the real archive has."""
     root = tmp_path / "_posts"
-    shutil.copy(CORPUS_POSTS / "2022-05-02-202205022367563116.md", _write(root, "good.md", "").parent / "2022-05-02-202205022367563116.md")
+    shutil.copy(FINEWS_POSTS / "2022-05-02-202205022367563116.md", _write(root, "good.md", "").parent / "2022-05-02-202205022367563116.md")
     (root / "good.md").unlink()
     _write(root, "2026-07-01-1000001.md",
            POST.format(title='法国与印度就114架"阵风"战斗机的谈判仍在继续', date="2026-07-01 16:23:48 +0800",

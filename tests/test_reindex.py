@@ -14,7 +14,7 @@ import pytest
 
 from finsearch.indexer import build_index, reindex
 from finsearch.search import SearchEngine, SearchRequest
-from tests.conftest import CORPUS_POSTS, write_wire_posts
+from tests.conftest import FINEWS_POSTS, write_wire_posts
 
 JIEFANG = "2022-05-02-202205022367563116.md"
 
@@ -46,7 +46,7 @@ def wire_pool(tmp_path_factory) -> Path:
 
 def make_archive(root: Path, wire_pool: Path, wire_files: int) -> Path:
     archive = root / "_posts"
-    shutil.copytree(CORPUS_POSTS, archive)
+    shutil.copytree(FINEWS_POSTS, archive)
     for path in sorted(wire_pool.rglob("*.md"))[:wire_files]:
         shutil.copy(path, archive / path.name)
     return archive
