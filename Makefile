@@ -9,7 +9,7 @@ INDEX ?= var/index
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup browser bench clean
+.PHONY: run test setup browser lint bench clean
 
 $(BIN)/finsearch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,11 +32,20 @@ browser:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; }
 
-test: setup browser
+# mypy needs the installed layout (finsearch.search is search/ …): a tree of links gives it that.
+TYPECHECK := build/typecheck
+lint: setup
+	$(BIN)/ruff check analysis indexer search webui finsearch tests benchmarks
+	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)/finsearch
+	ln -s $(CURDIR)/finsearch/*.py $(TYPECHECK)/finsearch/
+	for stage in analysis indexer search webui; do ln -s $(CURDIR)/$$stage $(TYPECHECK)/finsearch/$$stage; done
+	cd $(TYPECHECK) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p finsearch
+
+test: setup browser lint
 	$(BIN)/python -m pytest
 
 bench: setup
 	$(BIN)/python -m benchmarks.run --corpus all
 
 clean:
-	rm -rf $(VENV) var test-artifacts
+	rm -rf $(VENV) var test-artifacts build
