@@ -9,7 +9,7 @@ INDEX ?= var/index
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup browser bench clean
+.PHONY: run test lint setup browser bench clean
 
 $(BIN)/finsearch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,15 @@ browser:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; }
 
-test: setup browser
-	$(BIN)/python -m pytest
+# Static checks, run first by `make test` (and so by CI); `make lint` alone for developers.
+# The place for ruff and the type checker (issue 11): one command per line below.
+lint: setup
+	@echo "lint: no checks configured yet"
+
+# pytest exits 5 when it collected no tests: a failure, said as such.
+test: setup browser lint
+	@$(BIN)/python -m pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$status
 
 bench: setup
 	$(BIN)/python -m benchmarks.run --corpus all
