@@ -101,6 +101,8 @@ def messy_archive(tmp_path):
     root.mkdir()
     for real in (FINEWS_POSTS / "2022-05-02-202205022367563116.md", BROKEN_YAML, NO_DATE):
         shutil.copy(real, root / real.name)
+    emnews = FINEWS_POSTS / "2021-12-08-202112082206672930.md"  # a real post, after a blank line
+    _write(root, emnews.name, b"\n" + emnews.read_bytes())
     _write(root, "2026-07-02-1000002.md", "没有前言的正文，只有一句话。\n")
     _write(root, "nodate-1000003.md", POST.format(title="无日期", date="", body="正文。"))
     _write(root, "2026-07-04-1000005.md", POST.format(title="只有标题", date="2026-07-04 08:00:00 +0800", body=""))
@@ -144,6 +146,11 @@ def test_bad_posts_are_recovered_or_skipped_with_a_reason(messy_archive):
     assert dateless_name.paper == "上海证券报"
     assert "<>" not in dateless_name.paragraphs and dateless_name.url == ""
     assert not problems[NO_DATE.name].skipped
+
+    blank_first = posts["202112082206672930"]  # a blank line before the front matter: read as if none
+    assert blank_first.title == "离岸人民币兑美元升至2018年以来最高水平"
+    assert blank_first.published == dt.datetime(2021, 12, 8, 10, 46, 18, tzinfo=SITE_TZ)
+    assert "2021-12-08-202112082206672930.md" not in problems
 
     assert posts["1000005"].paragraphs == ()  # empty body: indexed by its title
     assert "empty body" in problems["2026-07-04-1000005.md"].reason
