@@ -6,6 +6,6 @@ from finsearch.search.types import (DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE, 
 from finsearch.search.params import make_request, result_to_json, stats_to_json
 from finsearch.indexer.store import IndexMissing
 
-__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE", "MAX_PAGE_SIZE", "MAX_QUERY_CHARS", "Article", "FacetCount", "Facets", "Hit",
-           "IndexMissing", "IndexStats", "Reprint", "SearchEngine", "SearchError", "SearchRequest",
+__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE", "MAX_PAGE_SIZE", "MAX_QUERY_CHARS", "Article", "FacetCount",
+           "Facets", "Hit", "IndexMissing", "IndexStats", "Reprint", "SearchEngine", "SearchError", "SearchRequest",
            "SearchResult", "Sort", "make_request", "result_to_json", "stats_to_json"]
