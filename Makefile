@@ -32,6 +32,7 @@ browser:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; }
 
+# Static checks, run first by `make test` (and so by CI); `make lint` alone for developers.
 # mypy needs the installed layout (finsearch.search is search/ …): a tree of links gives it that.
 TYPECHECK := build/typecheck
 lint: setup
@@ -41,8 +42,10 @@ lint: setup
 	for stage in analysis indexer search webui; do ln -s $(CURDIR)/$$stage $(TYPECHECK)/finsearch/$$stage; done
 	cd $(TYPECHECK) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p finsearch
 
+# pytest exits 5 when it collected no tests: a failure, said as such.
 test: setup browser lint
-	$(BIN)/python -m pytest
+	@$(BIN)/python -m pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$status
 
 bench: setup
 	$(BIN)/python -m benchmarks.run --corpus all

@@ -230,11 +230,12 @@ def main() -> None:
     args = parser.parse_args()
 
     from benchmarks import baseline
-    from benchmarks.run import ensure_corpus
+    from benchmarks.run import ensure_corpus, require_shared
     from finsearch.indexer import build_index, read_archive
 
     archive = args.work / "corpora" / "relevance"
     if not archive.is_dir():
+        require_shared(args.shared, "corpus/posts")
         corpus = ensure_corpus("10k", args.work, args.shared)
         shutil.copytree(corpus, archive.with_suffix(".partial"), dirs_exist_ok=True)
         shutil.copytree(args.shared / "corpus" / "posts", archive.with_suffix(".partial") / "finews",

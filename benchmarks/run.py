@@ -44,24 +44,36 @@ MIB = 2 ** 20
 # -- corpora ---------------------------------------------------------------
 
 CORPORA = {
-    # name: (what, command writing the posts into OUT)
-    "10k": ("10,000 long synthetic posts (make_corpus.py -n 10000 --seed 1)",
-            lambda shared, out: [sys.executable, str(shared / "tools" / "make_corpus.py"),
-                                 "--out", str(out), "-n", "10000", "--seed", "1"]),
-    "wire": ("the 102,775 real wire posts (wire_to_posts.py)",
-             lambda shared, out: [sys.executable, str(shared / "tools" / "wire_to_posts.py"), str(out)]),
+    # name: (what, the tool in the shared folder that writes it, the tool's arguments for the folder OUT)
+    "10k": ("10,000 long synthetic posts (make_corpus.py -n 10000 --seed 1)", "tools/make_corpus.py",
+            lambda out: ["--out", str(out), "-n", "10000", "--seed", "1"]),
+    "wire": ("the 102,775 real wire posts (wire_to_posts.py)", "tools/wire_to_posts.py", lambda out: [str(out)]),
 }
 
 
+def require_shared(shared: Path, *needed: str) -> None:
+    """Exit with code 2 and one line when the shared folder, or a file needed in it, is missing.
+
+    Only the benchmarks read it (its corpora are too big for the repository); the tests never do.
+    """
+    for rel in needed:
+        if not (shared / rel).exists():
+            print(f"benchmarks: {shared / rel} is missing: the benchmark corpora come from the shared folder "
+                  f"beside the repository (--shared DIR to name another)", file=sys.stderr)
+            raise SystemExit(2)
+
+
 def ensure_corpus(name: str, work: Path, shared: Path) -> Path:
-    """The corpus' archive in the work dir, generated on first use."""
+    """The corpus' archive in the work dir, generated on first use (from the shared folder)."""
     archive = work / "corpora" / name
     if archive.is_dir():
         return archive
+    _, tool, tool_args = CORPORA[name]
+    require_shared(shared, tool)
     partial = archive.with_name(name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.parent.mkdir(parents=True, exist_ok=True)
-    command = CORPORA[name][1](shared, partial)
+    command = [sys.executable, str(shared / tool), *tool_args(partial)]
     print(f"generating corpus {name} into {archive} ...", flush=True)
     subprocess.run(command, check=True)
     partial.rename(archive)  # only a complete corpus gets the real name

@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from finsearch.search.types import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE, Sort
     parser = argparse.ArgumentParser(
         prog="finsearch",
         description="Full-text search for an archive of Chinese financial news (Jekyll _posts).",
@@ -90,9 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="only this category (repeat for several)")
     search.add_argument("--paper", action="append", default=[], metavar="P",
                         help="only this paper, e.g. 解放日报 (repeat for several)")
-    search.add_argument("--sort", choices=["relevance", "newest", "oldest"], default="relevance")
-    search.add_argument("--limit", type=int, default=10, metavar="N", help="hits per page, 1-100 (default 10)")
-    search.add_argument("--page", type=int, default=1, metavar="N", help="page number (default 1)")
+    search.add_argument("--sort", choices=[sort.value for sort in Sort], default=Sort.RELEVANCE.value)
+    search.add_argument("--limit", type=int, default=DEFAULT_PAGE_SIZE, metavar="N",
+                        help=f"hits per page, 1-{MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})")
+    search.add_argument("--page", type=int, default=1, metavar="N", help=f"page number, 1-{MAX_PAGE} (default 1)")
     search.add_argument("--json", action="store_true", help="print one JSON object")
     search.set_defaults(run=run_search)
 

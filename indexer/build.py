@@ -26,7 +26,7 @@ from whoosh import index as whoosh_index
 
 from finsearch.analysis.segmenter import segmenter
 from finsearch.indexer import store
-from finsearch.indexer.ingest import Problem, ProblemCounts, find_posts, read_post
+from finsearch.indexer.ingest import Problem, ProblemCounts, claim_id, find_posts, path_order, read_post
 from finsearch.indexer.schema import PATH, make_schema, to_document
 from finsearch.indexer.writer import BulkWriter
 
@@ -197,11 +197,13 @@ def _segment_writer(ix) -> BulkWriter:
 
 
 def _duplicates(indexed: list[tuple[str, str]], problems: list[Problem]) -> list[str]:
-    """Paths to drop so that each id is kept once, by its first path; each one reported."""
-    kept: dict[str, str] = {}
+    """Paths to drop so that each id is kept once (ingest.claim_id's rule); each one reported."""
+    owners: dict[str, str] = {}
     dropped = []
-    for doc_id, path in sorted(indexed, key=lambda pair: pair[1]):
-        if kept.setdefault(doc_id, path) != path:
-            problems.append(Problem(path, f"duplicate id {doc_id} (kept {kept[doc_id]})", True))
-            dropped.append(path)
+    # In path order, so that each report names the path that finally keeps the id.
+    for doc_id, path in sorted(indexed, key=lambda pair: path_order(pair[1])):
+        duplicate = claim_id(owners, doc_id, path)
+        if duplicate is not None:
+            problems.append(duplicate)
+            dropped.append(duplicate.path)
     return dropped

@@ -77,9 +77,36 @@ class ReadResult:
 
 
 def find_posts(root: Path) -> list[Path]:
-    """Every post file below `root`, in a stable order."""
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in POST_SUFFIXES and p.is_file()
-                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    """Every post file below `root`, in path order."""
+    return sorted((p for p in root.rglob("*") if p.suffix.lower() in POST_SUFFIXES and p.is_file()
+                   and not any(part.startswith(".") for part in p.relative_to(root).parts)),
+                  key=lambda p: path_order(p.relative_to(root).as_posix()))
+
+
+def path_order(path: str) -> tuple[str, ...]:
+    """The sort key of the archive's path order, for a path relative to the root with `/`.
+
+    Folder by folder, so `2026-07/a.md` comes before `2026-07-01-b.md` (a plain string
+    comparison would put them the other way round, since "-" < "/").
+    """
+    return tuple(path.split("/"))
+
+
+def claim_id(owners: dict[str, str], doc_id: str, path: str) -> Problem | None:
+    """The one duplicate-id rule: the first path in path order keeps the id.
+
+    `owners` maps each id to the path that holds it; `path` takes `doc_id` unless a path
+    before it holds it. Returns None, or the duplicate to skip and report: its `path` is
+    the one that lost the id (`path` itself, or the former holder, which the caller drops).
+    """
+    other = owners.get(doc_id)
+    if other is None or other == path:
+        owners[doc_id] = path
+        return None
+    if path_order(other) < path_order(path):
+        return Problem(path, f"duplicate id {doc_id} (kept {other})", True)
+    owners[doc_id] = path
+    return Problem(other, f"duplicate id {doc_id} (kept {path})", True)
 
 
 def checksum(raw: bytes) -> str:
@@ -147,17 +174,16 @@ def read_post(path: Path, root: Path) -> ReadResult:
     return result
 
 
-def read_archive(root: Path, paths: list[Path] | None = None) -> Iterator[ReadResult]:
-    """Read every post, skipping all but the first post of each id (sorted by path)."""
-    seen: dict[str, str] = {}
-    for path in find_posts(root) if paths is None else paths:
+def read_archive(root: Path) -> Iterator[ReadResult]:
+    """Read every post in path order, skipping the duplicates of an id."""
+    owners: dict[str, str] = {}
+    for path in find_posts(root):
         result = read_post(path, root)
         post = result.post
-        if post is not None and post.id in seen:
-            result.problems.append(Problem(post.path, f"duplicate id {post.id} (kept {seen[post.id]})", True))
+        # In path order, a post that comes second is the duplicate, never an earlier one.
+        if post is not None and (duplicate := claim_id(owners, post.id, post.path)) is not None:
+            result.problems.append(duplicate)
             result.post = None
-        elif post is not None:
-            seen[post.id] = post.path
         yield result
 
 

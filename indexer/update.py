@@ -19,7 +19,8 @@ from whoosh import index as whoosh_index
 
 from finsearch.indexer import store
 from finsearch.indexer.build import WRITER_OPTIONS, build_locked
-from finsearch.indexer.ingest import MAX_BYTES, Post, Problem, ProblemCounts, checksum, find_posts, read_archive
+from finsearch.indexer.ingest import (MAX_BYTES, Post, Problem, ProblemCounts, checksum, claim_id, find_posts,
+                                      path_order, read_post)
 from finsearch.indexer.schema import CHECKSUM, ID_FIELD, PATH, to_document
 from finsearch.indexer.writer import BulkWriter
 
@@ -92,23 +93,22 @@ def _apply_changes(ix: whoosh_index.Index, archive: Path, root: Path, progress: 
         report.deleted = len(gone)
 
         def accept(post: Post) -> bool:
-            other = owner.get(post.id)
-            if other is not None and other != post.path:
-                if other < post.path:  # as in a full build: the first path keeps the id
-                    report.problems.append(Problem(post.path, f"duplicate id {post.id} (kept {other})", True))
+            duplicate = claim_id(owner, post.id, post.path)  # the full build's rule
+            if duplicate is not None:
+                report.problems.append(duplicate)
+                if duplicate.path == post.path:
                     return False
-                writer.delete_by_term(PATH, other)
-                report.problems.append(Problem(other, f"duplicate id {post.id} (kept {post.path})", True))
-            owner[post.id] = post.path
+                writer.delete_by_term(PATH, duplicate.path)  # an indexed post later in path order
             if post.path in changed_paths:
                 report.updated += 1
             else:
                 report.added += 1
             return True
 
-        todo = sorted(added + changed)
-        for result in tqdm(read_archive(archive, todo), total=len(todo), unit="post", desc="indexing",
-                           disable=not (progress and len(todo) > 1000), mininterval=0.5):
+        # read_post, not read_archive: `accept` alone decides duplicates, knowing the ids already indexed.
+        todo = sorted(added + changed, key=lambda path: path_order(path.relative_to(archive).as_posix()))
+        for result in tqdm((read_post(path, archive) for path in todo), total=len(todo), unit="post",
+                           desc="indexing", disable=not (progress and len(todo) > 1000), mininterval=0.5):
             report.problems.extend(result.problems)
             if result.post is not None and accept(result.post):
                 writer.add_document(**to_document(result.post))

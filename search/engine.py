@@ -25,13 +25,12 @@ from finsearch.indexer.schema import (BODY, CATEGORY, DATE, ID_FIELD, PAPER, PAT
 from finsearch.search.evaluate import IndexView, evaluate
 from finsearch.search.query import WORD_FIELD_OF_GRAM, parse_query
 from finsearch.search.snippets import highlight_html, snippet_html
-from finsearch.search.types import (MAX_PAGE_SIZE, Article, FacetCount, Facets, Hit, IndexStats, Reprint,
-                          SearchError, SearchRequest, SearchResult, Sort)
+from finsearch.search.types import (MAX_PAGE, MAX_PAGE_SIZE, Article, FacetCount, Facets, Hit, IndexStats,
+                                    Reprint, SearchError, SearchRequest, SearchResult, Sort)
 
 log = logging.getLogger(__name__)
 
 MATCH_CACHE_SIZE = 32  # queries whose matches and scores are kept (per index version)
-MAX_PAGE = 1000  # deep pages are a scraper's, not a reader's
 _EPOCH_TICKS = datetime_to_long(dt.datetime(1970, 1, 1))  # Whoosh counts from datetime.min
 
 
@@ -122,8 +121,8 @@ class SearchEngine:
             on_page = matched[np.isin(table.stories[matched], table.stories[page_docs])]
             hits = tuple(self._hit(searcher, table, docnum, on_page, parsed.terms) for docnum in page_docs)
         return SearchResult(request=request, total=int(selected.size), hits=hits, facets=facets,
-                            seconds=time.perf_counter() - started, terms=parsed.terms,
-                            notice=parsed.notice, articles=int(matched.size))
+                            seconds=time.perf_counter() - started, notice=parsed.notice,
+                            articles=int(matched.size))
 
     def article(self, article_id: str) -> Article | None:
         with self._lock:

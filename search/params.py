@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Iterable
 
-from finsearch.search.types import IndexStats, SearchError, SearchRequest, SearchResult, Sort
+from finsearch.search.types import DEFAULT_PAGE_SIZE, IndexStats, SearchError, SearchRequest, SearchResult, Sort
 
 
 def parse_day(text: str | None, name: str) -> dt.date | None:
@@ -42,7 +42,7 @@ def make_request(query: str | None = "", date_from: str | None = None, date_to: 
         papers=tuple(dict.fromkeys(p.strip() for p in papers if p and p.strip())),
         sort=sort_value,
         page=parse_int(page, "page", 1),
-        page_size=parse_int(size, "size", 10),
+        page_size=parse_int(size, "size", DEFAULT_PAGE_SIZE),
     )
 
 

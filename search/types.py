@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 MAX_QUERY_CHARS = 500
+DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
+MAX_PAGE = 1000  # deep pages are a scraper's, not a reader's
 
 
 class Sort(str, Enum):
@@ -28,7 +30,7 @@ class SearchRequest:
     papers: tuple[str, ...] = ()  # any of them
     sort: Sort = Sort.RELEVANCE
     page: int = 1  # from 1
-    page_size: int = 10
+    page_size: int = DEFAULT_PAGE_SIZE
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,6 @@ class SearchResult:
     hits: tuple[Hit, ...]
     facets: Facets
     seconds: float
-    terms: tuple[str, ...] = ()  # the literal strings matched, for highlighting elsewhere
     notice: str = ""  # e.g. how a malformed query was read
     articles: int = 0  # posts matched, reprints included (what the facets count)
 

@@ -1,7 +1,9 @@
 """Shared fixtures: the real posts shipped in data/posts, indexed once per test session.
 
 Tests need nothing outside the repository: data/posts holds the finews posts the project was
-specified from (data/posts/finews) and 3,005 real wire posts (财联社, 东方财富, 同花顺) of 2026.
+specified from (data/posts/finews) and 3,005 real wire posts (财联社, 东方财富, 同花顺) of six days of
+2026. A test that needs one particular real post reads it from tests/fixtures/posts (see tests/fixtures/README.md),
+so a change to the sample archive cannot change what that test checks.
 """
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_POSTS = REPO / "data" / "posts"
-FINEWS_POSTS = SAMPLE_POSTS / "finews"
+FIXTURE_POSTS = REPO / "tests" / "fixtures" / "posts"
+FINEWS_POSTS = FIXTURE_POSTS / "finews"  # the two HTML posts (解放日报, 经济网) and three emnews posts
 
 
 @pytest.fixture(scope="session", autouse=True)

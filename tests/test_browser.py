@@ -155,10 +155,10 @@ def test_search_filter_timeline_article_and_back(browser, server):
     assert _state(page.url) == state
     assert page.locator("h1.article-title").inner_text().strip()
     assert page.locator(".article mark").count() > 0  # the query's terms, highlighted
-    original = page.locator("a", has_text="原文链接")
-    if original.count():
-        assert original.get_attribute("rel") == "noopener noreferrer"
-        assert re.match(r"https?://", original.get_attribute("href"))
+    original = page.locator("a", has_text="原文链接")  # every real post links to where it was published
+    assert original.count() == 1
+    assert original.get_attribute("rel") == "noopener noreferrer"
+    assert re.match(r"https?://", original.get_attribute("href"))
     page.locator("a.back-link").first.click()
     page.wait_for_url(results_url)
     assert _state(page.url) == state

@@ -13,9 +13,10 @@ from tests.test_ingest import messy_archive  # noqa: F401  (a fixture)
 
 @pytest.fixture(scope="module")
 def sample_posts(archive_posts):
-    """Real finews posts and real wire posts, long and short."""
-    finews = [p for p in archive_posts if not p.path.startswith("wire/")]
-    wire = [p for p in archive_posts if p.path.startswith("wire/")]
+    """Real finews posts and real wire posts, long and short: the 5 finews posts and 201 wire posts."""
+    finews = [p for p in archive_posts if p.path.startswith("finews/")]
+    wire = [p for p in archive_posts if not p.path.startswith("finews/")]
+    assert (len(finews), len(wire)) == (5, 3005)
     return finews + wire[::15]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from finsearch.indexer.ingest import SITE_TZ, read_archive, read_post
-from tests.conftest import FINEWS_POSTS
+from tests.conftest import FINEWS_POSTS, FIXTURE_POSTS, SAMPLE_POSTS
 
 BACK_LINK_MARKERS = ("返回首页", "返回东财滚动新闻", "返回经济网新闻", "返回解放日报新闻", "](")
 
@@ -20,7 +20,7 @@ def corpus_posts():
     return {r.post.id: r.post for r in results}
 
 
-def test_every_shared_post_is_read(corpus_posts):
+def test_every_finews_post_is_read(corpus_posts):
     files = sorted(FINEWS_POSTS.glob("*.md"))
     assert len(corpus_posts) == len(files)
     for path in files:
@@ -89,19 +89,22 @@ tags: 东财滚动新闻
 """
 
 
+BROKEN_YAML = FIXTURE_POSTS / "broken-yaml" / "2026-07-01-2414210.md"  # title: "法国与印度就114架"阵风"…"
+NO_DATE = FIXTURE_POSTS / "no-date" / "-202205262391921712.md"  # title: "", date:  +0800
+
+
 @pytest.fixture
 def messy_archive(tmp_path):
-    """A real post next to every kind of bad post the real archive has."""
+    """Real posts (a good one, one with broken YAML, one without a date) next to every other kind of bad
+    post the real archive has."""
     root = tmp_path / "_posts"
-    shutil.copy(FINEWS_POSTS / "2022-05-02-202205022367563116.md", _write(root, "good.md", "").parent / "2022-05-02-202205022367563116.md")
-    (root / "good.md").unlink()
-    _write(root, "2026-07-01-1000001.md",
-           POST.format(title='法国与印度就114架"阵风"战斗机的谈判仍在继续', date="2026-07-01 16:23:48 +0800",
-                       body="双方希望年底前敲定协议。"))
+    root.mkdir()
+    for real in (FINEWS_POSTS / "2022-05-02-202205022367563116.md", BROKEN_YAML, NO_DATE):
+        shutil.copy(real, root / real.name)
+    emnews = FINEWS_POSTS / "2021-12-08-202112082206672930.md"  # a real post, after a blank line
+    _write(root, emnews.name, b"\n" + emnews.read_bytes())
     _write(root, "2026-07-02-1000002.md", "没有前言的正文，只有一句话。\n")
     _write(root, "nodate-1000003.md", POST.format(title="无日期", date="", body="正文。"))
-    _write(root, "-202205262391921712.md",
-           "\n" + POST.format(title="", date=" +0800", body="空标题的帖子正文第一句。第二句。"))
     _write(root, "2026-07-04-1000005.md", POST.format(title="只有标题", date="2026-07-04 08:00:00 +0800", body=""))
     _write(root, "2026-07-05-1000006.md", POST.format(title="国债收益率走低", date="2026-07-05 09:00:00 +0800",
                                                       body="国债期货全线收涨。").encode("gbk"))
@@ -122,11 +125,13 @@ def test_bad_posts_are_recovered_or_skipped_with_a_reason(messy_archive):
 
     assert "202205022367563116" in posts  # the good post is never lost
 
-    broken = posts["1000001"]  # unescaped quotes in the title: recovered
-    assert broken.title == '法国与印度就114架"阵风"战斗机的谈判仍在继续'
+    broken = posts["2414210"]  # unescaped quotes in the title: recovered, line by line
+    assert broken.title == '法国与印度就114架"阵风"战斗机的谈判仍在继续 双方希望年底前敲定协议'
     assert broken.published == dt.datetime(2026, 7, 1, 16, 23, 48, tzinfo=SITE_TZ)
-    assert "broken YAML" in problems["2026-07-01-1000001.md"].reason
-    assert not problems["2026-07-01-1000001.md"].skipped
+    assert broken.categories == ("cailianshe",) and broken.paper == "财联社"
+    assert broken.paragraphs[0].startswith("【法国与印度就114架\"阵风\"战斗机的谈判仍在继续")
+    assert "broken YAML" in problems[BROKEN_YAML.name].reason
+    assert not problems[BROKEN_YAML.name].skipped
 
     no_front = posts["1000002"]  # no front matter: title from body, date from the file name
     assert no_front.title == "没有前言的正文，只有一句话"
@@ -135,8 +140,17 @@ def test_bad_posts_are_recovered_or_skipped_with_a_reason(messy_archive):
     assert problems["nodate-1000003.md"].skipped and "no date" in problems["nodate-1000003.md"].reason
 
     dateless_name = posts["202205262391921712"]  # empty title and date, file name without a date
-    assert dateless_name.published.date() == dt.date(2022, 5, 26)
-    assert dateless_name.title == "空标题的帖子正文第一句"
+    assert dateless_name.published == dt.datetime(2022, 5, 26, tzinfo=SITE_TZ)  # the day of its code
+    # The title is the body's first sentence, cut at TITLE_FROM_BODY_CHARS (40).
+    assert dateless_name.title == "据霍尼韦尔官网消息，5月24日，霍尼韦尔宣布为蔚来旗下ET7新能源汽车提供HFO"
+    assert dateless_name.paper == "上海证券报"
+    assert "<>" not in dateless_name.paragraphs and dateless_name.url == ""
+    assert not problems[NO_DATE.name].skipped
+
+    blank_first = posts["202112082206672930"]  # a blank line before the front matter: read as if none
+    assert blank_first.title == "离岸人民币兑美元升至2018年以来最高水平"
+    assert blank_first.published == dt.datetime(2021, 12, 8, 10, 46, 18, tzinfo=SITE_TZ)
+    assert "2021-12-08-202112082206672930.md" not in problems
 
     assert posts["1000005"].paragraphs == ()  # empty body: indexed by its title
     assert "empty body" in problems["2026-07-04-1000005.md"].reason
@@ -169,10 +183,9 @@ def test_read_post_never_raises_on_unreadable_file(tmp_path):
 
 
 def test_wire_posts_are_read_without_loss(archive):
-    wire = archive / "wire"
-    files = sorted(wire.rglob("*.md"))
-    results = list(read_archive(wire))
-    assert len(files) >= 1500
+    files = sorted(p for p in archive.rglob("*.md") if not p.relative_to(archive).as_posix().startswith("finews/"))
+    results = [r for r in read_archive(archive) if r.post is None or not r.post.path.startswith("finews/")]
+    assert len(files) == len(results) == 3005
     assert sum(1 for r in results if r.post) == len(files)  # recovered at worst, never lost
     for result in results:
         post = result.post
@@ -181,3 +194,7 @@ def test_wire_posts_are_read_without_loss(archive):
         assert post.categories[0] in {"cailianshe", "emnews", "tonghuashun"}
         assert post.paper in {"财联社", "东财滚动", "同花顺"}
         assert not any("返回" in p and "](" in p for p in post.paragraphs)
+    # The site's unescaped quotes break the YAML of exactly these five; each is read line by line.
+    recovered = {p.path.rsplit("/", 1)[-1] for r in results for p in r.problems}
+    assert recovered == {p.name for p in (FIXTURE_POSTS / "broken-yaml").glob("*.md")}
+    assert all("broken YAML" in p.reason and not p.skipped for r in results for p in r.problems)

@@ -14,9 +14,11 @@ import pytest
 
 from finsearch.indexer import build_index, reindex
 from finsearch.search import SearchEngine, SearchRequest
-from tests.conftest import FINEWS_POSTS, write_wire_posts
+from tests.conftest import FINEWS_POSTS, SAMPLE_POSTS
 
 JIEFANG = "2022-05-02-202205022367563116.md"
+# Real wire posts of data/posts, copied into each test's archive: the 1,500 of three days (500 a day).
+WIRE_DAYS = ("2026-06-12", "2026-06-30", "2026-07-15")
 
 
 def finsearch_process(*args) -> subprocess.Popen:
@@ -39,15 +41,17 @@ def snapshot(engine: SearchEngine) -> dict[str, tuple]:
 
 
 @pytest.fixture(scope="module")
-def wire_pool(tmp_path_factory) -> Path:
-    """Real wire posts, written once: copied into each test's archive."""
-    return write_wire_posts(tmp_path_factory.mktemp("pool"), days=("2026-06-01",), per_day=1500)
+def wire_pool() -> list[Path]:
+    pool = sorted(path for day in WIRE_DAYS for path in SAMPLE_POSTS.glob(f"{day[:7]}/{day}-*.md"))
+    assert len(pool) == 1500
+    return pool
 
 
-def make_archive(root: Path, wire_pool: Path, wire_files: int) -> Path:
+def make_archive(root: Path, wire_pool: list[Path], wire_files: int) -> Path:
+    """The finews posts and the first `wire_files` of the pool, in one flat folder as the site has it."""
     archive = root / "_posts"
     shutil.copytree(FINEWS_POSTS, archive)
-    for path in sorted(wire_pool.rglob("*.md"))[:wire_files]:
+    for path in wire_pool[:wire_files]:
         shutil.copy(path, archive / path.name)
     return archive
 
@@ -59,7 +63,7 @@ def test_changes_are_applied_and_nothing_else_changes(tmp_path, wire_pool):
     engine = SearchEngine(index)
     before = snapshot(engine)
 
-    wire = sorted(archive.glob("2026-06-01-*.md"))
+    wire = sorted(archive.glob(f"{WIRE_DAYS[0]}-*.md"))
     modified_body, modified_title, renamed, deleted = wire[0], wire[1], wire[2], wire[3]
     body = modified_body.read_text("utf-8")
     modified_body.write_text(body.replace("\n---\n", "\n---\n独角兽测试词开头。", 1), "utf-8")
@@ -68,7 +72,7 @@ def test_changes_are_applied_and_nothing_else_changes(tmp_path, wire_pool):
     (archive / "moved").mkdir()
     renamed.rename(archive / "moved" / renamed.name)
     deleted.unlink()
-    added = sorted(wire_pool.rglob("*.md"))[-1]
+    added = wire_pool[-1]
     shutil.copy(added, archive / added.name)
     os.utime(archive / JIEFANG)  # touched, not changed: not reindexed
 
@@ -95,7 +99,7 @@ def test_a_killed_reindex_leaves_the_old_index_and_the_next_run_completes(tmp_pa
     archive = make_archive(tmp_path, wire_pool, 0)
     index = tmp_path / "index"
     build_index(archive, index, progress=False)
-    for path in sorted(wire_pool.rglob("*.md")):
+    for path in wire_pool:
         shutil.copy(path, archive / path.name)
     expected = len(list(archive.glob("*.md")))
 
@@ -143,7 +147,7 @@ def test_searches_never_fail_during_a_reindex(tmp_path, wire_pool):
     archive = make_archive(tmp_path, wire_pool, 300)
     index = tmp_path / "index"
     build_index(archive, index, progress=False)
-    for path in sorted(wire_pool.rglob("*.md"))[300:]:
+    for path in wire_pool[300:]:
         shutil.copy(path, archive / path.name)
 
     searcher = subprocess.Popen([sys.executable, "-c", SEARCH_LOOP, str(index)], stdout=subprocess.PIPE,

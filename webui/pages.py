@@ -7,13 +7,12 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
-from finsearch.search import MAX_QUERY_CHARS, SearchError, Sort
+from finsearch.search import MAX_PAGE, MAX_QUERY_CHARS, SearchError, Sort
 from finsearch.webui import timeline
 from finsearch.webui.state import SearchState
 
 bp = Blueprint("pages", __name__)
 
-MAX_PAGE = 1000  # the engine refuses deeper pages
 QUICK_RANGES = (("近一周", 7), ("近一月", 30), ("近一年", 365))
 SORTS = ((Sort.RELEVANCE.value, "按相关度"), (Sort.NEWEST.value, "最新"), (Sort.OLDEST.value, "最早"))
 

@@ -9,9 +9,9 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
-from finsearch.search import SearchRequest, make_request
+from finsearch.search import DEFAULT_PAGE_SIZE, SearchRequest, Sort, make_request
 
-DEFAULT_SIZE = "10"
+DEFAULT_SIZE = str(DEFAULT_PAGE_SIZE)  # as it is written in a URL
 
 
 def _one(args, name: str) -> str:
@@ -55,7 +55,7 @@ class SearchState:
         pairs += [("from", self.date_from), ("to", self.date_to)]
         pairs += [("category", c) for c in self.categories]
         pairs += [("paper", p) for p in self.papers]
-        pairs += [("sort", "" if self.sort == "relevance" else self.sort),
+        pairs += [("sort", "" if self.sort == Sort.RELEVANCE.value else self.sort),
                   ("page", "" if self.page == "1" else self.page),
                   ("size", "" if self.size == DEFAULT_SIZE else self.size)]
         return [(k, v) for k, v in pairs if v]

@@ -45,7 +45,6 @@ class Timeline:
     bars: tuple[Bar, ...]
     labels: tuple[Label, ...]
     peak: int
-    total: int
     height: int = HEIGHT
     plot_height: int = PLOT_HEIGHT
 
@@ -86,7 +85,7 @@ def build(months: tuple[FacetCount, ...], date_from: dt.date | None = None,
                         width=round(slot * (1 - gap), 3), y=round(PLOT_HEIGHT - height, 1),
                         height=round(height, 1), slot_x=round(slot_x, 3), slot_width=round(slot, 3),
                         dim=outside, active=(date_from == start and date_to == end)))
-    return Timeline(bars=tuple(bars), labels=_labels(bars), peak=peak, total=sum(counts.values()))
+    return Timeline(bars=tuple(bars), labels=_labels(bars), peak=peak)
 
 
 def _labels(bars: list[Bar]) -> tuple[Label, ...]:
