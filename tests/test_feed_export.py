@@ -9,6 +9,9 @@ import io
 import json
 import re
 import shutil
+import socket
+import subprocess
+import sys
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,7 +21,7 @@ import feedparser
 import pytest
 
 from finsearch.cli import main as cli_main
-from finsearch.search import EXPORT_COLUMNS, SearchEngine
+from finsearch.search import EXPORT_COLUMNS, make_request
 from finsearch.webui import create_app
 from tests.conftest import FINEWS_POSTS
 
@@ -306,3 +309,46 @@ def test_last_24_hours_preset_counts_back_from_the_newest_post(client, engine):
               get(client, "/export.jsonl?from=2026-08-19&to=2026-08-20").get_data(as_text=True).splitlines()]
     expected = [r for r in recent if dt.datetime.fromisoformat(r["date"]) >= start]
     assert api(client, "/api/search?" + urlsplit(href).query)["articles"] == len(expected) > 0
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+def finsearch(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "finsearch", *map(str, args)], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_cli_query_starting_with_a_minus_is_a_query(index_dir, engine):
+    done = finsearch("search", "-银行", "--index", index_dir, "--json", "--limit", "100")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    with_bank = engine.search(make_request("银行")).articles
+    assert data["articles"] == engine.stats().documents - with_bank > 0  # every post without 银行
+    assert not any("银行" in h["title"] for h in data["hits"])
+
+    # Mixed with other words and options, and after --.
+    mixed = json.loads(finsearch("search", "金融", "-银行", "--index", index_dir, "--json").stdout)
+    assert mixed["query"] == "金融 -银行"
+    assert 0 < mixed["articles"] < engine.search(make_request("金融")).articles
+    after_dashes = finsearch("search", "--index", index_dir, "--json", "--", "-银行")
+    assert json.loads(after_dashes.stdout)["articles"] == data["articles"]
+    exported = finsearch("export", "-银行", "--index", index_dir, "--format", "jsonl")
+    assert len(exported.stdout.splitlines()) == data["articles"]
+
+    # A mistyped option is still an error, not a query word.
+    for typo in ("--limt", "-x"):
+        wrong = finsearch("search", "银行", typo, "--index", index_dir)
+        assert wrong.returncode == 2 and "unrecognized arguments" in wrong.stderr
+
+
+def test_cli_serve_on_a_busy_port_says_so_in_one_line(index_dir):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        done = finsearch("serve", "--index", index_dir, "--port", port)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"finsearch: port {port} on 127.0.0.1 is already in use (another server?); choose one with --port"]
+    assert time.monotonic() - started < 30  # no retries
