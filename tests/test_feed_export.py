@@ -352,3 +352,19 @@ def test_cli_serve_on_a_busy_port_says_so_in_one_line(index_dir):
     assert done.stderr.strip().splitlines() == [
         f"finsearch: port {port} on 127.0.0.1 is already in use (another server?); choose one with --port"]
     assert time.monotonic() - started < 30  # no retries
+
+
+# -- categories by name --------------------------------------------------------------------------
+
+def test_category_facet_shows_the_papers_chinese_name(client):
+    text = get(client, "/?q=金融&category=cailianshe").get_data(as_text=True)
+    section = text.split('aria-labelledby="facet-category"')[1].split("</section>")[0]
+    names = dict(re.findall(r'<span class="facet-value">([^<]+?) <span class="facet-hint">([a-z]+)</span>', section))
+    # Every name is the paper the category's posts carry, read from the index.
+    for name, slug in names.items():
+        papers = api(client, f"/api/search?category={slug}")["facets"]["paper"]
+        assert papers[0]["value"] == name, slug
+    assert names["财联社"] == "cailianshe" and names["东财滚动"] == "emnews" and names["同花顺"] == "tonghuashun"
+    assert ">分类：财联社<" in text  # the chip too
+    feed = ET.fromstring(get(client, "/feed.atom?category=tonghuashun").data)
+    assert {(c.get("term"), c.get("label")) for c in feed.iter(f"{{{ATOM}}}category")} == {("tonghuashun", "同花顺")}

@@ -63,6 +63,8 @@ class FacetLink:
     count: int
     selected: bool
     href: str
+    label: str = ""  # shown instead of the value (a category's Chinese name)
+    hint: str = ""  # shown small after the label (the category's own slug)
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,8 @@ def search():
     if result is not None:
         request_ = result.request
         context.update(
-            categories=_facet(result.facets.categories, state.categories, state.toggle_category),
+            categories=_facet(result.facets.categories, state.categories, state.toggle_category,
+                              category_labels()),
             papers=_facet(result.facets.papers, state.papers, state.toggle_paper),
             timeline=timeline.build(result.facets.months, _day(request_.date_from), _day(request_.date_to)),
             month_href=lambda month: search_url(state.month(month)),
@@ -134,11 +137,12 @@ def feed():
 
     def make() -> atom.Feed:
         result = engine.search(search_request)
+        labels = category_labels()
         links = atom.FeedLinks(self_href=feed_url(state, external=True),
                                search_href=url_for("pages.search", _external=True)
                                + (f"?{state.query_string()}" if state.query_string() else ""),
                                article_href=lambda article_id: article_url(article_id, state, external=True),
-                               category_label=lambda category: category)
+                               category_label=lambda category: labels.get(category, category))
         last = service().stats().last_date
         return atom.build(result, feed_title(state), state.query_string(), links,
                           fallback_updated=(last or dt.datetime.now(dt.timezone.utc)).isoformat())
@@ -192,11 +196,32 @@ def is_web_url(url: str) -> bool:
 
 # -- parts of the search page -------------------------------------------------
 
-def _facet(counts, selected: tuple[str, ...], toggle) -> list[FacetLink]:
-    links = [FacetLink(f.value, f.count, f.value in selected, search_url(toggle(f.value))) for f in counts]
+def category_labels() -> dict[str, str]:
+    """Each category's Chinese name: the paper most of its posts carry (cailianshe → 财联社),
+    derived from the index, once per index version. The data has no other name for a category."""
+    engine = service().engine()
+    version = engine.version()
+    cached = current_app.extensions.get("finsearch.category_labels")
+    if cached is None or cached[0] != version:
+        labels = {}
+        for category in service().stats().categories:
+            papers = engine.search(replace(SearchState(categories=(category.value,)).request(), page_size=1)).facets.papers
+            labels[category.value] = papers[0].value if papers else category.value
+        cached = (version, labels)
+        current_app.extensions["finsearch.category_labels"] = cached
+    return cached[1]
+
+
+def _facet(counts, selected: tuple[str, ...], toggle, labels: dict[str, str] | None = None) -> list[FacetLink]:
+    values = [(f.value, f.count) for f in counts]
     listed = {f.value for f in counts}
     # A selected value with no hits left (or unknown) stays visible, so it can be unticked.
-    links += [FacetLink(v, 0, True, search_url(toggle(v))) for v in selected if v not in listed]
+    values += [(v, 0) for v in selected if v not in listed]
+    links = []
+    for value, count in values:
+        label = (labels or {}).get(value, value)
+        links.append(FacetLink(value, count, value in selected, search_url(toggle(value)), label,
+                               hint=value if label != value else ""))
     return links
 
 
@@ -205,7 +230,8 @@ def _chips(state: SearchState) -> list[Chip]:
     if state.date_from or state.date_to:
         label = f"日期：{state.date_from or '最早'} 至 {state.date_to or '最新'}"
         chips.append(Chip(label, search_url(state.but(date_from="", date_to=""))))
-    chips += [Chip(f"分类：{c}", search_url(state.toggle_category(c))) for c in state.categories]
+    labels = category_labels()
+    chips += [Chip(f"分类：{labels.get(c, c)}", search_url(state.toggle_category(c))) for c in state.categories]
     chips += [Chip(f"报刊：{p}", search_url(state.toggle_paper(p))) for p in state.papers]
     return chips
 
