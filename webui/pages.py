@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 from typing import Iterator
 from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, stream_with_context, url_for
+from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request, stream_with_context,
+                   url_for)
 
 from finsearch.search import EXPORT_FORMATS, EXPORTERS, MAX_QUERY_CHARS, SearchError, Sort
 from finsearch.webui import feed as atom
@@ -182,6 +183,12 @@ def export(fmt: str):
     response.headers["Content-Disposition"] = (f"attachment; filename=\"finsearch-export.{fmt}\"; "
                                                f"filename*=UTF-8''{quote(name)}")
     return response
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico on pages without an icon link (the feed in Chromium's XML view)."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
 
 
 def is_web_url(url: str) -> bool:
