@@ -38,8 +38,7 @@ def export_rows(engine: SearchEngine, query: str, fmt: str, rows: int | None) ->
             counted += 1
             yield hit
     with open(os.devnull, "w", encoding="utf-8") as out:
-        for chunk in EXPORTERS[fmt](counting()):
-            out.write(chunk)
+        out.writelines(EXPORTERS[fmt](counting()))
     return counted
 
 

@@ -6,6 +6,7 @@ one-line message on stderr).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import html
 import json
@@ -234,14 +235,10 @@ def run_export(args) -> int:
     from finsearch.search import EXPORTERS, SearchEngine, make_request
     request = make_request(args.query, args.date_from, args.date_to, args.category, args.paper, args.sort)
     hits = SearchEngine(args.index).iter_hits(request)  # a bad request fails before the file is opened
-    # newline="": the csv module writes its own line ends.
-    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
-    try:
-        for chunk in EXPORTERS[args.format](hits):
-            out.write(chunk)
-    finally:
-        if args.output:
-            out.close()
+    with contextlib.ExitStack() as stack:
+        # newline="": the csv module writes its own line ends.
+        out = stack.enter_context(open(args.output, "w", encoding="utf-8", newline="")) if args.output else sys.stdout
+        out.writelines(EXPORTERS[args.format](hits))
     return EXIT_OK
 
 

@@ -12,9 +12,9 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from whoosh import query as wq
@@ -164,9 +164,9 @@ class SearchEngine:
         """The current index version; it changes with every committed build, update or deletion
         (a key for caching answers)."""
         with self._lock:
-            self._current()
-            build, generation = self._table_generation
-        return f"{build.name}/{generation}"
+            searcher, _ = self._current()
+            build = self._build
+            return f"{build.name if build else ''}/{searcher.reader().generation()}"
 
     def article(self, article_id: str) -> Article | None:
         with self._lock:

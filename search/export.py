@@ -10,7 +10,7 @@ import html
 import io
 import json
 import re
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from finsearch.search.types import Hit
 

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from finsearch.indexer.schema import local_naive
-from finsearch.search.types import (MAX_QUERY_CHARS, IndexStats, SearchError, SearchRequest, SearchResult,
-                                    Sort)
+from finsearch.search.types import MAX_QUERY_CHARS, IndexStats, SearchError, SearchRequest, SearchResult, Sort
 
 # A day, or a day and a time to the hour, minute or second ("T" or a space between), with an
 # optional UTC offset; without one the time is the site's (+08:00).

@@ -9,6 +9,7 @@ import io
 import json
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -58,7 +59,7 @@ def test_subscribe_and_export_links_return_the_search(browser, server):  # noqa:
         page.click("text=导出 CSV")
     download = download_info.value
     assert download.suggested_filename == "finsearch-银行.csv"
-    data = open(download.path(), "rb").read()
+    data = Path(download.path()).read_bytes()
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
     assert tuple(rows[0]) == EXPORT_COLUMNS and len(rows) - 1 == api["articles"]

@@ -10,8 +10,8 @@ import hashlib
 import threading
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from finsearch.search import SearchResult
 

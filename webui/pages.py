@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Iterator
 from urllib.parse import quote, urlsplit
 
 from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request, stream_with_context,
@@ -146,7 +146,7 @@ def feed():
                                category_label=lambda category: labels.get(category, category))
         last = service().stats().last_date
         return atom.build(result, feed_title(state), state.query_string(), links,
-                          fallback_updated=(last or dt.datetime.now(dt.timezone.utc)).isoformat())
+                          fallback_updated=(last or dt.datetime.now(dt.UTC)).isoformat())
 
     cache = current_app.extensions.setdefault("finsearch.feeds", atom.FeedCache())
     built = cache.get((engine.version(), state.query_string(), request.url_root), make)
