@@ -367,3 +367,8 @@ def test_category_facet_shows_the_papers_chinese_name(client):
     assert ">分类：财联社<" in text  # the chip too
     feed = ET.fromstring(get(client, "/feed.atom?category=tonghuashun").data)
     assert {(c.get("term"), c.get("label")) for c in feed.iter(f"{{{ATOM}}}category")} == {("tonghuashun", "同花顺")}
+
+
+def test_unknown_article_says_which_id(client):
+    error = api(client, "/api/articles/000000000000000000", status=404)
+    assert (error["code"], error["param"]) == ("article_not_found", "id") and "000000000000000000" in error["error"]

@@ -9,7 +9,7 @@ Errors: {"error": message} with 400 (bad parameters, too long a query, an unknow
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from finsearch.search import SearchError, result_to_json, stats_to_json
 from finsearch.webui.state import SearchState, require_known
@@ -37,7 +37,7 @@ def search():
 def article(article_id: str):
     found = _engine().article(article_id)
     if found is None:
-        abort(404, description=f"没有这篇文章：{article_id[:60]}")
+        return jsonify(error=f"没有这篇文章：{article_id[:60]}", code="article_not_found", param="id"), 404
     return jsonify({
         "id": found.id,
         "title": found.title,
