@@ -303,6 +303,7 @@ def test_last_24_hours_preset_counts_back_from_the_newest_post(client, engine):
     page = get(client, href).get_data(as_text=True)
     assert re.search(r'<a href="[^"]+" class="is-active" aria-current="true">近24小时</a>', page)
     assert 'type="datetime-local" name="from"' in page
+    assert f"日期：{(newest - dt.timedelta(hours=24)):%Y-%m-%d %H:%M} 至 最新" in page  # the chip, readable
     start = (newest - dt.timedelta(hours=24)).replace(second=0)
     recent = [json.loads(line) for line in
               get(client, "/export.jsonl?from=2026-08-19&to=2026-08-20").get_data(as_text=True).splitlines()]

@@ -235,7 +235,8 @@ def _facet(counts, selected: tuple[str, ...], toggle, labels: dict[str, str] | N
 def _chips(state: SearchState) -> list[Chip]:
     chips = []
     if state.date_from or state.date_to:
-        label = f"日期：{state.date_from or '最早'} 至 {state.date_to or '最新'}"
+        shown = [bound.replace("T", " ", 1) for bound in (state.date_from, state.date_to)]  # 2026-08-20 09:00
+        label = f"日期：{shown[0] or '最早'} 至 {shown[1] or '最新'}"
         chips.append(Chip(label, search_url(state.but(date_from="", date_to=""))))
     labels = category_labels()
     chips += [Chip(f"分类：{labels.get(c, c)}", search_url(state.toggle_category(c))) for c in state.categories]
