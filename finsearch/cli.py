@@ -6,10 +6,14 @@ one-line message on stderr).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import html
 import json
 import logging
+import os
 import re
+import socket
 import sys
 from pathlib import Path
 
@@ -25,7 +29,9 @@ class UsageError(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # Known args only: a query word like -银行 ("without 银行") looks like an option to argparse.
+    args, extras = parser.parse_known_args(argv)
+    _take_query_words(parser, args, extras)
     logging.basicConfig(level={0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from finsearch.indexer import IndexBusy, IndexMissing
@@ -83,20 +89,23 @@ def build_parser() -> argparse.ArgumentParser:
     search = commands.add_parser("search", help="search the index",
                                  description="Search the index. Query syntax: words (all required), "
                                              "\"exact phrase\", OR, -word or NOT word, (groups), title:word, body:word.")
-    search.add_argument("query", help="the query (quote it in the shell)")
-    _index_option(search)
-    search.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="published on or after this day")
-    search.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="published on or before this day")
-    search.add_argument("--category", action="append", default=[], metavar="C",
-                        help="only this category (repeat for several)")
-    search.add_argument("--paper", action="append", default=[], metavar="P",
-                        help="only this paper, e.g. 解放日报 (repeat for several)")
-    search.add_argument("--sort", choices=[sort.value for sort in Sort], default=Sort.RELEVANCE.value)
+    _query_options(search)
     search.add_argument("--limit", type=int, default=DEFAULT_PAGE_SIZE, metavar="N",
                         help=f"hits per page, 1-{MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})")
     search.add_argument("--page", type=int, default=1, metavar="N", help=f"page number, 1-{MAX_PAGE} (default 1)")
     search.add_argument("--json", action="store_true", help="print one JSON object")
     search.set_defaults(run=run_search)
+
+    export = commands.add_parser("export", help="write every hit of a search as CSV or JSON Lines",
+                                 description="Every post the search matches (reprints included, one row each), "
+                                             "in the search's order: id, date, paper, categories, title, url, "
+                                             "snippet (plain text). CSV is UTF-8 with a BOM, for Excel. "
+                                             "Streamed: memory does not grow with the number of hits.")
+    _query_options(export)
+    export.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="csv (default) or jsonl")
+    export.add_argument("--output", type=Path, default=None, metavar="FILE",
+                        help="write to FILE (default: standard output)")
+    export.set_defaults(run=run_export)
 
     stats = commands.add_parser("stats", help="show what the index holds")
     _index_option(stats)
@@ -111,6 +120,40 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=None, help="worker processes (default 2)")
     serve.set_defaults(run=run_serve)
     return parser
+
+
+def _query_options(parser: argparse.ArgumentParser) -> None:
+    """The query and filters, the same for `search` and `export`."""
+    from finsearch.search.types import Sort
+    parser.add_argument("query", nargs="?", help="the query (quote it in the shell; a query starting with - "
+                                                 "also works, e.g. -银行, or after --)")
+    _index_option(parser)
+    parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD[THH:MM]",
+                        help="published on or after this day (or minute)")
+    parser.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD[THH:MM]",
+                        help="published on or before this day (or minute)")
+    parser.add_argument("--category", action="append", default=[], metavar="C",
+                        help="only this category (repeat for several)")
+    parser.add_argument("--paper", action="append", default=[], metavar="P",
+                        help="only this paper, e.g. 解放日报 (repeat for several)")
+    parser.add_argument("--sort", choices=[sort.value for sort in Sort], default=Sort.RELEVANCE.value)
+
+
+def _take_query_words(parser: argparse.ArgumentParser, args, extras: list[str]) -> None:
+    """Words argparse did not know (-银行: "without 银行") join the query; anything else is an error."""
+    if not hasattr(args, "query"):
+        if extras:
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        return
+    words = [args.query] if args.query is not None else []
+    for extra in extras:
+        # "-银行" or "-美联储" is a query word; "--limt" or "-x" is a mistyped option.
+        if not extra.startswith("-") or extra.startswith("--") or (len(extra) == 2 and extra[1].isascii()):
+            parser.error(f"unrecognized arguments: {extra}")
+        words.append(extra)
+    if not words:
+        parser.error("the following arguments are required: query")
+    args.query = " ".join(words)
 
 
 def _index_option(parser: argparse.ArgumentParser) -> None:
@@ -191,6 +234,17 @@ def run_search(args) -> int:
     return EXIT_OK
 
 
+def run_export(args) -> int:
+    from finsearch.search import EXPORTERS, SearchEngine, make_request
+    request = make_request(args.query, args.date_from, args.date_to, args.category, args.paper, args.sort)
+    hits = SearchEngine(args.index).iter_hits(request)  # a bad request fails before the file is opened
+    with contextlib.ExitStack() as stack:
+        # newline="": the csv module writes its own line ends.
+        out = stack.enter_context(open(args.output, "w", encoding="utf-8", newline="")) if args.output else sys.stdout
+        out.writelines(EXPORTERS[args.format](hits))
+    return EXIT_OK
+
+
 def run_stats(args) -> int:
     from finsearch.search import SearchEngine, stats_to_json
     stats = SearchEngine(args.index).stats()
@@ -209,9 +263,30 @@ def run_stats(args) -> int:
 
 
 def run_serve(args) -> int:
+    from finsearch.webui import DEFAULT_HOST, env_port
     from finsearch.webui.server import serve
+    host = args.host or os.environ.get("FINSEARCH_HOST") or DEFAULT_HOST
+    port = args.port if args.port is not None else env_port()
+    if _port_in_use(host, port):  # gunicorn would retry for 5 s and log a page of errors
+        print(f"finsearch: port {port} on {host} is already in use (another server?); choose one with --port",
+              file=sys.stderr)
+        return EXIT_FAILURE
     serve(index_dir=args.index, host=args.host, port=args.port, workers=args.workers)
     return EXIT_OK
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    address = host.strip("[]")
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds: TIME_WAIT is no conflict
+        try:
+            probe.bind((address, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return True
+            raise
+    return False
 
 
 def _terminal(fragment: str, color: bool) -> str:

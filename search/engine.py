@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from finsearch.search.types import (MAX_PAGE, MAX_PAGE_SIZE, Article, FacetCount
 log = logging.getLogger(__name__)
 
 MATCH_CACHE_SIZE = 32  # queries whose matches and scores are kept (per index version)
+EXPORT_BATCH = 200  # posts read per lock hold while streaming every hit
 _EPOCH_TICKS = datetime_to_long(dt.datetime(1970, 1, 1))  # Whoosh counts from datetime.min
 
 
@@ -124,6 +126,47 @@ class SearchEngine:
                             seconds=time.perf_counter() - started, notice=parsed.notice,
                             articles=int(matched.size))
 
+    def iter_hits(self, request: SearchRequest, batch_size: int = EXPORT_BATCH) -> Iterator[Hit]:
+        """Every post the search matches, reprints included (each its own hit, `reprints` empty),
+        in the request's order; `page` and `page_size` are ignored. For exports.
+
+        The request is checked now (SearchError before anything is streamed); then stored fields
+        and snippets are read one batch at a time, so memory holds the ordered docnums (8 bytes a
+        post) and one batch. If the index changes mid-stream, raises SearchError ("index_changed")
+        rather than mix two versions.
+        """
+        _check_dates(request)
+        parsed = parse_query(request.query)
+        with self._lock:
+            _, table = self._current()
+            generation = self._table_generation
+            docs, scores = self._matches(parsed.query, request.sort)
+            keep = (self._date_mask(table, docs, request)
+                    & self._any_mask(table.category_values, table.category_masks, docs, request.categories)
+                    & self._any_mask(table.paper_values, table.paper_masks, docs, request.papers))
+            matched = docs[keep]
+            ordered = matched[np.lexsort(_sort_keys(table, matched, scores[keep], request.sort))]
+        no_reprints = np.empty(0, dtype=np.int64)
+
+        def hits() -> Iterator[Hit]:
+            for start in range(0, ordered.size, batch_size):
+                with self._lock:
+                    searcher, table = self._current()
+                    if self._table_generation != generation:
+                        raise SearchError("索引在导出期间已更新，请重新导出", code="index_changed")
+                    batch = [self._hit(searcher, table, docnum, no_reprints, parsed.terms)
+                             for docnum in ordered[start:start + batch_size].tolist()]
+                yield from batch
+        return hits()
+
+    def version(self) -> str:
+        """The current index version; it changes with every committed build, update or deletion
+        (a key for caching answers)."""
+        with self._lock:
+            searcher, _ = self._current()
+            build = self._build
+            return f"{build.name if build else ''}/{searcher.reader().generation()}"
+
     def article(self, article_id: str) -> Article | None:
         with self._lock:
             searcher, _ = self._current()
@@ -197,11 +240,11 @@ class SearchEngine:
     def _date_mask(table: _FacetTable, docs: np.ndarray, request: SearchRequest) -> np.ndarray:
         mask = np.ones(docs.size, dtype=bool)
         dates = table.dates[docs]
-        if request.date_from:
-            mask &= dates >= datetime_to_long(dt.datetime.combine(request.date_from, dt.time()))
-        if request.date_to and request.date_to < dt.date.max:
-            next_day = request.date_to + dt.timedelta(days=1)
-            mask &= dates < datetime_to_long(dt.datetime.combine(next_day, dt.time()))
+        start, end = _date_bounds(request)
+        if start is not None:
+            mask &= dates >= datetime_to_long(start)
+        if end is not None:
+            mask &= dates < datetime_to_long(end)
         return mask
 
     @staticmethod
@@ -249,11 +292,32 @@ class SearchEngine:
 
 def _check(request: SearchRequest) -> None:
     if request.page < 1 or request.page > MAX_PAGE:
-        raise SearchError(f"页码应在 1 到 {MAX_PAGE} 之间")
+        raise SearchError(f"页码应在 1 到 {MAX_PAGE} 之间", code="page_out_of_range", param="page")
     if not 1 <= request.page_size <= MAX_PAGE_SIZE:
-        raise SearchError(f"每页条数应在 1 到 {MAX_PAGE_SIZE} 之间")
-    if request.date_from and request.date_to and request.date_from > request.date_to:
-        raise SearchError("开始日期晚于结束日期")
+        raise SearchError(f"每页条数应在 1 到 {MAX_PAGE_SIZE} 之间", code="size_out_of_range", param="size")
+    _check_dates(request)
+
+
+def _check_dates(request: SearchRequest) -> None:
+    start, end = _date_bounds(request)
+    if start is not None and end is not None and start >= end:
+        raise SearchError("开始日期晚于结束日期", code="date_order", param="from")
+
+
+def _date_bounds(request: SearchRequest) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The request's dates as [start, end) in site-local naive time; None: no bound.
+    A day covers the whole day; a datetime `date_to` covers the whole of its minute."""
+    start = end = None
+    if request.date_from:
+        start = (request.date_from if isinstance(request.date_from, dt.datetime)
+                 else dt.datetime.combine(request.date_from, dt.time()))
+    last = request.date_to
+    if isinstance(last, dt.datetime):
+        minute = last.replace(second=0, microsecond=0)
+        end = minute + dt.timedelta(minutes=1) if minute < dt.datetime.max - dt.timedelta(minutes=1) else None
+    elif last and last < dt.date.max:
+        end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time())
+    return start, end
 
 
 def _first_of_each_story(table: _FacetTable, docs: np.ndarray, scores: np.ndarray):
@@ -286,13 +350,7 @@ def _page(table: _FacetTable, selected: np.ndarray, scores: np.ndarray, request:
     end = start + request.page_size
     if start >= selected.size:
         return []
-    dates = table.dates[selected]
-    if request.sort is Sort.RELEVANCE and scores.min() < scores.max():
-        keys = (selected, -dates, -scores)
-    elif request.sort is Sort.OLDEST:
-        keys = (selected, dates)
-    else:  # newest; also relevance when every score is the same (the empty query)
-        keys = (selected, -dates)
+    keys = _sort_keys(table, selected, scores, request.sort)
     # Only the docs whose first key is within the page's reach need the full sort.
     first_key = keys[-1]
     if end < selected.size:
@@ -302,6 +360,16 @@ def _page(table: _FacetTable, selected: np.ndarray, scores: np.ndarray, request:
         candidates = np.arange(selected.size)
     order = candidates[np.lexsort(tuple(key[candidates] for key in keys))]
     return selected[order[start:end]].tolist()
+
+
+def _sort_keys(table: _FacetTable, docs: np.ndarray, scores: np.ndarray, sort: Sort) -> tuple:
+    """np.lexsort keys (last is primary) putting `docs` in the order of `sort`."""
+    dates = table.dates[docs]
+    if sort is Sort.RELEVANCE and docs.size and scores.min() < scores.max():
+        return (docs, -dates, -scores)
+    if sort is Sort.OLDEST:
+        return (docs, dates)
+    return (docs, -dates)  # newest; also relevance when every score is the same (the empty query)
 
 
 def _counts(values: list[str], masks: np.ndarray, docs: np.ndarray) -> tuple[FacetCount, ...]:

@@ -2,19 +2,32 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterable
+import re
+from collections.abc import Iterable
 
-from finsearch.search.types import DEFAULT_PAGE_SIZE, IndexStats, SearchError, SearchRequest, SearchResult, Sort
+from finsearch.indexer.schema import local_naive
+from finsearch.search.types import DEFAULT_PAGE_SIZE, MAX_QUERY_CHARS, IndexStats, SearchError, SearchRequest, SearchResult, Sort
+
+# A day, or a day and a time to the hour, minute or second ("T" or a space between), with an
+# optional UTC offset; without one the time is the site's (+08:00).
+_BOUND = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}(?::\d{2}(?::\d{2})?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
 
 
-def parse_day(text: str | None, name: str) -> dt.date | None:
+def parse_bound(text: str | None, name: str) -> dt.date | dt.datetime | None:
+    """A date bound as typed: a dt.date for a day, a site-local naive dt.datetime for a time."""
     text = (text or "").strip()
     if not text:
         return None
     try:
-        return dt.date.fromisoformat(text)
+        if not _BOUND.fullmatch(text):
+            raise ValueError(text)
+        if len(text) == 10:
+            return dt.date.fromisoformat(text)
+        moment = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
+        return local_naive(moment) if moment.tzinfo else moment
     except ValueError:
-        raise SearchError(f"{name} 不是有效日期（应为 YYYY-MM-DD）：{text[:40]}") from None
+        raise SearchError(f"{name} 不是有效日期（应为 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM）：{text[:40]}",
+                          code="bad_date", param=name) from None
 
 
 def parse_int(text, name: str, default: int) -> int:
@@ -23,21 +36,28 @@ def parse_int(text, name: str, default: int) -> int:
     try:
         return int(str(text).strip())
     except ValueError:
-        raise SearchError(f"{name} 应为整数：{str(text)[:40]}") from None
+        raise SearchError(f"{name} 应为整数：{str(text)[:40]}", code="bad_integer", param=name) from None
 
 
 def make_request(query: str | None = "", date_from: str | None = None, date_to: str | None = None,
                  categories: Iterable[str] = (), papers: Iterable[str] = (),
                  sort: str | None = None, page=None, size=None) -> SearchRequest:
     """A SearchRequest from strings as a user typed them; raises SearchError with a message."""
+    query = query or ""
+    if len(query.strip()) > MAX_QUERY_CHARS:  # refused here too, to name the parameter
+        raise SearchError(f"查询太长（{len(query.strip())} 字），请不超过 {MAX_QUERY_CHARS} 字",
+                          code="query_too_long", param="q")
     try:
         sort_value = Sort((sort or Sort.RELEVANCE.value).strip().lower())
     except ValueError:
-        raise SearchError(f"排序方式应为 relevance、newest 或 oldest：{str(sort)[:40]}") from None
+        raise SearchError(f"排序方式应为 relevance、newest 或 oldest：{str(sort)[:40]}",
+                          code="bad_sort", param="sort") from None
+    if not query.strip() and sort_value is Sort.RELEVANCE:
+        sort_value = Sort.NEWEST  # no words to rank by: newest first, and say so
     return SearchRequest(
-        query=query or "",
-        date_from=parse_day(date_from, "from"),
-        date_to=parse_day(date_to, "to"),
+        query=query,
+        date_from=parse_bound(date_from, "from"),
+        date_to=parse_bound(date_to, "to"),
         categories=tuple(dict.fromkeys(c.strip() for c in categories if c and c.strip())),
         papers=tuple(dict.fromkeys(p.strip() for p in papers if p and p.strip())),
         sort=sort_value,

@@ -18,14 +18,25 @@ class Sort(str, Enum):
 
 
 class SearchError(ValueError):
-    """The request cannot be answered as asked; the message is for the user."""
+    """The request cannot be answered as asked; the message is for the user.
+
+    `code` names the problem for programs (e.g. "bad_date"), `param` the request parameter at
+    fault ("from", "q", …; None when no one parameter is).
+    """
+
+    def __init__(self, message: str, code: str = "bad_request", param: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.param = param
 
 
 @dataclass(frozen=True)
 class SearchRequest:
     query: str = ""  # empty: every post (newest first unless sorted otherwise)
-    date_from: dt.date | None = None  # inclusive, by day, in the site's time zone
-    date_to: dt.date | None = None  # inclusive
+    # Inclusive, in the site's time zone: a date covers its whole day; a datetime (site-local,
+    # naive) is a bound to the minute: `date_to` covers the whole of its minute.
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
     categories: tuple[str, ...] = ()  # any of them
     papers: tuple[str, ...] = ()  # any of them
     sort: Sort = Sort.RELEVANCE

@@ -400,34 +400,37 @@ def test_odd_queries_are_answered(client, query):
     assert SUPPLY_CHAIN_TITLE in article
 
 
-# Parameters at or past their limits: (total, page, size, sort) as answered, or the message of a 400.
-# data/posts holds 3,000 stories, from 2021-12-08 to 2026-08-20.
+# Parameters at or past their limits: (total, page, size, sort) as answered, or the (message, code,
+# param) of a 400. data/posts holds 3,000 stories, from 2021-12-08 to 2026-08-20. With no query there
+# is nothing to rank by: the newest come first, and the answer says so.
 ODD_PARAMETERS = [
-    ("to=9999-12-31", (3000, 1, 10, "relevance")),
-    ("from=0001-01-01", (3000, 1, 10, "relevance")),
-    ("from=9999-12-31", (0, 1, 10, "relevance")),
-    ("to=0001-01-01", (0, 1, 10, "relevance")),
-    ("page=1000", (3000, 1000, 10, "relevance")),  # past the last page (300): no hits, not an error
-    ("size=100", (3000, 1, 100, "relevance")),
-    ("category=", (3000, 1, 10, "relevance")),  # an empty filter is no filter
-    ("category=%00", (0, 1, 10, "relevance")),
-    ("paper=%20", (3000, 1, 10, "relevance")),
+    ("to=9999-12-31", (3000, 1, 10, "newest")),
+    ("from=0001-01-01", (3000, 1, 10, "newest")),
+    ("from=9999-12-31", (0, 1, 10, "newest")),
+    ("to=0001-01-01", (0, 1, 10, "newest")),
+    ("page=1000", (3000, 1000, 10, "newest")),  # past the last page (300): no hits, not an error
+    ("size=100", (3000, 1, 100, "newest")),
+    ("category=", (3000, 1, 10, "newest")),  # an empty filter is no filter
+    ("category=%00", (0, 1, 10, "newest")),
+    ("paper=%20", (3000, 1, 10, "newest")),
     ("sort=NEWEST", (3000, 1, 10, "newest")),
     ("sort=%20oldest%20", (3000, 1, 10, "oldest")),
-    ("page=%201%20", (3000, 1, 10, "relevance")),
-    ("page=99999999999999999999999", "页码应在 1 到 1000 之间"),
-    ("size=-5", "每页条数应在 1 到 100 之间"),
-    ("from=2022-05-02T00:00", "from 不是有效日期（应为 YYYY-MM-DD）：2022-05-02T00:00"),
+    ("page=%201%20", (3000, 1, 10, "newest")),
+    ("page=99999999999999999999999", ("页码应在 1 到 1000 之间", "page_out_of_range", "page")),
+    ("size=-5", ("每页条数应在 1 到 100 之间", "size_out_of_range", "size")),
+    ("from=2022-05-02T25:00", ("from 不是有效日期（应为 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM）：2022-05-02T25:00",
+                               "bad_date", "from")),
     ("q=%ff%fe", (0, 1, 10, "relevance")),
-    ("category=" + "x" * 5000, (0, 1, 10, "relevance")),
+    ("category=" + "x" * 5000, (0, 1, 10, "newest")),
 ]
 
 
 @pytest.mark.parametrize("query, expected", ODD_PARAMETERS, ids=[q[:30] for q, _ in ODD_PARAMETERS])
 def test_odd_parameters(client, query, expected):
-    if isinstance(expected, str):
-        assert api(client, f"/api/search?{query}", status=400) == {"error": expected}
-        assert expected in page(client, f"/?{query}", status=400)
+    if isinstance(expected[0], str):
+        message, code, param = expected
+        assert api(client, f"/api/search?{query}", status=400) == {"error": message, "code": code, "param": param}
+        assert message in page(client, f"/?{query}", status=400)
     else:
         data = api(client, f"/api/search?{query}")
         assert (data["total"], data["page"], data["size"], data["sort"]) == expected

@@ -4,14 +4,15 @@
     GET /api/articles/<id>                                              -> the article
     GET /api/stats                                                      -> search.stats_to_json
 
-Errors: {"error": message} with 400 (bad parameters, too long a query), 404, 503 (no index).
+Errors: {"error": message} with 400 (bad parameters, too long a query, an unknown parameter), 404,
+503 (no index); a 400 also names the problem for programs: {"error", "code", "param"}.
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from finsearch.search import SearchError, result_to_json, stats_to_json
-from finsearch.webui.state import SearchState
+from finsearch.webui.state import SearchState, require_known
 
 bp = Blueprint("api", __name__)
 
@@ -22,11 +23,12 @@ def _engine():
 
 @bp.errorhandler(SearchError)
 def _bad_request(error: SearchError):
-    return jsonify(error=str(error)), 400
+    return jsonify(error=str(error), code=error.code, param=error.param), 400
 
 
 @bp.get("/search")
 def search():
+    require_known(request.args)
     state = SearchState.from_args(request.args)
     return jsonify(result_to_json(_engine().search(state.request())))
 
@@ -35,7 +37,7 @@ def search():
 def article(article_id: str):
     found = _engine().article(article_id)
     if found is None:
-        abort(404, description=f"没有这篇文章：{article_id[:60]}")
+        return jsonify(error=f"没有这篇文章：{article_id[:60]}", code="article_not_found", param="id"), 404
     return jsonify({
         "id": found.id,
         "title": found.title,

@@ -1,19 +1,29 @@
-"""HTML pages: the search page `/` and the article page `/articles/<id>`."""
+"""HTML pages: the search page `/` and the article page `/articles/<id>`; a search's Atom feed
+`/feed.atom` and its export `/export.csv`, `/export.jsonl` (the same parameters as the page)."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request, stream_with_context,
+                   url_for)
 
-from finsearch.search import MAX_PAGE, MAX_QUERY_CHARS, SearchError, Sort
+from finsearch.search import EXPORT_FORMATS, EXPORTERS, MAX_PAGE, MAX_QUERY_CHARS, SearchError, Sort
+from finsearch.webui import feed as atom
 from finsearch.webui import timeline
-from finsearch.webui.state import SearchState
+from finsearch.webui.state import SearchState, require_known, unknown_params
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("pages", __name__)
+EXPORT_MIMETYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
 
 QUICK_RANGES = (("近一周", 7), ("近一月", 30), ("近一年", 365))
+LAST_DAY_LABEL = "近24小时"
+MINUTE_FORMAT = "%Y-%m-%dT%H:%M"  # a date bound to the minute, as <input type=datetime-local> writes it
 SORTS = ((Sort.RELEVANCE.value, "按相关度"), (Sort.NEWEST.value, "最新"), (Sort.OLDEST.value, "最早"))
 
 
@@ -26,14 +36,25 @@ def search_url(state: SearchState) -> str:
     return url_for("pages.search") + (f"?{query}" if query else "")
 
 
-def article_url(article_id: str, state: SearchState) -> str:
+def article_url(article_id: str, state: SearchState, external: bool = False) -> str:
     query = state.query_string()
-    return url_for("pages.article", article_id=article_id) + (f"?{query}" if query else "")
+    return url_for("pages.article", article_id=article_id, _external=external) + (f"?{query}" if query else "")
+
+
+def feed_url(state: SearchState, external: bool = False) -> str:
+    query = state.feed().query_string()
+    return url_for("pages.feed", _external=external) + (f"?{query}" if query else "")
+
+
+def export_url(state: SearchState, fmt: str) -> str:
+    query = state.export().query_string()
+    return url_for("pages.export", fmt=fmt) + (f"?{query}" if query else "")
 
 
 @bp.app_context_processor
 def _helpers():
-    return {"search_url": search_url, "article_url": article_url, "MAX_QUERY_CHARS": MAX_QUERY_CHARS}
+    return {"search_url": search_url, "article_url": article_url, "feed_url": feed_url,
+            "export_url": export_url, "feed_title": feed_title, "MAX_QUERY_CHARS": MAX_QUERY_CHARS}
 
 
 @dataclass(frozen=True)
@@ -42,6 +63,8 @@ class FacetLink:
     count: int
     selected: bool
     href: str
+    label: str = ""  # shown instead of the value (a category's Chinese name)
+    hint: str = ""  # shown small after the label (the category's own slug)
 
 
 @dataclass(frozen=True)
@@ -66,16 +89,20 @@ def search():
         result = service().engine().search(search_request)
     except SearchError as problem:
         error = str(problem)
-    context = {"state": state, "result": result, "error": error, "chips": _chips(state),
+    unknown = unknown_params(request.args)
+    # A mistyped name (`query=` for `q=`) must not pass unseen: say what was ignored.
+    ignored = f"已忽略不认识的参数：{'、'.join(n[:40] for n in unknown[:5])}（搜索词请用 q）" if unknown else ""
+    context = {"state": state, "result": result, "error": error, "ignored": ignored, "chips": _chips(state),
                "clear_href": search_url(state.without_filters()),
                "ranges": _ranges(state), "reference": service().reference_date(),
                "stats": service().stats(), "sorts": _sorts(state)}
     if result is not None:
         request_ = result.request
         context.update(
-            categories=_facet(result.facets.categories, state.categories, state.toggle_category),
+            categories=_facet(result.facets.categories, state.categories, state.toggle_category,
+                              category_labels()),
             papers=_facet(result.facets.papers, state.papers, state.toggle_paper),
-            timeline=timeline.build(result.facets.months, request_.date_from, request_.date_to),
+            timeline=timeline.build(result.facets.months, _day(request_.date_from), _day(request_.date_to)),
             month_href=lambda month: search_url(state.month(month)),
             pages=_pagination(state, result),
             first_number=(request_.page - 1) * request_.page_size + 1,
@@ -100,6 +127,69 @@ def article(article_id: str):
         back_href=search_url(state), stats=service().stats())
 
 
+@bp.get("/feed.atom")
+def feed():
+    """The newest posts of a search as Atom, built once per index version and search."""
+    require_known(request.args)
+    state = SearchState.from_args(request.args).feed()
+    search_request = replace(state.request(), sort=Sort.NEWEST, page=1, page_size=atom.FEED_ENTRIES)
+    engine = service().engine()
+
+    def make() -> atom.Feed:
+        result = engine.search(search_request)
+        labels = category_labels()
+        links = atom.FeedLinks(self_href=feed_url(state, external=True),
+                               search_href=url_for("pages.search", _external=True)
+                               + (f"?{state.query_string()}" if state.query_string() else ""),
+                               article_href=lambda article_id: article_url(article_id, state, external=True),
+                               category_label=lambda category: labels.get(category, category))
+        last = service().stats().last_date
+        return atom.build(result, feed_title(state), state.query_string(), links,
+                          fallback_updated=(last or dt.datetime.now(dt.UTC)).isoformat())
+
+    cache = current_app.extensions.setdefault("finsearch.feeds", atom.FeedCache())
+    built = cache.get((engine.version(), state.query_string(), request.url_root), make)
+    response = Response(built.body, mimetype=atom.ATOM_MIMETYPE)
+    response.set_etag(built.etag)
+    response.cache_control.public = True
+    response.cache_control.max_age = 300
+    return response.make_conditional(request)
+
+
+def feed_title(state: SearchState) -> str:
+    words = state.q.strip()[:60] or "全部新闻"
+    filters = "、".join(chip.label for chip in _chips(state))
+    return f"财经新闻检索：{words}" + (f"（{filters}）" if filters else "")
+
+
+@bp.get("/export.<fmt>")
+def export(fmt: str):
+    """Every post the search matches (reprints included), streamed as CSV (with a BOM) or JSON Lines."""
+    if fmt not in EXPORT_FORMATS:
+        abort(404)
+    require_known(request.args)
+    state = SearchState.from_args(request.args).export()
+    hits = service().engine().iter_hits(state.request())  # a bad request fails here, before streaming
+
+    def body() -> Iterator[str]:
+        try:
+            yield from EXPORTERS[fmt](hits)
+        except SearchError as problem:  # the index changed mid-stream: the file stops short
+            log.warning("export of %s stopped: %s", state.query_string(), problem)
+
+    name = f"finsearch-{state.q.strip()[:40] or 'all'}.{fmt}"
+    response = Response(stream_with_context(body()), mimetype=EXPORT_MIMETYPES[fmt])
+    response.headers["Content-Disposition"] = (f"attachment; filename=\"finsearch-export.{fmt}\"; "
+                                               f"filename*=UTF-8''{quote(name)}")
+    return response
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico on pages without an icon link (the feed in Chromium's XML view)."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
+
+
 def is_web_url(url: str) -> bool:
     """Only absolute http(s) links to a host are shown as links."""
     try:
@@ -112,27 +202,59 @@ def is_web_url(url: str) -> bool:
 
 # -- parts of the search page -------------------------------------------------
 
-def _facet(counts, selected: tuple[str, ...], toggle) -> list[FacetLink]:
-    links = [FacetLink(f.value, f.count, f.value in selected, search_url(toggle(f.value))) for f in counts]
+def category_labels() -> dict[str, str]:
+    """Each category's Chinese name: the paper most of its posts carry (cailianshe → 财联社),
+    derived from the index, once per index version. The data has no other name for a category."""
+    engine = service().engine()
+    version = engine.version()
+    cached = current_app.extensions.get("finsearch.category_labels")
+    if cached is None or cached[0] != version:
+        labels = {}
+        for category in service().stats().categories:
+            papers = engine.search(replace(SearchState(categories=(category.value,)).request(), page_size=1)).facets.papers
+            labels[category.value] = papers[0].value if papers else category.value
+        cached = (version, labels)
+        current_app.extensions["finsearch.category_labels"] = cached
+    return cached[1]
+
+
+def _facet(counts, selected: tuple[str, ...], toggle, labels: dict[str, str] | None = None) -> list[FacetLink]:
+    values = [(f.value, f.count) for f in counts]
     listed = {f.value for f in counts}
     # A selected value with no hits left (or unknown) stays visible, so it can be unticked.
-    links += [FacetLink(v, 0, True, search_url(toggle(v))) for v in selected if v not in listed]
+    values += [(v, 0) for v in selected if v not in listed]
+    links = []
+    for value, count in values:
+        label = (labels or {}).get(value, value)
+        links.append(FacetLink(value, count, value in selected, search_url(toggle(value)), label,
+                               hint=value if label != value else ""))
     return links
 
 
 def _chips(state: SearchState) -> list[Chip]:
     chips = []
     if state.date_from or state.date_to:
-        label = f"日期：{state.date_from or '最早'} 至 {state.date_to or '最新'}"
+        shown = [bound.replace("T", " ", 1) for bound in (state.date_from, state.date_to)]  # 2026-08-20 09:00
+        label = f"日期：{shown[0] or '最早'} 至 {shown[1] or '最新'}"
         chips.append(Chip(label, search_url(state.but(date_from="", date_to=""))))
-    chips += [Chip(f"分类：{c}", search_url(state.toggle_category(c))) for c in state.categories]
+    labels = category_labels()
+    chips += [Chip(f"分类：{labels.get(c, c)}", search_url(state.toggle_category(c))) for c in state.categories]
     chips += [Chip(f"报刊：{p}", search_url(state.toggle_paper(p))) for p in state.papers]
     return chips
+
+
+def _day(bound: dt.date | None) -> dt.date | None:
+    return bound.date() if isinstance(bound, dt.datetime) else bound
 
 
 def _ranges(state: SearchState) -> list[RangeLink]:
     today = service().reference_date()
     links = []
+    newest = service().stats().last_date
+    if newest is not None:  # the day before the newest post, to the minute, up to now
+        start = (newest - dt.timedelta(hours=24)).strftime(MINUTE_FORMAT)
+        links.append(RangeLink(LAST_DAY_LABEL, search_url(state.but(date_from=start, date_to="")),
+                               state.date_from == start and not state.date_to))
     for label, days in QUICK_RANGES:
         start, end = (today - dt.timedelta(days=days - 1)).isoformat(), today.isoformat()
         links.append(RangeLink(label, search_url(state.but(date_from=start, date_to=end)),

@@ -9,9 +9,23 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
-from finsearch.search import DEFAULT_PAGE_SIZE, SearchRequest, Sort, make_request
+from finsearch.search import DEFAULT_PAGE_SIZE, SearchError, SearchRequest, Sort, make_request
 
 DEFAULT_SIZE = str(DEFAULT_PAGE_SIZE)  # as it is written in a URL
+PARAMS = ("q", "from", "to", "category", "paper", "sort", "page", "size")  # every other name is unknown
+
+
+def unknown_params(args) -> list[str]:
+    """The parameter names in `args` that are not ours (e.g. `query` for `q`), in order."""
+    return [name for name in dict.fromkeys(args.keys()) if name not in PARAMS]
+
+
+def require_known(args) -> None:
+    """Raises SearchError (code "unknown_param") for the first parameter that is not ours."""
+    unknown = unknown_params(args)
+    if unknown:
+        raise SearchError(f"不认识的参数：{unknown[0][:40]}（可用参数：{'、'.join(PARAMS)}）",
+                          code="unknown_param", param=unknown[0][:40])
 
 
 def _one(args, name: str) -> str:
@@ -62,6 +76,15 @@ class SearchState:
 
     def query_string(self) -> str:
         return urlencode(self.params())
+
+    def feed(self) -> "SearchState":
+        """What a feed of this search depends on: the query and filters (a feed is newest first,
+        one page)."""
+        return replace(self, sort="", page="", size="")
+
+    def export(self) -> "SearchState":
+        """What an export of this search depends on: every hit, so no page."""
+        return replace(self, page="", size="")
 
     def but(self, **changes) -> "SearchState":
         """A copy with some fields changed; any change but a page change goes back to page 1."""
