@@ -37,8 +37,10 @@ PAGE = 10
 def contains_literally(text: str, term: str) -> bool:
     """The ground truth: `term` occurs in `text`, folded (case, full/half width; traditional
     queries converted), white space ignored except inside a Latin word or a number, and a
-    Latin/digit edge of the term not inside a longer Latin/digit run: A股 is in "A股市场" but not
-    in "Meta股价", 3.5% is not in "13.5%", ETF is in "ETF 基金" but not in "ETFs"."""
+    number or Latin word at an edge of the term not part of a longer number or word. A change
+    between letters and digits, and a %, are edges: 沪深300 is in "沪深300ETF", GDP in "GDP2026",
+    上涨11 in "上涨11%", A股 in "A股市场"; but 13亿元 is not in "113亿元", 28 not in "28.5" or
+    "128", 3.5% not in "13.5%", ETF not in "ETFs", A股 not in "Meta股价"."""
     return _truth_pattern(term).search(_fold_text(text)) is not None
 
 
@@ -48,25 +50,37 @@ def _fold_text(text: str) -> str:
 
 
 _PATTERNS: dict[str, re.Pattern] = {}
+_BEFORE = {"digit": r"(?<![0-9])(?<![0-9]\.)", "latin": r"(?<![a-z])"}
+_AFTER = {"digit": r"(?![0-9])(?!\.[0-9])", "latin": r"(?![a-z])"}
+
+
+def _char_kind(needle: str, i: int) -> str:
+    """digit (a decimal point between digits too), latin, space or other."""
+    ch = needle[i]
+    if ch.isascii() and ch.isdigit():
+        return "digit"
+    if ch == "." and 0 < i < len(needle) - 1 and needle[i - 1].isdigit() and needle[i + 1].isdigit():
+        return "digit"
+    if ch.isascii() and ch.isalpha():
+        return "latin"
+    return "space" if ch == " " else "other"
 
 
 def _truth_pattern(term: str) -> re.Pattern:
     if term not in _PATTERNS:
         from finsearch.analysis import fold, simplify
         needle = " ".join(fold(simplify(term)).split())
-        latin = lambda ch: ch.isascii() and ch.isalnum()
+        kinds = [_char_kind(needle, i) for i in range(len(needle))]
         parts = []
-        for before, ch, after in zip(" " + needle, needle, needle[1:] + " "):
-            if ch == " ":  # a space the user typed separates Latin words, else it is nothing
-                parts.append(r"\s+" if latin(before) and latin(after) else "")
-            else:
-                glue = parts and before != " " and not (latin(before) and latin(ch))
-                parts.append((r"\s*" if glue else "") + re.escape(ch))
-        pattern = "".join(parts)
-        if latin(needle[0]):
-            pattern = r"(?<![0-9a-z])" + (r"(?<![0-9]\.)" if needle[0].isdigit() else "") + pattern
-        if latin(needle[-1]):
-            pattern += r"(?![0-9a-z%])" + (r"(?!\.[0-9])" if needle[-1].isdigit() else "")
+        for i, ch in enumerate(needle):
+            if ch == " ":  # a space the user typed keeps two numbers or two words apart, else it is nothing
+                same = kinds[i - 1] == kinds[i + 1] and kinds[i - 1] in ("digit", "latin")
+                parts.append(r"\s+" if same else "")
+                continue
+            # Inside one number or one word no space; anywhere else white space is nothing.
+            inside = i > 0 and kinds[i - 1] == kinds[i] and kinds[i] in ("digit", "latin")
+            parts.append(("" if inside or i == 0 or kinds[i - 1] == "space" else r"\s*") + re.escape(ch))
+        pattern = _BEFORE.get(kinds[0], "") + "".join(parts) + _AFTER.get(kinds[-1], "")
         _PATTERNS[term] = re.compile(pattern)
     return _PATTERNS[term]
 

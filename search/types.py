@@ -29,6 +29,7 @@ class SearchRequest:
     sort: Sort = Sort.RELEVANCE
     page: int = 1  # from 1
     page_size: int = 10
+    literal: bool = False  # only what was typed: no aliases (a quoted term is always literal)
 
 
 @dataclass(frozen=True)
