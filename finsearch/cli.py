@@ -93,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--sort", choices=["relevance", "newest", "oldest"], default="relevance")
     search.add_argument("--limit", type=int, default=10, metavar="N", help="hits per page, 1-100 (default 10)")
     search.add_argument("--page", type=int, default=1, metavar="N", help="page number (default 1)")
+    search.add_argument("--literal", action="store_true",
+                        help="only what was typed: don't also search aliases (央行 → 中国人民银行)")
     search.add_argument("--json", action="store_true", help="print one JSON object")
     search.set_defaults(run=run_search)
 
@@ -167,7 +169,7 @@ def _check_build_args(args) -> None:
 def run_search(args) -> int:
     from finsearch.search import SearchEngine, make_request, result_to_json
     request = make_request(args.query, args.date_from, args.date_to, args.category, args.paper,
-                           args.sort, args.page, args.limit)
+                           args.sort, args.page, args.limit, "1" if args.literal else "")
     engine = SearchEngine(args.index)
     result = engine.search(request)
     if args.json:
@@ -176,6 +178,11 @@ def run_search(args) -> int:
     color = sys.stdout.isatty()
     if result.notice:
         print(f"注意：{result.notice}")
+    if result.expanded and not request.literal:
+        searched = "、".join(alias for _, aliases in result.expanded for alias in aliases)
+        print(f"同时搜索了：{searched}（只搜输入的词：--literal）")
+    if result.suggestions:
+        print("没有结果。可以试试：" + "；".join(f"{s.query}（{s.reason}，{s.articles} 篇）" for s in result.suggestions))
     print(f"共 {result.total} 条结果，第 {request.page}/{result.pages} 页（{result.seconds * 1000:.0f} ms）")
     first = (request.page - 1) * request.page_size
     for number, hit in enumerate(result.hits, start=first + 1):
