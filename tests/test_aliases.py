@@ -209,3 +209,36 @@ def test_cli_literal_flag(index_dir):
     text = subprocess.run([sys.executable, "-m", "finsearch", "search", "央行", "--index", str(index_dir)],
                           capture_output=True, text=True, timeout=120).stdout
     assert "同时搜索了：中国人民银行、人民银行" in text
+
+
+# -- in a real browser, against the real server ---------------------------------
+
+from tests.test_browser import browser, server  # noqa: E402,F401  (the fixtures: finsearch serve, Chromium)
+
+
+@pytest.mark.browser
+def test_browser_notice_literal_link_and_suggestion(browser, server, engine):  # noqa: F811
+    page = browser.new_context(locale="zh-CN").new_page()
+    page.set_default_timeout(10_000)
+    page.goto(server + "/?q=央行")
+    notice = page.inner_text("#alias-notice")
+    assert "同时搜索了：中国人民银行、人民银行" in notice and "只搜「央行」" in notice
+    expanded_count = page.inner_text("#summary")
+    page.click("#alias-notice a.alias-switch")
+    page.wait_for_url(lambda url: "literal=1" in url)
+    assert "只搜了「央行」" in page.inner_text("#alias-notice")
+    literal = engine.search(SearchRequest(query="央行", literal=True))
+    literal_count = page.inner_text("#summary")
+    assert f"共 {literal.total:,} 条结果" in literal_count and literal_count != expanded_count
+    assert set(page.locator(".hit mark").all_inner_texts()) == {"央行"}
+    # A new query from the search box is searched with aliases again.
+    page.fill("#q", "人民银行")
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: "literal" not in url and "q=" in url)
+    assert "同时搜索了：中国人民银行" in page.inner_text("#alias-notice")
+    # Nothing found: a suggestion, one click away.
+    page.goto(server + "/?q=美联储+喵星人")
+    page.click("#suggestions a.suggestion")
+    page.wait_for_url(lambda url: "%E5%96%B5" not in url)
+    assert page.locator(".hit").count() > 0
+    page.context.close()
