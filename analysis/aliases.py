@@ -12,9 +12,9 @@ import functools
 import logging
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Iterable
 
 from finsearch.analysis.normalize import CJK, fold, simplify
 from finsearch.analysis.segmenter import finance_words, segmenter
@@ -105,7 +105,7 @@ class AliasTable:
 
     @classmethod
     def build(cls, groups: Iterable[tuple[tuple[str, ...], tuple[str, ...]]],
-              stock_pairs: Iterable[tuple[str, str]] = ()) -> "AliasTable":
+              stock_pairs: Iterable[tuple[str, str]] = ()) -> AliasTable:
         """From (short forms, full names) groups and (name, code) pairs."""
         others: defaultdict[str, dict[str, None]] = defaultdict(dict)
 

@@ -10,7 +10,7 @@ operators, quotes or fields says exactly what it wants.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from finsearch.analysis import fold, unit_runs
 from finsearch.analysis.aliases import AliasTable

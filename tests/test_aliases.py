@@ -16,6 +16,7 @@ from finsearch.indexer import build_index
 from finsearch.indexer.update import reindex
 from finsearch.search import SearchEngine, SearchRequest
 from finsearch.webui import create_app
+from tests.test_browser import browser, server  # noqa: F401  (fixtures: finsearch serve, Chromium)
 
 TREASURY_DEPOSITS = "2427355"  # 中央国库现金管理…：财政部、中国人民银行定于…（no 央行 in it）
 
@@ -200,20 +201,18 @@ def test_a_full_rebuild_and_a_lost_stock_file_relearn_the_pairs(tmp_path):
 def test_cli_literal_flag(index_dir):
     def run(*args):
         done = subprocess.run([sys.executable, "-m", "finsearch", "search", "央行", "--index", str(index_dir),
-                               "--json", "--limit", "100", *args], capture_output=True, text=True, timeout=120)
+                               "--json", "--limit", "100", *args], capture_output=True, text=True, timeout=120, check=False)
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
     expanded, literal = run(), run("--literal")
     assert expanded["expanded"] and expanded["articles"] > literal["articles"]
     assert literal["literal"] is True and literal["expanded"] == expanded["expanded"]
     text = subprocess.run([sys.executable, "-m", "finsearch", "search", "央行", "--index", str(index_dir)],
-                          capture_output=True, text=True, timeout=120).stdout
+                          capture_output=True, text=True, timeout=120, check=False).stdout
     assert "同时搜索了：中国人民银行、人民银行" in text
 
 
 # -- in a real browser, against the real server ---------------------------------
-
-from tests.test_browser import browser, server  # noqa: E402,F401  (the fixtures: finsearch serve, Chromium)
 
 
 @pytest.mark.browser

@@ -9,7 +9,6 @@ import pytest
 from finsearch.search import SearchRequest
 from finsearch.webui import create_app
 
-
 def articles(engine, query: str, **options) -> int:
     return engine.search(SearchRequest(query=query, **options)).articles
 
