@@ -191,6 +191,11 @@ def test_a_full_rebuild_and_a_lost_stock_file_relearn_the_pairs(tmp_path):
     reindex(archive, tmp_path / "index", progress=False)  # nothing changed, the file is rebuilt
     data = json.loads((build / "stock_names.json").read_text("utf-8"))
     assert data["posts"] == {"2026-09-01-3.md": [["贵州茅台", "600519"]]}
+    # A reindex killed between writing the file and its commit leaves a generation the index lacks.
+    stale = {"generation": data["generation"] + 1, "posts": {"gone.md": [["五粮液", "000858"]]}}
+    (build / "stock_names.json").write_text(json.dumps(stale), "utf-8")
+    reindex(archive, tmp_path / "index", progress=False)
+    assert json.loads((build / "stock_names.json").read_text("utf-8")) == data
     engine = SearchEngine(tmp_path / "index")
     try:
         assert set(ids(engine, "600519")) == {"1", "3"}
