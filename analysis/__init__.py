@@ -6,7 +6,7 @@ Two views of the same text:
 """
 from whoosh.analysis import Analyzer
 
-from finsearch.analysis.normalize import fold, halfwidth, is_cjk, simplify, unit_runs
+from finsearch.analysis.normalize import fold, halfwidth, is_cjk, simplify, unit_pattern, unit_runs
 from finsearch.analysis.tokenizers import GramTokenizer, JiebaTokenizer, gram_terms
 
 
@@ -24,5 +24,5 @@ def words(text: str) -> list[str]:
     return list(seen)
 
 
-__all__ = ["fold", "gram_analyzer", "halfwidth", "gram_terms", "is_cjk", "simplify", "unit_runs",
+__all__ = ["fold", "gram_analyzer", "halfwidth", "gram_terms", "is_cjk", "simplify", "unit_pattern", "unit_runs",
            "word_analyzer", "words"]

@@ -21,10 +21,18 @@ for _cp in range(0xFF21, 0xFF3B):  # Ａ-Ｚ
     _FOLD[_cp] = _cp - 0xFEE0 + 32
 _FOLD_TABLE = str.maketrans(_FOLD)
 
-# One "unit" of literal matching: a CJK character, or a run of Latin letters and
-# digits (a number keeps its decimal point and a trailing percent sign).
+# One "unit" of literal matching, what a reader sees as one piece: a CJK
+# character, a number (decimals whole: 3.5), a Latin word, or a percent sign.
+# A change between letters and digits is a boundary (沪深300ETF is 沪 深 300 etf,
+# PMI49.5 is pmi 49.5, 11% is 11 %), but a number is never cut inside (13 is not
+# a unit of 113 or 13.5) and a word never (etf is not a unit of etfs).
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-UNIT = re.compile(rf"[{CJK}]|[0-9]+(?:\.[0-9]+)*%?[a-z]*|[a-z]+[0-9a-z]*")
+NUMBER = r"[0-9]+(?:\.[0-9]+)*"
+UNIT = re.compile(rf"[{CJK}]|{NUMBER}|[a-z]+|%")
+# What may not stand right before / after a unit of each kind for the unit to be
+# one of the text's own units (the highlighter finds matches with these).
+_NOT_BEFORE = {"digit": r"(?<![0-9])(?<![0-9]\.)", "latin": r"(?<![a-z])"}
+_NOT_AFTER = {"digit": r"(?![0-9])(?!\.[0-9])", "latin": r"(?![a-z])"}
 # Units are adjacent when nothing but white space separates them; punctuation
 # ends a run, so 金融、科技 is not the term 金融科技.
 _SPACE = re.compile(r"\s*")
@@ -75,3 +83,16 @@ def unit_runs(folded: str) -> list[list[tuple[str, int, int]]]:
 
 def is_cjk(unit: str) -> bool:
     return len(unit) == 1 and not unit.isascii()
+
+
+def unit_pattern(units: list[str]) -> str:
+    """A regex matching the run `units` in folded text where they are the text's own
+    units (white space between them allowed), not part of a longer number or word."""
+    pattern = r"\s*".join(re.escape(unit) for unit in units)
+    return _NOT_BEFORE.get(_kind(units[0]), "") + pattern + _NOT_AFTER.get(_kind(units[-1]), "")
+
+
+def _kind(unit: str) -> str:
+    if unit[0].isdigit():
+        return "digit"
+    return "latin" if unit[0].isascii() and unit[0].isalpha() else "other"

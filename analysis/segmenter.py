@@ -35,3 +35,10 @@ def segmenter() -> jieba.Tokenizer:
     with resources.as_file(USER_DICT) as path:
         tokenizer.load_userdict(str(path))
     return tokenizer
+
+
+@functools.cache
+def finance_words() -> frozenset[str]:
+    """The words of the shipped finance dictionary."""
+    lines = USER_DICT.read_text("utf-8").splitlines()
+    return frozenset(line.split()[0] for line in lines if line.strip() and not line.startswith("#"))

@@ -2,12 +2,15 @@
 
     .venv/bin/python -m benchmarks.relevance            # shared posts + the 10k corpus
     .venv/bin/python -m benchmarks.relevance --limit-queries 40
+    .venv/bin/python -m benchmarks.relevance --archive data/posts --queries benchmarks/quality_queries.tsv
 
-For every query of the set (benchmarks/relevance_queries.tsv, plus queries made
-from the corpus at run time: substrings that jieba cuts differently in context,
-and known items), it computes over the whole result set:
+For every query of the set (benchmarks/relevance_queries.tsv or the --queries
+files, plus queries made from the corpus at run time: substrings that jieba cuts
+differently in context, and known items), it computes over the whole result set:
 - recall and precision against the ground truth: a post is relevant when its
-  title or body contains the query string (see `contains_literally`);
+  title or body contains the query string (see `contains_literally`), or for a
+  query listed with aliases, the string or one of its aliases. The engine
+  searches literally (literal mode) except for the queries with aliases;
 - for known items (a query made from a post's title), the reciprocal rank of
   that post in the first page (MRR@10).
 "Before" is the baseline (jieba's ChineseAnalyzer, words ANDed, as jieba's README
@@ -28,6 +31,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 QUERY_FILE = HERE / "relevance_queries.tsv"
+ALIAS_SEPARATOR = "|"
 SEED = 20261123
 CUT_QUERIES = 40
 KNOWN_ITEMS = 40
@@ -37,8 +41,10 @@ PAGE = 10
 def contains_literally(text: str, term: str) -> bool:
     """The ground truth: `term` occurs in `text`, folded (case, full/half width; traditional
     queries converted), white space ignored except inside a Latin word or a number, and a
-    Latin/digit edge of the term not inside a longer Latin/digit run: A股 is in "A股市场" but not
-    in "Meta股价", 3.5% is not in "13.5%", ETF is in "ETF 基金" but not in "ETFs"."""
+    number or Latin word at an edge of the term not part of a longer number or word. A change
+    between letters and digits, and a %, are edges: 沪深300 is in "沪深300ETF", GDP in "GDP2026",
+    上涨11 in "上涨11%", A股 in "A股市场"; but 13亿元 is not in "113亿元", 28 not in "28.5" or
+    "128", 3.5% not in "13.5%", ETF not in "ETFs", A股 not in "Meta股价"."""
     return _truth_pattern(term).search(_fold_text(text)) is not None
 
 
@@ -48,25 +54,38 @@ def _fold_text(text: str) -> str:
 
 
 _PATTERNS: dict[str, re.Pattern] = {}
+_BEFORE = {"digit": r"(?<![0-9])(?<![0-9]\.)", "latin": r"(?<![a-z])"}
+_AFTER = {"digit": r"(?![0-9])(?!\.[0-9])", "latin": r"(?![a-z])"}
+
+
+def _char_kind(needle: str, i: int) -> str:
+    """digit (a decimal point between digits too), latin, space or other."""
+    ch = needle[i]
+    if ch.isascii() and ch.isdigit():
+        return "digit"
+    if ch == "." and 0 < i < len(needle) - 1 and needle[i - 1].isdigit() and needle[i + 1].isdigit():
+        return "digit"
+    if ch.isascii() and ch.isalpha():
+        return "latin"
+    return "space" if ch == " " else "other"
 
 
 def _truth_pattern(term: str) -> re.Pattern:
     if term not in _PATTERNS:
         from finsearch.analysis import fold, simplify
         needle = " ".join(fold(simplify(term)).split())
-        latin = lambda ch: ch.isascii() and ch.isalnum()
+        kinds = [_char_kind(needle, i) for i in range(len(needle))]
         parts = []
-        for before, ch, after in zip(" " + needle, needle, needle[1:] + " "):
-            if ch == " ":  # a space the user typed separates Latin words, else it is nothing
-                parts.append(r"\s+" if latin(before) and latin(after) else "")
-            else:
-                glue = parts and before != " " and not (latin(before) and latin(ch))
-                parts.append((r"\s*" if glue else "") + re.escape(ch))
-        pattern = "".join(parts)
-        if latin(needle[0]):
-            pattern = r"(?<![0-9a-z])" + (r"(?<![0-9]\.)" if needle[0].isdigit() else "") + pattern
-        if latin(needle[-1]):
-            pattern += r"(?![0-9a-z%])" + (r"(?!\.[0-9])" if needle[-1].isdigit() else "")
+        for i, ch in enumerate(needle):
+            if ch == " ":  # a space the user typed keeps two numbers or two words apart, else it is nothing
+                same = kinds[i - 1] == kinds[i + 1] and kinds[i - 1] in ("digit", "latin")
+                parts.append(r"\s+" if same else "")
+                continue
+            # Inside one number or one word no space; anywhere else white space is nothing.
+            inside = i > 0 and kinds[i - 1] == kinds[i] and kinds[i] in ("digit", "latin")
+            glue = i > 0 and not inside and not (kinds[i - 1] == "space" and parts[-1])  # not after \s+
+            parts.append((r"\s*" if glue else "") + re.escape(ch))
+        pattern = _BEFORE.get(kinds[0], "") + "".join(parts) + _AFTER.get(kinds[-1], "")
         _PATTERNS[term] = re.compile(pattern)
     return _PATTERNS[term]
 
@@ -76,6 +95,7 @@ class Query:
     kind: str
     text: str
     known_id: str = ""  # for known items: the post that must come first
+    aliases: tuple[str, ...] = ()  # searched as by default (aliases expanded), judged by all of them
 
 
 @dataclass
@@ -95,18 +115,19 @@ class Score:
         return self.correct / self.found if self.found else (1.0 if not self.relevant else 0.0)
 
 
-def hand_written_queries() -> list[Query]:
-    """The queries of relevance_queries.tsv (`kind<TAB>query` lines)."""
+def hand_written_queries(path: Path = QUERY_FILE) -> list[Query]:
+    """The queries of a query file: `kind<TAB>query[<TAB>alias|alias…]` lines."""
     queries = []
-    for line in QUERY_FILE.read_text("utf-8").splitlines():
+    for line in path.read_text("utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
-            kind, text = line.split("\t", 1)
-            queries.append(Query(kind, text.strip()))
+            kind, text, *aliases = line.split("\t")
+            names = tuple(a.strip() for a in aliases[0].split(ALIAS_SEPARATOR)) if aliases else ()
+            queries.append(Query(kind, text.strip(), aliases=names))
     return queries
 
 
-def load_queries(posts, limit: int | None) -> list[Query]:
-    queries = hand_written_queries()
+def load_queries(posts, limit: int | None, files: list[Path] | None = None) -> list[Query]:
+    queries = [q for path in files or [QUERY_FILE] for q in hand_written_queries(path)]
     rng = random.Random(SEED)
     queries += cut_differently(posts, rng, CUT_QUERIES)
     queries += known_items(posts, rng, KNOWN_ITEMS)
@@ -144,24 +165,27 @@ def known_items(posts, rng: random.Random, count: int) -> list[Query]:
     return [Query("known item", title, titles[title][0].id) for title in rng.sample(unique, count)]
 
 
-def ground_truth(queries: list[Query], posts) -> dict[str, set[str]]:
-    """For each query text, the ids of the posts whose title or body contains it literally."""
+def ground_truth(queries: list[Query], posts) -> dict[tuple[str, tuple[str, ...]], set[str]]:
+    """For each query (text, aliases), the ids of the posts whose title or body contains it
+    (or one of its aliases) literally."""
     folded = [(p.id, _fold_text(p.title), _fold_text("\n".join(p.paragraphs))) for p in posts]
     truth = {}
     for query in queries:
-        pattern = _truth_pattern(query.text)
-        truth[query.text] = {pid for pid, title, body in folded if pattern.search(title) or pattern.search(body)}
+        patterns = [_truth_pattern(text) for text in (query.text,) + query.aliases]
+        truth[query.text, query.aliases] = {pid for pid, title, body in folded
+                             if any(p.search(title) or p.search(body) for p in patterns)}
     return truth
 
 
-def evaluate(queries: list[Query], truths: dict[str, set[str]], run_query, first_page) -> list[Score]:
+def evaluate(queries: list[Query], truths: dict[tuple[str, tuple[str, ...]], set[str]], run_query,
+             first_page) -> list[Score]:
     scores = []
     for query in queries:
-        truth = truths[query.text]
-        found = run_query(query.text)
+        truth = truths[query.text, query.aliases]
+        found = run_query(query)
         rank = 0
         if query.known_id:
-            page = first_page(query.text)
+            page = first_page(query)
             rank = page.index(query.known_id) + 1 if query.known_id in page else 0
         scores.append(Score(query, len(truth), len(found), len(found & truth), rank))
     return scores
@@ -171,12 +195,13 @@ def engine_runner(index: Path):
     from finsearch.search import SearchEngine, SearchError, SearchRequest
     engine = SearchEngine(index)
 
-    def all_ids(text: str) -> set[str]:
+    def all_ids(query: Query) -> set[str]:
         ids, page = set(), 0
         while True:
             page += 1
             try:
-                result = engine.search(SearchRequest(query=text, page=page, page_size=100))
+                result = engine.search(SearchRequest(query=query.text, page=page, page_size=100,
+                                                     literal=not query.aliases))
             except SearchError:
                 return ids
             for hit in result.hits:
@@ -185,8 +210,9 @@ def engine_runner(index: Path):
             if page >= result.pages:
                 return ids
 
-    def first_page(text: str) -> list[str]:
-        return [hit.id for hit in engine.search(SearchRequest(query=text, page_size=PAGE)).hits]
+    def first_page(query: Query) -> list[str]:
+        request = SearchRequest(query=query.text, page_size=PAGE, literal=not query.aliases)
+        return [hit.id for hit in engine.search(request).hits]
 
     return all_ids, first_page
 
@@ -195,12 +221,12 @@ def baseline_runner(index: Path):
     from benchmarks.baseline import BaselineSearcher
     baseline = BaselineSearcher(index)
 
-    def all_ids(text: str) -> set[str]:
-        results = baseline.searcher.search(baseline.parser.parse(text), limit=None)
+    def all_ids(query: Query) -> set[str]:
+        results = baseline.searcher.search(baseline.parser.parse(query.text), limit=None)
         return {hit["id"] for hit in results}
 
-    def first_page(text: str) -> list[str]:
-        return [hit["id"] for hit in baseline.searcher.search(baseline.parser.parse(text), limit=PAGE)]
+    def first_page(query: Query) -> list[str]:
+        return [hit["id"] for hit in baseline.searcher.search(baseline.parser.parse(query.text), limit=PAGE)]
 
     return all_ids, first_page
 
@@ -227,14 +253,18 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=HERE.parent.parent / "shared")
     parser.add_argument("--limit-queries", type=int, default=None)
     parser.add_argument("--rebuild", action="store_true", help="rebuild both indexes")
+    parser.add_argument("--archive", type=Path, default=None,
+                        help="measure on this archive (e.g. data/posts) instead of the shared posts + 10k corpus")
+    parser.add_argument("--queries", type=Path, action="append", default=None, metavar="FILE",
+                        help="query file(s) (default benchmarks/relevance_queries.tsv); repeatable")
     args = parser.parse_args()
 
     from benchmarks import baseline
     from benchmarks.run import ensure_corpus, require_shared
     from finsearch.indexer import build_index, read_archive
 
-    archive = args.work / "corpora" / "relevance"
-    if not archive.is_dir():
+    archive = args.archive.resolve() if args.archive else args.work / "corpora" / "relevance"
+    if not archive.is_dir() and not args.archive:
         require_shared(args.shared, "corpus/posts")
         corpus = ensure_corpus("10k", args.work, args.shared)
         shutil.copytree(corpus, archive.with_suffix(".partial"), dirs_exist_ok=True)
@@ -242,7 +272,8 @@ def main() -> None:
                         dirs_exist_ok=True)
         archive.with_suffix(".partial").rename(archive)
     posts = [r.post for r in read_archive(archive) if r.post is not None]
-    engine_index, baseline_index = args.work / "indexes" / "relevance-engine", args.work / "indexes" / "relevance-baseline"
+    name = f"relevance-{archive.name}" if args.archive else "relevance"
+    engine_index, baseline_index = args.work / "indexes" / f"{name}-engine", args.work / "indexes" / f"{name}-baseline"
     builds = {}
     if args.rebuild or not (engine_index / "current").exists():
         shutil.rmtree(engine_index, ignore_errors=True)
@@ -253,7 +284,7 @@ def main() -> None:
         shutil.rmtree(baseline_index, ignore_errors=True)
         builds["baseline_seconds"] = round(baseline.build(archive, baseline_index).seconds, 1)
 
-    queries = load_queries(posts, args.limit_queries)
+    queries = load_queries(posts, args.limit_queries, args.queries)
     print(f"{len(posts)} posts, {len(queries)} queries", flush=True)
     truths = ground_truth(queries, posts)
     results = {}

@@ -137,6 +137,8 @@ def _query_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--paper", action="append", default=[], metavar="P",
                         help="only this paper, e.g. 解放日报 (repeat for several)")
     parser.add_argument("--sort", choices=[sort.value for sort in Sort], default=Sort.RELEVANCE.value)
+    parser.add_argument("--literal", action="store_true",
+                        help="only what was typed: don't also search aliases (央行 → 中国人民银行)")
 
 
 def _take_query_words(parser: argparse.ArgumentParser, args, extras: list[str]) -> None:
@@ -212,7 +214,7 @@ def _check_build_args(args) -> None:
 def run_search(args) -> int:
     from finsearch.search import SearchEngine, make_request, result_to_json
     request = make_request(args.query, args.date_from, args.date_to, args.category, args.paper,
-                           args.sort, args.page, args.limit)
+                           args.sort, args.page, args.limit, "1" if args.literal else "")
     engine = SearchEngine(args.index)
     result = engine.search(request)
     if args.json:
@@ -221,6 +223,11 @@ def run_search(args) -> int:
     color = sys.stdout.isatty()
     if result.notice:
         print(f"注意：{result.notice}")
+    if result.expanded and not request.literal:
+        searched = "、".join(alias for _, aliases in result.expanded for alias in aliases)
+        print(f"同时搜索了：{searched}（只搜输入的词：--literal）")
+    if result.suggestions:
+        print("没有结果。可以试试：" + "；".join(f"{s.query}（{s.reason}，{s.articles} 篇）" for s in result.suggestions))
     print(f"共 {result.total} 条结果，第 {request.page}/{result.pages} 页（{result.seconds * 1000:.0f} ms）")
     first = (request.page - 1) * request.page_size
     for number, hit in enumerate(result.hits, start=first + 1):
@@ -236,7 +243,8 @@ def run_search(args) -> int:
 
 def run_export(args) -> int:
     from finsearch.search import EXPORTERS, SearchEngine, make_request
-    request = make_request(args.query, args.date_from, args.date_to, args.category, args.paper, args.sort)
+    request = make_request(args.query, args.date_from, args.date_to, args.category, args.paper, args.sort,
+                           literal="1" if args.literal else "")
     hits = SearchEngine(args.index).iter_hits(request)  # a bad request fails before the file is opened
     with contextlib.ExitStack() as stack:
         # newline="": the csv module writes its own line ends.

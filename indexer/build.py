@@ -25,7 +25,7 @@ from tqdm import tqdm
 from whoosh import index as whoosh_index
 
 from finsearch.analysis.segmenter import segmenter
-from finsearch.indexer import store
+from finsearch.indexer import stock_names, store
 from finsearch.indexer.ingest import Problem, ProblemCounts, claim_id, find_posts, path_order, read_post
 from finsearch.indexer.schema import PATH, make_schema, to_document
 from finsearch.indexer.writer import BulkWriter
@@ -55,6 +55,7 @@ class _WorkerResult:
     segments: list
     indexed: list[tuple[str, str]]  # (id, path) of every post written
     problems: list[Problem]
+    stock_mentions: stock_names.Mentions = field(default_factory=dict)
 
 
 def _die_with_parent() -> None:
@@ -106,6 +107,8 @@ def build_locked(archive: Path, root: Path, procs: int | None, progress: bool) -
         for path in duplicates:
             writer.delete_by_term(PATH, path)
         writer.commit(merge=False)
+    mentions = {path: pairs for r in results for path, pairs in r.stock_mentions.items() if path not in duplicates}
+    stock_names.write(build, ix.latest_generation(), mentions)
     report.indexed = sum(len(r.indexed) for r in results) - len(duplicates)
     store.publish(root, build)
     report.seconds = time.perf_counter() - started
@@ -180,6 +183,7 @@ def _write_share(build: Path, archive: Path, paths: list[Path], advance: Callabl
         if read.post is not None:
             writer.add_document(**to_document(read.post))
             result.indexed.append((read.post.id, read.post.path))
+            result.stock_mentions[read.post.path] = stock_names.of_post(read.post)
         advance(1)
         if writer.pool.postings > MAX_SEGMENT_POSTINGS:
             result.segments.append(writer.finish_segment())

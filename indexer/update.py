@@ -17,7 +17,7 @@ from pathlib import Path
 from tqdm import tqdm
 from whoosh import index as whoosh_index
 
-from finsearch.indexer import store
+from finsearch.indexer import stock_names, store
 from finsearch.indexer.build import WRITER_OPTIONS, build_locked
 from finsearch.indexer.ingest import (MAX_BYTES, Post, Problem, ProblemCounts, checksum, claim_id, find_posts,
                                       path_order, read_post)
@@ -70,6 +70,7 @@ def reindex(archive: Path, root: Path, full: bool = False, procs: int | None = N
 def _apply_changes(ix: whoosh_index.Index, archive: Path, root: Path, progress: bool) -> ReindexReport:
     report = ReindexReport(index=root, segments_before=_segment_count(ix))
     indexed = _indexed_state(ix)  # path -> (checksum, id)
+    mentions = stock_names.current(ix)
     on_disk = {path.relative_to(archive).as_posix(): path for path in find_posts(archive)}
     changed, added = [], []
     for rel, path in on_disk.items():
@@ -90,6 +91,7 @@ def _apply_changes(ix: whoosh_index.Index, archive: Path, root: Path, progress: 
     try:
         for rel in gone + sorted(changed_paths):
             writer.delete_by_term(PATH, rel)
+            mentions.pop(rel, None)
         report.deleted = len(gone)
 
         def accept(post: Post) -> bool:
@@ -99,6 +101,7 @@ def _apply_changes(ix: whoosh_index.Index, archive: Path, root: Path, progress: 
                 if duplicate.path == post.path:
                     return False
                 writer.delete_by_term(PATH, duplicate.path)  # an indexed post later in path order
+                mentions.pop(duplicate.path, None)
             if post.path in changed_paths:
                 report.updated += 1
             else:
@@ -112,6 +115,10 @@ def _apply_changes(ix: whoosh_index.Index, archive: Path, root: Path, progress: 
             report.problems.extend(result.problems)
             if result.post is not None and accept(result.post):
                 writer.add_document(**to_document(result.post))
+                mentions[result.post.path] = stock_names.of_post(result.post)
+        # Before the commit, stamped with the generation it makes: a run killed between the two
+        # leaves a stamp the index does not have, and the next run recomputes the file.
+        stock_names.write(Path(ix.storage.folder), writer.generation, mentions)
         writer.commit()  # Whoosh merges small segments as it commits
     except BaseException:
         writer.cancel()

@@ -20,14 +20,16 @@ import numpy as np
 from whoosh import query as wq
 from whoosh.util.times import datetime_to_long, long_to_datetime
 
-from finsearch.indexer import store
+from finsearch.analysis.aliases import AliasTable, shipped_groups
+from finsearch.indexer import stock_names, store
 from finsearch.indexer.schema import (BODY, CATEGORY, DATE, ID_FIELD, PAPER, PATH, STORY, TAGS, TITLE, URL,
                             from_local_naive)
 from finsearch.search.evaluate import IndexView, evaluate
 from finsearch.search.query import WORD_FIELD_OF_GRAM, parse_query
 from finsearch.search.snippets import highlight_html, snippet_html
-from finsearch.search.types import (MAX_PAGE, MAX_PAGE_SIZE, Article, FacetCount, Facets, Hit, IndexStats,
-                                    Reprint, SearchError, SearchRequest, SearchResult, Sort)
+from finsearch.search.zero_results import suggestions
+from finsearch.search.types import (MAX_PAGE, MAX_PAGE_SIZE, Article, FacetCount, Facets, Hit, IndexStats, Reprint,
+                                    SearchError, SearchRequest, SearchResult, Sort, Suggestion)
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,7 @@ class SearchEngine:
         self._view: IndexView | None = None
         self._table: _FacetTable | None = None
         self._table_generation = None
+        self._aliases = AliasTable()  # aliases.txt and the stock names of the current build
         self._match_cache: OrderedDict = OrderedDict()
         self._current()  # fail early if there is no index
         parse_query("预热 warm-up")  # load jieba and OpenCC now, not in the first request
@@ -101,14 +104,12 @@ class SearchEngine:
     def search(self, request: SearchRequest) -> SearchResult:
         started = time.perf_counter()
         _check(request)
-        parsed = parse_query(request.query)
         with self._lock:
             searcher, table = self._current()
+            parsed = parse_query(request.query, None if request.literal else self._aliases)
+            expanded = parse_query(request.query, self._aliases).expanded if request.literal else parsed.expanded
             docs, scores = self._matches(parsed.query, request.sort)
-            in_dates = self._date_mask(table, docs, request)
-            in_categories = self._any_mask(table.category_values, table.category_masks, docs,
-                                           request.categories)
-            in_papers = self._any_mask(table.paper_values, table.paper_masks, docs, request.papers)
+            in_dates, in_categories, in_papers = self._filter_masks(table, docs, request)
             keep = in_dates & in_categories & in_papers
             matched = docs[keep]
             selected, selected_scores = _first_of_each_story(table, matched, scores[keep])
@@ -122,9 +123,10 @@ class SearchEngine:
             # The page's stories among all matches, once: their other posts are shown as reprints.
             on_page = matched[np.isin(table.stories[matched], table.stories[page_docs])]
             hits = tuple(self._hit(searcher, table, docnum, on_page, parsed.terms) for docnum in page_docs)
+            offers = self._suggestions(table, request) if not matched.size else ()
         return SearchResult(request=request, total=int(selected.size), hits=hits, facets=facets,
                             seconds=time.perf_counter() - started, notice=parsed.notice,
-                            articles=int(matched.size))
+                            articles=int(matched.size), expanded=expanded, suggestions=offers)
 
     def iter_hits(self, request: SearchRequest, batch_size: int = EXPORT_BATCH) -> Iterator[Hit]:
         """Every post the search matches, reprints included (each its own hit, `reprints` empty),
@@ -136,14 +138,13 @@ class SearchEngine:
         rather than mix two versions.
         """
         _check_dates(request)
-        parsed = parse_query(request.query)
         with self._lock:
             _, table = self._current()
+            parsed = parse_query(request.query, None if request.literal else self._aliases)
             generation = self._table_generation
             docs, scores = self._matches(parsed.query, request.sort)
-            keep = (self._date_mask(table, docs, request)
-                    & self._any_mask(table.category_values, table.category_masks, docs, request.categories)
-                    & self._any_mask(table.paper_values, table.paper_masks, docs, request.papers))
+            in_dates, in_categories, in_papers = self._filter_masks(table, docs, request)
+            keep = in_dates & in_categories & in_papers
             matched = docs[keep]
             ordered = matched[np.lexsort(_sort_keys(table, matched, scores[keep], request.sort))]
         no_reprints = np.empty(0, dtype=np.int64)
@@ -196,11 +197,11 @@ class SearchEngine:
                           categories=_counts(table.category_values, table.category_masks, docs),
                           papers=_counts(table.paper_values, table.paper_masks, docs))
 
-    @staticmethod
-    def highlight(text: str, query: str) -> str:
-        """`text` as escaped HTML with the query's matches marked (for an article page)."""
+    def highlight(self, text: str, query: str, literal: bool = False) -> str:
+        """`text` as escaped HTML with the query's matches (its aliases' too unless `literal`)
+        marked, for an article page."""
         try:
-            terms = parse_query(query).terms
+            terms = parse_query(query, None if literal else self._aliases).terms
         except SearchError:
             terms = ()
         return highlight_html(text, terms)
@@ -233,8 +234,27 @@ class SearchEngine:
             live = np.fromiter(reader.all_doc_ids(), dtype=np.int64, count=reader.doc_count())
             self._view = IndexView(self._searcher, live, WORD_FIELD_OF_GRAM)
             self._table = _FacetTable.build(self._view)
+            self._aliases = AliasTable.build(shipped_groups(), stock_names.pairs(self._build))
             self._table_generation = generation
         return self._searcher, self._table
+
+    def _filter_masks(self, table: _FacetTable, docs: np.ndarray, request: SearchRequest):
+        """Which of `docs` pass the request's date, category and paper filters, one mask each."""
+        return (self._date_mask(table, docs, request),
+                self._any_mask(table.category_values, table.category_masks, docs, request.categories),
+                self._any_mask(table.paper_values, table.paper_masks, docs, request.papers))
+
+    def _suggestions(self, table: _FacetTable, request: SearchRequest) -> tuple[Suggestion, ...]:
+        """Queries near the request's that find posts under its filters (it found none)."""
+        def count(query: str, literal: bool) -> int:
+            try:
+                parsed = parse_query(query, None if literal else self._aliases)
+            except SearchError:
+                return 0
+            docs, _ = self._matches(parsed.query, Sort.NEWEST)  # unscored: only counted
+            in_dates, in_categories, in_papers = self._filter_masks(table, docs, request)
+            return int((in_dates & in_categories & in_papers).sum())
+        return suggestions(request.query, request.literal, self._aliases, count)
 
     @staticmethod
     def _date_mask(table: _FacetTable, docs: np.ndarray, request: SearchRequest) -> np.ndarray:

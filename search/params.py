@@ -39,9 +39,19 @@ def parse_int(text, name: str, default: int) -> int:
         raise SearchError(f"{name} 应为整数：{str(text)[:40]}", code="bad_integer", param=name) from None
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+
+def parse_flag(text, name: str) -> bool:
+    value = str(text if text is not None else "").strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise SearchError(f"{name} 应为 1 或 0：{value[:40]}")
+    return value in _TRUE
+
+
 def make_request(query: str | None = "", date_from: str | None = None, date_to: str | None = None,
                  categories: Iterable[str] = (), papers: Iterable[str] = (),
-                 sort: str | None = None, page=None, size=None) -> SearchRequest:
+                 sort: str | None = None, page=None, size=None, literal=None) -> SearchRequest:
     """A SearchRequest from strings as a user typed them; raises SearchError with a message."""
     query = query or ""
     if len(query.strip()) > MAX_QUERY_CHARS:  # refused here too, to name the parameter
@@ -63,6 +73,7 @@ def make_request(query: str | None = "", date_from: str | None = None, date_to: 
         sort=sort_value,
         page=parse_int(page, "page", 1),
         page_size=parse_int(size, "size", DEFAULT_PAGE_SIZE),
+        literal=parse_flag(literal, "literal"),
     )
 
 
@@ -79,6 +90,10 @@ def result_to_json(result: SearchResult) -> dict:
         "sort": request.sort.value,
         "took_ms": round(result.seconds * 1000, 1),
         "notice": result.notice,
+        "literal": request.literal,
+        "expanded": [{"term": term, "aliases": list(aliases)} for term, aliases in result.expanded],
+        "suggestions": [{"query": s.query, "literal": s.literal, "articles": s.articles, "reason": s.reason}
+                        for s in result.suggestions],
         "hits": [{
             "id": hit.id,
             "title": hit.title,

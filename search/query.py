@@ -8,6 +8,10 @@ the syntax; every word or phrase then becomes a *literal* query:
   width and traditional/simplified folded, white space ignored): a phrase of
   its character bigrams on the gram fields;
 - it ranks by its jieba words on the word fields (title weighs more).
+
+Unless the query is literal, a word (not a quoted phrase, not under NOT) that has
+aliases (finsearch.analysis.aliases) becomes an OR of itself and its aliases;
+an alias match scores a small constant, below any match of the word typed.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from whoosh import query as wq
 from whoosh.qparser import QueryParser, plugins, syntax
 
 from finsearch.analysis import fold, gram_terms, halfwidth, is_cjk, simplify, unit_runs, words
+from finsearch.analysis.aliases import AliasTable
 from finsearch.indexer.schema import BODY, BODY_GRAM, TITLE, TITLE_GRAM
 from finsearch.search.types import MAX_QUERY_CHARS, SearchError
 
@@ -33,6 +38,9 @@ FIELDS[None] = FIELDS["title"] + FIELDS["body"]
 WORD_FIELD_OF_GRAM = {gram_field: word_field for word_field, gram_field in FIELDS[None]}
 FIELD_ALIASES = {"标题": "title", "正文": "body", "title": "title", "body": "body"}
 LITERAL_SCORE = {TITLE: 2.0, BODY: 1.0}
+# A post with only an alias scores this, with the alias in the title and/or the body: less
+# than any post with the word typed (at least LITERAL_SCORE[BODY]).
+ALIAS_SCORE = {TITLE: 0.5, BODY: 0.25}
 _QUOTES = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "＂": '"'})
 # A dangling operator at either end (`金融 OR`, `AND 银行`) is not a word to search.
 _DANGLING = re.compile(r"^\s*(?:AND|OR)\s+|\s+(?:AND|OR|NOT)\s*$")
@@ -44,11 +52,13 @@ class ParsedQuery:
     query: wq.Query  # wq.Every() for an empty query
     terms: tuple[str, ...]  # literal strings to highlight
     notice: str = ""  # how a malformed query was read, for the user
+    expanded: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (word typed, its aliases searched too)
 
 
 @functools.lru_cache(maxsize=256)
-def parse_query(text: str) -> ParsedQuery:
-    """Parse a user's query; raises SearchError only for a query we refuse (too long).
+def parse_query(text: str, aliases: AliasTable | None = None) -> ParsedQuery:
+    """Parse a user's query, searching words' `aliases` too (None: literally as typed);
+    raises SearchError only for a query we refuse (too long).
 
     Cached: a page parses the same query for its search and for highlighting each
     paragraph, and jieba and OpenCC are the costly part. Queries are immutable.
@@ -78,21 +88,27 @@ def parse_query(text: str) -> ParsedQuery:
     parsed = _drop_empty(parsed)
     if parsed is None:
         return ParsedQuery(wq.NullQuery, (), notice or "查询中没有可搜索的词语")
+    expanded: dict[str, tuple[str, ...]] = {}
+    if aliases:
+        parsed = _expand(parsed, aliases, expanded)
     terms = tuple(dict.fromkeys(_positive_texts(parsed)))
     if _only_negative(parsed):  # -银行 alone: everything without 银行
         parsed = wq.And([wq.Every(), parsed])
-    return ParsedQuery(parsed, terms, notice)
+    return ParsedQuery(parsed, terms, notice, tuple(expanded.items()))
 
 
 class Literal(wq.WrappingQuery):
-    """A literal query, knowing its text (so highlighting marks what the query matched)."""
+    """A literal query, knowing its text (so highlighting marks what the query matched),
+    its field (None: title or body) and whether it was quoted (then no aliases)."""
 
-    def __init__(self, child: wq.Query, text: str):
+    def __init__(self, child: wq.Query, text: str, field: str | None = None, quoted: bool = False):
         super().__init__(child)
         self.text = text
+        self.scope = field  # not `field`: Whoosh queries have a field() method
+        self.quoted = quoted
 
     def _rewrap(self, child):
-        return Literal(child, self.text)
+        return Literal(child, self.text, self.scope, self.quoted)
 
     def __eq__(self, other):
         return isinstance(other, Literal) and self.text == other.text and self.child == other.child
@@ -100,7 +116,7 @@ class Literal(wq.WrappingQuery):
     __hash__ = wq.WrappingQuery.__hash__
 
 
-def literal_query(text: str, field: str | None = None) -> Literal | None:
+def literal_query(text: str, field: str | None = None, quoted: bool = False) -> Literal | None:
     """Match `text` literally in the field (None: title or body), ranked by its words.
 
     The literal match adds a constant (more in the title); the words add BM25F.
@@ -110,12 +126,42 @@ def literal_query(text: str, field: str | None = None) -> Literal | None:
         return None
     per_field = []
     for word_field, gram_field in FIELDS[field]:
-        parts = [_run_query(run, word_field, gram_field) for run in runs]
-        literal = parts[0] if len(parts) == 1 else wq.And(parts)
-        per_field.append(wq.ConstantScoreQuery(literal, LITERAL_SCORE[word_field]))
+        per_field.append(wq.ConstantScoreQuery(_match(runs, word_field, gram_field), LITERAL_SCORE[word_field]))
     match = per_field[0] if len(per_field) == 1 else wq.Or(per_field)
     ranking = [wq.Term(word_field, word) for word in words(text) for word_field, _ in FIELDS[field]]
-    return Literal(wq.AndMaybe(match, wq.Or(ranking)) if ranking else match, text)
+    return Literal(wq.AndMaybe(match, wq.Or(ranking)) if ranking else match, text, field, quoted)
+
+
+def _match(runs, word_field: str, gram_field: str) -> wq.Query:
+    """Where the text of `runs` stands literally in one field (unscored)."""
+    parts = [_run_query(run, word_field, gram_field) for run in runs]
+    return parts[0] if len(parts) == 1 else wq.And(parts)
+
+
+def _with_aliases(literal: Literal, aliases: tuple[str, ...]) -> wq.Query:
+    """`literal` OR any of its aliases; an alias scores only ALIAS_SCORE (title, body)."""
+    per_field = []
+    for word_field, gram_field in FIELDS[literal.scope]:
+        matches = [Literal(_match(runs, word_field, gram_field), alias)
+                   for alias in aliases if (runs := unit_runs(fold(alias)))]
+        per_field.append(wq.ConstantScoreQuery(wq.Or(matches), ALIAS_SCORE[word_field]))
+    return wq.Or([literal] + per_field)
+
+
+def _expand(q: wq.Query, table: AliasTable, expanded: dict[str, tuple[str, ...]]) -> wq.Query:
+    """`q` with each unquoted literal outside a NOT searched with its aliases too (so every
+    post the literal query finds is still found); records what was added in `expanded`."""
+    if isinstance(q, Literal):
+        aliases = () if q.quoted else table.alternatives(q.text)
+        if not aliases:
+            return q
+        expanded[q.text] = aliases
+        return _with_aliases(q, aliases)
+    if isinstance(q, wq.Not):
+        return q
+    if isinstance(q, wq.AndNot):
+        return wq.AndNot(_expand(q.a, table, expanded), q.b)
+    return q.apply(lambda child: _expand(child, table, expanded))
 
 
 def _run_query(run, word_field: str, gram_field: str) -> wq.Query:
@@ -141,6 +187,9 @@ class _LiteralParser(QueryParser):
     def term_query(self, fieldname, text, termclass, boost=1.0, tokenize=True, removestops=True):
         return literal_query(text, FIELD_ALIASES.get(fieldname) if fieldname else None)
 
+    def phrase_query(self, fieldname, text):
+        return literal_query(text, FIELD_ALIASES.get(fieldname) if fieldname else None, quoted=True)
+
 
 class _LiteralPhrasePlugin(plugins.PhrasePlugin):
     class PhraseNode(syntax.TextNode):
@@ -150,7 +199,7 @@ class _LiteralPhrasePlugin(plugins.PhrasePlugin):
             self.slop = slop
 
         def query(self, parser):
-            q = parser.term_query(self.fieldname, self.text, None)
+            q = parser.phrase_query(self.fieldname, self.text)
             return syntax.attach(q, self) if q is not None else None
 
     class PhraseTagger(plugins.RegexTagger):

@@ -12,7 +12,7 @@ import functools
 import re
 from html import escape
 
-from finsearch.analysis import fold, is_cjk, unit_runs
+from finsearch.analysis import fold, unit_pattern, unit_runs
 
 SNIPPET_CHARS = 120  # one passage
 CONTEXT_CHARS = 24  # shown before the first match of a passage
@@ -25,14 +25,8 @@ def _matcher(terms: tuple[str, ...]) -> re.Pattern | None:
     patterns = []
     for term in terms:
         for run in unit_runs(fold(term)):
-            units = [unit for unit, _, _ in run]
-            pattern = r"\s*".join(re.escape(unit) for unit in units)
-            # A Latin/number unit matches whole units only, as the index does.
-            if not is_cjk(units[0]):
-                pattern = r"(?<![0-9a-z.])" + pattern
-            if not is_cjk(units[-1]):
-                pattern += r"(?![0-9a-z%])"
-            patterns.append((len(units), pattern))
+            # A number or Latin word matches whole units only, as the index does.
+            patterns.append((len(run), unit_pattern([unit for unit, _, _ in run])))
     if not patterns:
         return None
     patterns.sort(key=lambda item: -item[0])  # longest first

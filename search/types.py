@@ -42,6 +42,7 @@ class SearchRequest:
     sort: Sort = Sort.RELEVANCE
     page: int = 1  # from 1
     page_size: int = DEFAULT_PAGE_SIZE
+    literal: bool = False  # only what was typed, no aliases (a quoted phrase always is)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,16 @@ class Facets:
 
 
 @dataclass(frozen=True)
+class Suggestion:
+    """A query that finds something where the one asked found nothing."""
+
+    query: str
+    literal: bool  # search it literally (no aliases), as the request that found nothing did
+    articles: int  # posts it finds under the same filters
+    reason: str  # for the user: 去掉「…」, 较短的「…」, 别名「…」
+
+
+@dataclass(frozen=True)
 class SearchResult:
     request: SearchRequest
     total: int  # stories: reprints of one story count once
@@ -88,6 +99,9 @@ class SearchResult:
     seconds: float
     notice: str = ""  # e.g. how a malformed query was read
     articles: int = 0  # posts matched, reprints included (what the facets count)
+    # (word typed, its aliases): searched too, unless request.literal (then: what could be)
+    expanded: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    suggestions: tuple[Suggestion, ...] = ()  # when nothing matched: queries that would match
 
     @property
     def pages(self) -> int:

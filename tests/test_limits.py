@@ -28,10 +28,11 @@ def test_api_answers_up_to_the_limits_and_refuses_past_them(client):
     assert (data["size"], len(data["hits"])) == (MAX_PAGE_SIZE, MAX_PAGE_SIZE)
     assert client.get("/api/search").get_json()["size"] == DEFAULT_PAGE_SIZE
     assert client.get(f"/api/search?page={MAX_PAGE}").status_code == 200
-    for query, message in ((f"size={MAX_PAGE_SIZE + 1}", f"每页条数应在 1 到 {MAX_PAGE_SIZE} 之间"),
-                           (f"page={MAX_PAGE + 1}", f"页码应在 1 到 {MAX_PAGE} 之间")):
+    for query, message, code, param in (
+            (f"size={MAX_PAGE_SIZE + 1}", f"每页条数应在 1 到 {MAX_PAGE_SIZE} 之间", "size_out_of_range", "size"),
+            (f"page={MAX_PAGE + 1}", f"页码应在 1 到 {MAX_PAGE} 之间", "page_out_of_range", "page")):
         response = client.get(f"/api/search?{query}")
-        assert (response.status_code, response.get_json()) == (400, {"error": message})
+        assert (response.status_code, response.get_json()) == (400, {"error": message, "code": code, "param": param})
 
 
 def test_the_search_form_keeps_a_chosen_size_and_sort_but_not_the_defaults(client):

@@ -184,8 +184,8 @@ def test_malformed_queries_are_read_leniently(engine, query, read_as, notice):
     assert result.notice == notice
     if read_as is None:
         assert (result.total, result.hits) == (0, ())
-    else:
-        assert ids(engine, query) == ids(engine, read_as)
+    else:  # the same posts (a boost such as ^3 may reorder them)
+        assert sorted(ids(engine, query)) == sorted(ids(engine, read_as))
 
 
 def test_unclosed_quote_is_read_as_words(engine):

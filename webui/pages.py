@@ -74,6 +74,23 @@ class Chip:
 
 
 @dataclass(frozen=True)
+class AliasNotice:
+    """Above the results: the aliases searched too (or that could be), and the way to switch."""
+
+    literal: bool  # the search was literal: `aliases` were not searched
+    aliases: tuple[str, ...]
+    href: str  # the same search, literal or with aliases
+
+
+@dataclass(frozen=True)
+class SuggestionLink:
+    query: str
+    reason: str
+    articles: int
+    href: str
+
+
+@dataclass(frozen=True)
 class RangeLink:
     label: str
     href: str
@@ -106,6 +123,10 @@ def search():
             month_href=lambda month: search_url(state.month(month)),
             pages=_pagination(state, result),
             first_number=(request_.page - 1) * request_.page_size + 1,
+            alias_notice=_alias_notice(state, result),
+            suggestions=[SuggestionLink(s.query, s.reason, s.articles,
+                                        search_url(state.but(q=s.query, literal="1" if s.literal else "")))
+                         for s in result.suggestions],
         )
     status = 400 if error else 200
     return render_template("search.html", **context), status
@@ -121,8 +142,8 @@ def article(article_id: str):
     query = state.q if len(state.q) <= MAX_QUERY_CHARS else ""
     return render_template(
         "article.html", state=state, article=found,
-        title_html=engine.highlight(found.title, query) if found.title else "",
-        paragraphs=[engine.highlight(p, query) for p in found.paragraphs],
+        title_html=engine.highlight(found.title, query, state.is_literal) if found.title else "",
+        paragraphs=[engine.highlight(p, query, state.is_literal) for p in found.paragraphs],
         original=found.url if is_web_url(found.url) else "",
         back_href=search_url(state), stats=service().stats())
 
@@ -229,6 +250,14 @@ def _facet(counts, selected: tuple[str, ...], toggle, labels: dict[str, str] | N
         links.append(FacetLink(value, count, value in selected, search_url(toggle(value)), label,
                                hint=value if label != value else ""))
     return links
+
+
+def _alias_notice(state: SearchState, result) -> AliasNotice | None:
+    if not result.expanded:
+        return None
+    aliases = tuple(dict.fromkeys(alias for _, names in result.expanded for alias in names))
+    literal = result.request.literal
+    return AliasNotice(literal, aliases, search_url(state.but(literal="" if literal else "1")))
 
 
 def _chips(state: SearchState) -> list[Chip]:

@@ -1,6 +1,6 @@
 """The search state as it travels in URLs: the same parameter names as the JSON API.
 
-    q, from, to, category (repeatable), paper (repeatable), sort, page, size
+    q, from, to, category (repeatable), paper (repeatable), sort, page, size, literal
 """
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
 from finsearch.search import DEFAULT_PAGE_SIZE, SearchError, SearchRequest, Sort, make_request
+from finsearch.search.params import parse_flag
 
 DEFAULT_SIZE = str(DEFAULT_PAGE_SIZE)  # as it is written in a URL
-PARAMS = ("q", "from", "to", "category", "paper", "sort", "page", "size")  # every other name is unknown
+PARAMS = ("q", "from", "to", "category", "paper", "sort", "page", "size", "literal")  # every other name is unknown
 
 
 def unknown_params(args) -> list[str]:
@@ -44,6 +45,7 @@ class SearchState:
     sort: str = ""
     page: str = ""
     size: str = ""
+    literal: str = ""  # "1": no aliases
 
     @classmethod
     def from_args(cls, args) -> "SearchState":
@@ -51,12 +53,12 @@ class SearchState:
             return tuple(dict.fromkeys(v.strip() for v in args.getlist(name) if v and v.strip()))
         return cls(q=_one(args, "q"), date_from=_one(args, "from"), date_to=_one(args, "to"),
                    categories=many("category"), papers=many("paper"), sort=_one(args, "sort").lower(),
-                   page=_one(args, "page"), size=_one(args, "size"))
+                   page=_one(args, "page"), size=_one(args, "size"), literal=_one(args, "literal"))
 
     def request(self) -> SearchRequest:
         """A validated SearchRequest; raises search.SearchError with a message for the user."""
         request = make_request(self.q, self.date_from, self.date_to, self.categories, self.papers,
-                               self.sort, self.page, self.size)
+                               self.sort, self.page, self.size, self.literal)
         if request.date_to == dt.date.max:  # "until the end of time" is no bound at all
             request = replace(request, date_to=None)
         return request
@@ -71,7 +73,8 @@ class SearchState:
         pairs += [("paper", p) for p in self.papers]
         pairs += [("sort", "" if self.sort == Sort.RELEVANCE.value else self.sort),
                   ("page", "" if self.page == "1" else self.page),
-                  ("size", "" if self.size == DEFAULT_SIZE else self.size)]
+                  ("size", "" if self.size == DEFAULT_SIZE else self.size),
+                  ("literal", "" if self.literal in ("", "0") else self.literal)]
         return [(k, v) for k, v in pairs if v]
 
     def query_string(self) -> str:
@@ -102,6 +105,13 @@ class SearchState:
         """Narrowed to one month, "YYYY-MM"."""
         first, last = month_bounds(month)
         return self.but(date_from=first.isoformat(), date_to=last.isoformat())
+
+    @property
+    def is_literal(self) -> bool:
+        try:
+            return parse_flag(self.literal, "literal")
+        except SearchError:
+            return False
 
     @property
     def has_filters(self) -> bool:
