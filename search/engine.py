@@ -25,6 +25,8 @@ from finsearch.indexer.schema import (BODY, CATEGORY, DATE, ID_FIELD, PAPER, PAT
 from finsearch.search.evaluate import IndexView, evaluate
 from finsearch.search.query import WORD_FIELD_OF_GRAM, parse_query
 from finsearch.search.snippets import highlight_html, snippet_html
+from finsearch.search.suggest import Suggestion, Vocabulary
+from finsearch.search.trends import TrendRequest, TrendResult, count_trends
 from finsearch.search.types import (MAX_PAGE_SIZE, Article, FacetCount, Facets, Hit, IndexStats, Reprint,
                           SearchError, SearchRequest, SearchResult, Sort)
 
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 MATCH_CACHE_SIZE = 32  # queries whose matches and scores are kept (per index version)
 MAX_PAGE = 1000  # deep pages are a scraper's, not a reader's
 _EPOCH_TICKS = datetime_to_long(dt.datetime(1970, 1, 1))  # Whoosh counts from datetime.min
+_DAY_TICKS = 86_400 * 1_000_000
 
 
 @dataclass
@@ -92,6 +95,7 @@ class SearchEngine:
         self._table: _FacetTable | None = None
         self._table_generation = None
         self._match_cache: OrderedDict = OrderedDict()
+        self._vocabulary: tuple[object, Vocabulary] | None = None  # (generation, its suggestions)
         self._current()  # fail early if there is no index
         parse_query("预热 warm-up")  # load jieba and OpenCC now, not in the first request
 
@@ -153,6 +157,38 @@ class SearchEngine:
                           size_bytes=size, first_date=first, last_date=last,
                           categories=_counts(table.category_values, table.category_masks, docs),
                           papers=_counts(table.paper_values, table.paper_masks, docs))
+
+    def trends(self, request: TrendRequest) -> TrendResult:
+        """Stories per day/week/month of each term, under the request's filters (search.trends)."""
+        started = time.perf_counter()
+        parsed = [parse_query(term) for term in request.terms]
+        filters = SearchRequest(date_from=request.date_from, date_to=request.date_to,
+                                categories=request.categories, papers=request.papers)
+        with self._lock:
+            _, table = self._current()
+
+            def filtered(docs: np.ndarray) -> np.ndarray:
+                return docs[self._date_mask(table, docs, filters)
+                            & self._any_mask(table.category_values, table.category_masks, docs, filters.categories)
+                            & self._any_mask(table.paper_values, table.paper_masks, docs, filters.papers)]
+
+            population = filtered(self._view.live)
+            matches = [filtered(self._matches(p.query, Sort.NEWEST)[0]) for p in parsed]
+            days = (table.dates - _EPOCH_TICKS) // _DAY_TICKS
+            live_days = days[self._view.live]
+            archive = (int(live_days.min()), int(live_days.max())) if live_days.size else None
+            stories = table.stories
+        return count_trends(request, days, stories, population, matches, [p.notice for p in parsed], archive,
+                            started)
+
+    def suggest(self, text: str, limit: int) -> tuple[Suggestion, ...]:
+        """Completions of the last word of `text` from the index's vocabulary (search.suggest)."""
+        with self._lock:
+            searcher, _ = self._current()
+            if self._vocabulary is None or self._vocabulary[0] != self._table_generation:
+                self._vocabulary = (self._table_generation, Vocabulary.build(searcher.reader()))
+            vocabulary = self._vocabulary[1]
+        return vocabulary.suggest(text, limit)
 
     @staticmethod
     def highlight(text: str, query: str) -> str:
