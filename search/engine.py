@@ -96,6 +96,7 @@ class SearchEngine:
         self._table_generation = None
         self._match_cache: OrderedDict = OrderedDict()
         self._vocabulary: tuple[object, Vocabulary] | None = None  # (generation, its suggestions)
+        self._vocabulary_lock = threading.Lock()
         self._current()  # fail early if there is no index
         parse_query("预热 warm-up")  # load jieba and OpenCC now, not in the first request
 
@@ -185,10 +186,33 @@ class SearchEngine:
         """Completions of the last word of `text` from the index's vocabulary (search.suggest)."""
         with self._lock:
             searcher, _ = self._current()
-            if self._vocabulary is None or self._vocabulary[0] != self._table_generation:
-                self._vocabulary = (self._table_generation, Vocabulary.build(searcher.reader()))
-            vocabulary = self._vocabulary[1]
-        return vocabulary.suggest(text, limit)
+            generation = self._table_generation
+        vocabulary = self._vocabulary
+        if vocabulary is None or vocabulary[0] != generation:
+            vocabulary = self._build_vocabulary(searcher, generation, stale=vocabulary)
+        return vocabulary[1].suggest(text, limit)
+
+    def _build_vocabulary(self, searcher, generation, stale):
+        """One build at a time, outside the search lock (it takes seconds on a large index, and
+        searches go on); meanwhile the previous generation's vocabulary answers."""
+        if not self._vocabulary_lock.acquire(blocking=stale is None):
+            return stale
+        try:
+            current = self._vocabulary
+            if current is not None and current[0] == generation:
+                return current
+            try:
+                built = (generation, Vocabulary.build(searcher.reader()))
+            except Exception:  # e.g. the searcher was swapped and closed meanwhile: try again next time
+                if stale is None:
+                    raise
+                log.warning("suggestions: rebuilding the vocabulary failed; keeping the previous one",
+                            exc_info=True)
+                return stale
+            self._vocabulary = built
+            return built
+        finally:
+            self._vocabulary_lock.release()
 
     @staticmethod
     def highlight(text: str, query: str) -> str:

@@ -3,7 +3,7 @@
 As in the timeline, x is in percent of the plot's width (it stretches to any screen without
 distorting text or dots: the lines are segments, not one scaled path) and y in pixels of a fixed
 height. The y axis is a separate narrow SVG beside the plot. Period labels come in two sets,
-spaced for a wide plot and for a phone's, so they never overlap; CSS shows one of them.
+spaced for a wide plot and for a phone's, so they never overlap; CSS shows one set.
 """
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ class Label:
     text: str
     x: float  # %
     anchor: str  # start | middle | end
-    narrow: bool  # also shown on a phone
+    narrow: bool  # of the set spaced for a phone (else for a wide screen): CSS shows one set
 
 
 @dataclass(frozen=True)
@@ -149,10 +149,9 @@ def build(result: TrendResult, share: bool, href: Callable[[str, Period], str],
                   for k in range(int(round(top_value / step)) + 1))
     one_year = periods[0].start.year == periods[-1].end.year
     texts = [_axis_text(p, result.interval, one_year) for p in periods]
-    wide = _spaced(xs, texts, WIDE_PLOT_PX)
-    narrow = _spaced(xs, texts, NARROW_PLOT_PX)
-    labels = tuple(Label(texts[i], x, anchor, i in narrow) for i, (x, anchor) in sorted(wide.items()))
-    labels += tuple(Label(texts[i], x, anchor, True) for i, (x, anchor) in sorted(narrow.items()) if i not in wide)
+    labels = tuple(Label(texts[i], x, anchor, narrow)
+                   for narrow, plot_px in ((False, WIDE_PLOT_PX), (True, NARROW_PLOT_PX))
+                   for i, (x, anchor) in sorted(_spaced(xs, texts, plot_px).items()))
     return Chart(lines=tuple(lines), ticks=ticks, labels=labels, share=share)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+import threading
 import time
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
@@ -24,6 +26,8 @@ from finsearch.webui import trend_chart
 from finsearch.webui.pages import search_url
 from finsearch.webui.state import SearchState
 
+log = logging.getLogger(__name__)
+
 bp = Blueprint("trends", __name__)
 
 MODES = {"count": "篇数", "share": "占比"}
@@ -32,6 +36,23 @@ SUGGEST_PARAMS = {"q", "limit"}
 DEFAULT_SUGGESTIONS = 8
 CSV_BOM = "\ufeff"  # so that Excel reads the file as UTF-8
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such a cell (-银行 is a query)
+
+
+@bp.record_once
+def _warm_suggestions(setup_state) -> None:
+    """Build the suggestion vocabulary in the background as the app starts (each worker), so that
+    the first keystroke does not wait for it."""
+    app = setup_state.app
+    if app.testing:
+        return
+
+    def warm() -> None:
+        try:
+            app.extensions["finsearch"].engine().suggest("", 1)
+        except Exception as error:  # no index yet: the first request builds it
+            log.info("suggestions not prepared at start: %s", error)
+
+    threading.Thread(target=warm, name="warm-suggestions", daemon=True).start()
 
 
 def _engine():
