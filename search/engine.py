@@ -182,6 +182,22 @@ class SearchEngine:
         return count_trends(request, days, stories, population, matches, [p.notice for p in parsed], archive,
                             started)
 
+    def day_counts(self, request: SearchRequest) -> tuple[FacetCount, ...]:
+        """Posts per day ("YYYY-MM-DD", oldest first) among a search's matches, under all its filters
+        (the timeline's data; the query's matches come from the cache the search just filled)."""
+        _check(request)
+        parsed = parse_query(request.query)
+        with self._lock:
+            _, table = self._current()
+            docs, _ = self._matches(parsed.query, request.sort)
+            keep = (self._date_mask(table, docs, request)
+                    & self._any_mask(table.category_values, table.category_masks, docs, request.categories)
+                    & self._any_mask(table.paper_values, table.paper_masks, docs, request.papers))
+            days = (table.dates[docs[keep]] - _EPOCH_TICKS) // _DAY_TICKS
+        values, counts = np.unique(days, return_counts=True)
+        labels = values.astype("datetime64[D]").astype(str)
+        return tuple(FacetCount(str(label), int(c)) for label, c in zip(labels, counts))
+
     def suggest(self, text: str, limit: int) -> tuple[Suggestion, ...]:
         """Completions of the last word of `text` from the index's vocabulary (search.suggest)."""
         with self._lock:

@@ -47,6 +47,24 @@ def _label_boxes_overlap(page) -> list[str]:
     }""")
 
 
+def _timeline_problems(page) -> list[str]:
+    """On the visible timeline: labels that overlap or leave the chart, bars narrower than 24 px."""
+    return page.evaluate("""() => {
+        const figure = [...document.querySelectorAll('figure.timeline')].find(f => getComputedStyle(f).display !== 'none');
+        const chart = figure.querySelector('svg').getBoundingClientRect();
+        const boxes = [...figure.querySelectorAll('text.timeline-label')].map(t => ({text: t.textContent, box: t.getBoundingClientRect()}));
+        const bad = [];
+        boxes.forEach((a, i) => {
+            if (a.box.left < chart.left - 1 || a.box.right > chart.right + 1) bad.push('outside: ' + a.text);
+            if (i && boxes[i - 1].box.right > a.box.left) bad.push(boxes[i - 1].text + ' / ' + a.text);
+        });
+        figure.querySelectorAll('.bar-target').forEach(r => {
+            if (r.getBoundingClientRect().width < 24) bad.push('narrow bar ' + r.getBoundingClientRect().width);
+        });
+        return bad;
+    }""")
+
+
 def test_suggestions_keyboard_lands_on_the_search(browser, server):  # noqa: F811
     ARTIFACTS.mkdir(exist_ok=True)
     for name, viewport in (("suggest", DESKTOP), ("suggest-phone", PHONE)):
@@ -78,6 +96,7 @@ def test_suggestions_keyboard_lands_on_the_search(browser, server):  # noqa: F81
         assert page.input_value("#q") == chosen
         assert re.search(r"共 [\d,]+ 条结果", page.inner_text("#summary"))
         assert page.locator(".hit").count() > 0
+        assert _timeline_problems(page) == []
 
         # Pinyin initials; Esc closes the list and keeps what was typed; Enter then searches it.
         box = page.locator("#q")

@@ -220,3 +220,70 @@ def test_suggestions_take_under_30_ms(client):
         times.append(float(re.search(r"dur=([\d.]+)", response.headers["Server-Timing"]).group(1)))
     times.sort()
     assert times[int(len(times) * 0.95) - 1] < 30, times
+
+
+# -- the timeline that fits the question -------------------------------------------------------
+
+def _bars(html: str, screen: str = "wide") -> list[tuple[str, str, str]]:
+    """(href, from, to) of the timeline's bars for one screen size."""
+    figure = re.search(rf'<figure class="timeline for-{screen}">(.*?)</figure>', html, re.S).group(1)
+    return [(h.replace("&amp;", "&"), start, end) for h, start, end in
+            re.findall(r'<a class="bar[^"]*" href="([^"]*)"\s+data-from="([\d-]+)" data-to="([\d-]+)"', figure)]
+
+
+def _title(html: str, screen: str = "wide") -> str:
+    figure = re.search(rf'<figure class="timeline for-{screen}">(.*?)</figure>', html, re.S).group(1)
+    return re.search(r'<span class="timeline-title">(.*?)</span>', figure).group(1)
+
+
+def test_a_one_week_filter_shows_days(client):
+    html = client.get("/", query_string={"q": "金融", "from": "2026-06-08", "to": "2026-06-14"}).get_data(as_text=True)
+    assert _title(html) == _title(html, "narrow") == "按日分布"
+    bars = _bars(html)
+    assert bars and all(start == end and "2026-06-08" <= start <= "2026-06-14" for _, start, end in bars)
+
+
+@pytest.mark.parametrize(("params", "wide", "narrow"), [
+    ({"from": "2026-06-01", "to": "2026-06-30"}, "按日分布", "按周分布"),  # hits 06-12 to 06-30: 19 days
+    ({"from": "2026-05-01", "to": "2026-08-31"}, "按周分布", "按月分布"),  # 05-20 to 08-20: 14 weeks
+    ({}, "按季度分布", "按年分布"),  # 2022 to 2026
+])
+def test_bucket_follows_the_span_of_the_hits(client, params, wide, narrow):
+    html = client.get("/", query_string={"q": "金融", **params}).get_data(as_text=True)
+    assert (_title(html), _title(html, "narrow")) == (wide, narrow)
+
+
+def test_timeline_bars_count_the_posts_of_their_period_and_link_to_it(client, engine):
+    html = client.get("/", query_string={"q": "金融", **WIRE}).get_data(as_text=True)
+    bars = _bars(html)
+    first_hit = engine.search(make_request("金融", WIRE["from"], WIRE["to"], sort="oldest", size=1)).hits[0]
+    assert bars[0][1] <= first_hit.date.date().isoformat() <= bars[0][2]  # the axis starts at the first hit
+    labels = dict(re.findall(r'data-from="([\d-]+)" data-to="[\d-]+" aria-label="[^"：]*：(\d+) 篇', html))
+    for href, start, end in bars:
+        assert parse_qs(urlsplit(href).query) == {"q": ["金融"], "from": [start], "to": [end]}
+        assert int(labels[start]) == engine.search(make_request("金融", start, end)).articles
+    narrowed = client.get(bars[0][0]).get_data(as_text=True)
+    assert 'class="bar is-active"' not in narrowed or _title(narrowed) != "按周分布"
+
+
+@pytest.mark.parametrize("days", [1, 7, 31, 45, 200, 400, 1500, 4000])  # up to 11 years
+def test_bars_are_tap_targets_and_labels_do_not_overlap(days):
+    from finsearch.search import FacetCount
+    from finsearch.webui import timeline
+
+    first = dt.date(2020, 3, 5)
+    per_day = {first + dt.timedelta(days=d): 1 + d % 7 for d in range(0, days, 3)}
+    per_day[first + dt.timedelta(days=days - 1)] = 2
+    counts = tuple(FacetCount(day.isoformat(), count) for day, count in sorted(per_day.items()))
+    built = timeline.build(counts)
+    for chart, width in ((built.wide, timeline.WIDE_PX), (built.narrow, timeline.NARROW_PX)):
+        assert min(b.slot_width for b in chart.bars) * width / 100 >= timeline.TARGET_PX
+        assert chart.bars[0].start <= first <= chart.bars[0].end  # starts at the first hit
+        assert sum(b.count for b in chart.bars) == sum(c.count for c in counts)
+        extents = []
+        for label in chart.labels:
+            size = (len(label.text) * timeline.CHAR_PX) / width * 100
+            left = {"start": label.x, "middle": label.x - size / 2, "end": label.x - size}[label.anchor]
+            extents.append((left, left + size))
+        assert all(0 <= left and right <= 100 for left, right in extents)
+        assert all(a[1] <= b[0] for a, b in zip(extents, extents[1:]))

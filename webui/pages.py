@@ -76,8 +76,9 @@ def search():
         context.update(
             categories=_facet(result.facets.categories, state.categories, state.toggle_category),
             papers=_facet(result.facets.papers, state.papers, state.toggle_paper),
-            timeline=timeline.build(result.facets.months, request_.date_from, request_.date_to),
-            month_href=lambda month: search_url(state.month(month)),
+            timeline=timeline.build(service().engine().day_counts(search_request), request_.date_from,
+                                    request_.date_to),
+            bar_href=lambda bar: search_url(state.but(date_from=bar.start.isoformat(), date_to=bar.end.isoformat())),
             pages=_pagination(state, result),
             first_number=(request_.page - 1) * request_.page_size + 1,
         )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from finsearch.search.trends import Interval, Period, TrendResult
+from finsearch.webui.timeline import spaced_labels
 
 PLOT_HEIGHT = 220  # px, the lines' area
 TOP = 12  # px above the highest gridline, for the dots
@@ -20,10 +21,8 @@ LABEL_HEIGHT = 22  # px, under it
 HEIGHT = TOP + PLOT_HEIGHT + LABEL_HEIGHT
 EDGE = 1.5  # % of the width kept free at each side
 Y_TICKS = 4  # about this many gridlines above zero
-# Label spacing: a label's width is guessed from its characters at the labels' 11 px font.
-CHAR_PX = 6.6
-LABEL_PAD_PX = 10
-WIDE_PLOT_PX = 860  # the plot's width on a laptop, and on a phone (390 px less margins and axis)
+# The plot's width (px) on a laptop, and on a phone (390 px less margins and axis): label spacing.
+WIDE_PLOT_PX = 860
 NARROW_PLOT_PX = 290
 
 
@@ -151,28 +150,5 @@ def build(result: TrendResult, share: bool, href: Callable[[str, Period], str],
     texts = [_axis_text(p, result.interval, one_year) for p in periods]
     labels = tuple(Label(texts[i], x, anchor, narrow)
                    for narrow, plot_px in ((False, WIDE_PLOT_PX), (True, NARROW_PLOT_PX))
-                   for i, (x, anchor) in sorted(_spaced(xs, texts, plot_px).items()))
+                   for i, (x, anchor) in sorted(spaced_labels(xs, texts, plot_px).items()))
     return Chart(lines=tuple(lines), ticks=ticks, labels=labels, share=share)
-
-
-def _spaced(xs: list[float], texts: list[str], plot_px: int) -> dict[int, tuple[float, str]]:
-    """Labels at a regular stride, none overlapping another or the edges on a plot `plot_px` wide:
-    {period index: (x %, anchor)}."""
-    widths = [(len(t) * CHAR_PX + LABEL_PAD_PX) / plot_px * 100 for t in texts]
-    slot = xs[1] - xs[0] if len(xs) > 1 else 100.0
-    stride = max(1, math.ceil(max(widths) / slot))
-    chosen: dict[int, tuple[float, str]] = {}
-    right_edge = -math.inf
-    for i in range(0, len(xs), stride):
-        x, half = xs[i], widths[i] / 2
-        if x - half < 0:
-            left, anchor, x = 0.0, "start", 0.0
-        elif x + half > 100:
-            left, anchor, x = 100 - widths[i], "end", 100.0
-        else:
-            left, anchor = x - half, "middle"
-        if left < right_edge:
-            continue
-        chosen[i] = (round(x, 3), anchor)
-        right_edge = left + widths[i]
-    return chosen
