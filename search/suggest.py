@@ -81,7 +81,7 @@ class Vocabulary:
         self.by_pinyin = np.array([p for _, _, p in keys], dtype=bool)
 
     @classmethod
-    def build(cls, reader) -> "Vocabulary":
+    def build(cls, reader) -> Vocabulary:
         """From a Whoosh reader: title words and dictionary words, with their document counts."""
         started = time.perf_counter()
         # Segment by segment: a MultiReader's merged term iterator is several times slower.
@@ -111,7 +111,8 @@ class Vocabulary:
         if not text or text[-1].isspace():  # nothing being typed
             return ()
         head, _, last = text.rpartition(" ")
-        lead = _LEAD.match(last).group(1)
+        found_lead = _LEAD.match(last)  # always matches (all of it is optional)
+        lead = found_lead.group(1) if found_lead else ""
         typed = fold(simplify(last[len(lead):]))
         if not typed:
             return ()

@@ -11,7 +11,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 from enum import Enum
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 

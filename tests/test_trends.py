@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -226,13 +227,13 @@ def test_suggestions_take_under_30_ms(client):
 
 def _bars(html: str, screen: str = "wide") -> list[tuple[str, str, str]]:
     """(href, from, to) of the timeline's bars for one screen size."""
-    figure = re.search(rf'<figure class="timeline for-{screen}">(.*?)</figure>', html, re.S).group(1)
+    figure = re.search(rf'<figure class="timeline for-{screen}">(.*?)</figure>', html, re.DOTALL).group(1)
     return [(h.replace("&amp;", "&"), start, end) for h, start, end in
             re.findall(r'<a class="bar[^"]*" href="([^"]*)"\s+data-from="([\d-]+)" data-to="([\d-]+)"', figure)]
 
 
 def _title(html: str, screen: str = "wide") -> str:
-    figure = re.search(rf'<figure class="timeline for-{screen}">(.*?)</figure>', html, re.S).group(1)
+    figure = re.search(rf'<figure class="timeline for-{screen}">(.*?)</figure>', html, re.DOTALL).group(1)
     return re.search(r'<span class="timeline-title">(.*?)</span>', figure).group(1)
 
 
@@ -286,4 +287,4 @@ def test_bars_are_tap_targets_and_labels_do_not_overlap(days):
             left = {"start": label.x, "middle": label.x - size / 2, "end": label.x - size}[label.anchor]
             extents.append((left, left + size))
         assert all(0 <= left and right <= 100 for left, right in extents)
-        assert all(a[1] <= b[0] for a, b in zip(extents, extents[1:]))
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(extents))

@@ -8,9 +8,10 @@ spaced for a wide plot and for a phone's, so they never overlap; CSS shows one s
 from __future__ import annotations
 
 import calendar
+import itertools
 import math
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 from finsearch.search.trends import Interval, Period, TrendResult
 from finsearch.webui.timeline import spaced_labels
@@ -142,10 +143,10 @@ def build(result: TrendResult, share: bool, href: Callable[[str, Period], str],
                   title=f"{series.term} · {period_text(period, result.interval)}："
                         f"{series.counts[i]:,} 条（占全部 {period.total:,} 条的 {shares[i]:.1%}）")
             for i, period in enumerate(periods))
-        segments = tuple(Segment(a.x, a.y, b.x, b.y) for a, b in zip(points, points[1:]))
+        segments = tuple(Segment(a.x, a.y, b.x, b.y) for a, b in itertools.pairwise(points))
         lines.append(Line(number, series.term, series.total, term_href(series.term), points, segments))
     ticks = tuple(Tick(y(step * k), _tick_text(step * k, share, step))
-                  for k in range(int(round(top_value / step)) + 1))
+                  for k in range(round(top_value / step) + 1))
     one_year = periods[0].start.year == periods[-1].end.year
     texts = [_axis_text(p, result.interval, one_year) for p in periods]
     labels = tuple(Label(texts[i], x, anchor, narrow)

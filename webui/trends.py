@@ -49,8 +49,8 @@ def _warm_suggestions(setup_state) -> None:
     def warm() -> None:
         try:
             app.extensions["finsearch"].engine().suggest("", 1)
-        except Exception as error:  # no index yet: the first request builds it
-            log.info("suggestions not prepared at start: %s", error)
+        except Exception:  # a background thread: log whatever stops it; requests retry
+            log.warning("suggestions not prepared at start; the first request builds them", exc_info=True)
 
     threading.Thread(target=warm, name="warm-suggestions", daemon=True).start()
 
@@ -72,7 +72,7 @@ class TrendState:
     mode: str = "count"
 
     @classmethod
-    def from_args(cls, args, keep_empty: bool) -> "TrendState":
+    def from_args(cls, args, keep_empty: bool) -> TrendState:
         def many(name):
             return tuple(dict.fromkeys(v.strip() for v in args.getlist(name) if v and v.strip()))
         terms = tuple(t.strip() for t in args.getlist("q"))
@@ -150,10 +150,10 @@ def csv_download():
     writer = csv.writer(buffer, lineterminator="\r\n")
     terms = [_cell(s.term) for s in result.series]
     writer.writerow(["开始", "结束", "全部", *terms, *[f"{t} 占比" for t in terms]])
+    shares = [s.shares(result.periods) for s in result.series]
     for i, period in enumerate(result.periods):
         writer.writerow([period.start.isoformat(), period.end.isoformat(), period.total,
-                         *[s.counts[i] for s in result.series],
-                         *[f"{s.shares(result.periods)[i]:.6f}" for s in result.series]])
+                         *[s.counts[i] for s in result.series], *[f"{share[i]:.6f}" for share in shares]])
     return Response(buffer.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="trends.csv"'})
 
