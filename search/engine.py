@@ -30,12 +30,15 @@ from finsearch.search.snippets import highlight_html, snippet_html
 from finsearch.search.zero_results import suggestions
 from finsearch.search.types import (MAX_PAGE, MAX_PAGE_SIZE, Article, FacetCount, Facets, Hit, IndexStats, Reprint,
                                     SearchError, SearchRequest, SearchResult, Sort, Suggestion)
+from finsearch.search.suggest import Completion, Vocabulary
+from finsearch.search.trends import TrendRequest, TrendResult, count_trends
 
 log = logging.getLogger(__name__)
 
 MATCH_CACHE_SIZE = 32  # queries whose matches and scores are kept (per index version)
 EXPORT_BATCH = 200  # posts read per lock hold while streaming every hit
 _EPOCH_TICKS = datetime_to_long(dt.datetime(1970, 1, 1))  # Whoosh counts from datetime.min
+_DAY_TICKS = 86_400 * 1_000_000
 
 
 @dataclass
@@ -96,6 +99,8 @@ class SearchEngine:
         self._table_generation = None
         self._aliases = AliasTable()  # aliases.txt and the stock names of the current build
         self._match_cache: OrderedDict = OrderedDict()
+        self._vocabulary: tuple[object, Vocabulary] | None = None  # (generation, its suggestions)
+        self._vocabulary_lock = threading.Lock()
         self._current()  # fail early if there is no index
         parse_query("预热 warm-up")  # load jieba and OpenCC now, not in the first request
 
@@ -196,6 +201,76 @@ class SearchEngine:
                           size_bytes=size, first_date=first, last_date=last,
                           categories=_counts(table.category_values, table.category_masks, docs),
                           papers=_counts(table.paper_values, table.paper_masks, docs))
+
+    def trends(self, request: TrendRequest) -> TrendResult:
+        """Stories per day/week/month of each term, under the request's filters (search.trends)."""
+        started = time.perf_counter()
+        filters = SearchRequest(date_from=request.date_from, date_to=request.date_to,
+                                categories=request.categories, papers=request.papers)
+        with self._lock:
+            _, table = self._current()
+            # Each term is read as the search reads it (aliases too), so a count is that search's total.
+            parsed = [parse_query(term, self._aliases) for term in request.terms]
+
+            def filtered(docs: np.ndarray) -> np.ndarray:
+                in_dates, in_categories, in_papers = self._filter_masks(table, docs, filters)
+                return docs[in_dates & in_categories & in_papers]
+
+            population = filtered(self._view.live)
+            matches = [filtered(self._matches(p.query, Sort.NEWEST)[0]) for p in parsed]
+            days = (table.dates - _EPOCH_TICKS) // _DAY_TICKS
+            live_days = days[self._view.live]
+            archive = (int(live_days.min()), int(live_days.max())) if live_days.size else None
+            stories = table.stories
+        return count_trends(request, days, stories, population, matches, [p.notice for p in parsed], archive,
+                            started)
+
+    def day_counts(self, request: SearchRequest) -> tuple[FacetCount, ...]:
+        """Posts per day ("YYYY-MM-DD", oldest first) among a search's matches, under all its filters
+        (the timeline's data; the query's matches come from the cache the search just filled)."""
+        _check(request)
+        with self._lock:
+            _, table = self._current()
+            parsed = parse_query(request.query, None if request.literal else self._aliases)
+            docs, _ = self._matches(parsed.query, request.sort)
+            in_dates, in_categories, in_papers = self._filter_masks(table, docs, request)
+            keep = in_dates & in_categories & in_papers
+            days = (table.dates[docs[keep]] - _EPOCH_TICKS) // _DAY_TICKS
+        values, counts = np.unique(days, return_counts=True)
+        labels = values.astype("datetime64[D]").astype(str)
+        return tuple(FacetCount(str(label), int(c)) for label, c in zip(labels, counts))
+
+    def suggest(self, text: str, limit: int) -> tuple[Completion, ...]:
+        """Completions of the last word of `text` from the index's vocabulary (search.suggest)."""
+        with self._lock:
+            searcher, _ = self._current()
+            generation = self._table_generation
+        vocabulary = self._vocabulary
+        if vocabulary is None or vocabulary[0] != generation:
+            vocabulary = self._build_vocabulary(searcher, generation, stale=vocabulary)
+        return vocabulary[1].suggest(text, limit)
+
+    def _build_vocabulary(self, searcher, generation, stale):
+        """One build at a time, outside the search lock (it takes seconds on a large index, and
+        searches go on); meanwhile the previous generation's vocabulary answers."""
+        if not self._vocabulary_lock.acquire(blocking=stale is None):
+            return stale
+        try:
+            current = self._vocabulary
+            if current is not None and current[0] == generation:
+                return current
+            try:
+                built = (generation, Vocabulary.build(searcher.reader()))
+            except Exception:  # e.g. the searcher was swapped and closed meanwhile: try again next time
+                if stale is None:
+                    raise
+                log.warning("suggestions: rebuilding the vocabulary failed; keeping the previous one",
+                            exc_info=True)
+                return stale
+            self._vocabulary = built
+            return built
+        finally:
+            self._vocabulary_lock.release()
 
     def highlight(self, text: str, query: str, literal: bool = False) -> str:
         """`text` as escaped HTML with the query's matches (its aliases' too unless `literal`)

@@ -136,16 +136,16 @@ def test_search_filter_timeline_article_and_back(browser, server):
     assert page.locator(".chip", has_text=f"报刊：{paper}").count() == 1
     assert set(page.locator(".hit-paper").all_inner_texts()) == {paper}
 
-    # A timeline bar narrows the date range to its month.
-    bar = page.locator("svg.timeline-chart a.bar").first
-    month = bar.get_attribute("data-month")
+    # A timeline bar narrows the date range to its period (weeks for these two months; then days).
+    bar = page.locator("figure.timeline.for-wide a.bar").first
+    start, end = bar.get_attribute("data-from"), bar.get_attribute("data-to")
     bar.click()
-    page.wait_for_url(re.compile(rf"from={month}-01"))
+    page.wait_for_url(re.compile(rf"from={start}"))
     state = _state(page.url)
-    assert state["from"] == [f"{month}-01"] and state["to"][0].startswith(month) and state["paper"] == [paper]
-    assert page.locator(f"svg.timeline-chart a.bar.is-active[data-month='{month}']").count() == 1
+    assert state["from"] == [start] and state["to"] == [end] and state["paper"] == [paper]
+    assert page.locator("figure.timeline.for-wide .timeline-title").inner_text() == "按日分布"
     dates = page.locator(".hit time").evaluate_all("els => els.map(e => e.getAttribute('datetime'))")
-    assert dates and all(d.startswith(month) for d in dates)
+    assert dates and all(start <= d[:10] <= end for d in dates)
     results_url = page.url
 
     # Open an article, then go back to the same results.

@@ -107,7 +107,7 @@ def test_search_page_marks_the_term_in_a_real_post(client):
     assert "上海" in html and "解放日报" in html and "2022-05-02 06:03" in html
     assert re.search(r"共 <strong>[\d,]+</strong> 条结果", html)
     assert "用时" in html and "毫秒" in html
-    for label in ("按相关度", "最新", "最早", "日期", "分类", "报刊", "近一周", "近一月", "近一年", "按月分布"):
+    for label in ("按相关度", "最新", "最早", "日期", "分类", "报刊", "近一周", "近一月", "近一年", "按日分布"):  # one hit: a day
         assert label in html, label
 
 
@@ -211,25 +211,6 @@ def test_facets_toggle_values(client):
     add = [h for _, h in re.findall(r'<a class="facet-link( is-selected)?" href="([^"]*)"', picked)
            if "emnews" in h][0]
     assert parse_qs(urlsplit(add.replace("&amp;", "&")).query)["category"] == ["cailianshe", "emnews"]
-
-
-def test_timeline_bars_link_to_their_month(client):
-    data = api(client, "/api/search?q=金融")
-    months = [m["value"] for m in data["facets"]["month"]]
-    # 金融 in data/posts: the two HTML posts of 2022 and 90 wire posts of 2026-05..08; empty months get no bar.
-    assert months == ["2022-03", "2022-05", "2026-05", "2026-06", "2026-07", "2026-08"]
-    html = page(client, "/?q=金融")
-    assert "<svg" in html
-    bars = re.findall(r'<a class="bar[^"]*" href="([^"]*)"\s+data-month="(\d{4}-\d{2})"', html)
-    assert [month for _, month in bars] == months
-    href, month = next((h, m) for h, m in bars if m == "2026-06")
-    assert dict(parse_qsl(urlsplit(href.replace("&amp;", "&")).query)) == {
-        "q": "金融", "from": "2026-06-01", "to": "2026-06-30"}
-    narrowed = page(client, href.replace("&amp;", "&"))
-    assert 'class="bar is-active"' in narrowed and re.search(r'class="bar is-dim"', narrowed)
-    assert 'value="2026-06-01"' in narrowed and 'value="2026-06-30"' in narrowed
-    assert all(h["date"].startswith("2026-06")
-               for h in api(client, "/api/search?q=金融&from=2026-06-01&to=2026-06-30&size=100")["hits"])
 
 
 def test_quick_date_ranges_count_back_from_the_newest_post(client, engine):

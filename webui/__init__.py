@@ -63,9 +63,10 @@ def create_app(index_dir=None, **config_overrides) -> Flask:
     app.extensions["finsearch"] = SearchService(app.config["FINSEARCH_INDEX"],
                                                 stats_ttl=app.config["FINSEARCH_STATS_TTL"])
 
-    from finsearch.webui import api, errors, pages
+    from finsearch.webui import api, errors, pages, trends
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp, url_prefix="/api")
+    app.register_blueprint(trends.bp)
     errors.register(app)
 
     @app.after_request

@@ -4,7 +4,6 @@
 """
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
@@ -101,11 +100,6 @@ class SearchState:
     def toggle_paper(self, value: str) -> "SearchState":
         return self.but(papers=_toggle(self.papers, value))
 
-    def month(self, month: str) -> "SearchState":
-        """Narrowed to one month, "YYYY-MM"."""
-        first, last = month_bounds(month)
-        return self.but(date_from=first.isoformat(), date_to=last.isoformat())
-
     @property
     def is_literal(self) -> bool:
         try:
@@ -123,8 +117,3 @@ class SearchState:
 
 def _toggle(values: tuple[str, ...], value: str) -> tuple[str, ...]:
     return tuple(v for v in values if v != value) if value in values else values + (value,)
-
-
-def month_bounds(month: str) -> tuple[dt.date, dt.date]:
-    year, number = int(month[:4]), int(month[5:7])
-    return dt.date(year, number, 1), dt.date(year, number, calendar.monthrange(year, number)[1])

@@ -1,0 +1,211 @@
+"""Trends: how many stories match each of a few terms per day, week or month.
+
+Every count is a search total: the stories (reprints once) that the search page finds for the
+term with the period's dates and the request's filters; a period's `total` is the same for the
+empty query, so `count / total` is the term's share of everything published in the period.
+Counting is numpy over the per-document day numbers and story numbers (no Python step per hit).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from enum import Enum
+from collections.abc import Iterable
+
+import numpy as np
+
+from finsearch.search.params import parse_bound
+from finsearch.search.types import MAX_QUERY_CHARS, SearchError
+
+MAX_TERMS = 5
+MAX_PERIODS = 400  # points on one chart; more is a wall of ink (and a slow page)
+# The automatic interval: days up to this span (in days), weeks up to the next, else months.
+DAY_SPAN_MAX = 45
+WEEK_SPAN_MAX = 300
+_EPOCH = dt.date(1970, 1, 1)
+_MONDAY_SHIFT = 3  # 1970-01-01 was a Thursday: day + 3 counts weeks from a Monday
+
+
+class Interval(str, Enum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+INTERVAL_NAMES = {Interval.DAY: "日", Interval.WEEK: "周", Interval.MONTH: "月"}
+
+
+@dataclass(frozen=True)
+class TrendRequest:
+    terms: tuple[str, ...]  # 1 to MAX_TERMS queries, each in the search syntax
+    date_from: dt.date | None = None  # inclusive, by day, in the site's time zone
+    date_to: dt.date | None = None  # inclusive
+    categories: tuple[str, ...] = ()  # any of them
+    papers: tuple[str, ...] = ()  # any of them
+    interval: Interval | None = None  # None: chosen from the span
+
+
+@dataclass(frozen=True)
+class Period:
+    start: dt.date  # inclusive; clipped to the request's dates
+    end: dt.date  # inclusive
+    total: int  # stories of the period (the empty query's search total)
+
+
+@dataclass(frozen=True)
+class TrendSeries:
+    term: str
+    counts: tuple[int, ...]  # one per period: the term's search total for that period
+    total: int  # the term's search total over the whole span
+    notice: str = ""  # how the term was read, if it was malformed
+
+    def shares(self, periods: tuple[Period, ...]) -> tuple[float, ...]:
+        return tuple(c / p.total if p.total else 0.0 for c, p in zip(self.counts, periods))
+
+
+@dataclass(frozen=True)
+class TrendResult:
+    request: TrendRequest
+    interval: Interval
+    periods: tuple[Period, ...]
+    series: tuple[TrendSeries, ...]
+    seconds: float
+
+
+def make_trend_request(terms: Iterable[str], date_from: str | None = None, date_to: str | None = None,
+                       categories: Iterable[str] = (), papers: Iterable[str] = (),
+                       interval: str | None = None) -> TrendRequest:
+    """A TrendRequest from strings as a user typed them; raises SearchError with a message."""
+    terms = [t.strip() for t in terms]
+    if not terms:
+        raise SearchError("请至少输入一个词（q）")
+    if len(terms) > MAX_TERMS:
+        raise SearchError(f"最多比较 {MAX_TERMS} 个词，收到 {len(terms)} 个")
+    for number, term in enumerate(terms, 1):
+        if not term:
+            raise SearchError(f"第 {number} 个词为空")
+        if len(term) > MAX_QUERY_CHARS:
+            raise SearchError(f"第 {number} 个词太长（{len(term)} 字），请不超过 {MAX_QUERY_CHARS} 字")
+    try:
+        chosen = Interval(interval.strip().lower()) if interval and interval.strip() else None
+    except ValueError:
+        raise SearchError(f"interval 应为 day、week 或 month：{str(interval)[:40]}") from None
+    first, last = _whole_day(parse_bound(date_from, "from")), _whole_day(parse_bound(date_to, "to"))
+    if first and last and first > last:
+        raise SearchError("开始日期晚于结束日期")
+    return TrendRequest(
+        terms=tuple(dict.fromkeys(terms)), date_from=first, date_to=last,
+        categories=tuple(dict.fromkeys(c.strip() for c in categories if c and c.strip())),
+        papers=tuple(dict.fromkeys(p.strip() for p in papers if p and p.strip())),
+        interval=chosen)
+
+
+def choose_interval(first: dt.date, last: dt.date) -> Interval:
+    """Days for a month or so, weeks up to about ten months, months beyond."""
+    span = (last - first).days + 1
+    if span <= DAY_SPAN_MAX:
+        return Interval.DAY
+    if span <= WEEK_SPAN_MAX:
+        return Interval.WEEK
+    return Interval.MONTH
+
+
+def day_number(day: dt.date) -> int:
+    return (day - _EPOCH).days
+
+
+def _from_day_number(number: int) -> dt.date:
+    return _EPOCH + dt.timedelta(days=int(number))
+
+
+def period_numbers(days: np.ndarray, interval: Interval) -> np.ndarray:
+    """The period of each day number (days since 1970-01-01): days, weeks from Monday, months."""
+    if interval is Interval.DAY:
+        return days
+    if interval is Interval.WEEK:
+        return (days + _MONDAY_SHIFT) // 7
+    return days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+
+
+def _period_first_day(number: int, interval: Interval) -> int:
+    if interval is Interval.DAY:
+        return number
+    if interval is Interval.WEEK:
+        return number * 7 - _MONDAY_SHIFT
+    return int(np.datetime64(int(number), "M").astype("datetime64[D]").astype(np.int64))
+
+
+def count_trends(request: TrendRequest, days: np.ndarray, stories: np.ndarray, population: np.ndarray,
+                 matches: list[np.ndarray], notices: list[str], archive: tuple[int, int] | None,
+                 started: float) -> TrendResult:
+    """Count stories per period.
+
+    `days` and `stories` are per docnum (day number in the site's time zone, story number);
+    `population` the docnums under the request's filters (every post the empty query finds),
+    `matches` each term's docnums under the same filters, and `archive` the first and last day of
+    the whole index (None if empty).
+    """
+    everything = np.concatenate(matches) if matches else np.empty(0, dtype=np.int64)
+    if everything.size:  # the axis starts at the first hit and ends at the last...
+        first_day, last_day = int(days[everything].min()), int(days[everything].max())
+    elif population.size:
+        first_day, last_day = int(days[population].min()), int(days[population].max())
+    else:
+        first_day = last_day = day_number(request.date_from or request.date_to or dt.date.today())
+    if archive is not None:  # ...or spans the dates asked for, as far as the archive goes
+        if request.date_from:
+            first_day = min(first_day, max(day_number(request.date_from), archive[0]))
+        if request.date_to:
+            last_day = max(last_day, min(day_number(request.date_to), archive[1]))
+    interval = request.interval or choose_interval(_from_day_number(first_day), _from_day_number(last_day))
+    first_period, last_period = (int(p) for p in period_numbers(np.array([first_day, last_day]), interval))
+    size = last_period - first_period + 1
+    if size > MAX_PERIODS:
+        raise SearchError(f"时间跨度太长：按{INTERVAL_NAMES[interval]}有 {size} 个时段（最多 {MAX_PERIODS} 个），"
+                          "请缩短日期范围或按更长的时段统计")
+    story_count = int(stories.max()) + 1 if stories.size else 1
+
+    def per_period(docs: np.ndarray) -> np.ndarray:
+        # A story counts once per period it was published in (as the period's search would).
+        doc_days = days[docs]
+        inside = (doc_days >= first_day) & (doc_days <= last_day)  # the axis may start after the first post
+        docs, doc_days = docs[inside], doc_days[inside]
+        slots = period_numbers(doc_days, interval) - first_period
+        keys = np.unique(slots * story_count + stories[docs])
+        return np.bincount(keys // story_count, minlength=size)
+
+    totals = per_period(population)
+    periods = []
+    for offset in range(size):
+        start = max(_period_first_day(first_period + offset, interval), first_day)
+        end = min(_period_first_day(first_period + offset + 1, interval) - 1, last_day)
+        periods.append(Period(_from_day_number(start), _from_day_number(end), int(totals[offset])))
+    series = tuple(
+        TrendSeries(term, tuple(int(c) for c in per_period(docs)), int(np.unique(stories[docs]).size), notice)
+        for term, docs, notice in zip(request.terms, matches, notices))
+    return TrendResult(request=request, interval=interval, periods=tuple(periods), series=series,
+                       seconds=time.perf_counter() - started)
+
+
+
+def trends_to_json(result: TrendResult) -> dict:
+    """The JSON contract of `GET /api/trends`."""
+    request = result.request
+    periods = result.periods
+    return {
+        "terms": list(request.terms),
+        "interval": result.interval.value,
+        "from": periods[0].start.isoformat() if periods else None,
+        "to": periods[-1].end.isoformat() if periods else None,
+        "took_ms": round(result.seconds * 1000, 1),
+        "periods": [{"start": p.start.isoformat(), "end": p.end.isoformat(), "total": p.total} for p in periods],
+        "series": [{"term": s.term, "total": s.total, "counts": list(s.counts),
+                    "shares": [round(x, 6) for x in s.shares(periods)], "notice": s.notice}
+                   for s in result.series],
+    }
+
+
+def _whole_day(bound: dt.date | None) -> dt.date | None:
+    """Trends count whole periods: a bound given to the minute counts its whole day."""
+    return bound.date() if isinstance(bound, dt.datetime) else bound

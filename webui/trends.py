@@ -1,0 +1,183 @@
+"""Compare trends and search as you type: `/trends`, `/trends.csv`, `/api/trends`, `/api/suggest`.
+
+    /trends?q=A&q=B&from=&to=&category=&paper=&interval=day|week|month&mode=count|share
+    /api/trends?<the same but mode>   -> search.trends_to_json
+    /api/suggest?q=供应&limit=8        -> [{"text", "word", "count", "by"}], most useful first
+
+The page ignores empty term boxes (its form has five); the API refuses an empty term.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import threading
+import time
+from dataclasses import dataclass, replace
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+
+from finsearch.search import SearchError
+from finsearch.search.suggest import suggestions_to_json
+from finsearch.search.trends import (INTERVAL_NAMES, MAX_TERMS, Interval, Period, TrendResult,
+                                     make_trend_request, trends_to_json)
+from finsearch.webui import trend_chart
+from finsearch.webui.pages import search_url
+from finsearch.webui.state import SearchState
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("trends", __name__)
+
+MODES = {"count": "篇数", "share": "占比"}
+TREND_PARAMS = {"q", "from", "to", "category", "paper", "interval"}
+SUGGEST_PARAMS = {"q", "limit"}
+DEFAULT_SUGGESTIONS = 8
+CSV_BOM = "\ufeff"  # so that Excel reads the file as UTF-8
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such a cell (-银行 is a query)
+
+
+@bp.record_once
+def _warm_suggestions(setup_state) -> None:
+    """Build the suggestion vocabulary in the background as the app starts (each worker), so that
+    the first keystroke does not wait for it."""
+    app = setup_state.app
+    if app.testing:
+        return
+
+    def warm() -> None:
+        try:
+            app.extensions["finsearch"].engine().suggest("", 1)
+        except Exception:  # a background thread: log whatever stops it; requests retry
+            log.warning("suggestions not prepared at start; the first request builds them", exc_info=True)
+
+    threading.Thread(target=warm, name="warm-suggestions", daemon=True).start()
+
+
+def _engine():
+    return current_app.extensions["finsearch"].engine()
+
+
+@dataclass(frozen=True)
+class TrendState:
+    """A trends request as it travels in URLs (strings, trimmed)."""
+
+    terms: tuple[str, ...] = ()
+    date_from: str = ""
+    date_to: str = ""
+    categories: tuple[str, ...] = ()
+    papers: tuple[str, ...] = ()
+    interval: str = ""  # "": chosen from the span
+    mode: str = "count"
+
+    @classmethod
+    def from_args(cls, args, keep_empty: bool) -> TrendState:
+        def many(name):
+            return tuple(dict.fromkeys(v.strip() for v in args.getlist(name) if v and v.strip()))
+        terms = tuple(t.strip() for t in args.getlist("q"))
+        return cls(terms=terms if keep_empty else tuple(t for t in terms if t),
+                   date_from=(args.get("from") or "").strip(), date_to=(args.get("to") or "").strip(),
+                   categories=many("category"), papers=many("paper"),
+                   interval=(args.get("interval") or "").strip().lower(),
+                   mode=(args.get("mode") or "count").strip().lower())
+
+    def params(self, with_mode: bool = True) -> list[tuple[str, str]]:
+        pairs = [("q", t) for t in self.terms] + [("from", self.date_from), ("to", self.date_to)]
+        pairs += [("category", c) for c in self.categories] + [("paper", p) for p in self.papers]
+        pairs += [("interval", self.interval)] + ([("mode", self.mode if self.mode != "count" else "")] if with_mode else [])
+        return [(k, v) for k, v in pairs if v]
+
+    def url(self, endpoint: str, with_mode: bool = True, **changes) -> str:
+        query = urlencode(replace(self, **changes).params(with_mode))
+        return url_for(endpoint) + (f"?{query}" if query else "")
+
+    def result(self) -> TrendResult:
+        if self.mode not in MODES:
+            raise SearchError(f"mode 应为 count 或 share：{self.mode[:40]}")
+        return _engine().trends(make_trend_request(self.terms, self.date_from, self.date_to, self.categories,
+                                                   self.papers, self.interval))
+
+    def search_href(self, term: str, period: Period | None = None) -> str:
+        dates = {"date_from": period.start.isoformat(), "date_to": period.end.isoformat()} if period else \
+            {"date_from": self.date_from, "date_to": self.date_to}
+        return search_url(SearchState(q=term, categories=self.categories, papers=self.papers, **dates))
+
+
+@bp.app_context_processor
+def _helpers():
+    return {"trends_url": trends_url}
+
+
+def trends_url(state: SearchState) -> str:
+    """The trend of a search's query under its filters."""
+    return TrendState(terms=(state.q,), date_from=state.date_from, date_to=state.date_to,
+                      categories=state.categories, papers=state.papers).url("trends.page")
+
+
+def _refuse_unknown(allowed: set[str]) -> None:
+    unknown = sorted(set(request.args) - allowed)
+    if unknown:
+        raise SearchError(f"不支持的参数：{', '.join(unknown)[:80]}（可用：{', '.join(sorted(allowed))}）")
+
+
+@bp.get("/trends")
+def page():
+    state = TrendState.from_args(request.args, keep_empty=False)
+    error, result, chart = "", None, None
+    if state.terms:
+        try:
+            result = state.result()
+            chart = trend_chart.build(result, state.mode == "share", state.search_href, state.search_href)
+        except SearchError as problem:
+            error = str(problem)
+    service = current_app.extensions["finsearch"]
+    context = {
+        "trend": state, "result": result, "chart": chart, "error": error, "stats": service.stats(),
+        "boxes": list(state.terms[:MAX_TERMS]) + [""] * (MAX_TERMS - len(state.terms[:MAX_TERMS])),
+        "intervals": [("", "自动")] + [(i.value, f"按{INTERVAL_NAMES[i]}") for i in Interval],
+        "modes": MODES, "period_text": trend_chart.period_text, "interval_names": INTERVAL_NAMES,
+    }
+    return render_template("trends.html", **context), 400 if error else 200
+
+
+@bp.get("/trends.csv")
+def csv_download():
+    state = TrendState.from_args(request.args, keep_empty=False)
+    result = state.result()  # a SearchError becomes the error page (400)
+    buffer = io.StringIO()
+    buffer.write(CSV_BOM)
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    terms = [_cell(s.term) for s in result.series]
+    writer.writerow(["开始", "结束", "全部", *terms, *[f"{t} 占比" for t in terms]])
+    shares = [s.shares(result.periods) for s in result.series]
+    for i, period in enumerate(result.periods):
+        writer.writerow([period.start.isoformat(), period.end.isoformat(), period.total,
+                         *[s.counts[i] for s in result.series], *[f"{share[i]:.6f}" for share in shares]])
+    return Response(buffer.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="trends.csv"'})
+
+
+def _cell(text: str) -> str:
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+@bp.get("/api/trends")
+def api_trends():
+    _refuse_unknown(TREND_PARAMS)
+    state = TrendState.from_args(request.args, keep_empty=True)
+    return jsonify(trends_to_json(state.result()))
+
+
+@bp.get("/api/suggest")
+def api_suggest():
+    _refuse_unknown(SUGGEST_PARAMS)
+    started = time.perf_counter()
+    text = request.args.get("q") or ""
+    limit_text = (request.args.get("limit") or "").strip()
+    if limit_text and not limit_text.isdigit():
+        raise SearchError(f"limit 应为整数：{limit_text[:40]}")
+    suggestions = _engine().suggest(text.lstrip(), int(limit_text) if limit_text else DEFAULT_SUGGESTIONS)
+    response = jsonify(suggestions_to_json(suggestions))
+    response.headers["Server-Timing"] = f"suggest;dur={(time.perf_counter() - started) * 1000:.2f}"
+    return response
