@@ -19,7 +19,7 @@ from whoosh import index as whoosh_index
 
 from finsearch.indexer import store
 from finsearch.indexer.build import WRITER_OPTIONS, build_locked
-from finsearch.indexer.ingest import MAX_BYTES, Post, Problem, ProblemCounts, checksum, find_posts, read_archive
+from finsearch.indexer.ingest import Post, Problem, ProblemCounts, file_checksum, find_posts, read_archive
 from finsearch.indexer.schema import CHECKSUM, ID_FIELD, PATH, to_document
 from finsearch.indexer.writer import BulkWriter
 
@@ -69,12 +69,12 @@ def reindex(archive: Path, root: Path, full: bool = False, procs: int | None = N
 def _apply_changes(ix: whoosh_index.Index, archive: Path, root: Path, progress: bool) -> ReindexReport:
     report = ReindexReport(index=root, segments_before=_segment_count(ix))
     indexed = _indexed_state(ix)  # path -> (checksum, id)
-    on_disk = {path.relative_to(archive).as_posix(): path for path in find_posts(archive)}
+    on_disk = {path.relative_to(archive).as_posix(): path for path in find_posts(archive, report.problems)}
     changed, added = [], []
     for rel, path in on_disk.items():
         if rel not in indexed:
             added.append(path)
-        elif indexed[rel][0] != _file_checksum(path):
+        elif indexed[rel][0] != file_checksum(path, archive):
             changed.append(path)
     gone = sorted(indexed.keys() - on_disk.keys())
     report.unchanged = len(on_disk) - len(added) - len(changed)
@@ -126,15 +126,6 @@ def _indexed_state(ix: whoosh_index.Index) -> dict[str, tuple[str, str]]:
         sums = list(reader.column_reader(CHECKSUM))
         ids = list(reader.column_reader(ID_FIELD))
         return {paths[d]: (sums[d], ids[d]) for d in reader.all_doc_ids()}
-
-
-def _file_checksum(path: Path) -> str:
-    try:
-        if path.stat().st_size > MAX_BYTES:
-            return ""  # never equal: read_post reports it
-        return checksum(path.read_bytes())
-    except OSError:
-        return ""
 
 
 def _segment_count(ix: whoosh_index.Index) -> int:
