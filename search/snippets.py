@@ -8,8 +8,10 @@ literal strings the query matched instead.
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import re
+from dataclasses import dataclass
 from html import escape
 
 from finsearch.analysis import fold, is_cjk, unit_runs
@@ -17,12 +19,30 @@ from finsearch.analysis import fold, is_cjk, unit_runs
 SNIPPET_CHARS = 120  # one passage
 CONTEXT_CHARS = 24  # shown before the first match of a passage
 MAX_PASSAGES = 2
+# Matches examined in one text: a snippet needs a few, a page marks a bounded text;
+# beyond these, a text is shown unmarked (and a snippet chosen among these).
+MAX_MATCHES = 1000
+# Text is folded and searched a chunk at a time, so finding the first matches of
+# a long post costs what reading up to them costs, not the whole post.
+CHUNK_CHARS = 16_384
 _SENTENCE_START = re.compile(r"(?<=[。！？；!?;\n])")
+# Punctuation no match contains (not a unit, not white space, not in a unit's
+# look-around): a chunk ends just after one, so no match crosses two chunks.
+_CHUNK_END = re.compile(r"[。！？；，、]")
+
+
+@dataclass(frozen=True)
+class _Matcher:
+    pattern: re.Pattern
+    # One character that each alternative needs literally (CJK folds to itself), or
+    # () when some alternative needs none: a chunk without any of them holds no match.
+    needs: tuple[str, ...]
 
 
 @functools.lru_cache(maxsize=256)
-def _matcher(terms: tuple[str, ...]) -> re.Pattern | None:
+def _matcher(terms: tuple[str, ...]) -> _Matcher | None:
     patterns = []
+    needs = []
     for term in terms:
         for run in unit_runs(fold(term)):
             units = [unit for unit, _, _ in run]
@@ -33,42 +53,60 @@ def _matcher(terms: tuple[str, ...]) -> re.Pattern | None:
             if not is_cjk(units[-1]):
                 pattern += r"(?![0-9a-z%])"
             patterns.append((len(units), pattern))
+            needs.append(next((unit for unit in units if is_cjk(unit)), ""))
     if not patterns:
         return None
     patterns.sort(key=lambda item: -item[0])  # longest first
-    return re.compile("|".join(f"(?:{p})" for _, p in patterns))
+    return _Matcher(re.compile("|".join(f"(?:{p})" for _, p in patterns)),
+                    () if "" in needs else tuple(dict.fromkeys(needs)))
 
 
-def match_spans(text: str, terms: tuple[str, ...]) -> list[tuple[int, int]]:
+def match_spans(text: str, terms: tuple[str, ...], limit: int = MAX_MATCHES) -> list[tuple[int, int]]:
+    """The first `limit` matches of `terms` in `text`, as (start, end), in order, not overlapping."""
     matcher = _matcher(tuple(terms))
-    if matcher is None or not text:
-        return []
-    return [m.span() for m in matcher.finditer(fold(text)) if m.end() > m.start()]
+    spans: list[tuple[int, int]] = []
+    start = 0
+    while matcher is not None and start < len(text) and len(spans) < limit:
+        end = len(text)
+        if start + CHUNK_CHARS < end:
+            boundary = _CHUNK_END.search(text, start + CHUNK_CHARS)
+            end = boundary.end() if boundary else end
+        chunk = text[start:end]
+        if not matcher.needs or any(char in chunk for char in matcher.needs):
+            for m in matcher.pattern.finditer(fold(chunk)):
+                if m.end() > m.start():
+                    spans.append((start + m.start(), start + m.end()))
+                    if len(spans) == limit:
+                        break
+        start = end
+    return spans
 
 
 def highlight_html(text: str, terms: tuple[str, ...]) -> str:
-    """All of `text`, escaped, every match in <mark>."""
-    return _marked(text, 0, len(text), match_spans(text, terms))
+    """All of `text`, escaped, its first MAX_MATCHES matches in <mark>."""
+    return _marked(text, 0, len(text), _Spans(match_spans(text, terms)))
 
 
 def snippet_html(text: str, terms: tuple[str, ...]) -> str:
-    """The best passage(s) of `text` around the matches, escaped, matches in <mark>."""
-    spans = match_spans(text, terms)
-    if not spans:
+    """The best passage(s) of `text` around its first MAX_MATCHES matches, escaped, matches in <mark>.
+
+    Linear in the text up to those matches: every window is found by bisection.
+    """
+    spans = _Spans(match_spans(text, terms))
+    if not spans.all:
         end = min(len(text), SNIPPET_CHARS)
         return escape(_flat(text[:end])) + ("…" if end < len(text) else "")
-    folded = fold(text)
+    texts = [fold(text[a:b]) for a, b in spans.all]  # what each match says, to count distinct ones
     passages: list[tuple[int, int]] = []
     seen_texts: set[str] = set()
     candidates = sorted(
-        ((_passage_score(spans, folded, s), s) for s in _passage_starts(text, spans)),
+        ((_passage_score(spans, texts, s), s) for s in _passage_starts(text, spans)),
         key=lambda item: (-item[0][0], -item[0][1], item[1]))
     for _, start in candidates:
-        end = min(len(text), start + SNIPPET_CHARS)
-        end = max([end] + [b for a, b in spans if a < end < b])  # never cut a match in two
+        end = spans.end_outside(min(len(text), start + SNIPPET_CHARS))  # never cut a match in two
         if any(start < b and a < end for a, b in passages):
             continue
-        inside = {folded[a:b] for a, b in spans if start <= a and b <= end}
+        inside = {texts[i] for i in spans.inside(start, end)}
         if passages and inside <= seen_texts:
             continue  # a second passage must show something new
         passages.append((start, end))
@@ -83,25 +121,47 @@ def snippet_html(text: str, terms: tuple[str, ...]) -> str:
     return " ".join(parts)
 
 
-def _passage_starts(text: str, spans):
+class _Spans:
+    """Matches in order, not overlapping (so their starts and ends are both sorted)."""
+
+    def __init__(self, spans: list[tuple[int, int]]):
+        self.all = spans
+        self.starts = [a for a, _ in spans]
+        self.ends = [b for _, b in spans]
+
+    def inside(self, start: int, end: int) -> range:
+        """Indexes of the matches within [start, end)."""
+        return range(bisect.bisect_left(self.starts, start), bisect.bisect_right(self.ends, end))
+
+    def touching(self, start: int, end: int) -> range:
+        """Indexes of the matches that overlap [start, end)."""
+        return range(bisect.bisect_right(self.ends, start), bisect.bisect_left(self.starts, end))
+
+    def end_outside(self, end: int) -> int:
+        """`end`, moved past the match it would cut."""
+        i = bisect.bisect_left(self.starts, end) - 1
+        return max(end, self.ends[i]) if i >= 0 else end
+
+
+def _passage_starts(text: str, spans: _Spans):
     """A passage starts a little before a match, at a sentence start if one is near."""
-    for a, _ in spans:
+    for a in spans.starts:
         start = max(0, a - CONTEXT_CHARS)
-        boundary = [m.start() for m in _SENTENCE_START.finditer(text, start, a)]
-        yield boundary[0] if boundary else start
+        boundary = _SENTENCE_START.search(text, start, a)
+        yield boundary.start() if boundary else start
 
 
-def _passage_score(spans, folded: str, start: int) -> tuple[int, int]:
-    end = start + SNIPPET_CHARS
-    inside = [folded[a:b] for a, b in spans if start <= a and b <= end]
-    return len(set(inside)), len(inside)
+def _passage_score(spans: _Spans, texts: list[str], start: int) -> tuple[int, int]:
+    inside = spans.inside(start, start + SNIPPET_CHARS)
+    return len({texts[i] for i in inside}), len(inside)
 
 
-def _marked(text: str, start: int, end: int, spans) -> str:
+def _marked(text: str, start: int, end: int, spans: _Spans) -> str:
     out = []
     pos = start
-    for a, b in spans:
-        if b <= pos or a >= end:
+    for i in spans.touching(start, end):
+        a, b = spans.all[i]
+        if b <= pos:
             continue
         a, b = max(a, pos), min(b, end)
         out.append(escape(_flat(text[pos:a])))
