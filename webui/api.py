@@ -46,6 +46,7 @@ def article(article_id: str):
         "paper": found.paper,
         "url": found.url,
         "paragraphs": list(found.paragraphs),
+        "truncated": found.truncated,
     })
 
 
