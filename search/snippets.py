@@ -1,8 +1,9 @@
 """Snippets and highlighting of literal matches, as escaped HTML with <mark>.
 
-Matches are found the way the index matches: literally, in folded text (case
-and full/half width), white space between characters ignored. Folding keeps
-offsets, so the marks land on the original text. Whoosh's highlighter works
+Matches are found the way the index matches: literally, as in folded text (case
+and full/half width), white space between characters ignored; the regex accepts
+every form of a character that folds to the query's, so it runs on the text as
+written and the marks land on it. Whoosh's highlighter works
 on analyzer tokens, which would mark jieba words or every bigram; we mark the
 literal strings the query matched instead.
 """
@@ -10,8 +11,8 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import re
-from dataclasses import dataclass
 from html import escape
 
 from finsearch.analysis import fold, is_cjk, unit_runs
@@ -22,64 +23,60 @@ MAX_PASSAGES = 2
 # Matches examined in one text: a snippet needs a few, a page marks a bounded text;
 # beyond these, a text is shown unmarked (and a snippet chosen among these).
 MAX_MATCHES = 1000
-# Text is folded and searched a chunk at a time, so finding the first matches of
-# a long post costs what reading up to them costs, not the whole post.
-CHUNK_CHARS = 16_384
 _SENTENCE_START = re.compile(r"(?<=[。！？；!?;\n])")
-# Punctuation no match contains (not a unit, not white space, not in a unit's
-# look-around): a chunk ends just after one, so no match crosses two chunks.
-_CHUNK_END = re.compile(r"[。！？；，、]")
 
 
-@dataclass(frozen=True)
-class _Matcher:
-    pattern: re.Pattern
-    # One character that each alternative needs literally (CJK folds to itself), or
-    # () when some alternative needs none: a chunk without any of them holds no match.
-    needs: tuple[str, ...]
+@functools.cache
+def _folds_to() -> dict[str, str]:
+    """Every character that folds to another, listed under what it folds to (a -> aAａＡ)."""
+    chars = "".join(map(chr, range(0x10000)))
+    table: dict[str, str] = {}
+    for raw, folded in zip(chars, fold(chars), strict=True):
+        if raw != folded:
+            table[folded] = table.get(folded, folded) + raw
+    return table
+
+
+def _any_form(folded_chars: str) -> str:
+    """A regex class of every character that folds to one of `folded_chars`."""
+    table = _folds_to()
+    return "[" + "".join(re.escape(form) for char in folded_chars for form in table.get(char, char)) + "]"
+
+
+def _unit_pattern(unit: str) -> str:
+    """A folded unit as a regex on text as written: each character in any form that folds to it."""
+    return "".join(_any_form(char) if char in _folds_to() else re.escape(char) for char in unit)
 
 
 @functools.lru_cache(maxsize=256)
-def _matcher(terms: tuple[str, ...]) -> _Matcher | None:
+def _matcher(terms: tuple[str, ...]) -> re.Pattern | None:
+    """One regex for the literal strings of `terms`, matching the text as written: what matches
+    is what the folded pattern matches in the folded text, so the text need not be folded (a
+    long post is searched at regex speed, and only as far as its first MAX_MATCHES matches)."""
     patterns = []
-    needs = []
     for term in terms:
         for run in unit_runs(fold(term)):
             units = [unit for unit, _, _ in run]
-            pattern = r"\s*".join(re.escape(unit) for unit in units)
+            pattern = r"\s*".join(_unit_pattern(unit) for unit in units)
             # A Latin/number unit matches whole units only, as the index does.
             if not is_cjk(units[0]):
-                pattern = r"(?<![0-9a-z.])" + pattern
+                pattern = rf"(?<!{_any_form('0123456789abcdefghijklmnopqrstuvwxyz.')})" + pattern
             if not is_cjk(units[-1]):
-                pattern += r"(?![0-9a-z%])"
+                pattern += rf"(?!{_any_form('0123456789abcdefghijklmnopqrstuvwxyz%')})"
             patterns.append((len(units), pattern))
-            needs.append(next((unit for unit in units if is_cjk(unit)), ""))
     if not patterns:
         return None
     patterns.sort(key=lambda item: -item[0])  # longest first
-    return _Matcher(re.compile("|".join(f"(?:{p})" for _, p in patterns)),
-                    () if "" in needs else tuple(dict.fromkeys(needs)))
+    return re.compile("|".join(f"(?:{p})" for _, p in patterns))
 
 
 def match_spans(text: str, terms: tuple[str, ...], limit: int = MAX_MATCHES) -> list[tuple[int, int]]:
     """The first `limit` matches of `terms` in `text`, as (start, end), in order, not overlapping."""
     matcher = _matcher(tuple(terms))
-    spans: list[tuple[int, int]] = []
-    start = 0
-    while matcher is not None and start < len(text) and len(spans) < limit:
-        end = len(text)
-        if start + CHUNK_CHARS < end:
-            boundary = _CHUNK_END.search(text, start + CHUNK_CHARS)
-            end = boundary.end() if boundary else end
-        chunk = text[start:end]
-        if not matcher.needs or any(char in chunk for char in matcher.needs):
-            for m in matcher.pattern.finditer(fold(chunk)):
-                if m.end() > m.start():
-                    spans.append((start + m.start(), start + m.end()))
-                    if len(spans) == limit:
-                        break
-        start = end
-    return spans
+    if matcher is None or not text:
+        return []
+    spans = (m.span() for m in matcher.finditer(text) if m.end() > m.start())
+    return list(itertools.islice(spans, limit))
 
 
 def highlight_html(text: str, terms: tuple[str, ...]) -> str:
