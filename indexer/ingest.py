@@ -13,9 +13,10 @@ import html
 import os
 import re
 import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import frontmatter
 import yaml
@@ -52,7 +53,7 @@ _DATE = re.compile(
     r"(?:[ Tt](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?"
     r"\s*(?:(Z)|([+-])(\d{1,2}):?(\d{2})?)?")
 _YAML_ANCHOR = re.compile(r"[&*]([^\s\[\]{},]+)")  # an anchor (&name) or an alias (*name)
-_FRONT_MATTER = re.compile(r"^---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|$)", re.S)
+_FRONT_MATTER = re.compile(r"^---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|$)", re.DOTALL)
 _FIELD_LINE = re.compile(r"^(\w+)\s*:\s*(.*?)\s*$")
 _SENTENCE_END = re.compile(r"[。！？!?；;]")
 
@@ -335,8 +336,12 @@ class _FrontMatterLoader(_SafeLoader):
     written as: a title `2026` or `yes` is that text, and dates are read by _parse_date alone."""
 
 
+def _scalar_text(loader: _FrontMatterLoader, node: yaml.ScalarNode) -> str:
+    return str(loader.construct_scalar(node))
+
+
 for _tag in ("bool", "int", "float", "timestamp"):
-    _FrontMatterLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _FrontMatterLoader.construct_scalar)
+    _FrontMatterLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _scalar_text)
 
 
 class _FrontMatterYAML(frontmatter.YAMLHandler):
@@ -467,7 +472,7 @@ def _parse_date(text: str) -> dt.datetime | None:
     try:
         tz = SITE_TZ
         if utc:
-            tz = dt.timezone.utc
+            tz = dt.UTC
         elif sign:
             offset = dt.timedelta(hours=int(zone_hours), minutes=int(zone_minutes or 0))
             tz = dt.timezone(offset if sign == "+" else -offset)

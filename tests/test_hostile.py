@@ -4,15 +4,14 @@ from data/posts; builds and searches go through the real CLI, index and server."
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from html import escape
 from pathlib import Path
@@ -20,6 +19,7 @@ from urllib.parse import quote
 
 import pytest
 
+from benchmarks.hostile import HUGE_BYTES, alias_bomb, former_snippet_html, huge_body
 from finsearch.analysis import fold
 from finsearch.indexer import build_index
 from finsearch.indexer.ingest import (MAX_LABEL_CHARS, MAX_LABELS, MAX_TITLE_CHARS, MAX_YAML_VALUES, SITE_TZ,
@@ -28,7 +28,7 @@ from finsearch.search import SearchEngine, SearchRequest
 from finsearch.search.engine import MAX_ARTICLE_CHARS
 from finsearch.search.snippets import MAX_MATCHES, highlight_html, snippet_html
 from finsearch.webui import create_app
-from tests.conftest import FINEWS_POSTS, REPO, SAMPLE_POSTS
+from tests.conftest import FINEWS_POSTS, REPO
 
 # 解放日报 上海金融国企保障金融血脉畅通: a real post that says 银行.
 REAL_POST = FINEWS_POSTS / "2022-05-02-202205022367563116.md"
@@ -62,7 +62,7 @@ def finsearch(*args) -> subprocess.CompletedProcess:
     env.pop("FINSEARCH_INDEX", None)
     python = str(PYTHON if PYTHON.exists() else sys.executable)
     return subprocess.run([python, "-m", "finsearch", *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=REPO, timeout=300)
+                          env=env, cwd=REPO, timeout=300, check=False)
 
 
 def finsearch_json(*args) -> dict:
@@ -187,15 +187,6 @@ def test_field_sizes_are_bounded(tmp_path):
 
 # -- 3. YAML aliases ---------------------------------------------------------
 
-def alias_bomb(levels: int = 6) -> str:
-    """Nine aliases of nine aliases of …: a few hundred bytes that YAML expands ×9 per level."""
-    names = "abcdefghij"[:levels]
-    lines = ["a: &a [银行,银行,银行,银行,银行,银行,银行,银行,银行]"]
-    for previous, name in zip(names, names[1:]):
-        lines.append(f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]")
-    return "\n".join(lines) + f"\ncategories: *{names[-1]}\ntags: *{names[-1]}"
-
-
 @pytest.fixture(scope="module")
 def bomb_app(tmp_path_factory):
     archive = tmp_path_factory.mktemp("bomb") / "posts"
@@ -293,33 +284,7 @@ def test_read_post_refuses_what_find_posts_would_not_list(tmp_path):
 # -- 5. one huge post --------------------------------------------------------
 
 HUGE_ID = "660000000000000001"
-HUGE_MATCHES = 54_000
-HUGE_BYTES = 4_800_000
 BANK = quote("银行")  # in a URL
-
-
-@functools.cache
-def huge_body() -> str:
-    """A 4.8 MB body of real clauses that say 银行 (54,000 times), padded with real paragraphs."""
-    clauses, padding = [], []
-    for path in sorted(SAMPLE_POSTS.rglob("*.md")):
-        if "银行" not in path.read_text("utf-8", errors="replace"):
-            continue
-        post = read_post(path, SAMPLE_POSTS).post
-        for paragraph in post.paragraphs if post else ():
-            clauses += re.findall(r"[^。！？，；]*银行[^。！？，；]*", paragraph)
-            padding.append(paragraph.replace("银行", "机构"))
-    paragraphs, matches, size = [], 0, 0
-    while matches < HUGE_MATCHES:
-        for start in range(0, len(clauses), 20):
-            paragraph = "，".join(clauses[start:start + 20]) + "。"
-            paragraphs.append(paragraph)
-            matches += paragraph.count("银行")
-            size += len(paragraph.encode()) + 2
-    while size < HUGE_BYTES:
-        paragraphs.append(padding[len(paragraphs) % len(padding)])
-        size += len(paragraphs[-1].encode()) + 2
-    return "\n\n".join(paragraphs) + "\n"
 
 
 def _free_port() -> int:
@@ -421,58 +386,12 @@ def test_highlighting_examines_a_bounded_number_of_matches():
     assert "<mark>银行</mark>" in snippet and len(snippet) < 1000
 
 
-# The snippet algorithm before the change (quadratic in the matches), as the oracle for real posts.
-def _reference_snippet(text: str, terms: tuple[str, ...]) -> str:
-    from finsearch.search import snippets as s
-    matcher = s._matcher(terms)
-    spans = [m.span() for m in matcher.pattern.finditer(fold(text)) if m.end() > m.start()] if matcher else []
-    if not spans:
-        end = min(len(text), s.SNIPPET_CHARS)
-        return escape(s._flat(text[:end])) + ("…" if end < len(text) else "")
-    folded = fold(text)
-
-    def score(start):
-        inside = [folded[a:b] for a, b in spans if start <= a and b <= start + s.SNIPPET_CHARS]
-        return len(set(inside)), len(inside)
-
-    starts = []
-    for a, _ in spans:
-        start = max(0, a - s.CONTEXT_CHARS)
-        boundary = [m.start() for m in s._SENTENCE_START.finditer(text, start, a)]
-        starts.append(boundary[0] if boundary else start)
-    passages, seen = [], set()
-    for _, start in sorted(((score(st), st) for st in starts), key=lambda i: (-i[0][0], -i[0][1], i[1])):
-        end = min(len(text), start + s.SNIPPET_CHARS)
-        end = max([end] + [b for a, b in spans if a < end < b])
-        if any(start < b and a < end for a, b in passages):
-            continue
-        inside = {folded[a:b] for a, b in spans if start <= a and b <= end}
-        if passages and inside <= seen:
-            continue
-        passages.append((start, end))
-        seen |= inside
-        if len(passages) == s.MAX_PASSAGES:
-            break
-    parts = []
-    for start, end in sorted(passages):
-        out, pos = [], start
-        for a, b in spans:
-            if b <= pos or a >= end:
-                continue
-            a, b = max(a, pos), min(b, end)
-            out += [escape(s._flat(text[pos:a])), f"<mark>{escape(s._flat(text[a:b]))}</mark>"]
-            pos = b
-        out.append(escape(s._flat(text[pos:end])))
-        parts.append(("…" if start > 0 else "") + "".join(out) + ("…" if end < len(text) else ""))
-    return " ".join(parts)
-
-
 def test_snippets_of_real_posts_are_those_of_the_former_algorithm(archive_posts):
     compared = 0
     for terms in (("银行",), ("公司",), ("etf",), ("a股", "上涨"), ("人工智能", "ai")):
         for post in archive_posts:
             body = "\n".join(post.paragraphs)
             if any(term in fold(body) for term in terms):
-                assert snippet_html(body, terms) == _reference_snippet(body, terms), (post.path, terms)
+                assert snippet_html(body, terms) == former_snippet_html(body, terms), (post.path, terms)
                 compared += 1
     assert compared > 500
