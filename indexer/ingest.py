@@ -149,7 +149,9 @@ def _link_problem(link: Path, root: Path, real_root: Path, named_like_a_post: bo
     except OSError as error:
         if error.errno == errno.ELOOP:
             return Problem(rel, "link loop", True)
-        return Problem(rel, "dangling link (its target does not exist)", True)
+        if isinstance(error, FileNotFoundError):
+            return Problem(rel, "dangling link (its target does not exist)", True)
+        return Problem(rel, f"link cannot be followed: {error.strerror or error}", True)
     if not target.is_relative_to(real_root):
         if named_like_a_post or target.is_dir():
             return Problem(rel, "link points outside the archive; not read", True)
@@ -183,7 +185,7 @@ def _file_kind(mode: int) -> str:
         return "a device"
     if stat.S_ISLNK(mode):
         return "a link"
-    return "not a regular file"
+    return "of another kind"
 
 
 class _Refused(Exception):

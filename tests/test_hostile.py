@@ -25,7 +25,7 @@ from finsearch.indexer import build_index
 from finsearch.indexer.ingest import (MAX_LABEL_CHARS, MAX_LABELS, MAX_TITLE_CHARS, MAX_YAML_VALUES, SITE_TZ,
                                       find_posts, read_post)
 from finsearch.search import SearchEngine, SearchRequest
-from finsearch.search.engine import MAX_ARTICLE_CHARS
+from finsearch.search.engine import MAX_ARTICLE_CHARS, MAX_ARTICLE_PARAGRAPHS
 from finsearch.search.snippets import MAX_MATCHES, highlight_html, snippet_html
 from finsearch.webui import create_app
 from tests.conftest import FINEWS_POSTS, REPO
@@ -193,6 +193,9 @@ def bomb_app(tmp_path_factory):
     write_post(archive, "2026-07-01-770001.md", "title: 别名炸弹\ndate: 2026-07-01 09:00:00 +0800\n" + alias_bomb())
     write_post(archive, "2026-07-02-770002.md", "title: 递归别名\ndate: 2026-07-02 09:00:00 +0800\n"
                                                  "categories: &loop [*loop, emnews]")
+    sentences = [s + "。" for s in read_post(REAL_POST, FINEWS_POSTS).post.paragraphs[2].split("。") if s]
+    write_post(archive, "2026-07-03-770003.md", "title: 三千段\ndate: 2026-07-03",
+               "\n\n".join(sentences[i % len(sentences)] for i in range(3000)))
     index = tmp_path_factory.mktemp("bomb-index")
     report = build_index(archive, index, progress=False)
     app = create_app(index, TESTING=True)
@@ -203,7 +206,7 @@ def bomb_app(tmp_path_factory):
 def test_yaml_aliases_are_not_expanded(bomb_app):
     app, report = bomb_app
     assert len(alias_bomb().encode()) < 400
-    assert report.indexed == 2  # both recovered by the line-by-line reader
+    assert report.indexed == 3  # the bombs recovered by the line-by-line reader
     client = app.test_client()
     article = client.get("/api/articles/770001")
     assert article.status_code == 200 and len(article.data) < 20_000, len(article.data)
@@ -217,6 +220,15 @@ def test_yaml_aliases_are_not_expanded(bomb_app):
     for url in ("/articles/770001?q=银行", "/?q=银行", "/?q=别名炸弹"):
         page = client.get(url)
         assert page.status_code == 200 and len(page.data) < 100_000, (url, len(page.data))
+
+
+def test_an_article_of_many_paragraphs_shows_the_first_ones(bomb_app):
+    app, _ = bomb_app
+    client = app.test_client()
+    data = client.get("/api/articles/770003").get_json()
+    assert len(data["paragraphs"]) == MAX_ARTICLE_PARAGRAPHS and data["truncated"] is True
+    page = client.get("/articles/770003").get_data(as_text=True)
+    assert page.count("<p>") == MAX_ARTICLE_PARAGRAPHS and "全文过长，这里只显示开头部分" in page
 
 
 # -- 4. links and files that are not regular files --------------------------
