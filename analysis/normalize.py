@@ -1,8 +1,8 @@
 """Character normalisation shared by indexing, querying and highlighting.
 
 `fold` maps one character to one character, so offsets in folded text are
-offsets in the original: the highlighter finds matches in folded text and
-marks the original.
+offsets in the original; `unit_pattern` matches a folded term in the text as
+written (every form of each character), so the highlighter marks the original.
 """
 from __future__ import annotations
 
@@ -29,10 +29,6 @@ _FOLD_TABLE = str.maketrans(_FOLD)
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 NUMBER = r"[0-9]+(?:\.[0-9]+)*"
 UNIT = re.compile(rf"[{CJK}]|{NUMBER}|[a-z]+|%")
-# What may not stand right before / after a unit of each kind for the unit to be
-# one of the text's own units (the highlighter finds matches with these).
-_NOT_BEFORE = {"digit": r"(?<![0-9])(?<![0-9]\.)", "latin": r"(?<![a-z])"}
-_NOT_AFTER = {"digit": r"(?![0-9])(?!\.[0-9])", "latin": r"(?![a-z])"}
 # Units are adjacent when nothing but white space separates them; punctuation
 # ends a run, so 金融、科技 is not the term 金融科技.
 _SPACE = re.compile(r"\s*")
@@ -86,10 +82,51 @@ def is_cjk(unit: str) -> bool:
 
 
 def unit_pattern(units: list[str]) -> str:
-    """A regex matching the run `units` in folded text where they are the text's own
-    units (white space between them allowed), not part of a longer number or word."""
-    pattern = r"\s*".join(re.escape(unit) for unit in units)
-    return _NOT_BEFORE.get(_kind(units[0]), "") + pattern + _NOT_AFTER.get(_kind(units[-1]), "")
+    """A regex matching the run of folded `units` in text as written, where they are the
+    text's own units (white space between them allowed), not part of a longer number or
+    word. Each character matches in any form that folds to it, so the text need not be
+    folded first (a long post is searched at regex speed)."""
+    pattern = r"\s*".join(_written(unit) for unit in units)
+    return _not_before(_kind(units[0])) + pattern + _not_after(_kind(units[-1]))
+
+
+@functools.cache
+def _folds_to() -> dict[str, str]:
+    """Every character that folds to another, listed under what it folds to (a -> aAａＡ)."""
+    chars = "".join(map(chr, range(0x10000)))
+    table: dict[str, str] = {}
+    for raw, folded in zip(chars, fold(chars), strict=True):
+        if raw != folded:
+            table[folded] = table.get(folded, folded) + raw
+    return table
+
+
+def _any_form(folded_chars: str) -> str:
+    """A regex class of every character that folds to one of `folded_chars`."""
+    table = _folds_to()
+    return "[" + "".join(re.escape(form) for char in folded_chars for form in table.get(char, char)) + "]"
+
+
+def _written(unit: str) -> str:
+    """A folded unit as a regex on text as written."""
+    return "".join(_any_form(char) if char in _folds_to() else re.escape(char) for char in unit)
+
+
+# What may not stand right before / after a unit of each kind for it to be one of the
+# text's own units: a number is not cut out of a longer one (13 of 113 or 13.5), a word
+# not out of a longer word (etf of etfs).
+@functools.cache
+def _not_before(kind: str) -> str:
+    digit = _any_form("0123456789")
+    return {"digit": rf"(?<!{digit})(?<!{digit}{_any_form('.')})",
+            "latin": rf"(?<!{_any_form('abcdefghijklmnopqrstuvwxyz')})"}.get(kind, "")
+
+
+@functools.cache
+def _not_after(kind: str) -> str:
+    digit = _any_form("0123456789")
+    return {"digit": rf"(?!{digit})(?!{_any_form('.')}{digit})",
+            "latin": rf"(?!{_any_form('abcdefghijklmnopqrstuvwxyz')})"}.get(kind, "")
 
 
 def _kind(unit: str) -> str:

@@ -87,7 +87,8 @@ def build_locked(archive: Path, root: Path, procs: int | None, progress: bool) -
     started = time.perf_counter()
     store.remove_stale_builds(root)  # what a killed run left behind
     build = store.new_build_dir(root)
-    paths = find_posts(archive)
+    passed_over: list[Problem] = []  # links, FIFOs…: reported with the bad posts
+    paths = find_posts(archive, passed_over)
     if procs is None:
         procs = max(1, min(default_procs(), len(paths) // POSTS_PER_EXTRA_PROC))
     log.info("indexing %d files from %s with %d process(es)", len(paths), archive, procs)
@@ -95,7 +96,7 @@ def build_locked(archive: Path, root: Path, procs: int | None, progress: bool) -
     whoosh_index.create_in(str(build), make_schema())
     with tqdm(total=len(paths), unit="post", desc="indexing", disable=not progress, mininterval=0.5) as bar:
         results = _run_workers(build, archive, paths, procs, bar)
-    report = BuildReport(index=root, problems=[p for r in results for p in r.problems])
+    report = BuildReport(index=root, problems=passed_over + [p for r in results for p in r.problems])
     duplicates = _duplicates([pair for r in results for pair in r.indexed], report.problems)
     report.problems.sort(key=lambda problem: problem.path)  # stable: a file's problems stay in order
     ix = whoosh_index.open_dir(str(build))

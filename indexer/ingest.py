@@ -7,30 +7,53 @@ never stops a run.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import html
+import os
 import re
+import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 import frontmatter
 import yaml
 
 from finsearch.indexer.clean import clean_body
 
+try:
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # a PyYAML built without libyaml
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
 SITE_TZ = dt.timezone(dt.timedelta(hours=8))  # the site publishes Beijing time
 POST_SUFFIXES = (".md", ".markdown", ".html")
-MAX_BYTES = 5 * 1024 * 1024
 TITLE_FROM_BODY_CHARS = 40
+
+# What one post may cost. The body is bounded by the file's size (its clean text
+# is never longer than the file); the article page shows a bounded part of it
+# (search.engine).
+MAX_BYTES = 5 * 1024 * 1024
+MAX_TITLE_CHARS = 500  # longer is cut
+MAX_LABELS = 20  # categories, and tags, each: the first are kept
+MAX_LABEL_CHARS = 100  # a longer category or tag is dropped
+MAX_YAML_VALUES = 1000  # values a front matter may hold once its YAML aliases are expanded
+YEARS = range(1970, 2101)  # a date outside is a placeholder or a typo (0001-01-01), not a post's
+
+# Building or converting a date can raise any of these (month 13, year 0, an
+# offset of a day, a time beyond year 9999 once in Beijing time).
+_DATE_ERRORS = (ValueError, OverflowError, TypeError)
 
 _FILE_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})-")
 _FILE_CODE = re.compile(r"^(?:\d{4}-\d{1,2}-\d{1,2})?-(\d+)$")  # YYYY-MM-DD-CODE or -CODE
 _DATE = re.compile(
-    r"(\d{4})-(\d{1,2})-(\d{1,2})"
-    r"(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?"
-    r"\s*(Z|[+-]\d{2}:?\d{2})?")
-_FRONT_MATTER = re.compile(r"^---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|$)", re.S)
+    r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})"
+    r"(?:[ Tt](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?"
+    r"\s*(?:(Z)|([+-])(\d{1,2}):?(\d{2})?)?")
+_YAML_ANCHOR = re.compile(r"[&*]([^\s\[\]{},]+)")  # an anchor (&name) or an alias (*name)
+_FRONT_MATTER = re.compile(r"^---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|$)", re.DOTALL)
 _FIELD_LINE = re.compile(r"^(\w+)\s*:\s*(.*?)\s*$")
 _SENTENCE_END = re.compile(r"[。！？!?；;]")
 
@@ -40,7 +63,7 @@ class Post:
     id: str
     path: str  # relative to the archive root, with /
     title: str
-    published: dt.datetime  # timezone-aware
+    published: dt.datetime  # in the site's time zone, its year in YEARS
     categories: tuple[str, ...]
     tags: tuple[str, ...]
     paper: str
@@ -76,11 +99,44 @@ class ReadResult:
     problems: list[Problem] = field(default_factory=list)
 
 
-def find_posts(root: Path) -> list[Path]:
-    """Every post file below `root`, in path order."""
-    return sorted((p for p in root.rglob("*") if p.suffix.lower() in POST_SUFFIXES and p.is_file()
-                   and not any(part.startswith(".") for part in p.relative_to(root).parts)),
-                  key=lambda p: path_order(p.relative_to(root).as_posix()))
+def find_posts(root: Path, problems: list[Problem] | None = None) -> list[Path]:
+    """Every post file below `root`: regular files, not hidden, in path order.
+
+    Links are resolved but never followed, so every post is found once, under its
+    own path, and nothing outside the archive is read. What is passed over is
+    added to `problems` (when given): a link pointing outside the archive, a
+    dangling link, a loop, a FIFO or device named like a post.
+    """
+    real_root = root.resolve()
+    found: list[Path] = []
+    passed_over: list[Problem] = []
+    folders = [root]
+    while folders:
+        folder = folders.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as error:
+            passed_over.append(Problem(_relative(folder, root), f"cannot list folder: {error.strerror or error}", True))
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue  # hidden: drafts, .git
+            path = Path(entry.path)
+            named_like_a_post = path.suffix.lower() in POST_SUFFIXES
+            if entry.is_symlink():
+                link = _link_problem(path, root, real_root, named_like_a_post)
+                if link is not None:
+                    passed_over.append(link)
+            elif entry.is_dir(follow_symlinks=False):
+                folders.append(path)
+            elif named_like_a_post and entry.is_file(follow_symlinks=False):
+                found.append(path)
+            elif named_like_a_post:
+                kind = _file_kind(entry.stat(follow_symlinks=False).st_mode)
+                passed_over.append(Problem(_relative(path, root), f"not a regular file ({kind}); not opened", True))
+    if problems is not None:
+        problems.extend(sorted(passed_over, key=lambda problem: problem.path))
+    return sorted(found, key=lambda p: path_order(p.relative_to(root).as_posix()))
 
 
 def path_order(path: str) -> tuple[str, ...]:
@@ -109,9 +165,98 @@ def claim_id(owners: dict[str, str], doc_id: str, path: str) -> Problem | None:
     return Problem(other, f"duplicate id {doc_id} (kept {path})", True)
 
 
+def _link_problem(link: Path, root: Path, real_root: Path, named_like_a_post: bool) -> Problem | None:
+    """What to report about a link found in the archive (None: nothing to say)."""
+    rel = _relative(link, root)
+    try:
+        target = link.resolve(strict=True)
+    except RuntimeError:  # Python before 3.13 reports a loop so
+        return Problem(rel, "link loop", True)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return Problem(rel, "link loop", True)
+        if isinstance(error, FileNotFoundError):
+            return Problem(rel, "dangling link (its target does not exist)", True)
+        return Problem(rel, f"link cannot be followed: {error.strerror or error}", True)
+    if not target.is_relative_to(real_root):
+        if named_like_a_post or target.is_dir():
+            return Problem(rel, "link points outside the archive; not read", True)
+        return None
+    if target.is_dir():
+        if link.parent.resolve().is_relative_to(target):
+            return Problem(rel, "link loop (to a folder that holds the link)", True)
+        return Problem(rel, "link to a folder of the archive: not followed, its posts are read "
+                            "under their own paths", False)
+    if not named_like_a_post:
+        return None
+    target_rel = target.relative_to(real_root)
+    if target.suffix.lower() in POST_SUFFIXES and target.is_file() \
+            and not any(part.startswith(".") for part in target_rel.parts):
+        return Problem(rel, f"link to {target_rel.as_posix()}: indexed once, under that path", False)
+    return Problem(rel, f"link to {target_rel.as_posix()}, which is not a post of the archive; not read", True)
+
+
+def _relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISLNK(mode):
+        return "a link"
+    return "of another kind"
+
+
+class _Refused(Exception):
+    """A file that is not read as a post; the message says why."""
+
+
+def _read_file(path: Path, root: Path) -> bytes:
+    """The bytes of `path` if it is a regular file of the archive, not a link, of at most MAX_BYTES.
+
+    find_posts lists only such files; this checks again when the file is opened,
+    so a file swapped for a link or a FIFO in between is refused too (and FIFOs
+    and devices are never opened). Raises _Refused or OSError.
+    """
+    if not path.parent.resolve().is_relative_to(root.resolve()):
+        raise _Refused("link points outside the archive; not read")
+    mode = os.lstat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise _Refused(f"not a regular file ({_file_kind(mode)}); not opened")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        if error.errno == errno.ELOOP:  # it became a link since the lstat
+            raise _Refused("not a regular file (a link); not opened") from None
+        raise
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise _Refused(f"not a regular file ({_file_kind(info.st_mode)}); not read")
+        raw = file.read(MAX_BYTES + 1) if info.st_size <= MAX_BYTES else b""
+    if info.st_size > MAX_BYTES or len(raw) > MAX_BYTES:
+        raise _Refused(f"file too large (over {MAX_BYTES // 2**20} MiB)")
+    return raw
+
+
 def checksum(raw: bytes) -> str:
     """The fingerprint of a post file's bytes: the nightly reindex compares it."""
     return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
+def file_checksum(path: Path, root: Path) -> str:
+    """The checksum of the bytes read_post would read; "" if it would read none (it says why)."""
+    try:
+        return checksum(_read_file(path, root))
+    except (OSError, _Refused):
+        return ""
 
 
 def read_post(path: Path, root: Path) -> ReadResult:
@@ -123,12 +268,12 @@ def read_post(path: Path, root: Path) -> ReadResult:
         result.problems.append(Problem(rel, reason, skipped))
 
     try:
-        raw = path.read_bytes() if path.stat().st_size <= MAX_BYTES else None
+        raw = _read_file(path, root)
+    except _Refused as refused:
+        problem(str(refused), skipped=True)
+        return result
     except OSError as error:
         problem(f"cannot read: {error.strerror or error}", skipped=True)
-        return result
-    if raw is None:
-        problem(f"file too large (over {MAX_BYTES // 2**20} MiB)", skipped=True)
         return result
     if b"\x00" in raw:
         problem("binary file, not a post", skipped=True)
@@ -140,7 +285,7 @@ def read_post(path: Path, root: Path) -> ReadResult:
         meta = {}
 
     body = clean_body(body_markup)
-    title = _clean_title(meta.get("title"))
+    title = _title_of(meta.get("title"), problem)
     if not title and body.paragraphs:
         title = _first_sentence(body.paragraphs[0])
         if "title" in meta:
@@ -153,11 +298,10 @@ def read_post(path: Path, root: Path) -> ReadResult:
 
     published = _date_of(meta.get("date"), path, problem)
     if published is None:
-        problem("no date in the front matter nor in the file name", skipped=True)
         return result
 
-    categories = _words(meta.get("categories") or meta.get("category"))
-    tags = _words(meta.get("tags"))
+    categories = _labels("categories", meta.get("categories") or meta.get("category"), problem)
+    tags = _labels("tags", meta.get("tags"), problem)
     paper = body.paper or _paper_from_tags(tags) or (categories[0] if categories else "")
     result.post = Post(
         id=_post_id(path, rel),
@@ -175,9 +319,14 @@ def read_post(path: Path, root: Path) -> ReadResult:
 
 
 def read_archive(root: Path) -> Iterator[ReadResult]:
-    """Read every post in path order, skipping the duplicates of an id."""
+    """Read every post in path order, skipping the duplicates of an id; what find_posts passed
+    over comes first, as results without a post."""
+    passed_over: list[Problem] = []
+    paths = find_posts(root, passed_over)
+    for problem in passed_over:
+        yield ReadResult(None, [problem])
     owners: dict[str, str] = {}
-    for path in find_posts(root):
+    for path in paths:
         result = read_post(path, root)
         post = result.post
         # In path order, a post that comes second is the duplicate, never an earlier one.
@@ -187,7 +336,10 @@ def read_archive(root: Path) -> Iterator[ReadResult]:
         yield result
 
 
-def _decode(raw: bytes, problem) -> str:
+_Report = Callable[..., None]  # problem(reason, skipped=False)
+
+
+def _decode(raw: bytes, problem: _Report) -> str:
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
@@ -203,24 +355,81 @@ def _decode(raw: bytes, problem) -> str:
         return raw.decode("utf-8", errors="replace")
 
 
-def _split_front_matter(text: str, problem) -> tuple[dict | None, str]:
+class _FrontMatterLoader(_SafeLoader):
+    """YAML's safe loader, except that numbers, booleans and timestamps stay the text they are
+    written as: a title `2026` or `yes` is that text, and dates are read by _parse_date alone."""
+
+
+def _scalar_text(loader: _FrontMatterLoader, node: yaml.ScalarNode) -> str:
+    return str(loader.construct_scalar(node))
+
+
+for _tag in ("bool", "int", "float", "timestamp"):
+    _FrontMatterLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _scalar_text)
+
+
+class _FrontMatterYAML(frontmatter.YAMLHandler):
+    def load(self, fm: str, **kwargs: object) -> Any:
+        return yaml.load(fm, Loader=_FrontMatterLoader)
+
+
+_YAML_HANDLER = _FrontMatterYAML()
+_END = object()
+
+
+def _split_front_matter(text: str, problem: _Report) -> tuple[dict | None, str]:
     text = text.lstrip("\ufeff \t\r\n")
-    if not _FRONT_MATTER.match(text):
+    block = _FRONT_MATTER.match(text)
+    if not block:
         return None, text
     try:
-        post = frontmatter.loads(text)
-        meta = post.metadata if isinstance(post.metadata, dict) else {}
-        return meta, post.content
-    except (yaml.YAMLError, ValueError, TypeError) as error:
+        post = frontmatter.loads(text, handler=_YAML_HANDLER)
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as error:
         # The site writes title: "…" unescaped; read the block line by line.
-        block = _FRONT_MATTER.match(text)
-        meta = {}
-        for line in block.group(1).splitlines():
-            m = _FIELD_LINE.match(line)
-            if m:
-                meta[m.group(1)] = _unquote(m.group(2))
         problem(f"broken YAML front matter ({type(error).__name__}); read line by line")
-        return meta, text[block.end():]
+        return _read_lines(block.group(1)), text[block.end():]
+    values, aliased = _expanded_size(post.metadata, MAX_YAML_VALUES)
+    if values > MAX_YAML_VALUES:
+        # An alias is a reference: nine aliases of nine aliases of … multiply on every read.
+        what = "YAML aliases beyond" if aliased else "front matter of over"
+        problem(f"{what} {MAX_YAML_VALUES} values; read line by line")
+        return _read_lines(block.group(1)), text[block.end():]
+    return post.metadata, post.content
+
+
+def _expanded_size(value: object, limit: int) -> tuple[int, bool]:
+    """How many values `value` holds with its aliases expanded, counted up to limit + 1 (a
+    recursive alias never ends), and whether a list or mapping was reached twice (an alias).
+
+    Steps through iterators, so it costs at most limit + 1 steps whatever the widths."""
+    seen: set[int] = set()
+    aliased = False
+    count = 0
+    stack = [iter((value,))]
+    while stack:
+        item = next(stack[-1], _END)
+        if item is _END:
+            stack.pop()
+            continue
+        count += 1
+        if count > limit:
+            break
+        if isinstance(item, (list, tuple, set, dict)):
+            aliased = aliased or id(item) in seen
+            seen.add(id(item))
+            stack.append(iter(item.values() if isinstance(item, dict) else item))
+    return count, aliased
+
+
+def _read_lines(block: str) -> dict[str, str]:
+    """`key: value` lines as text; values that use the block's YAML anchors are left out."""
+    anchors = {m.group(1) for m in _YAML_ANCHOR.finditer(block) if m.group(0).startswith("&")}
+    meta = {}
+    for line in block.splitlines():
+        m = _FIELD_LINE.match(line)
+        if m and not any(name in anchors for name in _YAML_ANCHOR.findall(m.group(2))):
+            meta[m.group(1)] = _unquote(m.group(2))
+    return meta
 
 
 def _unquote(value: str) -> str:
@@ -229,10 +438,28 @@ def _unquote(value: str) -> str:
     return value
 
 
-def _clean_title(value) -> str:
+def _kind(value: object) -> str:
+    """What a YAML value that is not text is, for a report."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, tuple, set)):
+        return "a list"
+    if isinstance(value, bytes):
+        return "binary data"
+    return type(value).__name__
+
+
+def _title_of(value: object, problem: _Report) -> str:
     if value is None:
         return ""
-    return re.sub(r"\s+", " ", html.unescape(str(value))).strip()
+    if not isinstance(value, str):
+        problem(f"title is {_kind(value)}, not text; dropped")
+        return ""
+    title = re.sub(r"\s+", " ", html.unescape(value)).strip()
+    if len(title) > MAX_TITLE_CHARS:
+        problem(f"title of {len(title)} characters cut to {MAX_TITLE_CHARS}")
+        title = title[:MAX_TITLE_CHARS].rstrip()
+    return title
 
 
 def _first_sentence(paragraph: str) -> str:
@@ -240,40 +467,44 @@ def _first_sentence(paragraph: str) -> str:
     return sentence[:TITLE_FROM_BODY_CHARS].strip()
 
 
-def _date_of(value, path: Path, problem) -> dt.datetime | None:
-    if isinstance(value, dt.datetime):
-        return value.astimezone(SITE_TZ) if value.tzinfo else value.replace(tzinfo=SITE_TZ)
-    if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day, tzinfo=SITE_TZ)
-    parsed = _parse_date(str(value)) if value is not None else None
+def _date_of(value: object, path: Path, problem: _Report) -> dt.datetime | None:
+    """The front matter's date, else the file name's (reported), else None (reported, skipped)."""
+    parsed = _parse_date(value) if isinstance(value, str) else None
     if parsed:
         return parsed
+    if value in (None, ""):
+        what = "no date in the front matter"
+    elif isinstance(value, str):
+        what = f"bad date in the front matter ({value[:40]!r})"
+    else:
+        what = f"bad date in the front matter ({_kind(value)})"
     from_name = _date_from_file_name(path)
     if from_name:
-        problem(f"{'bad' if value not in (None, '') else 'no'} date in the front matter"
-                f"{f' ({str(value)[:40]!r})' if value not in (None, '') else ''}; "
-                f"used {from_name:%Y-%m-%d} from the file name")
+        problem(f"{what}; used {from_name:%Y-%m-%d} from the file name")
+    else:
+        problem(f"{what} nor in the file name" if value in (None, "") else f"{what}, no date in the file name",
+                skipped=True)
     return from_name
 
 
 def _parse_date(text: str) -> dt.datetime | None:
+    """The first date in `text`, in the site's time zone; None if there is none or it is not a post's."""
     m = _DATE.search(text)
     if not m:
         return None
-    year, month, day, hour, minute, second, zone = m.groups()
+    year, month, day, hour, minute, second, utc, sign, zone_hours, zone_minutes = m.groups()
     try:
         tz = SITE_TZ
-        if zone == "Z":
-            tz = dt.timezone.utc
-        elif zone:
-            sign = 1 if zone[0] == "+" else -1
-            digits = zone[1:].replace(":", "")
-            tz = dt.timezone(sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+        if utc:
+            tz = dt.UTC
+        elif sign:
+            offset = dt.timedelta(hours=int(zone_hours), minutes=int(zone_minutes or 0))
+            tz = dt.timezone(offset if sign == "+" else -offset)
         value = dt.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0),
-                            int(second or 0), tzinfo=tz)
-    except ValueError:
+                            int(second or 0), tzinfo=tz).astimezone(SITE_TZ)
+    except _DATE_ERRORS:
         return None
-    return value.astimezone(SITE_TZ)
+    return value if value.year in YEARS else None
 
 
 def _date_from_file_name(path: Path) -> dt.datetime | None:
@@ -286,9 +517,9 @@ def _date_from_file_name(path: Path) -> dt.datetime | None:
     for year, month, day in candidates:
         try:
             value = dt.datetime(int(year), int(month), int(day), tzinfo=SITE_TZ)
-        except ValueError:
+        except _DATE_ERRORS:
             continue
-        if 1990 <= value.year <= 2100:
+        if value.year in YEARS:
             return value
     return None
 
@@ -303,12 +534,41 @@ def _post_id(path: Path, rel: str) -> str:
     return _file_code(path) or rel
 
 
-def _words(value) -> tuple[str, ...]:
-    """Jekyll reads a string of categories or tags as space-separated words."""
+def _labels(name: str, value: object, problem: _Report) -> tuple[str, ...]:
+    """Categories or tags: Jekyll reads a string as space-separated words, a list item by item.
+
+    Items that are not text (a list in the list, a mapping) are dropped, and so are
+    over-long ones; at most MAX_LABELS are kept. Each of these is reported.
+    """
     if value is None:
         return ()
-    items = value if isinstance(value, (list, tuple)) else str(value).split()
-    return tuple(dict.fromkeys(str(item).strip() for item in items if str(item).strip()))
+    if isinstance(value, str):
+        items: list[object] = list(value.split())
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        problem(f"{name} is {_kind(value)}, not text; dropped")
+        return ()
+    labels: dict[str, None] = {}
+    not_text = too_long = 0
+    for item in items:
+        if item is None:
+            continue
+        if not isinstance(item, str):
+            not_text += 1
+            continue
+        label = item.strip()
+        if len(label) > MAX_LABEL_CHARS:
+            too_long += 1
+        elif label:
+            labels[label] = None
+    if not_text:
+        problem(f"{name}: {not_text} value(s) that are not text dropped")
+    if too_long:
+        problem(f"{name}: {too_long} value(s) over {MAX_LABEL_CHARS} characters dropped")
+    if len(labels) > MAX_LABELS:
+        problem(f"{len(labels)} {name}; kept the first {MAX_LABELS}")
+    return tuple(labels)[:MAX_LABELS]
 
 
 def _paper_from_tags(tags: tuple[str, ...]) -> str:

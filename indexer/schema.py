@@ -82,7 +82,13 @@ def story_key(title: str, body: str) -> str:
 
 
 def local_naive(value: dt.datetime) -> dt.datetime:
-    """Whoosh stores naive datetimes: we store the site's local time (+08:00)."""
+    """Whoosh stores naive datetimes: we store the site's local time (+08:00).
+
+    A post's date is already in the site's zone (ingest makes it so, within
+    ingest.YEARS), so it needs no arithmetic that could overflow near year 1 or 9999.
+    """
+    if value.utcoffset() == SITE_TZ.utcoffset(None):
+        return value.replace(tzinfo=None)
     return value.astimezone(SITE_TZ).replace(tzinfo=None)
 
 

@@ -19,8 +19,8 @@ from whoosh import index as whoosh_index
 
 from finsearch.indexer import stock_names, store
 from finsearch.indexer.build import WRITER_OPTIONS, build_locked
-from finsearch.indexer.ingest import (MAX_BYTES, Post, Problem, ProblemCounts, checksum, claim_id, find_posts,
-                                      path_order, read_post)
+from finsearch.indexer.ingest import (Post, Problem, ProblemCounts, claim_id, file_checksum, find_posts, path_order,
+                                      read_post)
 from finsearch.indexer.schema import CHECKSUM, ID_FIELD, PATH, to_document
 from finsearch.indexer.writer import BulkWriter
 
@@ -71,12 +71,12 @@ def _apply_changes(ix: whoosh_index.Index, archive: Path, root: Path, progress: 
     report = ReindexReport(index=root, segments_before=_segment_count(ix))
     indexed = _indexed_state(ix)  # path -> (checksum, id)
     mentions = stock_names.current(ix)
-    on_disk = {path.relative_to(archive).as_posix(): path for path in find_posts(archive)}
+    on_disk = {path.relative_to(archive).as_posix(): path for path in find_posts(archive, report.problems)}
     changed, added = [], []
     for rel, path in on_disk.items():
         if rel not in indexed:
             added.append(path)
-        elif indexed[rel][0] != _file_checksum(path):
+        elif indexed[rel][0] != file_checksum(path, archive):
             changed.append(path)
     gone = sorted(indexed.keys() - on_disk.keys())
     report.unchanged = len(on_disk) - len(added) - len(changed)
@@ -133,15 +133,6 @@ def _indexed_state(ix: whoosh_index.Index) -> dict[str, tuple[str, str]]:
         sums = list(reader.column_reader(CHECKSUM))
         ids = list(reader.column_reader(ID_FIELD))
         return {paths[d]: (sums[d], ids[d]) for d in reader.all_doc_ids()}
-
-
-def _file_checksum(path: Path) -> str:
-    try:
-        if path.stat().st_size > MAX_BYTES:
-            return ""  # never equal: read_post reports it
-        return checksum(path.read_bytes())
-    except OSError:
-        return ""
 
 
 def _segment_count(ix: whoosh_index.Index) -> int:

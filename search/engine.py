@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 MATCH_CACHE_SIZE = 32  # queries whose matches and scores are kept (per index version)
 EXPORT_BATCH = 200  # posts read per lock hold while streaming every hit
+# What an article shows of a long post (the index keeps all of it for searching).
+MAX_ARTICLE_CHARS = 200_000
+MAX_ARTICLE_PARAGRAPHS = 2_000
 _EPOCH_TICKS = datetime_to_long(dt.datetime(1970, 1, 1))  # Whoosh counts from datetime.min
 _DAY_TICKS = 86_400 * 1_000_000
 
@@ -179,12 +182,12 @@ class SearchEngine:
             fields = searcher.document(**{ID_FIELD: article_id})
         if fields is None:
             return None
+        paragraphs, truncated = _shown_paragraphs(fields.get(BODY, ""))
         return Article(
             id=fields[ID_FIELD], title=fields.get(TITLE, ""), date=from_local_naive(fields[DATE]),
             categories=_split(fields.get(CATEGORY)), tags=_split(fields.get(TAGS)),
             paper=fields.get(PAPER, ""), url=fields.get(URL, ""),
-            paragraphs=tuple(p for p in fields.get(BODY, "").split("\n") if p),
-            path=fields.get(PATH, ""))
+            paragraphs=paragraphs, truncated=truncated, path=fields.get(PATH, ""))
 
     def stats(self) -> IndexStats:
         with self._lock:
@@ -486,6 +489,21 @@ def _month_counts(months: np.ndarray) -> tuple[FacetCount, ...]:
 
 def _from_ticks(ticks) -> dt.datetime:
     return from_local_naive(long_to_datetime(int(ticks)))
+
+
+def _shown_paragraphs(body: str) -> tuple[tuple[str, ...], bool]:
+    """The first paragraphs of `body`, within MAX_ARTICLE_PARAGRAPHS and MAX_ARTICLE_CHARS; and
+    whether some were left out (the last one shown may be cut)."""
+    shown: list[str] = []
+    room = MAX_ARTICLE_CHARS
+    for paragraph in filter(None, body.split("\n")):
+        if len(shown) == MAX_ARTICLE_PARAGRAPHS or room == 0:
+            return tuple(shown), True
+        shown.append(paragraph[:room])
+        room -= len(shown[-1])
+        if len(paragraph) > len(shown[-1]):
+            return tuple(shown), True
+    return tuple(shown), False
 
 
 def _split(value) -> tuple[str, ...]:

@@ -117,7 +117,8 @@ class Article:
     tags: tuple[str, ...]
     paper: str
     url: str
-    paragraphs: tuple[str, ...]
+    paragraphs: tuple[str, ...]  # the first ones of a long post (search.engine.MAX_ARTICLE_CHARS)
+    truncated: bool = False  # True: the post goes on beyond `paragraphs`
     path: str = ""
 
 

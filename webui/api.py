@@ -48,6 +48,7 @@ def article(article_id: str):
         "paper": found.paper,
         "url": found.url,
         "paragraphs": list(found.paragraphs),
+        "truncated": found.truncated,
     })
 
 
