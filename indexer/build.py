@@ -25,7 +25,7 @@ from tqdm import tqdm
 from whoosh import index as whoosh_index
 
 from finsearch.analysis.segmenter import segmenter
-from finsearch.indexer import store
+from finsearch.indexer import guard, store
 from finsearch.indexer.ingest import Problem, ProblemCounts, find_posts, read_post
 from finsearch.indexer.schema import PATH, make_schema, to_document
 from finsearch.indexer.writer import BulkWriter
@@ -48,6 +48,7 @@ class BuildReport(ProblemCounts):
     indexed: int = 0
     problems: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
+    generation: int = 0
 
 
 @dataclass
@@ -75,18 +76,51 @@ def build_index(archive: Path, root: Path, procs: int | None = None, progress: b
     """Index every post of `archive` into a new build and make it current.
 
     Searches keep using the previous build until the new one is complete.
-    Raises store.IndexBusy if another process is writing this index.
+    Raises store.IndexBusy if another process is writing this index, and
+    guard.RunRefused (changing nothing) if the archive yields no readable post.
+    The outcome, either way, is recorded in INDEX/last-run.json.
     """
-    with store.writer_lock(root):
-        return build_locked(archive, root, procs, progress)
+    try:
+        with store.writer_lock(root):
+            report = build_locked(archive, root, procs, progress)
+    except Exception as error:
+        store.record_outcome(root, guard.failure("index", error))
+        raise
+    store.record_outcome(root, {"command": "index", "ok": True, "generation": report.generation,
+                                "indexed": report.indexed, "skipped": report.skipped,
+                                "recovered": report.recovered, "seconds": round(report.seconds, 2)})
+    return report
 
 
-def build_locked(archive: Path, root: Path, procs: int | None, progress: bool) -> BuildReport:
-    """build_index for a caller that already holds the writer lock."""
+def build_locked(archive: Path, root: Path, procs: int | None, progress: bool,
+                 replacing: set[str] | None = None, max_delete: float = 100.0) -> BuildReport:
+    """build_index for a caller that already holds the writer lock.
+
+    `replacing`: the ids of the index this build replaces; the build is refused
+    if it would drop more than `max_delete` percent of them.
+    """
     started = time.perf_counter()
+    guard.check_archive(archive)
     store.remove_stale_builds(root)  # what a killed run left behind
-    build = store.new_build_dir(root)
     paths = find_posts(archive)
+    guard.check_posts(archive, len(paths), readable=len(paths))
+    build, generation = store.new_build_dir(root)
+    try:
+        report = _build_into(build, archive, root, paths, procs, progress, replacing, max_delete)
+        report.generation = generation
+        store.write_manifest(build, generation)
+    except BaseException:
+        store.discard(build)
+        raise
+    store.publish(root, build)
+    report.seconds = time.perf_counter() - started
+    log.info("indexed %d posts in %.1f s (%d recovered, %d skipped)",
+             report.indexed, report.seconds, report.recovered, report.skipped)
+    return report
+
+
+def _build_into(build: Path, archive: Path, root: Path, paths: list[Path], procs: int | None, progress: bool,
+                replacing: set[str] | None, max_delete: float) -> BuildReport:
     if procs is None:
         procs = max(1, min(default_procs(), len(paths) // POSTS_PER_EXTRA_PROC))
     log.info("indexing %d files from %s with %d process(es)", len(paths), archive, procs)
@@ -97,6 +131,13 @@ def build_locked(archive: Path, root: Path, procs: int | None, progress: bool) -
     report = BuildReport(index=root, problems=[p for r in results for p in r.problems])
     duplicates = _duplicates([pair for r in results for pair in r.indexed], report.problems)
     report.problems.sort(key=lambda problem: problem.path)  # stable: a file's problems stay in order
+    report.indexed = sum(len(r.indexed) for r in results) - len(duplicates)
+    guard.check_posts(archive, len(paths), report.indexed)
+    if replacing:
+        dropped = set(duplicates)
+        kept = {doc_id for r in results for doc_id, path in r.indexed if path not in dropped}
+        guard.check_deletions(len(replacing - kept), len(replacing), max_delete)
+    store.crash_point("after-segments")
     ix = whoosh_index.open_dir(str(build))
     writer = ix.writer(**WRITER_OPTIONS)
     writer.segments.extend(s for r in results for s in r.segments)
@@ -106,11 +147,6 @@ def build_locked(archive: Path, root: Path, procs: int | None, progress: bool) -
         for path in duplicates:
             writer.delete_by_term(PATH, path)
         writer.commit(merge=False)
-    report.indexed = sum(len(r.indexed) for r in results) - len(duplicates)
-    store.publish(root, build)
-    report.seconds = time.perf_counter() - started
-    log.info("indexed %d posts in %.1f s (%d recovered, %d skipped)",
-             report.indexed, report.seconds, report.recovered, report.skipped)
     return report
 
 

@@ -1,11 +1,12 @@
 """The nightly reindex: apply only what changed in the archive since the last run.
 
 Changes are found by content: every post file's checksum is compared with the
-one stored in the index (a column, so no stored body is read). Whoosh commits
-atomically (new segment files first, then a new table of contents by rename),
-so readers see the old state until the commit and the new one after it; a run
-killed before that leaves the old state, and the next run finds the same
-differences again and completes the work.
+one stored in the index (a column, so no stored body is read). The changes are
+committed into a new generation folder that starts as hard links to the current
+one's files, and published with the same atomic `current` swap as a full build
+(store.publish): readers see the old generation until the swap and the new one
+after it, and a run killed at any step leaves the old one serving; the next run
+finds the same differences again and completes the work.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 from tqdm import tqdm
 from whoosh import index as whoosh_index
 
-from finsearch.indexer import store
+from finsearch.indexer import guard, store
 from finsearch.indexer.build import WRITER_OPTIONS, build_locked
 from finsearch.indexer.ingest import MAX_BYTES, Post, Problem, ProblemCounts, checksum, find_posts, read_archive
 from finsearch.indexer.schema import CHECKSUM, ID_FIELD, PATH, to_document
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 class ReindexReport(ProblemCounts):
     index: Path
     full: bool = False
+    full_reason: str | None = None  # why a reindex rebuilt from scratch by itself
     added: int = 0
     updated: int = 0
     deleted: int = 0
@@ -38,38 +40,70 @@ class ReindexReport(ProblemCounts):
     segments_before: int = 0
     segments_after: int = 0
     seconds: float = 0.0
+    generation: int = 0
+
+    def counts(self) -> dict[str, object]:
+        """The figures `--json` prints and INDEX/last-run.json records."""
+        return {"full": self.full, "full_reason": self.full_reason, "generation": self.generation,
+                "added": self.added, "updated": self.updated, "deleted": self.deleted,
+                "unchanged": self.unchanged, "segments_before": self.segments_before,
+                "segments_after": self.segments_after}
 
 
 def reindex(archive: Path, root: Path, full: bool = False, procs: int | None = None,
-            progress: bool = True) -> ReindexReport:
+            progress: bool = True, max_delete: float = guard.DEFAULT_MAX_DELETE_PERCENT) -> ReindexReport:
     """Bring the index at `root` up to date with `archive` (a full build if `full` or no index yet).
 
-    Raises store.IndexBusy at once if another process is writing this index.
+    Raises store.IndexBusy at once if another process is writing this index, and
+    guard.RunRefused (changing nothing) if the archive is missing or yields no
+    readable post, or if the run would delete more than `max_delete` percent of
+    the documents. The outcome, either way, is recorded in INDEX/last-run.json.
     """
     started = time.perf_counter()
-    with store.writer_lock(root):
-        try:
-            ix, _ = store.open_current(root)
-        except store.IndexMissing:
-            full = True
-        if full:
-            built = build_locked(archive, root, procs, progress)
-            ix, _ = store.open_current(root)
-            report = ReindexReport(index=root, full=True, added=built.indexed, problems=built.problems,
-                                   segments_after=_segment_count(ix))
-        else:
-            store.remove_stale_builds(root)  # what a killed full build left behind
-            report = _apply_changes(ix, archive, root, progress)
+    try:
+        with store.writer_lock(root):
+            report = _reindex_locked(archive, root, full, procs, progress, max_delete)
+    except Exception as error:
+        store.record_outcome(root, guard.failure("reindex", error))
+        raise
     report.seconds = time.perf_counter() - started
+    store.record_outcome(root, {"command": "reindex", "ok": True, **report.counts(), "skipped": report.skipped,
+                                "recovered": report.recovered, "seconds": round(report.seconds, 2)})
     log.info("reindex: %d added, %d updated, %d deleted, %d skipped, %.1f s", report.added, report.updated,
              report.deleted, report.skipped, report.seconds)
     return report
 
 
-def _apply_changes(ix: whoosh_index.Index, archive: Path, root: Path, progress: bool) -> ReindexReport:
-    report = ReindexReport(index=root, segments_before=_segment_count(ix))
+def _reindex_locked(archive: Path, root: Path, full: bool, procs: int | None, progress: bool,
+                    max_delete: float) -> ReindexReport:
+    guard.check_archive(archive)
+    reason = None
+    try:
+        ix, build = store.open_current(root, check=False)
+    except store.IndexMissing:
+        ix, reason = None, "there is no index yet"
+    else:
+        problem = store.manifest_problem(store.read_manifest(build))
+        if problem and not full:
+            reason = f"the index {problem}"
+            log.warning("rebuilding in full: %s", reason)
+    if ix is not None and reason is None and not full:
+        store.remove_stale_builds(root)  # what a killed run left behind
+        return _apply_changes(ix, build, archive, root, progress, max_delete)
+    replacing = {doc_id for _, doc_id in _indexed_state(ix).values()} if ix is not None else None
+    built = build_locked(archive, root, procs, progress, replacing, max_delete)
+    ix, _ = store.open_current(root)
+    return ReindexReport(index=root, full=True, full_reason=reason, added=built.indexed, problems=built.problems,
+                         segments_after=_segment_count(ix), generation=built.generation)
+
+
+def _apply_changes(ix: whoosh_index.Index, build: Path, archive: Path, root: Path, progress: bool,
+                   max_delete: float) -> ReindexReport:
+    report = ReindexReport(index=root, segments_before=_segment_count(ix),
+                           generation=store.current_generation(root))
     indexed = _indexed_state(ix)  # path -> (checksum, id)
     on_disk = {path.relative_to(archive).as_posix(): path for path in find_posts(archive)}
+    guard.check_posts(archive, len(on_disk), readable=len(on_disk))
     changed, added = [], []
     for rel, path in on_disk.items():
         if rel not in indexed:
@@ -82,6 +116,25 @@ def _apply_changes(ix: whoosh_index.Index, archive: Path, root: Path, progress: 
     if not (added or changed or gone):
         return report
 
+    new_build, generation = store.new_build_dir(root)
+    try:
+        store.link_generation(build, new_build)
+        _write_changes(whoosh_index.open_dir(str(new_build)), archive, indexed, added, changed, gone, report,
+                       progress, max_delete)
+        store.write_manifest(new_build, generation)
+    except BaseException:
+        store.discard(new_build)
+        raise
+    store.publish(root, new_build)
+    report.generation = generation
+    report.segments_after = _segment_count(whoosh_index.open_dir(str(new_build)))
+    return report
+
+
+def _write_changes(ix: whoosh_index.Index, archive: Path, indexed: dict[str, tuple[str, str]], added: list[Path],
+                   changed: list[Path], gone: list[str], report: ReindexReport, progress: bool,
+                   max_delete: float) -> None:
+    """Apply the changes to the (unpublished) generation `ix` in one commit, if the guard allows."""
     changed_paths = {p.relative_to(archive).as_posix() for p in changed}
     # Which path holds each id once this run's deletions are done (for duplicate ids).
     owner = {doc_id: rel for rel, (_, doc_id) in indexed.items() if rel not in changed_paths and rel not in gone}
@@ -112,12 +165,15 @@ def _apply_changes(ix: whoosh_index.Index, archive: Path, root: Path, progress: 
             report.problems.extend(result.problems)
             if result.post is not None and accept(result.post):
                 writer.add_document(**to_document(result.post))
+        if not owner:
+            guard.check_posts(archive, len(todo) + report.unchanged, readable=0)
+        before = {doc_id for _, doc_id in indexed.values()}
+        guard.check_deletions(len(before - owner.keys()), len(before), max_delete)
+        store.crash_point("after-segments")
         writer.commit()  # Whoosh merges small segments as it commits
     except BaseException:
         writer.cancel()
         raise
-    report.segments_after = _segment_count(whoosh_index.open_dir(ix.storage.folder))
-    return report
 
 
 def _indexed_state(ix: whoosh_index.Index) -> dict[str, tuple[str, str]]:
