@@ -27,6 +27,7 @@ from whoosh import index as whoosh_index
 from finsearch.analysis.segmenter import segmenter
 from finsearch.indexer import guard, store
 from finsearch.indexer.ingest import Problem, ProblemCounts, find_posts, read_post
+from finsearch.indexer.merge import MAX_SEGMENT_DOCS
 from finsearch.indexer.schema import PATH, make_schema, to_document
 from finsearch.indexer.writer import BulkWriter
 
@@ -38,7 +39,8 @@ log = logging.getLogger(__name__)
 WRITER_OPTIONS = {"compound": False}
 POSTS_PER_EXTRA_PROC = 1000  # below this, starting worker processes costs more than it saves
 # A segment's postings are held in memory until it is written (about 200 bytes
-# each); past this many, a worker starts a new segment.
+# each); past this many, or past MAX_SEGMENT_DOCS documents (so a merge that
+# purges its deleted documents stays bounded), a worker starts a new segment.
 MAX_SEGMENT_POSTINGS = 8_000_000
 
 
@@ -217,7 +219,7 @@ def _write_share(build: Path, archive: Path, paths: list[Path], advance: Callabl
             writer.add_document(**to_document(read.post))
             result.indexed.append((read.post.id, read.post.path))
         advance(1)
-        if writer.pool.postings > MAX_SEGMENT_POSTINGS:
+        if writer.pool.postings > MAX_SEGMENT_POSTINGS or writer.doc_count() >= MAX_SEGMENT_DOCS:
             result.segments.append(writer.finish_segment())
             writer = _segment_writer(ix)
     if writer.doc_count():

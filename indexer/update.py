@@ -21,6 +21,7 @@ from whoosh import index as whoosh_index
 from finsearch.indexer import guard, store
 from finsearch.indexer.build import WRITER_OPTIONS, build_locked
 from finsearch.indexer.ingest import MAX_BYTES, Post, Problem, ProblemCounts, checksum, find_posts, read_archive
+from finsearch.indexer.merge import purge_and_merge_small
 from finsearch.indexer.schema import CHECKSUM, ID_FIELD, PATH, to_document
 from finsearch.indexer.writer import BulkWriter
 
@@ -170,7 +171,7 @@ def _write_changes(ix: whoosh_index.Index, archive: Path, indexed: dict[str, tup
         before = {doc_id for _, doc_id in indexed.values()}
         guard.check_deletions(len(before - owner.keys()), len(before), max_delete)
         store.crash_point("after-segments")
-        writer.commit()  # Whoosh merges small segments as it commits
+        writer.commit(mergetype=purge_and_merge_small)
     except BaseException:
         writer.cancel()
         raise

@@ -446,3 +446,29 @@ def test_the_real_server_waits_for_its_first_index(built, tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+
+
+# -- 6. churn: deletions are purged, not kept on disk and in the statistics ----------------------
+
+
+def test_a_reindex_purges_deleted_documents(site):
+    from whoosh import index as whoosh_index
+    archive, index = site
+    for path in sorted(archive.glob("2026-06-*.md"))[::8]:  # 12% of the only segment
+        path.unlink()
+    done = finsearch("reindex", archive, "--index", index, "--max-delete", "15", "--json")
+    assert done.returncode == 0, done.stderr
+    segments = whoosh_index.open_dir(str(index / os.readlink(index / "current")))._segments()
+    assert sum(s.deleted_count() for s in segments) == 0  # rewritten without them
+    fresh = index.parent / "fresh"
+    build_index(archive, fresh, progress=False)
+    assert results(index) == results(fresh)  # same documents, same BM25 statistics, same ranking
+    engine, rebuilt = SearchEngine(index), SearchEngine(fresh)
+    try:
+        for query in QUERIES:
+            ours = engine.search(SearchRequest(query=query, page_size=5))
+            theirs = rebuilt.search(SearchRequest(query=query, page_size=5))
+            assert [h.id for h in ours.hits] == [h.id for h in theirs.hits]
+    finally:
+        engine.close()
+        rebuilt.close()
