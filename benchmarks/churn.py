@@ -31,7 +31,7 @@ QUERIES = ("银行", "基金", "股票", "人工智能", "新能源汽车", "供
 def reindex(archive: Path, index: Path) -> dict:
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "finsearch", "reindex", str(archive), "--index", str(index),
-                           "--json"], capture_output=True, text=True)
+                           "--json"], capture_output=True, text=True, check=False)
     report = json.loads(done.stdout)
     if done.returncode:
         raise SystemExit(f"reindex failed ({done.returncode}): {report.get('error')}")

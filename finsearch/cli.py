@@ -12,8 +12,8 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 EXIT_CODES_HELP = ("Exit codes: 0 success; 1 failure (no index, index busy, ...); 2 bad usage or query; "

@@ -16,10 +16,10 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from tqdm import tqdm
 from whoosh import index as whoosh_index
@@ -105,7 +105,7 @@ def build_locked(archive: Path, root: Path, procs: int | None, progress: bool,
     guard.check_archive(archive)
     store.remove_stale_builds(root)  # what a killed run left behind
     paths = find_posts(archive)
-    guard.check_posts(archive, len(paths), readable=len(paths))
+    guard.check_has_posts(archive, len(paths))
     build, generation = store.new_build_dir(root)
     try:
         report = _build_into(build, archive, root, paths, procs, progress, replacing, max_delete)

@@ -30,10 +30,14 @@ def check_archive(archive: Path) -> None:
         raise RunRefused("archive-not-folder", f"the archive {archive} is not a folder; nothing changed")
 
 
-def check_posts(archive: Path, files: int, readable: int) -> None:
-    """Refuse an archive with no post file, or none that could be read."""
+def check_has_posts(archive: Path, files: int) -> None:
     if files == 0:
         raise RunRefused("archive-empty", f"the archive {archive} holds no post file (not mounted?); nothing changed")
+
+
+def check_posts(archive: Path, files: int, readable: int) -> None:
+    """Refuse an archive with no post file, or none that could be read."""
+    check_has_posts(archive, files)
     if readable == 0:
         raise RunRefused("no-readable-post",
                          f"none of the {files} post files of {archive} could be read; nothing changed")

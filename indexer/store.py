@@ -20,16 +20,18 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import functools
 import json
 import logging
 import os
 import re
 import shutil
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from whoosh import index as whoosh_index
 
@@ -116,8 +118,9 @@ def open_current(root: Path, check: bool = True) -> tuple[whoosh_index.Index, Pa
 # -- the manifest: what a build was made with ------------------------------------
 
 
+@functools.cache
 def expected_manifest() -> dict[str, Any]:
-    """What this finsearch writes into an index (and needs to read one correctly)."""
+    """What this finsearch writes into an index (and needs to read one correctly); not to be mutated."""
     from finsearch.analysis import fingerprint
     from finsearch.indexer.schema import make_schema
     schema = make_schema()
@@ -145,12 +148,12 @@ def manifest_problem(manifest: dict[str, Any] | None) -> str | None:
         return "has no manifest (it was built by an older finsearch)"
     expected = expected_manifest()
     if manifest.get("schema") != expected["schema"]:
-        return "has other fields (built by finsearch %s)" % manifest.get("finsearch_version", "?")
+        return f"has other fields (built by finsearch {manifest.get('finsearch_version', '?')})"
     analysis = manifest.get("analysis")
     if analysis != expected["analysis"]:
         changed = sorted(k for k in expected["analysis"] if not isinstance(analysis, dict)
                          or analysis.get(k) != expected["analysis"][k])
-        return "was analysed differently (changed: %s)" % ", ".join(changed)
+        return f"was analysed differently (changed: {', '.join(changed)})"
     return None
 
 
@@ -298,7 +301,7 @@ def remove_stale_builds(root: Path, now: float | None = None) -> list[str]:
     for leftover in root.glob(".*.*"):  # temporary links of a killed swap
         if leftover.is_symlink():
             leftover.unlink()
-    removed = []
+    removed: list[str] = []
     builds = root / BUILDS
     if not builds.is_dir():
         return removed
@@ -349,7 +352,7 @@ def writer_lock(root: Path) -> Iterator[None]:
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def record_outcome(root: Path, outcome: dict[str, Any]) -> None:

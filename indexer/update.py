@@ -104,7 +104,7 @@ def _apply_changes(ix: whoosh_index.Index, build: Path, archive: Path, root: Pat
                            generation=store.current_generation(root))
     indexed = _indexed_state(ix)  # path -> (checksum, id)
     on_disk = {path.relative_to(archive).as_posix(): path for path in find_posts(archive)}
-    guard.check_posts(archive, len(on_disk), readable=len(on_disk))
+    guard.check_has_posts(archive, len(on_disk))
     changed, added = [], []
     for rel, path in on_disk.items():
         if rel not in indexed:

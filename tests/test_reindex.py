@@ -247,7 +247,7 @@ def test_searches_from_other_processes_never_fail_during_runs(tmp_path):
     for run in range(6):
         for path in extra[run * 3:run * 3 + 3]:
             shutil.copy(path, archive / path.name)
-        sorted(archive.glob("2026-06-*.md"))[0].unlink()
+        min(archive.glob("2026-06-*.md")).unlink()
         expected.add(reindex(archive, index, progress=False).unchanged + 3)
     assert lifecycle.finsearch("rollback", "--index", index).returncode == 0
     expected.add(reindex(archive, index, full=True, progress=False).added)
