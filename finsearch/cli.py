@@ -82,9 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
                                   description="Find posts added, changed (by content) and deleted since the last run "
                                               "and apply just those; a full build if there is no index yet or with "
                                               "--full. Searches keep answering from the previous state until the "
-                                              "new one is published. A second run while one is writing exits at once "
+                                              "new one is published (`finsearch rollback` returns to the previous one); an "
+                                              "index built with other analysis is rebuilt in full by itself. "
+                                              "A second run while one is writing exits at once "
                                               "with code 1. The delete guard: a run whose archive is missing, empty or "
-                                              "unreadable, or that would delete more than 5%% of the documents, "
+                                              "unreadable, or that would delete more than 5% of the documents, "
                                               "changes nothing and exits with code 3.",
                                   epilog=EXIT_CODES_HELP)
     reindex.add_argument("archive", type=Path, help="folder of Jekyll posts (e.g. _posts)")
