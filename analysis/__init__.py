@@ -4,9 +4,14 @@ Two views of the same text:
 - words (jieba, search mode) drive ranking;
 - unit bigrams match literal strings, whatever jieba does with the context.
 """
+import hashlib
+
+import jieba
 from whoosh.analysis import Analyzer
 
+from finsearch.analysis import normalize
 from finsearch.analysis.normalize import fold, halfwidth, is_cjk, simplify, unit_pattern, unit_runs
+from finsearch.analysis.segmenter import USER_DICT
 from finsearch.analysis.tokenizers import GramTokenizer, JiebaTokenizer, gram_terms
 
 
@@ -24,5 +29,20 @@ def words(text: str) -> list[str]:
     return list(seen)
 
 
-__all__ = ["fold", "gram_analyzer", "halfwidth", "gram_terms", "is_cjk", "simplify", "unit_pattern", "unit_runs",
+# Bump when a tokenizer's code changes what it emits (the settings below can't see code).
+TOKENIZER_VERSION = 1
+
+
+def fingerprint() -> dict[str, str]:
+    """What the index's terms depend on: an index built under another fingerprint must be rebuilt."""
+    folding = repr(sorted(normalize._FOLD.items())) + normalize.UNIT.pattern + normalize._SPACE.pattern
+    return {
+        "normalizer": hashlib.blake2b(folding.encode(), digest_size=16).hexdigest(),
+        "tokenizers": f"jieba {jieba.__version__} search mode + unit bigrams, v{TOKENIZER_VERSION}",
+        "dictionary": hashlib.blake2b(USER_DICT.read_bytes(), digest_size=16).hexdigest(),
+    }
+
+
+__all__ = ["fingerprint", "fold", "gram_analyzer", "halfwidth", "gram_terms", "is_cjk", "simplify", "unit_pattern",
+           "unit_runs",
            "word_analyzer", "words"]

@@ -64,20 +64,15 @@ def huge_body(matches: int = HUGE_MATCHES, size: int = HUGE_BYTES) -> str:
 
 def former_snippet_html(text: str, terms: tuple[str, ...]) -> str:
     """search.snippets.snippet_html as it was before the match cap (every window scanned all
-    matches): the baseline here, and the oracle that today's snippets of real posts must equal."""
-    from finsearch.analysis import fold, is_cjk, unit_runs
+    matches, over the folded text): the baseline here, and the oracle that today's snippets of
+    real posts must equal. Units are today's (analysis.unit_pattern)."""
+    from finsearch.analysis import fold, unit_pattern, unit_runs
     from finsearch.search import snippets as s
 
     patterns = []
     for term in terms:
         for run in unit_runs(fold(term)):
-            units = [unit for unit, _, _ in run]
-            pattern = r"\s*".join(re.escape(unit) for unit in units)
-            if not is_cjk(units[0]):
-                pattern = r"(?<![0-9a-z.])" + pattern
-            if not is_cjk(units[-1]):
-                pattern += r"(?![0-9a-z%])"
-            patterns.append((len(units), pattern))
+            patterns.append((len(run), unit_pattern([unit for unit, _, _ in run])))
     patterns.sort(key=lambda item: -item[0])
     matcher = re.compile("|".join(f"(?:{p})" for _, p in patterns)) if patterns else None
     spans = [m.span() for m in matcher.finditer(fold(text)) if m.end() > m.start()] if matcher else []

@@ -1,7 +1,7 @@
 """`finsearch`: index a news archive, search it, serve it.
 
-Exit codes: 0 success, 2 bad usage or query, 1 any other failure (with a
-one-line message on stderr).
+Exit codes: 0 success, 2 bad usage or query, 3 a run refused by the delete
+guard (nothing changed), 1 any other failure (with a one-line message on stderr).
 """
 from __future__ import annotations
 
@@ -15,9 +15,13 @@ import os
 import re
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
+EXIT_CODES_HELP = ("Exit codes: 0 success; 1 failure (no index, index busy, ...); 2 bad usage or query; "
+                   "3 refused by the delete guard: the archive is missing, empty or unreadable, or the run would "
+                   "delete more than the allowed share of the index (nothing was changed).")
 _TAG = re.compile(r"<[^>]+>")
 
 log = logging.getLogger("finsearch")
@@ -34,14 +38,17 @@ def main(argv: list[str] | None = None) -> int:
     _take_query_words(parser, args, extras)
     logging.basicConfig(level={0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from finsearch.indexer import IndexBusy, IndexMissing
+    from finsearch.indexer import IndexBusy, IndexMissing, NothingToRollBack, RunRefused
     from finsearch.search import SearchError
     try:
         return args.run(args)
     except (UsageError, SearchError) as error:
         print(f"finsearch: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except (IndexBusy, IndexMissing) as error:
+    except RunRefused as error:
+        print(f"finsearch: refused: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    except (IndexBusy, IndexMissing, NothingToRollBack) as error:
         print(f"finsearch: {error}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
@@ -54,18 +61,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from finsearch.search.types import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE, Sort
+    from finsearch.search.types import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE
     parser = argparse.ArgumentParser(
         prog="finsearch",
         description="Full-text search for an archive of Chinese financial news (Jekyll _posts).",
-        epilog="The index location is --index, else $FINSEARCH_INDEX, else ~/.local/share/finsearch/index.")
+        epilog="The index location is --index, else $FINSEARCH_INDEX, else ~/.local/share/finsearch/index. "
+               + EXIT_CODES_HELP)
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log progress (-vv: debug)")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     index = commands.add_parser("index", help="build the index from scratch",
                                 description="Read every post of ARCHIVE (recursively) and build a new index. "
                                             "Searches keep using the old index until the new one is complete. "
-                                            "Bad posts are reported by file and reason, and never stop the run.")
+                                            "Bad posts are reported by file and reason, and never stop the run. "
+                                            "An archive that is missing, empty or yields no readable post is "
+                                            "refused with exit code 3 (an empty index is never published).",
+                                epilog=EXIT_CODES_HELP)
     index.add_argument("archive", type=Path, help="folder of Jekyll posts (e.g. _posts)")
     _index_option(index)
     index.add_argument("--procs", type=int, default=None,
@@ -77,14 +88,32 @@ def build_parser() -> argparse.ArgumentParser:
                                   description="Find posts added, changed (by content) and deleted since the last run "
                                               "and apply just those; a full build if there is no index yet or with "
                                               "--full. Searches keep answering from the previous state until the "
-                                              "new one is committed. A second run while one is writing exits at once "
-                                              "with code 1.")
+                                              "new one is published (`finsearch rollback` returns to the previous one); an "
+                                              "index built with other analysis is rebuilt in full by itself. "
+                                              "A second run while one is writing exits at once "
+                                              "with code 1. The delete guard: a run whose archive is missing, empty or "
+                                              "unreadable, or that would delete more than 5% of the documents, "
+                                              "changes nothing and exits with code 3.",
+                                  epilog=EXIT_CODES_HELP)
     reindex.add_argument("archive", type=Path, help="folder of Jekyll posts (e.g. _posts)")
     _index_option(reindex)
     reindex.add_argument("--full", action="store_true", help="rebuild from scratch")
     reindex.add_argument("--procs", type=int, default=None, help="writer processes for a full build")
-    reindex.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    reindex.add_argument("--json", action="store_true",
+                         help="print the report as one JSON object (on failure too: error, code, timestamp)")
+    deletes = reindex.add_mutually_exclusive_group()
+    deletes.add_argument("--max-delete", type=float, default=None, metavar="PERCENT",
+                         help="refuse to delete more than PERCENT of the documents (default 5)")
+    deletes.add_argument("--allow-deletes", action="store_true",
+                         help="apply deletions whatever their share (an empty archive is still refused)")
     reindex.set_defaults(run=run_reindex)
+
+    rollback = commands.add_parser("rollback", help="go back to the previous generation of the index",
+                                   description="Point the index back at the generation the last index/reindex "
+                                               "replaced, in one atomic step (searches switch over by themselves). "
+                                               "Only one step back: a second rollback is refused.")
+    _index_option(rollback)
+    rollback.set_defaults(run=run_rollback)
 
     search = commands.add_parser("search", help="search the index",
                                  description="Search the index. Query syntax: words (all required), "
@@ -118,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None, help="address to listen on (default $FINSEARCH_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default $FINSEARCH_PORT or 8000)")
     serve.add_argument("--workers", type=int, default=None, help="worker processes (default 2)")
+    serve.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                       help="gunicorn's worker timeout (default 30); the app answers 503 itself after 80%% of it")
     serve.set_defaults(run=run_serve)
     return parser
 
@@ -166,36 +197,65 @@ def _index_option(parser: argparse.ArgumentParser) -> None:
 def run_index(args) -> int:
     from finsearch.indexer import build_index, resolve_root
     _check_build_args(args)
-    report = build_index(args.archive, resolve_root(args.index), procs=args.procs,
-                         progress=sys.stderr.isatty() and not args.json)
-    _print_report(report, {"indexed": report.indexed}, args.json,
+    root = resolve_root(args.index)
+    with _json_failure("index", root, args.json):
+        report = build_index(args.archive, root, procs=args.procs, progress=sys.stderr.isatty() and not args.json)
+    _print_report(report, {"indexed": report.indexed, "generation": report.generation}, args.json,
                   f"indexed {report.indexed} posts into {report.index} in {report.seconds:.1f} s "
                   f"({report.recovered} problems recovered, {report.skipped} posts skipped)")
     return EXIT_OK
 
 
 def run_reindex(args) -> int:
-    from finsearch.indexer import reindex, resolve_root
+    from finsearch.indexer import DEFAULT_MAX_DELETE_PERCENT, reindex, resolve_root
     _check_build_args(args)
-    report = reindex(args.archive, resolve_root(args.index), full=args.full, procs=args.procs,
-                     progress=sys.stderr.isatty() and not args.json)
-    counts = {"full": report.full, "added": report.added, "updated": report.updated, "deleted": report.deleted,
-              "unchanged": report.unchanged, "segments_before": report.segments_before,
-              "segments_after": report.segments_after}
-    _print_report(report, counts, args.json,
-                  f"{'full rebuild' if report.full else 'reindex'}: {report.added} added, {report.updated} updated, "
-                  f"{report.deleted} deleted, {report.skipped} skipped, {report.recovered} recovered, "
-                  f"{report.unchanged} unchanged; segments {report.segments_before} -> {report.segments_after}; "
-                  f"{report.seconds:.1f} s")
+    if args.max_delete is not None and not 0 <= args.max_delete <= 100:
+        raise UsageError("--max-delete must be a percentage between 0 and 100")
+    max_delete = 100.0 if args.allow_deletes else (
+        DEFAULT_MAX_DELETE_PERCENT if args.max_delete is None else args.max_delete)
+    root = resolve_root(args.index)
+    with _json_failure("reindex", root, args.json):
+        report = reindex(args.archive, root, full=args.full, procs=args.procs,
+                         progress=sys.stderr.isatty() and not args.json, max_delete=max_delete)
+    why = f" ({report.full_reason})" if report.full_reason else ""
+    _print_report(report, report.counts(), args.json,
+                  f"{'full rebuild' + why if report.full else 'reindex'}: {report.added} added, "
+                  f"{report.updated} updated, {report.deleted} deleted, {report.skipped} skipped, "
+                  f"{report.recovered} recovered, {report.unchanged} unchanged; "
+                  f"segments {report.segments_before} -> {report.segments_after}; "
+                  f"generation {report.generation}; {report.seconds:.1f} s")
     return EXIT_OK
+
+
+def run_rollback(args) -> int:
+    from finsearch.indexer import resolve_root, rollback
+    left, now = rollback(resolve_root(args.index))
+    print(f"rolled back: current is {now.name} again (was {left.name})")
+    return EXIT_OK
+
+
+@contextlib.contextmanager
+def _json_failure(command: str, root: Path, as_json: bool) -> Iterator[None]:
+    """With --json, a failed run prints its JSON object too (then fails as usual)."""
+    try:
+        yield
+    except Exception as error:
+        if as_json:
+            from finsearch.indexer import failure
+            from finsearch.indexer.store import now_iso
+            print(json.dumps({**failure(command, error), "index": str(root), "timestamp": now_iso()},
+                             ensure_ascii=False))
+        raise
 
 
 def _print_report(report, counts: dict, as_json: bool, summary: str) -> None:
     """Every bad post by file and reason, then the summary (or all of it as one JSON object)."""
+    from finsearch.indexer.store import now_iso
     problems = sorted(report.problems, key=lambda p: (not p.skipped, p.path))
     if as_json:
-        print(json.dumps({"index": str(report.index), **counts, "recovered": report.recovered,
-                          "skipped": report.skipped, "seconds": round(report.seconds, 2),
+        print(json.dumps({"ok": True, "timestamp": now_iso(), "index": str(report.index), **counts,
+                          "recovered": report.recovered, "skipped": report.skipped,
+                          "seconds": round(report.seconds, 2),
                           "problems": [{"path": p.path, "reason": p.reason, "skipped": p.skipped}
                                        for p in problems]}, ensure_ascii=False))
         return
@@ -205,8 +265,7 @@ def _print_report(report, counts: dict, as_json: bool, summary: str) -> None:
 
 
 def _check_build_args(args) -> None:
-    if not args.archive.is_dir():
-        raise UsageError(f"not a folder: {args.archive}")
+    # A missing or wrong archive is the delete guard's (exit code 3), not a usage error.
     if args.procs is not None and args.procs < 1:
         raise UsageError("--procs must be at least 1")
 
@@ -272,14 +331,15 @@ def run_stats(args) -> int:
 
 def run_serve(args) -> int:
     from finsearch.webui import DEFAULT_HOST, env_port
-    from finsearch.webui.server import serve
+    from finsearch.webui.server import WORKER_TIMEOUT, serve
     host = args.host or os.environ.get("FINSEARCH_HOST") or DEFAULT_HOST
     port = args.port if args.port is not None else env_port()
     if _port_in_use(host, port):  # gunicorn would retry for 5 s and log a page of errors
         print(f"finsearch: port {port} on {host} is already in use (another server?); choose one with --port",
               file=sys.stderr)
         return EXIT_FAILURE
-    serve(index_dir=args.index, host=args.host, port=args.port, workers=args.workers)
+    serve(index_dir=args.index, host=args.host, port=args.port, workers=args.workers,
+          timeout=WORKER_TIMEOUT if args.timeout is None else args.timeout)
     return EXIT_OK
 
 

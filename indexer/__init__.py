@@ -7,7 +7,10 @@ ingest (files -> Post) -> clean (body -> paragraphs) -> schema (Post -> document
 from finsearch.indexer.build import BuildReport, build_index
 from finsearch.indexer.update import ReindexReport, reindex
 from finsearch.indexer.ingest import Post, Problem, read_archive
-from finsearch.indexer.store import IndexBusy, IndexMissing, resolve_root
+from finsearch.indexer.guard import DEFAULT_MAX_DELETE_PERCENT, RunRefused, failure
+from finsearch.indexer.store import (IndexBusy, IndexIncompatible, IndexMissing, NothingToRollBack, resolve_root,
+                                     rollback_index as rollback)
 
-__all__ = ["BuildReport", "IndexBusy", "IndexMissing", "Post", "Problem", "ReindexReport", "build_index",
-           "read_archive", "reindex", "resolve_root"]
+__all__ = ["DEFAULT_MAX_DELETE_PERCENT", "BuildReport", "IndexBusy", "IndexIncompatible", "IndexMissing",
+           "NothingToRollBack", "Post", "Problem", "ReindexReport", "RunRefused", "build_index", "failure",
+           "read_archive", "reindex", "resolve_root", "rollback"]

@@ -16,17 +16,18 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from tqdm import tqdm
 from whoosh import index as whoosh_index
 
 from finsearch.analysis.segmenter import segmenter
-from finsearch.indexer import stock_names, store
+from finsearch.indexer import guard, stock_names, store
 from finsearch.indexer.ingest import Problem, ProblemCounts, claim_id, find_posts, path_order, read_post
+from finsearch.indexer.merge import MAX_SEGMENT_DOCS
 from finsearch.indexer.schema import PATH, make_schema, to_document
 from finsearch.indexer.writer import BulkWriter
 
@@ -38,7 +39,8 @@ log = logging.getLogger(__name__)
 WRITER_OPTIONS = {"compound": False}
 POSTS_PER_EXTRA_PROC = 1000  # below this, starting worker processes costs more than it saves
 # A segment's postings are held in memory until it is written (about 200 bytes
-# each); past this many, a worker starts a new segment.
+# each); past this many, or past MAX_SEGMENT_DOCS documents (so a merge that
+# purges its deleted documents stays bounded), a worker starts a new segment.
 MAX_SEGMENT_POSTINGS = 8_000_000
 
 
@@ -48,6 +50,7 @@ class BuildReport(ProblemCounts):
     indexed: int = 0
     problems: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
+    generation: int = 0
 
 
 @dataclass
@@ -76,19 +79,52 @@ def build_index(archive: Path, root: Path, procs: int | None = None, progress: b
     """Index every post of `archive` into a new build and make it current.
 
     Searches keep using the previous build until the new one is complete.
-    Raises store.IndexBusy if another process is writing this index.
+    Raises store.IndexBusy if another process is writing this index, and
+    guard.RunRefused (changing nothing) if the archive yields no readable post.
+    The outcome, either way, is recorded in INDEX/last-run.json.
     """
-    with store.writer_lock(root):
-        return build_locked(archive, root, procs, progress)
+    try:
+        with store.writer_lock(root):
+            report = build_locked(archive, root, procs, progress)
+    except Exception as error:
+        store.record_outcome(root, guard.failure("index", error))
+        raise
+    store.record_outcome(root, {"command": "index", "ok": True, "generation": report.generation,
+                                "indexed": report.indexed, "skipped": report.skipped,
+                                "recovered": report.recovered, "seconds": round(report.seconds, 2)})
+    return report
 
 
-def build_locked(archive: Path, root: Path, procs: int | None, progress: bool) -> BuildReport:
-    """build_index for a caller that already holds the writer lock."""
+def build_locked(archive: Path, root: Path, procs: int | None, progress: bool,
+                 replacing: set[str] | None = None, max_delete: float = 100.0) -> BuildReport:
+    """build_index for a caller that already holds the writer lock.
+
+    `replacing`: the ids of the index this build replaces; the build is refused
+    if it would drop more than `max_delete` percent of them.
+    """
     started = time.perf_counter()
+    guard.check_archive(archive)
     store.remove_stale_builds(root)  # what a killed run left behind
-    build = store.new_build_dir(root)
     passed_over: list[Problem] = []  # links, FIFOs…: reported with the bad posts
     paths = find_posts(archive, passed_over)
+    guard.check_has_posts(archive, len(paths))
+    build, generation = store.new_build_dir(root)
+    try:
+        report = _build_into(build, archive, root, paths, passed_over, procs, progress, replacing, max_delete)
+        report.generation = generation
+        store.write_manifest(build, generation)
+    except BaseException:
+        store.discard(build)
+        raise
+    store.publish(root, build)
+    report.seconds = time.perf_counter() - started
+    log.info("indexed %d posts in %.1f s (%d recovered, %d skipped)",
+             report.indexed, report.seconds, report.recovered, report.skipped)
+    return report
+
+
+def _build_into(build: Path, archive: Path, root: Path, paths: list[Path], passed_over: list[Problem],
+                procs: int | None, progress: bool, replacing: set[str] | None, max_delete: float) -> BuildReport:
     if procs is None:
         procs = max(1, min(default_procs(), len(paths) // POSTS_PER_EXTRA_PROC))
     log.info("indexing %d files from %s with %d process(es)", len(paths), archive, procs)
@@ -99,6 +135,13 @@ def build_locked(archive: Path, root: Path, procs: int | None, progress: bool) -
     report = BuildReport(index=root, problems=passed_over + [p for r in results for p in r.problems])
     duplicates = _duplicates([pair for r in results for pair in r.indexed], report.problems)
     report.problems.sort(key=lambda problem: problem.path)  # stable: a file's problems stay in order
+    report.indexed = sum(len(r.indexed) for r in results) - len(duplicates)
+    guard.check_posts(archive, len(paths), report.indexed)
+    if replacing:
+        dropped = set(duplicates)
+        kept = {doc_id for r in results for doc_id, path in r.indexed if path not in dropped}
+        guard.check_deletions(len(replacing - kept), len(replacing), max_delete)
+    store.crash_point("after-segments")
     ix = whoosh_index.open_dir(str(build))
     writer = ix.writer(**WRITER_OPTIONS)
     writer.segments.extend(s for r in results for s in r.segments)
@@ -110,11 +153,6 @@ def build_locked(archive: Path, root: Path, procs: int | None, progress: bool) -
         writer.commit(merge=False)
     mentions = {path: pairs for r in results for path, pairs in r.stock_mentions.items() if path not in duplicates}
     stock_names.write(build, ix.latest_generation(), mentions)
-    report.indexed = sum(len(r.indexed) for r in results) - len(duplicates)
-    store.publish(root, build)
-    report.seconds = time.perf_counter() - started
-    log.info("indexed %d posts in %.1f s (%d recovered, %d skipped)",
-             report.indexed, report.seconds, report.recovered, report.skipped)
     return report
 
 
@@ -186,7 +224,7 @@ def _write_share(build: Path, archive: Path, paths: list[Path], advance: Callabl
             result.indexed.append((read.post.id, read.post.path))
             result.stock_mentions[read.post.path] = stock_names.of_post(read.post)
         advance(1)
-        if writer.pool.postings > MAX_SEGMENT_POSTINGS:
+        if writer.pool.postings > MAX_SEGMENT_POSTINGS or writer.doc_count() >= MAX_SEGMENT_DOCS:
             result.segments.append(writer.finish_segment())
             writer = _segment_writer(ix)
     if writer.doc_count():

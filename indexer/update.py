@@ -1,11 +1,12 @@
 """The nightly reindex: apply only what changed in the archive since the last run.
 
 Changes are found by content: every post file's checksum is compared with the
-one stored in the index (a column, so no stored body is read). Whoosh commits
-atomically (new segment files first, then a new table of contents by rename),
-so readers see the old state until the commit and the new one after it; a run
-killed before that leaves the old state, and the next run finds the same
-differences again and completes the work.
+one stored in the index (a column, so no stored body is read). The changes are
+committed into a new generation folder that starts as hard links to the current
+one's files, and published with the same atomic `current` swap as a full build
+(store.publish): readers see the old generation until the swap and the new one
+after it, and a run killed at any step leaves the old one serving; the next run
+finds the same differences again and completes the work.
 """
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ from pathlib import Path
 from tqdm import tqdm
 from whoosh import index as whoosh_index
 
-from finsearch.indexer import stock_names, store
+from finsearch.indexer import guard, stock_names, store
 from finsearch.indexer.build import WRITER_OPTIONS, build_locked
 from finsearch.indexer.ingest import (Post, Problem, ProblemCounts, claim_id, file_checksum, find_posts, path_order,
                                       read_post)
+from finsearch.indexer.merge import purge_and_merge_small
 from finsearch.indexer.schema import CHECKSUM, ID_FIELD, PATH, to_document
 from finsearch.indexer.writer import BulkWriter
 
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 class ReindexReport(ProblemCounts):
     index: Path
     full: bool = False
+    full_reason: str | None = None  # why a reindex rebuilt from scratch by itself
     added: int = 0
     updated: int = 0
     deleted: int = 0
@@ -39,39 +42,73 @@ class ReindexReport(ProblemCounts):
     segments_before: int = 0
     segments_after: int = 0
     seconds: float = 0.0
+    generation: int = 0
+
+    def counts(self) -> dict[str, object]:
+        """The figures `--json` prints and INDEX/last-run.json records."""
+        return {"full": self.full, "full_reason": self.full_reason, "generation": self.generation,
+                "added": self.added, "updated": self.updated, "deleted": self.deleted,
+                "unchanged": self.unchanged, "segments_before": self.segments_before,
+                "segments_after": self.segments_after}
 
 
 def reindex(archive: Path, root: Path, full: bool = False, procs: int | None = None,
-            progress: bool = True) -> ReindexReport:
+            progress: bool = True, max_delete: float = guard.DEFAULT_MAX_DELETE_PERCENT) -> ReindexReport:
     """Bring the index at `root` up to date with `archive` (a full build if `full` or no index yet).
 
-    Raises store.IndexBusy at once if another process is writing this index.
+    Raises store.IndexBusy at once if another process is writing this index, and
+    guard.RunRefused (changing nothing) if the archive is missing or yields no
+    readable post, or if the run would delete more than `max_delete` percent of
+    the documents. The outcome, either way, is recorded in INDEX/last-run.json.
     """
     started = time.perf_counter()
-    with store.writer_lock(root):
-        try:
-            ix, _ = store.open_current(root)
-        except store.IndexMissing:
-            full = True
-        if full:
-            built = build_locked(archive, root, procs, progress)
-            ix, _ = store.open_current(root)
-            report = ReindexReport(index=root, full=True, added=built.indexed, problems=built.problems,
-                                   segments_after=_segment_count(ix))
-        else:
-            store.remove_stale_builds(root)  # what a killed full build left behind
-            report = _apply_changes(ix, archive, root, progress)
+    try:
+        with store.writer_lock(root):
+            report = _reindex_locked(archive, root, full, procs, progress, max_delete)
+    except Exception as error:
+        store.record_outcome(root, guard.failure("reindex", error))
+        raise
     report.seconds = time.perf_counter() - started
+    store.record_outcome(root, {"command": "reindex", "ok": True, **report.counts(), "skipped": report.skipped,
+                                "recovered": report.recovered, "seconds": round(report.seconds, 2)})
     log.info("reindex: %d added, %d updated, %d deleted, %d skipped, %.1f s", report.added, report.updated,
              report.deleted, report.skipped, report.seconds)
     return report
 
 
-def _apply_changes(ix: whoosh_index.Index, archive: Path, root: Path, progress: bool) -> ReindexReport:
-    report = ReindexReport(index=root, segments_before=_segment_count(ix))
+def _reindex_locked(archive: Path, root: Path, full: bool, procs: int | None, progress: bool,
+                    max_delete: float) -> ReindexReport:
+    guard.check_archive(archive)
+    reason = None
+    try:
+        ix, build = store.open_current(root, check=False)
+    except store.IndexMissing:
+        ix, reason = None, "there is no index yet"
+    else:
+        problem = store.manifest_problem(store.read_manifest(build))
+        if problem and not full:
+            reason = f"the index {problem}"
+            log.warning("rebuilding in full: %s", reason)
+    if ix is not None and reason is None and not full:
+        store.remove_stale_builds(root)  # what a killed run left behind
+        return _apply_changes(ix, build, archive, root, progress, max_delete)
+    replacing = {doc_id for _, doc_id in _indexed_state(ix).values()} if ix is not None else None
+    built = build_locked(archive, root, procs, progress, replacing, max_delete)
+    ix, _ = store.open_current(root)
+    return ReindexReport(index=root, full=True, full_reason=reason, added=built.indexed, problems=built.problems,
+                         segments_after=_segment_count(ix), generation=built.generation)
+
+
+def _apply_changes(ix: whoosh_index.Index, build: Path, archive: Path, root: Path, progress: bool,
+                   max_delete: float) -> ReindexReport:
+    report = ReindexReport(index=root, segments_before=_segment_count(ix),
+                           generation=store.current_generation(root))
     indexed = _indexed_state(ix)  # path -> (checksum, id)
+    # Read (or, if the generation's file is missing or stale, rebuilt in place: a derived file,
+    # replaced in one rename) even when nothing changed, so a lost file does not wait for news.
     mentions = stock_names.current(ix)
     on_disk = {path.relative_to(archive).as_posix(): path for path in find_posts(archive, report.problems)}
+    guard.check_has_posts(archive, len(on_disk))
     changed, added = [], []
     for rel, path in on_disk.items():
         if rel not in indexed:
@@ -84,6 +121,25 @@ def _apply_changes(ix: whoosh_index.Index, archive: Path, root: Path, progress: 
     if not (added or changed or gone):
         return report
 
+    new_build, generation = store.new_build_dir(root)
+    try:
+        store.link_generation(build, new_build)
+        _write_changes(whoosh_index.open_dir(str(new_build)), archive, indexed, mentions, added,
+                       changed, gone, report, progress, max_delete)
+        store.write_manifest(new_build, generation)
+    except BaseException:
+        store.discard(new_build)
+        raise
+    store.publish(root, new_build)
+    report.generation = generation
+    report.segments_after = _segment_count(whoosh_index.open_dir(str(new_build)))
+    return report
+
+
+def _write_changes(ix: whoosh_index.Index, archive: Path, indexed: dict[str, tuple[str, str]],
+                   mentions: stock_names.Mentions, added: list[Path], changed: list[Path], gone: list[str],
+                   report: ReindexReport, progress: bool, max_delete: float) -> None:
+    """Apply the changes to the (unpublished) generation `ix` in one commit, if the guard allows."""
     changed_paths = {p.relative_to(archive).as_posix() for p in changed}
     # Which path holds each id once this run's deletions are done (for duplicate ids).
     owner = {doc_id: rel for rel, (_, doc_id) in indexed.items() if rel not in changed_paths and rel not in gone}
@@ -116,15 +172,18 @@ def _apply_changes(ix: whoosh_index.Index, archive: Path, root: Path, progress: 
             if result.post is not None and accept(result.post):
                 writer.add_document(**to_document(result.post))
                 mentions[result.post.path] = stock_names.of_post(result.post)
+        if not owner:
+            guard.check_posts(archive, len(todo) + report.unchanged, readable=0)
+        before = {doc_id for _, doc_id in indexed.values()}
+        guard.check_deletions(len(before - owner.keys()), len(before), max_delete)
         # Before the commit, stamped with the generation it makes: a run killed between the two
         # leaves a stamp the index does not have, and the next run recomputes the file.
         stock_names.write(Path(ix.storage.folder), writer.generation, mentions)
-        writer.commit()  # Whoosh merges small segments as it commits
+        store.crash_point("after-segments")
+        writer.commit(mergetype=purge_and_merge_small)
     except BaseException:
         writer.cancel()
         raise
-    report.segments_after = _segment_count(whoosh_index.open_dir(ix.storage.folder))
-    return report
 
 
 def _indexed_state(ix: whoosh_index.Index) -> dict[str, tuple[str, str]]:

@@ -174,7 +174,7 @@ def test_a_code_finds_posts_naming_the_stock_once_the_archive_pairs_them(tmp_pat
         assert result.expanded == (("600519", ("贵州茅台",)),)
         # Deleting the post that paired them forgets the pair.
         (archive / "2026-09-01-3.md").unlink()
-        reindex(archive, tmp_path / "index", progress=False)
+        reindex(archive, tmp_path / "index", progress=False, max_delete=100)  # 1 of 3: meant
         assert ids(engine, "600519") == []
         assert engine.search(SearchRequest(query="贵州茅台")).expanded == ()
     finally:

@@ -111,9 +111,9 @@ def test_missing_index_exits_1(tmp_path):
     assert len(done.stderr.strip().splitlines()) == 1
 
 
-def test_missing_archive_exits_2(tmp_path):
+def test_missing_archive_is_refused_with_exit_3(tmp_path):
     done = finsearch("index", tmp_path / "nowhere", "--index", tmp_path / "ix")
-    assert done.returncode == 2 and "not a folder" in done.stderr
+    assert done.returncode == 3 and "does not exist" in done.stderr
 
 
 def test_stats(cli_index):

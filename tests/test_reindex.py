@@ -4,16 +4,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from finsearch.indexer import build_index, reindex
+from finsearch.indexer import build_index, reindex, store
 from finsearch.search import SearchEngine, SearchRequest
+from tests import test_lifecycle as lifecycle
 from tests.conftest import FINEWS_POSTS, SAMPLE_POSTS
 
 JIEFANG = "2022-05-02-202205022367563116.md"
@@ -95,52 +97,173 @@ def test_changes_are_applied_and_nothing_else_changes(tmp_path, wire_pool):
     assert (again.added, again.updated, again.deleted, again.unchanged) == (0, 0, 0, 205)
 
 
-def test_a_killed_reindex_leaves_the_old_index_and_the_next_run_completes(tmp_path, wire_pool):
-    archive = make_archive(tmp_path, wire_pool, 0)
+# -- crash points: a run that dies at any step loses nothing ----------------------------------
+# (FINSEARCH_CRASH_AT makes the writer os._exit at a named step; see indexer/store.py.)
+
+
+def _mutate(archive: Path) -> None:
+    """A night's changes, under the delete guard's 5%: 2 deleted, 1 changed, 1 renamed, 5 added."""
+    posts = sorted(archive.glob("2026-06-*.md"))
+    posts[0].unlink()
+    posts[1].unlink()
+    text = posts[2].read_text("utf-8")
+    posts[2].write_text(text.replace("\n---\n", "\n---\n崩溃测试词开头。", 1), "utf-8")
+    (archive / "moved").mkdir()
+    posts[3].rename(archive / "moved" / posts[3].name)
+    for path in sorted((lifecycle.SAMPLE_POSTS / "2026-07").glob("*.md"))[:5]:
+        shutil.copy(path, archive / path.name)
+
+
+CRASH_QUERIES = lifecycle.QUERIES + ("崩溃测试词",)
+
+
+def _crash_results(index: Path) -> dict:
+    engine = SearchEngine(index)
+    try:
+        return {q: [h.id for h in engine.search(SearchRequest(query=q, page_size=20)).hits] for q in CRASH_QUERIES}
+    finally:
+        engine.close()
+
+
+@pytest.fixture(scope="module")
+def crash_site(tmp_path_factory):
+    """300 real posts indexed, and the same archive after a night's changes with its fresh full build."""
+    root = tmp_path_factory.mktemp("crash")
+    archive = lifecycle.make_archive(root / "posts")
+    build_index(archive, root / "index", progress=False)
+    changed = root / "changed"
+    shutil.copytree(archive, changed)
+    _mutate(changed)
+    build_index(changed, root / "fresh", progress=False)
+    return archive, root / "index", lifecycle.state(root / "fresh")[2], _crash_results(root / "fresh")
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["incremental", "full"])
+@pytest.mark.parametrize("point", store.CRASH_POINTS)
+def test_a_crash_at_any_step_loses_nothing(crash_site, tmp_path, point, full):
+    original, built, fresh_ids, fresh_results = crash_site
+    archive, index = tmp_path / "posts", tmp_path / "index"
+    shutil.copytree(original, archive)
+    shutil.copytree(built, index, symlinks=True)
+    before = lifecycle.state(index)
+    _mutate(archive)
+    options = ["--full"] if full else []
+    if point == "during-cleanup":  # something to clean: what a run killed earlier left
+        crashed = lifecycle.finsearch("reindex", archive, "--index", index, *options,
+                                      env={store.CRASH_ENV: "after-segments"})
+        assert crashed.returncode == store.CRASH_EXIT_CODE, crashed.stderr
+        assert len(list((index / "builds").iterdir())) == 2
+
+    crashed = lifecycle.finsearch("reindex", archive, "--index", index, *options, env={store.CRASH_ENV: point})
+    assert crashed.returncode == store.CRASH_EXIT_CODE, crashed.stderr
+    if point == "after-swap":  # the new generation was complete and is serving
+        assert lifecycle.state(index)[2] == fresh_ids
+    else:  # the previous state serves, whole
+        assert lifecycle.state(index) == before
+
+    done = lifecycle.finsearch("reindex", archive, "--index", index, *options, "--json")
+    assert done.returncode == 0, done.stderr
+    assert lifecycle.state(index)[2] == fresh_ids
+    assert _crash_results(index) == fresh_results
+    # Nothing the crashed run left remains: every build is current, previous or retired a moment ago.
+    published = {Path(os.readlink(index / name)).name for name in ("current", "previous")}
+    for build in (index / "builds").iterdir():
+        assert build.name in published or (build / ".retired").exists(), build.name
+    assert not list(index.glob(".current.*")) and not list(index.glob(".previous.*"))
+
+
+# -- a property: any sequence of incremental runs equals a full rebuild --------------------------
+
+POOL = lifecycle.sample_posts(60)
+OPERATIONS = st.lists(st.tuples(st.sampled_from(["add", "change", "rename", "delete", "duplicate", "garbage"]),
+                                st.integers(0, 59)), min_size=1, max_size=4)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
+          derandomize=True)
+@given(steps=OPERATIONS)
+def test_incremental_runs_equal_a_full_rebuild(tmp_path_factory, steps):
+    root = tmp_path_factory.mktemp("property")
+    archive = root / "posts"
+    archive.mkdir()
+    for path in POOL[:30]:
+        shutil.copy(path, archive / path.name)
+    index = root / "index"
+    build_index(archive, index, progress=False)
+    for number, (operation, pick) in enumerate(steps):
+        present = sorted(p for p in archive.rglob("*.md"))
+        target = present[pick % len(present)]
+        if operation == "add":
+            source = POOL[pick]
+            shutil.copy(source, archive / source.name)
+        elif operation == "change":
+            target.write_text(target.read_text("utf-8").replace("\n---\n", f"\n---\n性质测试{number}。", 1), "utf-8")
+        elif operation == "rename":
+            (archive / f"dir{number}").mkdir()
+            target.rename(archive / f"dir{number}" / target.name)
+        elif operation == "delete" and len(present) > 1:
+            target.unlink()
+        elif operation == "duplicate":  # the same id under another path (sorts before or after)
+            for folder in (f"0dup{number}", f"zdup{number}"):
+                (archive / folder).mkdir()
+                shutil.copy(target, archive / folder / target.name)
+        elif operation == "garbage":
+            (archive / f"2026-06-30-99{number}{pick}.md").write_bytes(b"\x00\xff" * 64)
+        reindex(archive, index, progress=False, max_delete=100)
+        fresh = root / f"fresh{number}"
+        build_index(archive, fresh, progress=False)
+        assert lifecycle.state(index)[1:] == lifecycle.state(fresh)[1:], (steps, number)
+        assert _crash_results(index) == _crash_results(fresh), (steps, number)
+
+
+# -- searches from other processes never fail during a series of runs ---------------------------
+
+LIVE_SEARCHES = """
+import json, select, sys, time
+from finsearch.search import SearchEngine, SearchRequest
+engine = SearchEngine(sys.argv[1])
+print("ready", flush=True)
+searches, failures, totals = 0, [], set()
+stop = time.time() + 120
+while time.time() < stop:
+    try:
+        totals.add(engine.search(SearchRequest(query="", page_size=5)).articles)
+        engine.search(SearchRequest(query="银行 OR 基金", sort="newest"))
+        searches += 2
+    except Exception as error:
+        failures.append(repr(error))
+    if select.select([sys.stdin], [], [], 0)[0]:  # the test says stop
+        break
+print(json.dumps({"searches": searches, "failures": failures, "totals": sorted(totals)}))
+"""
+
+
+def test_searches_from_other_processes_never_fail_during_runs(tmp_path):
+    archive = lifecycle.make_archive(tmp_path / "posts")
     index = tmp_path / "index"
     build_index(archive, index, progress=False)
-    for path in wire_pool:
-        shutil.copy(path, archive / path.name)
-    expected = len(list(archive.glob("*.md")))
-
-    process = finsearch_process("reindex", archive, "--index", index)
-    _wait_until_writing(index, process)
-    time.sleep(1.0)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-
-    engine = SearchEngine(index)
-    assert engine.stats().documents == 5  # the previous state, whole
-    assert engine.search(SearchRequest(query="供应链金融")).total == 1
-
-    done = finsearch_process("reindex", archive, "--index", index, "--json")
-    out, err = done.communicate(timeout=300)
-    assert done.returncode == 0, err
-    assert json.loads(out)["added"] == expected - 5
-    assert engine.stats().documents == expected
-
-
-def test_a_killed_full_build_leaves_the_old_index(tmp_path, wire_pool):
-    archive = make_archive(tmp_path, wire_pool, 1500)
-    index = tmp_path / "index"
-    small = make_archive(tmp_path / "small", wire_pool, 0)
-    build_index(small, index, progress=False)
-    old_build = os.readlink(index / "current")
-
-    process = finsearch_process("reindex", archive, "--index", index, "--full", "--procs", "2")
-    _wait_until_writing(index, process)
-    time.sleep(1.5)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert os.readlink(index / "current") == old_build
-    assert SearchEngine(index).stats().documents == 5
-
-    report = reindex(archive, index, full=True, progress=False)
-    assert SearchEngine(index).stats().documents == report.added == 1505
-    # The killed run's build is gone; the one just replaced stays until the next publish.
-    assert sorted(p.name for p in (index / "builds").iterdir()) == sorted(
-        Path(os.readlink(index / name)).name for name in ("current", "previous"))
-    assert Path(os.readlink(index / "previous")).name == Path(old_build).name
+    searchers = [subprocess.Popen([sys.executable, "-c", LIVE_SEARCHES, str(index)], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for searcher in searchers:
+        assert searcher.stdout.readline().strip() == "ready", searcher.stderr.read()
+    expected = {300}
+    extra = sorted((lifecycle.SAMPLE_POSTS / "2026-07").glob("*.md"))
+    for run in range(6):
+        for path in extra[run * 3:run * 3 + 3]:
+            shutil.copy(path, archive / path.name)
+        min(archive.glob("2026-06-*.md")).unlink()
+        expected.add(reindex(archive, index, progress=False).unchanged + 3)
+    assert lifecycle.finsearch("rollback", "--index", index).returncode == 0
+    expected.add(reindex(archive, index, full=True, progress=False).added)
+    reports = []
+    for searcher in searchers:
+        out, err = searcher.communicate("stop\n", timeout=60)
+        assert searcher.returncode == 0, err
+        reports.append(json.loads(out))
+    for report in reports:
+        assert report["failures"] == []
+        assert report["searches"] > 20
+        assert set(report["totals"]) <= expected  # always one whole generation, never a half-written one
 
 
 def test_searches_never_fail_during_a_reindex(tmp_path, wire_pool):

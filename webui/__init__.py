@@ -53,6 +53,9 @@ def create_app(index_dir=None, **config_overrides) -> Flask:
         # Index stats (document count, newest day = "now" for 近一周/近一月/近一年) are re-read this often (s).
         FINSEARCH_STATS_TTL=300,
         MAX_CONTENT_LENGTH=64 * 1024,  # nothing here takes a body
+        # Seconds a request may run before the app answers 503 itself (None: no limit); `finsearch serve`
+        # sets it below gunicorn's worker timeout.
+        FINSEARCH_REQUEST_BUDGET=None,
     )
     app.config.update(config_overrides)
     if index_dir is not None:
@@ -63,11 +66,14 @@ def create_app(index_dir=None, **config_overrides) -> Flask:
     app.extensions["finsearch"] = SearchService(app.config["FINSEARCH_INDEX"],
                                                 stats_ttl=app.config["FINSEARCH_STATS_TTL"])
 
-    from finsearch.webui import api, errors, pages, trends
+    from finsearch.webui import api, budget, errors, health, pages, trends
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp, url_prefix="/api")
+    app.register_blueprint(health.bp)
     app.register_blueprint(trends.bp)
     errors.register(app)
+    if app.config["FINSEARCH_REQUEST_BUDGET"]:
+        budget.install(app, float(app.config["FINSEARCH_REQUEST_BUDGET"]))
 
     @app.after_request
     def _security_headers(response):

@@ -6,7 +6,9 @@ import logging
 from flask import jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from finsearch.indexer.store import IndexIncompatible
 from finsearch.search import IndexMissing, SearchError
+from finsearch.webui.budget import RequestTimeout
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,14 @@ def register(app) -> None:
     @app.errorhandler(IndexMissing)
     def _no_index(error: IndexMissing):
         log.error("%s", error)
+        if isinstance(error, IndexIncompatible):
+            return respond(503, "索引由另一版本建立，无法正确读取，请运行 finsearch reindex ARCHIVE --full 重建索引")
         return respond(503, "索引尚未建立或不完整，请先运行 finsearch index 建立索引")
+
+    @app.errorhandler(RequestTimeout)
+    def _too_slow(error: RequestTimeout):
+        log.error("%s %s: %s", request.method, request.path[:200], error)
+        return respond(503, "这次搜索耗时过长，请缩小范围后重试")
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
