@@ -28,7 +28,8 @@ from finsearch.analysis.segmenter import segmenter
 from finsearch.indexer import store
 from finsearch.indexer.ingest import Problem, ProblemCounts, find_posts, read_post
 from finsearch.indexer.schema import PATH, make_schema, to_document
-from finsearch.indexer.writer import BulkWriter
+from finsearch.indexer.whoosh_format import SegmentWriterBase
+from finsearch.indexer.writer import open_writer
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +182,7 @@ def _write_share(build: Path, archive: Path, paths: list[Path], advance: Callabl
             writer.add_document(**to_document(read.post))
             result.indexed.append((read.post.id, read.post.path))
         advance(1)
-        if writer.pool.postings > MAX_SEGMENT_POSTINGS:
+        if writer.held_postings > MAX_SEGMENT_POSTINGS:
             result.segments.append(writer.finish_segment())
             writer = _segment_writer(ix)
     if writer.doc_count():
@@ -191,9 +192,9 @@ def _write_share(build: Path, archive: Path, paths: list[Path], advance: Callabl
     return result
 
 
-def _segment_writer(ix) -> BulkWriter:
-    # _lk=False: the parent holds the index; workers only write segment files.
-    return BulkWriter(ix, _lk=False, **WRITER_OPTIONS)
+def _segment_writer(ix) -> SegmentWriterBase:
+    # Unlocked: the parent holds the index; workers only write segment files.
+    return open_writer(ix, locked=False, **WRITER_OPTIONS)
 
 
 def _duplicates(indexed: list[tuple[str, str]], problems: list[Problem]) -> list[str]:

@@ -21,7 +21,7 @@ from finsearch.indexer import store
 from finsearch.indexer.build import WRITER_OPTIONS, build_locked
 from finsearch.indexer.ingest import MAX_BYTES, Post, Problem, ProblemCounts, checksum, find_posts, read_archive
 from finsearch.indexer.schema import CHECKSUM, ID_FIELD, PATH, to_document
-from finsearch.indexer.writer import BulkWriter
+from finsearch.indexer.writer import open_writer
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def _apply_changes(ix: whoosh_index.Index, archive: Path, root: Path, progress: 
     changed_paths = {p.relative_to(archive).as_posix() for p in changed}
     # Which path holds each id once this run's deletions are done (for duplicate ids).
     owner = {doc_id: rel for rel, (_, doc_id) in indexed.items() if rel not in changed_paths and rel not in gone}
-    writer = BulkWriter(ix, **WRITER_OPTIONS)
+    writer = open_writer(ix, **WRITER_OPTIONS)
     try:
         for rel in gone + sorted(changed_paths):
             writer.delete_by_term(PATH, rel)
