@@ -35,7 +35,9 @@ import struct
 import threading
 import zlib
 from array import array
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from itertools import pairwise
+from typing import Any, Protocol
 
 import numpy as np
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3Codec, W3FieldWriter, W3PostingsWriter
@@ -121,7 +123,7 @@ def segment_blocks(segment: Any, info: Any) -> Iterator[tuple[int, Callable[[], 
     """
     if info.is_inlined():
         ids, weights, values = info.inlined_postings()
-        deltas = [ids[0]] + [b - a for a, b in zip(ids, ids[1:])]
+        deltas = [ids[0]] + [b - a for a, b in pairwise(ids)]
         yield ids[-1], lambda: (deltas, list(weights), list(values))
         return
     offset, length = info.extent()
@@ -179,7 +181,8 @@ _check_failure_logged = False
 
 def verify_reader(reader: Any) -> bool:
     """Self-check every segment of an index reader not checked before; whether all may be read fast."""
-    return all([fast_reading(segment) for segment, _ in reader.leaf_readers()])
+    verdicts = [fast_reading(segment) for segment, _ in reader.leaf_readers()]  # every segment, checked now
+    return all(verdicts)
 
 
 def fast_reading(segment: Any) -> bool:
@@ -210,7 +213,7 @@ def _passes_self_check(segment: Any, segid: str) -> bool:
     global _check_failure_logged
     try:
         disagreement = _first_disagreement(segment)
-    except Exception as error:  # a private name gone or a layout changed: that is what the check is for
+    except Exception as error:  # noqa: BLE001  a private name gone, a layout changed: what the check is for
         disagreement = f"{type(error).__name__}: {error}"
     if disagreement is None:
         return True
@@ -291,7 +294,7 @@ def _without_deleted(segment: Any, fast: tuple[list[int], list[float], list[Any]
     """The fast reader's postings as Whoosh's matcher gives them: live documents only, and
     for a positional field each value with its decoded positions."""
     docs, weights, values = fast
-    keep = range(len(docs))
+    keep: Sequence[int] = range(len(docs))
     if segment.has_deletions():
         keep = [row for row, docnum in enumerate(docs) if not segment.is_deleted(docnum)]
     decoded = None
@@ -360,6 +363,18 @@ def stored_length(length: int) -> int:
 
 
 class _PostingsWriter(W3PostingsWriter):
+    # W3PostingsWriter's block buffer and settings
+    _blocklimit: int
+    _compression: int
+    _inlinelimit: int
+    _ids: array
+    _weights: array
+    _values: list[bytes]
+    _maxweight: float
+    _minlength: int | None
+    _maxlength: int
+    _terminfo: Any
+
     def add_all(self, postings: list[Posting]) -> None:
         """Whoosh's add_posting for a whole posting list: fills each block in one go."""
         limit = self._blocklimit

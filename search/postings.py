@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -85,7 +86,7 @@ def read_postings(term: TermEntry, within: np.ndarray | None = None, positions: 
             docs = _stock_read(segment, term, wanted, weights, values if positions else None)
             if docs:
                 deltas.append(base + docs[0] - last)
-                deltas.extend(b - a for a, b in zip(docs, docs[1:]))
+                deltas.extend(b - a for a, b in pairwise(docs))
                 last = base + docs[-1]
             continue
         previous_max = -1

@@ -9,8 +9,8 @@ import dataclasses
 import datetime as dt
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -106,7 +106,7 @@ def _assert_reads_as_whoosh(ix) -> int:
             positional = field.format.supports("positions")
             # A date field's terms start at the least date (an empty prefix is no date).
             start = dt.datetime.min if isinstance(field, DATETIME) else ""
-            sample = set()
+            sample: set[bytes] = set()
             for segment, _ in reader.leaf_readers():  # a segment lists its terms much faster
                 terms = [(info.doc_frequency(), tbytes) for tbytes, info in segment.iter_field(fieldname, start)]
                 sample.update(tbytes for _, tbytes in terms[::251])

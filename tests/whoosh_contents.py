@@ -9,8 +9,10 @@ from finsearch.indexer.schema import BODY, BODY_GRAM, DATE, ID_FIELD, PATH, STOR
 def index_contents(ix: Any) -> tuple:
     """Every posting, stored field, field length and column value of `ix`, by docnum."""
     with ix.reader() as reader:
+        # Segment by segment: a multi-segment reader looks every term up in every segment.
         # A posting kept in the term table reports an empty value as '', one in a block as None.
-        postings = sorted((f, t, d, w, v or None) for f, t, d, w, v in reader.iter_postings())
+        postings = sorted((f, t, base + d, w, v or None) for segment, base in reader.leaf_readers()
+                          for f, t, d, w, v in segment.iter_postings())
         stored = [reader.stored_fields(d) for d in range(reader.doc_count_all())]
         lengths = [(d, name, reader.doc_field_length(d, name)) for d in range(reader.doc_count_all())
                    for name in (TITLE, BODY, TITLE_GRAM, BODY_GRAM)]
