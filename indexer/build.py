@@ -25,7 +25,7 @@ from tqdm import tqdm
 from whoosh import index as whoosh_index
 
 from finsearch.analysis.segmenter import segmenter
-from finsearch.indexer import store
+from finsearch.indexer import store, whoosh_format
 from finsearch.indexer.ingest import Problem, ProblemCounts, find_posts, read_post
 from finsearch.indexer.schema import PATH, make_schema, to_document
 from finsearch.indexer.whoosh_format import SegmentWriterBase
@@ -92,6 +92,7 @@ def build_locked(archive: Path, root: Path, procs: int | None, progress: bool) -
         procs = max(1, min(default_procs(), len(paths) // POSTS_PER_EXTRA_PROC))
     log.info("indexing %d files from %s with %d process(es)", len(paths), archive, procs)
     segmenter()  # load jieba once, before the workers fork
+    whoosh_format.fast_paths()  # and decide (and warn) once which writer they use
     whoosh_index.create_in(str(build), make_schema())
     with tqdm(total=len(paths), unit="post", desc="indexing", disable=not progress, mininterval=0.5) as bar:
         results = _run_workers(build, archive, paths, procs, bar)
