@@ -25,11 +25,12 @@ from tqdm import tqdm
 from whoosh import index as whoosh_index
 
 from finsearch.analysis.segmenter import segmenter
-from finsearch.indexer import guard, stock_names, store
+from finsearch.indexer import guard, stock_names, store, whoosh_format
 from finsearch.indexer.ingest import Problem, ProblemCounts, claim_id, find_posts, path_order, read_post
 from finsearch.indexer.merge import MAX_SEGMENT_DOCS
 from finsearch.indexer.schema import PATH, make_schema, to_document
-from finsearch.indexer.writer import BulkWriter
+from finsearch.indexer.whoosh_format import SegmentWriterBase
+from finsearch.indexer.writer import open_writer
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,7 @@ def _build_into(build: Path, archive: Path, root: Path, paths: list[Path], passe
         procs = max(1, min(default_procs(), len(paths) // POSTS_PER_EXTRA_PROC))
     log.info("indexing %d files from %s with %d process(es)", len(paths), archive, procs)
     segmenter()  # load jieba once, before the workers fork
+    whoosh_format.fast_paths()  # and decide (and warn) once which writer they use
     whoosh_index.create_in(str(build), make_schema())
     with tqdm(total=len(paths), unit="post", desc="indexing", disable=not progress, mininterval=0.5) as bar:
         results = _run_workers(build, archive, paths, procs, bar)
@@ -224,7 +226,7 @@ def _write_share(build: Path, archive: Path, paths: list[Path], advance: Callabl
             result.indexed.append((read.post.id, read.post.path))
             result.stock_mentions[read.post.path] = stock_names.of_post(read.post)
         advance(1)
-        if writer.pool.postings > MAX_SEGMENT_POSTINGS or writer.doc_count() >= MAX_SEGMENT_DOCS:
+        if writer.held_postings > MAX_SEGMENT_POSTINGS or writer.doc_count() >= MAX_SEGMENT_DOCS:
             result.segments.append(writer.finish_segment())
             writer = _segment_writer(ix)
     if writer.doc_count():
@@ -234,9 +236,9 @@ def _write_share(build: Path, archive: Path, paths: list[Path], advance: Callabl
     return result
 
 
-def _segment_writer(ix) -> BulkWriter:
-    # _lk=False: the parent holds the index; workers only write segment files.
-    return BulkWriter(ix, _lk=False, **WRITER_OPTIONS)
+def _segment_writer(ix) -> SegmentWriterBase:
+    # Unlocked: the parent holds the index; workers only write segment files.
+    return open_writer(ix, locked=False, **WRITER_OPTIONS)
 
 
 def _duplicates(indexed: list[tuple[str, str]], problems: list[Problem]) -> list[str]:

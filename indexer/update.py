@@ -24,7 +24,7 @@ from finsearch.indexer.ingest import (Post, Problem, ProblemCounts, claim_id, fi
                                       read_post)
 from finsearch.indexer.merge import purge_and_merge_small
 from finsearch.indexer.schema import CHECKSUM, ID_FIELD, PATH, to_document
-from finsearch.indexer.writer import BulkWriter
+from finsearch.indexer.writer import open_writer
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def _write_changes(ix: whoosh_index.Index, archive: Path, indexed: dict[str, tup
     changed_paths = {p.relative_to(archive).as_posix() for p in changed}
     # Which path holds each id once this run's deletions are done (for duplicate ids).
     owner = {doc_id: rel for rel, (_, doc_id) in indexed.items() if rel not in changed_paths and rel not in gone}
-    writer = BulkWriter(ix, **WRITER_OPTIONS)
+    writer = open_writer(ix, **WRITER_OPTIONS)
     try:
         for rel in gone + sorted(changed_paths):
             writer.delete_by_term(PATH, rel)

@@ -7,69 +7,49 @@ the document's field length while writing. This writer keeps the postings of a
 segment grouped by field and term as they arrive (they arrive in document
 order, so only the terms need sorting), takes term positions from our
 tokenizers' plain tables, and writes the field lengths it already knows. The
-files are in Whoosh's own format (its W3 codec), which any Whoosh 2.7 reads.
+files are in Whoosh's own format (its W3 codec), which any Whoosh 2.7 reads;
+what it takes of Whoosh's insides to write them is in `whoosh_format`, which
+also decides whether this writer may be used (`open_writer`).
 """
 from __future__ import annotations
 
-from array import array
 from collections import defaultdict
 from operator import itemgetter
+from typing import Any
 
-from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PostingsWriter
-from whoosh.formats import Frequency, Positions
-from whoosh.system import pack_uint
-from whoosh.util.numeric import byte_to_length, length_to_byte
-from whoosh.writing import SegmentWriter
+from finsearch.indexer import whoosh_format
+from finsearch.indexer.whoosh_format import FieldWriter, Posting, SegmentWriterBase
 
-# Whoosh zlib-compresses every block of postings, even a one-posting block of a
-# rare term (most terms are rare), though zlib costs about 8 µs a call and saves
-# nothing on a few bytes. Blocks this short are written plain; the reader reads
-# each block's compression flag, so the files stay Whoosh's.
-COMPRESS_MIN_POSTINGS = 8
-# A term found in one document only (most terms) keeps its posting in the term
-# table itself (Whoosh's inlining), not as a block of its own in the postings file.
-INLINE_BELOW = 2
-# Postings per block (Whoosh: 128). A search reads only the blocks that hold the
-# documents it still considers (search/postings.py): smaller blocks, less to decode.
-BLOCK_POSTINGS = 64
 
-# Postings are (docnum, weight, encoded value, field length or None).
-Posting = tuple[int, float, bytes, "int | None"]
+def open_writer(ix: Any, locked: bool = True, **options: Any) -> SegmentWriterBase:
+    """A BulkWriter, or Whoosh's own writer when the fast paths are off (whoosh_format.fast_paths)."""
+    if whoosh_format.fast_paths():
+        return BulkWriter(ix, locked, **options)
+    return whoosh_format.StockSegmentWriter(ix, locked, **options)
 
 
 class TermPool:
-    """A segment's postings in memory, per field and term.
+    """A segment's postings in memory, per field and term (a whoosh_format.PostingTable)."""
 
-    Stands in for Whoosh's PostingPool (the `pool` of a SegmentWriter), so
-    Whoosh's merges (add_reader) fill it too.
-    """
-
-    def __init__(self):
+    def __init__(self) -> None:
         self._fields: defaultdict[str, defaultdict[bytes, list[Posting]]] = defaultdict(lambda: defaultdict(list))
         self.postings = 0
-        self.merged = False  # postings from Whoosh's add_reader: their lengths are looked up when written
+        self.merged = False  # postings from Whoosh's merges: their lengths are looked up when written
 
-    @property
-    def fieldnames(self) -> set[str]:
-        return set(self._fields)
-
-    def add(self, item) -> None:
-        """Whoosh's pool interface: (fieldname, term bytes, docnum, weight, value); length looked up later."""
-        fieldname, tbytes, docnum, weight, vbytes = item
-        if docnum == -1:  # Whoosh's marker for spelling words: we keep no spelling graph
-            return
-        self._fields[fieldname][tbytes].append((docnum, weight, vbytes, None))
+    def add_merged(self, fieldname: str, tbytes: bytes, docnum: int, weight: float, value: bytes) -> None:
+        """A posting of a document merged in from another segment; its length is looked up later."""
+        self._fields[fieldname][tbytes].append((docnum, weight, value, None))
         self.postings += 1
         self.merged = True
 
-    def add_terms(self, fieldname: str, docnum: int, terms, length: int) -> None:
+    def add_terms(self, fieldname: str, docnum: int, terms: list[tuple[bytes, float, bytes]], length: int) -> None:
         """All postings of one document's field: terms are (term bytes, weight, value)."""
         table = self._fields[fieldname]
         for tbytes, weight, vbytes in terms:
             table[tbytes].append((docnum, weight, vbytes, length))
         self.postings += len(terms)
 
-    def write(self, schema, fieldwriter, lengths) -> None:
+    def write(self, schema: Any, fieldwriter: FieldWriter, lengths: Any) -> None:
         """Write every posting list in (field, term, docnum) order, as Whoosh's codec expects."""
         field_length = lengths.doc_field_length if lengths is not None else None
         for fieldname in sorted(self._fields):
@@ -85,119 +65,47 @@ class TermPool:
                 fieldwriter.finish_term()
             fieldwriter.finish_field()
 
-    def cleanup(self) -> None:
+    def clear(self) -> None:
         self._fields.clear()
         self.postings = 0
         self.merged = False
 
 
-def index_terms(field, value) -> tuple[list[tuple[bytes, float, bytes]], int]:
+def index_terms(field: Any, value: Any) -> tuple[list[tuple[bytes, float, bytes]], int]:
     """What Whoosh's `field.index(value)` gives, as (term bytes, weight, value) and the field length.
 
-    Our tokenizers hand over a term -> positions table directly (for Whoosh's
-    Frequency and Positions formats); everything else goes through Whoosh's own chain.
+    Our tokenizers hand over a term -> positions table directly (for the formats
+    whoosh_format can encode); everything else goes through Whoosh's own chain.
     """
     term_positions = getattr(field.analyzer, "term_positions", None)
     fmt = field.format
-    if term_positions is None or not isinstance(value, str) or type(fmt) not in (Frequency, Positions):
+    if term_positions is None or not isinstance(value, str) or not whoosh_format.encodes_fast(fmt):
         items = list(field.index(value))
         length = sum(freq for _, freq, _, _ in items) if field.scorable else 0
         return [(tbytes, weight, vbytes) for tbytes, _, weight, vbytes in items], length
     boost = fmt.field_boost
-    with_positions = type(fmt) is Positions
+    encode = whoosh_format.encode_value
     terms = []
     length = 0
     for text, positions in term_positions(value).items():
         freq = len(positions)
         length += freq
-        if not with_positions:
-            vbytes = pack_uint(freq)
-        elif freq == 1:
-            vbytes = _one_position(positions[0])
-        else:
-            vbytes = fmt.encode(positions)
-        terms.append((text.encode("utf-8"), freq * boost, vbytes))
+        terms.append((text.encode("utf-8"), freq * boost, encode(fmt, positions)))
     return terms, (length if field.scorable else 0)
 
 
-_ONE_POSITION: dict[int, bytes] = {}
-
-
-def _one_position(position: int) -> bytes:
-    """Positions.encode([position]), remembered: most terms occur once in a document."""
-    encoded = _ONE_POSITION.get(position)
-    if encoded is None:
-        encoded = _ONE_POSITION[position] = Positions().encode([position])
-    return encoded
-
-
-class _PostingsWriter(W3PostingsWriter):
-    def add_all(self, postings: list[Posting]) -> None:
-        """Whoosh's add_posting for a whole posting list: fills each block in one go."""
-        limit = self._blocklimit
-        for start in range(0, len(postings), limit):
-            if self._ids:
-                self._write_block()
-            ids, weights, values, lengths = zip(*postings[start:start + limit])
-            self._ids = array("I", ids)
-            self._weights = array("f", weights)
-            self._values = [value for value in values if value]  # as add_posting: empty values are not kept
-            self._maxweight = max(weights)
-            known = [length for length in lengths if length]
-            self._minlength = min(known) if known else None
-            self._maxlength = max(known) if known else 0
-
-    def finish_postings(self):
-        # Whoosh's inlining of short posting lists calls a misspelt method (set_inline).
-        if not self.written() and len(self._ids) < self._inlinelimit:
-            terminfo, self._terminfo = self._terminfo, None
-            terminfo.add_block(self)
-            terminfo.set_inlined(self._ids, self._weights, self._values)
-            return terminfo
-        return super().finish_postings()
-
-    def _write_block(self, last=False):
-        if len(self._ids) >= COMPRESS_MIN_POSTINGS:
-            return super()._write_block(last)
-        compression, self._compression = self._compression, 0
-        try:
-            return super()._write_block(last)
-        finally:
-            self._compression = compression
-
-
-class _FieldWriter(W3FieldWriter):
-    def add_postings_of_term(self, postings: list[Posting]) -> None:
-        self._postwriter.add_all(postings)
-
-
-class _Codec(W3Codec):
-    def field_writer(self, storage, segment):
-        return _FieldWriter(self, storage, segment)
-
-    def postings_writer(self, dbfile, byteids=False):
-        return _PostingsWriter(dbfile, blocklimit=self._blocklimit, byteids=byteids,
-                               compression=self._compression, inlinelimit=self._inlinelimit)
-
-    def __reduce__(self):
-        # The table of contents stores each segment's codec: store Whoosh's, so
-        # reading an index never needs this module.
-        return W3Codec, (self._blocklimit, self._compression, self._inlinelimit)
-
-
-class BulkWriter(SegmentWriter):
+class BulkWriter(whoosh_format.FastSegmentWriter):
     """Whoosh's SegmentWriter with a TermPool; deletes, merges and commits are Whoosh's."""
 
-    def __init__(self, ix, **kwargs):
-        super().__init__(ix, codec=_Codec(blocklimit=BLOCK_POSTINGS, inlinelimit=INLINE_BELOW), **kwargs)
-        self.pool = TermPool()
+    table: TermPool
 
-    def add_document(self, **fields) -> None:
+    def __init__(self, ix: Any, locked: bool = True, **options: Any):
+        super().__init__(ix, TermPool(), locked, **options)
+
+    def add_document(self, **fields: Any) -> None:
         """Add one document: plain field values (no boosts, no `_stored_` variants)."""
-        self._check_state()
-        docnum = self.docnum
+        docnum = self.start_document()
         perdoc = self.perdocwriter
-        perdoc.start_doc(docnum)
         for fieldname in sorted(fields):
             value = fields[fieldname]
             if value is None:
@@ -206,29 +114,9 @@ class BulkWriter(SegmentWriter):
             length = 0
             if field.indexed:
                 terms, length = index_terms(field, value)
-                # Whoosh stores a length as one byte; postings carry the rounded length back.
-                self.pool.add_terms(fieldname, docnum, terms, byte_to_length(length_to_byte(length)))
+                # Postings carry the length as Whoosh stores it, rounded to one byte.
+                self.table.add_terms(fieldname, docnum, terms, whoosh_format.stored_length(length))
             perdoc.add_field(fieldname, field, value if field.stored else None, length)
             if field.column_type:
                 perdoc.add_column_value(fieldname, field.column_type, field.to_column_value(value))
-        perdoc.finish_doc()
-        self._added = True
-        self.docnum += 1
-
-    def _flush_segment(self):
-        # Whoosh's version writes through fieldwriter.add_postings, which looks
-        # up every posting's field length in the per-document files.
-        self.perdocwriter.close()
-        lengths = self.per_document_reader() if self.pool.merged else None
-        self.pool.write(self.schema, self.fieldwriter, lengths)
-        self.fieldwriter.close()
-        if lengths is not None:
-            lengths.close()
-
-    def finish_segment(self):
-        """For a worker process: write this writer's segment and return it, without committing.
-
-        The parent adds the segments of all workers to the index in one commit,
-        as Whoosh's own multiprocessing writer does.
-        """
-        return self._finalize_segment()
+        self.finish_document()

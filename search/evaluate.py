@@ -32,6 +32,7 @@ from whoosh.query.qcore import QueryError
 from whoosh.scoring import BM25F
 
 from finsearch.analysis import is_cjk
+from finsearch.indexer import whoosh_format
 from finsearch.search.postings import Postings, TermEntry, field_lengths, find_term, read_postings
 
 NOT_SCORE = 1.0  # what Whoosh's InverseMatcher scores a document matching a NOT
@@ -67,14 +68,25 @@ class IndexView:
     is_live: np.ndarray = field(init=False)  # bool by docnum
     has_deletions: bool = field(init=False)
     _lengths: dict[str, np.ndarray] = field(init=False, default_factory=dict)
+    _bm25_b: dict[str, float] = field(init=False, default_factory=dict)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not isinstance(self.searcher.weighting, BM25F):
             raise TypeError(f"only BM25F scoring is implemented, not {type(self.searcher.weighting).__name__}")
-        size = self.searcher.reader().doc_count_all()
+        reader = self.searcher.reader()
+        size = reader.doc_count_all()
         self.is_live = np.zeros(size, dtype=bool)
         self.is_live[self.live] = True
         self.has_deletions = self.live.size < size
+        # Check now, on opening, that new segments read fast as Whoosh reads them (cached per segment).
+        whoosh_format.verify_reader(reader)
+
+    def bm25_b(self, fieldname: str, tbytes: bytes) -> float:
+        """BM25F's B for a field (Whoosh's `fieldname_B` option, else B), as its scorer takes it;
+        `tbytes`: any term of the field in the index (the scorer looks it up)."""
+        if fieldname not in self._bm25_b:
+            self._bm25_b[fieldname] = self.searcher.weighting.scorer(self.searcher, fieldname, tbytes).B
+        return self._bm25_b[fieldname]
 
     def lengths(self, fieldname: str) -> np.ndarray:
         """Each document's length of a field, read on first use."""
@@ -211,7 +223,7 @@ class _Evaluation:
         weighting = searcher.weighting
         idf = searcher.idf(fieldname, term.tbytes)
         avgfl = searcher.avg_field_length(fieldname) or 1
-        b = weighting._field_B.get(fieldname, weighting.B)
+        b = self.view.bm25_b(fieldname, term.tbytes)
         k1 = weighting.K1
         tf, fl = postings.weights, self.view.lengths(fieldname)[postings.docs]
         # whoosh.scoring.bm25, in the same order of operations (the same floats)

@@ -5,43 +5,28 @@ where a query's time went. Here a term's postings come out whole, as arrays:
 each block of ~100 postings is unpickled once, and blocks holding none of the
 documents asked about are not decoded at all.
 
-This is the only module that knows Whoosh's codec internals (whoosh-reloaded is
-pinned >=2.7.5,<2.8): the postings format and the private attributes are read
-in `_segment_blocks` and `_length_bytes`, nowhere else.
+Reading Whoosh's files directly is the business of `indexer/whoosh_format.py`
+(the one module that knows Whoosh's file format); a segment it has not
+verified, or every segment when its fast paths are off, is read here through
+Whoosh's public matchers instead, into the same arrays.
 """
 from __future__ import annotations
 
 import bisect
-import functools
-import io
-import pickle
-import struct
-import zlib
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from itertools import pairwise
+from typing import Any
 
 import numpy as np
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC
 from whoosh.reading import TermNotFound
-from whoosh.util.numeric import byte_to_length
 
-# Pickle protocol 2 rebuilds each bytes value (a posting's encoded positions) by
-# calling _codecs.encode(text, "latin1"): half of a block's unpickling time. The
-# call is replaced by operator.add(text, "latin1"), which keeps the text (plus
-# that suffix) as a plain str, one the garbage collector doesn't track, and only
-# the few values a phrase check reads are encoded (Postings.encoded). The GLOBAL
-# opcode comes before any value, so its first occurrence is the opcode.
-_BYTES_FROM_TEXT = b"c_codecs\nencode\n"
-_KEEP_TEXT = b"c_operator\nadd\n"
-_KEPT_SUFFIX = len("latin1")
-_BLOCK_SIZE = struct.Struct("!i")
-# Decoded field length of each length byte, as Whoosh's scorers see it.
-_LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
+from finsearch.indexer import whoosh_format
 
 
 @dataclass(frozen=True)
 class Postings:
-    """One term's postings in the whole index (every segment), deleted documents included."""
+    """One term's postings in the whole index (every segment); deleted documents may be
+    included (the fast reader keeps them), so callers keep only the live ones."""
 
     docs: np.ndarray  # int64 docnums, ascending
     weights: np.ndarray  # float64: term frequency × field boost
@@ -49,8 +34,8 @@ class Postings:
 
     def encoded(self, row: int) -> bytes:
         """The encoded positions of a posting (for the field format's decode_positions)."""
-        value = self.values[row]
-        return value[:-_KEPT_SUFFIX].encode("latin-1") if isinstance(value, str) else value
+        assert self.values is not None, "postings read without positions"
+        return whoosh_format.encoded_value(self.values[row])
 
 
 EMPTY = Postings(np.empty(0, dtype=np.int64), np.empty(0), [])
@@ -62,11 +47,11 @@ class TermEntry:
 
     field: str
     tbytes: bytes
-    segments: tuple[tuple[object, int, object], ...]  # (segment reader, its first docnum, TermInfo)
+    segments: tuple[tuple[Any, int, Any], ...]  # (segment reader, its first docnum, TermInfo)
     doc_frequency: int  # in all segments, deleted documents included (as Whoosh's idf counts)
 
 
-def find_term(reader, field: str, tbytes: bytes) -> TermEntry | None:
+def find_term(reader: Any, field: str, tbytes: bytes) -> TermEntry | None:
     """The term's entry, or None if no segment has it."""
     segments, frequency = [], 0
     for segment, base in reader.leaf_readers():
@@ -86,7 +71,9 @@ def read_postings(term: TermEntry, within: np.ndarray | None = None, positions: 
     blocks holding none of them are skipped without being decoded.
     """
     # Gathered as Python lists and converted once: a block is only ~100 postings.
-    deltas, weights, values = [], [], []
+    deltas: list[int] = []
+    weights: list[float] = []
+    values: list = []
     last = 0  # the last docnum gathered: deltas add up from 0
     for segment, base, info in term.segments:
         wanted = None
@@ -95,8 +82,15 @@ def read_postings(term: TermEntry, within: np.ndarray | None = None, positions: 
             wanted = (within[low:high] - base).tolist()
             if not wanted:
                 continue
+        if not whoosh_format.fast_reading(segment):
+            docs = _stock_read(segment, term, wanted, weights, values if positions else None)
+            if docs:
+                deltas.append(base + docs[0] - last)
+                deltas.extend(b - a for a, b in pairwise(docs))
+                last = base + docs[-1]
+            continue
         previous_max = -1
-        for max_id, decode in _segment_blocks(segment, info):
+        for max_id, decode in whoosh_format.segment_blocks(segment, info):
             if wanted is None or _any_between(wanted, previous_max, max_id):
                 block_deltas, block_weights, block_values = decode()
                 # A block's deltas start from 0: make its first relative to `last`.
@@ -113,74 +107,48 @@ def read_postings(term: TermEntry, within: np.ndarray | None = None, positions: 
                     values if positions else None)
 
 
-def field_lengths(reader, field: str) -> np.ndarray:
+def _stock_read(segment: Any, term: TermEntry, wanted: list[int] | None, weights: list[float],
+                values: list | None) -> list[int]:
+    """Whoosh's own matcher over one segment (live documents only): appends the weights (and
+    values) of the postings of `wanted` (None: all) and returns their docnums in the segment."""
+    docs: list[int] = []
+    matcher = segment.postings(term.field, term.tbytes)
+    targets = iter(wanted) if wanted is not None else None
+    while matcher.is_active():
+        if targets is not None:
+            target = next(targets, None)
+            if target is None:
+                break
+            if matcher.id() < target:
+                matcher.skip_to(target)
+                if not matcher.is_active():
+                    break
+            if matcher.id() != target:
+                continue
+        docs.append(matcher.id())
+        weights.append(matcher.weight())
+        if values is not None:
+            values.append(matcher.value())
+        matcher.next()
+    return docs
+
+
+def field_lengths(reader: Any, field: str) -> np.ndarray:
     """float64 length of `field` in each document (by docnum), as BM25F scores it."""
     parts = []
     for segment, _ in reader.leaf_readers():
-        lengths = np.zeros(segment.doc_count_all(), dtype=np.uint8)
-        raw = _length_bytes(segment, field)
-        lengths[:len(raw)] = np.frombuffer(raw, dtype=np.uint8)
-        parts.append(lengths)
-    return _LENGTH_OF_BYTE[np.concatenate(parts)] if parts else np.empty(0)
+        if whoosh_format.fast_reading(segment):
+            lengths = np.zeros(segment.doc_count_all(), dtype=np.uint8)
+            raw = whoosh_format.length_bytes(segment, field)
+            lengths[:len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+            parts.append(whoosh_format.LENGTH_OF_BYTE[lengths])
+        else:
+            parts.append(np.array([segment.doc_field_length(d, field, 0) or 0
+                                   for d in range(segment.doc_count_all())], dtype=np.float64))
+    return np.concatenate(parts) if parts else np.empty(0)
 
 
 def _any_between(sorted_docs: list[int], low: int, high: int) -> bool:
     """Whether any of `sorted_docs` is in (low, high]."""
     i = bisect.bisect_right(sorted_docs, low)
     return i < len(sorted_docs) and sorted_docs[i] <= high
-
-
-def _segment_blocks(segment, info) -> Iterator[tuple[int, Callable]]:
-    """(last docnum, decode) for each block of a term's postings in one segment;
-    decode() gives the block's (docnum deltas from 0, weights, values) as sequences.
-
-    Whoosh's W3 postings format, as W3LeafMatcher reads it: a magic number, then
-    blocks of (int length, negative for the last block; pickled block info;
-    pickled, maybe compressed, data: docnum deltas, weights minified to None/one
-    float/a tuple, values). Private Whoosh: the segment's postings file
-    (`_terms._postfile`). A posting list short enough to be inlined (our writer
-    inlines one-document terms) sits in the term info as (docnums, weights, values).
-    """
-    if info.is_inlined():
-        ids, weights, values = info.inlined_postings()
-        deltas = [ids[0]] + [b - a for a, b in zip(ids, ids[1:])]
-        yield ids[-1], lambda: (deltas, list(weights), list(values))
-        return
-    offset, length = info.extent()
-    if isinstance(length, tuple):  # W3TermInfo.from_bytes leaves the length a 1-tuple
-        (length,) = length
-    data = segment._terms._postfile.get(offset, length)
-    if data[:len(WHOOSH3_HEADER_MAGIC)] != WHOOSH3_HEADER_MAGIC:
-        raise ValueError(f"not a Whoosh 3 posting list at {offset}")
-    stream = io.BytesIO(data)
-    start = len(WHOOSH3_HEADER_MAGIC)
-    while True:
-        (size,) = _BLOCK_SIZE.unpack_from(data, start)
-        stream.seek(start + _BLOCK_SIZE.size)
-        _, max_id, _, compression, _, _ = pickle.load(stream)
-        end = start + _BLOCK_SIZE.size + abs(size)
-        yield max_id, functools.partial(_decode_block, data, stream.tell(), end, compression)
-        if size < 0:
-            return
-        start = end
-
-
-def _decode_block(data: bytes, start: int, end: int, compression: int):
-    block = data[start:end]
-    if compression:
-        block = zlib.decompress(block)
-    deltas, weights, values = pickle.loads(block.replace(_BYTES_FROM_TEXT, _KEEP_TEXT, 1))
-    if weights is None or isinstance(weights, float):
-        weights = [1.0 if weights is None else weights] * len(deltas)
-    return deltas, weights, values
-
-
-def _length_bytes(segment, field: str) -> bytes:
-    """The length byte of `field` for each document of a segment (shorter when its last
-    documents lack the field). Private Whoosh: the per-document reader (`_perdoc`) and
-    the fixed-width column's file and offsets."""
-    column = f"_{field}_len"
-    if not segment._perdoc.has_column(column):
-        return b""
-    lengths = segment._perdoc.column_reader(column, LENGTHS_COLUMN)
-    return bytes(lengths._dbfile.get(lengths._basepos, lengths._count))

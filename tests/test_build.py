@@ -9,6 +9,7 @@ from finsearch.indexer.schema import make_schema, to_document
 from finsearch.indexer.store import open_current
 from finsearch.indexer.writer import BulkWriter, index_terms
 from tests.test_ingest import messy_archive  # noqa: F401  (a fixture)
+from tests.whoosh_contents import index_contents
 
 
 @pytest.fixture(scope="module")
@@ -32,17 +33,6 @@ def test_bulk_terms_are_what_whoosh_analysis_gives(sample_posts):
             assert sorted(terms) == expected, (post.path, name)
 
 
-def _index_contents(ix) -> tuple:
-    with ix.reader() as reader:
-        # A posting kept in the term table reports an empty value as '', one in a block as None.
-        postings = sorted((f, t, d, w, v or None) for f, t, d, w, v in reader.iter_postings())
-        stored = [reader.stored_fields(d) for d in range(reader.doc_count_all())]
-        lengths = [(d, name, reader.doc_field_length(d, name)) for d in range(reader.doc_count_all())
-                   for name in ("title", "body", "title_gram", "body_gram")]
-        columns = [list(reader.column_reader(name)) for name in ("id", "path", "date", "story")]
-        return postings, stored, lengths, columns
-
-
 def test_bulk_writer_writes_the_index_whoosh_writes(sample_posts, tmp_path):
     contents = []
     for name, open_writer in (("whoosh", lambda ix: ix.writer()), ("bulk", BulkWriter)):
@@ -53,7 +43,7 @@ def test_bulk_writer_writes_the_index_whoosh_writes(sample_posts, tmp_path):
         for post in sample_posts:
             writer.add_document(**to_document(post))
         writer.commit()
-        contents.append(_index_contents(ix))
+        contents.append(index_contents(ix))
     assert contents[0] == contents[1]
     assert len(contents[0][1]) == len(sample_posts)
 

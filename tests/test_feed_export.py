@@ -145,7 +145,7 @@ def test_entry_ids_survive_a_reindex_and_the_cache_follows_the_index(tmp_path):
 
         # A post removed (an incremental reindex): the next poll no longer lists it.
         posts[0].unlink()
-        reindex(archive, root, progress=False)
+        reindex(archive, root, progress=False, max_delete=100)  # 1 of 5 posts: meant
         fewer = parse_feed(client, "/feed.atom")
         assert len(fewer.entries) == len(posts) - 1
         assert {e.id for e in fewer.entries} < {e.id for e in before.entries}
