@@ -42,7 +42,12 @@ _OFFSETS = _rng.integers(0, 2**63, SIGNATURE_HASHES, dtype=np.uint64)
 def comparable_text(title: str, body: str) -> str:
     """The folded text shingles are taken from: title and body, dateline and punctuation out."""
     body = _DATELINE.sub("", _BRACKETED_TITLE.sub("", fold(body.strip())))
-    return "".join(_KEPT.findall(fold(title) + "\n" + body))
+    return comparable(fold(title) + "\n" + body)
+
+
+def comparable(folded: str) -> str:
+    """Only the characters a reader compares, of folded text."""
+    return "".join(_KEPT.findall(folded))
 
 
 def shingles(title: str, body: str) -> set[str]:
