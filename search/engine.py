@@ -79,7 +79,7 @@ class _FacetTable:
     def _stories(view: IndexView, exact: np.ndarray, dates: np.ndarray, paper_masks: np.ndarray) -> np.ndarray:
         reader = view.searcher.reader()
         size = exact.size
-        if not size or not reader.has_column(SIGNATURE):
+        if not size or SIGNATURE not in reader.schema or not reader.has_column(SIGNATURE):
             log.info("index has no near-duplicate signatures: only identical posts are one story")
             return exact
         sizes, numbers, minima = decode(b"".join(reader.column_reader(SIGNATURE)), size)
@@ -90,7 +90,7 @@ class _FacetTable:
     @staticmethod
     def _title_ids(view: IndexView, size: int) -> tuple[np.ndarray, dict[str, int]]:
         reader = view.searcher.reader()
-        if not size or not reader.has_column(TITLE_KEY):
+        if not size or TITLE_KEY not in reader.schema or not reader.has_column(TITLE_KEY):
             return np.full(size, -1, dtype=np.int64), {}
         values, ids = np.unique(np.array(list(reader.column_reader(TITLE_KEY)), dtype=object), return_inverse=True)
         return ids.astype(np.int64), {value: number for number, value in enumerate(values.tolist())}
