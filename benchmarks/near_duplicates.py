@@ -60,7 +60,7 @@ def main() -> None:
     sizes, numbers, minima = decode(column, len(items))
     keys = np.array([story_key(title, body) for title, body in texts], dtype=object)
     exact = np.unique(keys, return_inverse=True)[1].astype(np.int64)
-    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     dates = np.array([(dt.datetime.fromisoformat(item["datetime"]) - epoch) // dt.timedelta(microseconds=1)
                       for item in items], dtype=np.int64)
     papers = np.unique(np.array([item["source"] for item in items]), return_inverse=True)[1]

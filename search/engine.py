@@ -27,8 +27,8 @@ from finsearch.indexer.schema import (BODY, CATEGORY, DATE, ID_FIELD, PAPER, PAT
 from finsearch.search import ranking
 from finsearch.search.evaluate import IndexView, evaluate
 from finsearch.search.query import WORD_FIELD_OF_GRAM, ParsedQuery, parse_query
-from finsearch.search.stories import near_stories
 from finsearch.search.snippets import highlight_html, snippet_html
+from finsearch.search.stories import near_stories
 from finsearch.search.types import (MAX_PAGE, MAX_PAGE_SIZE, Article, FacetCount, Facets, Hit, IndexStats,
                                     Reprint, SearchError, SearchRequest, SearchResult, Sort)
 

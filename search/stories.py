@@ -117,7 +117,7 @@ def _leaders(first: np.ndarray, second: np.ndarray, dates: np.ndarray) -> dict[i
     b = np.where(earlier, second, first)
     order = np.lexsort((a, dates[a], b, dates[b]))  # by the later post, then its partners by date
     leader: dict[int, int] = {}
-    for later, partner in zip(b[order].tolist(), a[order].tolist()):
+    for later, partner in zip(b[order].tolist(), a[order].tolist(), strict=True):
         if later not in leader and partner not in leader:
             leader[later] = partner
     return leader

@@ -123,8 +123,9 @@ def test_among_equals_the_newer_post_comes_first(tmp_path):
     from finsearch.search import SearchEngine
 
     post = ('---\ntitle: "央行开展{amount}亿元7天期逆回购操作"\ndate: 2026-07-0{day} 09:20:00 +0800\n'
-            'categories: cailianshe\ntags: 财联社新闻\n---\n<p>财联社7月{day}日电，央行今日开展{amount}亿元7天期逆回购操作，'
-            '操作利率1.40%。</p><p class="em_media">（文章来源：财联社）</p>\n')
+            'categories: cailianshe\ntags: 财联社新闻\n---\n'
+            '<p>财联社7月{day}日电，央行今日开展{amount}亿元7天期逆回购操作，操作利率1.40%。</p>'
+            '<p class="em_media">（文章来源：财联社）</p>\n')
     archive = tmp_path / "posts"
     archive.mkdir()
     for day, amount in ((1, 1000), (3, 3000), (2, 2000)):
