@@ -8,21 +8,19 @@ before one with it only in the body, and a query equal to a post's title puts th
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 
 from finsearch.analysis import fold
 from finsearch.search import SearchRequest, result_to_json
-from tests.conftest import SAMPLE_POSTS
+from tests.conftest import FIXTURE_POSTS
 from tests.test_browser import ARTIFACTS, browser, server  # noqa: F401 (fixtures)
 
 # One flash, 2026-08-05 03:05–03:06: 东方财富 (202608053831569869) and 财联社 (2445734) tell it with
 # and without a dateline, 同花顺 (678671337) keeps the first sentence only.
 SPACEX = "SpaceX日内涨幅扩大至10%"
 SPACEX_POSTS = {"202608053831569869": "东财滚动", "2445734": "财联社", "678671337": "同花顺"}
-SPACEX_FILES = ["2026-08/2026-08-05-202608053831569869.md", "2026-08/2026-08-05-2445734.md",
-                "2026-08/2026-08-05-678671337.md"]
+NEAR_DUPLICATES = FIXTURE_POSTS / "near-duplicates"  # the flash, and two posts sharing a sentence
 
 
 def everything(engine, query: str):
@@ -147,10 +145,6 @@ def test_an_index_without_signatures_still_opens(tmp_path, monkeypatch):
     from finsearch.indexer import build, build_index, schema
     from finsearch.search import SearchEngine
 
-    archive = tmp_path / "posts"
-    for name in SPACEX_FILES:
-        (archive / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(SAMPLE_POSTS / name, archive / name)
     new_fields = (schema.SIGNATURE, schema.TITLE_KEY)
 
     def old_schema() -> Schema:
@@ -165,14 +159,19 @@ def test_an_index_without_signatures_still_opens(tmp_path, monkeypatch):
 
     monkeypatch.setattr(build, "make_schema", old_schema)
     monkeypatch.setattr(build, "to_document", old_document)
-    build_index(archive, tmp_path / "ix", procs=1, progress=False)
-    engine = SearchEngine(tmp_path / "ix")
+    build_index(NEAR_DUPLICATES, tmp_path / "old", procs=1, progress=False)
+    monkeypatch.undo()
+    build_index(NEAR_DUPLICATES, tmp_path / "new", procs=1, progress=False)
+    old, new = SearchEngine(tmp_path / "old"), SearchEngine(tmp_path / "new")
     try:
-        result = engine.search(SearchRequest(query=SPACEX))
+        result = old.search(SearchRequest(query=SPACEX))
         assert (result.total, result.articles) == (3, 3)
         assert {hit.id for hit in result.hits} == set(SPACEX_POSTS)
+        assert (new.search(SearchRequest(query=SPACEX)).total, new.search(SearchRequest(query="")).total) == (1, 3)
+        assert old.search(SearchRequest(query="")).total == 5
     finally:
-        engine.close()
+        old.close()
+        new.close()
 
 
 @pytest.mark.browser
