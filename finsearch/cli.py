@@ -287,7 +287,8 @@ def run_search(args) -> int:
         print(f"同时搜索了：{searched}（只搜输入的词：--literal）")
     if result.suggestions:
         print("没有结果。可以试试：" + "；".join(f"{s.query}（{s.reason}，{s.articles} 篇）" for s in result.suggestions))
-    print(f"共 {result.total} 条结果，第 {request.page}/{result.pages} 页（{result.seconds * 1000:.0f} ms）")
+    merged = f"（{result.articles} 篇，相同报道合并）" if result.articles > result.total else ""
+    print(f"共 {result.total} 条结果{merged}，第 {request.page}/{result.pages} 页（{result.seconds * 1000:.0f} ms）")
     first = (request.page - 1) * request.page_size
     for number, hit in enumerate(result.hits, start=first + 1):
         print(f"\n{number}. {_terminal(hit.title_html, color)}")
@@ -296,7 +297,8 @@ def run_search(args) -> int:
         if hit.url:
             print(f"   {hit.url}")
         if hit.reprints:
-            print("   另见：" + "、".join(f"{r.paper} {r.date:%Y-%m-%d} (id {r.id})" for r in hit.reprints))
+            print(f"   另有 {len(hit.reprints)} 家报道：" + "、".join(
+                f"{r.paper} {r.date:%Y-%m-%d %H:%M} (id {r.id}{'，措辞不同' if r.near else ''})" for r in hit.reprints))
     return EXIT_OK
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.columns import FixedBytesColumn
+from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 
 from finsearch.analysis import fold, gram_analyzer, word_analyzer
 from finsearch.indexer.ingest import SITE_TZ, Post
+from finsearch.indexer.near_duplicates import SIGNATURE_BYTES, comparable, signature
 
 TITLE_BOOST = 3.0
 
@@ -32,6 +34,8 @@ URL = "url"
 PATH = "path"
 CHECKSUM = "checksum"
 STORY = "story"
+SIGNATURE = "signature"
+TITLE_KEY = "title_key"
 
 
 def make_schema() -> Schema:
@@ -54,6 +58,12 @@ def make_schema() -> Schema:
         CHECKSUM: ID(stored=True, sortable=True),
         # Posts with the same title and body are one story (a column, for grouping).
         STORY: ID(sortable=True),
+        # Near-duplicate stories are found from these when an index version is opened
+        # (search/stories.py); an index written before they existed has neither.
+        SIGNATURE: COLUMN(FixedBytesColumn(SIGNATURE_BYTES)),
+        # The title as a reader compares it (folded, punctuation out): a query equal to a
+        # post's title ranks that post first.
+        TITLE_KEY: ID(sortable=True),
     })
 
 
@@ -73,12 +83,20 @@ def to_document(post: Post) -> dict:
         PATH: post.path,
         CHECKSUM: post.checksum,
         STORY: story_key(post.title, body),
+        SIGNATURE: signature(post.title, body),
+        TITLE_KEY: title_key(post.title),
     }
 
 
 def story_key(title: str, body: str) -> str:
     text = fold(" ".join(title.split()) + "\n" + " ".join(body.split()))
     return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+
+
+def title_key(text: str) -> str:
+    """What a title (or a query typed as one) is compared by: equal for 「SpaceX 日内涨幅扩大至10%」
+    and spacex日内涨幅扩大至10%."""
+    return hashlib.blake2b(comparable(fold(text)).encode("utf-8"), digest_size=8).hexdigest()
 
 
 def local_naive(value: dt.datetime) -> dt.datetime:

@@ -122,10 +122,11 @@ def open_current(root: Path, check: bool = True) -> tuple[whoosh_index.Index, Pa
 def expected_manifest() -> dict[str, Any]:
     """What this finsearch writes into an index (and needs to read one correctly); not to be mutated."""
     from finsearch.analysis import fingerprint
+    from finsearch.indexer import near_duplicates
     from finsearch.indexer.schema import make_schema
     schema = make_schema()
     return {"schema": {name: type(schema[name]).__name__ for name in schema.names()},
-            "analysis": fingerprint()}
+            "analysis": {**fingerprint(), "signatures": near_duplicates.fingerprint()}}
 
 
 def write_manifest(build: Path, generation: int) -> None:

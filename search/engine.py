@@ -22,16 +22,19 @@ from whoosh.util.times import datetime_to_long, long_to_datetime
 
 from finsearch.analysis.aliases import AliasTable, shipped_groups
 from finsearch.indexer import stock_names, store
-from finsearch.indexer.schema import (BODY, CATEGORY, DATE, ID_FIELD, PAPER, PATH, STORY, TAGS, TITLE, URL,
-                            from_local_naive)
+from finsearch.indexer.near_duplicates import decode
+from finsearch.indexer.schema import (BODY, CATEGORY, DATE, ID_FIELD, PAPER, PATH, SIGNATURE, STORY, TAGS, TITLE,
+                                      TITLE_KEY, URL, from_local_naive, title_key)
+from finsearch.search import ranking
 from finsearch.search.evaluate import IndexView, evaluate
-from finsearch.search.query import WORD_FIELD_OF_GRAM, parse_query
+from finsearch.search.query import WORD_FIELD_OF_GRAM, ParsedQuery, parse_query
 from finsearch.search.snippets import highlight_html, snippet_html
-from finsearch.search.zero_results import suggestions
-from finsearch.search.types import (MAX_PAGE, MAX_PAGE_SIZE, Article, FacetCount, Facets, Hit, IndexStats, Reprint,
-                                    SearchError, SearchRequest, SearchResult, Sort, Suggestion)
+from finsearch.search.stories import near_stories
 from finsearch.search.suggest import Completion, Vocabulary
 from finsearch.search.trends import TrendRequest, TrendResult, count_trends
+from finsearch.search.types import (MAX_PAGE, MAX_PAGE_SIZE, Article, FacetCount, Facets, Hit, IndexStats, Reprint,
+                                    SearchError, SearchRequest, SearchResult, Sort, Suggestion)
+from finsearch.search.zero_results import suggestions
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +53,16 @@ class _FacetTable:
 
     dates: np.ndarray  # int64 Whoosh ticks (µs since datetime.min) of the site's local time
     months: np.ndarray  # int32 month number since 1970-01
-    stories: np.ndarray  # int64 story number: posts with the same title and body share one
+    exact: np.ndarray  # int64 per doc: posts with the same title and body share one number
+    stories: np.ndarray  # int64 story number: `exact` with near-duplicates merged (search.stories)
     story_rank: np.ndarray  # int64 place of each doc in the order (story, date, docnum)
     by_story_rank: np.ndarray  # the docnum at each place of that order
     category_values: list[str]
     category_masks: np.ndarray  # bool [category, doc]
     paper_values: list[str]
     paper_masks: np.ndarray  # bool [paper, doc]
+    title_ids: np.ndarray  # int64 per doc: equal for titles equal as a reader compares them (-1: unknown)
+    title_id_of: dict[str, int]  # title_key -> its number in title_ids
 
     @classmethod
     def build(cls, view: IndexView) -> "_FacetTable":
@@ -66,13 +72,36 @@ class _FacetTable:
         dates = np.fromiter(reader.column_reader(DATE, translate=False) if size else (), dtype=np.int64, count=size)
         months = (dates - _EPOCH_TICKS).astype("datetime64[us]").astype("datetime64[M]").astype(np.int32)
         keys = np.array(list(reader.column_reader(STORY)) if size else [], dtype=object)
-        stories = np.unique(keys, return_inverse=True)[1].astype(np.int64)
+        exact = np.unique(keys, return_inverse=True)[1].astype(np.int64)
+        cats, cat_masks = cls._masks(view, CATEGORY, size)
+        papers, paper_masks = cls._masks(view, PAPER, size)
+        stories = cls._stories(view, exact, dates, paper_masks)
         by_story_rank = np.lexsort((np.arange(size), dates, stories))
         story_rank = np.empty(size, dtype=np.int64)
         story_rank[by_story_rank] = np.arange(size)
-        cats, cat_masks = cls._masks(view, CATEGORY, size)
-        papers, paper_masks = cls._masks(view, PAPER, size)
-        return cls(dates, months, stories, story_rank, by_story_rank, cats, cat_masks, papers, paper_masks)
+        title_ids, title_id_of = cls._title_ids(view, size)
+        return cls(dates, months, exact, stories, story_rank, by_story_rank, cats, cat_masks, papers, paper_masks,
+                   title_ids, title_id_of)
+
+    @staticmethod
+    def _stories(view: IndexView, exact: np.ndarray, dates: np.ndarray, paper_masks: np.ndarray) -> np.ndarray:
+        reader = view.searcher.reader()
+        size = exact.size
+        if not size or SIGNATURE not in reader.schema or not reader.has_column(SIGNATURE):
+            log.info("index has no near-duplicate signatures: only identical posts are one story")
+            return exact
+        sizes, numbers, minima = decode(b"".join(reader.column_reader(SIGNATURE)), size)
+        papers = (np.where(paper_masks.any(axis=0), paper_masks.argmax(axis=0), -1) if paper_masks.size
+                  else np.full(size, -1))
+        return near_stories(exact, dates, papers, view.live, sizes, numbers, minima)
+
+    @staticmethod
+    def _title_ids(view: IndexView, size: int) -> tuple[np.ndarray, dict[str, int]]:
+        reader = view.searcher.reader()
+        if not size or TITLE_KEY not in reader.schema or not reader.has_column(TITLE_KEY):
+            return np.full(size, -1, dtype=np.int64), {}
+        values, ids = np.unique(np.array(list(reader.column_reader(TITLE_KEY)), dtype=object), return_inverse=True)
+        return ids.astype(np.int64), {value: number for number, value in enumerate(values.tolist())}
 
     @staticmethod
     def _masks(view: IndexView, field: str, size: int):
@@ -120,14 +149,15 @@ class SearchEngine:
             in_dates, in_categories, in_papers = self._filter_masks(table, docs, request)
             keep = in_dates & in_categories & in_papers
             matched = docs[keep]
-            selected, selected_scores = _first_of_each_story(table, matched, scores[keep])
+            tiers = self._tiers(table, parsed, matched, request.sort)
+            selected, selected_scores, selected_tiers = _first_of_each_story(table, matched, scores[keep], tiers)
             # Each facet counts under the other filters, so several values can be picked.
             facets = Facets(
                 categories=_counts(table.category_values, table.category_masks, docs[in_dates & in_papers]),
                 papers=_counts(table.paper_values, table.paper_masks, docs[in_dates & in_categories]),
                 months=_month_counts(table.months[docs[in_categories & in_papers]]),
             )
-            page_docs = _page(table, selected, selected_scores, request)
+            page_docs = _page(table, selected, selected_scores, selected_tiers, request)
             # The page's stories among all matches, once: their other posts are shown as reprints.
             on_page = matched[np.isin(table.stories[matched], table.stories[page_docs])]
             hits = tuple(self._hit(searcher, table, docnum, on_page, parsed.terms) for docnum in page_docs)
@@ -154,7 +184,8 @@ class SearchEngine:
             in_dates, in_categories, in_papers = self._filter_masks(table, docs, request)
             keep = in_dates & in_categories & in_papers
             matched = docs[keep]
-            ordered = matched[np.lexsort(_sort_keys(table, matched, scores[keep], request.sort))]
+            tiers = self._tiers(table, parsed, matched, request.sort)
+            ordered = matched[np.lexsort(_sort_keys(table, matched, scores[keep], tiers, request.sort))]
         no_reprints = np.empty(0, dtype=np.int64)
 
         def hits() -> Iterator[Hit]:
@@ -372,16 +403,35 @@ class SearchEngine:
             self._match_cache.popitem(last=False)
         return matches.docs, matches.scores
 
+    def _tiers(self, table: _FacetTable, parsed: ParsedQuery, docs: np.ndarray, sort: Sort) -> np.ndarray | None:
+        """The relevance tier (search.ranking) of each of `docs`; None when not sorting by relevance."""
+        if sort is not Sort.RELEVANCE or not parsed.terms or not docs.size:
+            return None
+        key = ("title", repr(parsed.query))
+        if key in self._match_cache:
+            self._match_cache.move_to_end(key)
+            in_title = self._match_cache[key]
+        else:
+            in_title = evaluate(self._view, ranking.title_query(parsed.query), scored=False).docs
+            self._match_cache[key] = in_title
+            while len(self._match_cache) > self._match_cache_size:
+                self._match_cache.popitem(last=False)
+        title_id = table.title_id_of.get(title_key(" ".join(parsed.terms)), -1)
+        whole_title = docs[table.title_ids[docs] == title_id] if title_id >= 0 else docs[:0]
+        return ranking.tiers(docs, in_title, np.intersect1d(whole_title, in_title, assume_unique=True))
+
     @staticmethod
     def _hit(searcher, table: _FacetTable, docnum: int, matched: np.ndarray, terms: tuple[str, ...]) -> Hit:
         fields = searcher.stored_fields(docnum)
         title = fields.get(TITLE, "")
         same_story = matched[table.stories[matched] == table.stories[docnum]]
+        others = same_story[same_story != docnum]
         reprints = []
-        for other in same_story[same_story != docnum].tolist():
+        for other in others[np.lexsort((others, table.dates[others]))].tolist():
             other_fields = searcher.stored_fields(other)
             reprints.append(Reprint(other_fields[ID_FIELD], other_fields.get(PAPER, ""),
-                                    from_local_naive(other_fields[DATE])))
+                                    from_local_naive(other_fields[DATE]),
+                                    near=bool(table.exact[other] != table.exact[docnum])))
         return Hit(id=fields[ID_FIELD], title=title, title_html=highlight_html(title, terms),
                    date=from_local_naive(fields[DATE]), categories=_split(fields.get(CATEGORY)),
                    paper=fields.get(PAPER, ""), url=fields.get(URL, ""),
@@ -418,15 +468,24 @@ def _date_bounds(request: SearchRequest) -> tuple[dt.datetime | None, dt.datetim
     return start, end
 
 
-def _first_of_each_story(table: _FacetTable, docs: np.ndarray, scores: np.ndarray):
-    """One post per story: the earliest published of its posts among `docs` (docnum order kept)."""
+def _first_of_each_story(table: _FacetTable, docs: np.ndarray, scores: np.ndarray, tiers: np.ndarray | None):
+    """One post per story among `docs` (docnum order kept), with its score and tier: the earliest
+    published, unless one of them has the query as its whole title (it is what was asked for)."""
     if docs.size < 2:
-        return docs, scores
+        return docs, scores, tiers
     # In the table's (story, date, docnum) order, the first post of each story among docs.
     ordered = table.by_story_rank[_sorted(table.story_rank[docs], table.stories.size)]
     stories = table.stories[ordered]
     first = _sorted(ordered[np.concatenate(([True], stories[1:] != stories[:-1]))], table.stories.size)
-    return first, scores[np.searchsorted(docs, first)]
+    if tiers is not None and (tiers == ranking.WHOLE_TITLE).any():
+        whole = docs[tiers == ranking.WHOLE_TITLE]
+        whole = whole[np.lexsort((whole, table.dates[whole], table.stories[whole]))]
+        whole_stories = table.stories[whole]
+        best = whole[np.concatenate(([True], whole_stories[1:] != whole_stories[:-1]))]
+        replaced = np.isin(table.stories[first], table.stories[best])
+        first = np.sort(np.concatenate((first[~replaced], best)))
+    rows = np.searchsorted(docs, first)
+    return first, scores[rows], None if tiers is None else tiers[rows]
 
 
 def _sorted(values: np.ndarray, bound: int) -> np.ndarray:
@@ -438,7 +497,8 @@ def _sorted(values: np.ndarray, bound: int) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
-def _page(table: _FacetTable, selected: np.ndarray, scores: np.ndarray, request: SearchRequest) -> list[int]:
+def _page(table: _FacetTable, selected: np.ndarray, scores: np.ndarray, tiers: np.ndarray | None,
+          request: SearchRequest) -> list[int]:
     """The docnums of the requested page, in the requested order.
 
     Relevance ties go to the newer post; date ties keep docnum order. Every
@@ -448,7 +508,7 @@ def _page(table: _FacetTable, selected: np.ndarray, scores: np.ndarray, request:
     end = start + request.page_size
     if start >= selected.size:
         return []
-    keys = _sort_keys(table, selected, scores, request.sort)
+    keys = _sort_keys(table, selected, scores, tiers, request.sort)
     # Only the docs whose first key is within the page's reach need the full sort.
     first_key = keys[-1]
     if end < selected.size:
@@ -460,11 +520,20 @@ def _page(table: _FacetTable, selected: np.ndarray, scores: np.ndarray, request:
     return selected[order[start:end]].tolist()
 
 
-def _sort_keys(table: _FacetTable, docs: np.ndarray, scores: np.ndarray, sort: Sort) -> tuple:
-    """np.lexsort keys (last is primary) putting `docs` in the order of `sort`."""
+def _sort_keys(table: _FacetTable, docs: np.ndarray, scores: np.ndarray, tiers: np.ndarray | None,
+               sort: Sort) -> tuple:
+    """np.lexsort keys (last is primary) putting `docs` in the order of `sort`.
+
+    Relevance: by tier (search.ranking), then score, then the newer post. Tier and score are
+    also folded into one primary key, the tier worth more than any score, so that _page can
+    find the page's reach with one partition.
+    """
     dates = table.dates[docs]
-    if sort is Sort.RELEVANCE and docs.size and scores.min() < scores.max():
-        return (docs, -dates, -scores)
+    if tiers is None or not docs.size:
+        tiers = np.zeros(docs.size, dtype=np.int8)
+    if sort is Sort.RELEVANCE and docs.size and (scores.min() < scores.max() or tiers.min() < tiers.max()):
+        span = float(scores.max() - scores.min()) + 1.0
+        return (docs, -dates, -scores, -(tiers * span + scores))
     if sort is Sort.OLDEST:
         return (docs, dates)
     return (docs, -dates)  # newest; also relevance when every score is the same (the empty query)

@@ -103,7 +103,8 @@ def result_to_json(result: SearchResult) -> dict:
             "paper": hit.paper,
             "url": hit.url,
             "snippet": hit.snippet,
-            "reprints": [{"id": r.id, "paper": r.paper, "date": r.date.isoformat()} for r in hit.reprints],
+            "reprints": [{"id": r.id, "paper": r.paper, "date": r.date.isoformat(), "near": r.near}
+                         for r in hit.reprints],
         } for hit in result.hits],
         "facets": {
             "category": [{"value": f.value, "count": f.count} for f in result.facets.categories],

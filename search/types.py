@@ -47,11 +47,13 @@ class SearchRequest:
 
 @dataclass(frozen=True)
 class Reprint:
-    """The same story (same title and body) published elsewhere."""
+    """The same story published elsewhere: the same title and body, or a near copy of it
+    (another paper's wording of the same news: search/stories.py)."""
 
     id: str
     paper: str
     date: dt.datetime
+    near: bool = False  # a near copy, not an identical one
 
 
 @dataclass(frozen=True)

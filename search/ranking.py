@@ -1,0 +1,37 @@
+"""Relevance tiers above the BM25F score: what a reporter expects first.
+
+A post whose title is the query (compared as indexer.schema.title_key compares titles) comes
+first; then posts that have the query in the title; then the rest. Within a tier the score
+decides, and among equal scores the newer post (search.engine._sort_keys).
+"""
+from __future__ import annotations
+
+import numpy as np
+from whoosh import query as wq
+
+from finsearch.search.query import Literal, literal_query
+
+BODY_ONLY, IN_TITLE, WHOLE_TITLE = 0, 1, 2
+
+
+def title_query(q: wq.Query) -> wq.Query:
+    """`q` with every literal outside a NOT matched in the title only: the posts that have
+    the query in the title. Exclusions stay as they are (they apply to the whole post)."""
+    if isinstance(q, Literal):
+        return literal_query(q.text, "title") or wq.NullQuery
+    if isinstance(q, (wq.Not, wq.Every)):
+        return q
+    if isinstance(q, wq.AndNot):
+        return wq.AndNot(title_query(q.a), q.b)
+    if isinstance(q, (wq.And, wq.Or)):
+        return type(q)([title_query(sub) for sub in q.subqueries])
+    return q
+
+
+def tiers(docs: np.ndarray, in_title: np.ndarray, whole_title: np.ndarray) -> np.ndarray:
+    """The tier of each of `docs` (sorted docnums), given the sorted docnums that have the
+    query in the title and those whose title is the query."""
+    result = np.full(docs.size, BODY_ONLY, dtype=np.int8)
+    result[np.isin(docs, in_title, assume_unique=True)] = IN_TITLE
+    result[np.isin(docs, whole_title, assume_unique=True)] = WHOLE_TITLE
+    return result
