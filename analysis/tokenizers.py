@@ -11,7 +11,7 @@ skips the per-token object Whoosh's chain needs.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterator
+from collections.abc import Iterator
 
 from whoosh.analysis import Token, Tokenizer
 

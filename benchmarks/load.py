@@ -32,7 +32,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from benchmarks.relevance import hand_written_queries
-from benchmarks.run import process_children, proc_kib_field
+from benchmarks.run import proc_kib_field, process_children
 
 
 def fixed_mix(stats: dict) -> list[dict]:

@@ -187,7 +187,7 @@ def run(engine_root: Path, baseline_dir: Path | None, repeat: int, warmup: int, 
 def _rounds(calls, results, baseline, repeat: int, warmup: int, progress) -> None:
     """Time the mix: each kind once per round on each engine, samples into `results`."""
     for round_no in range(warmup + repeat):
-        for index, ((kind, engine_call, baseline_call), out) in enumerate(zip(calls, results)):
+        for index, ((_kind, engine_call, baseline_call), out) in enumerate(zip(calls, results)):
             # Interleave, and alternate who goes first, so noise hits both alike.
             order = ("engine", "baseline") if (round_no + index) % 2 == 0 else ("baseline", "engine")
             if baseline is None:

@@ -145,7 +145,7 @@ def cut_differently(posts, rng: random.Random, count: int) -> list[Query]:
         if len(sentence) < 8 or not re.fullmatch(r"[\u4e00-\u9fff]+", sentence):
             continue
         bounds = {0}
-        for word, start, end in segmenter().tokenize(sentence):
+        for _word, _start, end in segmenter().tokenize(sentence):
             bounds.add(end)
         length = rng.randint(3, 5)
         start = rng.randrange(0, len(sentence) - length)
@@ -324,7 +324,8 @@ def main() -> None:
 
 
 def _pair(before, after) -> str:
-    fmt = lambda v: "-" if v is None else f"{v:.3f}"
+    def fmt(v):
+        return "-" if v is None else f"{v:.3f}"
     return f"{fmt(before)} → {fmt(after)}"
 
 

@@ -351,7 +351,7 @@ def print_build_table(corpus: str, posts: int, build: dict) -> None:
         bv = b[key] / scale if b and b.get(key) is not None else None
         r = None if key.startswith("loadavg") else _ratio(ev, bv)
 
-        def fmt(v):
+        def fmt(v, digits=digits):
             return "–" if v is None else _num(int(round(v)), 0) if digits == 0 else _num(float(v), digits)
         print(f"  {label:34}{fmt(ev):>12}{fmt(bv):>12}{_num(r, 2) if r is not None else '–':>9}")
 

@@ -88,8 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
                                   description="Find posts added, changed (by content) and deleted since the last run "
                                               "and apply just those; a full build if there is no index yet or with "
                                               "--full. Searches keep answering from the previous state until the "
-                                              "new one is published (`finsearch rollback` returns to the previous one); an "
-                                              "index built with other analysis is rebuilt in full by itself. "
+                                              "new one is published (`finsearch rollback` returns to the previous "
+                                              "one); an index built with other analysis is rebuilt in full by itself. "
                                               "A second run while one is writing exits at once "
                                               "with code 1. The delete guard: a run whose archive is missing, empty or "
                                               "unreadable, or that would delete more than 5% of the documents, "
@@ -117,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = commands.add_parser("search", help="search the index",
                                  description="Search the index. Query syntax: words (all required), "
-                                             "\"exact phrase\", OR, -word or NOT word, (groups), title:word, body:word.")
+                                             "\"exact phrase\", OR, -word or NOT word, (groups), title:word, "
+                                             "body:word.")
     _query_options(search)
     search.add_argument("--limit", type=int, default=DEFAULT_PAGE_SIZE, metavar="N",
                         help=f"hits per page, 1-{MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})")
@@ -286,7 +287,8 @@ def run_search(args) -> int:
         searched = "、".join(alias for _, aliases in result.expanded for alias in aliases)
         print(f"同时搜索了：{searched}（只搜输入的词：--literal）")
     if result.suggestions:
-        print("没有结果。可以试试：" + "；".join(f"{s.query}（{s.reason}，{s.articles} 篇）" for s in result.suggestions))
+        offers = "；".join(f"{s.query}（{s.reason}，{s.articles} 篇）" for s in result.suggestions)
+        print(f"没有结果。可以试试：{offers}")
     merged = f"（{result.articles} 篇，相同报道合并）" if result.articles > result.total else ""
     print(f"共 {result.total} 条结果{merged}，第 {request.page}/{result.pages} 页（{result.seconds * 1000:.0f} ms）")
     first = (request.page - 1) * request.page_size

@@ -5,11 +5,11 @@ ingest (files -> Post) -> clean (body -> paragraphs) -> schema (Post -> document
 -> store (where it lives, the atomic swap, the writer lock).
 """
 from finsearch.indexer.build import BuildReport, build_index
-from finsearch.indexer.update import ReindexReport, reindex
-from finsearch.indexer.ingest import Post, Problem, read_archive
 from finsearch.indexer.guard import DEFAULT_MAX_DELETE_PERCENT, RunRefused, failure
-from finsearch.indexer.store import (IndexBusy, IndexIncompatible, IndexMissing, NothingToRollBack, resolve_root,
-                                     rollback_index as rollback)
+from finsearch.indexer.ingest import Post, Problem, read_archive
+from finsearch.indexer.store import IndexBusy, IndexIncompatible, IndexMissing, NothingToRollBack, resolve_root
+from finsearch.indexer.store import rollback_index as rollback
+from finsearch.indexer.update import ReindexReport, reindex
 
 __all__ = ["DEFAULT_MAX_DELETE_PERCENT", "BuildReport", "IndexBusy", "IndexIncompatible", "IndexMissing",
            "NothingToRollBack", "Post", "Problem", "ReindexReport", "RunRefused", "build_index", "failure",

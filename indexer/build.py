@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 from whoosh import index as whoosh_index
@@ -177,7 +178,7 @@ def _run_workers(build: Path, archive: Path, paths: list[Path], procs: int, bar:
         return [future.result() for future in futures]
 
 
-_counter = None  # in a worker: how many posts all workers have read
+_counter: Any = None  # in a worker: a shared multiprocessing Value, how many posts all workers have read
 
 
 def _set_counter(counter) -> None:
@@ -194,7 +195,7 @@ def _index_share_in_worker(build: Path, archive: Path, paths: list[Path]) -> _Wo
     return _index_share(build, archive, paths, lambda _: _count_one())
 
 
-def _index_share(build: Path, archive: Path, paths: list[Path], advance: Callable[[int], None]) -> _WorkerResult:
+def _index_share(build: Path, archive: Path, paths: list[Path], advance: Callable[[int], object]) -> _WorkerResult:
     """Read, analyse and write `paths` into new segments of the index in `build` (not committed)."""
     with _no_cycle_collection():
         return _write_share(build, archive, paths, advance)
@@ -214,7 +215,7 @@ def _no_cycle_collection():
             gc.enable()
 
 
-def _write_share(build: Path, archive: Path, paths: list[Path], advance: Callable[[int], None]) -> _WorkerResult:
+def _write_share(build: Path, archive: Path, paths: list[Path], advance: Callable[[int], object]) -> _WorkerResult:
     ix = whoosh_index.open_dir(str(build))
     result = _WorkerResult([], [], [])
     writer = _segment_writer(ix)

@@ -20,8 +20,16 @@ from whoosh import index as whoosh_index
 
 from finsearch.indexer import guard, stock_names, store
 from finsearch.indexer.build import WRITER_OPTIONS, build_locked
-from finsearch.indexer.ingest import (Post, Problem, ProblemCounts, claim_id, file_checksum, find_posts, path_order,
-                                      read_post)
+from finsearch.indexer.ingest import (
+    Post,
+    Problem,
+    ProblemCounts,
+    claim_id,
+    file_checksum,
+    find_posts,
+    path_order,
+    read_post,
+)
 from finsearch.indexer.merge import purge_and_merge_small
 from finsearch.indexer.schema import CHECKSUM, ID_FIELD, PATH, to_document
 from finsearch.indexer.writer import open_writer

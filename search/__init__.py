@@ -1,11 +1,25 @@
 """The query side: parse a user's query, filter, rank, count facets, highlight."""
-from finsearch.search.engine import SearchEngine
-from finsearch.search.types import (DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE, MAX_QUERY_CHARS, Article,
-                                    FacetCount, Facets, Hit, IndexStats, Reprint, SearchError, SearchRequest,
-                                    SearchResult, Sort, Suggestion)
-from finsearch.search.params import make_request, result_to_json, stats_to_json
-from finsearch.search.export import EXPORT_COLUMNS, EXPORT_FORMATS, EXPORTERS, export_row, plain_text
 from finsearch.indexer.store import IndexMissing
+from finsearch.search.engine import SearchEngine
+from finsearch.search.export import EXPORT_COLUMNS, EXPORT_FORMATS, EXPORTERS, export_row, plain_text
+from finsearch.search.params import make_request, result_to_json, stats_to_json
+from finsearch.search.types import (
+                                    DEFAULT_PAGE_SIZE,
+                                    MAX_PAGE,
+                                    MAX_PAGE_SIZE,
+                                    MAX_QUERY_CHARS,
+                                    Article,
+                                    FacetCount,
+                                    Facets,
+                                    Hit,
+                                    IndexStats,
+                                    Reprint,
+                                    SearchError,
+                                    SearchRequest,
+                                    SearchResult,
+                                    Sort,
+                                    Suggestion,
+)
 
 __all__ = ["DEFAULT_PAGE_SIZE", "EXPORTERS", "EXPORT_COLUMNS", "EXPORT_FORMATS", "MAX_PAGE", "MAX_PAGE_SIZE",
            "MAX_QUERY_CHARS", "Article", "FacetCount", "Facets", "Hit", "IndexMissing", "IndexStats", "Reprint",

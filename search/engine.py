@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from whoosh import query as wq
@@ -23,8 +24,22 @@ from whoosh.util.times import datetime_to_long, long_to_datetime
 from finsearch.analysis.aliases import AliasTable, shipped_groups
 from finsearch.indexer import stock_names, store
 from finsearch.indexer.near_duplicates import decode
-from finsearch.indexer.schema import (BODY, CATEGORY, DATE, ID_FIELD, PAPER, PATH, SIGNATURE, STORY, TAGS, TITLE,
-                                      TITLE_KEY, URL, from_local_naive, title_key)
+from finsearch.indexer.schema import (
+    BODY,
+    CATEGORY,
+    DATE,
+    ID_FIELD,
+    PAPER,
+    PATH,
+    SIGNATURE,
+    STORY,
+    TAGS,
+    TITLE,
+    TITLE_KEY,
+    URL,
+    from_local_naive,
+    title_key,
+)
 from finsearch.search import ranking
 from finsearch.search.evaluate import IndexView, evaluate
 from finsearch.search.query import WORD_FIELD_OF_GRAM, ParsedQuery, parse_query
@@ -32,8 +47,21 @@ from finsearch.search.snippets import highlight_html, snippet_html
 from finsearch.search.stories import near_stories
 from finsearch.search.suggest import Completion, Vocabulary
 from finsearch.search.trends import TrendRequest, TrendResult, count_trends
-from finsearch.search.types import (MAX_PAGE, MAX_PAGE_SIZE, Article, FacetCount, Facets, Hit, IndexStats, Reprint,
-                                    SearchError, SearchRequest, SearchResult, Sort, Suggestion)
+from finsearch.search.types import (
+    MAX_PAGE,
+    MAX_PAGE_SIZE,
+    Article,
+    FacetCount,
+    Facets,
+    Hit,
+    IndexStats,
+    Reprint,
+    SearchError,
+    SearchRequest,
+    SearchResult,
+    Sort,
+    Suggestion,
+)
 from finsearch.search.zero_results import suggestions
 
 log = logging.getLogger(__name__)
@@ -65,7 +93,7 @@ class _FacetTable:
     title_id_of: dict[str, int]  # title_key -> its number in title_ids
 
     @classmethod
-    def build(cls, view: IndexView) -> "_FacetTable":
+    def build(cls, view: IndexView) -> _FacetTable:
         reader = view.searcher.reader()
         size = reader.doc_count_all()
         # An empty index has no columns at all.
@@ -125,10 +153,10 @@ class SearchEngine:
         self._match_cache_size = match_cache
         self._lock = threading.RLock()
         self._build: Path | None = None
-        self._searcher = None
+        self._searcher: Any = None  # a whoosh Searcher (Whoosh is untyped)
         self._view: IndexView | None = None
         self._table: _FacetTable | None = None
-        self._table_generation = None
+        self._table_generation: tuple[Path, Any] | None = None  # (build, Whoosh generation)
         self._aliases = AliasTable()  # aliases.txt and the stock names of the current build
         self._match_cache: OrderedDict = OrderedDict()
         self._vocabulary: tuple[object, Vocabulary] | None = None  # (generation, its suggestions)
@@ -225,9 +253,10 @@ class SearchEngine:
             searcher, table = self._current()
             build = self._build
             reader = searcher.reader()
-            docs = self._view.live
+            docs = self._opened_view().live
             dates = table.dates[docs]
             segments = len(searcher.subsearchers) if searcher.subsearchers else 1
+        assert build is not None  # _current() opened it
         size = sum(f.stat().st_size for f in build.iterdir() if f.is_file())
         first = _from_ticks(dates.min()) if dates.size else None
         last = _from_ticks(dates.max()) if dates.size else None
@@ -250,10 +279,10 @@ class SearchEngine:
                 in_dates, in_categories, in_papers = self._filter_masks(table, docs, filters)
                 return docs[in_dates & in_categories & in_papers]
 
-            population = filtered(self._view.live)
+            population = filtered(self._opened_view().live)
             matches = [filtered(self._matches(p.query, Sort.NEWEST)[0]) for p in parsed]
             days = (table.dates - _EPOCH_TICKS) // _DAY_TICKS
-            live_days = days[self._view.live]
+            live_days = days[self._opened_view().live]
             archive = (int(live_days.min()), int(live_days.max())) if live_days.size else None
             stories = table.stories
         return count_trends(request, days, stories, population, matches, [p.notice for p in parsed], archive,
@@ -347,6 +376,11 @@ class SearchEngine:
             self._table_generation = generation
         return self._searcher, self._table
 
+    def _opened_view(self) -> IndexView:
+        """The view of the version `_current()` opened (under the lock, after it)."""
+        assert self._view is not None, "_current() opens the index first"
+        return self._view
+
     def _filter_masks(self, table: _FacetTable, docs: np.ndarray, request: SearchRequest):
         """Which of `docs` pass the request's date, category and paper filters, one mask each."""
         return (self._date_mask(table, docs, request),
@@ -383,7 +417,7 @@ class SearchEngine:
         rows = [values.index(v) for v in wanted if v in values]
         if not rows:
             return np.zeros(docs.size, dtype=bool)
-        return masks[np.ix_(rows, docs)].any(axis=0)
+        return np.asarray(masks[np.ix_(np.asarray(rows), docs)].any(axis=0))
 
     def _matches(self, q: wq.Query, sort: Sort) -> tuple[np.ndarray, np.ndarray]:
         """Every matching docnum (ascending) and its score, cached per index version.
@@ -397,7 +431,7 @@ class SearchEngine:
             if key in self._match_cache:
                 self._match_cache.move_to_end(key)
                 return self._match_cache[key]
-        matches = evaluate(self._view, q, scored)
+        matches = evaluate(self._opened_view(), q, scored)
         self._match_cache[(repr(q), scored)] = (matches.docs, matches.scores)
         while len(self._match_cache) > self._match_cache_size:
             self._match_cache.popitem(last=False)
@@ -412,7 +446,7 @@ class SearchEngine:
             self._match_cache.move_to_end(key)
             in_title = self._match_cache[key]
         else:
-            in_title = evaluate(self._view, ranking.title_query(parsed.query), scored=False).docs
+            in_title = evaluate(self._opened_view(), ranking.title_query(parsed.query), scored=False).docs
             self._match_cache[key] = in_title
             while len(self._match_cache) > self._match_cache_size:
                 self._match_cache.popitem(last=False)

@@ -25,6 +25,7 @@ literal matched.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from whoosh import query as wq
@@ -47,7 +48,7 @@ class Matches:
     scores: np.ndarray  # float64, one per doc (zeros when not scored)
 
     @classmethod
-    def constant(cls, docs: np.ndarray, score: float) -> "Matches":
+    def constant(cls, docs: np.ndarray, score: float) -> Matches:
         return cls(docs, np.full(docs.size, score))
 
     def at(self, docs: np.ndarray) -> np.ndarray:
@@ -62,7 +63,7 @@ NO_MATCHES = Matches(np.empty(0, dtype=np.int64), np.empty(0))
 class IndexView:
     """What evaluation needs of one index version; built once per version."""
 
-    searcher: object  # a whoosh Searcher of that version, scoring with BM25F
+    searcher: Any  # a whoosh Searcher of that version, scoring with BM25F (Whoosh is untyped)
     live: np.ndarray  # int64 docnums not deleted, ascending
     word_field_of_gram: dict[str, str]  # gram field -> the word field of the same text
     is_live: np.ndarray = field(init=False)  # bool by docnum
@@ -236,14 +237,15 @@ class _Evaluation:
         fmt = self.schema[fieldname].format
         if not fmt or not fmt.supports("positions"):
             raise QueryError(f"Phrase search: {fieldname!r} field has no positions")
-        terms = [self._find(fieldname, word) for word in q.words]
-        if not terms or any(t is None for t in terms):
+        found = [self._find(fieldname, word) for word in q.words]
+        terms = [t for t in found if t is not None]
+        if not terms or len(terms) < len(found):
             return NO_MATCHES
         dfs = [t.doc_frequency for t in terms]
         # A scored phrase sums the scores of all its terms, so it reads them all.
         needed = range(len(terms)) if scored else self._phrase_cover(fieldname, q.words, dfs)
-        candidates, confirmed, read = within, None, {}
-        starts: dict[int, set[int]] = {}  # unconfirmed candidate -> where the phrase can start in it
+        candidates, confirmed, read = within, np.empty(0, dtype=np.int64), {}
+        starts: dict[int, set[int] | None] = {}  # unconfirmed candidate -> where the phrase can start in it
         for step, i in enumerate(sorted(needed, key=lambda i: dfs[i])):  # rarest first: fewer blocks
             read[i] = self._postings(terms[i], candidates, positions=True)
             candidates = read[i].docs
@@ -279,16 +281,18 @@ class _Evaluation:
         if fieldname not in self.view.word_field_of_gram or not all(_has_cjk(w) for w in words):
             return list(range(len(words)))
         # cost[i]: the cheapest cover of bigrams 0..i that includes i
-        cost, previous = [], []
+        cost: list[int] = []
+        previous: list[int | None] = []
         for i, df in enumerate(dfs):
             options = [j for j in (i - 1, i - 2) if j >= 0]
             best = min(options, key=lambda j: cost[j]) if options else None
             cost.append(df + (cost[best] if best is not None else 0))
             previous.append(best)
-        cover, i = [], len(dfs) - 1
-        while i is not None:
-            cover.append(i)
-            i = previous[i]
+        cover: list[int] = []
+        at: int | None = len(dfs) - 1
+        while at is not None:
+            cover.append(at)
+            at = previous[at]
         return cover[::-1]
 
     def _confirmed_by_word(self, fieldname: str, words, candidates: np.ndarray) -> np.ndarray:

@@ -6,7 +6,15 @@ import re
 from collections.abc import Iterable
 
 from finsearch.indexer.schema import local_naive
-from finsearch.search.types import DEFAULT_PAGE_SIZE, MAX_QUERY_CHARS, IndexStats, SearchError, SearchRequest, SearchResult, Sort
+from finsearch.search.types import (
+    DEFAULT_PAGE_SIZE,
+    MAX_QUERY_CHARS,
+    IndexStats,
+    SearchError,
+    SearchRequest,
+    SearchResult,
+    Sort,
+)
 
 # A day, or a day and a time to the hour, minute or second ("T" or a space between), with an
 # optional UTC offset; without one the time is the site's (+08:00).

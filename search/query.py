@@ -31,7 +31,8 @@ from finsearch.search.types import MAX_QUERY_CHARS, SearchError
 log = logging.getLogger(__name__)
 
 # (word field, gram field) of each field a user can name.
-FIELDS = {"title": ((TITLE, TITLE_GRAM),), "body": ((BODY, BODY_GRAM),)}
+# None: no field named, both.
+FIELDS: dict[str | None, tuple[tuple[str, str], ...]] = {"title": ((TITLE, TITLE_GRAM),), "body": ((BODY, BODY_GRAM),)}
 FIELDS[None] = FIELDS["title"] + FIELDS["body"]
 # A jieba word is a contiguous substring of the text: where the word field holds a
 # literal as one word, its gram field holds the literal's bigrams in sequence.

@@ -22,8 +22,15 @@ import pytest
 from benchmarks.hostile import HUGE_BYTES, alias_bomb, former_snippet_html, huge_body
 from finsearch.analysis import fold
 from finsearch.indexer import build_index
-from finsearch.indexer.ingest import (MAX_LABEL_CHARS, MAX_LABELS, MAX_TITLE_CHARS, MAX_YAML_VALUES, SITE_TZ,
-                                      find_posts, read_post)
+from finsearch.indexer.ingest import (
+    MAX_LABEL_CHARS,
+    MAX_LABELS,
+    MAX_TITLE_CHARS,
+    MAX_YAML_VALUES,
+    SITE_TZ,
+    find_posts,
+    read_post,
+)
 from finsearch.search import SearchEngine, SearchRequest
 from finsearch.search.engine import MAX_ARTICLE_CHARS, MAX_ARTICLE_PARAGRAPHS
 from finsearch.search.snippets import MAX_MATCHES, highlight_html, snippet_html
@@ -111,7 +118,7 @@ def test_a_date_python_cannot_hold_never_stops_index_or_reindex(tmp_path):
     report = finsearch_json("reindex", archive, "--index", index)  # the nightly job
     assert report["added"] == len(HOSTILE_DATES) and report["skipped"] == 1
     problems = reasons(report)
-    for name, date in HOSTILE_DATES.items():
+    for name in HOSTILE_DATES:
         reason, skipped = problems[name]
         assert not skipped and "bad date in the front matter" in reason, (name, reason)
         assert f"used {name[:10]} from the file name" in reason, (name, reason)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from finsearch.indexer.ingest import SITE_TZ, read_archive, read_post
-from tests.conftest import FINEWS_POSTS, FIXTURE_POSTS, SAMPLE_POSTS
+from tests.conftest import FINEWS_POSTS, FIXTURE_POSTS
 
 BACK_LINK_MARKERS = ("返回首页", "返回东财滚动新闻", "返回经济网新闻", "返回解放日报新闻", "](")
 

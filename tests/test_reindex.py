@@ -83,7 +83,8 @@ def test_changes_are_applied_and_nothing_else_changes(tmp_path, wire_pool):
     assert report.unchanged == 205 - 4
 
     after = snapshot(engine)  # the same engine object sees the new state
-    code = lambda path: path.stem.rsplit("-", 1)[-1]
+    def code(path):
+        return path.stem.rsplit("-", 1)[-1]
     assert code(deleted) not in after
     assert code(added) in after
     assert after[code(renamed)][3] == f"moved/{renamed.name}"

@@ -9,6 +9,7 @@ import pytest
 from finsearch.search import SearchRequest
 from finsearch.webui import create_app
 
+
 def articles(engine, query: str, **options) -> int:
     return engine.search(SearchRequest(query=query, **options)).articles
 

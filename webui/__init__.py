@@ -11,6 +11,7 @@ import logging
 import os
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from finsearch.webui.service import SearchService
 
@@ -60,6 +61,7 @@ def create_app(index_dir=None, **config_overrides) -> Flask:
     app.config.update(config_overrides)
     if index_dir is not None:
         app.config["FINSEARCH_INDEX"] = str(index_dir)
+    assert isinstance(app.json, DefaultJSONProvider)  # Flask's own, unless configured otherwise
     app.json.ensure_ascii = False
     app.json.sort_keys = False
 

@@ -8,8 +8,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from urllib.parse import quote, urlsplit
 
-from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request, stream_with_context,
-                   url_for)
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 
 from finsearch.search import EXPORT_FORMATS, EXPORTERS, MAX_PAGE, MAX_QUERY_CHARS, SearchError, Sort
 from finsearch.webui import feed as atom
@@ -233,7 +242,8 @@ def category_labels() -> dict[str, str]:
     if cached is None or cached[0] != version:
         labels = {}
         for category in service().stats().categories:
-            papers = engine.search(replace(SearchState(categories=(category.value,)).request(), page_size=1)).facets.papers
+            one = replace(SearchState(categories=(category.value,)).request(), page_size=1)
+            papers = engine.search(one).facets.papers
             labels[category.value] = papers[0].value if papers else category.value
         cached = (version, labels)
         current_app.extensions["finsearch.category_labels"] = cached

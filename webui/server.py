@@ -41,7 +41,7 @@ class SecureSyncWorker(SyncWorker):
     """Gunicorn's sync worker whose own error pages (a bad request line, a worker killed on
     timeout) carry the same security headers as the app's."""
 
-    def handle_error(self, req, client, addr, exc):  # type: ignore[no-untyped-def]
+    def handle_error(self, req, client, addr, exc):
         super().handle_error(req, _HeaderedSocket(client), addr, exc)
 
 

@@ -47,7 +47,7 @@ class SearchState:
     literal: str = ""  # "1": no aliases
 
     @classmethod
-    def from_args(cls, args) -> "SearchState":
+    def from_args(cls, args) -> SearchState:
         def many(name):
             return tuple(dict.fromkeys(v.strip() for v in args.getlist(name) if v and v.strip()))
         return cls(q=_one(args, "q"), date_from=_one(args, "from"), date_to=_one(args, "to"),
@@ -79,25 +79,25 @@ class SearchState:
     def query_string(self) -> str:
         return urlencode(self.params())
 
-    def feed(self) -> "SearchState":
+    def feed(self) -> SearchState:
         """What a feed of this search depends on: the query and filters (a feed is newest first,
         one page)."""
         return replace(self, sort="", page="", size="")
 
-    def export(self) -> "SearchState":
+    def export(self) -> SearchState:
         """What an export of this search depends on: every hit, so no page."""
         return replace(self, page="", size="")
 
-    def but(self, **changes) -> "SearchState":
+    def but(self, **changes) -> SearchState:
         """A copy with some fields changed; any change but a page change goes back to page 1."""
         if "page" not in changes:
             changes["page"] = ""
         return replace(self, **changes)
 
-    def toggle_category(self, value: str) -> "SearchState":
+    def toggle_category(self, value: str) -> SearchState:
         return self.but(categories=_toggle(self.categories, value))
 
-    def toggle_paper(self, value: str) -> "SearchState":
+    def toggle_paper(self, value: str) -> SearchState:
         return self.but(papers=_toggle(self.papers, value))
 
     @property
@@ -111,7 +111,7 @@ class SearchState:
     def has_filters(self) -> bool:
         return bool(self.date_from or self.date_to or self.categories or self.papers)
 
-    def without_filters(self) -> "SearchState":
+    def without_filters(self) -> SearchState:
         return self.but(date_from="", date_to="", categories=(), papers=())
 
 

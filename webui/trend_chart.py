@@ -10,8 +10,8 @@ from __future__ import annotations
 import calendar
 import itertools
 import math
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from finsearch.search.trends import Interval, Period, TrendResult
 from finsearch.webui.timeline import spaced_labels

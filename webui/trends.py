@@ -20,8 +20,15 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from finsearch.search import SearchError
 from finsearch.search.suggest import suggestions_to_json
-from finsearch.search.trends import (INTERVAL_NAMES, MAX_TERMS, Interval, Period, TrendResult,
-                                     make_trend_request, trends_to_json)
+from finsearch.search.trends import (
+    INTERVAL_NAMES,
+    MAX_TERMS,
+    Interval,
+    Period,
+    TrendResult,
+    make_trend_request,
+    trends_to_json,
+)
 from finsearch.webui import trend_chart
 from finsearch.webui.pages import search_url
 from finsearch.webui.state import SearchState
@@ -85,7 +92,9 @@ class TrendState:
     def params(self, with_mode: bool = True) -> list[tuple[str, str]]:
         pairs = [("q", t) for t in self.terms] + [("from", self.date_from), ("to", self.date_to)]
         pairs += [("category", c) for c in self.categories] + [("paper", p) for p in self.papers]
-        pairs += [("interval", self.interval)] + ([("mode", self.mode if self.mode != "count" else "")] if with_mode else [])
+        pairs += [("interval", self.interval)]
+        if with_mode:
+            pairs += [("mode", self.mode if self.mode != "count" else "")]
         return [(k, v) for k, v in pairs if v]
 
     def url(self, endpoint: str, with_mode: bool = True, **changes) -> str:
