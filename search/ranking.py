@@ -1,7 +1,8 @@
 """Relevance tiers above the BM25F score: what a reporter expects first.
 
 A post whose title is the query (compared as indexer.schema.title_key compares titles) comes
-first; then posts that have the query in the title; then the rest. Within a tier the score
+first; then posts that have the query in the title; then the rest (a post with only an alias
+of a word last among them, by its lower score). Within a tier the score
 decides, and among equal scores the newer post (search.engine._sort_keys).
 """
 from __future__ import annotations
@@ -16,9 +17,15 @@ BODY_ONLY, IN_TITLE, WHOLE_TITLE = 0, 1, 2
 
 def title_query(q: wq.Query) -> wq.Query:
     """`q` with every literal outside a NOT matched in the title only: the posts that have
-    the query in the title. Exclusions stay as they are (they apply to the whole post)."""
+    the query in the title. Exclusions stay as they are (they apply to the whole post).
+
+    Only what was typed counts: an alias's match (search.query wraps each in a constant
+    score) matches nothing here, so a post with only an alias ranks after every post with
+    the typed words, in the title or not."""
     if isinstance(q, Literal):
         return literal_query(q.text, "title") or wq.NullQuery
+    if isinstance(q, wq.ConstantScoreQuery):
+        return wq.NullQuery
     if isinstance(q, (wq.Not, wq.Every)):
         return q
     if isinstance(q, wq.AndNot):

@@ -273,10 +273,11 @@ def test_each_build_records_what_it_was_made_with(site):
     from importlib import metadata
 
     from finsearch.analysis import fingerprint
+    from finsearch.indexer import near_duplicates
     _, index = site
     manifest = json.loads((index / os.readlink(index / "current") / "manifest.json").read_text())
     assert manifest["finsearch_version"] == metadata.version("finsearch")
-    assert manifest["analysis"] == fingerprint()
+    assert manifest["analysis"] == {**fingerprint(), "signatures": near_duplicates.fingerprint()}
     assert manifest["schema"]["body_gram"] == "TEXT" and manifest["schema"]["date"] == "DATETIME"
     assert manifest["generation"] == 1
 
