@@ -306,16 +306,20 @@ class SearchEngine:
     def suggest(self, text: str, limit: int) -> tuple[Completion, ...]:
         """Completions of the last word of `text` from the index's vocabulary (search.suggest)."""
         with self._lock:
-            searcher, _ = self._current()
+            self._current()
             generation = self._table_generation
         vocabulary = self._vocabulary
         if vocabulary is None or vocabulary[0] != generation:
-            vocabulary = self._build_vocabulary(searcher, generation, stale=vocabulary)
+            vocabulary = self._build_vocabulary(generation, stale=vocabulary)
         return vocabulary[1].suggest(text, limit)
 
-    def _build_vocabulary(self, searcher, generation, stale):
+    def _build_vocabulary(self, generation, stale):
         """One build at a time, outside the search lock (it takes seconds on a large index, and
-        searches go on); meanwhile the previous generation's vocabulary answers."""
+        searches go on); meanwhile the previous generation's vocabulary answers.
+
+        It reads through a reader of its own: a Whoosh reader is not safe to share between
+        threads, and the searcher's serves the searches meanwhile (sharing it once made a search
+        in a worker miss posts while the vocabulary was being built)."""
         if not self._vocabulary_lock.acquire(blocking=stale is None):
             return stale
         try:
@@ -323,8 +327,10 @@ class SearchEngine:
             if current is not None and current[0] == generation:
                 return current
             try:
-                built = (generation, Vocabulary.build(searcher.reader()))
-            except Exception:  # e.g. the searcher was swapped and closed meanwhile: try again next time
+                ix, _ = store.open_current(self.root)
+                with ix.reader() as reader:
+                    built = (generation, Vocabulary.build(reader))
+            except Exception:  # e.g. the index was swapped meanwhile: try again next time
                 if stale is None:
                     raise
                 log.warning("suggestions: rebuilding the vocabulary failed; keeping the previous one",

@@ -233,7 +233,9 @@ def test_browser_notice_literal_link_and_suggestion(browser, server, engine):  #
     assert "只搜了「央行」" in page.inner_text("#alias-notice")
     literal = engine.search(SearchRequest(query="央行", literal=True))
     literal_count = page.inner_text("#summary")
-    assert f"共 {literal.total:,} 条结果" in literal_count and literal_count != expanded_count
+    served = json.loads(page.context.request.get(server + "/api/search?q=央行&literal=1").text())
+    assert f"共 {literal.total:,} 条结果" in literal_count and literal_count != expanded_count, (
+        literal_count, {k: served[k] for k in ("total", "articles", "literal", "notice")}, page.url)
     assert set(page.locator(".hit mark").all_inner_texts()) == {"央行"}
     # A new query from the search box is searched with aliases again.
     page.fill("#q", "人民银行")
