@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from finsearch.search import make_request
+from finsearch.search.engine import key_terms
 from tests.test_webui import app, page  # noqa: F401  (app: a fixture, Flask on the sample index)
 
 STYLE = Path(__file__).resolve().parents[1] / "webui" / "static" / "style.css"
@@ -136,3 +138,108 @@ def test_phone_filter_fold_is_a_native_disclosure_with_a_cue():
     # browser test reads it from Chromium's accessibility tree); the cue shows it to the eye.
     assert RULES[".filters-summary::before"]["content"] == '"▸"'
     assert RULES[".filters-panel[open] .filters-summary::before"]["content"] == '"▾"'
+
+
+# -- the article page: matches, the same story, related ------------------------------------
+
+SUPPLY_CHAIN_POST = "202205022367563116"  # 解放日报: 上海金融国企保障金融血脉畅通 (供应链金融 once, in the body)
+FINANCE_POST = "202608053831616949"  # 四部门发文：严禁金融机构向股东输送利益 严查“靠金融吃金融”
+WIRE_STORY = {  # one flash (北京亦庄 具身智能机器人 量产) in three wire services' wordings
+    "679123336": "同花顺", "202608203847396983": "东财滚动", "2459063": "财联社"}
+
+
+def api(client, url, status=200):
+    response = client.get(url)
+    assert response.status_code == status, (url, response.get_data(as_text=True)[:300])
+    return response.get_json()
+
+
+def test_article_page_counts_the_matches_and_jumps_to_the_first(client):
+    html = page(client, f"/articles/{SUPPLY_CHAIN_POST}?q=供应链金融")
+    assert re.search(r'本文 <strong>1</strong> 处匹配“供应链金融”.*?<a class="jump-link" href="#first-match">跳到第一处</a>',
+                     html, re.S)
+    body = html[html.index('<div class="article-body">'):html.index('<footer class="article-footer">')]
+    assert re.findall(r'<mark id="first-match">([^<]+)</mark>', body) == ["供应链金融"]
+    assert html.count('id="first-match"') == 1
+
+
+def test_match_count_is_every_marked_match_of_title_and_body(client):
+    post = api(client, f"/api/articles/{FINANCE_POST}?q=金融&literal=1")
+    written = sum(text.count("金融") for text in (post["title"], *post["paragraphs"]))
+    assert post["matches"] == written == 10
+    html = page(client, f"/articles/{FINANCE_POST}?q=金融&literal=1")
+    assert "本文 <strong>10</strong> 处匹配" in html
+    assert len(re.findall(r"<mark[ >]", html)) == 10
+    # The title has the first match, but the jump goes to the body's first.
+    assert re.search(r'<h1 class="article-title">[^<]*<mark>金融</mark>', html)
+    article = html[html.index('<div class="article-body">'):]
+    assert article.index('<mark id="first-match">') < article.index("<mark>")
+
+
+def test_without_a_query_there_is_no_match_line(client):
+    assert "article-matches" not in page(client, f"/articles/{FINANCE_POST}")
+    assert api(client, f"/api/articles/{FINANCE_POST}")["matches"] is None
+    no_match = page(client, f"/articles/{FINANCE_POST}?q=机器人")
+    assert "本文没有“机器人”的字面匹配" in no_match and "jump-link" not in no_match
+
+
+def test_a_wire_story_lists_its_other_reports(client, engine):
+    for article_id in WIRE_STORY:
+        others = api(client, f"/api/articles/{article_id}")["same_story"]
+        assert {o["id"]: o["paper"] for o in others} == {i: p for i, p in WIRE_STORY.items() if i != article_id}
+        assert [o["date"] for o in others] == sorted(o["date"] for o in others)  # oldest first
+        assert all(o["near"] for o in others)  # three wordings, no identical copy
+        html = page(client, f"/articles/{article_id}?q=机器人")
+        section = html[html.index('aria-labelledby="same-story"'):]
+        section = section[:section.index("</section>")]
+        assert "同一新闻的其他报道（2）" in section
+        links = re.findall(r'<li><a href="/articles/(\d+)\?q=%E6%9C%BA%E5%99%A8%E4%BA%BA">([^<]+)</a>', section)
+        assert links == [(o["id"], o["paper"]) for o in others]
+    # The search shows the same story as one hit with the same reprints.
+    hit = next(h for h in engine.search(make_request("具身智能机器人规模量产", size=5)).hits if h.id in WIRE_STORY)
+    assert {hit.id, *(r.id for r in hit.reprints)} == set(WIRE_STORY)
+
+
+def test_a_post_alone_in_its_story_has_no_other_reports(client):
+    assert api(client, f"/api/articles/{SUPPLY_CHAIN_POST}")["same_story"] == []
+    assert 'id="same-story"' not in page(client, f"/articles/{SUPPLY_CHAIN_POST}")
+
+
+def test_related_articles_share_key_words_and_leave_out_the_story(client, engine):
+    article_id = "679123336"
+    related = api(client, f"/api/articles/{article_id}")["related"]
+    assert 3 <= len(related) <= 5
+    ids = [r["id"] for r in related]
+    assert not set(ids) & set(WIRE_STORY)  # neither the article nor its other reports
+    with engine._lock:
+        searcher, _ = engine._current()
+        article = engine.article(article_id)
+        words = key_terms(article.title, "\n".join(article.paragraphs), searcher.reader())
+    assert "机器人" in words
+    for r in related:
+        post = engine.article(r["id"])
+        assert any(word in post.title + "".join(post.paragraphs) for word in words), r
+    assert sum("机器人" in r["title"] for r in related) >= 3  # on topic: most are about robots
+    # One hit per story: no two related posts are reports of the same news.
+    stories = [frozenset({r["id"], *(o["id"] for o in api(client, f"/api/articles/{r['id']}")["same_story"])})
+               for r in related]
+    assert len(set(stories)) == len(stories)
+    html = page(client, f"/articles/{article_id}")
+    section = html[html.index('aria-labelledby="related"'):]
+    assert re.findall(r'<li><a href="/articles/(\d+)">', section[:section.index("</section>")]) == ids
+
+
+def test_key_terms_skip_words_no_other_post_has(engine):
+    with engine._lock:
+        searcher, _ = engine._current()
+        reader = searcher.reader()
+        words = key_terms("北京亦庄：将加快实现10万台套级具身智能机器人规模量产", "", reader, min_documents=4)
+        assert words and all(reader.doc_frequency("body", w) >= 4 or reader.doc_frequency("title", w) >= 4
+                             for w in words)
+        assert not any(w.isdigit() for w in words)
+
+
+def test_article_api_refuses_unknown_parameters(client):
+    answer = api(client, f"/api/articles/{FINANCE_POST}?query=金融", 400)
+    assert (answer["code"], answer["param"]) == ("unknown_param", "query")
+    assert api(client, "/api/articles/no-such-post?q=金融", 404)["code"] == "article_not_found"
