@@ -9,6 +9,7 @@ import pytest
 
 from finsearch.search import make_request
 from finsearch.search.engine import key_terms
+from tests.test_browser import ARTIFACTS, browser, server  # noqa: F401  (fixtures: finsearch serve, Chromium)
 from tests.test_webui import app, page  # noqa: F401  (app: a fixture, Flask on the sample index)
 
 STYLE = Path(__file__).resolve().parents[1] / "webui" / "static" / "style.css"
@@ -136,8 +137,9 @@ def test_every_page_has_one_h1(client):
 def test_phone_filter_fold_is_a_native_disclosure_with_a_cue():
     # <details>/<summary> exposes its expanded state to assistive technology by itself (the
     # browser test reads it from Chromium's accessibility tree); the cue shows it to the eye.
-    assert RULES[".filters-summary::before"]["content"] == '"▸"'
-    assert RULES[".filters-panel[open] .filters-summary::before"]["content"] == '"▾"'
+    # `/ ""`: the cue is not read out as part of the toggle's name
+    assert RULES[".filters-summary::before"]["content"] == '"▸" / ""'
+    assert RULES[".filters-panel[open] .filters-summary::before"]["content"] == '"▾" / ""'
 
 
 # -- the article page: matches, the same story, related ------------------------------------
@@ -161,6 +163,7 @@ def test_article_page_counts_the_matches_and_jumps_to_the_first(client):
     body = html[html.index('<div class="article-body">'):html.index('<footer class="article-footer">')]
     assert re.findall(r'<mark id="first-match">([^<]+)</mark>', body) == ["供应链金融"]
     assert html.count('id="first-match"') == 1
+    assert '<span class="tag" title="jiefangribao">解放日报</span>' in html  # the category by its name
 
 
 def test_match_count_is_every_marked_match_of_title_and_body(client):
@@ -243,3 +246,82 @@ def test_article_api_refuses_unknown_parameters(client):
     answer = api(client, f"/api/articles/{FINANCE_POST}?query=金融", 400)
     assert (answer["code"], answer["param"]) == ("unknown_param", "query")
     assert api(client, "/api/articles/no-such-post?q=金融", 404)["code"] == "article_not_found"
+
+
+# -- in the browser ----------------------------------------------------------------------------
+
+LONG_POST = "2426596"  # 财联社7月15日早间新闻精选: 人工智能 first appears 1,772 characters into the body
+
+
+def _filters_expanded(page) -> bool:
+    """The phone filter toggle's expanded state as Chromium exposes it to screen readers."""
+    tree = page.context.new_cdp_session(page).send("Accessibility.getFullAXTree")
+    toggles = [node for node in tree["nodes"] if node["role"]["value"] == "DisclosureTriangle"
+               and node.get("name", {}).get("value") == "筛选"]
+    assert len(toggles) == 1, [n.get("name") for n in tree["nodes"] if n["role"]["value"] == "DisclosureTriangle"]
+    return {p["name"]: p["value"]["value"] for p in toggles[0]["properties"]}["expanded"]
+
+
+@pytest.mark.browser
+def test_skip_link_filter_toggle_and_jump_to_the_first_match(browser, server):  # noqa: F811
+    ARTIFACTS.mkdir(exist_ok=True)
+    problems: list[str] = []
+    wide = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")
+    wide.set_default_timeout(10_000)
+    page = wide.new_page()
+    page.on("pageerror", lambda error: problems.append(str(error)))
+
+    # Tab once: the skip link, shown; Enter: focus on the results.
+    page.goto(server + "/?q=金融")
+    page.keyboard.press("Tab")
+    assert page.evaluate("[document.activeElement.className, document.activeElement.textContent]") == \
+        ["skip-link", "跳到结果"]
+    box = page.locator(".skip-link").bounding_box()
+    assert box and box["y"] >= 0 and box["height"] > 10  # on screen, not parked above it
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "results"
+    page.keyboard.press("Tab")  # and Tab goes on inside the results, not back to the top bar
+    assert page.evaluate("document.getElementById('results').contains(document.activeElement)")
+
+    # The jump link brings the body's first match into view.
+    page.goto(server + f"/articles/{LONG_POST}?q=人工智能&literal=1")
+    mark = page.locator("mark#first-match")
+    assert mark.inner_text() == "人工智能"
+    assert not mark.evaluate("m => m.getBoundingClientRect().top < innerHeight")  # below the fold at first
+    page.click("a.jump-link")
+    page.wait_for_url("**#first-match")
+    top = mark.evaluate("m => m.getBoundingClientRect().top")
+    assert 0 <= top < 900 * 0.8
+    assert page.evaluate("scrollY") > 0
+    assert mark.evaluate("m => getComputedStyle(m).outlineStyle") == "solid"  # the landing spot shows
+
+    # The article page with all its parts, for a look.
+    story = "/articles/679123336?q=机器人"
+    page.goto(server + story)
+    assert page.locator("#same-story + ul li").count() == 2 and page.locator("#related + ul li").count() == 5
+    page.screenshot(path=str(ARTIFACTS / "article-1366.png"), full_page=True)
+
+    # A phone: the filters start folded; tapping the toggle flips its expanded state and its cue.
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                                locale="zh-CN")
+    phone.set_default_timeout(10_000)
+    small = phone.new_page()
+    small.on("pageerror", lambda error: problems.append(str(error)))
+    small.goto(server + "/?q=金融")
+    cue = "s => getComputedStyle(s, '::before').content"
+    toggle = small.locator("summary.filters-summary")
+    assert _filters_expanded(small) is False and toggle.evaluate(cue).startswith('"▸"')
+    assert not small.locator("#facet-paper").is_visible()
+    toggle.tap()
+    assert _filters_expanded(small) is True and toggle.evaluate(cue).startswith('"▾"')
+    assert small.locator("#facet-paper").is_visible()
+    toggle.tap()
+    assert _filters_expanded(small) is False and toggle.evaluate(cue).startswith('"▸"')
+
+    small.goto(server + story)
+    width = small.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the article page scrolls sideways on a phone ({width} px)"
+    small.screenshot(path=str(ARTIFACTS / "article-390.png"), full_page=True)
+    assert not problems
+    wide.close()
+    phone.close()
