@@ -159,7 +159,8 @@ def article(article_id: str):
     return render_template(
         "article.html", state=state, article=found, title_html=title_html, paragraphs=paragraphs,
         matches=engine.match_count(found, query, state.is_literal) if query.strip() else None,
-        first_match_id=FIRST_MATCH_ID, category_labels=category_labels(), same_story=engine.same_story(found.id), related=engine.related(found.id),
+        first_match_id=FIRST_MATCH_ID, category_labels=category_labels(),
+        same_story=engine.same_story(found.id), related=engine.related(found.id),
         original=found.url if is_web_url(found.url) else "",
         back_href=search_url(state), stats=service().stats())
 
