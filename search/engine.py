@@ -80,6 +80,8 @@ _DAY_TICKS = 86_400 * 1_000_000
 # 相关报道 (SearchEngine.related): an OR of the article's most telling words, by tf-idf.
 RELATED_LIMIT = 5
 KEY_TERMS = 6
+RELATED_SHARED_TERMS = 2  # key words a related post must contain
+RELATED_CANDIDATES = 4  # best matches read per related post wanted (some share only one word)
 KEY_TERM_CHARS = 5_000  # of the body: the lead says what a news post is about
 _KEY_TERM = re.compile(r"\w{2,}")  # a word, not punctuation or query syntax
 
@@ -365,8 +367,8 @@ class SearchEngine:
             return self._reprints(searcher, table, docnum, self._opened_view().live)
 
     def related(self, article_id: str, limit: int = RELATED_LIMIT) -> tuple[Hit, ...]:
-        """相关报道: the best matches of an OR of the article's key words (search.key_terms),
-        one hit per story, the article's own story left out."""
+        """相关报道: the best matches of an OR of the article's key words (key_terms) that contain
+        at least two of them, one hit per story, the article's own story left out."""
         with self._lock:
             searcher, table = self._current()
             docnum = searcher.document_number(**{ID_FIELD: article_id})
@@ -380,9 +382,21 @@ class SearchEngine:
                               searcher.reader(), min_documents=own.size + 1)
             if not terms:
                 return ()
-            # The own story is at most one hit of the page (one hit per story).
-            result = self.search(SearchRequest(query=" OR ".join(terms), literal=True, page_size=limit + 1))
-        return tuple(hit for hit in result.hits if hit.id not in own_ids)[:limit]
+            result = self.search(SearchRequest(query=" OR ".join(terms), literal=True,
+                                               page_size=limit * RELATED_CANDIDATES))
+        # One shared word is often a coincidence (疫情 in a post on bank loans during the lockdown).
+        shared = min(RELATED_SHARED_TERMS, len(terms))
+        related = []
+        for hit in result.hits:
+            if hit.id in own_ids:
+                continue
+            found = self.article(hit.id)
+            text = "\n".join((found.title, *found.paragraphs)) if found else ""
+            if sum(bool(match_spans(text, (term,), 1)) for term in terms) >= shared:
+                related.append(hit)
+                if len(related) == limit:
+                    break
+        return tuple(related)
 
     def _marked_terms(self, query: str, literal: bool) -> tuple[str, ...]:
         try:

@@ -221,7 +221,7 @@ def test_related_articles_share_key_words_and_leave_out_the_story(client, engine
     assert "机器人" in words
     for r in related:
         post = engine.article(r["id"])
-        assert any(word in post.title + "".join(post.paragraphs) for word in words), r
+        assert sum(word in post.title + "".join(post.paragraphs) for word in words) >= 2, r
     assert sum("机器人" in r["title"] for r in related) >= 3  # on topic: most are about robots
     # One hit per story: no two related posts are reports of the same news.
     stories = [frozenset({r["id"], *(o["id"] for o in api(client, f"/api/articles/{r['id']}")["same_story"])})
