@@ -127,10 +127,14 @@ def test_search_page_skip_link_goes_to_the_focusable_results(client):
     assert html.count("<h1") == 1
 
 
-def test_every_page_has_one_h1(client):
-    for url, status in (("/", 200), ("/trends?q=降准", 200), ("/articles/no-such-post", 404)):
+def test_every_page_has_one_h1_and_no_skipped_heading_level(client):
+    pages = (("/", 200), ("/?q=供应链金融", 200), ("/trends?q=降准", 200),
+             (f"/articles/{WIRE_STORY_FIRST}?q=机器人", 200), ("/articles/no-such-post", 404))
+    for url, status in pages:
         html = page(client, url, status)
         assert html.count("<h1") == 1, url
+        levels = [int(level) for level in re.findall(r"<h([1-6])[\s>]", html)]
+        assert levels[0] == 1 and all(b <= a + 1 for a, b in zip(levels, levels[1:])), (url, levels)
         assert _first_link(html)[0] in ("#results", "#main")
 
 
@@ -146,8 +150,9 @@ def test_phone_filter_fold_is_a_native_disclosure_with_a_cue():
 
 SUPPLY_CHAIN_POST = "202205022367563116"  # 解放日报: 上海金融国企保障金融血脉畅通 (供应链金融 once, in the body)
 FINANCE_POST = "202608053831616949"  # 四部门发文：严禁金融机构向股东输送利益 严查“靠金融吃金融”
+WIRE_STORY_FIRST = "679123336"  # 同花顺's, the first of the three
 WIRE_STORY = {  # one flash (北京亦庄 具身智能机器人 量产) in three wire services' wordings
-    "679123336": "同花顺", "202608203847396983": "东财滚动", "2459063": "财联社"}
+    WIRE_STORY_FIRST: "同花顺", "202608203847396983": "东财滚动", "2459063": "财联社"}
 
 
 def api(client, url, status=200):
@@ -209,7 +214,7 @@ def test_a_post_alone_in_its_story_has_no_other_reports(client):
 
 
 def test_related_articles_share_key_words_and_leave_out_the_story(client, engine):
-    article_id = "679123336"
+    article_id = WIRE_STORY_FIRST
     related = api(client, f"/api/articles/{article_id}")["related"]
     assert 3 <= len(related) <= 5
     ids = [r["id"] for r in related]
@@ -296,7 +301,7 @@ def test_skip_link_filter_toggle_and_jump_to_the_first_match(browser, server):  
     assert mark.evaluate("m => getComputedStyle(m).outlineStyle") == "solid"  # the landing spot shows
 
     # The article page with all its parts, for a look.
-    story = "/articles/679123336?q=机器人"
+    story = f"/articles/{WIRE_STORY_FIRST}?q=机器人"
     page.goto(server + story)
     assert page.locator("#same-story + ul li").count() == 2 and page.locator("#related + ul li").count() == 5
     page.screenshot(path=str(ARTIFACTS / "article-1366.png"), full_page=True)
