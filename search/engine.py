@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
+import re
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ import numpy as np
 from whoosh import query as wq
 from whoosh.util.times import datetime_to_long, long_to_datetime
 
+from finsearch.analysis import word_analyzer
 from finsearch.analysis.aliases import AliasTable, shipped_groups
 from finsearch.indexer import stock_names, store
 from finsearch.indexer.near_duplicates import decode
@@ -35,6 +38,7 @@ from finsearch.indexer.schema import (
     STORY,
     TAGS,
     TITLE,
+    TITLE_BOOST,
     TITLE_KEY,
     URL,
     from_local_naive,
@@ -43,7 +47,7 @@ from finsearch.indexer.schema import (
 from finsearch.search import ranking
 from finsearch.search.evaluate import IndexView, evaluate
 from finsearch.search.query import WORD_FIELD_OF_GRAM, ParsedQuery, parse_query
-from finsearch.search.snippets import highlight_html, snippet_html
+from finsearch.search.snippets import highlight_html, match_spans, snippet_html
 from finsearch.search.stories import near_stories
 from finsearch.search.suggest import Completion, Vocabulary
 from finsearch.search.trends import TrendRequest, TrendResult, count_trends
@@ -73,6 +77,13 @@ MAX_ARTICLE_CHARS = 200_000
 MAX_ARTICLE_PARAGRAPHS = 2_000
 _EPOCH_TICKS = datetime_to_long(dt.datetime(1970, 1, 1))  # Whoosh counts from datetime.min
 _DAY_TICKS = 86_400 * 1_000_000
+# 相关报道 (SearchEngine.related): an OR of the article's most telling words, by tf-idf.
+RELATED_LIMIT = 5
+KEY_TERMS = 6
+RELATED_SHARED_TERMS = 2  # key words a related post must contain
+RELATED_CANDIDATES = 4  # best matches read per related post wanted (some share only one word)
+KEY_TERM_CHARS = 5_000  # of the body: the lead says what a news post is about
+_KEY_TERM = re.compile(r"\w{2,}")  # a word, not punctuation or query syntax
 
 
 @dataclass
@@ -344,11 +355,60 @@ class SearchEngine:
     def highlight(self, text: str, query: str, literal: bool = False) -> str:
         """`text` as escaped HTML with the query's matches (its aliases' too unless `literal`)
         marked, for an article page."""
+        return highlight_html(text, self._marked_terms(query, literal))
+
+    def match_count(self, article: Article, query: str, literal: bool = False) -> int:
+        """How many matches of the query `highlight` marks in the article's title and paragraphs."""
+        terms = self._marked_terms(query, literal)
+        return sum(len(match_spans(text, terms)) for text in (article.title, *article.paragraphs))
+
+    def same_story(self, article_id: str) -> tuple[Reprint, ...]:
+        """The other posts of the article's story (the same news, identical or reworded), oldest
+        first, as a search shows them under a hit; () for an unknown id."""
+        with self._lock:
+            searcher, table = self._current()
+            docnum = searcher.document_number(**{ID_FIELD: article_id})
+            if docnum is None:
+                return ()
+            return self._reprints(searcher, table, docnum, self._opened_view().live)
+
+    def related(self, article_id: str, limit: int = RELATED_LIMIT) -> tuple[Hit, ...]:
+        """相关报道: the best matches of an OR of the article's key words (key_terms) that contain
+        at least two of them, one hit per story, the article's own story left out."""
+        with self._lock:
+            searcher, table = self._current()
+            docnum = searcher.document_number(**{ID_FIELD: article_id})
+            if docnum is None:
+                return ()
+            fields = searcher.stored_fields(docnum)
+            live = self._opened_view().live
+            own = live[table.stories[live] == table.stories[docnum]]
+            own_ids = {searcher.stored_fields(other)[ID_FIELD] for other in own.tolist()}
+            terms = key_terms(fields.get(TITLE, ""), fields.get(BODY, "")[:KEY_TERM_CHARS],
+                              searcher.reader(), min_documents=own.size + 1)
+            if not terms:
+                return ()
+            result = self.search(SearchRequest(query=" OR ".join(terms), literal=True,
+                                               page_size=limit * RELATED_CANDIDATES))
+        # One shared word is often a coincidence (疫情 in a post on bank loans during the lockdown).
+        shared = min(RELATED_SHARED_TERMS, len(terms))
+        related = []
+        for hit in result.hits:
+            if hit.id in own_ids:
+                continue
+            found = self.article(hit.id)
+            text = "\n".join((found.title, *found.paragraphs)) if found else ""
+            if sum(bool(match_spans(text, (term,), 1)) for term in terms) >= shared:
+                related.append(hit)
+                if len(related) == limit:
+                    break
+        return tuple(related)
+
+    def _marked_terms(self, query: str, literal: bool) -> tuple[str, ...]:
         try:
-            terms = parse_query(query, None if literal else self._aliases).terms
+            return parse_query(query, None if literal else self._aliases).terms
         except SearchError:
-            terms = ()
-        return highlight_html(text, terms)
+            return ()
 
     def close(self) -> None:
         with self._lock:
@@ -464,7 +524,16 @@ class SearchEngine:
     def _hit(searcher, table: _FacetTable, docnum: int, matched: np.ndarray, terms: tuple[str, ...]) -> Hit:
         fields = searcher.stored_fields(docnum)
         title = fields.get(TITLE, "")
-        same_story = matched[table.stories[matched] == table.stories[docnum]]
+        reprints = SearchEngine._reprints(searcher, table, docnum, matched)
+        return Hit(id=fields[ID_FIELD], title=title, title_html=highlight_html(title, terms),
+                   date=from_local_naive(fields[DATE]), categories=_split(fields.get(CATEGORY)),
+                   paper=fields.get(PAPER, ""), url=fields.get(URL, ""),
+                   snippet=snippet_html(fields.get(BODY, ""), terms), reprints=reprints)
+
+    @staticmethod
+    def _reprints(searcher, table: _FacetTable, docnum: int, among: np.ndarray) -> tuple[Reprint, ...]:
+        """The other posts of `docnum`'s story among `among`, oldest first."""
+        same_story = among[table.stories[among] == table.stories[docnum]]
         others = same_story[same_story != docnum]
         reprints = []
         for other in others[np.lexsort((others, table.dates[others]))].tolist():
@@ -472,10 +541,29 @@ class SearchEngine:
             reprints.append(Reprint(other_fields[ID_FIELD], other_fields.get(PAPER, ""),
                                     from_local_naive(other_fields[DATE]),
                                     near=bool(table.exact[other] != table.exact[docnum])))
-        return Hit(id=fields[ID_FIELD], title=title, title_html=highlight_html(title, terms),
-                   date=from_local_naive(fields[DATE]), categories=_split(fields.get(CATEGORY)),
-                   paper=fields.get(PAPER, ""), url=fields.get(URL, ""),
-                   snippet=snippet_html(fields.get(BODY, ""), terms), reprints=tuple(reprints))
+        return tuple(reprints)
+
+
+def key_terms(title: str, body: str, reader, min_documents: int = 2, count: int = KEY_TERMS) -> tuple[str, ...]:
+    """The `count` words of a post that best tell what it is about: jieba words (as the index's
+    word fields hold them) by tf-idf, a title word counting TITLE_BOOST times, the document
+    frequency read from the index. Words in fewer than `min_documents` posts (only the post and
+    its reprints) are left out: they would find nothing else."""
+    frequency: dict[str, float] = defaultdict(float)
+    analyze = word_analyzer()
+    for text, weight in ((title, TITLE_BOOST), (body, 1.0)):
+        for token in analyze(text):
+            word = token.text
+            if _KEY_TERM.fullmatch(word) and not word.isdigit():
+                frequency[word] += weight
+    documents = max(reader.doc_count(), 1)
+    scored = []
+    for word, tf in frequency.items():
+        df = max(reader.doc_frequency(TITLE, word), reader.doc_frequency(BODY, word))
+        if df >= min_documents:
+            scored.append((tf * math.log(documents / df), word))
+    scored.sort(key=lambda pair: (-pair[0], pair[1]))
+    return tuple(word for _, word in scored[:count])
 
 
 def _check(request: SearchRequest) -> None:

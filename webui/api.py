@@ -1,7 +1,7 @@
 """The JSON API under /api: the same contract as `finsearch search --json` and `finsearch stats --json`.
 
     GET /api/search?q=&from=&to=&category=&paper=&sort=&page=&size=   -> search.result_to_json
-    GET /api/articles/<id>                                              -> the article
+    GET /api/articles/<id>?q=&literal=                                  -> the article; with q, its matches
     GET /api/stats                                                      -> search.stats_to_json
 
 Errors: {"error": message} with 400 (bad parameters, too long a query, an unknown parameter), 404,
@@ -35,7 +35,10 @@ def search():
 
 @bp.get("/articles/<article_id>")
 def article(article_id: str):
-    found = _engine().article(article_id)
+    require_known(request.args)
+    asked = SearchState.from_args(request.args).request()  # q and literal checked as a search's
+    engine = _engine()
+    found = engine.article(article_id)
     if found is None:
         return jsonify(error=f"没有这篇文章：{article_id[:60]}", code="article_not_found", param="id"), 404
     return jsonify({
@@ -49,6 +52,12 @@ def article(article_id: str):
         "url": found.url,
         "paragraphs": list(found.paragraphs),
         "truncated": found.truncated,
+        # how many matches of q the page marks (null without q)
+        "matches": engine.match_count(found, asked.query, asked.literal) if asked.query.strip() else None,
+        "same_story": [{"id": r.id, "paper": r.paper, "date": r.date.isoformat(), "near": r.near}
+                       for r in engine.same_story(found.id)],
+        "related": [{"id": hit.id, "title": hit.title, "date": hit.date.isoformat(), "paper": hit.paper}
+                    for hit in engine.related(found.id)],
     })
 
 

@@ -32,6 +32,7 @@ EXPORT_MIMETYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
 
 QUICK_RANGES = (("近一周", 7), ("近一月", 30), ("近一年", 365))
 LAST_DAY_LABEL = "近24小时"
+FIRST_MATCH_ID = "first-match"  # the article page's first marked match, where 跳到第一处 lands
 MINUTE_FORMAT = "%Y-%m-%dT%H:%M"  # a date bound to the minute, as <input type=datetime-local> writes it
 SORTS = ((Sort.RELEVANCE.value, "按相关度"), (Sort.NEWEST.value, "最新"), (Sort.OLDEST.value, "最早"))
 
@@ -150,12 +151,28 @@ def article(article_id: str):
     if found is None:
         abort(404, description="没有这篇文章（可能已从索引中删除）")
     query = state.q if len(state.q) <= MAX_QUERY_CHARS else ""
+    title_html = engine.highlight(found.title, query, state.is_literal) if found.title else ""
+    paragraphs = [engine.highlight(p, query, state.is_literal) for p in found.paragraphs]
+    # The jump link lands on the body's first match (the title's is in view already).
+    if not _mark_first(paragraphs):
+        title_html = (_mark_first([title_html]) or [title_html])[0]
     return render_template(
-        "article.html", state=state, article=found,
-        title_html=engine.highlight(found.title, query, state.is_literal) if found.title else "",
-        paragraphs=[engine.highlight(p, query, state.is_literal) for p in found.paragraphs],
+        "article.html", state=state, article=found, title_html=title_html, paragraphs=paragraphs,
+        matches=engine.match_count(found, query, state.is_literal) if query.strip() else None,
+        first_match_id=FIRST_MATCH_ID, category_labels=category_labels(),
+        same_story=engine.same_story(found.id), related=engine.related(found.id),
         original=found.url if is_web_url(found.url) else "",
         back_href=search_url(state), stats=service().stats())
+
+
+def _mark_first(fragments: list[str]) -> list[str] | None:
+    """Gives the first <mark> among the HTML fragments the jump link's id (in place); None if
+    they have no mark."""
+    for number, fragment in enumerate(fragments):
+        if "<mark>" in fragment:
+            fragments[number] = fragment.replace("<mark>", f'<mark id="{FIRST_MATCH_ID}">', 1)
+            return fragments
+    return None
 
 
 @bp.get("/feed.atom")
