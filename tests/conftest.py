@@ -57,3 +57,17 @@ def engine(index_dir):
     engine = SearchEngine(index_dir)
     yield engine
     engine.close()
+
+
+@pytest.fixture(scope="module")
+def app(index_dir):
+    """The Flask app on the sample index (one per test module)."""
+    from finsearch.webui import create_app
+    app = create_app(index_dir, TESTING=True)
+    yield app
+    app.extensions["finsearch"].close()
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()

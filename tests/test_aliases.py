@@ -15,7 +15,6 @@ from finsearch.analysis.aliases import AliasTable, read_groups, stock_mentions
 from finsearch.indexer import build_index
 from finsearch.indexer.update import reindex
 from finsearch.search import SearchEngine, SearchRequest
-from finsearch.webui import create_app
 from tests.test_browser import browser, server  # noqa: F401  (fixtures: finsearch serve, Chromium)
 
 TREASURY_DEPOSITS = "2427355"  # 中央国库现金管理…：财政部、中国人民银行定于…（no 央行 in it）
@@ -105,13 +104,6 @@ def test_alias_file_groups():
 
 
 # -- the page and the API -----------------------------------------------------
-
-@pytest.fixture(scope="module")
-def client(index_dir):
-    app = create_app(index_dir, TESTING=True)
-    yield app.test_client()
-    app.extensions["finsearch"].close()
-
 
 def test_page_says_what_else_was_searched_and_links_to_the_literal_query(client, engine):
     html = client.get("/?q=央行").get_data(as_text=True)

@@ -30,18 +30,6 @@ SITE_TZ = dt.timezone(dt.timedelta(hours=8))
 ATOM = "http://www.w3.org/2005/Atom"
 
 
-@pytest.fixture(scope="module")
-def app(index_dir):
-    app = create_app(index_dir, TESTING=True)
-    yield app
-    app.extensions["finsearch"].close()
-
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
-
-
 def get(client, url, status=200):
     response = client.get(url)
     assert response.status_code == status, (url, response.status_code, response.get_data(as_text=True)[:300])

@@ -5,17 +5,7 @@ import re
 import subprocess
 import sys
 
-import pytest
-
 from finsearch.search import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE
-from finsearch.webui import create_app
-
-
-@pytest.fixture(scope="module")
-def client(index_dir):
-    app = create_app(index_dir, TESTING=True)
-    yield app.test_client()
-    app.extensions["finsearch"].close()
 
 
 def test_the_limits_are_the_documented_ones():

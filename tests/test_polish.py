@@ -10,16 +10,11 @@ import pytest
 from finsearch.search import make_request
 from finsearch.search.engine import key_terms
 from tests.test_browser import ARTIFACTS, browser, server  # noqa: F401  (fixtures: finsearch serve, Chromium)
-from tests.test_webui import app, page  # noqa: F401  (app: a fixture, Flask on the sample index)
+from tests.test_webui import page
 
 STYLE = Path(__file__).resolve().parents[1] / "webui" / "static" / "style.css"
 TEXT_CONTRAST = 4.5  # WCAG 2.1 AA, normal text
 GRAPHIC_CONTRAST = 3.0  # WCAG 2.1 AA, non-text (the timeline's bars)
-
-
-@pytest.fixture()
-def client(app):  # noqa: F811  (the imported fixture by that name)
-    return app.test_client()
 
 
 # -- contrast ----------------------------------------------------------------------------

@@ -19,18 +19,6 @@ SAMPLE_STORIES = 2418  # the stories of data/posts' 3,010 posts (search/stories.
 SUPPLY_CHAIN_URL = "http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW202205022367563116"
 
 
-@pytest.fixture(scope="module")
-def app(index_dir):
-    app = create_app(index_dir, TESTING=True)
-    yield app
-    app.extensions["finsearch"].close()
-
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
-
-
 def page(client, url, status=200):
     response = client.get(url)
     assert response.status_code == status, (url, response.status_code, response.get_data(as_text=True)[:500])

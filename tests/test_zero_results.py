@@ -4,10 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
-
 from finsearch.search import SearchRequest
-from finsearch.webui import create_app
 
 
 def articles(engine, query: str, **options) -> int:
@@ -60,13 +57,6 @@ def test_suggestions_count_under_the_same_filters(engine):
 def test_no_suggestions_when_something_matches_or_for_operators(engine):
     assert engine.search(SearchRequest(query="美联储")).suggestions == ()
     assert engine.search(SearchRequest(query="美联储 -美联储")).suggestions == ()
-
-
-@pytest.fixture(scope="module")
-def client(index_dir):
-    app = create_app(index_dir, TESTING=True)
-    yield app.test_client()
-    app.extensions["finsearch"].close()
 
 
 def test_page_links_and_api_list_the_suggestions(client, engine):
