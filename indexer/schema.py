@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 
 from whoosh.columns import FixedBytesColumn
-from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, FieldType, Schema
 
 from finsearch.analysis import fold, gram_analyzer, word_analyzer
 from finsearch.indexer.ingest import SITE_TZ, Post
@@ -43,28 +43,36 @@ def make_schema() -> Schema:
     grams = gram_analyzer()
     return Schema(**{
         # id, path and checksum are columns too: the nightly reindex reads them
-        # for every document without loading stored bodies.
+        # for every document without loading stored bodies. id and path are also
+        # terms: documents are replaced and deleted by them.
         ID_FIELD: ID(stored=True, unique=True, sortable=True),
         TITLE: TEXT(analyzer=words, stored=True, phrase=False, field_boost=TITLE_BOOST),
         BODY: TEXT(analyzer=words, stored=True, phrase=False),
         TITLE_GRAM: TEXT(analyzer=grams, phrase=True, field_boost=TITLE_BOOST),
         BODY_GRAM: TEXT(analyzer=grams, phrase=True),
-        DATE: DATETIME(stored=True, sortable=True),
+        DATE: _column_only(DATETIME(stored=True, sortable=True)),
         CATEGORY: KEYWORD(stored=True, commas=True, scorable=False),
         PAPER: ID(stored=True),
         TAGS: KEYWORD(stored=True, commas=True, scorable=False),
         URL: STORED(),
         PATH: ID(stored=True, sortable=True),
-        CHECKSUM: ID(stored=True, sortable=True),
+        CHECKSUM: _column_only(ID(sortable=True)),
         # Posts with the same title and body are one story (a column, for grouping).
-        STORY: ID(sortable=True),
+        STORY: _column_only(ID(sortable=True)),
         # Near-duplicate stories are found from these when an index version is opened
         # (search/stories.py); an index written before they existed has neither.
         SIGNATURE: COLUMN(FixedBytesColumn(SIGNATURE_BYTES)),
         # The title as a reader compares it (folded, punctuation out): a query equal to a
         # post's title ranks that post first.
-        TITLE_KEY: ID(sortable=True),
+        TITLE_KEY: _column_only(ID(sortable=True)),
     })
+
+
+def _column_only(field: FieldType) -> FieldType:
+    """A field read by docnum from its column (filters, grouping, the reindex) and never
+    searched: without terms it costs no term-table entries (about 100 bytes per post each)."""
+    field.indexed = False
+    return field
 
 
 def to_document(post: Post) -> dict:
