@@ -40,7 +40,14 @@ from itertools import pairwise
 from typing import Any, Protocol
 
 import numpy as np
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3Codec, W3FieldWriter, W3PostingsWriter
+from whoosh.codec.whoosh3 import (
+    LENGTHS_COLUMN,
+    WHOOSH3_HEADER_MAGIC,
+    W3Codec,
+    W3FieldWriter,
+    W3PostingsWriter,
+    W3TermInfo,
+)
 from whoosh.formats import Format, Frequency, Positions
 from whoosh.system import pack_uint
 from whoosh.util.numeric import byte_to_length, length_to_byte
@@ -153,6 +160,19 @@ def _decode_block(data: bytes, start: int, end: int, compression: int) -> Block:
     if weights is None or isinstance(weights, float):
         weights = [1.0 if weights is None else weights] * len(deltas)
     return deltas, weights, values
+
+
+# A stored term info's fixed part (statistics); then a pointer into .pst, or the inlined postings' pickle.
+TERM_INFO_FIXED_BYTES: int = W3TermInfo._struct.size
+
+
+def term_table(segment: Any) -> Iterator[tuple[str, bytes, bytes]]:
+    """(field, term bytes, the term info's bytes as stored) of every term of a segment reader,
+    in the order of its term file (.trm); for benchmarks/index_bytes.py, which weighs them."""
+    terms = segment._terms
+    for keybytes, valbytes in terms._tindex.items():
+        fieldname, tbytes = terms._keydecoder(keybytes)
+        yield fieldname, tbytes, valbytes
 
 
 def length_bytes(segment: Any, field: str) -> bytes:
