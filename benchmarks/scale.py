@@ -155,18 +155,21 @@ def reindex_figures(corpus: Path, work: Path) -> dict:
     return {"posts": len(posts), "added": len(held_back), "changed": len(changed), "steps": steps}
 
 
-def bench_size(label: str, archive: Path, args) -> dict:
+def bench_size(label: str, archive: Path, args, record: dict, save) -> None:
+    """Measure one archive into `record`, calling `save()` after each step (a long run keeps
+    what it measured if a later step fails)."""
     from benchmarks.index_bytes import print_breakdown, tantivy_breakdown, whoosh_breakdown
 
     posts = count_posts(archive)
     print(f"\n== {label}: {archive} ({posts:,} post files)", flush=True)
     base = args.work / "indexes" / f"scale-{label}"
     paths = {"engine": base / "engine", "tantivy": base / "tantivy"}
-    record: dict = {"size": label, "archive": str(archive), "post_files": posts, "build": {}}
+    record.update(size=label, archive=str(archive), post_files=posts, build={})
     warm_jieba_caches()
     warm_page_cache(archive)
     for engine in ("engine",) if args.skip_peer else ("engine", "tantivy"):
         record["build"][engine] = measured_build(engine, archive, paths[engine], args.procs)
+        save()
 
     print("  index bytes ...", flush=True)
     record["index_bytes"] = {"engine": whoosh_breakdown(paths["engine"])}
@@ -174,18 +177,21 @@ def bench_size(label: str, archive: Path, args) -> dict:
         record["index_bytes"]["tantivy"] = tantivy_breakdown(paths["tantivy"])
     for report in record["index_bytes"].values():
         print_breakdown(report, record["build"]["engine"]["indexed"])
+    save()
 
     print(f"  queries: {args.warmup} warm-up + {args.repeat} rounds", flush=True)
     record["queries"] = {"engine": engine_queries(paths["engine"], args.repeat, args.warmup)}
     if not args.skip_peer:
         record["queries"]["tantivy"] = peer_queries(paths["tantivy"], record["queries"]["engine"]["params"],
                                                     args.repeat, args.warmup)
+    save()
     if not args.skip_load:
         print(f"  8 clients, 2 workers, {args.load_seconds} s, {args.load_mix} mix ...", flush=True)
         record["load"] = load(paths["engine"], args.load_seconds, args.load_mix)
+        save()
     if not args.skip_reindex:
         record["reindex"] = reindex_figures(archive, base)
-    return record
+        save()
 
 
 # -- the table -----------------------------------------------------------------------
@@ -319,10 +325,15 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {"timestamp": stamp, "command": sys.argv,
                     "environment": {**environment(), "tantivy": _version("tantivy")},
                     "sizes": {label: SIZES[label][1] for label, _ in runs if label in SIZES}, "records": []}
+
+    def save() -> None:
+        out.write_text(json.dumps(result, ensure_ascii=False, indent=1))
+
     for label, given in runs:
         archive = given or size_archive(label, args.work, args.shared)
-        result["records"].append(bench_size(label, archive, args))
-        out.write_text(json.dumps(result, ensure_ascii=False, indent=1))
+        record: dict = {}
+        result["records"].append(record)
+        bench_size(label, archive, args, record, save)
         print_table(result["records"])
     print(f"\nwrote {out}")
     return 0

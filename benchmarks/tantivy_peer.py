@@ -30,6 +30,7 @@ import json
 import logging
 import multiprocessing
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from finsearch.indexer.ingest import SITE_TZ, Problem, claim_id, find_posts, rea
 JIEBA_PROCESSES = 2
 # Posts a worker takes at a time: enough to make the hand-over cheap, few enough to keep memory flat.
 CHUNK_POSTS = 64
+CHUNKS_IN_FLIGHT = 4 * JIEBA_PROCESSES
 # tantivy's writer: one indexing thread (the two CPUs are busy with jieba) and its default heap.
 WRITER_THREADS = 1
 WRITER_HEAP_BYTES = 128_000_000
@@ -100,9 +102,18 @@ def _cut_posts(archive: Path, pool) -> Iterator[_Cut | None]:
     passed_over: list[Problem] = []
     paths = find_posts(archive, passed_over)
     yield from (None for _ in passed_over)  # as read_archive: each passed-over file counts as skipped
-    chunks = [(archive, paths[start:start + CHUNK_POSTS]) for start in range(0, len(paths), CHUNK_POSTS)]
+    # Pool.imap hands out every task at once, and results would pile up in memory if the writer
+    # fell behind: a chunk is handed out only when fewer than CHUNKS_IN_FLIGHT are out.
+    in_flight = threading.BoundedSemaphore(CHUNKS_IN_FLIGHT)
+
+    def jobs() -> Iterator[tuple[Path, list[Path]]]:
+        for start in range(0, len(paths), CHUNK_POSTS):
+            in_flight.acquire()  # in the pool's task-feeding thread
+            yield archive, paths[start:start + CHUNK_POSTS]
+
     owners: dict[str, str] = {}
-    for chunk in pool.imap(_cut_chunk, chunks):
+    for chunk in pool.imap(_cut_chunk, jobs()):
+        in_flight.release()
         for item, _problems in chunk:
             # In path order the second post of an id is the duplicate, as read_archive decides.
             if item is not None and claim_id(owners, item[0], item[1]) is not None:
