@@ -251,6 +251,8 @@ def table_rows(record: dict) -> list[tuple[str, str]]:
         (f"8 clients, 2 workers: req/s ({_get(record, 'load', 'mix') or '–'} mix)", _cell(_get(record, "load", "requests_per_s"), 1)),
         ("8 clients: p95 ms", _cell(_get(record, "load", "p95_ms"), 1)),
         ("8 clients: worker peak RSS MiB", mib_list(_get(record, "load", "worker_peak_rss_mib"))),
+        ("load average at the builds' start", f"{_cell(_get(b, 'engine', 'loadavg_before'), 2)} / "
+                                              f"{_cell(_get(b, 'tantivy', 'loadavg_before'), 2)}"),
         ("reindex, full build of 99%, s", _cell(_get(steps, "full", "wall_seconds"), 1)),
         ("reindex, no change, s", _cell(_get(steps, "no change", "wall_seconds"), 1)),
         ("reindex, +1% (and 0.1% changed), s", _cell(_get(steps, "+1%", "wall_seconds"), 1)),

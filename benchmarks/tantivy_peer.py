@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--warmup", type=int, default=3)
     args = ap.parse_args(argv)
     jieba.setLogLevel(logging.WARNING)
-    if not tantivy.Index.exists(str(args.index)):
+    if not args.index.is_dir() or not tantivy.Index.exists(str(args.index)):
         print(f"tantivy_peer: no tantivy index at {args.index}", file=sys.stderr)
         return 2
     kinds = json.loads(args.mix.read_text("utf-8"))
