@@ -9,7 +9,7 @@ INDEX ?= var/index
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup browser lint bench clean
+.PHONY: run test setup browser lint bench bench-setup scale clean
 
 $(BIN)/finsearch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,14 @@ test: setup browser lint
 
 bench: setup
 	$(BIN)/python -m benchmarks.run --corpus all
+
+# The scale benchmark's extra packages (tantivy, its peer); the tests' install stays without them.
+bench-setup: setup
+	$(BIN)/pip install --quiet -e ".[test,bench]"
+
+# 100k, 250k and 1M posts against tantivy+jieba (hours: see benchmarks/README.md, "Scale").
+scale: bench-setup
+	$(BIN)/python -m benchmarks.scale
 
 clean:
 	rm -rf $(VENV) var test-artifacts build

@@ -108,22 +108,29 @@ def make_mix(engine, baseline, engine_root: Path) -> tuple[list[Kind], dict]:
         date_from, date_to = _date_range(reader)
         rare = _rare_word(engine, baseline, reader)
     category = engine.stats().categories[0].value  # the most common category
+    params = {"date_from": date_from.isoformat(), "date_to": date_to.isoformat(),
+              "date_quantiles": list(DATE_QUANTILES), "category": category, "rare_word": rare,
+              "rare_hits": [RARE_MIN, RARE_MAX], "page_size": 10}
+    return kinds_of(params), params
+
+
+def kinds_of(params: dict) -> list[Kind]:
+    """The mix's kinds for a corpus' parameters (as `run` reports them), so that another engine
+    (benchmarks/tantivy_peer.py) can be given exactly the same queries."""
+    date_from, date_to = dt.date.fromisoformat(params["date_from"]), dt.date.fromisoformat(params["date_to"])
     kinds = []
     for role, term in TERMS:
-        term = term or rare
+        term = term or params["rare_word"]
         for variant in VARIANTS:
             kind = Kind(role, term, variant)
             if variant == "dates":
                 kind.date_from, kind.date_to = date_from, date_to
             elif variant == "category":
-                kind.category = category
+                kind.category = params["category"]
             elif variant == "newest":
                 kind.newest = True
             kinds.append(kind)
-    params = {"date_from": date_from.isoformat(), "date_to": date_to.isoformat(),
-              "date_quantiles": list(DATE_QUANTILES), "category": category, "rare_word": rare,
-              "rare_hits": [RARE_MIN, RARE_MAX], "page_size": 10}
-    return kinds, params
+    return kinds
 
 
 def _engine_call(engine, kind: Kind):

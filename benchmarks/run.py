@@ -65,10 +65,16 @@ def require_shared(shared: Path, *needed: str) -> None:
 
 def ensure_corpus(name: str, work: Path, shared: Path) -> Path:
     """The corpus' archive in the work dir, generated on first use (from the shared folder)."""
+    _, tool, tool_args = CORPORA[name]
+    return ensure_archive(name, tool, tool_args, work, shared)
+
+
+def ensure_archive(name: str, tool: str, tool_args, work: Path, shared: Path) -> Path:
+    """The archive `name` in the work dir, written on first use by `tool` (a script of the shared
+    folder) with `tool_args(OUT)`; a partial archive never gets the name."""
     archive = work / "corpora" / name
     if archive.is_dir():
         return archive
-    _, tool, tool_args = CORPORA[name]
     require_shared(shared, tool)
     partial = archive.with_name(name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)

@@ -162,6 +162,19 @@ def _decode_block(data: bytes, start: int, end: int, compression: int) -> Block:
     return deltas, weights, values
 
 
+# A stored term info's fixed part (statistics); then a pointer into .pst, or the inlined postings' pickle.
+TERM_INFO_FIXED_BYTES: int = W3TermInfo._struct.size
+
+
+def term_table(segment: Any) -> Iterator[tuple[str, bytes, bytes]]:
+    """(field, term bytes, the term info's bytes as stored) of every term of a segment reader,
+    in the order of its term file (.trm); for benchmarks/index_bytes.py, which weighs them."""
+    terms = segment._terms
+    for keybytes, valbytes in terms._tindex.items():
+        fieldname, tbytes = terms._keydecoder(keybytes)
+        yield fieldname, tbytes, valbytes
+
+
 def length_bytes(segment: Any, field: str) -> bytes:
     """The length byte of `field` for each document of a segment reader (shorter when its
     last documents lack the field): the per-document reader's fixed-width column."""

@@ -1,0 +1,260 @@
+"""The peer the scale benchmark measures against: tantivy 0.27 + jieba.
+
+    python -m benchmarks.tantivy_peer queries INDEX_DIR --mix MIX.json [--repeat N] [--warmup N]
+
+(the build runs through `python -m benchmarks.build_one tantivy ARCHIVE INDEX_DIR`, so its memory
+is measured over the process tree as the other engines' builds are.)
+
+What issue 15 names as the yardstick: "two processes for jieba, stored title and body, positions".
+
+- build: the post files are read and cut by jieba (`jieba.cut`, its default mode) in
+  `JIEBA_PROCESSES` worker processes; the parent keeps the archive's path order, drops duplicate
+  ids exactly as `indexer.ingest.read_archive` does (so the peer indexes the engine's posts), and
+  feeds one tantivy `IndexWriter` the words joined by spaces. The text fields use tantivy's
+  `default` tokenizer (split at spaces and punctuation, lower case), so a word of jieba is a term;
+  title and body are stored (as the spaced words) with positions; date is indexed and fast (for
+  filters and "newest first"), category a raw, indexed term per category;
+- search: the query cut by jieba, each word a term of title or body, all words required (the
+  engine's and the baseline's AND); the variants' date range and category as filters, "newest" by
+  the date fast field; the top 10, each with its stored title and a body snippet
+  (`SnippetGenerator`). No facet counts: tantivy's figure is without facets, as the issue says.
+
+Needs the `bench` extra (`make bench-setup`): `pip install -e ".[bench]"`.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import json
+import logging
+import multiprocessing
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import jieba
+import tantivy
+
+from finsearch.indexer.ingest import SITE_TZ, Problem, claim_id, find_posts, read_post
+
+JIEBA_PROCESSES = 2
+# Posts a worker takes at a time: enough to make the hand-over cheap, few enough to keep memory flat.
+CHUNK_POSTS = 64
+CHUNKS_IN_FLIGHT = 4 * JIEBA_PROCESSES
+# tantivy's writer: one indexing thread (the two CPUs are busy with jieba) and its default heap.
+WRITER_THREADS = 1
+WRITER_HEAP_BYTES = 128_000_000
+TEXT_TOKENIZER = "default"  # tantivy's: split at whitespace and punctuation, lower case
+SNIPPET_CHARS = 150
+PAGE = 10
+
+
+def make_schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw")
+    builder.add_text_field("title", stored=True, tokenizer_name=TEXT_TOKENIZER, index_option="position")
+    builder.add_text_field("body", stored=True, tokenizer_name=TEXT_TOKENIZER, index_option="position")
+    builder.add_date_field("date", stored=True, indexed=True, fast=True)
+    builder.add_text_field("category", tokenizer_name="raw", index_option="basic")
+    return builder.build()
+
+
+def cut(text: str) -> str:
+    """jieba's words of a text, joined by spaces (what the index's tokenizer splits again)."""
+    return " ".join(jieba.cut(text))
+
+
+# -- build -------------------------------------------------------------------
+
+@dataclass
+class PeerBuild:
+    indexed: int
+    skipped: int
+    procs: int
+
+
+# One post as a worker hands it over: (id, path, title words, body words, local time, categories),
+# or None with the reading's problems.
+_Cut = tuple[str, str, str, str, dt.datetime, tuple[str, ...]]
+
+
+def _cut_chunk(job: tuple[Path, list[Path]]) -> list[tuple[_Cut | None, list[Problem]]]:
+    root, paths = job
+    out: list[tuple[_Cut | None, list[Problem]]] = []
+    for path in paths:
+        result = read_post(path, root)
+        post = result.post
+        if post is None:
+            out.append((None, result.problems))
+            continue
+        local = post.published.astimezone(SITE_TZ).replace(tzinfo=None)
+        out.append(((post.id, post.path, cut(post.title), cut("\n".join(post.paragraphs)), local, post.categories),
+                    result.problems))
+    return out
+
+
+def _cut_posts(archive: Path, pool) -> Iterator[_Cut | None]:
+    """Every post in path order, cut; None for a post not indexed (unreadable, or a duplicate id)."""
+    passed_over: list[Problem] = []
+    paths = find_posts(archive, passed_over)
+    yield from (None for _ in passed_over)  # as read_archive: each passed-over file counts as skipped
+    # Pool.imap hands out every task at once, and results would pile up in memory if the writer
+    # fell behind: a chunk is handed out only when fewer than CHUNKS_IN_FLIGHT are out.
+    in_flight = threading.BoundedSemaphore(CHUNKS_IN_FLIGHT)
+
+    def jobs() -> Iterator[tuple[Path, list[Path]]]:
+        for start in range(0, len(paths), CHUNK_POSTS):
+            in_flight.acquire()  # in the pool's task-feeding thread
+            yield archive, paths[start:start + CHUNK_POSTS]
+
+    owners: dict[str, str] = {}
+    for chunk in pool.imap(_cut_chunk, jobs()):
+        in_flight.release()
+        for item, _problems in chunk:
+            # In path order the second post of an id is the duplicate, as read_archive decides.
+            if item is not None and claim_id(owners, item[0], item[1]) is not None:
+                item = None
+            yield item
+
+
+def _init_worker() -> None:
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+
+
+def build(archive: Path, index_dir: Path) -> PeerBuild:
+    """Index every post of `archive` into the (new, empty) folder `index_dir`."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    index = tantivy.Index(make_schema(), path=str(index_dir))
+    writer = index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=WRITER_THREADS)
+    indexed = skipped = 0
+    with multiprocessing.get_context("fork").Pool(JIEBA_PROCESSES, initializer=_init_worker) as pool:
+        for item in _cut_posts(archive, pool):
+            if item is None:
+                skipped += 1
+                continue
+            doc_id, _path, title, body, local, categories = item
+            doc = tantivy.Document()
+            doc.add_text("id", doc_id)
+            doc.add_text("title", title)
+            doc.add_text("body", body)
+            doc.add_date("date", local)
+            for category in categories:
+                doc.add_text("category", category)
+            writer.add_document(doc)
+            indexed += 1
+    writer.commit()
+    writer.wait_merging_threads()
+    return PeerBuild(indexed, skipped, JIEBA_PROCESSES)
+
+
+# -- search ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PeerHit:
+    title: str
+    snippet: str
+
+
+@dataclass(frozen=True)
+class PeerResult:
+    total: int
+    hits: tuple[PeerHit, ...]
+
+
+class PeerSearcher:
+    def __init__(self, index_dir: Path):
+        self.index = tantivy.Index.open(str(index_dir))
+        self.schema = self.index.schema
+        self.searcher = self.index.searcher()
+
+    def _word_query(self, word: str) -> tantivy.Query:
+        """One word of the query in title or body (a phrase when the tokenizer splits it, e.g. 3.5%)."""
+        return self.index.parse_query(_quoted(word), ["title", "body"])
+
+    def search(self, text: str, date_from: dt.date | None = None, date_to: dt.date | None = None,
+               categories: tuple[str, ...] = (), newest_first: bool = False, limit: int = PAGE) -> PeerResult:
+        words = [word for word in jieba.cut(text) if word.strip() and any(ch.isalnum() for ch in word)]
+        clauses = [(tantivy.Occur.Must, self._word_query(word)) for word in words]
+        if date_from or date_to:
+            start = dt.datetime.combine(date_from, dt.time()) if date_from else None
+            end = dt.datetime.combine(date_to, dt.time.max) if date_to else None
+            clauses.append((tantivy.Occur.Must, tantivy.Query.range_query(
+                self.schema, "date", tantivy.FieldType.Date, start, end)))
+        if categories:
+            clauses.append((tantivy.Occur.Must, tantivy.Query.boolean_query(
+                [(tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "category", c)) for c in categories])))
+        query = tantivy.Query.boolean_query(clauses) if clauses else tantivy.Query.all_query()
+        if newest_first:
+            found = self.searcher.search(query, limit, order_by_field="date", order=tantivy.Order.Desc)
+        else:
+            found = self.searcher.search(query, limit)
+        snippets = tantivy.SnippetGenerator.create(self.searcher, query, self.schema, "body")
+        snippets.set_max_num_chars(SNIPPET_CHARS)
+        hits = []
+        for _key, address in found.hits:
+            doc = self.searcher.doc(address)
+            hits.append(PeerHit(title=doc.get_first("title") or "", snippet=snippets.snippet_from_doc(doc).to_html()))
+        return PeerResult(total=found.count or 0, hits=tuple(hits))
+
+
+def _quoted(word: str) -> str:
+    """A word as one term (or phrase) of tantivy's query language, whatever characters it holds."""
+    return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def time_mix(index_dir: Path, kinds: list[dict], repeat: int, warmup: int) -> dict:
+    """The query mix's kinds (as benchmarks.queries writes them) on the peer: seconds per query."""
+    started = time.perf_counter()
+    searcher = PeerSearcher(index_dir)
+    searcher.search("金融")
+    opened = time.perf_counter() - started
+    calls = []
+    for kind in kinds:
+        date_from = dt.date.fromisoformat(kind["date_from"]) if kind.get("date_from") else None
+        date_to = dt.date.fromisoformat(kind["date_to"]) if kind.get("date_to") else None
+        categories = (kind["category"],) if kind.get("category") else ()
+        calls.append((kind, (kind["term"], date_from, date_to, categories, bool(kind.get("newest")))))
+    out = [{"label": kind["label"], "total": 0, "samples_s": []} for kind in kinds]
+    gc.disable()  # as benchmarks.queries: collect between rounds, never inside a timing
+    try:
+        for round_no in range(warmup + repeat):
+            for (_kind, args), row in zip(calls, out):
+                t0 = time.perf_counter()
+                result = searcher.search(*args)
+                seconds = time.perf_counter() - t0
+                if round_no >= warmup:
+                    row["samples_s"].append(seconds)
+                    row["total"] = result.total
+            gc.collect()
+    finally:
+        gc.enable()
+    return {"open_first_query_s": opened, "kinds": out}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.tantivy_peer", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+    q = sub.add_parser("queries", help="time the query mix; one JSON object on stdout")
+    q.add_argument("index", type=Path)
+    q.add_argument("--mix", type=Path, required=True, help="JSON list of kinds (benchmarks.queries.kind_dicts)")
+    q.add_argument("--repeat", type=int, default=30)
+    q.add_argument("--warmup", type=int, default=3)
+    args = ap.parse_args(argv)
+    jieba.setLogLevel(logging.WARNING)
+    if not args.index.is_dir() or not tantivy.Index.exists(str(args.index)):
+        print(f"tantivy_peer: no tantivy index at {args.index}", file=sys.stderr)
+        return 2
+    kinds = json.loads(args.mix.read_text("utf-8"))
+    json.dump(time_mix(args.index, kinds, args.repeat, args.warmup), sys.stdout, ensure_ascii=False)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
