@@ -258,14 +258,14 @@ def run_replicate(args) -> int:
     with _json_failure("replicate", dest, args.json):
         report = replicate(source, dest)
     if args.json:
-        print(json.dumps({"ok": True, "timestamp": now_iso(), "index": str(dest), **report.counts(),
+        print(json.dumps({"ok": True, "timestamp": now_iso(), "index": str(report.index), **report.counts(),
                           "seconds": round(report.seconds, 2)}, ensure_ascii=False))
     elif report.published:
-        print(f"replicated {report.build} (generation {report.generation}) from {source} into {dest}: "
+        print(f"replicated {report.build} (generation {report.generation}) from {source} into {report.index}: "
               f"{report.copied} files copied ({report.bytes_copied / 2**20:.1f} MiB), {report.linked} linked; "
               f"{report.seconds:.1f} s")
     else:
-        print(f"{dest} already serves {report.build} (generation {report.generation}); nothing to do")
+        print(f"{report.index} already serves {report.build} (generation {report.generation}); nothing to do")
     return EXIT_OK
 
 
