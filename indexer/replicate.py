@@ -78,6 +78,7 @@ def replicate(source_root: Path, dest_root: Path) -> ReplicaReport:
 def _replicate_locked(source_root: Path, source: Path, dest_root: Path) -> ReplicaReport:
     report = ReplicaReport(source=source_root, index=dest_root, build=source.name,
                            generation=_generation(source), published=True)
+    store.remove_stale_builds(dest_root)  # what a killed run left behind
     try:
         current: Path | None = store.current_build(dest_root)
     except store.IndexMissing:

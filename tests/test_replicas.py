@@ -80,9 +80,11 @@ def _serving(index: Path, log_path: Path) -> Iterator[str]:
             process.wait()
 
 
-def _finsearch(*args: object) -> subprocess.CompletedProcess:
+def _finsearch(*args: object, env_crash: str | None = None) -> subprocess.CompletedProcess:
+    """The CLI as an operator runs it; `env_crash`: the step it dies at (store.CRASH_ENV)."""
+    env = {**os.environ, store.CRASH_ENV: env_crash} if env_crash else None
     return subprocess.run([PYTHON, "-m", "finsearch", *map(str, args)], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env=env)
 
 
 def _replicate(source: Path, dest: Path) -> dict:
@@ -246,3 +248,44 @@ def test_a_source_without_an_index_is_refused(tmp_path):
     assert done.returncode == 1 and done.stderr == f"finsearch: the source {tmp_path / 'nothing'} has no index to " \
                                                    "replicate\n"
     assert not (tmp_path / "node" / "current").exists()
+
+
+@pytest.fixture(scope="module")
+def crash_site(archive, index_dir, tmp_path_factory) -> tuple[Path, Path, str]:
+    """A writer one generation ahead of a node: (writer's index, the node's index, the new post's title)."""
+    root = tmp_path_factory.mktemp("crash")
+    shutil.copytree(archive, root / "posts")
+    shutil.copytree(index_dir, root / "index", symlinks=True)
+    _replicate(root / "index", root / "node")
+    title = "跨节点同步：复制中途崩溃之后"
+    _add_post(root / "posts", root / "index", "900000000000000003", title)
+    return root / "index", root / "node", title
+
+
+@pytest.mark.parametrize("point", ["before-fsync", "before-swap", "after-swap", "during-cleanup"])
+def test_a_replicate_killed_at_any_step_leaves_the_node_whole(crash_site, tmp_path, point):
+    source, built_node, title = crash_site
+    node = tmp_path / "node"
+    shutil.copytree(built_node, node, symlinks=True)
+    before = os.readlink(node / "current")
+    if point == "during-cleanup":  # something to clean: the unpublished copy of a run killed earlier
+        crashed = _finsearch("replicate", source, node, env_crash="before-swap")
+        assert crashed.returncode == store.CRASH_EXIT_CODE, crashed.stderr
+    crashed = _finsearch("replicate", source, node, env_crash=point)
+    assert crashed.returncode == store.CRASH_EXIT_CODE, crashed.stderr
+    if point == "after-swap":  # the copy was verified and is serving
+        assert store.current_build(node).name == store.current_build(source).name
+    else:
+        assert os.readlink(node / "current") == before
+    store.verify_generation(store.current_build(node))  # whatever serves is whole
+
+    _replicate(source, node)
+    assert store.current_build(node).name == store.current_build(source).name
+    published = {Path(os.readlink(node / name)).name for name in ("current", "previous")}
+    for build in (node / "builds").iterdir():
+        assert build.name in published or (build / ".retired").exists(), build.name
+    engine = SearchEngine(node)
+    try:
+        assert [hit.title for hit in engine.search(make_request(title)).hits][:1] == [title]
+    finally:
+        engine.close()
