@@ -115,6 +115,22 @@ def build_parser() -> argparse.ArgumentParser:
     _index_option(rollback)
     rollback.set_defaults(run=run_rollback)
 
+    replicate = commands.add_parser(
+        "replicate", help="publish the current generation of one index in another (a read replica)",
+        description="Copy the current generation of SOURCE (the writer's index, a shared mount of it or an "
+                    "`rsync -aH` copy of it) into DEST, verify it against its manifest's file list and open it, "
+                    "then publish it there in one atomic step: a `finsearch serve` on DEST switches over by "
+                    "itself. Files DEST already has are hard-linked, not copied. DEST keeps the generation it "
+                    "replaced (`finsearch rollback --index DEST`). Nothing to do if DEST already serves it. "
+                    "Exit codes: 1 SOURCE has no index or DEST is being written; 3 refused, DEST unchanged: "
+                    "the source generation or its copy is incomplete, or built by another finsearch.",
+        epilog=EXIT_CODES_HELP)
+    replicate.add_argument("source", type=Path, help="the index to copy from (its `current` generation)")
+    replicate.add_argument("dest", type=Path, help="the replica's index directory (what its `finsearch serve` reads)")
+    replicate.add_argument("--json", action="store_true",
+                           help="print the outcome as one JSON object (on failure too: error, code, timestamp)")
+    replicate.set_defaults(run=run_replicate)
+
     search = commands.add_parser("search", help="search the index",
                                  description="Search the index. Query syntax: words (all required), "
                                              "\"exact phrase\", OR, -word or NOT word, (groups), title:word, "
@@ -232,6 +248,24 @@ def run_rollback(args) -> int:
     from finsearch.indexer import resolve_root, rollback
     left, now = rollback(resolve_root(args.index))
     print(f"rolled back: current is {now.name} again (was {left.name})")
+    return EXIT_OK
+
+
+def run_replicate(args) -> int:
+    from finsearch.indexer.replicate import replicate
+    from finsearch.indexer.store import now_iso
+    source, dest = args.source.expanduser(), args.dest.expanduser()
+    with _json_failure("replicate", dest, args.json):
+        report = replicate(source, dest)
+    if args.json:
+        print(json.dumps({"ok": True, "timestamp": now_iso(), "index": str(report.index), **report.counts(),
+                          "seconds": round(report.seconds, 2)}, ensure_ascii=False))
+    elif report.published:
+        print(f"replicated {report.build} (generation {report.generation}) from {source} into {report.index}: "
+              f"{report.copied} files copied ({report.bytes_copied / 2**20:.1f} MiB), {report.linked} linked; "
+              f"{report.seconds:.1f} s")
+    else:
+        print(f"{report.index} already serves {report.build} (generation {report.generation}); nothing to do")
     return EXIT_OK
 
 

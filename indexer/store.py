@@ -5,6 +5,7 @@ Layout of an index directory:
     INDEX/current -> builds/g000007-20261123-101500-4242   (a relative symlink)
     INDEX/previous -> builds/g000006-…                      (the generation it replaced)
     INDEX/builds/<name>/                                    (Whoosh files + manifest.json)
+    INDEX/builds/.incoming-<name>-<pid>/                    (a replica's copy, until verified)
     INDEX/writer.lock                                       (held by whoever writes)
     INDEX/last-run.json                                     (the last index/reindex's outcome)
 
@@ -14,7 +15,10 @@ files of the current generation and adds its own (Whoosh never rewrites a file:
 deletions live in the table of contents, which each commit writes anew). The
 folder is fsynced and then `current` is swapped to it with one rename, so a
 reader sees either the old generation or the new one and no file ever changes
-under it; `finsearch rollback` is the same swap back to `previous`.
+under it; `finsearch rollback` is the same swap back to `previous`. A published
+generation never changes, so a read replica is a copy of the folder, verified
+against the file list its manifest keeps, then published with the same swap
+(indexer/replicate.py).
 """
 from __future__ import annotations
 
@@ -78,6 +82,10 @@ class NothingToRollBack(Exception):
     """There is no previous generation to go back to."""
 
 
+class GenerationIncomplete(Exception):
+    """A generation folder lacks a file its manifest lists (or has it at another size), or won't open."""
+
+
 def crash_point(name: str) -> None:
     assert name in CRASH_POINTS, name
     if os.environ.get(CRASH_ENV) == name:
@@ -130,8 +138,9 @@ def expected_manifest() -> dict[str, Any]:
 
 
 def write_manifest(build: Path, generation: int) -> None:
+    """Written last, when the generation is complete: its file list lets a copy prove it is whole."""
     manifest = {"finsearch_version": metadata.version("finsearch"), "generation": generation,
-                "created": time.time(), **expected_manifest()}
+                "created": time.time(), **expected_manifest(), "files": generation_files(build)}
     (build / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
 
 
@@ -158,6 +167,39 @@ def manifest_problem(manifest: dict[str, Any] | None) -> str | None:
     return None
 
 
+def generation_files(build: Path) -> dict[str, int]:
+    """The files that make up a generation, by name, with their sizes (the manifest and the
+    retirement marker aside, and Whoosh's lock and temporary files, which hold no data)."""
+    return {path.name: path.stat().st_size for path in sorted(build.iterdir())
+            if path.is_file() and path.name not in (MANIFEST, RETIRED, WHOOSH_LOCK) and not path.name.startswith(".")}
+
+
+def verify_generation(build: Path) -> None:
+    """Raises IndexIncompatible or GenerationIncomplete unless `build` is a whole generation this
+    finsearch reads correctly: its manifest matches, every file it lists is there at its size, and
+    Whoosh opens it. A manifest written before the file list existed is checked by opening only."""
+    manifest = read_manifest(build)
+    problem = manifest_problem(manifest)
+    if problem:
+        raise IndexIncompatible(f"the generation {build.name} {problem}")
+    assert manifest is not None  # manifest_problem said so
+    listed = manifest.get("files")
+    if isinstance(listed, dict):
+        present = generation_files(build)
+        for name, size in sorted(listed.items()):
+            if name not in present:
+                raise GenerationIncomplete(f"the generation {build.name} lacks {name}")
+            if present[name] != size:
+                raise GenerationIncomplete(f"in the generation {build.name}, {name} has {present[name]} bytes "
+                                           f"where its manifest says {size}")
+    try:
+        with whoosh_index.open_dir(str(build)).searcher() as searcher:
+            searcher.doc_count()
+    except Exception as error:  # Whoosh raises many kinds for a missing or damaged file
+        raise GenerationIncomplete(f"the generation {build.name} cannot be opened "
+                                   f"({type(error).__name__}: {error})") from None
+
+
 def current_generation(root: Path) -> int:
     try:
         manifest = read_manifest(current_build(root))
@@ -181,6 +223,13 @@ def new_build_dir(root: Path) -> tuple[Path, int]:
 
 
 _GENERATION = re.compile(r"g(\d+)-")
+
+
+def incoming_dir(root: Path, name: str) -> Path:
+    """Where a replica copies the generation `name` before verifying it; a name no reader follows
+    and that remove_stale_builds() removes at once if a killed copy leaves it behind."""
+    (root / BUILDS).mkdir(parents=True, exist_ok=True)
+    return root / BUILDS / f".incoming-{name}-{os.getpid()}"
 
 
 def link_generation(source: Path, build: Path) -> None:
