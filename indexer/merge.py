@@ -23,7 +23,7 @@ from whoosh.util import fib
 log = logging.getLogger(__name__)
 
 PURGE_DELETED_SHARE = 0.10
-MAX_SEGMENT_DOCS = 10_000
+MAX_SEGMENT_DOCS = 50_000
 MERGE_BUDGET_DOCS = MAX_SEGMENT_DOCS  # a full-size segment at the purge share fits
 SMALL_MERGE_MIN = 5  # as MERGE_SMALL: at least this many small segments before merging them
 
