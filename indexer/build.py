@@ -43,7 +43,7 @@ POSTS_PER_EXTRA_PROC = 1000  # below this, starting worker processes costs more 
 # A segment's postings are held in memory until it is written (about 200 bytes
 # each); past this many, or past MAX_SEGMENT_DOCS documents (so a merge that
 # purges its deleted documents stays bounded), a worker starts a new segment.
-MAX_SEGMENT_POSTINGS = 8_000_000
+MAX_SEGMENT_POSTINGS = 16_000_000
 
 
 @dataclass

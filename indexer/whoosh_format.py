@@ -353,10 +353,6 @@ INLINE_BELOW = 2
 # documents it still considers (search/postings.py): smaller blocks, less to decode.
 BLOCK_POSTINGS = 64
 
-# A posting to write: (docnum, weight, encoded value, field length or None: look it up).
-Posting = tuple[int, float, bytes, "int | None"]
-
-
 def encodes_fast(fmt: Format) -> bool:
     """Whether `encode_value` knows this posting format's value encoding."""
     return type(fmt) in (Frequency, Positions)
@@ -371,11 +367,17 @@ def encode_value(fmt: Format, positions: list[int]) -> bytes:
     bytes instead of 13 for one position, and 2 bytes a gap instead of 2 plus 6.
     """
     if type(fmt) is Frequency:
-        return pack_uint(len(positions))
+        return _frequency(len(positions))
     if len(positions) == 1:
         return _one_position(positions[0])
     gaps = [b - a for a, b in pairwise(positions)]
     return pack_uint(len(positions)) + b"](" + b"".join(map(_pickled_int, [positions[0], *gaps])) + b"e."
+
+
+@functools.cache
+def _frequency(count: int) -> bytes:
+    """The value of a Frequency posting, remembered: a segment holds millions, of a few counts."""
+    return pack_uint(count)
 
 
 @functools.cache
@@ -412,18 +414,21 @@ class _PostingsWriter(W3PostingsWriter):
     _maxlength: int
     _terminfo: Any
 
-    def add_all(self, postings: list[Posting]) -> None:
-        """Whoosh's add_posting for a whole posting list: fills each block in one go."""
+    def add_all(self, ids: Sequence[int], weights: Sequence[float], values: Sequence[bytes],
+                lengths: Sequence[int]) -> None:
+        """Whoosh's add_posting for a whole posting list (field lengths as Whoosh stores
+        them, 0 where the field has none): fills each block in one go."""
         limit = self._blocklimit
-        for start in range(0, len(postings), limit):
+        for start in range(0, len(ids), limit):
             if self._ids:
                 self._write_block()
-            ids, weights, values, lengths = zip(*postings[start:start + limit])
-            self._ids = array("I", ids)
-            self._weights = array("f", weights)
-            self._values = [value for value in values if value]  # as add_posting: empty values are not kept
-            self._maxweight = max(weights)
-            known = [length for length in lengths if length]
+            end = start + limit
+            block_weights = weights[start:end]
+            self._ids = array("I", ids[start:end])
+            self._weights = array("f", block_weights)
+            self._values = [value for value in values[start:end] if value]  # as add_posting: empty values are not kept
+            self._maxweight = max(block_weights)
+            known = [length for length in lengths[start:end] if length]
             self._minlength = min(known) if known else None
             self._maxlength = max(known) if known else 0
 
@@ -499,8 +504,9 @@ class FieldWriter(W3FieldWriter):
     """Whoosh's W3 field writer (start_field, start_term, finish_term, finish_field), taking a
     term's postings as one list."""
 
-    def add_postings_of_term(self, postings: list[Posting]) -> None:
-        self._postwriter.add_all(postings)
+    def add_postings_of_term(self, ids: Sequence[int], weights: Sequence[float], values: Sequence[bytes],
+                             lengths: Sequence[int]) -> None:
+        self._postwriter.add_all(ids, weights, values, lengths)
 
 
 class _Codec(W3Codec):

@@ -13,12 +13,14 @@ also decides whether this writer may be used (`open_writer`).
 """
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
-from operator import itemgetter
 from typing import Any
 
+import numpy as np
+
 from finsearch.indexer import whoosh_format
-from finsearch.indexer.whoosh_format import FieldWriter, Posting, SegmentWriterBase
+from finsearch.indexer.whoosh_format import FieldWriter, SegmentWriterBase
 
 
 def open_writer(ix: Any, locked: bool = True, **options: Any) -> SegmentWriterBase:
@@ -28,42 +30,90 @@ def open_writer(ix: Any, locked: bool = True, **options: Any) -> SegmentWriterBa
     return whoosh_format.StockSegmentWriter(ix, locked, **options)
 
 
-class TermPool:
-    """A segment's postings in memory, per field and term (a whoosh_format.PostingTable)."""
+class _FieldPostings:
+    """One field's postings in arrival order, in flat arrays: about 24 bytes a posting
+    (a tuple per posting took about 200, which bounded a worker's segments to 10,000 posts)."""
+
+    __slots__ = ("numbers", "terms", "docs", "weights", "lengths", "values")
 
     def __init__(self) -> None:
-        self._fields: defaultdict[str, defaultdict[bytes, list[Posting]]] = defaultdict(lambda: defaultdict(list))
+        self.numbers: dict[bytes, int] = {}  # term bytes -> its number in `terms`
+        self.terms = array("I")
+        self.docs = array("I")
+        self.weights = array("f")  # Whoosh's blocks keep weights as float32 too
+        self.lengths = array("i")  # the field length in the posting; UNKNOWN_LENGTH: look it up
+        self.values: list[bytes] = []
+
+    def add(self, tbytes: bytes, docnum: int, weight: float, value: bytes, length: int) -> None:
+        self.terms.append(self.numbers.setdefault(tbytes, len(self.numbers)))
+        self.docs.append(docnum)
+        self.weights.append(weight)
+        self.lengths.append(length)
+        self.values.append(value)
+
+
+UNKNOWN_LENGTH = -1
+# Postings turned into Python lists at a time when written (bounds the memory the write takes).
+WRITE_CHUNK_POSTINGS = 1 << 16
+
+
+class TermPool:
+    """A segment's postings in memory, per field (a whoosh_format.PostingTable)."""
+
+    def __init__(self) -> None:
+        self._fields: defaultdict[str, _FieldPostings] = defaultdict(_FieldPostings)
         self.postings = 0
         self.merged = False  # postings from Whoosh's merges: their lengths are looked up when written
 
     def add_merged(self, fieldname: str, tbytes: bytes, docnum: int, weight: float, value: bytes) -> None:
         """A posting of a document merged in from another segment; its length is looked up later."""
-        self._fields[fieldname][tbytes].append((docnum, weight, value, None))
+        self._fields[fieldname].add(tbytes, docnum, weight, value, UNKNOWN_LENGTH)
         self.postings += 1
         self.merged = True
 
     def add_terms(self, fieldname: str, docnum: int, terms: list[tuple[bytes, float, bytes]], length: int) -> None:
         """All postings of one document's field: terms are (term bytes, weight, value)."""
-        table = self._fields[fieldname]
+        add = self._fields[fieldname].add
         for tbytes, weight, vbytes in terms:
-            table[tbytes].append((docnum, weight, vbytes, length))
+            add(tbytes, docnum, weight, vbytes, length)
         self.postings += len(terms)
 
     def write(self, schema: Any, fieldwriter: FieldWriter, lengths: Any) -> None:
         """Write every posting list in (field, term, docnum) order, as Whoosh's codec expects."""
-        field_length = lengths.doc_field_length if lengths is not None else None
         for fieldname in sorted(self._fields):
-            table = self._fields[fieldname]
             fieldwriter.start_field(fieldname, schema[fieldname])
-            for tbytes in sorted(table):
-                postings = table[tbytes]
-                if field_length is not None:  # merged postings: in docnum order, lengths looked up
-                    postings.sort(key=itemgetter(0))
-                    postings = [(d, w, v, field_length(d, fieldname) if n is None else n) for d, w, v, n in postings]
-                fieldwriter.start_term(tbytes)
-                fieldwriter.add_postings_of_term(postings)
-                fieldwriter.finish_term()
+            self._write_field(fieldname, self._fields[fieldname], fieldwriter, lengths)
             fieldwriter.finish_field()
+
+    @staticmethod
+    def _write_field(fieldname: str, field: _FieldPostings, fieldwriter: FieldWriter, lengths: Any) -> None:
+        terms = sorted(field.numbers)
+        rank = np.empty(len(terms), dtype=np.int64)
+        rank[[field.numbers[t] for t in terms]] = np.arange(len(terms))
+        ranks = rank[np.frombuffer(field.terms, dtype=np.uint32)]
+        docs = np.frombuffer(field.docs, dtype=np.uint32)
+        order = np.lexsort((docs, ranks))  # merged postings may come out of docnum order
+        starts = np.searchsorted(ranks[order], np.arange(len(terms) + 1))
+        weights = np.frombuffer(field.weights, dtype=np.float32)
+        field_lengths = np.frombuffer(field.lengths, dtype=np.int32)
+        first = 0
+        while first < len(terms):
+            # The terms of one chunk, as Python lists: at least one term, about WRITE_CHUNK_POSTINGS postings.
+            last = max(first + 1, int(np.searchsorted(starts, starts[first] + WRITE_CHUNK_POSTINGS, "right")) - 1)
+            rows = order[starts[first]:starts[last]]
+            ids = docs[rows].tolist()
+            chunk_lengths = field_lengths[rows].tolist()
+            if lengths is not None:
+                chunk_lengths = [lengths.doc_field_length(d, fieldname) if n == UNKNOWN_LENGTH else n
+                                 for d, n in zip(ids, chunk_lengths)]
+            chunk = (ids, weights[rows].tolist(), [field.values[row] for row in rows.tolist()], chunk_lengths)
+            base = starts[first]
+            for number in range(first, last):
+                a, b = starts[number] - base, starts[number + 1] - base
+                fieldwriter.start_term(terms[number])
+                fieldwriter.add_postings_of_term(*(column[a:b] for column in chunk))
+                fieldwriter.finish_term()
+            first = last
 
     def clear(self) -> None:
         self._fields.clear()
