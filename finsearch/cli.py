@@ -85,19 +85,19 @@ def build_parser() -> argparse.ArgumentParser:
     index.set_defaults(run=run_index)
 
     reindex = commands.add_parser("reindex", help="apply what changed in the archive (the nightly job)",
-                                  description="Find posts added, changed and deleted since the last run and apply "
-                                              "just those. A file whose size and modification time are those recorded "
-                                              "when it was indexed is taken as unchanged without being read; the "
-                                              "others are checksummed, and reindexed if their bytes changed. "
-                                              "--verify checksums every file (a weekly run: it also finds an edit that "
-                                              "kept the size and the time). A full build if there is no index yet or with "
-                                              "--full. Searches keep answering from the previous state until the "
-                                              "new one is published (`finsearch rollback` returns to the previous "
-                                              "one); an index built with other analysis is rebuilt in full by itself. "
-                                              "A second run while one is writing exits at once "
-                                              "with code 1. The delete guard: a run whose archive is missing, empty or "
-                                              "unreadable, or that would delete more than 5% of the documents, "
-                                              "changes nothing and exits with code 3.",
+                                  description="Find posts added, changed and deleted since the last run and "
+                                              "apply just those. A file whose size and modification time are those "
+                                              "recorded when it was indexed is taken as unchanged without being "
+                                              "read; the others are checksummed, and reindexed if their bytes "
+                                              "changed. --verify checksums every file (a weekly run: it also finds "
+                                              "an edit that kept the size and the time). A full build if there is "
+                                              "no index yet or with --full. Searches keep answering from the "
+                                              "previous state until the new one is published (`finsearch rollback` "
+                                              "returns to the previous one); an index built with other analysis is "
+                                              "rebuilt in full by itself. A second run while one is writing exits "
+                                              "at once with code 1. The delete guard: a run whose archive is "
+                                              "missing, empty or unreadable, or that would delete more than 5% of "
+                                              "the documents, changes nothing and exits with code 3.",
                                   epilog=EXIT_CODES_HELP)
     reindex.add_argument("archive", type=Path, help="folder of Jekyll posts (e.g. _posts)")
     _index_option(reindex)

@@ -14,8 +14,8 @@ import os
 import re
 import stat
 import time
-from collections.abc import Callable, Iterator
 from array import array
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple

@@ -13,7 +13,6 @@ import hashlib
 import struct
 
 import numpy as np
-
 from whoosh.columns import FixedBytesColumn
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 

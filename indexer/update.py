@@ -66,7 +66,8 @@ class ReindexReport(ProblemCounts):
     def counts(self) -> dict[str, object]:
         """The figures `--json` prints and INDEX/last-run.json records."""
         return {"full": self.full, "full_reason": self.full_reason, "verify": self.verify,
-                "checksummed": self.checksummed, "generation": self.generation, "added": self.added, "updated": self.updated, "deleted": self.deleted,
+                "checksummed": self.checksummed, "generation": self.generation, "added": self.added,
+                "updated": self.updated, "deleted": self.deleted,
                 "unchanged": self.unchanged, "segments_before": self.segments_before,
                 "segments_after": self.segments_after}
 

@@ -40,8 +40,8 @@ from itertools import pairwise
 from typing import Any, Protocol
 
 import numpy as np
-from whoosh.columns import FixedBytesColumn
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3Codec, W3FieldWriter, W3PostingsWriter
+from whoosh.columns import FixedBytesColumn
 from whoosh.formats import Format, Frequency, Positions
 from whoosh.system import pack_uint
 from whoosh.util.numeric import byte_to_length, length_to_byte
