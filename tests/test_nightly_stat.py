@@ -159,3 +159,26 @@ def test_an_index_without_file_stats_is_served_and_rebuilt_once(tmp_path):
     assert rebuilt.checksummed == 25
     after = reindex(archive, index, progress=False)
     assert (after.full, after.checksummed, after.unchanged) == (False, 0, 25)
+
+
+def test_file_stats_read_fast_equal_whooshs_own_reading(index_dir, monkeypatch):
+    from finsearch.indexer import whoosh_format
+    from finsearch.indexer.schema import FILE_STAT, file_stats
+
+    def read_all() -> list[bytes]:
+        whoosh_format.clear_cache()
+        ix, _ = store.open_current(index_dir)
+        with ix.reader() as reader:
+            return [whoosh_format.fixed_column_bytes(segment, FILE_STAT) for segment, _ in reader.leaf_readers()]
+
+    fast = read_all()
+    monkeypatch.setenv(whoosh_format.FAST_ENV, "0")
+    try:
+        assert read_all() == fast
+    finally:
+        monkeypatch.undo()
+        whoosh_format.clear_cache()
+    stats = file_stats(b"".join(fast))
+    assert len(stats) == 3010
+    sizes = sorted(path.stat().st_size for path in post_files(SAMPLE_POSTS))
+    assert sorted(stats[:, 0].tolist()) == sizes  # every post's recorded size is its file's
