@@ -3,7 +3,9 @@
 The fast writer (`indexer/writer.py`) and the fast postings reader
 (`search/postings.py`) go past Whoosh's public API: they write and read the
 W3 codec's files directly (posting blocks, term infos, the one-byte field
-lengths) and use private names of Whoosh's writer and codec classes. This
+lengths, a fixed-width column in one read for the nightly reindex:
+`fixed_column_bytes`, checked against Whoosh's reader on its first and last
+value) and use private names of Whoosh's writer and codec classes. This
 module holds all of that, and nothing else in the project may:
 
 - the **version gate**: the fast paths were verified against exactly the
