@@ -85,19 +85,27 @@ def build_parser() -> argparse.ArgumentParser:
     index.set_defaults(run=run_index)
 
     reindex = commands.add_parser("reindex", help="apply what changed in the archive (the nightly job)",
-                                  description="Find posts added, changed (by content) and deleted since the last run "
-                                              "and apply just those; a full build if there is no index yet or with "
-                                              "--full. Searches keep answering from the previous state until the "
-                                              "new one is published (`finsearch rollback` returns to the previous "
-                                              "one); an index built with other analysis is rebuilt in full by itself. "
-                                              "A second run while one is writing exits at once "
-                                              "with code 1. The delete guard: a run whose archive is missing, empty or "
-                                              "unreadable, or that would delete more than 5% of the documents, "
-                                              "changes nothing and exits with code 3.",
+                                  description="Find posts added, changed and deleted since the last run and "
+                                              "apply just those. A file whose size and modification time are those "
+                                              "recorded when it was indexed is taken as unchanged without being "
+                                              "read; the others are checksummed, and reindexed if their bytes "
+                                              "changed. --verify checksums every file (a weekly run: it also finds "
+                                              "an edit that kept the size and the time). A full build if there is "
+                                              "no index yet or with --full. Searches keep answering from the "
+                                              "previous state until the new one is published (`finsearch rollback` "
+                                              "returns to the previous one); an index built with other analysis is "
+                                              "rebuilt in full by itself. A second run while one is writing exits "
+                                              "at once with code 1. The delete guard: a run whose archive is "
+                                              "missing, empty or unreadable, or that would delete more than 5% of "
+                                              "the documents, changes nothing and exits with code 3.",
                                   epilog=EXIT_CODES_HELP)
     reindex.add_argument("archive", type=Path, help="folder of Jekyll posts (e.g. _posts)")
     _index_option(reindex)
-    reindex.add_argument("--full", action="store_true", help="rebuild from scratch")
+    reading = reindex.add_mutually_exclusive_group()
+    reading.add_argument("--full", action="store_true", help="rebuild from scratch")
+    reading.add_argument("--verify", action="store_true",
+                         help="checksum every post file, not only those whose size or mtime changed (slower: "
+                              "reads the whole archive; for a weekly run)")
     reindex.add_argument("--procs", type=int, default=None, help="writer processes for a full build")
     reindex.add_argument("--json", action="store_true",
                          help="print the report as one JSON object (on failure too: error, code, timestamp)")
@@ -233,12 +241,13 @@ def run_reindex(args) -> int:
     root = resolve_root(args.index)
     with _json_failure("reindex", root, args.json):
         report = reindex(args.archive, root, full=args.full, procs=args.procs,
-                         progress=sys.stderr.isatty() and not args.json, max_delete=max_delete)
+                         progress=sys.stderr.isatty() and not args.json, max_delete=max_delete, verify=args.verify)
     why = f" ({report.full_reason})" if report.full_reason else ""
     _print_report(report, report.counts(), args.json,
                   f"{'full rebuild' + why if report.full else 'reindex'}: {report.added} added, "
                   f"{report.updated} updated, {report.deleted} deleted, {report.skipped} skipped, "
                   f"{report.recovered} recovered, {report.unchanged} unchanged; "
+                  f"{report.checksummed} files checksummed{' (--verify)' if report.verify else ''}; "
                   f"segments {report.segments_before} -> {report.segments_after}; "
                   f"generation {report.generation}; {report.seconds:.1f} s")
     return EXIT_OK

@@ -50,6 +50,7 @@ MAX_SEGMENT_POSTINGS = 16_000_000
 class BuildReport(ProblemCounts):
     index: Path
     indexed: int = 0
+    files: int = 0  # post files found (each one read)
     problems: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
     generation: int = 0
@@ -135,7 +136,7 @@ def _build_into(build: Path, archive: Path, root: Path, paths: list[Path], passe
     whoosh_index.create_in(str(build), make_schema())
     with tqdm(total=len(paths), unit="post", desc="indexing", disable=not progress, mininterval=0.5) as bar:
         results = _run_workers(build, archive, paths, procs, bar)
-    report = BuildReport(index=root, problems=passed_over + [p for r in results for p in r.problems])
+    report = BuildReport(index=root, files=len(paths), problems=passed_over + [p for r in results for p in r.problems])
     duplicates = _duplicates([pair for r in results for pair in r.indexed], report.problems)
     report.problems.sort(key=lambda problem: problem.path)  # stable: a file's problems stay in order
     report.indexed = sum(len(r.indexed) for r in results) - len(duplicates)

@@ -13,10 +13,12 @@ import html
 import os
 import re
 import stat
+import time
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import frontmatter
 import yaml
@@ -58,6 +60,19 @@ _FIELD_LINE = re.compile(r"^(\w+)\s*:\s*(.*?)\s*$")
 _SENTENCE_END = re.compile(r"[。！？!?；;]")
 
 
+class FileStat(NamedTuple):
+    """What the nightly reindex compares before it reads a file: equal means unchanged."""
+
+    size: int
+    mtime_ns: int
+
+
+# A file modified this close to the moment it was read may be modified again within the
+# same tick of the file system's clock (or a file server's clock may be off by about this
+# much): its stat is not recorded, and every run checksums it (ingest.Post.stat is None).
+RACY_STAT_NS = 2 * 10**9
+
+
 @dataclass(frozen=True)
 class Post:
     id: str
@@ -70,6 +85,7 @@ class Post:
     url: str
     paragraphs: tuple[str, ...]
     checksum: str  # of the file's bytes: the nightly reindex compares it
+    stat: FileStat | None  # of the file whose bytes these are, when they were read (None: not to be trusted)
 
 
 @dataclass(frozen=True)
@@ -107,36 +123,72 @@ def find_posts(root: Path, problems: list[Problem] | None = None) -> list[Path]:
     added to `problems` (when given): a link pointing outside the archive, a
     dangling link, a loop, a FIFO or device named like a post.
     """
+    return [Path(entry.path) for _, entry in _post_entries(root, problems)]
+
+
+@dataclass
+class ArchiveFiles:
+    """The post files of an archive in path order, with the size and mtime each has now."""
+
+    paths: list[str]  # relative to the archive root, with /
+    sizes: array  # of int64
+    mtimes_ns: array  # of int64
+
+
+def scan_posts(root: Path, problems: list[Problem] | None = None) -> ArchiveFiles:
+    """find_posts, with each file's size and mtime, without opening any file (one lstat each)."""
+    found = ArchiveFiles([], array("q"), array("q"))
+    for rel, entry in _post_entries(root, problems):
+        info = entry.stat(follow_symlinks=False)
+        found.paths.append(rel)
+        found.sizes.append(info.st_size)
+        found.mtimes_ns.append(info.st_mtime_ns)
+    return found
+
+
+def _post_entries(root: Path, problems: list[Problem] | None) -> Iterator[tuple[str, os.DirEntry]]:
+    """(path relative to root, directory entry) of every post file, in path order; what was
+    passed over goes to `problems` once all are given.
+
+    Each folder's entries are visited in name order, folders where their names
+    fall: that is path_order, so nothing is sorted as a whole (pathlib and a sort
+    key per file cost more than the walk itself on a million posts).
+    """
     real_root = root.resolve()
-    found: list[Path] = []
     passed_over: list[Problem] = []
-    folders = [root]
-    while folders:
-        folder = folders.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except OSError as error:
-            passed_over.append(Problem(_relative(folder, root), f"cannot list folder: {error.strerror or error}", True))
+    stack = [_entries_by_name(root, "", passed_over)]
+    while stack:
+        item = next(stack[-1], None)
+        if item is None:
+            stack.pop()
             continue
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue  # hidden: drafts, .git
-            path = Path(entry.path)
-            named_like_a_post = path.suffix.lower() in POST_SUFFIXES
-            if entry.is_symlink():
-                link = _link_problem(path, root, real_root, named_like_a_post)
-                if link is not None:
-                    passed_over.append(link)
-            elif entry.is_dir(follow_symlinks=False):
-                folders.append(path)
-            elif named_like_a_post and entry.is_file(follow_symlinks=False):
-                found.append(path)
-            elif named_like_a_post:
-                kind = _file_kind(entry.stat(follow_symlinks=False).st_mode)
-                passed_over.append(Problem(_relative(path, root), f"not a regular file ({kind}); not opened", True))
+        rel, entry = item
+        if entry.name.startswith("."):
+            continue  # hidden: drafts, .git
+        named_like_a_post = entry.name.lower().endswith(POST_SUFFIXES)
+        if entry.is_symlink():
+            link = _link_problem(Path(entry.path), root, real_root, named_like_a_post)
+            if link is not None:
+                passed_over.append(link)
+        elif entry.is_dir(follow_symlinks=False):
+            stack.append(_entries_by_name(Path(entry.path), rel + "/", passed_over))
+        elif named_like_a_post and entry.is_file(follow_symlinks=False):
+            yield rel, entry
+        elif named_like_a_post:
+            kind = _file_kind(entry.stat(follow_symlinks=False).st_mode)
+            passed_over.append(Problem(rel, f"not a regular file ({kind}); not opened", True))
     if problems is not None:
         problems.extend(sorted(passed_over, key=lambda problem: problem.path))
-    return sorted(found, key=lambda p: path_order(p.relative_to(root).as_posix()))
+
+
+def _entries_by_name(folder: Path, prefix: str, passed_over: list[Problem]) -> Iterator[tuple[str, os.DirEntry]]:
+    """(prefix + name, entry) of a folder's entries in name order; nothing if it cannot be listed."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError as error:
+        passed_over.append(Problem(prefix.rstrip("/") or ".", f"cannot list folder: {error.strerror or error}", True))
+        return iter(())
+    return ((prefix + entry.name, entry) for entry in entries)
 
 
 def path_order(path: str) -> tuple[str, ...]:
@@ -218,8 +270,9 @@ class _Refused(Exception):
     """A file that is not read as a post; the message says why."""
 
 
-def _read_file(path: Path, root: Path) -> bytes:
-    """The bytes of `path` if it is a regular file of the archive, not a link, of at most MAX_BYTES.
+def _read_file(path: Path, root: Path) -> tuple[bytes, os.stat_result]:
+    """The bytes of `path` if it is a regular file of the archive, not a link, of at most MAX_BYTES,
+    and the stat of the open file taken before they were read (a write after it changes the mtime).
 
     find_posts lists only such files; this checks again when the file is opened,
     so a file swapped for a link or a FIFO in between is refused too (and FIFOs
@@ -243,7 +296,7 @@ def _read_file(path: Path, root: Path) -> bytes:
         raw = file.read(MAX_BYTES + 1) if info.st_size <= MAX_BYTES else b""
     if info.st_size > MAX_BYTES or len(raw) > MAX_BYTES:
         raise _Refused(f"file too large (over {MAX_BYTES // 2**20} MiB)")
-    return raw
+    return raw, info
 
 
 def checksum(raw: bytes) -> str:
@@ -254,7 +307,7 @@ def checksum(raw: bytes) -> str:
 def file_checksum(path: Path, root: Path) -> str:
     """The checksum of the bytes read_post would read; "" if it would read none (it says why)."""
     try:
-        return checksum(_read_file(path, root))
+        return checksum(_read_file(path, root)[0])
     except (OSError, _Refused):
         return ""
 
@@ -268,7 +321,7 @@ def read_post(path: Path, root: Path) -> ReadResult:
         result.problems.append(Problem(rel, reason, skipped))
 
     try:
-        raw = _read_file(path, root)
+        raw, info = _read_file(path, root)
     except _Refused as refused:
         problem(str(refused), skipped=True)
         return result
@@ -314,6 +367,7 @@ def read_post(path: Path, root: Path) -> ReadResult:
         url=body.url,
         paragraphs=body.paragraphs,
         checksum=checksum(raw),
+        stat=_trusted_stat(info),
     )
     return result
 
@@ -334,6 +388,12 @@ def read_archive(root: Path) -> Iterator[ReadResult]:
             result.problems.append(duplicate)
             result.post = None
         yield result
+
+
+def _trusted_stat(info: os.stat_result) -> FileStat | None:
+    if abs(time.time_ns() - info.st_mtime_ns) < RACY_STAT_NS:
+        return None
+    return FileStat(info.st_size, info.st_mtime_ns)
 
 
 _Report = Callable[..., None]  # problem(reason, skipped=False)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import struct
 
+import numpy as np
 from whoosh.columns import FixedBytesColumn
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, FieldType, Schema
 
@@ -36,6 +38,14 @@ CHECKSUM = "checksum"
 STORY = "story"
 SIGNATURE = "signature"
 TITLE_KEY = "title_key"
+FILE_STAT = "file_stat"
+# Fields search never reads: an index without them is still served (store.manifest_problem).
+REINDEX_ONLY_FIELDS = (FILE_STAT,)
+
+# A post file's size and mtime (ns) when it was read, as two little-endian int64; (-1, -1)
+# when not to be trusted (ingest.RACY_STAT_NS), which no file's stat equals.
+FILE_STAT_FORMAT = struct.Struct("<qq")
+UNKNOWN_FILE_STAT = FILE_STAT_FORMAT.pack(-1, -1)
 
 
 def make_schema() -> Schema:
@@ -65,6 +75,8 @@ def make_schema() -> Schema:
         # The title as a reader compares it (folded, punctuation out): a query equal to a
         # post's title ranks that post first.
         TITLE_KEY: _column_only(ID(sortable=True)),
+        # The nightly reindex reads a file only when its stat differs from this (indexer/update.py).
+        FILE_STAT: COLUMN(FixedBytesColumn(FILE_STAT_FORMAT.size)),
     })
 
 
@@ -93,7 +105,13 @@ def to_document(post: Post) -> dict:
         STORY: story_key(post.title, body),
         SIGNATURE: signature(post.title, body),
         TITLE_KEY: title_key(post.title),
+        FILE_STAT: UNKNOWN_FILE_STAT if post.stat is None else FILE_STAT_FORMAT.pack(*post.stat),
     }
+
+
+def file_stats(column: bytes) -> np.ndarray:
+    """A FILE_STAT column's values, one row of (size, mtime_ns) per document."""
+    return np.frombuffer(column, dtype="<i8").reshape(-1, 2)
 
 
 def story_key(title: str, body: str) -> str:

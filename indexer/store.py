@@ -152,13 +152,26 @@ def read_manifest(build: Path) -> dict[str, Any] | None:
     return manifest if isinstance(manifest, dict) else None
 
 
-def manifest_problem(manifest: dict[str, Any] | None) -> str | None:
-    """Why an index with this manifest can't be read correctly (None: it can)."""
+def manifest_problem(manifest: dict[str, Any] | None, reindexing: bool = False) -> str | None:
+    """Why an index with this manifest can't be read correctly (None: it can).
+
+    An index that lacks only the fields the nightly reindex alone reads is served as it
+    is; `reindexing` (the reindex asking) says it needs rebuilding, which the reindex does
+    in full by itself, once.
+    """
+    from finsearch.indexer.schema import REINDEX_ONLY_FIELDS
     if manifest is None:
         return "has no manifest (it was built by an older finsearch)"
     expected = expected_manifest()
-    if manifest.get("schema") != expected["schema"]:
-        return f"has other fields (built by finsearch {manifest.get('finsearch_version', '?')})"
+    schema = manifest.get("schema")
+    built_by = f"built by finsearch {manifest.get('finsearch_version', '?')}"
+    lacking = [name for name in REINDEX_ONLY_FIELDS if isinstance(schema, dict) and name not in schema]
+    if lacking:
+        schema = {**schema, **{name: expected["schema"][name] for name in lacking}}  # type: ignore[dict-item]
+    if schema != expected["schema"]:
+        return f"has other fields ({built_by})"
+    if lacking and reindexing:
+        return f"records no file sizes and times ({built_by})"
     analysis = manifest.get("analysis")
     if analysis != expected["analysis"]:
         changed = sorted(k for k in expected["analysis"] if not isinstance(analysis, dict)

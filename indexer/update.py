@@ -1,7 +1,14 @@
 """The nightly reindex: apply only what changed in the archive since the last run.
 
-Changes are found by content: every post file's checksum is compared with the
-one stored in the index (a column, so no stored body is read). The changes are
+Changes are found by stat, then by content: a post file whose size and mtime
+equal those recorded when it was indexed is unchanged, and is not opened; the
+others (the suspects) are checksummed, and only those whose checksum differs
+from the one in the index are reindexed (both are columns, so no stored body is
+read). A change that keeps a file's size and mtime (os.utime after an edit) is
+seen only by a run with `verify`, which checksums every file: the weekly run.
+A file touched but not changed is not rewritten, so its recorded stat stays
+the old one and every run checksums it again (the report's `checksummed`),
+until it changes or a full build records it. The changes are
 committed into a new generation folder that starts as hard links to the current
 one's files, and published with the same atomic `current` swap as a full build
 (store.publish): readers see the old generation until the swap and the new one
@@ -15,10 +22,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 from whoosh import index as whoosh_index
+from whoosh.reading import IndexReader
 
-from finsearch.indexer import guard, stock_names, store
+from finsearch.indexer import guard, stock_names, store, whoosh_format
 from finsearch.indexer.build import WRITER_OPTIONS, build_locked
 from finsearch.indexer.ingest import (
     Post,
@@ -26,12 +35,12 @@ from finsearch.indexer.ingest import (
     ProblemCounts,
     claim_id,
     file_checksum,
-    find_posts,
     path_order,
     read_post,
+    scan_posts,
 )
 from finsearch.indexer.merge import purge_and_merge_small
-from finsearch.indexer.schema import CHECKSUM, ID_FIELD, PATH, to_document
+from finsearch.indexer.schema import CHECKSUM, FILE_STAT, ID_FIELD, PATH, file_stats, to_document
 from finsearch.indexer.writer import open_writer
 
 log = logging.getLogger(__name__)
@@ -42,6 +51,8 @@ class ReindexReport(ProblemCounts):
     index: Path
     full: bool = False
     full_reason: str | None = None  # why a reindex rebuilt from scratch by itself
+    verify: bool = False  # every file checksummed, whatever its stat
+    checksummed: int = 0  # files whose bytes were read to compare them (all of them in a full build)
     added: int = 0
     updated: int = 0
     deleted: int = 0
@@ -54,15 +65,19 @@ class ReindexReport(ProblemCounts):
 
     def counts(self) -> dict[str, object]:
         """The figures `--json` prints and INDEX/last-run.json records."""
-        return {"full": self.full, "full_reason": self.full_reason, "generation": self.generation,
-                "added": self.added, "updated": self.updated, "deleted": self.deleted,
+        return {"full": self.full, "full_reason": self.full_reason, "verify": self.verify,
+                "checksummed": self.checksummed, "generation": self.generation, "added": self.added,
+                "updated": self.updated, "deleted": self.deleted,
                 "unchanged": self.unchanged, "segments_before": self.segments_before,
                 "segments_after": self.segments_after}
 
 
 def reindex(archive: Path, root: Path, full: bool = False, procs: int | None = None,
-            progress: bool = True, max_delete: float = guard.DEFAULT_MAX_DELETE_PERCENT) -> ReindexReport:
+            progress: bool = True, max_delete: float = guard.DEFAULT_MAX_DELETE_PERCENT,
+            verify: bool = False) -> ReindexReport:
     """Bring the index at `root` up to date with `archive` (a full build if `full` or no index yet).
+
+    `verify`: checksum every post file, not only those whose size or mtime changed.
 
     Raises store.IndexBusy at once if another process is writing this index, and
     guard.RunRefused (changing nothing) if the archive is missing or yields no
@@ -72,20 +87,21 @@ def reindex(archive: Path, root: Path, full: bool = False, procs: int | None = N
     started = time.perf_counter()
     try:
         with store.writer_lock(root):
-            report = _reindex_locked(archive, root, full, procs, progress, max_delete)
+            report = _reindex_locked(archive, root, full, procs, progress, max_delete, verify)
     except Exception as error:
         store.record_outcome(root, guard.failure("reindex", error))
         raise
     report.seconds = time.perf_counter() - started
     store.record_outcome(root, {"command": "reindex", "ok": True, **report.counts(), "skipped": report.skipped,
                                 "recovered": report.recovered, "seconds": round(report.seconds, 2)})
-    log.info("reindex: %d added, %d updated, %d deleted, %d skipped, %.1f s", report.added, report.updated,
-             report.deleted, report.skipped, report.seconds)
+    log.info("reindex: %d added, %d updated, %d deleted, %d skipped, %d files checksummed%s, %.1f s",
+             report.added, report.updated, report.deleted, report.skipped, report.checksummed,
+             " (verify)" if report.verify else "", report.seconds)
     return report
 
 
 def _reindex_locked(archive: Path, root: Path, full: bool, procs: int | None, progress: bool,
-                    max_delete: float) -> ReindexReport:
+                    max_delete: float, verify: bool) -> ReindexReport:
     guard.check_archive(archive)
     reason = None
     try:
@@ -93,38 +109,51 @@ def _reindex_locked(archive: Path, root: Path, full: bool, procs: int | None, pr
     except store.IndexMissing:
         ix, reason = None, "there is no index yet"
     else:
-        problem = store.manifest_problem(store.read_manifest(build))
+        problem = store.manifest_problem(store.read_manifest(build), reindexing=True)
         if problem and not full:
             reason = f"the index {problem}"
             log.warning("rebuilding in full: %s", reason)
     if ix is not None and reason is None and not full:
         store.remove_stale_builds(root)  # what a killed run left behind
-        return _apply_changes(ix, build, archive, root, progress, max_delete)
-    replacing = {doc_id for _, doc_id in _indexed_state(ix).values()} if ix is not None else None
+        return _apply_changes(ix, build, archive, root, progress, max_delete, verify)
+    replacing = set(_indexed_ids(ix).values()) if ix is not None else None
     built = build_locked(archive, root, procs, progress, replacing, max_delete)
     ix, _ = store.open_current(root)
-    return ReindexReport(index=root, full=True, full_reason=reason, added=built.indexed, problems=built.problems,
-                         segments_after=_segment_count(ix), generation=built.generation)
+    return ReindexReport(index=root, full=True, full_reason=reason, verify=verify, checksummed=built.files,
+                         added=built.indexed, problems=built.problems, segments_after=_segment_count(ix),
+                         generation=built.generation)
 
 
 def _apply_changes(ix: whoosh_index.Index, build: Path, archive: Path, root: Path, progress: bool,
-                   max_delete: float) -> ReindexReport:
-    report = ReindexReport(index=root, segments_before=_segment_count(ix),
+                   max_delete: float, verify: bool) -> ReindexReport:
+    report = ReindexReport(index=root, verify=verify, segments_before=_segment_count(ix),
                            generation=store.current_generation(root))
-    indexed = _indexed_state(ix)  # path -> (checksum, id)
     # Read (or, if the generation's file is missing or stale, rebuilt in place: a derived file,
     # replaced in one rename) even when nothing changed, so a lost file does not wait for news.
     mentions = stock_names.current(ix)
-    on_disk = {path.relative_to(archive).as_posix(): path for path in find_posts(archive, report.problems)}
-    guard.check_has_posts(archive, len(on_disk))
-    changed, added = [], []
-    for rel, path in on_disk.items():
-        if rel not in indexed:
-            added.append(path)
-        elif indexed[rel][0] != file_checksum(path, archive):
-            changed.append(path)
-    gone = sorted(indexed.keys() - on_disk.keys())
-    report.unchanged = len(on_disk) - len(added) - len(changed)
+    files = scan_posts(archive, report.problems)
+    guard.check_has_posts(archive, len(files.paths))
+    with ix.reader() as reader:
+        indexed = _indexed_files(reader)
+        row_of = {path: row for row, path in enumerate(indexed.paths)}
+        rows = np.fromiter((row_of.get(path, -1) for path in files.paths), np.int64, len(files.paths))
+        known = rows >= 0
+        stats = np.column_stack((np.frombuffer(files.sizes, np.int64), np.frombuffer(files.mtimes_ns, np.int64)))
+        recorded = indexed.stats[np.maximum(rows, 0)] if indexed.paths else np.full_like(stats, -1)
+        suspects = known if verify else known & (recorded != stats).any(axis=1)
+        checksums = reader.column_reader(CHECKSUM)
+        changed = []
+        for number in tqdm(np.flatnonzero(suspects).tolist(), unit="file", desc="checksumming",
+                           disable=not (progress and verify), mininterval=0.5):
+            rel = files.paths[number]
+            if checksums[int(indexed.docnums[rows[number]])] != file_checksum(archive / rel, archive):
+                changed.append(archive / rel)
+    report.checksummed = int(suspects.sum())
+    added = [archive / files.paths[number] for number in np.flatnonzero(~known).tolist()]
+    on_disk = np.zeros(len(indexed.paths), dtype=bool)
+    on_disk[rows[known]] = True
+    gone = sorted(indexed.paths[row] for row in np.flatnonzero(~on_disk).tolist())
+    report.unchanged = len(files.paths) - len(added) - len(changed)
     report.segments_after = report.segments_before
     if not (added or changed or gone):
         return report
@@ -132,7 +161,7 @@ def _apply_changes(ix: whoosh_index.Index, build: Path, archive: Path, root: Pat
     new_build, generation = store.new_build_dir(root)
     try:
         store.link_generation(build, new_build)
-        _write_changes(whoosh_index.open_dir(str(new_build)), archive, indexed, mentions, added,
+        _write_changes(whoosh_index.open_dir(str(new_build)), archive, _indexed_ids(ix), mentions, added,
                        changed, gone, report, progress, max_delete)
         store.write_manifest(new_build, generation)
     except BaseException:
@@ -144,13 +173,14 @@ def _apply_changes(ix: whoosh_index.Index, build: Path, archive: Path, root: Pat
     return report
 
 
-def _write_changes(ix: whoosh_index.Index, archive: Path, indexed: dict[str, tuple[str, str]],
+def _write_changes(ix: whoosh_index.Index, archive: Path, indexed: dict[str, str],
                    mentions: stock_names.Mentions, added: list[Path], changed: list[Path], gone: list[str],
                    report: ReindexReport, progress: bool, max_delete: float) -> None:
     """Apply the changes to the (unpublished) generation `ix` in one commit, if the guard allows."""
     changed_paths = {p.relative_to(archive).as_posix() for p in changed}
     # Which path holds each id once this run's deletions are done (for duplicate ids).
-    owner = {doc_id: rel for rel, (_, doc_id) in indexed.items() if rel not in changed_paths and rel not in gone}
+    gone_paths = set(gone)
+    owner = {doc_id: rel for rel, doc_id in indexed.items() if rel not in changed_paths and rel not in gone_paths}
     writer = open_writer(ix, **WRITER_OPTIONS)
     try:
         for rel in gone + sorted(changed_paths):
@@ -182,7 +212,7 @@ def _write_changes(ix: whoosh_index.Index, archive: Path, indexed: dict[str, tup
                 mentions[result.post.path] = stock_names.of_post(result.post)
         if not owner:
             guard.check_posts(archive, len(todo) + report.unchanged, readable=0)
-        before = {doc_id for _, doc_id in indexed.values()}
+        before = set(indexed.values())
         guard.check_deletions(len(before - owner.keys()), len(before), max_delete)
         # Before the commit, stamped with the generation it makes: a run killed between the two
         # leaves a stamp the index does not have, and the next run recomputes the file.
@@ -194,12 +224,39 @@ def _write_changes(ix: whoosh_index.Index, archive: Path, indexed: dict[str, tup
         raise
 
 
-def _indexed_state(ix: whoosh_index.Index) -> dict[str, tuple[str, str]]:
+@dataclass
+class _IndexedFiles:
+    """The live documents of an index: each one's path and the file stat recorded with it."""
+
+    paths: list[str]
+    stats: np.ndarray  # (size, mtime_ns) per document, int64
+    docnums: np.ndarray  # in the whole reader
+
+
+def _indexed_files(reader: IndexReader) -> _IndexedFiles:
+    """From the columns, segment by segment: the stats in one read per segment, not one per document."""
+    paths: list[str] = []
+    stats, docnums = [], []
+    for segment, base in reader.leaf_readers():
+        count = segment.doc_count_all()
+        if not count:
+            continue
+        live = np.fromiter(segment.all_doc_ids(), np.int64) if segment.has_deletions() else np.arange(count)
+        segment_paths = list(segment.column_reader(PATH))
+        paths.extend(segment_paths if len(live) == count else [segment_paths[d] for d in live.tolist()])
+        stats.append(file_stats(whoosh_format.fixed_column_bytes(segment, FILE_STAT))[live])
+        docnums.append(live + base)
+    if not paths:
+        return _IndexedFiles([], np.zeros((0, 2), np.int64), np.zeros(0, np.int64))
+    return _IndexedFiles(paths, np.concatenate(stats), np.concatenate(docnums))
+
+
+def _indexed_ids(ix: whoosh_index.Index) -> dict[str, str]:
+    """path -> id of every live document (what a run that changes something needs)."""
     with ix.reader() as reader:
         paths = list(reader.column_reader(PATH))
-        sums = list(reader.column_reader(CHECKSUM))
         ids = list(reader.column_reader(ID_FIELD))
-        return {paths[d]: (sums[d], ids[d]) for d in reader.all_doc_ids()}
+        return {paths[d]: ids[d] for d in reader.all_doc_ids()}
 
 
 def _segment_count(ix: whoosh_index.Index) -> int:
