@@ -495,6 +495,8 @@ class _InlinedTermInfo(W3TermInfo):
     was a third of the term tables. `W3TermInfo.from_bytes` unpickles any protocol.
     """
 
+    _inlined: Any  # W3TermInfo's (ids, weights, values)
+
     def to_bytes(self) -> bytes:
         inlined = self._inlined
         self._inlined, self._offset, self._length = None, 0, 0  # Whoosh packs the fixed part
