@@ -1,0 +1,77 @@
+"""A frequent word's decoded postings are kept for the index version: searching it again,
+under other filters, answers exactly as a cold search does, and an update is never
+answered from the old version's postings."""
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import pytest
+
+from finsearch.indexer import build_index, reindex
+from finsearch.search import SearchEngine, SearchRequest, Sort
+from finsearch.search import evaluate as evaluation
+
+# Real words of data/posts, frequent and rare, alone, together, excluded, as literals.
+REQUESTS = [
+    SearchRequest(query="公司"),
+    SearchRequest(query="公司", sort=Sort.NEWEST, page=2),
+    SearchRequest(query="公司", categories=("cailianshe",)),
+    SearchRequest(query="公司", date_from=dt.date(2026, 6, 12), date_to=dt.date(2026, 6, 30)),
+    SearchRequest(query="银行 央行"),
+    SearchRequest(query="市场 -公司"),
+    SearchRequest(query="供应链金融"),
+    SearchRequest(query="央行", literal=True),
+]
+
+
+def answer(result) -> tuple:
+    return (result.total, result.articles, [(h.id, h.snippet, [r.id for r in h.reprints]) for h in result.hits],
+            result.facets)
+
+
+@pytest.fixture
+def every_term_frequent(monkeypatch):
+    monkeypatch.setattr(evaluation, "FREQUENT_DOCS", 1)
+
+
+def test_searches_answered_from_kept_postings_equal_cold_ones(index_dir, every_term_frequent):
+    engine = SearchEngine(index_dir, match_cache=0)
+    cold = [answer(engine.search(request)) for request in REQUESTS]
+    assert cold[0][0] > 500 and cold[6][0] > 0  # 公司 is frequent in data/posts; 供应链金融 is there
+    warm = [answer(engine.search(request)) for request in REQUESTS]
+    assert warm == cold
+    view = engine._opened_view()
+    assert view.frequent.get(evaluation.find_term(view.searcher.reader(), "body", "公司".encode()), False) is not None
+
+
+def test_kept_postings_stay_within_their_budget(index_dir, every_term_frequent):
+    engine = SearchEngine(index_dir, match_cache=0)
+    view = engine._opened_view()
+    view.frequent = evaluation.FrequentPostings(budget=64 * 1024)
+    answers = [answer(engine.search(request)) for request in REQUESTS]
+    assert view.frequent._bytes <= 64 * 1024
+    assert answers == [answer(SearchEngine(index_dir, match_cache=0).search(request)) for request in REQUESTS]
+
+
+def test_an_update_is_searched_in_its_own_postings(archive, tmp_path, every_term_frequent):
+    posts = tmp_path / "posts"
+    shutil.copytree(archive, posts)
+    index = tmp_path / "index"
+    build_index(posts, index, progress=False)
+    engine = SearchEngine(index, match_cache=0)
+    before = engine.search(SearchRequest(query="公司")).articles
+    victims = [path for path in sorted(posts.rglob("*.md")) if "公司" in path.read_text(encoding="utf-8")][:40]
+    for path in victims:
+        path.unlink()
+    reindex(posts, index, progress=False)
+    after = answer(engine.search(SearchRequest(query="公司")))
+    assert after == answer(SearchEngine(index, match_cache=0).search(SearchRequest(query="公司")))
+    assert before - len(victims) <= after[1] < before
+
+
+@pytest.mark.parametrize("by_mask", [True, False])
+def test_or_unites_the_same_documents_either_way(index_dir, monkeypatch, by_mask):
+    expected = [answer(SearchEngine(index_dir, match_cache=0).search(request)) for request in REQUESTS]
+    monkeypatch.setattr(evaluation, "UNION_BY_MASK", 10**9 if by_mask else 0)
+    assert [answer(SearchEngine(index_dir, match_cache=0).search(request)) for request in REQUESTS] == expected
