@@ -6,7 +6,7 @@ Prints one JSON object on stdout. `run.py` runs it in a fresh process per
 corpus, so "open + first query" includes loading each engine's jieba
 dictionary, and nothing from another corpus is left in memory.
 
-The mix (see README.md): six terms x four variants, every request a first page
+The mix (see README.md): seven terms x four variants, every request a first page
 of 10 hits with snippets and facet counts (category, paper, month).
 """
 from __future__ import annotations
@@ -28,6 +28,7 @@ import numpy as np
 
 # (role, term): the fixed part of the mix; the rare word is computed per corpus.
 TERMS = (
+    ("frequent", "公司"),  # the hard case: in about a quarter of wire posts (hundreds of thousands at 1M)
     ("common", "金融"),
     ("rare", None),
     ("two-word", "人工智能"),

@@ -110,9 +110,7 @@ class TermPool:
             base = starts[first]
             for number in range(first, last):
                 a, b = starts[number] - base, starts[number + 1] - base
-                fieldwriter.start_term(terms[number])
-                fieldwriter.add_postings_of_term(*(column[a:b] for column in chunk))
-                fieldwriter.finish_term()
+                fieldwriter.add_term(terms[number], *(column[a:b] for column in chunk))
             first = last
 
     def clear(self) -> None:
