@@ -42,13 +42,15 @@ NOT_SCORE = 1.0  # what Whoosh's InverseMatcher scores a document matching a NOT
 # Read a term's postings whole (and keep them for the query) when the documents
 # wanted are at least 1/8 of its document frequency: few blocks could be skipped.
 COMPLETE_READ_RATIO = 8
-# A term in at least this many documents keeps its decoded postings for the index
-# version (FrequentPostings), within this many bytes a process.
+# A term in at least this many documents is read whole and keeps its decoded postings
+# for the index version (FrequentPostings), within this many bytes a process.
 FREQUENT_DOCS = 2_000
 FREQUENT_BUDGET_BYTES = 192 * 2**20
 # An OR unites its parts' docnums by marking them in an array of the index's size when
-# they are at least 1/16 of it (a pass over the index costs less than sorting them).
-UNION_BY_MASK = 16
+# they are at least 1/128 of it (a pass over the index costs less than sorting them).
+UNION_BY_MASK = 128
+# Terms whose entries (the segments holding each, and where) an index version remembers.
+TERM_ENTRIES = 8_192
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ class IndexView:
     _lengths: dict[str, np.ndarray] = field(init=False, default_factory=dict)
     _bm25_b: dict[str, float] = field(init=False, default_factory=dict)
     frequent: FrequentPostings = field(init=False, default_factory=FrequentPostings)
+    _term_entries: OrderedDict[tuple[str, Any], TermEntry | None] = field(init=False, default_factory=OrderedDict)
+    _term_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         if not isinstance(self.searcher.weighting, BM25F):
@@ -137,6 +141,27 @@ class IndexView:
         if fieldname not in self._bm25_b:
             self._bm25_b[fieldname] = self.searcher.weighting.scorer(self.searcher, fieldname, tbytes).B
         return self._bm25_b[fieldname]
+
+    def term_entry(self, fieldname: str, text: Any) -> TermEntry | None:
+        """A term's entry in this version (None if no segment has it). Looking a term up probes
+        every segment's term table, so the most recent TERM_ENTRIES answers are remembered."""
+        key = (fieldname, text)
+        with self._term_lock:
+            if key in self._term_entries:
+                self._term_entries.move_to_end(key)
+                return self._term_entries[key]
+        term = None
+        schema = self.searcher.schema
+        if fieldname in schema:
+            try:
+                term = find_term(self.searcher.reader(), fieldname, schema[fieldname].to_bytes(text))
+            except ValueError:  # not a value of this field
+                pass
+        with self._term_lock:
+            self._term_entries[key] = term
+            if len(self._term_entries) > TERM_ENTRIES:
+                self._term_entries.popitem(last=False)
+        return term
 
     def lengths(self, fieldname: str) -> np.ndarray:
         """Each document's length of a field, read on first use."""
@@ -157,7 +182,6 @@ class _Evaluation:
         self.view = view
         self.reader = view.searcher.reader()
         self.schema = self.reader.schema
-        self._terms: dict[tuple[str, object], TermEntry | None] = {}
         # term -> its postings read so far, and among which documents (None: all)
         self._read: dict[TermEntry, tuple[Postings, np.ndarray | None]] = {}
 
@@ -230,12 +254,26 @@ class _Evaluation:
     def _or(self, subqueries, within, scored) -> Matches:
         parts = [Matches.constant(self._without(self._all(within), q.query), NOT_SCORE)
                  if isinstance(q, wq.Not) else self.run(q, within, scored) for q in subqueries]
-        docs = _union([p.docs for p in parts], self.view.is_live.size)
-        scores = np.zeros(docs.size)
-        if scored:
-            for part in parts:
-                scores[np.searchsorted(docs, part.docs)] += part.scores
-        return Matches(docs, scores)
+        if not parts:
+            return NO_MATCHES
+        size = self.view.is_live.size
+        if sum(part.docs.size for part in parts) * UNION_BY_MASK < size:
+            docs = np.unique(np.concatenate([part.docs for part in parts]))
+            scores = np.zeros(docs.size)
+            if scored:
+                for part in parts:
+                    scores[np.searchsorted(docs, part.docs)] += part.scores
+            return Matches(docs, scores)
+        # Many matches: marked, and their scores summed (in the same order), in arrays of the
+        # index's size; a pass over those costs less than sorting and searching the matches.
+        marked = np.zeros(size, dtype=bool)
+        summed = np.zeros(size)
+        for part in parts:
+            marked[part.docs] = True
+            if scored:
+                summed[part.docs] += part.scores
+        docs = np.flatnonzero(marked)
+        return Matches(docs, summed[docs])
 
     @staticmethod
     def _boosted(q: wq.CompoundQuery, matches: Matches) -> Matches:
@@ -356,16 +394,7 @@ class _Evaluation:
 
     def _find(self, fieldname: str, text) -> TermEntry | None:
         """The term's entry if the index has the term, else None."""
-        key = (fieldname, text)
-        if key not in self._terms:
-            term = None
-            if fieldname in self.schema:
-                try:
-                    term = find_term(self.reader, fieldname, self.schema[fieldname].to_bytes(text))
-                except ValueError:  # not a value of this field
-                    pass
-            self._terms[key] = term
-        return self._terms[key]
+        return self.view.term_entry(fieldname, text)
 
     def _postings(self, term: TermEntry, within, positions: bool = False) -> Postings:
         """The live postings of a term among `within` (None: all)."""
@@ -374,9 +403,12 @@ class _Evaluation:
             if (postings.values is not None or not positions) and _covers(read_within, within):
                 return _restricted(postings, within)
         read_within = within
-        if within is not None and within.size * COMPLETE_READ_RATIO >= term.doc_frequency:
-            read_within = None  # nearly every block holds one of them: read all, for the next use too
-        frequent = read_within is None and term.doc_frequency >= FREQUENT_DOCS
+        frequent = term.doc_frequency >= FREQUENT_DOCS
+        if frequent or (within is not None and within.size * COMPLETE_READ_RATIO >= term.doc_frequency):
+            # Read all, for the next use too: nearly every block holds one of the documents, or the
+            # term is frequent (skipping its blocks still reads every block's header: a Python step
+            # per 64 postings, whatever `within` holds), so its whole list is kept for the version.
+            read_within = None
         known = self.view.frequent.get(term, positions) if frequent else None
         if known is not None:
             postings = known
@@ -446,17 +478,4 @@ def _is_plain_wrapper(q: wq.Query) -> bool:
 
 def _has_cjk(text: str) -> bool:
     return any(is_cjk(ch) for ch in text)
-
-
-def _union(sorted_docs: list[np.ndarray], size: int) -> np.ndarray:
-    """The sorted union of docnum arrays of an index of `size` documents."""
-    if not sorted_docs:
-        return NO_MATCHES.docs
-    total = sum(docs.size for docs in sorted_docs)
-    if total * UNION_BY_MASK < size:
-        return np.unique(np.concatenate(sorted_docs))
-    mask = np.zeros(size, dtype=bool)
-    for docs in sorted_docs:
-        mask[docs] = True
-    return np.flatnonzero(mask)
 
