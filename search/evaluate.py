@@ -97,6 +97,8 @@ class FrequentPostings:
         size = postings.docs.nbytes + postings.weights.nbytes + _VALUE_BYTES * len(postings.values or ())
         if size > self._budget:
             return
+        postings.docs.flags.writeable = False  # shared by every later search of this version
+        postings.weights.flags.writeable = False
         with self._lock:
             old = self._lists.pop((term.field, term.tbytes), None)
             self._bytes += size - (old[1] if old else 0)
