@@ -6,18 +6,14 @@ Leaves screenshots in test-artifacts/ (git-ignored).
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from tests.servers import serving
 
 pytestmark = pytest.mark.browser
 
@@ -25,50 +21,19 @@ REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-PYTHON = REPO / ".venv" / "bin" / "python"
-START_TIMEOUT = 40  # seconds for the server to answer
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(index_dir, tmp_path_factory):
     """`python -m finsearch serve` on a free port, until the module's tests are done."""
-    port = _free_port()
     log_path = tmp_path_factory.mktemp("server") / "server.log"
-    python = str(PYTHON if PYTHON.exists() else sys.executable)
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [python, "-m", "finsearch", "serve", "--index", str(index_dir), "--port", str(port), "--workers", "2"],
-            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=os.environ.copy())
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"finsearch serve exited with {process.returncode}:\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{base}/api/stats", timeout=2) as response:
-                    if response.status == 200 and json.load(response)["documents"] > 0:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"finsearch serve did not answer in {START_TIMEOUT} s:\n{log_path.read_text()}")
-            time.sleep(0.2)
+
+    def has_documents(base: str) -> bool:
+        with urllib.request.urlopen(f"{base}/api/stats", timeout=2) as response:
+            return response.status == 200 and json.load(response)["documents"] > 0
+
+    with serving(index_dir, log_path, workers=2, ready=has_documents) as base:
         yield base
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)  # gunicorn's master stops its workers
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
     # The access log goes to stdout.
     assert re.search(r'"GET /api/stats HTTP/1\.[01]" 200', log_path.read_text()), log_path.read_text()[-2000:]
 

@@ -6,11 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from html import escape
@@ -36,6 +33,7 @@ from finsearch.search.engine import MAX_ARTICLE_CHARS, MAX_ARTICLE_PARAGRAPHS
 from finsearch.search.snippets import MAX_MATCHES, highlight_html, snippet_html
 from finsearch.webui import create_app
 from tests.conftest import FINEWS_POSTS, REPO
+from tests.servers import serving
 
 # 解放日报 上海金融国企保障金融血脉畅通: a real post that says 银行.
 REAL_POST = FINEWS_POSTS / "2022-05-02-202205022367563116.md"
@@ -306,12 +304,6 @@ HUGE_ID = "660000000000000001"
 BANK = quote("银行")  # in a URL
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def huge_server(tmp_path_factory):
     """`finsearch serve` (gunicorn, its 30 s worker timeout) on real posts and one huge post."""
@@ -322,32 +314,9 @@ def huge_server(tmp_path_factory):
     assert HUGE_BYTES <= huge.stat().st_size <= 5 * 2**20
     index = tmp_path_factory.mktemp("huge-index")
     assert build_index(archive, index, progress=False).indexed == 6
-    port = _free_port()
     log_path = tmp_path_factory.mktemp("huge-server") / "server.log"
-    python = str(PYTHON if PYTHON.exists() else sys.executable)
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([python, "-m", "finsearch", "serve", "--index", str(index), "--port", str(port),
-                                    "--workers", "1"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True, env=os.environ.copy())
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            try:
-                with urllib.request.urlopen(f"{base}/api/stats", timeout=2):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.2)
+    with serving(index, log_path, timeout=60) as base:
         yield base, index
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def get(url: str) -> tuple[int, bytes]:

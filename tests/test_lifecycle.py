@@ -20,6 +20,7 @@ from finsearch.indexer import build_index
 from finsearch.search import SearchEngine, SearchRequest
 from finsearch.webui import CONTENT_SECURITY_POLICY, SECURITY_HEADERS, create_app
 from tests.conftest import FINEWS_POSTS, REPO, SAMPLE_POSTS
+from tests.servers import serving
 
 EXIT_REFUSED = 3
 QUERIES = ("银行", "基金", "供应链金融", "人工智能", "上海 银行", "股份 OR 证券", "title:公司", "回滚测试标题")
@@ -384,12 +385,6 @@ def test_a_request_past_its_budget_gets_the_apps_own_503(index_dir, monkeypatch)
         app.extensions["finsearch"].close()
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _get(url: str) -> tuple[int, dict, bytes]:
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
@@ -411,23 +406,9 @@ def test_the_real_server_waits_for_its_first_index(built, tmp_path):
     """`finsearch serve` before any index: no crash (no restart loop), 503 until the index appears;
     gunicorn's own error pages carry the security headers too."""
     archive, _ = built
-    index, port = tmp_path / "index", _free_port()
-    log_path = tmp_path / "server.log"
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen([PYTHON, "-m", "finsearch", "serve", "--index", str(index), "--port", str(port),
-                                   "--workers", "1"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 40
-        while True:
-            assert server.poll() is None, log_path.read_text()
-            try:
-                status, headers, body = _get(f"{base}/healthz")
-                break
-            except OSError:
-                assert time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.2)
+    index = tmp_path / "index"
+    with serving(index, tmp_path / "server.log") as base:
+        status, headers, body = _get(f"{base}/healthz")
         assert status == 503 and json.loads(body)["status"] == "unavailable"
         status, headers, body = _get(f"{base}/?q=%E9%93%B6%E8%A1%8C")
         assert status == 503 and headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
@@ -440,19 +421,12 @@ def test_the_real_server_waits_for_its_first_index(built, tmp_path):
 
         for request in (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",  # gunicorn's 414
                         b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n"):  # gunicorn's 400
-            answer = _raw(port, request)
+            answer = _raw(int(base.rsplit(":", 1)[1]), request)
             head = answer.split("\r\n\r\n", 1)[0]
             assert head.startswith(("HTTP/1.1 414", "HTTP/1.1 400")), head
             for name, value in SECURITY_HEADERS.items():
                 assert f"\r\n{name}: {value}\r\n" in head + "\r\n", (name, head)
-        assert server.poll() is None
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        assert _get(f"{base}/healthz")[0] == 200  # still up
 
 
 # -- 6. churn: deletions are purged, not kept on disk and in the statistics ----------------------

@@ -9,15 +9,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -25,21 +23,15 @@ import pytest
 
 from finsearch.indexer import store
 from finsearch.search import SearchEngine, make_request, result_to_json
+from tests.servers import serving
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
-START_TIMEOUT = 40  # seconds for a server to answer
 FOLLOW_TIMEOUT = 10  # seconds for a server to serve a generation just published
 # A real wire post of 东方财富, republished under a new id and a title no post of the archive has.
 NEW_POST = Path("2026-08/2026-08-20-202608193846537521.md")
 QUERIES = ([("q", "供应链金融")], [("q", "央行")],
            [("q", "银行"), ("category", "cailianshe"), ("sort", "newest"), ("page", "2")])
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _get(url: str) -> tuple[int, dict]:
@@ -50,34 +42,9 @@ def _get(url: str) -> tuple[int, dict]:
         return error.code, json.load(error)
 
 
-@contextmanager
-def _serving(index: Path, log_path: Path) -> Iterator[str]:
-    """`python -m finsearch serve --index INDEX` on a free loopback port, answering /healthz 200."""
-    port = _free_port()
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([PYTHON, "-m", "finsearch", "serve", "--index", str(index), "--port", str(port),
-                                    "--workers", "1"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            try:
-                if _get(f"{base}/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, f"no answer in {START_TIMEOUT} s:\n{log_path.read_text()}"
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+def _serving(index: Path, log_path: Path):
+    """`finsearch serve --index INDEX` on a free loopback port, answering /healthz 200."""
+    return serving(index, log_path, ready=lambda base: _get(f"{base}/healthz")[0] == 200)
 
 
 def _finsearch(*args: object, env_crash: str | None = None) -> subprocess.CompletedProcess:
