@@ -14,8 +14,8 @@ For each size, one after the other, on the archive written by ../shared/tools/wi
 3. queries, one client, warm: benchmarks/queries.py's mix (top 10 + snippets + facets) on the
    engine alone, then the same kinds on the peer (top 10 + snippet, no facets); p50/p95/max of
    all samples pooled;
-4. 8 clients on 2 gunicorn workers (`benchmarks/load.py`, wrk): requests/s, p95, each worker's
-   peak RSS;
+4. 8 clients on 2 gunicorn workers (`benchmarks/load.py`, wrk), fixed mix then wide: requests/s, p95,
+   each worker's peak RSS;
 5. the nightly reindex on the engine's index just built, through benchmarks/reindex.py's
    steps on the archive itself (put back at the end): nothing changed (no-op), the same with
    --verify, 1% of posts added as renamed copies and 0.1% changed (+1%).
@@ -111,6 +111,16 @@ def peer_queries(index: Path, params: dict, repeat: int, warmup: int) -> dict:
                       for kind in raw["kinds"]}}
 
 
+LOAD_MIXES = ("fixed", "wide")
+
+
+def _load_mixes(text: str) -> list[str]:
+    mixes = [mix.strip() for mix in text.split(",") if mix.strip()]
+    if not mixes or any(mix not in LOAD_MIXES for mix in mixes):
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(LOAD_MIXES)}")
+    return mixes
+
+
 def load(index: Path, seconds: int, mix: str) -> dict:
     done = subprocess.run([sys.executable, "-m", "benchmarks.load", str(index), "--connections", "8",
                            "--workers", "2", "--seconds", str(seconds), "--mix", mix], cwd=REPO,
@@ -162,9 +172,11 @@ def bench_size(label: str, archive: Path, args, record: dict, save) -> None:
                                                     args.repeat, args.warmup)
     save()
     if not args.skip_load:
-        print(f"  8 clients, 2 workers, {args.load_seconds} s, {args.load_mix} mix ...", flush=True)
-        record["load"] = load(paths["engine"], args.load_seconds, args.load_mix)
-        save()
+        record["load"] = {}
+        for mix in args.load_mix:
+            print(f"  8 clients, 2 workers, {args.load_seconds} s, {mix} mix ...", flush=True)
+            record["load"][mix] = load(paths["engine"], args.load_seconds, mix)
+            save()
     if not args.skip_reindex:
         record["reindex"] = reindex_figures(archive, paths["engine"])
         save()
@@ -232,9 +244,10 @@ def table_rows(record: dict) -> list[tuple[str, str]]:
             *(_cell(_get(q, "engine", "pooled", k), 1) for k in ("p50_ms", "p95_ms", "max_ms")))),
         ("1 client p50 / p95 / max ms, tantivy", "{} / {} / {}".format(
             *(_cell(_get(q, "tantivy", "pooled", k), 1) for k in ("p50_ms", "p95_ms", "max_ms")))),
-        (f"8 clients, 2 workers: req/s ({_get(record, 'load', 'mix') or '–'} mix)", _cell(_get(record, "load", "requests_per_s"), 1)),
-        ("8 clients: p95 ms", _cell(_get(record, "load", "p95_ms"), 1)),
-        ("8 clients: worker peak RSS MiB", mib_list(_get(record, "load", "worker_peak_rss_mib"))),
+        *((f"8 clients, {mix}: req/s / p95 ms / workers MiB",
+           f"{_cell(_get(run, 'requests_per_s'), 1)} / {_cell(_get(run, 'p95_ms'), 1)} / "
+           f"{mib_list(_get(run, 'worker_peak_rss_mib'))}")
+          for mix, run in (_get(record, "load") or {}).items()),
         ("load average at the builds' start", f"{_cell(_get(b, 'engine', 'loadavg_before'), 2)} / "
                                               f"{_cell(_get(b, 'tantivy', 'loadavg_before'), 2)}"),
         ("reindex, no change, s", _cell(_step(steps, "nothing changed"), 1)),
@@ -275,9 +288,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=30, help="timed rounds of the query mix (default 30)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed rounds first (default 3)")
     ap.add_argument("--load-seconds", type=int, default=30, help="length of the 8-client run (default 30)")
-    ap.add_argument("--load-mix", choices=["fixed", "wide"], default="fixed",
-                    help="load.py's mix: fixed (14 requests, the engine's query cache answers repeats; "
-                         "default) or wide (150, every search a cold one)")
+    ap.add_argument("--load-mix", type=_load_mixes, default=list(LOAD_MIXES),
+                    help="comma-separated load.py mixes, run one after the other: fixed (14 requests, "
+                         "the engine's query cache answers repeats) and wide (150, every search a cold "
+                         "one); default both")
     ap.add_argument("--procs", type=int, default=None, help="engine writer processes (default: the engine's own)")
     ap.add_argument("--work", type=Path, default=DEFAULT_WORK,
                     help="cache of generated archives and built indexes (default benchmarks/.work)")
