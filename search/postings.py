@@ -2,19 +2,20 @@
 
 Whoosh's matchers walk postings one document at a time in Python, which is
 where a query's time went. Here a term's postings come out whole, as arrays:
-each block of ~100 postings is unpickled once, and blocks holding none of the
-documents asked about are not decoded at all.
+an FS1 segment's (indexer/codec.py) decoded with numpy in one go, positions
+as one flat array; a W3 segment's (an index from before FS1, or written by the
+fallback writer) block by block, blocks holding none of the documents asked
+about not decoded at all.
 
-Reading Whoosh's files directly is the business of `indexer/whoosh_format.py`
-(the one module that knows Whoosh's file format); a segment it has not
-verified, or every segment when its fast paths are off, is read here through
+Reading W3 files directly is the business of `indexer/whoosh_format.py` (the
+one module that knows Whoosh's file format); a W3 segment it has not verified,
+or every W3 segment when its fast paths are off, is read here through
 Whoosh's public matchers instead, into the same arrays.
 """
 from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -30,15 +31,32 @@ class Postings:
 
     docs: np.ndarray  # int64 docnums, ascending
     weights: np.ndarray  # float64: term frequency × field boost
-    values: list | None  # each posting's encoded positions, if asked for: see `encoded`
+    positions: np.ndarray | None = None  # int64, flat, if read with positions: see `position_starts`
+    position_starts: np.ndarray | None = None  # int64, len(docs) + 1: row i's are positions[s[i]:s[i + 1]]
 
-    def encoded(self, row: int) -> bytes:
-        """The encoded positions of a posting (for the field format's decode_positions)."""
-        assert self.values is not None, "postings read without positions"
-        return whoosh_format.encoded_value(self.values[row])
+    def rows(self, rows: np.ndarray) -> Postings:
+        """The postings at these rows (ascending), positions too."""
+        if rows.size == self.docs.size:
+            return self
+        if self.positions is None or self.position_starts is None:
+            return Postings(self.docs[rows], self.weights[rows])
+        firsts, counts = self.position_starts[rows], np.diff(self.position_starts)[rows]
+        return Postings(self.docs[rows], self.weights[rows], self.positions[_spans(firsts, counts)],
+                        np.concatenate(([0], np.cumsum(counts))))
+
+    def position_rows(self) -> np.ndarray:
+        """The row of each position."""
+        assert self.position_starts is not None, "postings read without positions"
+        return np.repeat(np.arange(self.docs.size), np.diff(self.position_starts))
 
 
-EMPTY = Postings(np.empty(0, dtype=np.int64), np.empty(0), [])
+def _spans(firsts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The indexes firsts[i], firsts[i] + 1, …, firsts[i] + counts[i] - 1 of every i, in order."""
+    ends = np.cumsum(counts)
+    return np.repeat(firsts - (ends - counts), counts) + np.arange(int(ends[-1]) if ends.size else 0)
+
+
+EMPTY = Postings(np.empty(0, dtype=np.int64), np.empty(0), np.empty(0, dtype=np.int64), np.zeros(1, dtype=np.int64))
 
 
 @dataclass(frozen=True)
@@ -65,16 +83,13 @@ def find_term(reader: Any, field: str, tbytes: bytes) -> TermEntry | None:
 
 
 def read_postings(term: TermEntry, within: np.ndarray | None = None, positions: bool = False) -> Postings:
-    """The postings of a term, with their encoded positions if asked (a positional field).
+    """The postings of a term, with their positions if asked (a positional field).
 
-    With `within` (sorted docnums): at least the postings of these documents;
-    blocks holding none of them are skipped without being decoded.
+    With `within` (sorted docnums): at least the postings of these documents; the
+    segments holding none of them are not read, and a W3 segment's blocks holding
+    none of them are not decoded.
     """
-    # Gathered as Python lists and converted once: a block is only ~100 postings.
-    deltas: list[int] = []
-    weights: list[float] = []
-    values: list = []
-    last = 0  # the last docnum gathered: deltas add up from 0
+    parts: list[Postings] = []
     for segment, base, info in term.segments:
         wanted = None
         if within is not None:
@@ -82,36 +97,71 @@ def read_postings(term: TermEntry, within: np.ndarray | None = None, positions: 
             wanted = (within[low:high] - base).tolist()
             if not wanted:
                 continue
-        if not whoosh_format.fast_reading(segment):
-            docs = _stock_read(segment, term, wanted, weights, values if positions else None)
-            if docs:
-                deltas.append(base + docs[0] - last)
-                deltas.extend(b - a for a, b in pairwise(docs))
-                last = base + docs[-1]
+        fs1 = whoosh_format.fs1_terms(segment)
+        if fs1 is not None:
+            read = fs1.postings(info, positions)
+            parts.append(Postings(read.docs + base, read.freqs * fs1.boost(term.field), read.positions,
+                                  read.position_starts))
             continue
-        previous_max = -1
-        for max_id, decode in whoosh_format.segment_blocks(segment, info):
-            if wanted is None or _any_between(wanted, previous_max, max_id):
-                block_deltas, block_weights, block_values = decode()
-                # A block's deltas start from 0: make its first relative to `last`.
-                deltas.append(base + block_deltas[0] - last)
-                deltas.extend(block_deltas[1:])
-                weights.extend(block_weights)
-                if positions:
-                    values.extend(block_values)
-                last = base + max_id
-            previous_max = max_id
-    if not deltas:
+        fmt = segment.schema[term.field].format
+        if whoosh_format.fast_reading(segment):
+            docs, weights, values = _w3_read(segment, info, wanted, positions)
+        else:
+            docs, weights, values = _stock_read(segment, term, wanted, positions)
+        parts.append(_from_lists(docs, base, weights, values, fmt))
+    if not parts:
         return EMPTY
-    return Postings(np.cumsum(np.array(deltas, dtype=np.int64)), np.array(weights, dtype=np.float64),
-                    values if positions else None)
+    if len(parts) == 1:
+        return parts[0]
+    joined_positions = joined_starts = None
+    if positions:
+        joined_positions = np.concatenate([part.positions for part in parts if part.positions is not None])
+        counts = np.concatenate([np.diff(part.position_starts) for part in parts if part.position_starts is not None])
+        joined_starts = np.concatenate(([0], np.cumsum(counts)))
+    return Postings(np.concatenate([part.docs for part in parts]), np.concatenate([part.weights for part in parts]),
+                    joined_positions, joined_starts)
 
 
-def _stock_read(segment: Any, term: TermEntry, wanted: list[int] | None, weights: list[float],
-                values: list | None) -> list[int]:
-    """Whoosh's own matcher over one segment (live documents only): appends the weights (and
-    values) of the postings of `wanted` (None: all) and returns their docnums in the segment."""
+def _from_lists(docs: list[int], base: int, weights: list[float], values: list | None, fmt: Any) -> Postings:
+    """Postings from a W3 segment's lists (values: each posting's encoded positions)."""
+    if values is None:
+        return Postings(np.array(docs, dtype=np.int64) + base, np.array(weights, dtype=np.float64))
+    decoded = [list(fmt.decode_positions(whoosh_format.encoded_value(value))) for value in values]
+    counts = np.array([len(p) for p in decoded], dtype=np.int64)
+    return Postings(np.array(docs, dtype=np.int64) + base, np.array(weights, dtype=np.float64),
+                    np.array([p for ps in decoded for p in ps], dtype=np.int64),
+                    np.concatenate(([0], np.cumsum(counts))))
+
+
+def _w3_read(segment: Any, info: Any, wanted: list[int] | None,
+             positions: bool) -> tuple[list[int], list[float], list | None]:
+    """A W3 segment's postings of a term by its blocks, skipping the blocks that hold none of
+    `wanted` (None: all): docnums in the segment, weights, encoded positions if asked."""
     docs: list[int] = []
+    weights: list[float] = []
+    values: list = []
+    previous_max = -1
+    for max_id, decode in whoosh_format.segment_blocks(segment, info):
+        if wanted is None or _any_between(wanted, previous_max, max_id):
+            block_deltas, block_weights, block_values = decode()
+            last = 0  # a block's deltas add up from 0
+            for delta in block_deltas:
+                last += delta
+                docs.append(last)
+            weights.extend(block_weights)
+            if positions:
+                values.extend(block_values)
+        previous_max = max_id
+    return docs, weights, values if positions else None
+
+
+def _stock_read(segment: Any, term: TermEntry, wanted: list[int] | None,
+                positions: bool) -> tuple[list[int], list[float], list | None]:
+    """Whoosh's own matcher over one segment (live documents only): the docnums in the
+    segment of the postings of `wanted` (None: all), their weights and values if asked."""
+    docs: list[int] = []
+    weights: list[float] = []
+    values: list = []
     matcher = segment.postings(term.field, term.tbytes)
     targets = iter(wanted) if wanted is not None else None
     while matcher.is_active():
@@ -127,10 +177,10 @@ def _stock_read(segment: Any, term: TermEntry, wanted: list[int] | None, weights
                 continue
         docs.append(matcher.id())
         weights.append(matcher.weight())
-        if values is not None:
+        if positions:
             values.append(matcher.value())
         matcher.next()
-    return docs
+    return docs, weights, values if positions else None
 
 
 def field_lengths(reader: Any, field: str) -> np.ndarray:
