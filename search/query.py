@@ -1,8 +1,9 @@
 """From what a user types to a Whoosh query.
 
 Syntax: words (all required), "quoted phrase", OR, NOT or -word to exclude
-(a minus before a digit is a sign: -1.7% is searched, not excluded), (groups), and title:word / body:word (标题: / 正文:). Whoosh's own parser reads
-the syntax; every word or phrase then becomes a *literal* query:
+(a minus before a digit is a sign: -1.7% is searched, not excluded), (groups),
+and title:word / body:word (标题: / 正文:). Whoosh's own parser reads the
+syntax; every word or phrase then becomes a *literal* query:
 
 - it matches where the text contains the string literally (case, full/half
   width and traditional/simplified folded, white space ignored): a phrase of
