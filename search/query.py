@@ -46,9 +46,11 @@ ALIAS_SCORE = {TITLE: 0.5, BODY: 0.25}
 _QUOTES = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "＂": '"'})
 # A dangling operator at either end (`金融 OR`, `AND 银行`) is not a word to search.
 _DANGLING = re.compile(r"^\s*(?:AND|OR)\s+|\s+(?:AND|OR|NOT)\s*$")
-_SYNTAX_CHARS = re.compile(r'["()]|(?<!\S)-(?!\d)|\b(?:AND|OR|NOT)\b|\w+:')
-# NOT, or a minus that starts a word; not one before a digit: news reads -1.7% as a number.
-_NOT_OPERATOR = r"(^|(?<=(\s|[()])))(NOT(?=\s)|-(?=[^\s\d]))"
+# A minus that excludes: not one before a digit, which news reads as a sign (-1.7%).
+_EXCLUDING_MINUS = r"-(?!\d)"
+_SYNTAX_CHARS = re.compile(r'["()]|(?<!\S)' + _EXCLUDING_MINUS + r'|\b(?:AND|OR|NOT)\b|\w+:')
+# NOT, or an excluding minus that starts a word.
+_NOT_OPERATOR = r"(^|(?<=(\s|[()])))(NOT(?=\s)|" + _EXCLUDING_MINUS + r"(?=\S))"
 
 
 @dataclass(frozen=True)
