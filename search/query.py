@@ -1,8 +1,9 @@
 """From what a user types to a Whoosh query.
 
-Syntax: words (all required), "quoted phrase", OR, NOT or -word to exclude,
-(groups), and title:word / body:word (标题: / 正文:). Whoosh's own parser reads
-the syntax; every word or phrase then becomes a *literal* query:
+Syntax: words (all required), "quoted phrase", OR, NOT or -word to exclude
+(a minus before a digit is a sign: -1.7% is searched, not excluded), (groups),
+and title:word / body:word (标题: / 正文:). Whoosh's own parser reads the
+syntax; every word or phrase then becomes a *literal* query:
 
 - it matches where the text contains the string literally (case, full/half
   width and traditional/simplified folded, white space ignored): a phrase of
@@ -45,7 +46,11 @@ ALIAS_SCORE = {TITLE: 0.5, BODY: 0.25}
 _QUOTES = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "＂": '"'})
 # A dangling operator at either end (`金融 OR`, `AND 银行`) is not a word to search.
 _DANGLING = re.compile(r"^\s*(?:AND|OR)\s+|\s+(?:AND|OR|NOT)\s*$")
-_SYNTAX_CHARS = re.compile(r'["()]|(?<!\S)-|\b(?:AND|OR|NOT)\b|\w+:')
+# A minus that excludes: not one before a digit, which news reads as a sign (-1.7%).
+_EXCLUDING_MINUS = r"-(?!\d)"
+_SYNTAX_CHARS = re.compile(r'["()]|(?<!\S)' + _EXCLUDING_MINUS + r'|\b(?:AND|OR|NOT)\b|\w+:')
+# NOT, or an excluding minus that starts a word.
+_NOT_OPERATOR = r"(^|(?<=(\s|[()])))(NOT(?=\s)|" + _EXCLUDING_MINUS + r"(?=\S))"
 
 
 @dataclass(frozen=True)
@@ -183,7 +188,7 @@ class _LiteralParser(QueryParser):
             plugins.FieldsPlugin(expr=r"(?P<text>title|body|标题|正文):", remove_unknown=False),
             _LiteralPhrasePlugin(),
             plugins.GroupPlugin(),
-            plugins.OperatorsPlugin(Not=r"(^|(?<=(\s|[()])))(NOT(?=\s)|-(?=\S))"),
+            plugins.OperatorsPlugin(Not=_NOT_OPERATOR),
         ])
     def term_query(self, fieldname, text, termclass, boost=1.0, tokenize=True, removestops=True):
         return literal_query(text, FIELD_ALIASES.get(fieldname) if fieldname else None)

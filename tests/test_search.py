@@ -87,6 +87,15 @@ def test_operators(engine, archive_posts):
     assert in_title < a
 
 
+def test_a_minus_before_a_number_is_its_sign_not_an_exclusion(engine):
+    title = "日本5月工业产出同比初值 -1.7%，预期 1.3%，前值 2%"
+    assert ids(engine, title)[0] == "677816534"  # was: everything about 日本… without 1.7%
+    found = set(ids(engine, "工业产出 -1.7%"))
+    assert "677816534" in found and found <= set(ids(engine, "工业产出"))
+    assert set(ids(engine, "工业产出 - 1.7%")) == found  # a lone minus is nothing to exclude
+    assert "677816534" not in ids(engine, "工业产出 -日本")
+
+
 def test_title_matches_rank_first(engine):
     result = engine.search(SearchRequest(query="美联储", page_size=5))
     assert all("美联储" in hit.title for hit in result.hits)
