@@ -117,6 +117,12 @@ class FieldPostings:
     positions: np.ndarray | None  # a positional field: freqs[row] positions per row, ascending, flat
 
 
+def spans(firsts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The indexes firsts[i], firsts[i] + 1, …, firsts[i] + counts[i] - 1 of every i, in order."""
+    ends = np.cumsum(counts)
+    return np.repeat(firsts - (ends - counts), counts) + np.arange(int(ends[-1]) if ends.size else 0)
+
+
 def _runs_cumsum(gaps: np.ndarray, run_starts: np.ndarray) -> np.ndarray:
     """The running sums of `gaps`, each run (rows run_starts[i]:run_starts[i + 1]) from 0:
     what _within_runs undoes."""
@@ -408,17 +414,7 @@ class FS1TermsReader(TermsReader):
 
     def postings(self, info: FS1TermInfo, positions: bool) -> TermPostings:
         """A term's postings, positions too if asked and the field has them."""
-        df = info.doc_frequency()
-        at = info.postings_at
-        values = decode_varints(self._post_bytes[at:at + info.docs_nbytes])
-        docs = np.cumsum(values[:df])
-        freqs = values[df:2 * df] + 1
-        if not positions or not info.pos_nbytes:
-            return TermPostings(docs, freqs, None, None)
-        at += info.docs_nbytes
-        starts = np.concatenate(([0], np.cumsum(freqs)))
-        flat = _runs_cumsum(decode_varints(self._post_bytes[at:at + info.pos_nbytes]), starts)
-        return TermPostings(docs, freqs, flat, starts)
+        return segments_postings([(self, info, 0)], positions)
 
     def _columns(self, field: _FieldDirectory) -> tuple[list[bytes], np.ndarray]:
         """A field's keys, and its terms' dfs, total frequencies, docs-region and positions-region
@@ -478,6 +474,37 @@ class FS1TermsReader(TermsReader):
                     buffer.close()
                 except BufferError:  # a search still decoding from it: unmapped when it is done
                     pass
+
+
+def segments_postings(pieces: Sequence[tuple[FS1TermsReader, FS1TermInfo, int]], positions: bool) -> TermPostings:
+    """One term's postings in several FS1 segments, each piece (the segment's terms reader, the
+    term's info there, the docnum the segment starts at) in docnum order: docnums offset by
+    their segment's start. The pieces' bytes are decoded together, in one pass for the docs
+    and one for the positions: numpy's cost per call is most of what a rare term costs."""
+    dfs = np.array([info.doc_frequency() for _, info, _ in pieces], dtype=np.int64)
+    values = decode_varints(_joined([reader._post_bytes[info.postings_at:info.postings_at + info.docs_nbytes]
+                                     for reader, info, _ in pieces]))
+    if len(pieces) == 1:
+        df, base = int(dfs[0]), pieces[0][2]
+        docs = np.cumsum(values[:df]) + base
+        freqs = values[df:2 * df] + 1
+    else:
+        # Piece k's values: its df doc gaps, then its df frequencies - 1.
+        gaps_at = spans(2 * (np.cumsum(dfs) - dfs), dfs)
+        docs = _runs_cumsum(values[gaps_at], np.concatenate(([0], np.cumsum(dfs)))) + np.repeat(
+            np.array([base for _, _, base in pieces], dtype=np.int64), dfs)
+        freqs = values[gaps_at + np.repeat(dfs, dfs)] + 1
+    if not positions or not all(info.pos_nbytes for _, info, _ in pieces):
+        return TermPostings(docs, freqs, None, None)
+    starts = np.concatenate(([0], np.cumsum(freqs)))
+    gaps = decode_varints(_joined([reader._post_bytes[info.postings_at + info.docs_nbytes:
+                                                      info.postings_at + info.docs_nbytes + info.pos_nbytes]
+                                   for reader, info, _ in pieces]))
+    return TermPostings(docs, freqs, _runs_cumsum(gaps, starts), starts)
+
+
+def _joined(regions: list[np.ndarray]) -> np.ndarray:
+    return regions[0] if len(regions) == 1 else np.concatenate(regions)
 
 
 # -- Whoosh's values: what its matchers give for a posting -------------------------

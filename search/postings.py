@@ -22,6 +22,7 @@ import numpy as np
 from whoosh.reading import TermNotFound
 
 from finsearch.indexer import whoosh_format
+from finsearch.indexer.codec import segments_postings, spans
 
 
 @dataclass(frozen=True)
@@ -41,19 +42,13 @@ class Postings:
         if self.positions is None or self.position_starts is None:
             return Postings(self.docs[rows], self.weights[rows])
         firsts, counts = self.position_starts[rows], np.diff(self.position_starts)[rows]
-        return Postings(self.docs[rows], self.weights[rows], self.positions[_spans(firsts, counts)],
+        return Postings(self.docs[rows], self.weights[rows], self.positions[spans(firsts, counts)],
                         np.concatenate(([0], np.cumsum(counts))))
 
     def position_rows(self) -> np.ndarray:
         """The row of each position."""
         assert self.position_starts is not None, "postings read without positions"
         return np.repeat(np.arange(self.docs.size), np.diff(self.position_starts))
-
-
-def _spans(firsts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """The indexes firsts[i], firsts[i] + 1, …, firsts[i] + counts[i] - 1 of every i, in order."""
-    ends = np.cumsum(counts)
-    return np.repeat(firsts - (ends - counts), counts) + np.arange(int(ends[-1]) if ends.size else 0)
 
 
 EMPTY = Postings(np.empty(0, dtype=np.int64), np.empty(0), np.empty(0, dtype=np.int64), np.zeros(1, dtype=np.int64))
@@ -90,25 +85,34 @@ def read_postings(term: TermEntry, within: np.ndarray | None = None, positions: 
     none of them are not decoded.
     """
     parts: list[Postings] = []
+    fs1_run: list = []  # consecutive FS1 segments: decoded together
+
+    def decode_run() -> None:
+        if fs1_run:
+            read = segments_postings(fs1_run, positions)
+            parts.append(Postings(read.docs, read.freqs * fs1_run[0][0].boost(term.field), read.positions,
+                                  read.position_starts))
+            fs1_run.clear()
+
     for segment, base, info in term.segments:
         wanted = None
         if within is not None:
             low, high = np.searchsorted(within, (base, base + segment.doc_count_all()))
-            wanted = (within[low:high] - base).tolist()
-            if not wanted:
+            if low == high:
                 continue
+            wanted = within[low:high] - base
         fs1 = whoosh_format.fs1_terms(segment)
         if fs1 is not None:
-            read = fs1.postings(info, positions)
-            parts.append(Postings(read.docs + base, read.freqs * fs1.boost(term.field), read.positions,
-                                  read.position_starts))
+            fs1_run.append((fs1, info, base))
             continue
+        decode_run()
         fmt = segment.schema[term.field].format
         if whoosh_format.fast_reading(segment):
-            docs, weights, values = _w3_read(segment, info, wanted, positions)
+            docs, weights, values = _w3_read(segment, info, _listed(wanted), positions)
         else:
-            docs, weights, values = _stock_read(segment, term, wanted, positions)
+            docs, weights, values = _stock_read(segment, term, _listed(wanted), positions)
         parts.append(_from_lists(docs, base, weights, values, fmt))
+    decode_run()
     if not parts:
         return EMPTY
     if len(parts) == 1:
@@ -120,6 +124,10 @@ def read_postings(term: TermEntry, within: np.ndarray | None = None, positions: 
         joined_starts = np.concatenate(([0], np.cumsum(counts)))
     return Postings(np.concatenate([part.docs for part in parts]), np.concatenate([part.weights for part in parts]),
                     joined_positions, joined_starts)
+
+
+def _listed(docs: np.ndarray | None) -> list[int] | None:
+    return None if docs is None else docs.tolist()
 
 
 def _from_lists(docs: list[int], base: int, weights: list[float], values: list | None, fmt: Any) -> Postings:

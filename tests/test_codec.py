@@ -89,3 +89,19 @@ def test_positions_come_back_per_document_in_order(segments):
     for row in range(read.docs.size):
         mine = read.positions[read.position_starts[row]:read.position_starts[row + 1]]
         assert np.all(np.diff(mine) > 0)
+
+
+def test_a_term_read_from_all_segments_at_once_is_each_segment_read_alone(index_dir):
+    ix, _ = store.open_current(index_dir)
+    with ix.reader() as reader:
+        leaves = reader.leaf_readers()
+        assert len(leaves) > 1
+        for word in ("公司", "金融", "债券"):
+            pieces = [(whoosh_format.fs1_terms(segment), segment.term_info(BODY_GRAM, word.encode()), base)
+                      for segment, base in leaves if (BODY_GRAM, word.encode()) in segment]
+            assert len(pieces) > 1
+            alone = [(terms.postings(info, positions=True), base) for terms, info, base in pieces]
+            together = codec.segments_postings(pieces, positions=True)
+            assert together.docs.tolist() == [d + base for read, base in alone for d in read.docs.tolist()]
+            assert together.freqs.tolist() == [f for read, _ in alone for f in read.freqs.tolist()]
+            assert together.positions.tolist() == [p for read, _ in alone for p in read.positions.tolist()]
