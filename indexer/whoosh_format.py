@@ -30,6 +30,7 @@ Everything here was read off whoosh-reloaded 2.7.5 (`whoosh/codec/whoosh3.py`,
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import importlib.metadata
 import io
@@ -285,7 +286,7 @@ def _first_disagreement(segment: Any) -> str | None:
             continue
         for tbytes, info in _sample_terms(segment, fieldname) if w3 else ():
             fmt = schema[fieldname].format
-            fast = segment_postings(segment, info, fmt.supports("positions"), CHECK_POSTINGS)
+            fast = segment_postings(segment, info, fmt.supports("positions"), enough=CHECK_POSTINGS)
             # Compared as far as the fast reader read: all, or the blocks up to CHECK_POSTINGS.
             upto = fast[0][-1] + 1 if len(fast[0]) >= CHECK_POSTINGS else segment.doc_count_all()
             if _without_deleted(segment, fast, fmt) != _stock_postings(segment, fieldname, tbytes, fmt, upto):
@@ -319,26 +320,36 @@ def _sample_terms(segment: Any, fieldname: str) -> list[tuple[bytes, Any]]:
 SegmentPostings = tuple[list[int], list[float], "list[tuple[bytes, list[int]]] | None"]
 
 
-def segment_postings(segment: Any, info: Any, positional: bool,
-                     enough: int) -> tuple[list[int], list[float], list[Any]]:
-    """A term's postings in one segment as the fast reader reads them, deleted documents
-    included, block by block until at least `enough`; values (encoded positions) only for
-    a positional field."""
+def segment_postings(segment: Any, info: Any, positional: bool, wanted: list[int] | None = None,
+                     enough: int | None = None) -> tuple[list[int], list[float], list[Any]]:
+    """A W3 term's postings in one segment as the fast reader reads them, deleted documents
+    included, block by block: only the blocks holding some of `wanted` (sorted docnums; None:
+    every block), until at least `enough` postings (None: all); values (encoded positions) only
+    for a positional field."""
     docs: list[int] = []
     weights: list[float] = []
     values: list[Any] = []
-    for _, decode in segment_blocks(segment, info):
-        deltas, block_weights, block_values = decode()
-        last = 0  # each block's deltas add up from 0
-        for delta in deltas:
-            last += delta
-            docs.append(last)
-        weights.extend(block_weights)
-        if positional:
-            values.extend(block_values)
-        if len(docs) >= enough:
-            break
+    previous_max = -1
+    for max_id, decode in segment_blocks(segment, info):
+        if wanted is None or _any_between(wanted, previous_max, max_id):
+            deltas, block_weights, block_values = decode()
+            last = 0  # each block's deltas add up from 0
+            for delta in deltas:
+                last += delta
+                docs.append(last)
+            weights.extend(block_weights)
+            if positional:
+                values.extend(block_values)
+            if enough is not None and len(docs) >= enough:
+                break
+        previous_max = max_id
     return docs, weights, values
+
+
+def _any_between(sorted_docs: list[int], low: int, high: int) -> bool:
+    """Whether any of `sorted_docs` is in (low, high]."""
+    i = bisect.bisect_right(sorted_docs, low)
+    return i < len(sorted_docs) and sorted_docs[i] <= high
 
 
 def _without_deleted(segment: Any, fast: tuple[list[int], list[float], list[Any]], fmt: Format) -> SegmentPostings:

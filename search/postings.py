@@ -14,7 +14,6 @@ Whoosh's public matchers instead, into the same arrays.
 """
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,10 +107,10 @@ def read_postings(term: TermEntry, within: np.ndarray | None = None, positions: 
         decode_run()
         fmt = segment.schema[term.field].format
         if whoosh_format.fast_reading(segment):
-            docs, weights, values = _w3_read(segment, info, _listed(wanted), positions)
+            docs, weights, values = whoosh_format.segment_postings(segment, info, positions, _listed(wanted))
         else:
             docs, weights, values = _stock_read(segment, term, _listed(wanted), positions)
-        parts.append(_from_lists(docs, base, weights, values, fmt))
+        parts.append(_from_lists(docs, base, weights, values if positions else None, fmt))
     decode_run()
     if not parts:
         return EMPTY
@@ -141,30 +140,8 @@ def _from_lists(docs: list[int], base: int, weights: list[float], values: list |
                     np.concatenate(([0], np.cumsum(counts))))
 
 
-def _w3_read(segment: Any, info: Any, wanted: list[int] | None,
-             positions: bool) -> tuple[list[int], list[float], list | None]:
-    """A W3 segment's postings of a term by its blocks, skipping the blocks that hold none of
-    `wanted` (None: all): docnums in the segment, weights, encoded positions if asked."""
-    docs: list[int] = []
-    weights: list[float] = []
-    values: list = []
-    previous_max = -1
-    for max_id, decode in whoosh_format.segment_blocks(segment, info):
-        if wanted is None or _any_between(wanted, previous_max, max_id):
-            block_deltas, block_weights, block_values = decode()
-            last = 0  # a block's deltas add up from 0
-            for delta in block_deltas:
-                last += delta
-                docs.append(last)
-            weights.extend(block_weights)
-            if positions:
-                values.extend(block_values)
-        previous_max = max_id
-    return docs, weights, values if positions else None
-
-
 def _stock_read(segment: Any, term: TermEntry, wanted: list[int] | None,
-                positions: bool) -> tuple[list[int], list[float], list | None]:
+                positions: bool) -> tuple[list[int], list[float], list]:
     """Whoosh's own matcher over one segment (live documents only): the docnums in the
     segment of the postings of `wanted` (None: all), their weights and values if asked."""
     docs: list[int] = []
@@ -188,7 +165,7 @@ def _stock_read(segment: Any, term: TermEntry, wanted: list[int] | None,
         if positions:
             values.append(matcher.value())
         matcher.next()
-    return docs, weights, values if positions else None
+    return docs, weights, values
 
 
 def field_lengths(reader: Any, field: str) -> np.ndarray:
@@ -204,9 +181,3 @@ def field_lengths(reader: Any, field: str) -> np.ndarray:
             parts.append(np.array([segment.doc_field_length(d, field, 0) or 0
                                    for d in range(segment.doc_count_all())], dtype=np.float64))
     return np.concatenate(parts) if parts else np.empty(0)
-
-
-def _any_between(sorted_docs: list[int], low: int, high: int) -> bool:
-    """Whether any of `sorted_docs` is in (low, high]."""
-    i = bisect.bisect_right(sorted_docs, low)
-    return i < len(sorted_docs) and sorted_docs[i] <= high
