@@ -166,6 +166,11 @@ def _post_entries(root: Path, problems: list[Problem] | None) -> Iterator[tuple[
         if entry.name.startswith("."):
             continue  # hidden: drafts, .git
         named_like_a_post = entry.name.lower().endswith(POST_SUFFIXES)
+        if not _is_utf8(entry.name):  # its path could be neither indexed nor reported as it is
+            if named_like_a_post or entry.is_dir(follow_symlinks=False):
+                passed_over.append(Problem(_shown(rel), "name is not valid UTF-8; not read (rename it to index it)",
+                                           True))
+            continue
         if entry.is_symlink():
             link = _link_problem(Path(entry.path), root, real_root, named_like_a_post)
             if link is not None:
@@ -179,6 +184,20 @@ def _post_entries(root: Path, problems: list[Problem] | None) -> Iterator[tuple[
             passed_over.append(Problem(rel, f"not a regular file ({kind}); not opened", True))
     if problems is not None:
         problems.extend(sorted(passed_over, key=lambda problem: problem.path))
+
+
+def _is_utf8(name: str) -> bool:
+    """Whether a file name (as os.scandir decodes it: undecodable bytes as surrogates) is UTF-8."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(rel: str) -> str:
+    """A path with undecodable bytes, printable: each such byte as U+FFFD."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _entries_by_name(folder: Path, prefix: str, passed_over: list[Problem]) -> Iterator[tuple[str, os.DirEntry]]:

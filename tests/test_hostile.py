@@ -286,6 +286,32 @@ def test_links_never_lead_out_of_the_archive(tmp_path):
     assert finsearch_json("search", "绝密暗号", "--index", index)["total"] == 0
 
 
+def test_a_name_that_is_not_utf8_is_reported_and_the_rest_indexed(tmp_path):
+    archive = tmp_path / "posts"
+    real_ids = copy_real_posts(archive)
+    post = REAL_POST.read_bytes()
+    # Bytes a Linux file name may hold that are no UTF-8: a post, and a folder holding one.
+    folder = os.fsencode(archive)
+    with open(folder + b"/2026-07-25-bad\xff.md", "wb") as f:
+        f.write(post)
+    os.mkdir(folder + b"/\xfe\xfe")
+    with open(folder + b"/\xfe\xfe/2026-07-26-good.md", "wb") as f:
+        f.write(post)
+
+    index = tmp_path / "index"
+    report = finsearch_json("index", archive, "--index", index)
+    assert report["indexed"] == len(real_ids)
+    problems = reasons(report)
+    for shown in ("2026-07-25-bad\ufffd.md", "\ufffd\ufffd"):
+        assert problems[shown] == ("name is not valid UTF-8; not read (rename it to index it)", True)
+    assert set(listed_ids(index)) == set(real_ids)
+    # The nightly run passes over them too, and keeps the index as it was.
+    report = finsearch_json("reindex", archive, "--index", index)
+    assert report["added"] == report["deleted"] == 0
+    assert "not valid UTF-8" in reasons(report)["2026-07-25-bad\ufffd.md"][0]
+    assert set(listed_ids(index)) == set(real_ids)
+
+
 def test_read_post_refuses_what_find_posts_would_not_list(tmp_path):
     outside = write_post(tmp_path / "outside", "2026-07-20-1.md", "title: 外面\ndate: 2026-07-20")
     archive = tmp_path / "posts"
