@@ -45,6 +45,9 @@ TERMS_EXT = ".ftd"
 POSTINGS_EXT = ".fpo"
 MAGIC = b"FS1t"
 BLOCK_TERMS = 32
+# Decoded term blocks a segment keeps: lookups in key order (the suggestion vocabulary's
+# million) and a query's terms read again hit them; decoding a block is most of a lookup.
+RECENT_BLOCKS = 32
 _U32 = struct.Struct("<I")
 _TRAILER = struct.Struct("<Q4s")  # the directory's offset, MAGIC
 
@@ -318,6 +321,8 @@ class FS1TermsReader(TermsReader):
         self._fields = {name: _FieldDirectory(boost, positional, first_keys, np.frombuffer(offsets, dtype=np.int64),
                                               np.frombuffer(bases, dtype=np.int64), terms)
                         for name, (boost, positional, first_keys, offsets, bases, terms) in directory.items()}
+        # Plain dict ops only (each atomic): the suggestion vocabulary is built outside the search lock.
+        self._recent: dict[tuple[str, int], tuple[list[bytes], list[int], int]] = {}
 
     # -- blocks
 
@@ -351,7 +356,12 @@ class FS1TermsReader(TermsReader):
         number = bisect.bisect_right(field.first_keys, tbytes) - 1
         if number < 0:
             return None
-        keys, values, base = self._block(field, number)
+        block = self._recent.get((fieldname, number))
+        if block is None:
+            if len(self._recent) >= RECENT_BLOCKS:
+                self._recent.clear()
+            block = self._recent[fieldname, number] = self._block(field, number)
+        keys, values, base = block
         row = bisect.bisect_left(keys, tbytes)
         if row == len(keys) or keys[row] != tbytes:
             return None
@@ -426,6 +436,15 @@ class FS1TermsReader(TermsReader):
             keys += block_keys
             columns.append(np.array(values[1 + 2 * values[0]:], dtype=np.int64).reshape(4, values[0]))
         return keys, np.concatenate(columns, axis=1)
+
+    def doc_frequencies(self, fieldname: str) -> tuple[list[bytes], np.ndarray]:
+        """A field's terms in byte order and each one's document count: one pass over its
+        blocks, not a lookup per term."""
+        field = self._fields.get(fieldname)
+        if field is None:
+            return [], np.empty(0, dtype=np.int64)
+        keys, columns = self._columns(field)
+        return keys, columns[0]
 
     def field_sizes(self, fieldname: str) -> dict[str, int]:
         """Where a field's bytes are (for benchmarks/index_bytes.py): terms and postings counted,

@@ -14,6 +14,7 @@ Whoosh's public matchers instead, into the same arrays.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,6 +124,35 @@ def read_postings(term: TermEntry, within: np.ndarray | None = None, positions: 
         joined_starts = np.concatenate(([0], np.cumsum(counts)))
     return Postings(np.concatenate([part.docs for part in parts]), np.concatenate([part.weights for part in parts]),
                     joined_positions, joined_starts)
+
+
+def field_terms(reader: Any, field: str) -> Iterator[tuple[list[bytes], np.ndarray]]:
+    """Each segment's terms of `field`, in byte order, with their document counts (deleted
+    documents included): an FS1 segment's in one pass over its term dictionary."""
+    if not reader.doc_count_all():  # an empty index's reader has no segments to list
+        return
+    for segment, _ in reader.leaf_readers():
+        fs1 = whoosh_format.fs1_terms(segment)
+        if fs1 is not None:
+            yield fs1.doc_frequencies(field)
+        elif field in segment.indexed_field_names():
+            items = [(tbytes, info.doc_frequency()) for tbytes, info in segment.iter_field(field)]
+            yield [tbytes for tbytes, _ in items], np.array([df for _, df in items], dtype=np.int64)
+
+
+def doc_frequencies(reader: Any, field: str, terms: list[bytes]) -> np.ndarray:
+    """The document count of each of `terms` (sorted bytes) in `field`, in all segments."""
+    counts = np.zeros(len(terms), dtype=np.int64)
+    if not terms:
+        return counts
+    wanted = np.array(terms, dtype=np.bytes_)  # no term holds a NUL, which bytes_ would strip
+    for keys, dfs in field_terms(reader, field):
+        if not keys:
+            continue
+        rows = np.searchsorted(np.array(keys, dtype=np.bytes_), wanted).clip(max=len(keys) - 1)
+        present = np.array(keys, dtype=np.bytes_)[rows] == wanted
+        counts[present] += dfs[rows[present]]
+    return counts
 
 
 def _listed(docs: np.ndarray | None) -> list[int] | None:

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from whoosh.reading import TermNotFound
 
 from finsearch.indexer import codec, store, whoosh_format
-from finsearch.indexer.schema import BODY_GRAM, ID_FIELD, TITLE
+from finsearch.indexer.schema import BODY, BODY_GRAM, ID_FIELD, TITLE
+from finsearch.search import postings
 
 
 @given(st.lists(st.integers(min_value=0, max_value=2**40), max_size=300))
@@ -105,3 +106,19 @@ def test_a_term_read_from_all_segments_at_once_is_each_segment_read_alone(index_
             assert together.docs.tolist() == [d + base for read, base in alone for d in read.docs.tolist()]
             assert together.freqs.tolist() == [f for read, _ in alone for f in read.freqs.tolist()]
             assert together.positions.tolist() == [p for read, _ in alone for p in read.positions.tolist()]
+
+
+def test_document_counts_read_in_bulk_are_whooshs_own(index_dir):
+    """The suggestion vocabulary counts a million words this way: one pass per segment."""
+    ix, _ = store.open_current(index_dir)
+    with ix.reader() as reader:
+        words = sorted({tbytes for keys, _ in postings.field_terms(reader, TITLE) for tbytes in keys})
+        asked = sorted({*words[::3], "供应链金融".encode(), "没有这个词的词".encode(), b"zzzz"})
+        counts = postings.doc_frequencies(reader, BODY, asked)
+        assert counts.tolist() == [reader.doc_frequency(BODY, tbytes) for tbytes in asked]
+        assert counts[asked.index("没有这个词的词".encode())] == 0 and counts.max() > 100
+        titles = {}
+        for keys, dfs in postings.field_terms(reader, TITLE):
+            for tbytes, df in zip(keys, dfs.tolist()):
+                titles[tbytes] = titles.get(tbytes, 0) + df
+        assert titles == {tbytes: reader.doc_frequency(TITLE, tbytes) for tbytes in words}
