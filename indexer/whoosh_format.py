@@ -7,8 +7,9 @@ names of Whoosh's SegmentWriter to hand whole fields to our FS1 codec
 interfaces); the reader reaches a segment reader's FS1 terms (`fs1_terms`), and
 reads W3 files directly (posting blocks and term infos of indexes written
 before FS1 or by the fallback writer, the one-byte field lengths, a fixed-width
-column in one read for the nightly reindex: `fixed_column_bytes`, checked
-against Whoosh's reader on its first and last value). This module holds all of
+columns in one read a segment (`fixed_column_bytes` for the nightly reindex,
+`numeric_column` and `bytes_column` for the search's per-document table), each
+checked against Whoosh's reader on a few values). This module holds all of
 that, and nothing else in the project may:
 
 - the **version gate**: the fast paths were verified against exactly the
@@ -50,12 +51,12 @@ from whoosh.codec.whoosh3 import (
     WHOOSH3_HEADER_MAGIC,
     W3TermInfo,
 )
-from whoosh.columns import FixedBytesColumn
+from whoosh.columns import FixedBytesColumn, NumericColumn, VarBytesColumn
 from whoosh.formats import Format
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import SegmentWriter
 
-from finsearch.indexer.codec import FieldPostings, FS1Codec, FS1FieldWriter, FS1TermsReader
+from finsearch.indexer.codec import FieldPostings, FS1Codec, FS1FieldWriter, FS1TermsReader, spans
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +214,68 @@ def fixed_column_bytes(segment: Any, field: str) -> bytes:
             return raw
         log.warning("column %s does not read as expected: reading it through Whoosh, which is slower", field)
     return b"".join(reader)
+
+
+def numeric_column(reader: Any, field: str) -> np.ndarray:
+    """Every document's raw value (translate=False) of a numeric column in all segments of an
+    index reader, deleted documents included, as int64: one read a segment. Checked against
+    Whoosh's reader on a few documents; through it (a call per document) when that fails."""
+    parts = []
+    for segment in _leaves(reader):
+        creader = segment.column_reader(field, translate=False)
+        count = segment.doc_count_all()
+        if fast_paths() and isinstance(creader, NumericColumn.Reader) and creader._typecode in "qQiIhHbB":
+            width = creader._fixedlen
+            written = min(creader._count, count)
+            raw = bytes(creader._dbfile.get(creader._basepos, written * width)) + creader._defaultbytes * (
+                count - written)
+            values = np.frombuffer(raw, dtype=np.dtype(creader._typecode).newbyteorder(">")).astype(np.int64)
+            if all(int(values[row]) == creader[row] for row in _probes(count)):
+                parts.append(values)
+                continue
+            log.warning("column %s does not read as expected: reading it through Whoosh, which is slower", field)
+        parts.append(np.fromiter(creader, dtype=np.int64, count=count))
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+
+def bytes_column(reader: Any, field: str) -> np.ndarray:
+    """Every document's raw value of a variable-length bytes column (an ID field's) in all
+    segments of an index reader, deleted documents included, as a numpy bytes array (values
+    hold no NUL, which numpy would strip): one read a segment, checked as numeric_column."""
+    parts = []
+    for segment in _leaves(reader):
+        creader = segment.column_reader(field, translate=False)
+        count = segment.doc_count_all()
+        if fast_paths() and isinstance(creader, VarBytesColumn.Reader) and len(creader._lengths) == count:
+            lengths = np.asarray(creader._lengths, dtype=np.int64)
+            offsets = np.asarray(creader._offsets, dtype=np.int64)
+            total = int(offsets[-1] + lengths[-1]) if count else 0
+            data = np.frombuffer(bytes(creader._dbfile.get(creader._basepos, total)), dtype=np.uint8)
+            width = max(int(lengths.max(initial=0)), 1)
+            table = np.zeros(count * width, dtype=np.uint8)
+            table[spans(np.arange(count) * width, lengths)] = data[spans(offsets, lengths)]
+            values = table.view(f"S{width}")
+            if all(values[row] == creader[row] for row in _probes(count)):
+                parts.append(values)
+                continue
+            log.warning("column %s does not read as expected: reading it through Whoosh, which is slower", field)
+        parts.append(np.array(list(creader), dtype=np.bytes_))
+    return np.concatenate(parts) if parts else np.empty(0, dtype="S1")
+
+
+def fixed_bytes_column(reader: Any, field: str) -> bytes:
+    """`fixed_column_bytes` of every segment of an index reader, in docnum order."""
+    return b"".join(fixed_column_bytes(segment, field) for segment in _leaves(reader))
+
+
+def _leaves(reader: Any) -> list[Any]:
+    """An index reader's segment readers in docnum order (an empty index's reader has none)."""
+    return [segment for segment, _ in reader.leaf_readers()] if reader.doc_count_all() else []
+
+
+def _probes(count: int) -> list[int]:
+    """The documents a column's fast read is checked on: first, last and a few between."""
+    return sorted({0, count - 1, *range(0, count, max(1, count // 8))}) if count else []
 
 
 # -- the self-check -----------------------------------------------------------

@@ -71,12 +71,18 @@ def _exact_heads(exact: np.ndarray, dates: np.ndarray, live: np.ndarray) -> np.n
 def _candidate_pairs(docs: np.ndarray, dates: np.ndarray, minima: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct pairs (earlier, later) of `docs` within STORY_WINDOW sharing a band key."""
     found = []
+    docs_dates = dates[docs]
+    # One integer sort key per band: the band's key above each doc's place in (date, docnum) order.
+    place = np.empty(docs.size, dtype=np.uint64)
+    place[np.lexsort((docs, docs_dates))] = np.arange(docs.size, dtype=np.uint64)
+    place_bits = np.uint64(max(int(docs.size - 1).bit_length(), 1))
+    assert MINIMUM_BITS * BAND_ROWS + int(place_bits) <= 64, "a band and a place fit one uint64"
     for start in range(0, SIGNATURE_HASHES - BAND_ROWS + 1, BAND_ROWS):
         band = np.zeros(docs.size, dtype=np.uint64)
         for row in range(BAND_ROWS):
             band |= minima[docs, start + row].astype(np.uint64) << np.uint64(MINIMUM_BITS * row)
-        order = np.lexsort((dates[docs], band))
-        keys, when, who = band[order], dates[docs][order], docs[order]
+        order = np.argsort((band << place_bits) | place)
+        keys, when, who = band[order], docs_dates[order], docs[order]
         # Within a run of equal keys (sorted by date), pair each post with the ones after it
         # until the window is passed; offset by offset, while any pair is left.
         offset = 1

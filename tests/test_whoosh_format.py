@@ -18,7 +18,7 @@ from whoosh import index as whoosh_index
 from whoosh.fields import DATETIME
 
 from finsearch.indexer import build_index, store, whoosh_format
-from finsearch.indexer.schema import ID_FIELD, make_schema, to_document
+from finsearch.indexer.schema import DATE, ID_FIELD, STORY, TITLE_KEY, make_schema, to_document
 from finsearch.indexer.writer import BulkWriter, open_writer
 from finsearch.search import SearchEngine
 from finsearch.search.evaluate import IndexView, evaluate
@@ -292,3 +292,16 @@ def test_turned_off_a_build_writes_with_whooshs_own_writer_the_same_index(archiv
         contents[setting] = index_contents(ix)
     whoosh_format.clear_cache()
     assert contents["0"] == contents["1"]
+
+
+def test_columns_read_a_segment_at_a_time_equal_whooshs_own_reading(index_dir):
+    """The search's table of dates, stories and titles is read this way when an index opens."""
+    ix, _ = store.open_current(index_dir)
+    with ix.reader() as reader:
+        assert len(reader.leaf_readers()) > 1
+        dates = whoosh_format.numeric_column(reader, DATE)
+        assert dates.tolist() == list(reader.column_reader(DATE, translate=False))
+        for field in (STORY, TITLE_KEY):
+            values = whoosh_format.bytes_column(reader, field)
+            assert values.tolist() == list(reader.column_reader(field, translate=False))
+            assert len(set(values.tolist())) > 2000  # real, distinct keys of 3,010 posts
