@@ -14,8 +14,9 @@ filtering); `--mix wide` adds every query of benchmarks/relevance_queries.tsv
 from when the workers are done with their start-up work (the suggestion
 vocabulary, built in the background: minutes at a million posts before FS1's
 bulk read, which a load run then shared the cores with), and says when. Prints
-requests/s, latency p50/p95/p99, errors, and each gunicorn worker's peak RSS
-and current PSS (file pages shared between workers counted once); one JSON
+requests/s, latency p50/p95/p99, errors, and each gunicorn worker's peak RSS,
+current PSS (file pages shared between workers counted once) and its own
+anonymous memory (RssAnon: without the index files' mapped pages); one JSON
 object at the end.
 """
 from __future__ import annotations
@@ -77,16 +78,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def worker_memory(server_pid: int) -> list[tuple[int, int]]:
-    """(peak RSS, PSS) in bytes of each child (gunicorn worker) of the server process."""
+def worker_memory(server_pid: int) -> list[tuple[int, int, int]]:
+    """(peak RSS, PSS, private anonymous RSS) in bytes of each child (gunicorn worker) of the
+    server process. RSS counts the pages of the memory-mapped index files a worker has touched,
+    which are the page cache's, shared by the workers; RssAnon is the worker's own."""
     sizes = []
     for pid in process_children().get(server_pid, ()):
         try:
             hwm, pss = proc_kib_field(pid, "status", "VmHWM:"), proc_kib_field(pid, "smaps_rollup", "Pss:")
+            anon = proc_kib_field(pid, "status", "RssAnon:")
         except (OSError, ValueError):
             continue
-        if hwm is not None and pss is not None:
-            sizes.append((hwm, pss))
+        if hwm is not None and pss is not None and anon is not None:
+            sizes.append((hwm, pss, anon))
     return sizes
 
 
@@ -165,8 +169,9 @@ def main() -> None:
         figures["requests_per_s"] = round(figures["requests"] / figures["duration_s"], 1)
         figures["errors"] = figures["socket_errors"] + figures["non_2xx"]
         memory = worker_memory(server.pid)
-        figures["worker_peak_rss_mib"] = [round(rss / 2**20) for rss, _ in memory]
-        figures["worker_pss_mib"] = [round(pss / 2**20) for _, pss in memory]
+        figures["worker_peak_rss_mib"] = [round(rss / 2**20) for rss, _, _ in memory]
+        figures["worker_pss_mib"] = [round(pss / 2**20) for _, pss, _ in memory]
+        figures["worker_anon_mib"] = [round(anon / 2**20) for _, _, anon in memory]
         figures.update(ready_s=round(ready_s, 1), mix=args.mix, target=args.target, connections=args.connections, seconds=args.seconds, workers=args.workers,
                        queries=len(paths))
     finally:
@@ -176,7 +181,8 @@ def main() -> None:
           f"{figures['seconds']} s, {figures['workers']} workers (ready {figures['ready_s']} s after start): "
           f"{figures['requests_per_s']} requests/s, p50 {figures['p50_ms']:.1f} ms, p95 {figures['p95_ms']:.1f} ms, "
           f"p99 {figures['p99_ms']:.1f} ms, {figures['errors']} errors, worker peak RSS "
-          f"{figures['worker_peak_rss_mib']} MiB, PSS {figures['worker_pss_mib']} MiB")
+          f"{figures['worker_peak_rss_mib']} MiB, PSS {figures['worker_pss_mib']} MiB, "
+          f"own (RssAnon) {figures['worker_anon_mib']} MiB")
     print(json.dumps(figures))
 
 
