@@ -5,7 +5,10 @@
 INDEX_ROOT is an engine index root (its `current` generation is read); `--tantivy DIR` also
 breaks down a tantivy index folder (benchmarks/tantivy_peer.py) by file extension.
 
-The engine's index (Whoosh's W3 codec; see indexer/whoosh_format.py):
+The engine's index: per file kind, then per field of its FS1 segments (indexer/codec.py; exact,
+from every term dictionary block: terms, postings, bytes of the dictionary `ftd`, of docnums and
+frequencies and of positions in `fpo`); for W3 segments (an index from before FS1, or written by
+the fallback writer; see indexer/whoosh_format.py):
 
 - per file kind, summed over segments: `trm` (the term dictionary: one entry per field and
   term, holding the term's statistics and either a pointer into `pst` or, for a term of one
@@ -96,15 +99,23 @@ class _Field:
 def whoosh_breakdown(root: Path) -> dict:
     """The engine's current index generation under `root`, broken down (see the module's doc)."""
     from finsearch.indexer.store import open_current
+    from finsearch.indexer.whoosh_format import fs1_terms
 
     ix, build = open_current(root)
     fields: dict[str, _Field] = defaultdict(_Field)
+    fs1_fields: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     stored: dict[str, float] = defaultdict(float)
     with ix.reader() as reader:
         docs = reader.doc_count_all()
         for segment, _ in reader.leaf_readers():
-            pst = build / segment.segment().make_filename(".pst")
-            _walk_terms(segment, pst.stat().st_size if pst.exists() else 0, fields)
+            fs1 = fs1_terms(segment)
+            if fs1 is not None:
+                for name in fs1.indexed_field_names():
+                    for part, size in fs1.field_sizes(name).items():
+                        fs1_fields[name][part] += size
+            else:
+                pst = build / segment.segment().make_filename(".pst")
+                _walk_terms(segment, pst.stat().st_size if pst.exists() else 0, fields)
             _sample_stored(segment, stored)
     files = files_by_kind(build)
     total_stored = files.get("_stored.col", 0)
@@ -128,6 +139,8 @@ def whoosh_breakdown(root: Path) -> dict:
     return {
         "engine": "whoosh", "path": str(build), "documents": docs, "total_bytes": sum(files.values()),
         "files": files, "fields": out_fields,
+        "fs1_fields": {name: dict(sizes) for name, sizes in sorted(
+            fs1_fields.items(), key=lambda item: -(item[1]["docs_bytes"] + item[1]["positions_bytes"]))},
         # The term file beyond its entries: filetables' hash tables and the sorted index of keys.
         "trm_tables_bytes": files.get("trm", 0) - sum(f["trm_entry_bytes"] for f in out_fields.values()),
         "stored_fields_estimate": {name: round(total_stored * size / stored_total)
@@ -226,19 +239,24 @@ def print_breakdown(report: dict, posts: int | None = None) -> None:
         if kind == "trm" and "trm_tables_bytes" in report:
             print(f"  {'  of it beyond the entries':32}{_mib(report['trm_tables_bytes']):>12}"
                   f"{_share(report['trm_tables_bytes'], total):>8}  hash tables and key index")
-    if "fields" not in report:
-        return
-    print(f"  {'field':14}{'terms':>11}{'postings':>13}{'trm MiB':>9}{' of it inlined':>15}{'pst MiB':>9}"
-          f"  parts of pst + inlined (estimate): doc ids / weights / values")
-    for name, f in report["fields"].items():
-        parts: dict[str, int] = defaultdict(int)
-        for estimate in (f["pst_parts_estimate"], f["inlined_parts_estimate"]):
-            for part, size in (estimate or {}).items():
-                parts[part] += size
-        split = " / ".join(f"{part} {_mib(size)}" for part, size in parts.items()) or "–"
-        print(f"  {name:14}{f['terms']:>11,}{f['postings']:>13,}{_mib(f['trm_entry_bytes']):>9}"
-              f"{_mib(f['inlined_postings_bytes']):>15}{_mib(f['pst_bytes']):>9}  {split}")
-    stored = report["stored_fields_estimate"]
+    if report.get("fs1_fields"):
+        print(f"  {'FS1 field':14}{'terms':>11}{'postings':>13}{'dictionary MiB':>16}{'docs+freqs MiB':>16}"
+              f"{'positions MiB':>15}")
+        for name, f in report["fs1_fields"].items():
+            print(f"  {name:14}{f['terms']:>11,}{f['postings']:>13,}{_mib(f['dictionary_bytes']):>16}"
+                  f"{_mib(f['docs_bytes']):>16}{_mib(f['positions_bytes']):>15}")
+    if report.get("fields"):
+        print(f"  {'W3 field':14}{'terms':>11}{'postings':>13}{'trm MiB':>9}{' of it inlined':>15}{'pst MiB':>9}"
+              f"  parts of pst + inlined (estimate): doc ids / weights / values")
+        for name, f in report["fields"].items():
+            parts: dict[str, int] = defaultdict(int)
+            for estimate in (f["pst_parts_estimate"], f["inlined_parts_estimate"]):
+                for part, size in (estimate or {}).items():
+                    parts[part] += size
+            split = " / ".join(f"{part} {_mib(size)}" for part, size in parts.items()) or "–"
+            print(f"  {name:14}{f['terms']:>11,}{f['postings']:>13,}{_mib(f['trm_entry_bytes']):>9}"
+                  f"{_mib(f['inlined_postings_bytes']):>15}{_mib(f['pst_bytes']):>9}  {split}")
+    stored = report.get("stored_fields_estimate")
     if stored:
         print("  _stored.col by field (estimate): "
               + ", ".join(f"{name} {_mib(size)}" for name, size in stored.items() if size >= total / 1000))

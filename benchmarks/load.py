@@ -10,9 +10,13 @@ Latin/digit terms, with a date range, a category, sorted by date, a second page,
 and the empty query (`--mix fixed`: 14 requests, so after the first round the
 engine answers from its per-query cache, as it does for a reporter paging and
 filtering); `--mix wide` adds every query of benchmarks/relevance_queries.tsv
-(150 requests, more than the cache holds: every search is a cold one). Prints
-requests/s, latency p50/p95/p99, errors, and each gunicorn worker's peak RSS
-and current PSS (file pages shared between workers counted once); one JSON
+(150 requests, more than the cache holds: every search is a cold one). Measures
+from when the workers are done with their start-up work (the suggestion
+vocabulary, built in the background: minutes at a million posts before FS1's
+bulk read, which a load run then shared the cores with), and says when. Prints
+requests/s, latency p50/p95/p99, errors, and each gunicorn worker's peak RSS,
+current PSS (file pages shared between workers counted once) and its own
+anonymous memory (RssAnon: without the index files' mapped pages); one JSON
 object at the end.
 """
 from __future__ import annotations
@@ -74,17 +78,48 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def worker_memory(server_pid: int) -> list[tuple[int, int]]:
-    """(peak RSS, PSS) in bytes of each child (gunicorn worker) of the server process."""
+def worker_memory(server_pid: int) -> list[tuple[int, int, int]]:
+    """(peak RSS, PSS, private anonymous RSS) in bytes of each child (gunicorn worker) of the
+    server process. RSS counts the pages of the memory-mapped index files a worker has touched,
+    which are the page cache's, shared by the workers; RssAnon is the worker's own."""
     sizes = []
     for pid in process_children().get(server_pid, ()):
         try:
             hwm, pss = proc_kib_field(pid, "status", "VmHWM:"), proc_kib_field(pid, "smaps_rollup", "Pss:")
+            anon = proc_kib_field(pid, "status", "RssAnon:")
         except (OSError, ValueError):
             continue
-        if hwm is not None and pss is not None:
-            sizes.append((hwm, pss))
+        if hwm is not None and pss is not None and anon is not None:
+            sizes.append((hwm, pss, anon))
     return sizes
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """The user + system CPU time the processes have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        total += sum(int(field) for field in stat[stat.rindex(b")") + 2:].split()[11:13])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_idle(server_pid: int, limit: float = 900) -> None:
+    """Until the workers are done with their start-up work (the suggestion vocabulary is built in
+    the background): a second in which they use under a tenth of a core."""
+    deadline = time.time() + limit
+    workers = process_children().get(server_pid, [])
+    used = cpu_seconds(workers)
+    while time.time() < deadline:
+        time.sleep(1)
+        now = cpu_seconds(workers)
+        if now - used < 0.1:
+            return
+        used = now
+    sys.exit(f"the workers were still busy {limit:g} s after start")
 
 
 def main() -> None:
@@ -104,8 +139,9 @@ def main() -> None:
     server = subprocess.Popen([sys.executable, "-m", "finsearch", "serve", "--index", str(args.index),
                                "--port", str(port), "--workers", str(args.workers)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started = time.time()
     try:
-        deadline = time.time() + 60
+        deadline = started + 60
         while True:
             try:
                 stats = json.loads(urllib.request.urlopen(base + "/api/stats", timeout=5).read())
@@ -121,6 +157,8 @@ def main() -> None:
         for path in paths[:len(fixed)]:  # warm: jieba, OpenCC, the facet arrays in every worker
             for _ in range(args.workers * 2):
                 urllib.request.urlopen(base + path, timeout=30).read()
+        wait_until_idle(server.pid)
+        ready_s = time.time() - started
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(LUA % ", ".join(json.dumps(p) for p in paths))
         done = subprocess.run(["wrk", "-t", "2", "-c", str(args.connections), "-d", f"{args.seconds}s",
@@ -131,18 +169,20 @@ def main() -> None:
         figures["requests_per_s"] = round(figures["requests"] / figures["duration_s"], 1)
         figures["errors"] = figures["socket_errors"] + figures["non_2xx"]
         memory = worker_memory(server.pid)
-        figures["worker_peak_rss_mib"] = [round(rss / 2**20) for rss, _ in memory]
-        figures["worker_pss_mib"] = [round(pss / 2**20) for _, pss in memory]
-        figures.update(mix=args.mix, target=args.target, connections=args.connections, seconds=args.seconds, workers=args.workers,
+        figures["worker_peak_rss_mib"] = [round(rss / 2**20) for rss, _, _ in memory]
+        figures["worker_pss_mib"] = [round(pss / 2**20) for _, pss, _ in memory]
+        figures["worker_anon_mib"] = [round(anon / 2**20) for _, _, anon in memory]
+        figures.update(ready_s=round(ready_s, 1), mix=args.mix, target=args.target, connections=args.connections, seconds=args.seconds, workers=args.workers,
                        queries=len(paths))
     finally:
         server.terminate()
         server.wait(timeout=30)
     print(f"{figures['mix']} mix of {figures['queries']} ({figures['target']}), {figures['connections']} connections, "
-          f"{figures['seconds']} s, {figures['workers']} workers: "
+          f"{figures['seconds']} s, {figures['workers']} workers (ready {figures['ready_s']} s after start): "
           f"{figures['requests_per_s']} requests/s, p50 {figures['p50_ms']:.1f} ms, p95 {figures['p95_ms']:.1f} ms, "
           f"p99 {figures['p99_ms']:.1f} ms, {figures['errors']} errors, worker peak RSS "
-          f"{figures['worker_peak_rss_mib']} MiB, PSS {figures['worker_pss_mib']} MiB")
+          f"{figures['worker_peak_rss_mib']} MiB, PSS {figures['worker_pss_mib']} MiB, "
+          f"own (RssAnon) {figures['worker_anon_mib']} MiB")
     print(json.dumps(figures))
 
 

@@ -10,17 +10,18 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
+import json
 import logging
 import multiprocessing
 import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from tqdm import tqdm
 from whoosh import index as whoosh_index
@@ -40,9 +41,10 @@ log = logging.getLogger(__name__)
 # would hold a private copy of the whole index.
 WRITER_OPTIONS = {"compound": False}
 POSTS_PER_EXTRA_PROC = 1000  # below this, starting worker processes costs more than it saves
-# A segment's postings are held in memory until it is written (about 200 bytes
-# each); past this many, or past MAX_SEGMENT_DOCS documents (so a merge that
-# purges its deleted documents stays bounded), a worker starts a new segment.
+# A segment's postings are held in memory until it is written (12 bytes each and
+# 4 a position: indexer/writer.TermPool); past this many, or past MAX_SEGMENT_DOCS
+# documents (so a merge that purges its deleted documents stays bounded), a worker
+# starts a new segment.
 MAX_SEGMENT_POSTINGS = 16_000_000
 
 
@@ -59,9 +61,24 @@ class BuildReport(ProblemCounts):
 @dataclass
 class _WorkerResult:
     segments: list
-    indexed: list[tuple[str, str]]  # (id, path) of every post written
     problems: list[Problem]
-    stock_mentions: stock_names.Mentions = field(default_factory=dict)
+    # Each post written, a JSON line [id, path, stock mentions], in a file of the build folder:
+    # kept in the worker's heap, a million posts' small objects pinned arenas around every
+    # segment's garbage (a worker grew by 1.9 KB a post), and the parent held them all twice.
+    posts_file: Path
+
+
+def _spill_name(build: Path) -> Path:
+    return build / f"_posts-{os.getpid()}.jsonl"
+
+
+def _spilled(results: list[_WorkerResult]) -> Iterator[tuple[str, str, list[tuple[str, str]]]]:
+    """(id, path, stock mentions) of each post the workers wrote."""
+    for result in results:
+        with result.posts_file.open(encoding="utf-8") as lines:
+            for line in lines:
+                doc_id, path, pairs = json.loads(line)
+                yield doc_id, path, [tuple(pair) for pair in pairs]
 
 
 def _die_with_parent() -> None:
@@ -137,14 +154,16 @@ def _build_into(build: Path, archive: Path, root: Path, paths: list[Path], passe
     with tqdm(total=len(paths), unit="post", desc="indexing", disable=not progress, mininterval=0.5) as bar:
         results = _run_workers(build, archive, paths, procs, bar)
     report = BuildReport(index=root, files=len(paths), problems=passed_over + [p for r in results for p in r.problems])
-    duplicates = _duplicates([pair for r in results for pair in r.indexed], report.problems)
+    indexed = [(doc_id, path) for doc_id, path, _ in _spilled(results)]
+    duplicates = _duplicates(indexed, report.problems)
+    dropped = set(duplicates)
     report.problems.sort(key=lambda problem: problem.path)  # stable: a file's problems stay in order
-    report.indexed = sum(len(r.indexed) for r in results) - len(duplicates)
+    report.indexed = len(indexed) - len(duplicates)
     guard.check_posts(archive, len(paths), report.indexed)
     if replacing:
-        dropped = set(duplicates)
-        kept = {doc_id for r in results for doc_id, path in r.indexed if path not in dropped}
+        kept = {doc_id for doc_id, path in indexed if path not in dropped}
         guard.check_deletions(len(replacing - kept), len(replacing), max_delete)
+    del indexed
     store.crash_point("after-segments")
     ix = whoosh_index.open_dir(str(build))
     writer = ix.writer(**WRITER_OPTIONS)
@@ -155,8 +174,10 @@ def _build_into(build: Path, archive: Path, root: Path, paths: list[Path], passe
         for path in duplicates:
             writer.delete_by_term(PATH, path)
         writer.commit(merge=False)
-    mentions = {path: pairs for r in results for path, pairs in r.stock_mentions.items() if path not in duplicates}
+    mentions = {path: pairs for _, path, pairs in _spilled(results) if pairs and path not in dropped}
     stock_names.write(build, ix.latest_generation(), mentions)
+    for result in results:
+        result.posts_file.unlink()
     return report
 
 
@@ -219,15 +240,22 @@ def _no_cycle_collection():
 
 def _write_share(build: Path, archive: Path, paths: list[Path], advance: Callable[[int], object]) -> _WorkerResult:
     ix = whoosh_index.open_dir(str(build))
-    result = _WorkerResult([], [], [])
+    result = _WorkerResult([], [], _spill_name(build))
+    with result.posts_file.open("w", encoding="utf-8") as spill:
+        _write_posts(ix, archive, paths, advance, result, spill)
+    return result
+
+
+def _write_posts(ix, archive: Path, paths: list[Path], advance: Callable[[int], object], result: _WorkerResult,
+                 spill: TextIO) -> None:
     writer = _segment_writer(ix)
     for path in paths:
         read = read_post(path, archive)
         result.problems.extend(read.problems)
         if read.post is not None:
             writer.add_document(**to_document(read.post))
-            result.indexed.append((read.post.id, read.post.path))
-            result.stock_mentions[read.post.path] = stock_names.of_post(read.post)
+            spill.write(json.dumps([read.post.id, read.post.path, stock_names.of_post(read.post)],
+                                   ensure_ascii=False) + "\n")
         advance(1)
         if writer.held_postings > MAX_SEGMENT_POSTINGS or writer.doc_count() >= MAX_SEGMENT_DOCS:
             result.segments.append(writer.finish_segment())
@@ -241,7 +269,6 @@ def _write_share(build: Path, archive: Path, paths: list[Path], advance: Callabl
         result.segments.append(writer.finish_segment())
     else:
         writer.cancel()
-    return result
 
 
 def _segment_writer(ix) -> SegmentWriterBase:

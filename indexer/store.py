@@ -131,10 +131,12 @@ def expected_manifest() -> dict[str, Any]:
     """What this finsearch writes into an index (and needs to read one correctly); not to be mutated."""
     from finsearch.analysis import fingerprint
     from finsearch.indexer import near_duplicates
+    from finsearch.indexer.codec import POSTINGS_FORMAT
     from finsearch.indexer.schema import make_schema
     schema = make_schema()
     return {"schema": {name: type(schema[name]).__name__ for name in schema.names()},
-            "analysis": {**fingerprint(), "signatures": near_duplicates.fingerprint()}}
+            "analysis": {**fingerprint(), "signatures": near_duplicates.fingerprint()},
+            "postings": POSTINGS_FORMAT}
 
 
 def write_manifest(build: Path, generation: int) -> None:
@@ -155,9 +157,9 @@ def read_manifest(build: Path) -> dict[str, Any] | None:
 def manifest_problem(manifest: dict[str, Any] | None, reindexing: bool = False) -> str | None:
     """Why an index with this manifest can't be read correctly (None: it can).
 
-    An index that lacks only the fields the nightly reindex alone reads is served as it
-    is; `reindexing` (the reindex asking) says it needs rebuilding, which the reindex does
-    in full by itself, once.
+    An index that lacks only the fields the nightly reindex alone reads, or whose postings
+    are in an older format, is served as it is; `reindexing` (the reindex asking) says it
+    needs rebuilding, which the reindex does in full by itself, once.
     """
     from finsearch.indexer.schema import REINDEX_ONLY_FIELDS
     if manifest is None:
@@ -177,6 +179,9 @@ def manifest_problem(manifest: dict[str, Any] | None, reindexing: bool = False) 
         changed = sorted(k for k in expected["analysis"] if not isinstance(analysis, dict)
                          or analysis.get(k) != expected["analysis"][k])
         return f"was analysed differently (changed: {', '.join(changed)})"
+    # Any postings format is read (a segment records its codec); an older one is rewritten once.
+    if reindexing and manifest.get("postings") != expected["postings"]:
+        return f"has its postings in Whoosh's W3 format, not {expected['postings']} ({built_by})"
     return None
 
 

@@ -1,22 +1,26 @@
 """Everything finsearch knows about Whoosh's insides, in one place: the fence.
 
 The fast writer (`indexer/writer.py`) and the fast postings reader
-(`search/postings.py`) go past Whoosh's public API: they write and read the
-W3 codec's files directly (posting blocks, term infos, the one-byte field
-lengths, a fixed-width column in one read for the nightly reindex:
-`fixed_column_bytes`, checked against Whoosh's reader on its first and last
-value) and use private names of Whoosh's writer and codec classes. This
-module holds all of that, and nothing else in the project may:
+(`search/postings.py`) go past Whoosh's public API: the writer drives private
+names of Whoosh's SegmentWriter to hand whole fields to our FS1 codec
+(`indexer/codec.py`, our own file format, read through Whoosh's public codec
+interfaces); the reader reaches a segment reader's FS1 terms (`fs1_terms`), and
+reads W3 files directly (posting blocks and term infos of indexes written
+before FS1 or by the fallback writer, the one-byte field lengths, a fixed-width
+columns in one read a segment (`fixed_column_bytes` for the nightly reindex,
+`numeric_column` and `bytes_column` for the search's per-document table), each
+checked against Whoosh's reader on a few values). This module holds all of
+that, and nothing else in the project may:
 
 - the **version gate**: the fast paths were verified against exactly the
   whoosh-reloaded versions in `VERIFIED_VERSIONS`; with any other version, or
   with `FINSEARCH_WHOOSH_FAST=0` in the environment, they are off;
-- a **self-check when an index is opened** (`verify_reader`): for each segment,
-  the fast reader must give exactly what Whoosh's own `reader.postings()`
-  gives (docnums, weights, encoded and decoded positions) for the first terms
-  of every field and one term of several blocks, and the field lengths Whoosh
-  gives; cached per segment, so a new index generation checks only its new
-  segments;
+- a **self-check when an index is opened** (`verify_reader`): for each W3
+  segment, the fast reader must give exactly what Whoosh's own
+  `reader.postings()` gives (docnums, weights, encoded and decoded positions)
+  for the first terms of every field and one term of several blocks; for every
+  segment, the field lengths Whoosh gives; cached per segment, so a new index
+  generation checks only its new segments;
 - the **fallback**: when the gate or the check fails, `fast_paths()` /
   `fast_reading()` say no, the reader takes Whoosh's public matchers and the
   build takes Whoosh's own `SegmentWriter` (`StockSegmentWriter`); slower,
@@ -27,6 +31,7 @@ Everything here was read off whoosh-reloaded 2.7.5 (`whoosh/codec/whoosh3.py`,
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import importlib.metadata
 import io
@@ -36,7 +41,6 @@ import pickle
 import struct
 import threading
 import zlib
-from array import array
 from collections.abc import Callable, Iterator, Sequence
 from itertools import pairwise
 from typing import Any, Protocol
@@ -45,16 +49,14 @@ import numpy as np
 from whoosh.codec.whoosh3 import (
     LENGTHS_COLUMN,
     WHOOSH3_HEADER_MAGIC,
-    W3Codec,
-    W3FieldWriter,
-    W3PostingsWriter,
     W3TermInfo,
 )
-from whoosh.columns import FixedBytesColumn
-from whoosh.formats import Format, Frequency, Positions
-from whoosh.system import pack_uint, pack_ushort
-from whoosh.util.numeric import byte_to_length, length_to_byte
+from whoosh.columns import FixedBytesColumn, NumericColumn, VarBytesColumn
+from whoosh.formats import Format
+from whoosh.util.numeric import byte_to_length
 from whoosh.writing import SegmentWriter
+
+from finsearch.indexer.codec import FieldPostings, FS1Codec, FS1FieldWriter, FS1TermsReader, spans
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +171,12 @@ def _decode_block(data: bytes, start: int, end: int, compression: int) -> Block:
 TERM_INFO_FIXED_BYTES: int = W3TermInfo._struct.size
 
 
+def fs1_terms(segment: Any) -> FS1TermsReader | None:
+    """A segment reader's FS1 term dictionary and postings, or None (a W3 segment)."""
+    terms = getattr(segment, "_terms", None)
+    return terms if isinstance(terms, FS1TermsReader) else None
+
+
 def term_table(segment: Any) -> Iterator[tuple[str, bytes, bytes]]:
     """(field, term bytes, the term info's bytes as stored) of every term of a segment reader,
     in the order of its term file (.trm); for benchmarks/index_bytes.py, which weighs them."""
@@ -206,6 +214,68 @@ def fixed_column_bytes(segment: Any, field: str) -> bytes:
             return raw
         log.warning("column %s does not read as expected: reading it through Whoosh, which is slower", field)
     return b"".join(reader)
+
+
+def numeric_column(reader: Any, field: str) -> np.ndarray:
+    """Every document's raw value (translate=False) of a numeric column in all segments of an
+    index reader, deleted documents included, as int64: one read a segment. Checked against
+    Whoosh's reader on a few documents; through it (a call per document) when that fails."""
+    parts = []
+    for segment in _leaves(reader):
+        creader = segment.column_reader(field, translate=False)
+        count = segment.doc_count_all()
+        if fast_paths() and isinstance(creader, NumericColumn.Reader) and creader._typecode in "qQiIhHbB":
+            width = creader._fixedlen
+            written = min(creader._count, count)
+            raw = bytes(creader._dbfile.get(creader._basepos, written * width)) + creader._defaultbytes * (
+                count - written)
+            values = np.frombuffer(raw, dtype=np.dtype(creader._typecode).newbyteorder(">")).astype(np.int64)
+            if all(int(values[row]) == creader[row] for row in _probes(count)):
+                parts.append(values)
+                continue
+            log.warning("column %s does not read as expected: reading it through Whoosh, which is slower", field)
+        parts.append(np.fromiter(creader, dtype=np.int64, count=count))
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+
+def bytes_column(reader: Any, field: str) -> np.ndarray:
+    """Every document's raw value of a variable-length bytes column (an ID field's) in all
+    segments of an index reader, deleted documents included, as a numpy bytes array (values
+    hold no NUL, which numpy would strip): one read a segment, checked as numeric_column."""
+    parts = []
+    for segment in _leaves(reader):
+        creader = segment.column_reader(field, translate=False)
+        count = segment.doc_count_all()
+        if fast_paths() and isinstance(creader, VarBytesColumn.Reader) and len(creader._lengths) == count:
+            lengths = np.asarray(creader._lengths, dtype=np.int64)
+            offsets = np.asarray(creader._offsets, dtype=np.int64)
+            total = int(offsets[-1] + lengths[-1]) if count else 0
+            data = np.frombuffer(bytes(creader._dbfile.get(creader._basepos, total)), dtype=np.uint8)
+            width = max(int(lengths.max(initial=0)), 1)
+            table = np.zeros(count * width, dtype=np.uint8)
+            table[spans(np.arange(count) * width, lengths)] = data[spans(offsets, lengths)]
+            values = table.view(f"S{width}")
+            if all(values[row] == creader[row] for row in _probes(count)):
+                parts.append(values)
+                continue
+            log.warning("column %s does not read as expected: reading it through Whoosh, which is slower", field)
+        parts.append(np.array(list(creader), dtype=np.bytes_))
+    return np.concatenate(parts) if parts else np.empty(0, dtype="S1")
+
+
+def fixed_bytes_column(reader: Any, field: str) -> bytes:
+    """`fixed_column_bytes` of every segment of an index reader, in docnum order."""
+    return b"".join(fixed_column_bytes(segment, field) for segment in _leaves(reader))
+
+
+def _leaves(reader: Any) -> list[Any]:
+    """An index reader's segment readers in docnum order (an empty index's reader has none)."""
+    return [segment for segment, _ in reader.leaf_readers()] if reader.doc_count_all() else []
+
+
+def _probes(count: int) -> list[int]:
+    """The documents a column's fast read is checked on: first, last and a few between."""
+    return sorted({0, count - 1, *range(0, count, max(1, count // 8))}) if count else []
 
 
 # -- the self-check -----------------------------------------------------------
@@ -270,14 +340,16 @@ def _passes_self_check(segment: Any, segid: str) -> bool:
 
 
 def _first_disagreement(segment: Any) -> str | None:
-    """How the fast reader differs from Whoosh on a few terms and lengths of a segment, or None."""
+    """How the fast reader differs from Whoosh on a few terms and lengths of a segment, or None
+    (an FS1 segment's postings are ours, read the same way by both: only its lengths)."""
     schema = segment.schema
+    w3 = fs1_terms(segment) is None
     for fieldname in sorted(segment.indexed_field_names()):
         if fieldname not in schema:
             continue
-        for tbytes, info in _sample_terms(segment, fieldname):
+        for tbytes, info in _sample_terms(segment, fieldname) if w3 else ():
             fmt = schema[fieldname].format
-            fast = segment_postings(segment, info, fmt.supports("positions"), CHECK_POSTINGS)
+            fast = segment_postings(segment, info, fmt.supports("positions"), enough=CHECK_POSTINGS)
             # Compared as far as the fast reader read: all, or the blocks up to CHECK_POSTINGS.
             upto = fast[0][-1] + 1 if len(fast[0]) >= CHECK_POSTINGS else segment.doc_count_all()
             if _without_deleted(segment, fast, fmt) != _stock_postings(segment, fieldname, tbytes, fmt, upto):
@@ -311,26 +383,36 @@ def _sample_terms(segment: Any, fieldname: str) -> list[tuple[bytes, Any]]:
 SegmentPostings = tuple[list[int], list[float], "list[tuple[bytes, list[int]]] | None"]
 
 
-def segment_postings(segment: Any, info: Any, positional: bool,
-                     enough: int) -> tuple[list[int], list[float], list[Any]]:
-    """A term's postings in one segment as the fast reader reads them, deleted documents
-    included, block by block until at least `enough`; values (encoded positions) only for
-    a positional field."""
+def segment_postings(segment: Any, info: Any, positional: bool, wanted: list[int] | None = None,
+                     enough: int | None = None) -> tuple[list[int], list[float], list[Any]]:
+    """A W3 term's postings in one segment as the fast reader reads them, deleted documents
+    included, block by block: only the blocks holding some of `wanted` (sorted docnums; None:
+    every block), until at least `enough` postings (None: all); values (encoded positions) only
+    for a positional field."""
     docs: list[int] = []
     weights: list[float] = []
     values: list[Any] = []
-    for _, decode in segment_blocks(segment, info):
-        deltas, block_weights, block_values = decode()
-        last = 0  # each block's deltas add up from 0
-        for delta in deltas:
-            last += delta
-            docs.append(last)
-        weights.extend(block_weights)
-        if positional:
-            values.extend(block_values)
-        if len(docs) >= enough:
-            break
+    previous_max = -1
+    for max_id, decode in segment_blocks(segment, info):
+        if wanted is None or _any_between(wanted, previous_max, max_id):
+            deltas, block_weights, block_values = decode()
+            last = 0  # each block's deltas add up from 0
+            for delta in deltas:
+                last += delta
+                docs.append(last)
+            weights.extend(block_weights)
+            if positional:
+                values.extend(block_values)
+            if enough is not None and len(docs) >= enough:
+                break
+        previous_max = max_id
     return docs, weights, values
+
+
+def _any_between(sorted_docs: list[int], low: int, high: int) -> bool:
+    """Whether any of `sorted_docs` is in (low, high]."""
+    i = bisect.bisect_right(sorted_docs, low)
+    return i < len(sorted_docs) and sorted_docs[i] <= high
 
 
 def _without_deleted(segment: Any, fast: tuple[list[int], list[float], list[Any]], fmt: Format) -> SegmentPostings:
@@ -360,212 +442,6 @@ def _stock_postings(segment: Any, fieldname: str, tbytes: bytes, fmt: Format, up
             values.append((matcher.value(), list(matcher.value_as("positions"))))
         matcher.next()
     return docs, weights, values if positional else None
-
-
-# -- writing: the W3 codec with grouped postings ------------------------------
-
-# Whoosh zlib-compresses every block of postings, even a one-posting block of a
-# rare term (most terms are rare), though zlib costs about 8 µs a call and saves
-# nothing on a few bytes. Blocks this short are written plain; the reader reads
-# each block's compression flag, so the files stay Whoosh's.
-COMPRESS_MIN_POSTINGS = 8
-# A term found in one document only (most terms) keeps its posting in the term
-# table itself (Whoosh's inlining), not as a block of its own in the postings file.
-INLINE_BELOW = 2
-# Postings per block (Whoosh: 128). A search reads only the blocks that hold the
-# documents it still considers (search/postings.py): smaller blocks, less to decode.
-BLOCK_POSTINGS = 64
-
-def encodes_fast(fmt: Format) -> bool:
-    """Whether `encode_value` knows this posting format's value encoding."""
-    return type(fmt) in (Frequency, Positions)
-
-
-def encode_value(fmt: Format, positions: list[int]) -> bytes:
-    """The value Whoosh's Frequency or Positions format stores for a term at these positions.
-
-    Positions are Whoosh's (a count, then a pickled list of gaps that
-    `Positions.decode_positions` unpickles), pickled by hand: without the
-    protocol header and memo opcodes that `pickle.dumps` writes, a value is 9
-    bytes instead of 13 for one position, and 2 bytes a gap instead of 2 plus 6.
-    """
-    if type(fmt) is Frequency:
-        return _frequency(len(positions))
-    if len(positions) == 1:
-        return _one_position(positions[0])
-    gaps = [b - a for a, b in pairwise(positions)]
-    return pack_uint(len(positions)) + b"](" + b"".join(map(_pickled_int, [positions[0], *gaps])) + b"e."
-
-
-@functools.cache
-def _frequency(count: int) -> bytes:
-    """The value of a Frequency posting, remembered: a segment holds millions, of a few counts."""
-    return pack_uint(count)
-
-
-@functools.cache
-def _one_position(position: int) -> bytes:
-    """The value of a term found once in a document (most terms), remembered."""
-    return pack_uint(1) + b"]" + _pickled_int(position) + b"a."
-
-
-@functools.cache
-def _pickled_int(value: int) -> bytes:
-    """A non-negative int as pickle's BININT1, BININT2 or BININT opcode."""
-    if value < 0x100:
-        return b"K" + bytes((value,))
-    if value < 0x10000:
-        return b"M" + value.to_bytes(2, "little")
-    return b"J" + value.to_bytes(4, "little", signed=True)
-
-
-def stored_length(length: int) -> int:
-    """A field length as Whoosh stores it (one byte) and gives it back."""
-    return byte_to_length(length_to_byte(length))
-
-
-class _PostingsWriter(W3PostingsWriter):
-    # W3PostingsWriter's block buffer and settings
-    _blocklimit: int
-    _compression: int
-    _inlinelimit: int
-    _ids: array
-    _weights: array
-    _values: list[bytes]
-    _maxweight: float
-    _minlength: int | None
-    _maxlength: int
-    _terminfo: Any
-
-    def add_all(self, ids: Sequence[int], weights: Sequence[float], values: Sequence[bytes],
-                lengths: Sequence[int]) -> None:
-        """Whoosh's add_posting for a whole posting list (field lengths as Whoosh stores
-        them, 0 where the field has none): fills each block in one go."""
-        limit = self._blocklimit
-        for start in range(0, len(ids), limit):
-            if self._ids:
-                self._write_block()
-            end = start + limit
-            block_weights = weights[start:end]
-            self._ids = array("I", ids[start:end])
-            self._weights = array("f", block_weights)
-            self._values = [value for value in values[start:end] if value]  # as add_posting: empty values are not kept
-            self._maxweight = max(block_weights)
-            known = [length for length in lengths[start:end] if length]
-            self._minlength = min(known) if known else None
-            self._maxlength = max(known) if known else 0
-
-    def finish_postings(self) -> Any:
-        # Whoosh's inlining of short posting lists calls a misspelt method (set_inline).
-        if not self.written() and len(self._ids) < self._inlinelimit:
-            terminfo, self._terminfo = self._terminfo, None
-            terminfo.add_block(self)
-            terminfo.set_inlined(self._ids, self._weights, self._values)
-            terminfo.__class__ = _InlinedTermInfo
-            return terminfo
-        return super().finish_postings()
-
-    def _write_block(self, last: bool = False) -> None:
-        """W3PostingsWriter._write_block with two changes: the pickles are protocol 3
-        (bytes values as bytes, not protocol 2's `_codecs.encode` calls of about 35
-        bytes each), and short blocks are not compressed."""
-        if not self._blockcount:
-            self._postfile.write(WHOOSH3_HEADER_MAGIC)
-        self._terminfo.add_block(self)
-        ids = self._ids
-        data = pickle.dumps((self._mini_ids(), self._mini_weights(), self._mini_values()), 3)
-        compression = self._compression if len(ids) >= COMPRESS_MIN_POSTINGS else 0
-        if compression:
-            data = zlib.compress(data, compression)
-        info = pickle.dumps((len(ids), ids[-1], self._maxweight, compression,
-                             length_to_byte(self._minlength), length_to_byte(self._maxlength)), 3)
-        size = len(info) + len(data)
-        self._postfile.write_int(-size if last else size)  # negative: the term's last block
-        self._postfile.write(info)
-        self._postfile.write(data)
-        self._blockcount += 1
-        self._new_block()
-
-
-class _InlinedTermInfo(W3TermInfo):
-    """A term info with inlined postings, pickled with protocol 3 where Whoosh uses 2.
-
-    Protocol 2 spells each bytes value as a call of `_codecs.encode` on a str
-    (about 35 bytes more a posting); most terms of a segment are inlined, so that
-    was a third of the term tables. `W3TermInfo.from_bytes` unpickles any protocol.
-    """
-
-    _inlined: Any  # W3TermInfo's (ids, weights, values)
-
-    def to_bytes(self) -> bytes:
-        inlined = self._inlined
-        self._inlined, self._offset, self._length = None, 0, 0  # Whoosh packs the fixed part
-        try:
-            head = super().to_bytes()[:self._struct.size]
-        finally:
-            self._inlined = inlined
-        return _INLINED_FLAG + head[1:] + _pickled_postings(*inlined)
-
-
-def _pickled_postings(ids: Sequence[int], weights: Sequence[float], values: Sequence[bytes]) -> bytes:
-    """(ids, weights, values) as pickle.dumps(..., 3) gives them back, by hand for the one
-    posting of a term found in one document: 20 bytes where pickle.dumps writes 40."""
-    if len(ids) != 1 or len(values) != 1 or len(values[0]) > 0xFF:
-        return pickle.dumps((tuple(ids), tuple(weights), tuple(values)), 3)
-    (weight,) = weights
-    (value,) = values
-    small = weight.is_integer() and 0 <= weight < 0x100
-    pickled_weight = _pickled_int(int(weight)) if small else b"G" + struct.pack(">d", weight)
-    return (_pickled_int(ids[0]) + _TUPLE1 + pickled_weight + _TUPLE1
-            + b"C" + bytes((len(value),)) + value + _TUPLE1 + b"\x87.")
-
-
-_TUPLE1 = b"\x85"
-
-
-_INLINED_FLAG = b"\x01"  # the first byte of a packed W3TermInfo
-
-
-class FieldWriter(W3FieldWriter):
-    """Whoosh's W3 field writer (start_field, finish_field), taking each term with all its postings."""
-
-    _fieldid: int
-    _tindex: Any
-
-    def add_term(self, tbytes: bytes, ids: Sequence[int], weights: Sequence[float], values: Sequence[bytes],
-                 lengths: Sequence[int]) -> None:
-        """A term and its postings (field lengths as Whoosh stores them, 0 where the field has none)."""
-        if len(ids) >= INLINE_BELOW:
-            self.start_term(tbytes)
-            self._postwriter.add_all(ids, weights, values, lengths)
-            self.finish_term()
-            return
-        # A one-document term (most terms of a segment), inlined: the bytes Whoosh's postings
-        # writer and W3TermInfo.to_bytes give, without their objects (a fifth of a build's time).
-        (docnum,), (length,), (value,) = ids, lengths, values
-        (weight,) = _FLOAT32.unpack(_FLOAT32.pack(weights[0]))  # as Whoosh's array("f") holds it
-        length_byte = length_to_byte(length) if length else 0
-        head = _TERM_INFO.pack(1, weight, 1, length_byte, length_byte, weight, docnum, docnum)
-        postings = _pickled_postings((docnum,), (weight,), (value,) if value else ())
-        self._tindex.add(pack_ushort(self._fieldid) + tbytes, head + postings)
-
-
-_TERM_INFO = W3TermInfo._struct
-_FLOAT32 = struct.Struct("f")
-
-
-class _Codec(W3Codec):
-    def field_writer(self, storage: Any, segment: Any) -> FieldWriter:
-        return FieldWriter(self, storage, segment)
-
-    def postings_writer(self, dbfile: Any, byteids: bool = False) -> _PostingsWriter:
-        return _PostingsWriter(dbfile, blocklimit=self._blocklimit, byteids=byteids,
-                               compression=self._compression, inlinelimit=self._inlinelimit)
-
-    def __reduce__(self) -> tuple[type, tuple[int, int, int]]:
-        # The table of contents stores each segment's codec: store Whoosh's, so
-        # reading an index never needs this module.
-        return W3Codec, (self._blocklimit, self._compression, self._inlinelimit)
 
 
 class SegmentWriterBase(SegmentWriter):
@@ -601,13 +477,14 @@ class PostingTable(Protocol):
     """Where a FastSegmentWriter keeps its segment's postings until they are written."""
 
     postings: int  # how many it holds
-    merged: bool  # whether some came from Whoosh's merges (their field lengths are to be looked up)
 
     def add_merged(self, fieldname: str, tbytes: bytes, docnum: int, weight: float, value: bytes) -> None: ...
 
-    def write(self, schema: Any, fieldwriter: FieldWriter, lengths: Any) -> None:
-        """Every posting list in (field, term, docnum) order through fieldwriter; `lengths`
-        (a per-document reader) when postings were merged, else None."""
+    def add_segment(self, fields: dict[str, FieldPostings], new_docnums: np.ndarray) -> None:
+        """A merged FS1 segment's postings, whole fields at a time (new_docnums: -1 to drop)."""
+
+    def write(self, schema: Any, fieldwriter: FS1FieldWriter) -> None:
+        """Every field's postings, through the FS1 field writer."""
 
     def clear(self) -> None: ...
 
@@ -633,11 +510,11 @@ class _MergeIntake:
 
 
 class FastSegmentWriter(SegmentWriterBase):
-    """A SegmentWriter whose postings go to a PostingTable and out through the fast codec;
-    deletes, merges, per-document files and commits are Whoosh's."""
+    """A SegmentWriter whose postings go to a PostingTable and out through the FS1 codec
+    (indexer/codec.py); deletes, merges, per-document files and commits are Whoosh's."""
 
     def __init__(self, ix: Any, table: PostingTable, locked: bool = True, **options: Any):
-        super().__init__(ix, locked, codec=_Codec(blocklimit=BLOCK_POSTINGS, inlinelimit=INLINE_BELOW), **options)
+        super().__init__(ix, locked, codec=FS1Codec(), **options)
         self.table = table
         self.pool = _MergeIntake(table)
 
@@ -656,12 +533,26 @@ class FastSegmentWriter(SegmentWriterBase):
         self._added = True
         self.docnum += 1
 
+    def add_postings_to_pool(self, reader: Any, startdoc: int, docmap: dict[int, int] | None) -> None:
+        """A merge's postings (Whoosh's SegmentWriter.add_reader calls this after copying the
+        documents): an FS1 segment's whole fields at a time; any other through Whoosh's
+        walk of every posting."""
+        terms = fs1_terms(reader)
+        if terms is None:
+            super().add_postings_to_pool(reader, startdoc, docmap)
+            return
+        count = reader.doc_count_all()
+        if docmap is None:  # no deleted documents
+            new_docnums = np.arange(startdoc, startdoc + count, dtype=np.int64)
+        else:
+            new_docnums = np.full(count, -1, dtype=np.int64)
+            new_docnums[np.fromiter(docmap.keys(), dtype=np.int64, count=len(docmap))] = np.fromiter(
+                docmap.values(), dtype=np.int64, count=len(docmap))
+        self.table.add_segment({name: terms.field_postings(name) for name in terms.indexed_field_names()
+                                if name in self.schema}, new_docnums)
+
     def _flush_segment(self) -> None:
-        # Whoosh's version writes through fieldwriter.add_postings, which looks
-        # up every posting's field length in the per-document files.
+        # Whoosh's version writes through fieldwriter.add_postings, a call per posting.
         self.perdocwriter.close()
-        lengths = self.per_document_reader() if self.table.merged else None
-        self.table.write(self.schema, self.fieldwriter, lengths)
+        self.table.write(self.schema, self.fieldwriter)
         self.fieldwriter.close()
-        if lengths is not None:
-            lengths.close()

@@ -4,23 +4,25 @@ Whoosh's own writer costs the most where an index of long Chinese posts has the
 most: postings (about 1,200 per long post). Per posting it makes a token object,
 a 5-tuple for a sorting pool that it sorts in full at the end, and a lookup of
 the document's field length while writing. This writer keeps the postings of a
-segment grouped by field and term as they arrive (they arrive in document
-order, so only the terms need sorting), takes term positions from our
-tokenizers' plain tables, and writes the field lengths it already knows. The
-files are in Whoosh's own format (its W3 codec), which any Whoosh 2.7 reads;
-what it takes of Whoosh's insides to write them is in `whoosh_format`, which
-also decides whether this writer may be used (`open_writer`).
+segment in flat arrays per field as they arrive (a term number, a docnum, a
+frequency and the positions of each), takes term positions from our tokenizers'
+plain tables, sorts each field once with numpy and hands it whole to the FS1
+codec (`indexer/codec.py`), which writes it in bulk. Per-document files,
+deletes, merges and commits are Whoosh's; `whoosh_format` decides whether this
+writer may be used (`open_writer`).
 """
 from __future__ import annotations
 
 from array import array
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from finsearch.indexer import whoosh_format
-from finsearch.indexer.whoosh_format import FieldWriter, SegmentWriterBase
+from finsearch.indexer.codec import FieldPostings, FS1FieldWriter
+from finsearch.indexer.whoosh_format import SegmentWriterBase
 
 
 def open_writer(ix: Any, locked: bool = True, **options: Any) -> SegmentWriterBase:
@@ -31,114 +33,123 @@ def open_writer(ix: Any, locked: bool = True, **options: Any) -> SegmentWriterBa
 
 
 class _FieldPostings:
-    """One field's postings in arrival order, in flat arrays: about 24 bytes a posting
-    (a tuple per posting took about 200, which bounded a worker's segments to 10,000 posts)."""
+    """One field's postings in arrival order, in flat arrays: a term number, a docnum and a
+    frequency a posting, and its positions (a positional field) in one array."""
 
-    __slots__ = ("numbers", "terms", "docs", "weights", "lengths", "values")
+    __slots__ = ("numbers", "terms", "docs", "freqs", "positions")
 
     def __init__(self) -> None:
         self.numbers: dict[bytes, int] = {}  # term bytes -> its number in `terms`
         self.terms = array("I")
         self.docs = array("I")
-        self.weights = array("f")  # Whoosh's blocks keep weights as float32 too
-        self.lengths = array("i")  # the field length in the posting; UNKNOWN_LENGTH: look it up
-        self.values: list[bytes] = []
+        self.freqs = array("I")
+        self.positions = array("I")
 
-    def add(self, tbytes: bytes, docnum: int, weight: float, value: bytes, length: int) -> None:
+    def add(self, tbytes: bytes, docnum: int, freq: int, positions: Sequence[int] | None) -> None:
         self.terms.append(self.numbers.setdefault(tbytes, len(self.numbers)))
         self.docs.append(docnum)
-        self.weights.append(weight)
-        self.lengths.append(length)
-        self.values.append(value)
+        self.freqs.append(freq)
+        if positions is not None:
+            self.positions.extend(positions)
 
-
-UNKNOWN_LENGTH = -1
-# Postings turned into Python lists at a time when written (bounds the memory the write takes).
-WRITE_CHUNK_POSTINGS = 1 << 16
+    def sorted(self, positional: bool) -> FieldPostings:
+        """The postings in (term, docnum) order, as the codec writes them."""
+        terms = sorted(self.numbers)
+        rank = np.empty(len(terms), dtype=np.int64)
+        rank[[self.numbers[t] for t in terms]] = np.arange(len(terms))
+        ranks = rank[np.frombuffer(self.terms, dtype=np.uint32)]
+        docs = np.frombuffer(self.docs, dtype=np.uint32)
+        order = np.lexsort((docs, ranks))  # merged postings may come out of docnum order
+        freqs = np.frombuffer(self.freqs, dtype=np.uint32).astype(np.int64)
+        positions = None
+        if positional:
+            firsts = np.cumsum(freqs) - freqs
+            counts = freqs[order]
+            within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+            positions = np.frombuffer(self.positions, dtype=np.uint32)[np.repeat(firsts[order], counts) + within]
+        return FieldPostings(terms, np.searchsorted(ranks[order], np.arange(len(terms) + 1)),
+                             docs[order], freqs[order], positions)
 
 
 class TermPool:
     """A segment's postings in memory, per field (a whoosh_format.PostingTable)."""
 
-    def __init__(self) -> None:
+    def __init__(self, schema: Any) -> None:
+        self._schema = schema
         self._fields: defaultdict[str, _FieldPostings] = defaultdict(_FieldPostings)
         self.postings = 0
-        self.merged = False  # postings from Whoosh's merges: their lengths are looked up when written
 
     def add_merged(self, fieldname: str, tbytes: bytes, docnum: int, weight: float, value: bytes) -> None:
-        """A posting of a document merged in from another segment; its length is looked up later."""
-        self._fields[fieldname].add(tbytes, docnum, weight, value, UNKNOWN_LENGTH)
+        """A posting of a document merged in from another segment, as Whoosh's matchers give it."""
+        fmt = self._schema[fieldname].format
+        if is_positional(fmt):
+            positions = list(fmt.decode_positions(value))
+            self._fields[fieldname].add(tbytes, docnum, len(positions), positions)
+        else:
+            self._fields[fieldname].add(tbytes, docnum, fmt.decode_frequency(value) if value else 1, None)
         self.postings += 1
-        self.merged = True
 
-    def add_terms(self, fieldname: str, docnum: int, terms: list[tuple[bytes, float, bytes]], length: int) -> None:
-        """All postings of one document's field: terms are (term bytes, weight, value)."""
+    def add_segment(self, fields: dict[str, FieldPostings], new_docnums: np.ndarray) -> None:
+        """Every posting of a segment being merged, by field: its docnum d becomes
+        new_docnums[d], and where that is -1 (a deleted document) the posting is dropped."""
+        for fieldname, merged in fields.items():
+            dfs = np.diff(merged.starts)
+            docs = new_docnums[merged.docs]
+            keep = docs >= 0
+            kept = np.add.reduceat(keep, merged.starts[:-1]) if keep.size else np.zeros(0, dtype=np.int64)
+            target = self._fields[fieldname]
+            numbers = np.zeros(dfs.size, dtype=np.uint32)  # a term without a kept posting gets none
+            for row in np.flatnonzero(kept).tolist():
+                numbers[row] = target.numbers.setdefault(merged.terms[row], len(target.numbers))
+            target.terms.frombytes(np.repeat(numbers, dfs)[keep].tobytes())
+            target.docs.frombytes(docs[keep].astype(np.uint32).tobytes())
+            target.freqs.frombytes(merged.freqs[keep].astype(np.uint32).tobytes())
+            if merged.positions is not None and is_positional(self._schema[fieldname].format):
+                target.positions.frombytes(merged.positions[np.repeat(keep, merged.freqs)].astype(np.uint32).tobytes())
+            self.postings += int(keep.sum())
+
+    def add_terms(self, fieldname: str, docnum: int, terms: list[tuple[bytes, int, list[int] | None]]) -> None:
+        """All postings of one document's field: terms are (term bytes, frequency, positions or None)."""
         add = self._fields[fieldname].add
-        for tbytes, weight, vbytes in terms:
-            add(tbytes, docnum, weight, vbytes, length)
+        for tbytes, freq, positions in terms:
+            add(tbytes, docnum, freq, positions)
         self.postings += len(terms)
 
-    def write(self, schema: Any, fieldwriter: FieldWriter, lengths: Any) -> None:
-        """Write every posting list in (field, term, docnum) order, as Whoosh's codec expects."""
+    def write(self, schema: Any, fieldwriter: FS1FieldWriter) -> None:
+        """Write every field's postings."""
         for fieldname in sorted(self._fields):
-            fieldwriter.start_field(fieldname, schema[fieldname])
-            self._write_field(fieldname, self._fields[fieldname], fieldwriter, lengths)
-            fieldwriter.finish_field()
-
-    @staticmethod
-    def _write_field(fieldname: str, field: _FieldPostings, fieldwriter: FieldWriter, lengths: Any) -> None:
-        terms = sorted(field.numbers)
-        rank = np.empty(len(terms), dtype=np.int64)
-        rank[[field.numbers[t] for t in terms]] = np.arange(len(terms))
-        ranks = rank[np.frombuffer(field.terms, dtype=np.uint32)]
-        docs = np.frombuffer(field.docs, dtype=np.uint32)
-        order = np.lexsort((docs, ranks))  # merged postings may come out of docnum order
-        starts = np.searchsorted(ranks[order], np.arange(len(terms) + 1))
-        weights = np.frombuffer(field.weights, dtype=np.float32)
-        field_lengths = np.frombuffer(field.lengths, dtype=np.int32)
-        first = 0
-        while first < len(terms):
-            # The terms of one chunk, as Python lists: at least one term, about WRITE_CHUNK_POSTINGS postings.
-            last = max(first + 1, int(np.searchsorted(starts, starts[first] + WRITE_CHUNK_POSTINGS, "right")) - 1)
-            rows = order[starts[first]:starts[last]]
-            ids = docs[rows].tolist()
-            chunk_lengths = field_lengths[rows].tolist()
-            if lengths is not None:
-                chunk_lengths = [lengths.doc_field_length(d, fieldname) if n == UNKNOWN_LENGTH else n
-                                 for d, n in zip(ids, chunk_lengths)]
-            chunk = (ids, weights[rows].tolist(), [field.values[row] for row in rows.tolist()], chunk_lengths)
-            base = starts[first]
-            for number in range(first, last):
-                a, b = starts[number] - base, starts[number + 1] - base
-                fieldwriter.add_term(terms[number], *(column[a:b] for column in chunk))
-            first = last
+            fieldobj = schema[fieldname]
+            fieldwriter.add_field(fieldname, fieldobj, self._fields[fieldname].sorted(is_positional(fieldobj.format)))
 
     def clear(self) -> None:
         self._fields.clear()
         self.postings = 0
-        self.merged = False
 
 
-def index_terms(field: Any, value: Any) -> tuple[list[tuple[bytes, float, bytes]], int]:
-    """What Whoosh's `field.index(value)` gives, as (term bytes, weight, value) and the field length.
+def is_positional(fmt: Any) -> bool:
+    return bool(fmt.supports("positions"))
 
-    Our tokenizers hand over a term -> positions table directly (for the formats
-    whoosh_format can encode); everything else goes through Whoosh's own chain.
+
+def index_terms(field: Any, value: Any) -> tuple[list[tuple[bytes, int, list[int] | None]], int]:
+    """What Whoosh's `field.index(value)` gives, as (term bytes, frequency, positions: for a
+    positional field, else None) and the field length.
+
+    Our tokenizers hand over a term -> positions table directly; everything else goes
+    through Whoosh's own chain.
     """
     term_positions = getattr(field.analyzer, "term_positions", None)
     fmt = field.format
-    if term_positions is None or not isinstance(value, str) or not whoosh_format.encodes_fast(fmt):
+    positional = is_positional(fmt)
+    if term_positions is None or not isinstance(value, str):
         items = list(field.index(value))
         length = sum(freq for _, freq, _, _ in items) if field.scorable else 0
-        return [(tbytes, weight, vbytes) for tbytes, _, weight, vbytes in items], length
-    boost = fmt.field_boost
-    encode = whoosh_format.encode_value
+        return [(tbytes, freq, list(fmt.decode_positions(vbytes)) if positional else None)
+                for tbytes, freq, _, vbytes in items], length
     terms = []
     length = 0
     for text, positions in term_positions(value).items():
-        freq = len(positions)
-        length += freq
-        terms.append((text.encode("utf-8"), freq * boost, encode(fmt, positions)))
+        length += len(positions)
+        terms.append((text.encode("utf-8"), len(positions), positions if positional else None))
     return terms, (length if field.scorable else 0)
 
 
@@ -148,7 +159,7 @@ class BulkWriter(whoosh_format.FastSegmentWriter):
     table: TermPool
 
     def __init__(self, ix: Any, locked: bool = True, **options: Any):
-        super().__init__(ix, TermPool(), locked, **options)
+        super().__init__(ix, TermPool(ix.schema), locked, **options)
 
     def add_document(self, **fields: Any) -> None:
         """Add one document: plain field values (no boosts, no `_stored_` variants)."""
@@ -162,8 +173,7 @@ class BulkWriter(whoosh_format.FastSegmentWriter):
             length = 0
             if field.indexed:
                 terms, length = index_terms(field, value)
-                # Postings carry the length as Whoosh stores it, rounded to one byte.
-                self.table.add_terms(fieldname, docnum, terms, whoosh_format.stored_length(length))
+                self.table.add_terms(fieldname, docnum, terms)
             perdoc.add_field(fieldname, field, value if field.stored else None, length)
             if field.column_type:
                 perdoc.add_column_value(fieldname, field.column_type, field.to_column_value(value))

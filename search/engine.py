@@ -25,7 +25,7 @@ from whoosh.util.times import datetime_to_long, long_to_datetime
 
 from finsearch.analysis import word_analyzer
 from finsearch.analysis.aliases import AliasTable, shipped_groups
-from finsearch.indexer import stock_names, store
+from finsearch.indexer import stock_names, store, whoosh_format
 from finsearch.indexer.near_duplicates import decode
 from finsearch.indexer.schema import (
     BODY,
@@ -108,10 +108,9 @@ class _FacetTable:
         reader = view.searcher.reader()
         size = reader.doc_count_all()
         # An empty index has no columns at all.
-        dates = np.fromiter(reader.column_reader(DATE, translate=False) if size else (), dtype=np.int64, count=size)
+        dates = whoosh_format.numeric_column(reader, DATE)
         months = (dates - _EPOCH_TICKS).astype("datetime64[us]").astype("datetime64[M]").astype(np.int32)
-        keys = np.array(list(reader.column_reader(STORY)) if size else [], dtype=object)
-        exact = np.unique(keys, return_inverse=True)[1].astype(np.int64)
+        exact = np.unique(whoosh_format.bytes_column(reader, STORY), return_inverse=True)[1].astype(np.int64)
         cats, cat_masks = cls._masks(view, CATEGORY, size)
         papers, paper_masks = cls._masks(view, PAPER, size)
         stories = cls._stories(view, exact, dates, paper_masks)
@@ -129,7 +128,7 @@ class _FacetTable:
         if not size or SIGNATURE not in reader.schema or not reader.has_column(SIGNATURE):
             log.info("index has no near-duplicate signatures: only identical posts are one story")
             return exact
-        sizes, numbers, minima = decode(b"".join(reader.column_reader(SIGNATURE)), size)
+        sizes, numbers, minima = decode(whoosh_format.fixed_bytes_column(reader, SIGNATURE), size)
         papers = (np.where(paper_masks.any(axis=0), paper_masks.argmax(axis=0), -1) if paper_masks.size
                   else np.full(size, -1))
         return near_stories(exact, dates, papers, view.live, sizes, numbers, minima)
@@ -139,8 +138,8 @@ class _FacetTable:
         reader = view.searcher.reader()
         if not size or TITLE_KEY not in reader.schema or not reader.has_column(TITLE_KEY):
             return np.full(size, -1, dtype=np.int64), {}
-        values, ids = np.unique(np.array(list(reader.column_reader(TITLE_KEY)), dtype=object), return_inverse=True)
-        return ids.astype(np.int64), {value: number for number, value in enumerate(values.tolist())}
+        values, ids = np.unique(whoosh_format.bytes_column(reader, TITLE_KEY), return_inverse=True)
+        return ids.astype(np.int64), {value.decode("utf-8"): number for number, value in enumerate(values.tolist())}
 
     @staticmethod
     def _masks(view: IndexView, field: str, size: int):
@@ -435,8 +434,7 @@ class SearchEngine:
         if generation != self._table_generation:
             self._match_cache.clear()
             reader = self._searcher.reader()
-            live = np.fromiter(reader.all_doc_ids(), dtype=np.int64, count=reader.doc_count())
-            self._view = IndexView(self._searcher, live, WORD_FIELD_OF_GRAM)
+            self._view = IndexView(self._searcher, _live_docs(reader), WORD_FIELD_OF_GRAM)
             self._table = _FacetTable.build(self._view)
             self._aliases = AliasTable.build(shipped_groups(), stock_names.pairs(self._build))
             self._table_generation = generation
@@ -594,6 +592,16 @@ def _date_bounds(request: SearchRequest) -> tuple[dt.datetime | None, dt.datetim
     elif last and last < dt.date.max:
         end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time())
     return start, end
+
+
+def _live_docs(reader: Any) -> np.ndarray:
+    """The docnums not deleted, ascending: from each segment's set of deleted ones, not a call per document."""
+    parts = []
+    for segment, base in reader.leaf_readers() if reader.doc_count_all() else ():
+        alive = np.ones(segment.doc_count_all(), dtype=bool)
+        alive[np.fromiter(segment.segment().deleted_docs(), dtype=np.int64)] = False
+        parts.append(np.flatnonzero(alive) + base)
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
 def _first_of_each_story(table: _FacetTable, docs: np.ndarray, scores: np.ndarray, tiers: np.ndarray | None):

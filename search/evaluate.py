@@ -88,17 +88,19 @@ class FrequentPostings:
     def get(self, term: TermEntry, positions: bool) -> Postings | None:
         with self._lock:
             entry = self._lists.get((term.field, term.tbytes))
-            if entry is None or (positions and entry[0].values is None):
+            if entry is None or (positions and entry[0].positions is None):
                 return None
             self._lists.move_to_end((term.field, term.tbytes))
             return entry[0]
 
     def put(self, term: TermEntry, postings: Postings) -> None:
-        size = postings.docs.nbytes + postings.weights.nbytes + _VALUE_BYTES * len(postings.values or ())
+        arrays = [a for a in (postings.docs, postings.weights, postings.positions, postings.position_starts)
+                  if a is not None]
+        size = sum(a.nbytes for a in arrays)
         if size > self._budget:
             return
-        postings.docs.flags.writeable = False  # shared by every later search of this version
-        postings.weights.flags.writeable = False
+        for array in arrays:  # shared by every later search of this version
+            array.flags.writeable = False
         with self._lock:
             old = self._lists.pop((term.field, term.tbytes), None)
             self._bytes += size - (old[1] if old else 0)
@@ -106,9 +108,6 @@ class FrequentPostings:
             while self._bytes > self._budget:
                 _, (_, dropped) = self._lists.popitem(last=False)
                 self._bytes -= dropped
-
-
-_VALUE_BYTES = 56  # what a posting's encoded positions hold in memory, about (a list slot and a short bytes)
 
 
 @dataclass
@@ -334,7 +333,7 @@ class _Evaluation:
         # A scored phrase sums the scores of all its terms, so it reads them all.
         needed = range(len(terms)) if scored else self._phrase_cover(fieldname, q.words, dfs)
         candidates, confirmed, read = within, np.empty(0, dtype=np.int64), {}
-        starts: dict[int, set[int] | None] = {}  # unconfirmed candidate -> where the phrase can start in it
+        starts = np.empty(0, dtype=np.int64)  # where the phrase can start in unconfirmed candidates: _start_keys
         for step, i in enumerate(sorted(needed, key=lambda i: dfs[i])):  # rarest first: fewer blocks
             read[i] = self._postings(terms[i], candidates, positions=True)
             candidates = read[i].docs
@@ -342,10 +341,13 @@ class _Evaluation:
                 confirmed = self._confirmed_by_word(fieldname, q.words, candidates)
             else:  # positions rule candidates out before the next, more frequent, bigram is read
                 if step == 1:
-                    starts = dict.fromkeys(np.setdiff1d(candidates, confirmed, assume_unique=True).tolist())
-                _narrow_starts(fmt, starts, dict(read) if step == 1 else {i: read[i]})
+                    unconfirmed = np.setdiff1d(candidates, confirmed, assume_unique=True)
+                    first, second = read.items()
+                    starts = np.intersect1d(_start_keys(*first, unconfirmed), _start_keys(*second, unconfirmed))
+                else:
+                    starts = np.intersect1d(starts, _start_keys(i, read[i], np.unique(starts >> _DOC_SHIFT)))
                 candidates = np.union1d(np.intersect1d(candidates, confirmed, assume_unique=True),
-                                        np.array(sorted(starts), dtype=np.int64))
+                                        np.unique(starts >> _DOC_SHIFT))
             if not candidates.size:
                 return NO_MATCHES
         docs = candidates
@@ -402,7 +404,7 @@ class _Evaluation:
         """The live postings of a term among `within` (None: all)."""
         if term in self._read:
             postings, read_within = self._read[term]
-            if (postings.values is not None or not positions) and _covers(read_within, within):
+            if (postings.positions is not None or not positions) and _covers(read_within, within):
                 return _restricted(postings, within)
         read_within = within
         frequent = term.doc_frequency >= FREQUENT_DOCS
@@ -417,7 +419,7 @@ class _Evaluation:
         else:
             postings = read_postings(term, read_within, positions)
             if self.view.has_deletions:
-                postings = _rows(postings, np.flatnonzero(self.view.is_live[postings.docs]))
+                postings = postings.rows(np.flatnonzero(self.view.is_live[postings.docs]))
             postings = _restricted(postings, read_within)
             if frequent:
                 self.view.frequent.put(term, postings)
@@ -435,26 +437,21 @@ def _covers(read_within: np.ndarray | None, within: np.ndarray | None) -> bool:
     return bool(at.size == 0 or (at[-1] < read_within.size and np.array_equal(read_within[at], within)))
 
 
-def _narrow_starts(fmt, starts: dict, new: dict[int, Postings]) -> None:
-    """Keep in `starts` the phrase starts that agree with the bigrams `new` (offset in the
-    phrase -> postings); drop the documents left with none, or without one of them."""
-    docs = np.fromiter(starts, dtype=np.int64, count=len(starts))
-    rows = {offset: np.searchsorted(postings.docs, docs).tolist() for offset, postings in new.items()}
-    for k, doc in enumerate(docs.tolist()):
-        possible = starts[doc]
-        for offset, postings in new.items():
-            row = rows[offset][k]
-            if row == postings.docs.size or postings.docs[row] != doc:
-                possible = None
-                break
-            here = {p - offset for p in fmt.decode_positions(postings.encoded(row))}
-            possible = here if possible is None else possible & here
-            if not possible:
-                break
-        if possible:
-            starts[doc] = possible
-        else:
-            del starts[doc]
+# A phrase start as one int64: docnum << _DOC_SHIFT | the position the phrase starts at.
+_DOC_SHIFT = 32
+
+
+def _start_keys(offset: int, postings: Postings, docs: np.ndarray) -> np.ndarray:
+    """Where a phrase can start in `docs` (sorted) by the bigram at `offset` in it: each
+    position of the bigram in one of them, less the offset, as sorted start keys."""
+    at = np.searchsorted(postings.docs, docs)
+    found = at < postings.docs.size
+    found[found] = postings.docs[at[found]] == docs[found]
+    here = postings.rows(at[found])
+    assert here.positions is not None, "postings read without positions"
+    starts = here.positions - offset
+    keys = (here.docs[here.position_rows()] << _DOC_SHIFT) | starts
+    return np.unique(keys[starts >= 0])
 
 
 def _restricted(postings: Postings, within: np.ndarray | None) -> Postings:
@@ -463,14 +460,7 @@ def _restricted(postings: Postings, within: np.ndarray | None) -> Postings:
     at = np.searchsorted(within, postings.docs)
     inside = at < within.size
     inside[inside] = within[at[inside]] == postings.docs[inside]
-    return _rows(postings, np.flatnonzero(inside))
-
-
-def _rows(postings: Postings, rows: np.ndarray) -> Postings:
-    if rows.size == postings.docs.size:
-        return postings
-    values = None if postings.values is None else [postings.values[i] for i in rows.tolist()]
-    return Postings(postings.docs[rows], postings.weights[rows], values)
+    return postings.rows(np.flatnonzero(inside))
 
 
 def _is_plain_wrapper(q: wq.Query) -> bool:

@@ -2,25 +2,27 @@
 
 Whoosh's matchers walk postings one document at a time in Python, which is
 where a query's time went. Here a term's postings come out whole, as arrays:
-each block of ~100 postings is unpickled once, and blocks holding none of the
-documents asked about are not decoded at all.
+an FS1 segment's (indexer/codec.py) decoded with numpy in one go, positions
+as one flat array; a W3 segment's (an index from before FS1, or written by the
+fallback writer) block by block, blocks holding none of the documents asked
+about not decoded at all.
 
-Reading Whoosh's files directly is the business of `indexer/whoosh_format.py`
-(the one module that knows Whoosh's file format); a segment it has not
-verified, or every segment when its fast paths are off, is read here through
+Reading W3 files directly is the business of `indexer/whoosh_format.py` (the
+one module that knows Whoosh's file format); a W3 segment it has not verified,
+or every W3 segment when its fast paths are off, is read here through
 Whoosh's public matchers instead, into the same arrays.
 """
 from __future__ import annotations
 
-import bisect
+from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
 from whoosh.reading import TermNotFound
 
 from finsearch.indexer import whoosh_format
+from finsearch.indexer.codec import segments_postings, spans
 
 
 @dataclass(frozen=True)
@@ -30,15 +32,26 @@ class Postings:
 
     docs: np.ndarray  # int64 docnums, ascending
     weights: np.ndarray  # float64: term frequency × field boost
-    values: list | None  # each posting's encoded positions, if asked for: see `encoded`
+    positions: np.ndarray | None = None  # int64, flat, if read with positions: see `position_starts`
+    position_starts: np.ndarray | None = None  # int64, len(docs) + 1: row i's are positions[s[i]:s[i + 1]]
 
-    def encoded(self, row: int) -> bytes:
-        """The encoded positions of a posting (for the field format's decode_positions)."""
-        assert self.values is not None, "postings read without positions"
-        return whoosh_format.encoded_value(self.values[row])
+    def rows(self, rows: np.ndarray) -> Postings:
+        """The postings at these rows (ascending), positions too."""
+        if rows.size == self.docs.size:
+            return self
+        if self.positions is None or self.position_starts is None:
+            return Postings(self.docs[rows], self.weights[rows])
+        firsts, counts = self.position_starts[rows], np.diff(self.position_starts)[rows]
+        return Postings(self.docs[rows], self.weights[rows], self.positions[spans(firsts, counts)],
+                        np.concatenate(([0], np.cumsum(counts))))
+
+    def position_rows(self) -> np.ndarray:
+        """The row of each position."""
+        assert self.position_starts is not None, "postings read without positions"
+        return np.repeat(np.arange(self.docs.size), np.diff(self.position_starts))
 
 
-EMPTY = Postings(np.empty(0, dtype=np.int64), np.empty(0), [])
+EMPTY = Postings(np.empty(0, dtype=np.int64), np.empty(0), np.empty(0, dtype=np.int64), np.zeros(1, dtype=np.int64))
 
 
 @dataclass(frozen=True)
@@ -65,53 +78,105 @@ def find_term(reader: Any, field: str, tbytes: bytes) -> TermEntry | None:
 
 
 def read_postings(term: TermEntry, within: np.ndarray | None = None, positions: bool = False) -> Postings:
-    """The postings of a term, with their encoded positions if asked (a positional field).
+    """The postings of a term, with their positions if asked (a positional field).
 
-    With `within` (sorted docnums): at least the postings of these documents;
-    blocks holding none of them are skipped without being decoded.
+    With `within` (sorted docnums): at least the postings of these documents; the
+    segments holding none of them are not read, and a W3 segment's blocks holding
+    none of them are not decoded.
     """
-    # Gathered as Python lists and converted once: a block is only ~100 postings.
-    deltas: list[int] = []
-    weights: list[float] = []
-    values: list = []
-    last = 0  # the last docnum gathered: deltas add up from 0
+    parts: list[Postings] = []
+    fs1_run: list = []  # consecutive FS1 segments: decoded together
+
+    def decode_run() -> None:
+        if fs1_run:
+            read = segments_postings(fs1_run, positions)
+            parts.append(Postings(read.docs, read.freqs * fs1_run[0][0].boost(term.field), read.positions,
+                                  read.position_starts))
+            fs1_run.clear()
+
     for segment, base, info in term.segments:
         wanted = None
         if within is not None:
             low, high = np.searchsorted(within, (base, base + segment.doc_count_all()))
-            wanted = (within[low:high] - base).tolist()
-            if not wanted:
+            if low == high:
                 continue
-        if not whoosh_format.fast_reading(segment):
-            docs = _stock_read(segment, term, wanted, weights, values if positions else None)
-            if docs:
-                deltas.append(base + docs[0] - last)
-                deltas.extend(b - a for a, b in pairwise(docs))
-                last = base + docs[-1]
+            wanted = within[low:high] - base
+        fs1 = whoosh_format.fs1_terms(segment)
+        if fs1 is not None:
+            fs1_run.append((fs1, info, base))
             continue
-        previous_max = -1
-        for max_id, decode in whoosh_format.segment_blocks(segment, info):
-            if wanted is None or _any_between(wanted, previous_max, max_id):
-                block_deltas, block_weights, block_values = decode()
-                # A block's deltas start from 0: make its first relative to `last`.
-                deltas.append(base + block_deltas[0] - last)
-                deltas.extend(block_deltas[1:])
-                weights.extend(block_weights)
-                if positions:
-                    values.extend(block_values)
-                last = base + max_id
-            previous_max = max_id
-    if not deltas:
+        decode_run()
+        fmt = segment.schema[term.field].format
+        if whoosh_format.fast_reading(segment):
+            docs, weights, values = whoosh_format.segment_postings(segment, info, positions, _listed(wanted))
+        else:
+            docs, weights, values = _stock_read(segment, term, _listed(wanted), positions)
+        parts.append(_from_lists(docs, base, weights, values if positions else None, fmt))
+    decode_run()
+    if not parts:
         return EMPTY
-    return Postings(np.cumsum(np.array(deltas, dtype=np.int64)), np.array(weights, dtype=np.float64),
-                    values if positions else None)
+    if len(parts) == 1:
+        return parts[0]
+    joined_positions = joined_starts = None
+    if positions:
+        joined_positions = np.concatenate([part.positions for part in parts if part.positions is not None])
+        counts = np.concatenate([np.diff(part.position_starts) for part in parts if part.position_starts is not None])
+        joined_starts = np.concatenate(([0], np.cumsum(counts)))
+    return Postings(np.concatenate([part.docs for part in parts]), np.concatenate([part.weights for part in parts]),
+                    joined_positions, joined_starts)
 
 
-def _stock_read(segment: Any, term: TermEntry, wanted: list[int] | None, weights: list[float],
-                values: list | None) -> list[int]:
-    """Whoosh's own matcher over one segment (live documents only): appends the weights (and
-    values) of the postings of `wanted` (None: all) and returns their docnums in the segment."""
+def field_terms(reader: Any, field: str) -> Iterator[tuple[list[bytes], np.ndarray]]:
+    """Each segment's terms of `field`, in byte order, with their document counts (deleted
+    documents included): an FS1 segment's in one pass over its term dictionary."""
+    if not reader.doc_count_all():  # an empty index's reader has no segments to list
+        return
+    for segment, _ in reader.leaf_readers():
+        fs1 = whoosh_format.fs1_terms(segment)
+        if fs1 is not None:
+            yield fs1.doc_frequencies(field)
+        elif field in segment.indexed_field_names():
+            items = [(tbytes, info.doc_frequency()) for tbytes, info in segment.iter_field(field)]
+            yield [tbytes for tbytes, _ in items], np.array([df for _, df in items], dtype=np.int64)
+
+
+def doc_frequencies(reader: Any, field: str, terms: list[bytes]) -> np.ndarray:
+    """The document count of each of `terms` (sorted bytes) in `field`, in all segments."""
+    counts = np.zeros(len(terms), dtype=np.int64)
+    if not terms:
+        return counts
+    wanted = np.array(terms, dtype=np.bytes_)  # no term holds a NUL, which bytes_ would strip
+    for keys, dfs in field_terms(reader, field):
+        if not keys:
+            continue
+        rows = np.searchsorted(np.array(keys, dtype=np.bytes_), wanted).clip(max=len(keys) - 1)
+        present = np.array(keys, dtype=np.bytes_)[rows] == wanted
+        counts[present] += dfs[rows[present]]
+    return counts
+
+
+def _listed(docs: np.ndarray | None) -> list[int] | None:
+    return None if docs is None else docs.tolist()
+
+
+def _from_lists(docs: list[int], base: int, weights: list[float], values: list | None, fmt: Any) -> Postings:
+    """Postings from a W3 segment's lists (values: each posting's encoded positions)."""
+    if values is None:
+        return Postings(np.array(docs, dtype=np.int64) + base, np.array(weights, dtype=np.float64))
+    decoded = [list(fmt.decode_positions(whoosh_format.encoded_value(value))) for value in values]
+    counts = np.array([len(p) for p in decoded], dtype=np.int64)
+    return Postings(np.array(docs, dtype=np.int64) + base, np.array(weights, dtype=np.float64),
+                    np.array([p for ps in decoded for p in ps], dtype=np.int64),
+                    np.concatenate(([0], np.cumsum(counts))))
+
+
+def _stock_read(segment: Any, term: TermEntry, wanted: list[int] | None,
+                positions: bool) -> tuple[list[int], list[float], list]:
+    """Whoosh's own matcher over one segment (live documents only): the docnums in the
+    segment of the postings of `wanted` (None: all), their weights and values if asked."""
     docs: list[int] = []
+    weights: list[float] = []
+    values: list = []
     matcher = segment.postings(term.field, term.tbytes)
     targets = iter(wanted) if wanted is not None else None
     while matcher.is_active():
@@ -127,10 +192,10 @@ def _stock_read(segment: Any, term: TermEntry, wanted: list[int] | None, weights
                 continue
         docs.append(matcher.id())
         weights.append(matcher.weight())
-        if values is not None:
+        if positions:
             values.append(matcher.value())
         matcher.next()
-    return docs
+    return docs, weights, values
 
 
 def field_lengths(reader: Any, field: str) -> np.ndarray:
@@ -146,9 +211,3 @@ def field_lengths(reader: Any, field: str) -> np.ndarray:
             parts.append(np.array([segment.doc_field_length(d, field, 0) or 0
                                    for d in range(segment.doc_count_all())], dtype=np.float64))
     return np.concatenate(parts) if parts else np.empty(0)
-
-
-def _any_between(sorted_docs: list[int], low: int, high: int) -> bool:
-    """Whether any of `sorted_docs` is in (low, high]."""
-    i = bisect.bisect_right(sorted_docs, low)
-    return i < len(sorted_docs) and sorted_docs[i] <= high

@@ -7,7 +7,7 @@ of the story's first post. One paper's own near-copies are left apart: on the wi
 templates with new facts (港股IPO：X递表港交所, the daily 沪深两市成交额突破… or 人民币中间价), not
 the same news told twice; for the same reason the window is shorter than a day.
 
-Candidates come from LSH banding: a band is BAND_ROWS consecutive 16-bit minima packed into
+Candidates come from LSH banding: a band is BAND_ROWS consecutive 8-bit minima packed into
 one integer key, and posts with an equal key in some band are compared. A candidate pair is merged
 when its estimated Jaccard similarity is at least MIN_JACCARD, or when the shorter post is
 almost all inside the longer one and they are at most CONTAINMENT_WINDOW apart (MIN_CONTAINMENT:
@@ -22,14 +22,14 @@ import logging
 
 import numpy as np
 
-from finsearch.indexer.near_duplicates import SIGNATURE_HASHES
+from finsearch.indexer.near_duplicates import MINIMUM_BITS, SIGNATURE_HASHES
 
 log = logging.getLogger(__name__)
 
 TICKS_PER_HOUR = 3_600_000_000  # dates are Whoosh ticks (µs)
 STORY_WINDOW = 20 * TICKS_PER_HOUR
 CONTAINMENT_WINDOW = 2 * TICKS_PER_HOUR
-# 3 minima (48 bits) a band, 42 bands: a pair with Jaccard 0.4 (a 同花顺 first sentence of a
+# 3 minima (24 bits) a band, 42 bands: a pair with Jaccard 0.4 (a 同花顺 first sentence of a
 # 财联社 flash twice its length) is a candidate 96% of the time, one with 0.05 0.5%.
 BAND_ROWS = 3
 MIN_JACCARD = 0.6
@@ -71,12 +71,18 @@ def _exact_heads(exact: np.ndarray, dates: np.ndarray, live: np.ndarray) -> np.n
 def _candidate_pairs(docs: np.ndarray, dates: np.ndarray, minima: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct pairs (earlier, later) of `docs` within STORY_WINDOW sharing a band key."""
     found = []
+    docs_dates = dates[docs]
+    # One integer sort key per band: the band's key above each doc's place in (date, docnum) order.
+    place = np.empty(docs.size, dtype=np.uint64)
+    place[np.lexsort((docs, docs_dates))] = np.arange(docs.size, dtype=np.uint64)
+    place_bits = np.uint64(max(int(docs.size - 1).bit_length(), 1))
+    assert MINIMUM_BITS * BAND_ROWS + int(place_bits) <= 64, "a band and a place fit one uint64"
     for start in range(0, SIGNATURE_HASHES - BAND_ROWS + 1, BAND_ROWS):
         band = np.zeros(docs.size, dtype=np.uint64)
         for row in range(BAND_ROWS):
-            band |= minima[docs, start + row].astype(np.uint64) << np.uint64(16 * row)
-        order = np.lexsort((dates[docs], band))
-        keys, when, who = band[order], dates[docs][order], docs[order]
+            band |= minima[docs, start + row].astype(np.uint64) << np.uint64(MINIMUM_BITS * row)
+        order = np.argsort((band << place_bits) | place)
+        keys, when, who = band[order], docs_dates[order], docs[order]
         # Within a run of equal keys (sorted by date), pair each post with the ones after it
         # until the window is passed; offset by offset, while any pair is left.
         offset = 1
@@ -98,7 +104,10 @@ def _similar(first: np.ndarray, second: np.ndarray, dates: np.ndarray, sizes: np
     """Which candidate pairs are near-duplicates (a bool per pair)."""
     if not first.size:
         return np.zeros(0, dtype=bool)
-    jaccard = (minima[first] == minima[second]).mean(axis=1)
+    # b-bit minima also agree by chance, 1 in 2**MINIMUM_BITS: the share of equal minima is
+    # J + (1 - J) * chance, solved for J.
+    chance = 2.0 ** -MINIMUM_BITS
+    jaccard = np.clip(((minima[first] == minima[second]).mean(axis=1) - chance) / (1 - chance), 0.0, 1.0)
     size_a, size_b = sizes[first], sizes[second]
     # |A ∩ B| = J (|A| + |B|) / (1 + J), over the shorter one's size.
     containment = jaccard * (size_a + size_b) / ((1 + jaccard) * np.minimum(size_a, size_b))

@@ -22,6 +22,7 @@ from pypinyin import Style, lazy_pinyin
 from finsearch.analysis import fold, is_cjk, simplify
 from finsearch.analysis.segmenter import USER_DICT
 from finsearch.indexer.schema import BODY, TITLE
+from finsearch.search.postings import doc_frequencies, field_terms
 from finsearch.search.types import MAX_QUERY_CHARS, SearchError
 
 log = logging.getLogger(__name__)
@@ -84,18 +85,15 @@ class Vocabulary:
     def build(cls, reader) -> Vocabulary:
         """From a Whoosh reader: title words and dictionary words, with their document counts."""
         started = time.perf_counter()
-        # Segment by segment: a MultiReader's merged term iterator is several times slower.
-        leaves = [leaf for leaf, _ in reader.leaf_readers()] if reader.doc_count_all() else []
-        title_counts: dict[str, int] = {}
-        for leaf in leaves:
-            for term, info in leaf.iter_field(TITLE):
-                word = term.decode("utf-8") if isinstance(term, bytes) else term
-                title_counts[word] = title_counts.get(word, 0) + info.doc_frequency()
-        words = [w for w in dict.fromkeys([*title_counts, *dictionary_words()]) if _keepable(w)]
-        counts = []
-        for word in words:
-            body = sum(leaf.doc_frequency(BODY, word) for leaf in leaves)
-            counts.append(max(title_counts.get(word, 0), body))
+        title_counts: dict[bytes, int] = {}
+        for keys, dfs in field_terms(reader, TITLE):
+            for key, df in zip(keys, dfs.tolist()):
+                title_counts[key] = title_counts.get(key, 0) + df
+        words = sorted(w for w in {*(key.decode("utf-8") for key in title_counts), *dictionary_words()}
+                       if _keepable(w))
+        encoded = [w.encode("utf-8") for w in words]  # sorted too: UTF-8 keeps code point order
+        body_counts = doc_frequencies(reader, BODY, encoded)
+        counts = [max(title_counts.get(key, 0), int(body)) for key, body in zip(encoded, body_counts)]
         kept = [(w, c) for w, c in zip(words, counts) if c > 0]  # a dictionary word no post uses
         vocabulary = cls([w for w, _ in kept], [c for _, c in kept])
         log.info("suggestions: %d words, %d keys in %.2f s", len(vocabulary.words), len(vocabulary.keys),

@@ -1,8 +1,6 @@
 """The bulk writer writes what Whoosh's own writer would, and a parallel build loses nothing."""
 from __future__ import annotations
 
-import functools
-
 import pytest
 from whoosh import index as whoosh_index
 
@@ -11,7 +9,7 @@ from finsearch.indexer.schema import make_schema, to_document
 from finsearch.indexer.store import open_current
 from finsearch.indexer.writer import BulkWriter, index_terms
 from tests.test_ingest import messy_archive  # noqa: F401  (a fixture)
-from tests.whoosh_contents import decoded_value, index_contents
+from tests.whoosh_contents import index_contents
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +28,14 @@ def test_bulk_terms_are_what_whoosh_analysis_gives(sample_posts):
             field = schema[name]
             if not field.indexed:
                 continue
-            # Positions compared decoded: the bulk writer pickles them in fewer bytes.
-            decoded = functools.partial(decoded_value, field.format)
-            expected = sorted((text, weight, decoded(value)) for text, _, weight, value in field.index(value))
+            # The bulk writer keeps frequencies and positions; Whoosh, weights and encoded values.
+            fmt = field.format
+            positions = fmt.supports("positions")
+            expected = sorted((text, freq, weight, list(fmt.decode_positions(value)) if positions else None)
+                              for text, freq, weight, value in field.index(value))
             terms, _ = index_terms(field, value)
-            assert sorted((text, weight, decoded(value)) for text, weight, value in terms) == expected, (post.path, name)
+            found = sorted((text, freq, freq * fmt.field_boost, positions) for text, freq, positions in terms)
+            assert found == expected, (post.path, name)
 
 
 def test_bulk_writer_writes_the_index_whoosh_writes(sample_posts, tmp_path):

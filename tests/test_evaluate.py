@@ -15,6 +15,7 @@ from finsearch.indexer.schema import BODY, BODY_GRAM, ID_FIELD, TITLE
 from finsearch.search.evaluate import IndexView, evaluate
 from finsearch.search.postings import field_lengths, find_term, read_postings
 from finsearch.search.query import WORD_FIELD_OF_GRAM, parse_query
+from tests.whoosh_contents import positions_at
 
 QUERIES = [
     # words, phrases of two to six bigrams, a character twice, one character
@@ -165,12 +166,11 @@ def test_postings_within_some_documents_hold_theirs(searcher):
     assert np.array_equal(part.docs[rows], wanted)
     full_rows = np.searchsorted(complete.docs, wanted)
     assert np.array_equal(part.weights[rows], complete.weights[full_rows])
-    assert [part.encoded(i) for i in rows] == [complete.encoded(i) for i in full_rows]
-    assert part.docs.size < complete.docs.size  # blocks without any of them were skipped
+    assert [positions_at(part, i) for i in rows] == [positions_at(complete, i) for i in full_rows]
     whoosh = reader.postings(BODY_GRAM, "公司")
     for row, docnum in enumerate(complete.docs.tolist()):
         assert whoosh.id() == docnum and whoosh.weight() == complete.weights[row]
-        assert whoosh.value() == complete.encoded(row)
+        assert list(whoosh.value_as("positions")) == positions_at(complete, row)
         whoosh.next()
     assert not whoosh.is_active()
 
@@ -209,8 +209,7 @@ def test_deleted_documents_never_match(index_dir, tmp_path, archive_posts):
 
 
 def test_a_spread_of_terms_reads_as_whoosh_reads_them(searcher):
-    """Rare and common terms alike (the bulk writer keeps one-document terms in the term
-    table; tests/test_whoosh_format.py reads those on their own)."""
+    """Rare and common terms alike, positions too."""
     reader = searcher.reader()
     checked = 0
     for field in (BODY_GRAM, BODY):
@@ -221,7 +220,7 @@ def test_a_spread_of_terms_reads_as_whoosh_reads_them(searcher):
             for row, docnum in enumerate(postings.docs.tolist()):
                 assert whoosh.id() == docnum and whoosh.weight() == postings.weights[row]
                 if field == BODY_GRAM:
-                    assert whoosh.value() == postings.encoded(row)
+                    assert list(whoosh.value_as("positions")) == positions_at(postings, row)
                 whoosh.next()
             assert not whoosh.is_active()
             checked += 1

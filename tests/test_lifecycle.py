@@ -216,7 +216,7 @@ def test_rollback_restores_the_previous_results_exactly(site):
     new_build = index / os.readlink(index / "current")
     assert new_build != old_build and os.readlink(index / "previous") == str(old_build.relative_to(index))
     # The new generation shares the unchanged segment files (hard links); the old one is as it was.
-    shared = [p for p in new_build.iterdir() if p.name in old_files and p.suffix in (".trm", ".pst", ".col")]
+    shared = [p for p in new_build.iterdir() if p.name in old_files and p.suffix in (".ftd", ".fpo", ".col")]
     assert shared and all(p.stat().st_ino == old_files[p.name][0] for p in shared)
     assert {p.name: (p.stat().st_ino, p.read_bytes()) for p in old_build.iterdir()
             if p.is_file() and p.name != ".retired"} == old_files

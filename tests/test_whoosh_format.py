@@ -18,14 +18,14 @@ from whoosh import index as whoosh_index
 from whoosh.fields import DATETIME
 
 from finsearch.indexer import build_index, store, whoosh_format
-from finsearch.indexer.schema import BODY_GRAM, ID_FIELD, make_schema, to_document
+from finsearch.indexer.schema import DATE, ID_FIELD, STORY, TITLE_KEY, make_schema, to_document
 from finsearch.indexer.writer import BulkWriter, open_writer
 from finsearch.search import SearchEngine
 from finsearch.search.evaluate import IndexView, evaluate
 from finsearch.search.postings import field_lengths, find_term, read_postings
 from finsearch.search.query import WORD_FIELD_OF_GRAM, parse_query
 from finsearch.search.types import SearchRequest, Sort
-from tests.whoosh_contents import index_contents
+from tests.whoosh_contents import index_contents, positions_at
 
 FENCE_LOG = whoosh_format.__name__
 QUERIES = ["银行", "人工智能", "供应链金融", "美联储 OR 央行", "金融 -银行", "A股", "3.5%", "title:美联储", ""]
@@ -98,7 +98,7 @@ def _segments(ix) -> int:
 
 def _assert_reads_as_whoosh(ix, block_postings: int = 128) -> int:
     """The fast reader's postings and lengths equal Whoosh's for a spread of terms of every
-    field; returns how many of them span several blocks (of `block_postings`) in a segment."""
+    field; returns how many of them have more postings in a segment than a W3 block holds."""
     several_blocks = 0
     with ix.reader() as reader:
         assert whoosh_format.verify_reader(reader)
@@ -121,13 +121,11 @@ def _assert_reads_as_whoosh(ix, block_postings: int = 128) -> int:
                 matcher = reader.postings(fieldname, tbytes)
                 expected = []
                 while matcher.is_active():
-                    value = (matcher.value(), list(matcher.value_as("positions"))) if positional else None
+                    value = list(matcher.value_as("positions")) if positional else None
                     expected.append((matcher.id(), matcher.weight(), value))
                     matcher.next()
-                fmt = reader.schema[fieldname].format
                 found = [(int(postings.docs[row]), float(postings.weights[row]),
-                          (postings.encoded(row), list(fmt.decode_positions(postings.encoded(row))))
-                          if positional else None) for row in live]
+                          positions_at(postings, row) if positional else None) for row in live]
                 assert found == expected, (fieldname, tbytes)
         for fieldname in ("title", "body", "title_gram", "body_gram"):
             lengths = field_lengths(reader, fieldname)
@@ -157,28 +155,9 @@ def test_the_bulk_writer_merges_segments_as_whoosh_does(batches, tmp_path, fast)
     for stage, expected, found in zip(("deletions", "merge", "optimization"), stock[1], bulk[1], strict=True):
         assert found == expected, f"after the {stage}"
     assert stock[1][0][4] and not stock[1][2][4]  # deleted documents, gone once merged
-    # The bulk writer's own index, merges included, reads fast as Whoosh reads it.
+    # The bulk writer's own index, merges included, reads fast as Whoosh reads it, long lists too.
     bulk_ix = whoosh_index.open_dir(str(tmp_path / "bulk"))
-    assert _assert_reads_as_whoosh(bulk_ix, whoosh_format.BLOCK_POSTINGS) > 3
-
-
-def test_the_bulk_writer_keeps_one_document_terms_in_the_term_table(batches, tmp_path, fast):
-    """Its inlined postings are read from the term info, as Whoosh reads them."""
-    folder = tmp_path / "bulk"
-    folder.mkdir()
-    ix = whoosh_index.create_in(str(folder), make_schema())
-    writer = BulkWriter(ix)
-    for post in batches[0]:
-        writer.add_document(**to_document(post))
-    writer.commit()
-    with ix.reader() as reader:
-        inlined = [tbytes for tbytes, info in reader.iter_field(BODY_GRAM) if info.is_inlined()]
-        assert len(inlined) > 1000
-        for tbytes in inlined[::50]:
-            postings = read_postings(find_term(reader, BODY_GRAM, tbytes), positions=True)
-            matcher = reader.postings(BODY_GRAM, tbytes)
-            assert postings.docs.tolist() == [matcher.id()]
-            assert postings.encoded(0) == matcher.value()
+    assert _assert_reads_as_whoosh(bulk_ix, block_postings=64) > 3
 
 
 def _search_everything(index_dir: Path) -> tuple[list, list]:
@@ -243,10 +222,31 @@ def test_a_whoosh_version_not_verified_turns_the_fast_paths_off(index_dir, fast_
         whoosh_format.clear_cache()
 
 
-def test_a_layout_the_fast_reader_misreads_is_caught_on_opening(index_dir, fast_answers, fast, monkeypatch,
-                                                                 caplog):
+@pytest.fixture(scope="module")
+def w3_index(archive, tmp_path_factory):
+    """A real index in Whoosh's W3 format (the fallback writer's), of a fifth of data/posts."""
+    root = tmp_path_factory.mktemp("w3") / "index"
+    mp = pytest.MonkeyPatch()
+    mp.setenv(whoosh_format.FAST_ENV, "0")
+    whoosh_format.clear_cache()
+    try:
+        build_index(_small_archive(archive, tmp_path_factory.mktemp("posts"), every=5), root, progress=False)
+    finally:
+        mp.undo()
+        whoosh_format.clear_cache()
+    with store.open_current(root)[0].reader() as reader:
+        assert all(whoosh_format.fs1_terms(segment) is None for segment, _ in reader.leaf_readers())
+    return root
+
+
+def test_a_layout_the_fast_reader_misreads_is_caught_on_opening(w3_index, monkeypatch, caplog):
     """As if a Whoosh release changed its posting blocks: the self-check sees the fast reader
     disagree, and the index is read through Whoosh's matchers, with the same results."""
+    monkeypatch.setenv(whoosh_format.FAST_ENV, "1")
+    whoosh_format.clear_cache()
+    answers = _search_everything(w3_index)
+    assert any(result.total > 20 for result in answers[0])
+    whoosh_format.clear_cache()
     decode = whoosh_format._decode_block
 
     def misread(*args):
@@ -255,20 +255,29 @@ def test_a_layout_the_fast_reader_misreads_is_caught_on_opening(index_dir, fast_
 
     monkeypatch.setattr(whoosh_format, "_decode_block", misread)
     caplog.set_level(logging.WARNING, logger=FENCE_LOG)
-    assert _search_everything(index_dir) == fast_answers
+    try:
+        assert _search_everything(w3_index) == answers
+    finally:
+        whoosh_format.clear_cache()
     warnings = _fence_warnings(caplog)
     assert len(warnings) == 1 and "don't read as the fast reader expects" in warnings[0]
 
 
-def test_turned_off_a_build_writes_with_whooshs_own_writer_the_same_index(archive, tmp_path, monkeypatch):
-    small = tmp_path / "posts"
+def _small_archive(archive: Path, folder: Path, every: int) -> Path:
+    """The 5 finews posts and every `every`-th wire post of data/posts, copied."""
+    small = folder / "posts"
     shutil.copytree(archive / "finews", small / "finews")
-    wire = sorted(path for path in archive.rglob("*.md") if "finews" not in path.parts)[::20]
-    assert len(wire) > 100
-    for path in wire:
+    for path in sorted(path for path in archive.rglob("*.md") if "finews" not in path.parts)[::every]:
         target = small / path.relative_to(archive)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, target)
+    return small
+
+
+def test_turned_off_a_build_writes_with_whooshs_own_writer_the_same_index(archive, tmp_path, monkeypatch):
+    small = _small_archive(archive, tmp_path, every=20)
+    wire = [path for path in small.rglob("*.md") if "finews" not in path.parts]
+    assert len(wire) > 100
     contents = {}
     for setting in ("1", "0"):
         monkeypatch.setenv(whoosh_format.FAST_ENV, setting)
@@ -283,3 +292,16 @@ def test_turned_off_a_build_writes_with_whooshs_own_writer_the_same_index(archiv
         contents[setting] = index_contents(ix)
     whoosh_format.clear_cache()
     assert contents["0"] == contents["1"]
+
+
+def test_columns_read_a_segment_at_a_time_equal_whooshs_own_reading(index_dir):
+    """The search's table of dates, stories and titles is read this way when an index opens."""
+    ix, _ = store.open_current(index_dir)
+    with ix.reader() as reader:
+        assert len(reader.leaf_readers()) > 1
+        dates = whoosh_format.numeric_column(reader, DATE)
+        assert dates.tolist() == list(reader.column_reader(DATE, translate=False))
+        for field in (STORY, TITLE_KEY):
+            values = whoosh_format.bytes_column(reader, field)
+            assert values.tolist() == list(reader.column_reader(field, translate=False))
+            assert len(set(values.tolist())) > 2000  # real, distinct keys of 3,010 posts

@@ -27,3 +27,9 @@ def decoded_value(fmt: Any, value: bytes | None) -> Any:
     if not value:
         return None
     return tuple(fmt.decode_positions(value)) if fmt.supports("positions") else value
+
+
+def positions_at(postings: Any, row: int) -> list[int]:
+    """The positions of one posting of a search.postings.Postings read with positions."""
+    starts = postings.position_starts
+    return postings.positions[starts[row]:starts[row + 1]].tolist()

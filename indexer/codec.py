@@ -1,0 +1,594 @@
+"""finsearch's own postings format (FS1): a Whoosh codec whose term dictionary and
+postings are written and read in bulk with numpy.
+
+Whoosh's W3 format pickles a block per term and a term info per term, and keeps a
+hash table per segment: about 40 µs of Python per term to write, and at 100k posts
+an index 8× tantivy's. FS1 keeps W3 for everything per document (stored fields,
+columns, field lengths) and replaces the inverted index (`.trm` + `.pst`):
+
+- `.fpo`, postings: for each term, its doc gaps then its frequencies minus one, then
+  (a positional field) its position gaps within each document, all LEB128 varints;
+- `.ftd`, the term dictionary: per field, the terms in byte order in blocks of
+  BLOCK_TERMS, front-coded, each with its document count, total frequency and the
+  byte sizes of its two postings regions; after the blocks, a directory of each
+  field's block offsets and first keys (read once when a segment is opened).
+
+A codec is chosen per segment and recorded in the index's table of contents, so an
+index may mix W3 and FS1 segments (a build from before FS1, or one written by the
+fallback writer). Reading FS1 needs only Whoosh's public codec interfaces and this
+module; Whoosh's own searcher, merges and deletes read it through `FS1TermsReader`.
+"""
+from __future__ import annotations
+
+import bisect
+import functools
+import mmap
+import os
+import pickle
+import struct
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+from whoosh.codec.base import FieldWriter, TermsReader
+from whoosh.codec.whoosh3 import W3Codec
+from whoosh.filedb.filestore import FileStorage
+from whoosh.formats import Format, Frequency, Positions
+from whoosh.matching import ListMatcher
+from whoosh.reading import TermInfo, TermNotFound
+from whoosh.system import pack_uint
+
+POSTINGS_FORMAT = "FS1"  # in each build's manifest: an older index is rebuilt in full once
+TERMS_EXT = ".ftd"
+POSTINGS_EXT = ".fpo"
+MAGIC = b"FS1t"
+BLOCK_TERMS = 32
+# Decoded term blocks a segment keeps: lookups in key order (the suggestion vocabulary's
+# million) and a query's terms read again hit them; decoding a block is most of a lookup.
+RECENT_BLOCKS = 32
+_U32 = struct.Struct("<I")
+_TRAILER = struct.Struct("<Q4s")  # the directory's offset, MAGIC
+
+
+# -- varints ---------------------------------------------------------------------
+
+_VARINT_LIMITS = [1 << (7 * k) for k in range(1, 10)]
+
+
+def encode_varints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Non-negative integers as LEB128 (7 bits a byte, low first, high bit: more follows):
+    the bytes (uint8) and each value's byte count (int64)."""
+    v = np.asarray(values, dtype=np.uint64)
+    counts = np.ones(v.size, dtype=np.int64)
+    for limit in _VARINT_LIMITS:
+        wider = v >= limit
+        if not wider.any():
+            break
+        counts += wider
+    starts = np.cumsum(counts) - counts
+    out = np.empty(int(counts.sum()), dtype=np.uint8)
+    rows = np.arange(v.size)
+    for k in range(int(counts.max(initial=0))):
+        if k:
+            rows = rows[counts[rows] > k]
+        more = (counts[rows] > k + 1).astype(np.uint8) << 7
+        out[starts[rows] + k] = ((v[rows] >> np.uint64(7 * k)) & np.uint64(0x7F)).astype(np.uint8) | more
+    return out, counts
+
+
+def decode_varints(data: np.ndarray) -> np.ndarray:
+    """The int64 values of a run of LEB128 varints (uint8), all of them."""
+    if not data.size:
+        return np.empty(0, dtype=np.int64)
+    last = data < 0x80
+    if last.all():
+        return data.astype(np.int64)
+    firsts = np.flatnonzero(np.concatenate(([True], last[:-1])))
+    byte_rank = np.arange(data.size) - np.repeat(firsts, np.diff(np.append(firsts, data.size)))
+    parts = (data & 0x7F).astype(np.int64) << (7 * byte_rank)
+    return np.add.reduceat(parts, firsts)
+
+
+def _small_varints(data: bytes) -> list[int]:
+    """decode_varints for a few dozen bytes, in Python (numpy's call overhead is more)."""
+    if not data or max(data) < 0x80:
+        return list(data)
+    values, value, shift = [], 0, 0
+    for byte in data:
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            values.append(value)
+            value, shift = 0, 0
+        else:
+            shift += 7
+    return values
+
+
+# -- what the writer is given --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldPostings:
+    """One field's postings, sorted: plain arrays, as a TermPool or a merge hands them over."""
+
+    terms: Sequence[bytes]  # in byte order
+    starts: np.ndarray  # int64, len(terms) + 1: term i's postings are rows starts[i]:starts[i + 1]
+    docs: np.ndarray  # docnums, ascending within each term
+    freqs: np.ndarray  # ≥ 1
+    positions: np.ndarray | None  # a positional field: freqs[row] positions per row, ascending, flat
+
+
+def spans(firsts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The indexes firsts[i], firsts[i] + 1, …, firsts[i] + counts[i] - 1 of every i, in order."""
+    ends = np.cumsum(counts)
+    return np.repeat(firsts - (ends - counts), counts) + np.arange(int(ends[-1]) if ends.size else 0)
+
+
+def _runs_cumsum(gaps: np.ndarray, run_starts: np.ndarray) -> np.ndarray:
+    """The running sums of `gaps`, each run (rows run_starts[i]:run_starts[i + 1]) from 0:
+    what _within_runs undoes."""
+    if not gaps.size:
+        return gaps
+    sums = np.cumsum(gaps)
+    firsts = run_starts[:-1]
+    return sums - np.repeat(sums[firsts] - gaps[firsts], np.diff(run_starts))
+
+
+def _within_runs(values: np.ndarray, run_starts: np.ndarray) -> np.ndarray:
+    """Gaps between neighbours, each run (rows run_starts[i]:run_starts[i + 1]) starting from 0."""
+    gaps = np.diff(values.astype(np.int64), prepend=0)
+    firsts = run_starts[:-1][run_starts[:-1] < values.size]
+    gaps[firsts] = values[firsts]
+    return gaps
+
+
+def _regions(field: FieldPostings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The field's postings file bytes (terms one after another: doc gaps, frequencies, position
+    gaps) and each term's byte count of its docs region and of its positions region."""
+    starts = field.starts.astype(np.int64)
+    dfs = np.diff(starts)
+    rows = field.docs.size
+    within = np.arange(rows) - np.repeat(starts[:-1], dfs)
+    term_of_row = np.repeat(np.arange(dfs.size), dfs)
+    # Each term's docs region: its df gaps, then its df frequencies - 1.
+    values = np.empty(2 * rows, dtype=np.int64)
+    values[2 * starts[:-1][term_of_row] + within] = _within_runs(field.docs, starts)
+    values[2 * starts[:-1][term_of_row] + dfs[term_of_row] + within] = field.freqs.astype(np.int64) - 1
+    doc_bytes, doc_counts = encode_varints(values)
+    docs_nbytes = np.add.reduceat(doc_counts, 2 * starts[:-1]) if rows else np.zeros(0, dtype=np.int64)
+    if field.positions is None:
+        return doc_bytes, docs_nbytes, np.zeros(dfs.size, dtype=np.int64)
+    freqs = field.freqs.astype(np.int64)
+    posting_starts = np.concatenate(([0], np.cumsum(freqs)))
+    pos_bytes, pos_counts = encode_varints(_within_runs(field.positions, posting_starts))
+    pos_nbytes = np.add.reduceat(pos_counts, posting_starts[starts[:-1]]) if rows else np.zeros(0, dtype=np.int64)
+    # Interleave: term i's docs bytes, then its positions bytes.
+    out = np.empty(doc_bytes.size + pos_bytes.size, dtype=np.uint8)
+    term_at = np.concatenate(([0], np.cumsum(docs_nbytes + pos_nbytes)))
+    doc_firsts = np.concatenate(([0], np.cumsum(docs_nbytes)))
+    pos_firsts = np.concatenate(([0], np.cumsum(pos_nbytes)))
+    term_of_doc_byte = np.repeat(np.arange(dfs.size), docs_nbytes)
+    term_of_pos_byte = np.repeat(np.arange(dfs.size), pos_nbytes)
+    out[term_at[:-1][term_of_doc_byte] + np.arange(doc_bytes.size) - doc_firsts[:-1][term_of_doc_byte]] = doc_bytes
+    out[term_at[:-1][term_of_pos_byte] + docs_nbytes[term_of_pos_byte]
+        + np.arange(pos_bytes.size) - pos_firsts[:-1][term_of_pos_byte]] = pos_bytes
+    return out, docs_nbytes, pos_nbytes
+
+
+def _common_prefix(a: bytes, b: bytes) -> int:
+    n = min(len(a), len(b), 0xFF)
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def _term_blocks(terms: Sequence[bytes], dfs: np.ndarray, totals: np.ndarray, docs_nbytes: np.ndarray,
+                 pos_nbytes: np.ndarray) -> Iterator[tuple[bytes, bytes]]:
+    """(first key, block bytes) of each block of BLOCK_TERMS terms.
+
+    A block: u32 byte count of its varints; varints n, then n prefix lengths (shared with
+    the term before), n suffix lengths, n dfs, n total frequencies, n docs-region and n
+    positions-region byte counts; then the suffixes.
+    """
+    columns = np.stack([dfs, totals, docs_nbytes, pos_nbytes]).astype(np.int64)
+    for first in range(0, len(terms), BLOCK_TERMS):
+        keys = terms[first:first + BLOCK_TERMS]
+        n = len(keys)
+        prefixes = [0] + [_common_prefix(a, b) for a, b in zip(keys, keys[1:])]
+        suffixes = [key[p:] for key, p in zip(keys, prefixes)]
+        header = np.concatenate(([n], prefixes, [len(s) for s in suffixes],
+                                 columns[:, first:first + n].ravel())).astype(np.int64)
+        varints = encode_varints(header)[0].tobytes()
+        yield keys[0], _U32.pack(len(varints)) + varints + b"".join(suffixes)
+
+
+@dataclass
+class _FieldDirectory:
+    boost: float
+    positional: bool
+    first_keys: list[bytes]  # of each block
+    block_offsets: np.ndarray  # int64, len + 1: where each block is in the terms file
+    postings_bases: np.ndarray  # int64: where each block's first term's postings start
+    terms: int
+
+
+class FS1FieldWriter(FieldWriter):
+    """Writes a segment's inverted index, a field at a time (`add_field`), in FS1."""
+
+    def __init__(self, storage: Any, segment: Any):
+        self._termfile = segment.create_file(storage, TERMS_EXT)
+        self._postfile = segment.create_file(storage, POSTINGS_EXT)
+        self._termfile.write(MAGIC)
+        self._terms_at = len(MAGIC)
+        self._postings_at = 0
+        self._directory: dict[str, _FieldDirectory] = {}
+        self.is_closed = False
+
+    def add_field(self, fieldname: str, fieldobj: Any, field: FieldPostings) -> None:
+        """All postings of one field (each field once, any order)."""
+        fmt = fieldobj.format
+        if not field.terms:
+            return
+        data, docs_nbytes, pos_nbytes = _regions(field)
+        self._postfile.write(data.tobytes())
+        starts = field.starts.astype(np.int64)
+        totals = np.add.reduceat(field.freqs.astype(np.int64), starts[:-1])
+        term_bytes = docs_nbytes + pos_nbytes
+        term_at = self._postings_at + np.concatenate(([0], np.cumsum(term_bytes)))
+        first_keys, offsets = [], [self._terms_at]
+        for key, block in _term_blocks(field.terms, np.diff(starts), totals, docs_nbytes, pos_nbytes):
+            self._termfile.write(block)
+            self._terms_at += len(block)
+            first_keys.append(key)
+            offsets.append(self._terms_at)
+        self._directory[fieldname] = _FieldDirectory(
+            float(fmt.field_boost), isinstance(fmt, Positions) and field.positions is not None, first_keys,
+            np.array(offsets, dtype=np.int64), term_at[:-1][::BLOCK_TERMS].copy(), len(field.terms))
+        self._postings_at += int(term_bytes.sum())
+
+    # Whoosh's per-term interface is not used: a FastSegmentWriter hands over whole fields.
+    def start_field(self, fieldname: str, fieldobj: Any) -> None:
+        raise NotImplementedError("FS1 is written a field at a time: add_field")
+
+    def close(self) -> None:
+        directory = {name: (d.boost, d.positional, d.first_keys, d.block_offsets.tobytes(),
+                            d.postings_bases.tobytes(), d.terms) for name, d in self._directory.items()}
+        at = self._terms_at
+        self._termfile.write(pickle.dumps(directory, protocol=4))
+        self._termfile.write(_TRAILER.pack(at, MAGIC))
+        self._termfile.close()
+        self._postfile.close()
+        self.is_closed = True
+
+
+# -- reading ---------------------------------------------------------------------
+
+
+class FS1TermInfo(TermInfo):
+    """A term's statistics and where its postings are. The bounds Whoosh's own searcher
+    asks for (lengths, ids, the largest weight) are safe bounds, not exact."""
+
+    __slots__ = ("postings_at", "docs_nbytes", "pos_nbytes")
+
+    def __init__(self, df: int, weight: float, postings_at: int, docs_nbytes: int, pos_nbytes: int):
+        super().__init__(weight=weight, df=df, minlength=1, maxlength=0xFFFFFFFF, maxweight=weight,
+                         minid=0, maxid=0xFFFFFFFF)
+        self.postings_at = postings_at
+        self.docs_nbytes = docs_nbytes
+        self.pos_nbytes = pos_nbytes
+
+
+@dataclass(frozen=True)
+class TermPostings:
+    """A term's postings in one segment, deleted documents included."""
+
+    docs: np.ndarray  # int64 docnums in the segment, ascending
+    freqs: np.ndarray  # int64
+    positions: np.ndarray | None  # int64, flat: freqs[row] per row
+    position_starts: np.ndarray | None  # int64, len(docs) + 1
+
+
+def _buffer(storage: Any, name: str) -> Any:
+    """The whole file: memory-mapped from a folder (shared by processes, read-only), else
+    (a compound file, RAM) its bytes."""
+    if not isinstance(storage, FileStorage):
+        f = storage.open_file(name)
+        try:
+            return f.read()
+        finally:
+            f.close()
+    with open(os.path.join(storage.folder, name), "rb") as f:
+        if not os.fstat(f.fileno()).st_size:
+            return b""
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+class FS1TermsReader(TermsReader):
+    """Whoosh's TermsReader over an FS1 segment."""
+
+    def __init__(self, storage: Any, segment: Any):
+        self._terms = _buffer(storage, segment.make_filename(TERMS_EXT))
+        self._postings = _buffer(storage, segment.make_filename(POSTINGS_EXT))
+        self._post_bytes = np.frombuffer(self._postings, dtype=np.uint8) if len(self._postings) else np.empty(
+            0, dtype=np.uint8)
+        at, magic = _TRAILER.unpack_from(self._terms, len(self._terms) - _TRAILER.size)
+        if magic != MAGIC or self._terms[:len(MAGIC)] != MAGIC:
+            raise ValueError(f"{segment.make_filename(TERMS_EXT)} is not an FS1 term dictionary")
+        directory = pickle.loads(self._terms[at:len(self._terms) - _TRAILER.size])
+        self._fields = {name: _FieldDirectory(boost, positional, first_keys, np.frombuffer(offsets, dtype=np.int64),
+                                              np.frombuffer(bases, dtype=np.int64), terms)
+                        for name, (boost, positional, first_keys, offsets, bases, terms) in directory.items()}
+        # Plain dict ops only (each atomic): the suggestion vocabulary is built outside the search lock.
+        self._recent: dict[tuple[str, int], tuple[list[bytes], list[int], int]] = {}
+
+    # -- blocks
+
+    def _block(self, field: _FieldDirectory, number: int) -> tuple[list[bytes], list[int], int]:
+        """A block's keys, its varints (n, prefixes, suffix lengths, then the four columns) and
+        where its first term's postings start."""
+        start, end = int(field.block_offsets[number]), int(field.block_offsets[number + 1])
+        data = self._terms[start:end]
+        (size,) = _U32.unpack_from(data, 0)
+        values = _small_varints(data[4:4 + size])
+        n = values[0]
+        keys, key, at = [], b"", 4 + size
+        for prefix, length in zip(values[1:1 + n], values[1 + n:1 + 2 * n]):
+            key = key[:prefix] + data[at:at + length]
+            at += length
+            keys.append(key)
+        return keys, values, int(field.postings_bases[number])
+
+    def _info(self, field: _FieldDirectory, values: list[int], base: int, row: int) -> FS1TermInfo:
+        n = values[0]
+        columns = values[1 + 2 * n:]
+        df, total = columns[row], columns[n + row]
+        sizes = columns[2 * n:3 * n], columns[3 * n:4 * n]
+        at = base + sum(sizes[0][:row]) + sum(sizes[1][:row])
+        return FS1TermInfo(df, total * field.boost, at, sizes[0][row], sizes[1][row])
+
+    def _find(self, fieldname: str, tbytes: bytes) -> FS1TermInfo | None:
+        field = self._fields.get(fieldname)
+        if field is None:
+            return None
+        number = bisect.bisect_right(field.first_keys, tbytes) - 1
+        if number < 0:
+            return None
+        block = self._recent.get((fieldname, number))
+        if block is None:
+            if len(self._recent) >= RECENT_BLOCKS:
+                self._recent.clear()
+            block = self._recent[fieldname, number] = self._block(field, number)
+        keys, values, base = block
+        row = bisect.bisect_left(keys, tbytes)
+        if row == len(keys) or keys[row] != tbytes:
+            return None
+        return self._info(field, values, base, row)
+
+    def _items_from(self, fieldname: str, prefix: bytes) -> Iterator[tuple[tuple[str, bytes], FS1TermInfo]]:
+        """Every term of the segment from (fieldname, prefix) on, fields in name order."""
+        for name in sorted(self._fields):
+            if name < fieldname:
+                continue
+            field = self._fields[name]
+            start = prefix if name == fieldname else b""
+            first = max(0, bisect.bisect_right(field.first_keys, start) - 1)
+            for number in range(first, len(field.first_keys)):
+                keys, values, base = self._block(field, number)
+                for row in range(bisect.bisect_left(keys, start), len(keys)):
+                    yield (name, keys[row]), self._info(field, values, base, row)
+
+    # -- Whoosh's TermsReader
+
+    def __contains__(self, term: tuple[str, bytes]) -> bool:
+        return self._find(*term) is not None
+
+    def indexed_field_names(self) -> list[str]:
+        return list(self._fields)
+
+    def terms(self) -> Iterator[tuple[str, bytes]]:
+        return (term for term, _ in self._items_from("", b""))
+
+    def terms_from(self, fieldname: str, prefix: bytes) -> Iterator[tuple[str, bytes]]:
+        return (term for term, _ in self._items_from(fieldname, prefix))
+
+    def items(self) -> Iterator[tuple[tuple[str, bytes], FS1TermInfo]]:
+        return self._items_from("", b"")
+
+    def items_from(self, fieldname: str, prefix: bytes) -> Iterator[tuple[tuple[str, bytes], FS1TermInfo]]:
+        return self._items_from(fieldname, prefix)
+
+    def term_info(self, fieldname: str, tbytes: bytes) -> FS1TermInfo:
+        info = self._find(fieldname, tbytes)
+        if info is None:
+            raise TermNotFound(f"No term {fieldname}:{tbytes!r}")
+        return info
+
+    # As W3's: a missing term is a KeyError here (Whoosh's SegmentReader turns it into 0).
+    def frequency(self, fieldname: str, tbytes: bytes) -> float:
+        info = self._find(fieldname, tbytes)
+        if info is None:
+            raise KeyError((fieldname, tbytes))
+        return info.weight()
+
+    def doc_frequency(self, fieldname: str, tbytes: bytes) -> int:
+        info = self._find(fieldname, tbytes)
+        if info is None:
+            raise KeyError((fieldname, tbytes))
+        return info.doc_frequency()
+
+    def boost(self, fieldname: str) -> float:
+        return self._fields[fieldname].boost
+
+    def postings(self, info: FS1TermInfo, positions: bool) -> TermPostings:
+        """A term's postings, positions too if asked and the field has them."""
+        return segments_postings([(self, info, 0)], positions)
+
+    def _columns(self, field: _FieldDirectory) -> tuple[list[bytes], np.ndarray]:
+        """A field's keys, and its terms' dfs, total frequencies, docs-region and positions-region
+        byte counts (a 4 × terms array)."""
+        keys: list[bytes] = []
+        columns = []
+        for number in range(len(field.first_keys)):
+            block_keys, values, _ = self._block(field, number)
+            keys += block_keys
+            columns.append(np.array(values[1 + 2 * values[0]:], dtype=np.int64).reshape(4, values[0]))
+        return keys, np.concatenate(columns, axis=1)
+
+    def doc_frequencies(self, fieldname: str) -> tuple[list[bytes], np.ndarray]:
+        """A field's terms in byte order and each one's document count: one pass over its
+        blocks, not a lookup per term."""
+        field = self._fields.get(fieldname)
+        if field is None:
+            return [], np.empty(0, dtype=np.int64)
+        keys, columns = self._columns(field)
+        return keys, columns[0]
+
+    def field_sizes(self, fieldname: str) -> dict[str, int]:
+        """Where a field's bytes are (for benchmarks/index_bytes.py): terms and postings counted,
+        bytes of its term dictionary, of its docnums and frequencies, of its positions."""
+        field = self._fields[fieldname]
+        _, (dfs, _, docs_nbytes, pos_nbytes) = self._columns(field)
+        return {"terms": field.terms, "postings": int(dfs.sum()),
+                "dictionary_bytes": int(field.block_offsets[-1] - field.block_offsets[0]),
+                "docs_bytes": int(docs_nbytes.sum()), "positions_bytes": int(pos_nbytes.sum())}
+
+    def field_postings(self, fieldname: str) -> FieldPostings:
+        """Every posting of a field, positions too if it has them, docnums as in this segment:
+        a merge copies a segment's postings with this, a field at a time, not a call per posting."""
+        field = self._fields[fieldname]
+        keys, (dfs, totals, docs_nbytes, pos_nbytes) = self._columns(field)
+        first = int(field.postings_bases[0])
+        values = decode_varints(self._post_bytes[first:first + int(docs_nbytes.sum() + pos_nbytes.sum())])
+        # Term i's values: its df doc gaps, its df frequencies - 1, then its positions' gaps.
+        value_starts = np.cumsum(2 * dfs + (totals if field.positional else 0)) - (
+            2 * dfs + (totals if field.positional else 0))
+        starts = np.concatenate(([0], np.cumsum(dfs)))
+        term_of_row = np.repeat(np.arange(dfs.size), dfs)
+        within = np.arange(int(starts[-1])) - starts[:-1][term_of_row]
+        docs = _runs_cumsum(values[value_starts[term_of_row] + within], starts)
+        freqs = values[value_starts[term_of_row] + dfs[term_of_row] + within] + 1
+        positions = None
+        if field.positional:
+            term_of_position = np.repeat(np.arange(dfs.size), totals)
+            position_rank = np.arange(int(totals.sum())) - np.repeat(np.cumsum(totals) - totals, totals)
+            gaps = values[value_starts[term_of_position] + 2 * dfs[term_of_position] + position_rank]
+            positions = _runs_cumsum(gaps, np.concatenate(([0], np.cumsum(freqs))))
+        return FieldPostings(keys, starts, docs, freqs, positions)
+
+    def matcher(self, fieldname: str, tbytes: bytes, format_: Format, scorer: Any = None) -> ListMatcher:
+        info = self.term_info(fieldname, tbytes)
+        read = self.postings(info, positions=format_.supports("positions"))
+        boost = self._fields[fieldname].boost
+        return ListMatcher(read.docs.tolist(), (read.freqs * boost).tolist(), whoosh_values(format_, read),
+                           format_, scorer=scorer, term=(fieldname, tbytes), terminfo=info)
+
+    def close(self) -> None:
+        self._post_bytes = np.empty(0, dtype=np.uint8)
+        for buffer in (self._terms, self._postings):
+            if isinstance(buffer, mmap.mmap):
+                try:
+                    buffer.close()
+                except BufferError:  # a search still decoding from it: unmapped when it is done
+                    pass
+
+
+def segments_postings(pieces: Sequence[tuple[FS1TermsReader, FS1TermInfo, int]], positions: bool) -> TermPostings:
+    """One term's postings in several FS1 segments, each piece (the segment's terms reader, the
+    term's info there, the docnum the segment starts at) in docnum order: docnums offset by
+    their segment's start. The pieces' bytes are decoded together, in one pass for the docs
+    and one for the positions: numpy's cost per call is most of what a rare term costs."""
+    dfs = np.array([info.doc_frequency() for _, info, _ in pieces], dtype=np.int64)
+    values = decode_varints(_joined([reader._post_bytes[info.postings_at:info.postings_at + info.docs_nbytes]
+                                     for reader, info, _ in pieces]))
+    if len(pieces) == 1:
+        df, base = int(dfs[0]), pieces[0][2]
+        docs = np.cumsum(values[:df]) + base
+        freqs = values[df:2 * df] + 1
+    else:
+        # Piece k's values: its df doc gaps, then its df frequencies - 1.
+        gaps_at = spans(2 * (np.cumsum(dfs) - dfs), dfs)
+        docs = _runs_cumsum(values[gaps_at], np.concatenate(([0], np.cumsum(dfs)))) + np.repeat(
+            np.array([base for _, _, base in pieces], dtype=np.int64), dfs)
+        freqs = values[gaps_at + np.repeat(dfs, dfs)] + 1
+    if not positions or not all(info.pos_nbytes for _, info, _ in pieces):
+        return TermPostings(docs, freqs, None, None)
+    starts = np.concatenate(([0], np.cumsum(freqs)))
+    gaps = decode_varints(_joined([reader._post_bytes[info.postings_at + info.docs_nbytes:
+                                                      info.postings_at + info.docs_nbytes + info.pos_nbytes]
+                                   for reader, info, _ in pieces]))
+    return TermPostings(docs, freqs, _runs_cumsum(gaps, starts), starts)
+
+
+def _joined(regions: list[np.ndarray]) -> np.ndarray:
+    return regions[0] if len(regions) == 1 else np.concatenate(regions)
+
+
+# -- Whoosh's values: what its matchers give for a posting -------------------------
+
+
+def whoosh_values(fmt: Format, read: TermPostings) -> list[bytes | None]:
+    """The encoded values Whoosh's W3 matchers give for these postings (for Whoosh's own
+    searcher and for merges): positions for a positional field, else the frequency."""
+    if not encodes_fast(fmt):  # Existence (an ID field): W3 keeps no values
+        return [None] * read.docs.size
+    if read.positions is None or read.position_starts is None:
+        return [encode_value(fmt, [0] * int(f)) for f in read.freqs.tolist()]
+    flat = read.positions.tolist()
+    bounds = read.position_starts.tolist()
+    return [encode_value(fmt, flat[a:b]) for a, b in zip(bounds, bounds[1:])]
+
+
+def encodes_fast(fmt: Format) -> bool:
+    """Whether `encode_value` knows this posting format's value encoding."""
+    return type(fmt) in (Frequency, Positions)
+
+
+def encode_value(fmt: Format, positions: list[int]) -> bytes:
+    """The value Whoosh's Frequency or Positions format stores for a term at these positions.
+
+    Positions are Whoosh's (a count, then a pickled list of gaps that
+    `Positions.decode_positions` unpickles), pickled by hand: without the
+    protocol header and memo opcodes that `pickle.dumps` writes, a value is 9
+    bytes instead of 13 for one position, and 2 bytes a gap instead of 2 plus 6.
+    """
+    if type(fmt) is Frequency:
+        return _frequency(len(positions))
+    if len(positions) == 1:
+        return _one_position(positions[0])
+    gaps = [b - a for a, b in pairwise(positions)]
+    return pack_uint(len(positions)) + b"](" + b"".join(map(_pickled_int, [positions[0], *gaps])) + b"e."
+
+
+@functools.cache
+def _frequency(count: int) -> bytes:
+    """The value of a Frequency posting, remembered: a segment holds millions, of a few counts."""
+    return pack_uint(count)
+
+
+@functools.cache
+def _one_position(position: int) -> bytes:
+    """The value of a term found once in a document (most terms), remembered."""
+    return pack_uint(1) + b"]" + _pickled_int(position) + b"a."
+
+
+@functools.cache
+def _pickled_int(value: int) -> bytes:
+    """A non-negative int as pickle's BININT1, BININT2 or BININT opcode."""
+    if value < 0x100:
+        return b"K" + bytes((value,))
+    if value < 0x10000:
+        return b"M" + value.to_bytes(2, "little")
+    return b"J" + value.to_bytes(4, "little", signed=True)
+
+
+class FS1Codec(W3Codec):
+    """W3 for the per-document files; FS1 for the term dictionary and postings."""
+
+    def field_writer(self, storage: Any, segment: Any) -> FS1FieldWriter:
+        return FS1FieldWriter(storage, segment)
+
+    def terms_reader(self, storage: Any, segment: Any) -> FS1TermsReader:
+        return FS1TermsReader(storage, segment)

@@ -1,0 +1,124 @@
+"""The FS1 postings format (indexer/codec.py): its varints, and its term dictionary looked up
+and walked as Whoosh's readers do, on a real index of data/posts."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from whoosh.reading import TermNotFound
+
+from finsearch.indexer import codec, store, whoosh_format
+from finsearch.indexer.schema import BODY, BODY_GRAM, ID_FIELD, TITLE
+from finsearch.search import postings
+
+
+@given(st.lists(st.integers(min_value=0, max_value=2**40), max_size=300))
+def test_varints_give_back_what_they_were_given(values):
+    data, counts = codec.encode_varints(np.array(values, dtype=np.int64))
+    assert counts.sum() == data.size
+    assert codec.decode_varints(data).tolist() == values
+    assert codec._small_varints(data.tobytes()) == values
+
+
+def test_a_varint_takes_a_byte_per_seven_bits():
+    values = np.array([0, 127, 128, 16_383, 16_384, 2**32 - 1], dtype=np.int64)
+    _, counts = codec.encode_varints(values)
+    assert counts.tolist() == [1, 1, 2, 2, 3, 5]
+
+
+@pytest.fixture(scope="module")
+def segments(index_dir):
+    ix, _ = store.open_current(index_dir)
+    reader = ix.reader()
+    leaves = [segment for segment, _ in reader.leaf_readers()]
+    assert leaves and all(whoosh_format.fs1_terms(segment) is not None for segment in leaves)
+    yield leaves
+    reader.close()
+
+
+def test_every_term_is_found_with_the_statistics_it_was_listed_with(segments):
+    looked_up = 0
+    for segment in segments:
+        terms = whoosh_format.fs1_terms(segment)
+        for fieldname in (TITLE, BODY_GRAM, ID_FIELD):
+            listed = list(terms.items_from(fieldname, b""))
+            listed = [(tbytes, info) for (name, tbytes), info in listed if name == fieldname]
+            keys = [tbytes for tbytes, _ in listed]
+            assert keys == sorted(keys) and len(set(keys)) == len(keys)
+            assert len(keys) > codec.BLOCK_TERMS  # several blocks
+            for tbytes, info in listed[::7] + listed[-3:]:
+                found = terms.term_info(fieldname, tbytes)
+                assert (found.doc_frequency(), found.weight(), found.postings_at) == (
+                    info.doc_frequency(), info.weight(), info.postings_at)
+                read = terms.postings(found, positions=False)
+                assert read.docs.size == found.doc_frequency() and read.freqs.sum() * terms.boost(
+                    fieldname) == pytest.approx(found.weight())
+                looked_up += 1
+    assert looked_up > 1000
+
+
+def test_terms_it_does_not_hold_are_not_found(segments):
+    terms = whoosh_format.fs1_terms(segments[0])
+    keys = [tbytes for (name, tbytes) in terms.terms_from(BODY_GRAM, b"") if name == BODY_GRAM]
+    absent = [b"", keys[0][:-1], keys[-1] + b"\xff", "不存在的词".encode()]
+    absent += [a + b"\x00" for a in keys[::97] if a + b"\x00" not in set(keys)]
+    for tbytes in absent:
+        assert (BODY_GRAM, tbytes) not in terms
+        with pytest.raises(TermNotFound):
+            terms.term_info(BODY_GRAM, tbytes)
+    assert ("no such field", keys[0]) not in terms
+
+
+def test_walking_from_a_prefix_starts_at_the_first_term_not_before_it(segments):
+    reader_terms = whoosh_format.fs1_terms(segments[0])
+    keys = [tbytes for (name, tbytes) in reader_terms.terms_from(TITLE, b"") if name == TITLE]
+    for start in ("银", "金融", "A", "\u9fff"):
+        prefix = start.encode()
+        walked = next((t for name, t in reader_terms.terms_from(TITLE, prefix) if name == TITLE), None)
+        expected = next((key for key in keys if key >= prefix), None)
+        assert walked == expected, start
+
+
+def test_positions_come_back_per_document_in_order(segments):
+    terms = whoosh_format.fs1_terms(segments[0])
+    info = terms.term_info(BODY_GRAM, "公司".encode())
+    read = terms.postings(info, positions=True)
+    assert read.position_starts is not None and read.positions is not None
+    counts = np.diff(read.position_starts)
+    assert np.array_equal(counts, read.freqs) and counts.max() > 1
+    for row in range(read.docs.size):
+        mine = read.positions[read.position_starts[row]:read.position_starts[row + 1]]
+        assert np.all(np.diff(mine) > 0)
+
+
+def test_a_term_read_from_all_segments_at_once_is_each_segment_read_alone(index_dir):
+    ix, _ = store.open_current(index_dir)
+    with ix.reader() as reader:
+        leaves = reader.leaf_readers()
+        assert len(leaves) > 1
+        for word in ("公司", "金融", "债券"):
+            pieces = [(whoosh_format.fs1_terms(segment), segment.term_info(BODY_GRAM, word.encode()), base)
+                      for segment, base in leaves if (BODY_GRAM, word.encode()) in segment]
+            assert len(pieces) > 1
+            alone = [(terms.postings(info, positions=True), base) for terms, info, base in pieces]
+            together = codec.segments_postings(pieces, positions=True)
+            assert together.docs.tolist() == [d + base for read, base in alone for d in read.docs.tolist()]
+            assert together.freqs.tolist() == [f for read, _ in alone for f in read.freqs.tolist()]
+            assert together.positions.tolist() == [p for read, _ in alone for p in read.positions.tolist()]
+
+
+def test_document_counts_read_in_bulk_are_whooshs_own(index_dir):
+    """The suggestion vocabulary counts a million words this way: one pass per segment."""
+    ix, _ = store.open_current(index_dir)
+    with ix.reader() as reader:
+        words = sorted({tbytes for keys, _ in postings.field_terms(reader, TITLE) for tbytes in keys})
+        asked = sorted({*words[::3], "供应链金融".encode(), "没有这个词的词".encode(), b"zzzz"})
+        counts = postings.doc_frequencies(reader, BODY, asked)
+        assert counts.tolist() == [reader.doc_frequency(BODY, tbytes) for tbytes in asked]
+        assert counts[asked.index("没有这个词的词".encode())] == 0 and counts.max() > 100
+        titles = {}
+        for keys, dfs in postings.field_terms(reader, TITLE):
+            for tbytes, df in zip(keys, dfs.tolist()):
+                titles[tbytes] = titles.get(tbytes, 0) + df
+        assert titles == {tbytes: reader.doc_frequency(TITLE, tbytes) for tbytes in words}
