@@ -45,6 +45,7 @@ TERMS_EXT = ".ftd"
 POSTINGS_EXT = ".fpo"
 MAGIC = b"FS1t"
 BLOCK_TERMS = 32
+ENCODE_VALUES = 1 << 21  # postings values (doc gaps, frequencies, positions) a writer encodes at once
 # Decoded term blocks a segment keeps: lookups in key order (the suggestion vocabulary's
 # million) and a query's terms read again hit them; decoding a block is most of a lookup.
 RECENT_BLOCKS = 32
@@ -177,6 +178,24 @@ def _regions(field: FieldPostings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return out, docs_nbytes, pos_nbytes
 
 
+def _term_ranges(field: FieldPostings, values: np.ndarray) -> Iterator[FieldPostings]:
+    """The field in runs of consecutive terms of at most ENCODE_VALUES postings values each (a
+    term with more is a run of its own; `values`: each term's count), as views: _regions'
+    temporary arrays are several times the values it encodes, so a run bounds them."""
+    ends = np.cumsum(values)
+    position_starts = np.concatenate(([0], np.cumsum(field.freqs)))
+    first = 0
+    while first < values.size:
+        done = int(ends[first - 1]) if first else 0
+        last = max(int(np.searchsorted(ends, done + ENCODE_VALUES, side="right")), first + 1)
+        row, end_row = int(field.starts[first]), int(field.starts[last])
+        positions = None if field.positions is None else field.positions[
+            int(position_starts[row]):int(position_starts[end_row])]
+        yield FieldPostings(field.terms[first:last], field.starts[first:last + 1] - row, field.docs[row:end_row],
+                            field.freqs[row:end_row], positions)
+        first = last
+
+
 def _common_prefix(a: bytes, b: bytes) -> int:
     n = min(len(a), len(b), 0xFF)
     i = 0
@@ -232,10 +251,16 @@ class FS1FieldWriter(FieldWriter):
         fmt = fieldobj.format
         if not field.terms:
             return
-        data, docs_nbytes, pos_nbytes = _regions(field)
-        self._postfile.write(data.tobytes())
         starts = field.starts.astype(np.int64)
         totals = np.add.reduceat(field.freqs.astype(np.int64), starts[:-1])
+        values = 2 * np.diff(starts) + (totals if field.positions is not None else 0)
+        docs_parts, pos_parts = [], []
+        for part in _term_ranges(field, values):
+            data, docs_nbytes, pos_nbytes = _regions(part)
+            self._postfile.write(data.data)
+            docs_parts.append(docs_nbytes)
+            pos_parts.append(pos_nbytes)
+        docs_nbytes, pos_nbytes = np.concatenate(docs_parts), np.concatenate(pos_parts)
         term_bytes = docs_nbytes + pos_nbytes
         term_at = self._postings_at + np.concatenate(([0], np.cumsum(term_bytes)))
         first_keys, offsets = [], [self._terms_at]

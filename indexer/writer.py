@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from finsearch.indexer import whoosh_format
-from finsearch.indexer.codec import FieldPostings, FS1FieldWriter
+from finsearch.indexer.codec import FieldPostings, FS1FieldWriter, spans
 from finsearch.indexer.whoosh_format import SegmentWriterBase
 
 
@@ -30,6 +30,9 @@ def open_writer(ix: Any, locked: bool = True, **options: Any) -> SegmentWriterBa
     if whoosh_format.fast_paths():
         return BulkWriter(ix, locked, **options)
     return whoosh_format.StockSegmentWriter(ix, locked, **options)
+
+
+GATHER_ROWS = 1 << 19  # postings whose positions are put in (term, docnum) order at once
 
 
 class _FieldPostings:
@@ -65,8 +68,13 @@ class _FieldPostings:
         if positional:
             firsts = np.cumsum(freqs) - freqs
             counts = freqs[order]
-            within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-            positions = np.frombuffer(self.positions, dtype=np.uint32)[np.repeat(firsts[order], counts) + within]
+            placed = np.concatenate(([0], np.cumsum(counts)))
+            source = np.frombuffer(self.positions, dtype=np.uint32)
+            positions = np.empty(int(placed[-1]), dtype=np.uint32)
+            # A run of postings at a time: the gather's int64 indexes are 4 times the positions they move.
+            for row in range(0, order.size, GATHER_ROWS):
+                end = min(row + GATHER_ROWS, order.size)
+                positions[placed[row]:placed[end]] = source[spans(firsts[order[row:end]], counts[row:end])]
         return FieldPostings(terms, np.searchsorted(ranks[order], np.arange(len(terms) + 1)),
                              docs[order], freqs[order], positions)
 

@@ -2,13 +2,15 @@
 and walked as Whoosh's readers do, on a real index of data/posts."""
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from whoosh.reading import TermNotFound
 
-from finsearch.indexer import codec, store, whoosh_format
+from finsearch.indexer import build_index, codec, store, whoosh_format, writer
 from finsearch.indexer.schema import BODY, BODY_GRAM, ID_FIELD, TITLE
 from finsearch.search import postings
 
@@ -122,3 +124,18 @@ def test_document_counts_read_in_bulk_are_whooshs_own(index_dir):
             for tbytes, df in zip(keys, dfs.tolist()):
                 titles[tbytes] = titles.get(tbytes, 0) + df
         assert titles == {tbytes: reader.doc_frequency(TITLE, tbytes) for tbytes in words}
+
+
+def test_postings_encoded_in_small_runs_are_the_same_bytes(archive, index_dir, tmp_path, monkeypatch):
+    """The writer bounds its memory by encoding a field a run of terms at a time; the runs
+    must join into exactly the file one run would write."""
+    monkeypatch.setattr(codec, "ENCODE_VALUES", 5_000)
+    monkeypatch.setattr(writer, "GATHER_ROWS", 3_000)
+    build_index(archive, tmp_path / "small-runs", progress=False)
+
+    def contents(root) -> list[str]:
+        build = store.current_build(root)
+        return sorted(hashlib.sha256(path.read_bytes()).hexdigest()
+                      for ext in (codec.TERMS_EXT, codec.POSTINGS_EXT) for path in build.glob(f"*{ext}"))
+
+    assert len(contents(index_dir)) >= 4 and contents(tmp_path / "small-runs") == contents(index_dir)
