@@ -46,9 +46,6 @@ POSTINGS_EXT = ".fpo"
 MAGIC = b"FS1t"
 BLOCK_TERMS = 32
 ENCODE_VALUES = 1 << 21  # postings values (doc gaps, frequencies, positions) a writer encodes at once
-# Decoded term blocks a segment keeps: lookups in key order (the suggestion vocabulary's
-# million) and a query's terms read again hit them; decoding a block is most of a lookup.
-RECENT_BLOCKS = 32
 _U32 = struct.Struct("<I")
 _TRAILER = struct.Struct("<Q4s")  # the directory's offset, MAGIC
 
@@ -346,8 +343,6 @@ class FS1TermsReader(TermsReader):
         self._fields = {name: _FieldDirectory(boost, positional, first_keys, np.frombuffer(offsets, dtype=np.int64),
                                               np.frombuffer(bases, dtype=np.int64), terms)
                         for name, (boost, positional, first_keys, offsets, bases, terms) in directory.items()}
-        # Plain dict ops only (each atomic): the suggestion vocabulary is built outside the search lock.
-        self._recent: dict[tuple[str, int], tuple[list[bytes], list[int], int]] = {}
 
     # -- blocks
 
@@ -381,12 +376,7 @@ class FS1TermsReader(TermsReader):
         number = bisect.bisect_right(field.first_keys, tbytes) - 1
         if number < 0:
             return None
-        block = self._recent.get((fieldname, number))
-        if block is None:
-            if len(self._recent) >= RECENT_BLOCKS:
-                self._recent.clear()
-            block = self._recent[fieldname, number] = self._block(field, number)
-        keys, values, base = block
+        keys, values, base = self._block(field, number)
         row = bisect.bisect_left(keys, tbytes)
         if row == len(keys) or keys[row] != tbytes:
             return None

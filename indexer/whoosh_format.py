@@ -221,7 +221,7 @@ def numeric_column(reader: Any, field: str) -> np.ndarray:
     index reader, deleted documents included, as int64: one read a segment. Checked against
     Whoosh's reader on a few documents; through it (a call per document) when that fails."""
     parts = []
-    for segment in _leaves(reader):
+    for segment, _ in leaf_readers(reader):
         creader = segment.column_reader(field, translate=False)
         count = segment.doc_count_all()
         if fast_paths() and isinstance(creader, NumericColumn.Reader) and creader._typecode in "qQiIhHbB":
@@ -243,7 +243,7 @@ def bytes_column(reader: Any, field: str) -> np.ndarray:
     segments of an index reader, deleted documents included, as a numpy bytes array (values
     hold no NUL, which numpy would strip): one read a segment, checked as numeric_column."""
     parts = []
-    for segment in _leaves(reader):
+    for segment, _ in leaf_readers(reader):
         creader = segment.column_reader(field, translate=False)
         count = segment.doc_count_all()
         if fast_paths() and isinstance(creader, VarBytesColumn.Reader) and len(creader._lengths) == count:
@@ -265,12 +265,13 @@ def bytes_column(reader: Any, field: str) -> np.ndarray:
 
 def fixed_bytes_column(reader: Any, field: str) -> bytes:
     """`fixed_column_bytes` of every segment of an index reader, in docnum order."""
-    return b"".join(fixed_column_bytes(segment, field) for segment in _leaves(reader))
+    return b"".join(fixed_column_bytes(segment, field) for segment, _ in leaf_readers(reader))
 
 
-def _leaves(reader: Any) -> list[Any]:
-    """An index reader's segment readers in docnum order (an empty index's reader has none)."""
-    return [segment for segment, _ in reader.leaf_readers()] if reader.doc_count_all() else []
+def leaf_readers(reader: Any) -> list[tuple[Any, int]]:
+    """An index reader's (segment reader, first docnum) in docnum order; none for an empty index,
+    whose reader would list itself."""
+    return reader.leaf_readers() if reader.doc_count_all() else []
 
 
 def _probes(count: int) -> list[int]:

@@ -129,9 +129,7 @@ def read_postings(term: TermEntry, within: np.ndarray | None = None, positions: 
 def field_terms(reader: Any, field: str) -> Iterator[tuple[list[bytes], np.ndarray]]:
     """Each segment's terms of `field`, in byte order, with their document counts (deleted
     documents included): an FS1 segment's in one pass over its term dictionary."""
-    if not reader.doc_count_all():  # an empty index's reader has no segments to list
-        return
-    for segment, _ in reader.leaf_readers():
+    for segment, _ in whoosh_format.leaf_readers(reader):
         fs1 = whoosh_format.fs1_terms(segment)
         if fs1 is not None:
             yield fs1.doc_frequencies(field)
@@ -149,8 +147,9 @@ def doc_frequencies(reader: Any, field: str, terms: list[bytes]) -> np.ndarray:
     for keys, dfs in field_terms(reader, field):
         if not keys:
             continue
-        rows = np.searchsorted(np.array(keys, dtype=np.bytes_), wanted).clip(max=len(keys) - 1)
-        present = np.array(keys, dtype=np.bytes_)[rows] == wanted
+        held = np.array(keys, dtype=np.bytes_)
+        rows = np.searchsorted(held, wanted).clip(max=len(keys) - 1)
+        present = held[rows] == wanted
         counts[present] += dfs[rows[present]]
     return counts
 
