@@ -241,7 +241,7 @@ def _indexed_files(reader: IndexReader) -> _IndexedFiles:
         count = segment.doc_count_all()
         if not count:
             continue
-        live = np.fromiter(segment.all_doc_ids(), np.int64) if segment.has_deletions() else np.arange(count)
+        live = whoosh_format.live_docs(segment)
         segment_paths = list(segment.column_reader(PATH))
         paths.extend(segment_paths if len(live) == count else [segment_paths[d] for d in live.tolist()])
         stats.append(file_stats(whoosh_format.fixed_column_bytes(segment, FILE_STAT))[live])

@@ -199,68 +199,80 @@ def length_bytes(segment: Any, field: str) -> bytes:
 def fixed_column_bytes(segment: Any, field: str) -> bytes:
     """Every document's value of a fixed-width column (whoosh.columns.FixedBytesColumn) in one
     segment reader, deleted documents included, concatenated: one read, not one per document.
-
-    The column file holds the values of the documents up to the last that has one; the
-    rest have the column's default. Checked against Whoosh's reader on the first and last
-    document; through Whoosh's reader (a call per document) when that or the gate fails.
+    Checked against Whoosh's reader on the first and last document; through Whoosh's reader (a
+    call per document) when that or the gate fails.
     """
     reader = segment.column_reader(field, translate=False)
     count = segment.doc_count_all()
     if fast_paths() and isinstance(reader, FixedBytesColumn.Reader) and count:
         width = reader._fixedlen
-        written = min(reader._count, count)
-        raw = bytes(reader._dbfile.get(reader._basepos, written * width)) + reader._defaultbytes * (count - written)
+        raw = _fixed_width_bytes(reader, count)
         if raw[:width] == reader[0] and raw[-width:] == reader[count - 1]:
             return raw
         log.warning("column %s does not read as expected: reading it through Whoosh, which is slower", field)
     return b"".join(reader)
 
 
+def _fixed_width_bytes(creader: Any, count: int) -> bytes:
+    """A fixed-width column's stored bytes for `count` documents in one read: the file holds the
+    values of the documents up to the last that has one; the rest have the column's default."""
+    written = min(creader._count, count)
+    return bytes(creader._dbfile.get(creader._basepos, written * creader._fixedlen)) + creader._defaultbytes * (
+        count - written)
+
+
 def numeric_column(reader: Any, field: str) -> np.ndarray:
     """Every document's raw value (translate=False) of a numeric column in all segments of an
-    index reader, deleted documents included, as int64: one read a segment. Checked against
-    Whoosh's reader on a few documents; through it (a call per document) when that fails."""
-    parts = []
-    for segment, _ in leaf_readers(reader):
-        creader = segment.column_reader(field, translate=False)
-        count = segment.doc_count_all()
-        if fast_paths() and isinstance(creader, NumericColumn.Reader) and creader._typecode in "qQiIhHbB":
-            width = creader._fixedlen
-            written = min(creader._count, count)
-            raw = bytes(creader._dbfile.get(creader._basepos, written * width)) + creader._defaultbytes * (
-                count - written)
-            values = np.frombuffer(raw, dtype=np.dtype(creader._typecode).newbyteorder(">")).astype(np.int64)
-            if all(int(values[row]) == creader[row] for row in _probes(count)):
-                parts.append(values)
-                continue
-            log.warning("column %s does not read as expected: reading it through Whoosh, which is slower", field)
-        parts.append(np.fromiter(creader, dtype=np.int64, count=count))
+    index reader, deleted documents included, as int64: one read a segment (`_checked_columns`)."""
+    parts = _checked_columns(reader, field, _numeric_values, lambda creader, count: np.fromiter(
+        creader, dtype=np.int64, count=count))
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
 def bytes_column(reader: Any, field: str) -> np.ndarray:
     """Every document's raw value of a variable-length bytes column (an ID field's) in all
     segments of an index reader, deleted documents included, as a numpy bytes array (values
-    hold no NUL, which numpy would strip): one read a segment, checked as numeric_column."""
+    hold no NUL, which numpy would strip): one read a segment (`_checked_columns`)."""
+    parts = _checked_columns(reader, field, _var_bytes_values, lambda creader, _: np.array(
+        list(creader), dtype=np.bytes_))
+    return np.concatenate(parts) if parts else np.empty(0, dtype="S1")
+
+
+def _checked_columns(reader: Any, field: str, fast: Callable[[Any, int], np.ndarray | None],
+                     stock: Callable[[Any, int], np.ndarray]) -> list[np.ndarray]:
+    """Each segment's values of a column: `fast(column reader, documents)` (None: not a column
+    it reads), checked against Whoosh's reader on a few documents; else `stock`, through
+    Whoosh's reader, a call per document."""
     parts = []
     for segment, _ in leaf_readers(reader):
         creader = segment.column_reader(field, translate=False)
         count = segment.doc_count_all()
-        if fast_paths() and isinstance(creader, VarBytesColumn.Reader) and len(creader._lengths) == count:
-            lengths = np.asarray(creader._lengths, dtype=np.int64)
-            offsets = np.asarray(creader._offsets, dtype=np.int64)
-            total = int(offsets[-1] + lengths[-1]) if count else 0
-            data = np.frombuffer(bytes(creader._dbfile.get(creader._basepos, total)), dtype=np.uint8)
-            width = max(int(lengths.max(initial=0)), 1)
-            table = np.zeros(count * width, dtype=np.uint8)
-            table[spans(np.arange(count) * width, lengths)] = data[spans(offsets, lengths)]
-            values = table.view(f"S{width}")
-            if all(values[row] == creader[row] for row in _probes(count)):
-                parts.append(values)
-                continue
+        values = fast(creader, count) if fast_paths() else None
+        if values is not None and not all(values[row] == creader[row] for row in _probes(count)):
             log.warning("column %s does not read as expected: reading it through Whoosh, which is slower", field)
-        parts.append(np.array(list(creader), dtype=np.bytes_))
-    return np.concatenate(parts) if parts else np.empty(0, dtype="S1")
+            values = None
+        parts.append(stock(creader, count) if values is None else values)
+    return parts
+
+
+def _numeric_values(creader: Any, count: int) -> np.ndarray | None:
+    if not isinstance(creader, NumericColumn.Reader) or creader._typecode not in "qQiIhHbB":
+        return None
+    big_endian = np.dtype(creader._typecode).newbyteorder(">")  # Whoosh packs with "!"
+    return np.frombuffer(_fixed_width_bytes(creader, count), dtype=big_endian).astype(np.int64)
+
+
+def _var_bytes_values(creader: Any, count: int) -> np.ndarray | None:
+    if not isinstance(creader, VarBytesColumn.Reader) or len(creader._lengths) != count:
+        return None
+    lengths = np.asarray(creader._lengths, dtype=np.int64)
+    offsets = np.asarray(creader._offsets, dtype=np.int64)
+    total = int(offsets[-1] + lengths[-1]) if count else 0
+    data = np.frombuffer(bytes(creader._dbfile.get(creader._basepos, total)), dtype=np.uint8)
+    width = max(int(lengths.max(initial=0)), 1)
+    table = np.zeros(count * width, dtype=np.uint8)
+    table[spans(np.arange(count) * width, lengths)] = data[spans(offsets, lengths)]
+    return table.view(f"S{width}")
 
 
 def fixed_bytes_column(reader: Any, field: str) -> bytes:
@@ -272,6 +284,14 @@ def leaf_readers(reader: Any) -> list[tuple[Any, int]]:
     """An index reader's (segment reader, first docnum) in docnum order; none for an empty index,
     whose reader would list itself."""
     return reader.leaf_readers() if reader.doc_count_all() else []
+
+
+def live_docs(segment: Any) -> np.ndarray:
+    """A segment reader's docnums that are not deleted, ascending: from its set of deleted ones,
+    not a call per document."""
+    alive = np.ones(segment.doc_count_all(), dtype=bool)
+    alive[np.fromiter(segment.segment().deleted_docs(), dtype=np.int64)] = False
+    return np.flatnonzero(alive)
 
 
 def _probes(count: int) -> list[int]:

@@ -596,11 +596,7 @@ def _date_bounds(request: SearchRequest) -> tuple[dt.datetime | None, dt.datetim
 
 def _live_docs(reader: Any) -> np.ndarray:
     """The docnums not deleted, ascending: from each segment's set of deleted ones, not a call per document."""
-    parts = []
-    for segment, base in whoosh_format.leaf_readers(reader):
-        alive = np.ones(segment.doc_count_all(), dtype=bool)
-        alive[np.fromiter(segment.segment().deleted_docs(), dtype=np.int64)] = False
-        parts.append(np.flatnonzero(alive) + base)
+    parts = [whoosh_format.live_docs(segment) + base for segment, base in whoosh_format.leaf_readers(reader)]
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
