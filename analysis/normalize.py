@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator, Sequence
 
 # Full-width ASCII (Ａ-Ｚ, ０-９, ％ ...) and the ideographic space fold to their
 # half-width forms; letters fold to lower case.
@@ -32,6 +33,8 @@ UNIT = re.compile(rf"[{CJK}]|{NUMBER}|[a-z]+|%")
 # Units are adjacent when nothing but white space separates them; punctuation
 # ends a run, so 金融、科技 is not the term 金融科技.
 _SPACE = re.compile(r"\s*")
+_RUN = re.compile(rf"(?:{UNIT.pattern})(?:{_SPACE.pattern}(?:{UNIT.pattern}))*")
+_CJK_ONLY = re.compile(rf"[{CJK}]+")
 
 
 def halfwidth(text: str) -> str:
@@ -62,19 +65,21 @@ def unit_runs(folded: str) -> list[list[tuple[str, int, int]]]:
     A run is what a literal term can match inside: `上行e链，5G` gives the runs
     [上, 行, e, 链] and [5g].
     """
-    runs: list[list[tuple[str, int, int]]] = []
-    run: list[tuple[str, int, int]] = []
-    last_end = -1
-    for m in UNIT.finditer(folded):
-        start = m.start()
-        if run and not (start == last_end or _SPACE.fullmatch(folded, last_end, start)):
-            runs.append(run)
-            run = []
-        run.append((m.group(), start, m.end()))
-        last_end = m.end()
-    if run:
-        runs.append(run)
-    return runs
+    return [list(zip(*run, strict=True)) for run in unit_spans(folded)]
+
+
+Run = tuple[list[str], Sequence[int], Sequence[int]]  # a run's units, their starts, their ends
+
+
+def unit_spans(folded: str) -> Iterator[Run]:
+    """unit_runs as parallel lists (the indexer's form: no tuple per unit)."""
+    for run in _RUN.finditer(folded):
+        text, start = run.group(), run.start()
+        if _CJK_ONLY.fullmatch(text):  # most runs: a unit a character
+            yield list(text), range(start, start + len(text)), range(start + 1, start + len(text) + 1)
+        else:
+            found = list(UNIT.finditer(folded, start, run.end()))
+            yield [m.group() for m in found], [m.start() for m in found], [m.end() for m in found]
 
 
 def is_cjk(unit: str) -> bool:

@@ -5,14 +5,16 @@ most: postings (about 1,200 per long post). Per posting it makes a token object,
 a 5-tuple for a sorting pool that it sorts in full at the end, and a lookup of
 the document's field length while writing. This writer keeps the postings of a
 segment in flat arrays per field as they arrive (a term number, a docnum, a
-frequency and the positions of each), takes term positions from our tokenizers'
-plain tables, sorts each field once with numpy and hands it whole to the FS1
+frequency and the positions of each), takes our tokenizers' token lists and
+groups a document's tokens into postings with numpy (no Python step per
+posting), sorts each field once with numpy and hands it whole to the FS1
 codec (`indexer/codec.py`), which writes it in bulk. Per-document files,
 deletes, merges and commits are Whoosh's; `whoosh_format` decides whether this
 writer may be used (`open_writer`).
 """
 from __future__ import annotations
 
+import itertools
 from array import array
 from collections import defaultdict
 from collections.abc import Sequence
@@ -20,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from finsearch.analysis import fold
 from finsearch.indexer import whoosh_format
 from finsearch.indexer.codec import FieldPostings, FS1FieldWriter, spans
 from finsearch.indexer.whoosh_format import SegmentWriterBase
@@ -42,18 +45,40 @@ class _FieldPostings:
     __slots__ = ("numbers", "terms", "docs", "freqs", "positions")
 
     def __init__(self) -> None:
-        self.numbers: dict[bytes, int] = {}  # term bytes -> its number in `terms`
+        # term bytes -> its number in `terms`: a new term gets the next number
+        self.numbers: defaultdict[bytes, int] = defaultdict(itertools.count().__next__)
         self.terms = array("I")
         self.docs = array("I")
         self.freqs = array("I")
         self.positions = array("I")
 
     def add(self, tbytes: bytes, docnum: int, freq: int, positions: Sequence[int] | None) -> None:
-        self.terms.append(self.numbers.setdefault(tbytes, len(self.numbers)))
+        self.terms.append(self.numbers[tbytes])
         self.docs.append(docnum)
         self.freqs.append(freq)
         if positions is not None:
             self.positions.extend(positions)
+
+    def add_tokens(self, docnum: int, texts: list[str], positions: Sequence[int] | None) -> int:
+        """A document's tokens (with their positions, a positional field), any order; returns
+        how many postings they make. Grouped with numpy: no Python step per posting."""
+        count = len(texts)
+        if not count:
+            return 0
+        numbers = np.fromiter(map(self.numbers.__getitem__, map(str.encode, texts)), dtype=np.int64, count=count)
+        if positions is None:
+            numbers.sort()
+        else:
+            keys = numbers << 32 | np.array(positions, dtype=np.int64)  # a term's positions ascending
+            keys.sort()
+            numbers = keys >> 32
+            self.positions.frombytes(keys.astype(np.uint32).tobytes())  # the low half: the position
+        # Where each term's run of tokens starts, and the end: a posting a run.
+        bounds = np.flatnonzero(np.concatenate(([True], numbers[1:] != numbers[:-1], [True])))
+        self.terms.frombytes(numbers[bounds[:-1]].astype(np.uint32).tobytes())
+        self.freqs.frombytes((bounds[1:] - bounds[:-1]).astype(np.uint32).tobytes())
+        self.docs.frombytes(np.full(bounds.size - 1, docnum, dtype=np.uint32).tobytes())
+        return bounds.size - 1
 
     def sorted(self, positional: bool) -> FieldPostings:
         """The postings in (term, docnum) order, as the codec writes them."""
@@ -108,7 +133,7 @@ class TermPool:
             target = self._fields[fieldname]
             numbers = np.zeros(dfs.size, dtype=np.uint32)  # a term without a kept posting gets none
             for row in np.flatnonzero(kept).tolist():
-                numbers[row] = target.numbers.setdefault(merged.terms[row], len(target.numbers))
+                numbers[row] = target.numbers[merged.terms[row]]
             target.terms.frombytes(np.repeat(numbers, dfs)[keep].tobytes())
             target.docs.frombytes(docs[keep].astype(np.uint32).tobytes())
             target.freqs.frombytes(merged.freqs[keep].astype(np.uint32).tobytes())
@@ -116,18 +141,35 @@ class TermPool:
                 target.positions.frombytes(merged.positions[np.repeat(keep, merged.freqs)].astype(np.uint32).tobytes())
             self.postings += int(keep.sum())
 
-    def add_terms(self, fieldname: str, docnum: int, terms: list[tuple[bytes, int, list[int] | None]]) -> None:
-        """All postings of one document's field: terms are (term bytes, frequency, positions or None)."""
-        add = self._fields[fieldname].add
-        for tbytes, freq, positions in terms:
-            add(tbytes, docnum, freq, positions)
-        self.postings += len(terms)
+    def add_value(self, fieldname: str, docnum: int, value: Any) -> int:
+        """Index one document's value of a field; returns the field's length (0 if not scorable).
+
+        Our tokenizers hand over their token lists (`analyse`); everything else goes through
+        Whoosh's own chain (`field.index`).
+        """
+        field = self._schema[fieldname]
+        postings = self._fields[fieldname]
+        positional = is_positional(field.format)
+        analyse = getattr(field.analyzer, "analyse", None)
+        if analyse is not None and isinstance(value, str):
+            texts, positions, _, _ = analyse(fold(value))
+            self.postings += postings.add_tokens(docnum, texts, positions if positional else None)
+            return len(texts) if field.scorable else 0
+        length = 0
+        for tbytes, freq, _, vbytes in field.index(value):
+            postings.add(tbytes, docnum, freq, list(field.format.decode_positions(vbytes)) if positional else None)
+            length += freq
+            self.postings += 1
+        return length if field.scorable else 0
+
+    def field_postings(self, fieldname: str) -> FieldPostings:
+        """A field's postings so far, sorted as the codec writes them."""
+        return self._fields[fieldname].sorted(is_positional(self._schema[fieldname].format))
 
     def write(self, schema: Any, fieldwriter: FS1FieldWriter) -> None:
         """Write every field's postings."""
         for fieldname in sorted(self._fields):
-            fieldobj = schema[fieldname]
-            fieldwriter.add_field(fieldname, fieldobj, self._fields[fieldname].sorted(is_positional(fieldobj.format)))
+            fieldwriter.add_field(fieldname, schema[fieldname], self.field_postings(fieldname))
 
     def clear(self) -> None:
         self._fields.clear()
@@ -136,29 +178,6 @@ class TermPool:
 
 def is_positional(fmt: Any) -> bool:
     return bool(fmt.supports("positions"))
-
-
-def index_terms(field: Any, value: Any) -> tuple[list[tuple[bytes, int, list[int] | None]], int]:
-    """What Whoosh's `field.index(value)` gives, as (term bytes, frequency, positions: for a
-    positional field, else None) and the field length.
-
-    Our tokenizers hand over a term -> positions table directly; everything else goes
-    through Whoosh's own chain.
-    """
-    term_positions = getattr(field.analyzer, "term_positions", None)
-    fmt = field.format
-    positional = is_positional(fmt)
-    if term_positions is None or not isinstance(value, str):
-        items = list(field.index(value))
-        length = sum(freq for _, freq, _, _ in items) if field.scorable else 0
-        return [(tbytes, freq, list(fmt.decode_positions(vbytes)) if positional else None)
-                for tbytes, freq, _, vbytes in items], length
-    terms = []
-    length = 0
-    for text, positions in term_positions(value).items():
-        length += len(positions)
-        terms.append((text.encode("utf-8"), len(positions), positions if positional else None))
-    return terms, (length if field.scorable else 0)
 
 
 class BulkWriter(whoosh_format.FastSegmentWriter):
@@ -178,10 +197,7 @@ class BulkWriter(whoosh_format.FastSegmentWriter):
             if value is None:
                 continue
             field = self.schema[fieldname]
-            length = 0
-            if field.indexed:
-                terms, length = index_terms(field, value)
-                self.table.add_terms(fieldname, docnum, terms)
+            length = self.table.add_value(fieldname, docnum, value) if field.indexed else 0
             perdoc.add_field(fieldname, field, value if field.stored else None, length)
             if field.column_type:
                 perdoc.add_column_value(fieldname, field.column_type, field.to_column_value(value))

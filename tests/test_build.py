@@ -1,13 +1,14 @@
 """The bulk writer writes what Whoosh's own writer would, and a parallel build loses nothing."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from whoosh import index as whoosh_index
 
 from finsearch.indexer import build_index
 from finsearch.indexer.schema import make_schema, to_document
 from finsearch.indexer.store import open_current
-from finsearch.indexer.writer import BulkWriter, index_terms
+from finsearch.indexer.writer import BulkWriter, TermPool
 from tests.test_ingest import messy_archive  # noqa: F401  (a fixture)
 from tests.whoosh_contents import index_contents
 
@@ -24,6 +25,7 @@ def sample_posts(archive_posts):
 def test_bulk_terms_are_what_whoosh_analysis_gives(sample_posts):
     schema = make_schema()
     for post in sample_posts:
+        pool = TermPool(schema)
         for name, value in to_document(post).items():
             field = schema[name]
             if not field.indexed:
@@ -31,10 +33,15 @@ def test_bulk_terms_are_what_whoosh_analysis_gives(sample_posts):
             # The bulk writer keeps frequencies and positions; Whoosh, weights and encoded values.
             fmt = field.format
             positions = fmt.supports("positions")
-            expected = sorted((text, freq, weight, list(fmt.decode_positions(value)) if positions else None)
-                              for text, freq, weight, value in field.index(value))
-            terms, _ = index_terms(field, value)
-            found = sorted((text, freq, freq * fmt.field_boost, positions) for text, freq, positions in terms)
+            expected = [(text, freq, weight, list(fmt.decode_positions(value)) if positions else None)
+                        for text, freq, weight, value in sorted(field.index(value))]
+            length = pool.add_value(name, 0, value)
+            assert length == (sum(freq for _, freq, _, _ in expected) if field.scorable else 0), (post.path, name)
+            kept = pool.field_postings(name)
+            starts = kept.positions is not None and np.concatenate(([0], np.cumsum(kept.freqs)))
+            found = [(text, int(kept.freqs[row]), kept.freqs[row] * fmt.field_boost,
+                      kept.positions[starts[row]:starts[row + 1]].tolist() if positions else None)
+                     for row, text in enumerate(kept.terms)]
             assert found == expected, (post.path, name)
 
 
