@@ -225,8 +225,8 @@ def _index_share(build: Path, archive: Path, paths: list[Path], advance: Callabl
 
 @contextlib.contextmanager
 def _no_cycle_collection():
-    """A segment's postings are millions of long-lived tuples, which Python's cycle
-    collector would scan again and again (-15% time without it); reading and
+    """A segment writer holds many long-lived objects until the segment is written,
+    which Python's cycle collector would scan again and again; reading and
     analysing a post leaves no cycles behind. What a finished segment writer
     leaves is collected by hand (`_write_share`)."""
     enabled = gc.isenabled()
@@ -264,11 +264,20 @@ def _write_posts(ix, archive: Path, paths: list[Path], advance: Callable[[int], 
             # grows by each segment it writes (4 GB at a million posts).
             del writer
             gc.collect()
+            _return_free_memory()
             writer = _segment_writer(ix)
     if writer.doc_count():
         result.segments.append(writer.finish_segment())
     else:
         writer.cancel()
+
+
+def _return_free_memory() -> None:
+    """Give the C heap's free pages back to the system (glibc's malloc_trim): a segment's
+    arrays leave free holes that otherwise stay in the worker's resident memory."""
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 def _segment_writer(ix) -> SegmentWriterBase:
