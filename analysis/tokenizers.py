@@ -3,7 +3,7 @@
 Both fold full-width forms and case first (one character to one character), so
 the offsets they report are offsets in the stored text.
 
-Each tokenizer analyses a text into one `Terms`, parallel lists in token order,
+Each tokenizer analyses a text into one `Terms` (parallel lists of its tokens),
 read two ways: as Whoosh tokens (queries, Whoosh's own indexing path) and as
 lists (what the bulk indexer writes), which skips the per-token object
 Whoosh's chain needs.
@@ -66,7 +66,7 @@ class JiebaTokenizer(_ListTokenizer):
         start = pos = 0
         for word in seg.cut(folded):
             size = len(word)
-            if word.isalnum() or has_word_char(word):
+            if has_word_char(word):
                 if size > 2:
                     # The 2-grams (and, past 3 characters, 3-grams) inside a long word
                     # that are dictionary words come first, as in jieba's search mode.
