@@ -77,7 +77,7 @@ def main() -> None:
     archive, index, fresh = (args.work / "churn" / f"{name}-{part}" for part in ("posts", "index", "fresh"))
     for path in (archive, index, fresh):
         shutil.rmtree(path, ignore_errors=True)
-    posts = [path.relative_to(source) for path in find_posts(source)]
+    posts = [Path(path).relative_to(source) for path in find_posts(source)]
     daily = max(1, round(len(posts) * DAILY_SHARE))
     held_back = posts[len(posts) - daily * args.runs:]
     for rel in posts[:len(posts) - len(held_back)]:

@@ -61,7 +61,7 @@ def main() -> None:
     base = args.work / "crash-matrix"
     shutil.rmtree(base, ignore_errors=True)
     archive, index, control, fresh = base / "posts", base / "index", base / "control", base / "fresh"
-    posts = [path.relative_to(source) for path in find_posts(source)]
+    posts = [Path(path).relative_to(source) for path in find_posts(source)]
     shutil.copytree(source, archive)
     build_index(archive, index, progress=False)
     shutil.copytree(index, control, symlinks=True)

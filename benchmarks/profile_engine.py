@@ -52,7 +52,7 @@ def profile_build(archive: Path, n: int, top: int, save: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="finsearch-profile-") as tmp:
         sub = Path(tmp) / "posts"
         for path in paths:
-            target = sub / path.relative_to(archive)
+            target = sub / Path(path).relative_to(archive)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
         from finsearch.analysis.segmenter import segmenter

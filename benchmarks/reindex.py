@@ -77,7 +77,7 @@ def on_corpus(corpus: Path, archive: Path, index: Path) -> tuple[int, dict[str, 
     from finsearch.indexer.ingest import find_posts
     shutil.rmtree(archive, ignore_errors=True)
     shutil.rmtree(index, ignore_errors=True)
-    posts = [path.relative_to(corpus) for path in find_posts(corpus)]
+    posts = [Path(path).relative_to(corpus) for path in find_posts(corpus)]
     held_back = posts[len(posts) - round(len(posts) * ADDED_SHARE):]
     first = posts[:len(posts) - len(held_back)]
     copy_posts(corpus, archive, first)
@@ -97,7 +97,7 @@ def on_archive(archive: Path, index: Path) -> tuple[int, dict[str, dict]]:
     from finsearch.indexer.ingest import find_posts
     if (archive / ADDED_FOLDER).exists():
         sys.exit(f"{archive / ADDED_FOLDER} exists: left by an interrupted run? remove it first")
-    posts = [path.relative_to(archive) for path in find_posts(archive)]
+    posts = [Path(path).relative_to(archive) for path in find_posts(archive)]
     steps = {"nothing changed": run_reindex(archive, index)}
     steps["nothing changed, --verify"] = run_reindex(archive, index, "--verify")
     added = posts[::round(1 / ADDED_SHARE)]

@@ -82,7 +82,7 @@ class PeerBuild:
 _Cut = tuple[str, str, str, str, dt.datetime, tuple[str, ...]]
 
 
-def _cut_chunk(job: tuple[Path, list[Path]]) -> list[tuple[_Cut | None, list[Problem]]]:
+def _cut_chunk(job: tuple[Path, list[str]]) -> list[tuple[_Cut | None, list[Problem]]]:
     root, paths = job
     out: list[tuple[_Cut | None, list[Problem]]] = []
     for path in paths:
@@ -106,7 +106,7 @@ def _cut_posts(archive: Path, pool) -> Iterator[_Cut | None]:
     # fell behind: a chunk is handed out only when fewer than CHUNKS_IN_FLIGHT are out.
     in_flight = threading.BoundedSemaphore(CHUNKS_IN_FLIGHT)
 
-    def jobs() -> Iterator[tuple[Path, list[Path]]]:
+    def jobs() -> Iterator[tuple[Path, list[str]]]:
         for start in range(0, len(paths), CHUNK_POSTS):
             in_flight.acquire()  # in the pool's task-feeding thread
             yield archive, paths[start:start + CHUNK_POSTS]

@@ -143,7 +143,7 @@ def build_locked(archive: Path, root: Path, procs: int | None, progress: bool,
     return report
 
 
-def _build_into(build: Path, archive: Path, root: Path, paths: list[Path], passed_over: list[Problem],
+def _build_into(build: Path, archive: Path, root: Path, paths: list[str], passed_over: list[Problem],
                 procs: int | None, progress: bool, replacing: set[str] | None, max_delete: float) -> BuildReport:
     if procs is None:
         procs = max(1, min(default_procs(), len(paths) // POSTS_PER_EXTRA_PROC))
@@ -181,7 +181,7 @@ def _build_into(build: Path, archive: Path, root: Path, paths: list[Path], passe
     return report
 
 
-def _run_workers(build: Path, archive: Path, paths: list[Path], procs: int, bar: tqdm) -> list[_WorkerResult]:
+def _run_workers(build: Path, archive: Path, paths: list[str], procs: int, bar: tqdm) -> list[_WorkerResult]:
     if procs == 1:
         return [_index_share(build, archive, paths, bar.update)]
     # Every other post to each worker, so long and short stretches of the archive are shared out.
@@ -213,11 +213,11 @@ def _count_one() -> None:
         _counter.value += 1
 
 
-def _index_share_in_worker(build: Path, archive: Path, paths: list[Path]) -> _WorkerResult:
+def _index_share_in_worker(build: Path, archive: Path, paths: list[str]) -> _WorkerResult:
     return _index_share(build, archive, paths, lambda _: _count_one())
 
 
-def _index_share(build: Path, archive: Path, paths: list[Path], advance: Callable[[int], object]) -> _WorkerResult:
+def _index_share(build: Path, archive: Path, paths: list[str], advance: Callable[[int], object]) -> _WorkerResult:
     """Read, analyse and write `paths` into new segments of the index in `build` (not committed)."""
     with _no_cycle_collection():
         return _write_share(build, archive, paths, advance)
@@ -238,7 +238,7 @@ def _no_cycle_collection():
             gc.enable()
 
 
-def _write_share(build: Path, archive: Path, paths: list[Path], advance: Callable[[int], object]) -> _WorkerResult:
+def _write_share(build: Path, archive: Path, paths: list[str], advance: Callable[[int], object]) -> _WorkerResult:
     ix = whoosh_index.open_dir(str(build))
     result = _WorkerResult([], [], _spill_name(build))
     with result.posts_file.open("w", encoding="utf-8") as spill:
@@ -246,7 +246,7 @@ def _write_share(build: Path, archive: Path, paths: list[Path], advance: Callabl
     return result
 
 
-def _write_posts(ix, archive: Path, paths: list[Path], advance: Callable[[int], object], result: _WorkerResult,
+def _write_posts(ix, archive: Path, paths: list[str], advance: Callable[[int], object], result: _WorkerResult,
                  spill: TextIO) -> None:
     writer = _segment_writer(ix)
     for path in paths:

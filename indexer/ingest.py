@@ -115,15 +115,17 @@ class ReadResult:
     problems: list[Problem] = field(default_factory=list)
 
 
-def find_posts(root: Path, problems: list[Problem] | None = None) -> list[Path]:
-    """Every post file below `root`: regular files, not hidden, in path order.
+def find_posts(root: Path, problems: list[Problem] | None = None) -> list[str]:
+    """Every post file below `root`: regular files, not hidden, in path order, as path
+    strings (a million pathlib objects would hold half a gigabyte in a build's parent,
+    and again in each worker that touches them).
 
     Links are resolved but never followed, so every post is found once, under its
     own path, and nothing outside the archive is read. What is passed over is
     added to `problems` (when given): a link pointing outside the archive, a
     dangling link, a loop, a FIFO or device named like a post.
     """
-    return [Path(entry.path) for _, entry in _post_entries(root, problems)]
+    return [entry.path for _, entry in _post_entries(root, problems)]
 
 
 @dataclass
@@ -331,8 +333,9 @@ def file_checksum(path: Path, root: Path) -> str:
         return ""
 
 
-def read_post(path: Path, root: Path) -> ReadResult:
+def read_post(path: str | Path, root: Path) -> ReadResult:
     """Read one post; never raises for what is in the file."""
+    path = Path(path)
     rel = path.relative_to(root).as_posix()
     result = ReadResult(None)
 
