@@ -65,21 +65,25 @@ def unit_runs(folded: str) -> list[list[tuple[str, int, int]]]:
     A run is what a literal term can match inside: `上行e链，5G` gives the runs
     [上, 行, e, 链] and [5g].
     """
-    return [list(zip(*run, strict=True)) for run in unit_spans(folded)]
+    return [list(zip(units, starts, ends, strict=True)) for units, starts, ends, _ in unit_spans(folded)]
 
 
-Run = tuple[list[str], Sequence[int], Sequence[int]]  # a run's units, their starts, their ends
+# a run's units, their starts, their ends, and which of them are Latin/number units (by index)
+Run = tuple[list[str], Sequence[int], Sequence[int], list[int]]
 
 
 def unit_spans(folded: str) -> Iterator[Run]:
     """unit_runs as parallel lists (the indexer's form: no tuple per unit)."""
     for run in _RUN.finditer(folded):
         text, start = run.group(), run.start()
-        if _CJK_ONLY.fullmatch(text):  # most runs: a unit a character
-            yield list(text), range(start, start + len(text)), range(start + 1, start + len(text) + 1)
+        if _CJK_ONLY.fullmatch(text):  # most runs: a unit a character, none Latin
+            yield list(text), range(start, start + len(text)), range(start + 1, start + len(text) + 1), []
         else:
             found = list(UNIT.finditer(folded, start, run.end()))
-            yield [m.group() for m in found], [m.start() for m in found], [m.end() for m in found]
+            units = [m.group() for m in found]
+            # a unit is either one CJK character or ASCII
+            latin = [index for index, unit in enumerate(units) if unit.isascii()]
+            yield units, [m.start() for m in found], [m.end() for m in found], latin
 
 
 def is_cjk(unit: str) -> bool:

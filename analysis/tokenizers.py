@@ -108,11 +108,9 @@ class GramTokenizer(_ListTokenizer):
         terms = Terms([], [], [], [])
         texts, positions, starts, ends = terms
         pos = 0
-        for units, unit_starts, unit_ends in unit_spans(folded):
+        for units, unit_starts, unit_ends, singles in unit_spans(folded):
             count = len(units)
-            # Latin/number units are searched as single terms too (ETF, 600519); a unit is
-            # either one CJK character or ASCII.
-            singles = [index for index, unit in enumerate(units) if unit.isascii()]
+            # Latin/number units are searched as single terms too (ETF, 600519)
             if singles:
                 texts += [units[index] for index in singles]
                 positions += [pos + index for index in singles]

@@ -81,10 +81,13 @@ def _spilled(results: list[_WorkerResult]) -> Iterator[tuple[str, str, list[tupl
                 yield doc_id, path, [tuple(pair) for pair in pairs]
 
 
+_LIBC = ctypes.CDLL(None)  # the C library this process runs on (prctl, malloc_trim)
+
+
 def _die_with_parent() -> None:
     """In a forked worker: die when the build process dies (kill -9 included)."""
     pr_set_pdeathsig = 1
-    ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    _LIBC.prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 if sys.platform.startswith("linux"):
@@ -275,7 +278,7 @@ def _write_posts(ix, archive: Path, paths: list[str], advance: Callable[[int], o
 def _return_free_memory() -> None:
     """Give the C heap's free pages back to the system (glibc's malloc_trim): a segment's
     arrays leave free holes that otherwise stay in the worker's resident memory."""
-    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    trim = getattr(_LIBC, "malloc_trim", None)  # glibc only
     if trim is not None:
         trim(0)
 

@@ -234,29 +234,22 @@ class _IndexedFiles:
 
 
 def _indexed_files(reader: IndexReader) -> _IndexedFiles:
-    """From the columns, segment by segment: the stats in one read per segment, not one per document."""
-    paths: list[str] = []
-    stats, docnums = [], []
-    for segment, base in reader.leaf_readers():
-        count = segment.doc_count_all()
-        if not count:
-            continue
-        live = whoosh_format.live_docs(segment)
-        segment_paths = list(segment.column_reader(PATH))
-        paths.extend(segment_paths if len(live) == count else [segment_paths[d] for d in live.tolist()])
-        stats.append(file_stats(whoosh_format.fixed_column_bytes(segment, FILE_STAT))[live])
-        docnums.append(live + base)
-    if not paths:
-        return _IndexedFiles([], np.zeros((0, 2), np.int64), np.zeros(0, np.int64))
-    return _IndexedFiles(paths, np.concatenate(stats), np.concatenate(docnums))
+    """From the columns, one read a segment each, not one per document."""
+    live = whoosh_format.reader_live_docs(reader)
+    return _IndexedFiles(_column_text(reader, PATH, live),
+                         file_stats(whoosh_format.fixed_bytes_column(reader, FILE_STAT))[live], live)
 
 
 def _indexed_ids(ix: whoosh_index.Index) -> dict[str, str]:
     """path -> id of every live document (what a run that changes something needs)."""
     with ix.reader() as reader:
-        paths = list(reader.column_reader(PATH))
-        ids = list(reader.column_reader(ID_FIELD))
-        return {paths[d]: ids[d] for d in reader.all_doc_ids()}
+        live = whoosh_format.reader_live_docs(reader)
+        return dict(zip(_column_text(reader, PATH, live), _column_text(reader, ID_FIELD, live), strict=True))
+
+
+def _column_text(reader: IndexReader, field: str, docnums: np.ndarray) -> list[str]:
+    """An ID column's values (UTF-8, as Whoosh stores text) of the given documents."""
+    return [value.decode() for value in whoosh_format.bytes_column(reader, field)[docnums].tolist()]
 
 
 def _segment_count(ix: whoosh_index.Index) -> int:

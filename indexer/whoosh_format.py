@@ -7,8 +7,9 @@ names of Whoosh's SegmentWriter to hand whole fields to our FS1 codec
 interfaces); the reader reaches a segment reader's FS1 terms (`fs1_terms`), and
 reads W3 files directly (posting blocks and term infos of indexes written
 before FS1 or by the fallback writer, the one-byte field lengths, a fixed-width
-columns in one read a segment (`fixed_column_bytes` for the nightly reindex,
-`numeric_column` and `bytes_column` for the search's per-document table), each
+columns in one read a segment (`fixed_column_bytes` and `bytes_column` for the
+nightly reindex, `numeric_column` and `bytes_column` for the search's
+per-document table), each
 checked against Whoosh's reader on a few values). This module holds all of
 that, and nothing else in the project may:
 
@@ -292,6 +293,12 @@ def live_docs(segment: Any) -> np.ndarray:
     alive = np.ones(segment.doc_count_all(), dtype=bool)
     alive[np.fromiter(segment.segment().deleted_docs(), dtype=np.int64)] = False
     return np.flatnonzero(alive)
+
+
+def reader_live_docs(reader: Any) -> np.ndarray:
+    """`live_docs` of every segment of an index reader, as docnums of the whole reader."""
+    parts = [live_docs(segment) + base for segment, base in leaf_readers(reader)]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
 def _probes(count: int) -> list[int]:

@@ -17,12 +17,13 @@ from __future__ import annotations
 import itertools
 from array import array
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from finsearch.analysis import fold
+from finsearch.analysis.tokenizers import Terms
 from finsearch.indexer import whoosh_format
 from finsearch.indexer.codec import FieldPostings, FS1FieldWriter, spans
 from finsearch.indexer.whoosh_format import SegmentWriterBase
@@ -104,12 +105,21 @@ class _FieldPostings:
                              docs[order], freqs[order], positions)
 
 
+class _FieldPlan(NamedTuple):
+    """How a field's values become postings, looked up once, not once a value."""
+
+    field: Any
+    analyse: Callable[[str], Terms] | None  # our tokenizers' list form; None: Whoosh's chain
+    positional: bool
+
+
 class TermPool:
     """A segment's postings in memory, per field (a whoosh_format.PostingTable)."""
 
     def __init__(self, schema: Any) -> None:
         self._schema = schema
         self._fields: defaultdict[str, _FieldPostings] = defaultdict(_FieldPostings)
+        self._plans: dict[str, _FieldPlan] = {}
         self.postings = 0
 
     def add_merged(self, fieldname: str, tbytes: bytes, docnum: int, weight: float, value: bytes) -> None:
@@ -147,10 +157,9 @@ class TermPool:
         Our tokenizers hand over their token lists (`analyse`); everything else goes through
         Whoosh's own chain (`field.index`).
         """
-        field = self._schema[fieldname]
+        plan = self._plans.get(fieldname) or self._plan(fieldname)
+        field, analyse, positional = plan
         postings = self._fields[fieldname]
-        positional = is_positional(field.format)
-        analyse = getattr(field.analyzer, "analyse", None)
         if analyse is not None and isinstance(value, str):
             texts, positions, _, _ = analyse(fold(value))
             self.postings += postings.add_tokens(docnum, texts, positions if positional else None)
@@ -161,6 +170,12 @@ class TermPool:
             length += freq
             self.postings += 1
         return length if field.scorable else 0
+
+    def _plan(self, fieldname: str) -> _FieldPlan:
+        field = self._schema[fieldname]
+        plan = self._plans[fieldname] = _FieldPlan(field, getattr(field.analyzer, "analyse", None),
+                                                   is_positional(field.format))
+        return plan
 
     def field_postings(self, fieldname: str) -> FieldPostings:
         """A field's postings so far, sorted as the codec writes them."""

@@ -434,7 +434,7 @@ class SearchEngine:
         if generation != self._table_generation:
             self._match_cache.clear()
             reader = self._searcher.reader()
-            self._view = IndexView(self._searcher, _live_docs(reader), WORD_FIELD_OF_GRAM)
+            self._view = IndexView(self._searcher, whoosh_format.reader_live_docs(reader), WORD_FIELD_OF_GRAM)
             self._table = _FacetTable.build(self._view)
             self._aliases = AliasTable.build(shipped_groups(), stock_names.pairs(self._build))
             self._table_generation = generation
@@ -592,12 +592,6 @@ def _date_bounds(request: SearchRequest) -> tuple[dt.datetime | None, dt.datetim
     elif last and last < dt.date.max:
         end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time())
     return start, end
-
-
-def _live_docs(reader: Any) -> np.ndarray:
-    """The docnums not deleted, ascending: from each segment's set of deleted ones, not a call per document."""
-    parts = [whoosh_format.live_docs(segment) + base for segment, base in whoosh_format.leaf_readers(reader)]
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
 def _first_of_each_story(table: _FacetTable, docs: np.ndarray, scores: np.ndarray, tiers: np.ndarray | None):
