@@ -42,6 +42,7 @@ def halfwidth(text: str) -> str:
     return text.translate(_HALF_TABLE)
 
 
+@functools.lru_cache(maxsize=8)  # indexing folds a post's title and body several times (fields, signature)
 def fold(text: str) -> str:
     """Half-width, lower-case form of `text`, same length as `text`."""
     return text.translate(_FOLD_TABLE)
