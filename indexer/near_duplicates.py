@@ -78,9 +78,10 @@ def signature(title: str, body: str) -> bytes:
     found = _shingles_of(text)
     if not found:
         return b"\x00" * SIGNATURE_BYTES  # nothing to compare: a count of 0 is never clustered
-    hashes = np.fromiter((zlib.crc32(s.encode("utf-8")) for s in found), dtype=np.uint64, count=len(found))
+    hashes = np.fromiter(map(zlib.crc32, map(str.encode, found)), dtype=np.uint64, count=len(found))
     with np.errstate(over="ignore"):  # wrapping is the hash
-        mixed = hashes[:, None] * _MULTIPLIERS[None, :] + _OFFSETS[None, :]
+        mixed = np.multiply.outer(hashes, _MULTIPLIERS)  # [shingle, hash function]
+        mixed += _OFFSETS  # in place: one array a post, not two
         # A minimum's own top bits are mostly 0 (it is the least of many): its bits are
         # taken from the minimum hashed once more.
         minima = ((mixed.min(axis=0) * _BIT_MIXER) >> np.uint64(64 - MINIMUM_BITS)).astype(np.uint8)
