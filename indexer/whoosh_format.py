@@ -6,12 +6,11 @@ names of Whoosh's SegmentWriter to hand whole fields to our FS1 codec
 (`indexer/codec.py`, our own file format, read through Whoosh's public codec
 interfaces); the reader reaches a segment reader's FS1 terms (`fs1_terms`), and
 reads W3 files directly (posting blocks and term infos of indexes written
-before FS1 or by the fallback writer, the one-byte field lengths, a fixed-width
+before FS1 or by the fallback writer, the one-byte field lengths), and reads
 columns in one read a segment (`fixed_column_bytes` and `bytes_column` for the
 nightly reindex, `numeric_column` and `bytes_column` for the search's
-per-document table), each
-checked against Whoosh's reader on a few values). This module holds all of
-that, and nothing else in the project may:
+per-document table), each checked against Whoosh's reader on a few values.
+This module holds all of that, and nothing else in the project may:
 
 - the **version gate**: the fast paths were verified against exactly the
   whoosh-reloaded versions in `VERIFIED_VERSIONS`; with any other version, or

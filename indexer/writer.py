@@ -157,8 +157,7 @@ class TermPool:
         Our tokenizers hand over their token lists (`analyse`); everything else goes through
         Whoosh's own chain (`field.index`).
         """
-        plan = self._plans.get(fieldname) or self._plan(fieldname)
-        field, analyse, positional = plan
+        field, analyse, positional = self._plan(fieldname)
         postings = self._fields[fieldname]
         if analyse is not None and isinstance(value, str):
             texts, positions, _, _ = analyse(fold(value))
@@ -172,9 +171,11 @@ class TermPool:
         return length if field.scorable else 0
 
     def _plan(self, fieldname: str) -> _FieldPlan:
-        field = self._schema[fieldname]
-        plan = self._plans[fieldname] = _FieldPlan(field, getattr(field.analyzer, "analyse", None),
-                                                   is_positional(field.format))
+        plan = self._plans.get(fieldname)
+        if plan is None:
+            field = self._schema[fieldname]
+            plan = self._plans[fieldname] = _FieldPlan(field, getattr(field.analyzer, "analyse", None),
+                                                       is_positional(field.format))
         return plan
 
     def field_postings(self, fieldname: str) -> FieldPostings:
