@@ -116,7 +116,7 @@ def _reindex_locked(archive: Path, root: Path, full: bool, procs: int | None, pr
     if ix is not None and reason is None and not full:
         store.remove_stale_builds(root)  # what a killed run left behind
         return _apply_changes(ix, build, archive, root, progress, max_delete, verify)
-    replacing = set(_indexed_ids(ix).values()) if ix is not None else None
+    replacing = _live_ids(ix) if ix is not None else None
     built = build_locked(archive, root, procs, progress, replacing, max_delete)
     ix, _ = store.open_current(root)
     return ReindexReport(index=root, full=True, full_reason=reason, verify=verify, checksummed=built.files,
@@ -161,7 +161,7 @@ def _apply_changes(ix: whoosh_index.Index, build: Path, archive: Path, root: Pat
     new_build, generation = store.new_build_dir(root)
     try:
         store.link_generation(build, new_build)
-        _write_changes(whoosh_index.open_dir(str(new_build)), archive, _indexed_ids(ix), mentions, added,
+        _write_changes(whoosh_index.open_dir(str(new_build)), archive, _indexed_ids(ix, indexed), mentions, added,
                        changed, gone, report, progress, max_delete)
         store.write_manifest(new_build, generation)
     except BaseException:
@@ -240,11 +240,17 @@ def _indexed_files(reader: IndexReader) -> _IndexedFiles:
                          file_stats(whoosh_format.fixed_bytes_column(reader, FILE_STAT))[live], live)
 
 
-def _indexed_ids(ix: whoosh_index.Index) -> dict[str, str]:
-    """path -> id of every live document (what a run that changes something needs)."""
+def _indexed_ids(ix: whoosh_index.Index, indexed: _IndexedFiles) -> dict[str, str]:
+    """path -> id of every live document (what a run that changes something needs); the paths
+    and docnums are those `_indexed_files` read from the same index."""
     with ix.reader() as reader:
-        live = whoosh_format.reader_live_docs(reader)
-        return dict(zip(_column_text(reader, PATH, live), _column_text(reader, ID_FIELD, live), strict=True))
+        return dict(zip(indexed.paths, _column_text(reader, ID_FIELD, indexed.docnums), strict=True))
+
+
+def _live_ids(ix: whoosh_index.Index) -> set[str]:
+    """The ids of every live document (what a full rebuild is checked against)."""
+    with ix.reader() as reader:
+        return set(_column_text(reader, ID_FIELD, whoosh_format.reader_live_docs(reader)))
 
 
 def _column_text(reader: IndexReader, field: str, docnums: np.ndarray) -> list[str]:

@@ -124,8 +124,9 @@ class TermPool:
 
     def add_merged(self, fieldname: str, tbytes: bytes, docnum: int, weight: float, value: bytes) -> None:
         """A posting of a document merged in from another segment, as Whoosh's matchers give it."""
-        fmt = self._schema[fieldname].format
-        if is_positional(fmt):
+        field, _, positional = self._plan(fieldname)
+        fmt = field.format
+        if positional:
             positions = list(fmt.decode_positions(value))
             self._fields[fieldname].add(tbytes, docnum, len(positions), positions)
         else:
@@ -147,7 +148,7 @@ class TermPool:
             target.terms.frombytes(np.repeat(numbers, dfs)[keep].tobytes())
             target.docs.frombytes(docs[keep].astype(np.uint32).tobytes())
             target.freqs.frombytes(merged.freqs[keep].astype(np.uint32).tobytes())
-            if merged.positions is not None and is_positional(self._schema[fieldname].format):
+            if merged.positions is not None and self._plan(fieldname).positional:
                 target.positions.frombytes(merged.positions[np.repeat(keep, merged.freqs)].astype(np.uint32).tobytes())
             self.postings += int(keep.sum())
 
@@ -180,7 +181,7 @@ class TermPool:
 
     def field_postings(self, fieldname: str) -> FieldPostings:
         """A field's postings so far, sorted as the codec writes them."""
-        return self._fields[fieldname].sorted(is_positional(self._schema[fieldname].format))
+        return self._fields[fieldname].sorted(self._plan(fieldname).positional)
 
     def write(self, schema: Any, fieldwriter: FS1FieldWriter) -> None:
         """Write every field's postings."""
