@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     _take_query_words(parser, args, extras)
     logging.basicConfig(level={0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from finsearch.indexer import IndexBusy, IndexMissing, NothingToRollBack, RunRefused
+    from finsearch.indexer import BuildFailed, IndexBusy, IndexMissing, NothingToRollBack, RunRefused
     from finsearch.search import SearchError
     try:
         return args.run(args)
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     except RunRefused as error:
         print(f"finsearch: refused: {error}", file=sys.stderr)
         return EXIT_REFUSED
-    except (IndexBusy, IndexMissing, NothingToRollBack) as error:
+    except (BuildFailed, IndexBusy, IndexMissing, NothingToRollBack) as error:
         print(f"finsearch: {error}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:

@@ -48,6 +48,27 @@ POSTS_PER_EXTRA_PROC = 1000  # below this, starting worker processes costs more 
 MAX_SEGMENT_POSTINGS = 16_000_000
 
 
+class BuildFailed(Exception):
+    """A full build failed at a named step (`step`); its unfinished generation was removed and
+    nothing was published, so the index serves what it served before."""
+
+    def __init__(self, step: str, seconds: float, error: BaseException):
+        super().__init__(f"the build failed while {step}, after {seconds:.0f} s "
+                         f"({type(error).__name__}: {error}); nothing was published")
+        self.step = step
+
+
+@contextlib.contextmanager
+def _step(name: str, started: float) -> Iterator[None]:
+    """Name the step a failure happened in (a refusal or a busy index says so itself)."""
+    try:
+        yield
+    except (guard.RunRefused, store.IndexBusy, BuildFailed):
+        raise
+    except Exception as error:
+        raise BuildFailed(name, time.perf_counter() - started, error) from error
+
+
 @dataclass
 class BuildReport(ProblemCounts):
     index: Path
@@ -133,13 +154,16 @@ def build_locked(archive: Path, root: Path, procs: int | None, progress: bool,
     guard.check_has_posts(archive, len(paths))
     build, generation = store.new_build_dir(root)
     try:
-        report = _build_into(build, archive, root, paths, passed_over, procs, progress, replacing, max_delete)
+        report = _build_into(build, archive, root, paths, passed_over, procs, progress, replacing, max_delete,
+                             started)
         report.generation = generation
-        store.write_manifest(build, generation)
+        with _step("writing the manifest", started):
+            store.write_manifest(build, generation)
     except BaseException:
         store.discard(build)
         raise
-    store.publish(root, build)
+    with _step("publishing the new generation", started):
+        store.publish(root, build)
     report.seconds = time.perf_counter() - started
     log.info("indexed %d posts in %.1f s (%d recovered, %d skipped)",
              report.indexed, report.seconds, report.recovered, report.skipped)
@@ -147,14 +171,16 @@ def build_locked(archive: Path, root: Path, procs: int | None, progress: bool,
 
 
 def _build_into(build: Path, archive: Path, root: Path, paths: list[str], passed_over: list[Problem],
-                procs: int | None, progress: bool, replacing: set[str] | None, max_delete: float) -> BuildReport:
+                procs: int | None, progress: bool, replacing: set[str] | None, max_delete: float,
+                started: float) -> BuildReport:
     if procs is None:
         procs = max(1, min(default_procs(), len(paths) // POSTS_PER_EXTRA_PROC))
     log.info("indexing %d files from %s with %d process(es)", len(paths), archive, procs)
     segmenter()  # load jieba once, before the workers fork
     whoosh_format.fast_paths()  # and decide (and warn) once which writer they use
     whoosh_index.create_in(str(build), make_schema())
-    with tqdm(total=len(paths), unit="post", desc="indexing", disable=not progress, mininterval=0.5) as bar:
+    with (_step("reading, analysing and writing the posts", started),
+          tqdm(total=len(paths), unit="post", desc="indexing", disable=not progress, mininterval=0.5) as bar):
         results = _run_workers(build, archive, paths, procs, bar)
     report = BuildReport(index=root, files=len(paths), problems=passed_over + [p for r in results for p in r.problems])
     indexed = [(doc_id, path) for doc_id, path, _ in _spilled(results)]
@@ -168,17 +194,19 @@ def _build_into(build: Path, archive: Path, root: Path, paths: list[str], passed
         guard.check_deletions(len(replacing - kept), len(replacing), max_delete)
     del indexed
     store.crash_point("after-segments")
-    ix = whoosh_index.open_dir(str(build))
-    writer = ix.writer(**WRITER_OPTIONS)
-    writer.segments.extend(s for r in results for s in r.segments)
-    writer.commit(merge=False)
-    if duplicates:
-        writer = ix.writer(**WRITER_OPTIONS)
-        for path in duplicates:
-            writer.delete_by_term(PATH, path)
+    with _step("committing the segments", started):
+        ix = whoosh_index.open_dir(str(build))
+        writer = open_writer(ix, **WRITER_OPTIONS)
+        writer.segments.extend(s for r in results for s in r.segments)
         writer.commit(merge=False)
-    mentions = {path: pairs for _, path, pairs in _spilled(results) if pairs and path not in dropped}
-    stock_names.write(build, ix.latest_generation(), mentions)
+        if duplicates:
+            writer = open_writer(ix, **WRITER_OPTIONS)
+            for path in duplicates:
+                writer.delete_by_term(PATH, path)
+            writer.commit(merge=False)
+    with _step("writing the stock names", started):
+        mentions = {path: pairs for _, path, pairs in _spilled(results) if pairs and path not in dropped}
+        stock_names.write(build, ix.latest_generation(), mentions)
     for result in results:
         result.posts_file.unlink()
     return report
@@ -251,28 +279,30 @@ def _write_share(build: Path, archive: Path, paths: list[str], advance: Callable
 
 def _write_posts(ix, archive: Path, paths: list[str], advance: Callable[[int], object], result: _WorkerResult,
                  spill: TextIO) -> None:
-    writer = _segment_writer(ix)
+    # A segment's writer is opened for its first post, so a share that ends on a segment
+    # boundary leaves no empty writer behind.
+    writer: SegmentWriterBase | None = None
     for path in paths:
         read = read_post(path, archive)
         result.problems.extend(read.problems)
-        if read.post is not None:
-            writer.add_document(**to_document(read.post))
-            spill.write(json.dumps([read.post.id, read.post.path, stock_names.of_post(read.post)],
-                                   ensure_ascii=False) + "\n")
         advance(1)
+        if read.post is None:
+            continue
+        if writer is None:
+            writer = _segment_writer(ix)
+        writer.add_document(**to_document(read.post))
+        spill.write(json.dumps([read.post.id, read.post.path, stock_names.of_post(read.post)],
+                               ensure_ascii=False) + "\n")
         if writer.held_postings > MAX_SEGMENT_POSTINGS or writer.doc_count() >= MAX_SEGMENT_DOCS:
             result.segments.append(writer.finish_segment())
             # A finished Whoosh writer is a web of reference cycles (about 60 objects per
             # document written) that only the cycle collector frees: without this a worker
             # grows by each segment it writes (4 GB at a million posts).
-            del writer
+            writer = None
             gc.collect()
             _return_free_memory()
-            writer = _segment_writer(ix)
-    if writer.doc_count():
+    if writer is not None:
         result.segments.append(writer.finish_segment())
-    else:
-        writer.cancel()
 
 
 def _return_free_memory() -> None:

@@ -60,4 +60,9 @@ def failure(command: str, error: BaseException) -> dict[str, object]:
         code = "busy"
     else:
         code = "failed"
-    return {"command": command, "ok": False, "code": code, "error": str(error) or type(error).__name__}
+    outcome: dict[str, object] = {"command": command, "ok": False, "code": code,
+                                  "error": str(error) or type(error).__name__}
+    step = getattr(error, "step", None)  # a build that failed says where (build.BuildFailed)
+    if step:
+        outcome["step"] = step
+    return outcome

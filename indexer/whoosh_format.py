@@ -35,6 +35,7 @@ import bisect
 import functools
 import importlib.metadata
 import io
+import itertools
 import logging
 import os
 import pickle
@@ -52,7 +53,9 @@ from whoosh.codec.whoosh3 import (
     W3TermInfo,
 )
 from whoosh.columns import FixedBytesColumn, NumericColumn, VarBytesColumn
+from whoosh.filedb.filestore import FileStorage
 from whoosh.formats import Format
+from whoosh.index import FileIndex
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import SegmentWriter
 
@@ -471,25 +474,58 @@ def _stock_postings(segment: Any, fieldname: str, tbytes: bytes, fmt: Format, up
     return docs, weights, values if positional else None
 
 
+class _OwnTempStorage(FileStorage):
+    """An index folder whose temporary storage belongs to one writer.
+
+    Whoosh gives every writer of an index, and each writer's per-document writer,
+    the same temporary folder (`<indexname>.tmp`), and a writer's commit or cancel
+    destroys that folder whole: with several writers at work (a build's workers,
+    each writing its own segments) one finishing deleted the others' column files
+    under them. Here the name carries the writer's own mark, so a writer only ever
+    destroys what it made itself.
+    """
+
+    def __init__(self, folder: str, supports_mmap: bool):
+        super().__init__(folder, supports_mmap=supports_mmap)
+        self.owner = f"{os.getpid()}-{next(_writer_marks)}"
+
+    def temp_storage(self, name: str | None = None) -> Any:
+        return super().temp_storage(f"{name or 'writer'}-{self.owner}")
+
+
+_writer_marks = itertools.count()
+
+
+def _with_own_temp_storage(ix: Any) -> Any:
+    storage = ix.storage
+    if isinstance(storage, _OwnTempStorage) or not isinstance(storage, FileStorage):
+        return ix
+    return FileIndex(_OwnTempStorage(storage.folder, storage.supports_mmap), ix.schema, ix.indexname)
+
+
 class SegmentWriterBase(SegmentWriter):
     """Whoosh's SegmentWriter plus what a build asks of it: write the segment
-    without committing, and say how many postings it holds in memory."""
+    without committing, and say how many postings it holds in memory. Its
+    temporary files are its own (`_OwnTempStorage`), so writers of one index
+    can work side by side and finish or cancel in any order."""
 
     def __init__(self, ix: Any, locked: bool = True, **options: Any):
         """`locked=False`: don't take Whoosh's write lock (a build's worker; its parent holds the index)."""
-        super().__init__(ix, _lk=locked, **options)
+        super().__init__(_with_own_temp_storage(ix), _lk=locked, **options)
 
     @property
     def held_postings(self) -> int:
         raise NotImplementedError
 
     def finish_segment(self) -> Any:
-        """Write this writer's segment and return it, without committing.
+        """Write this writer's segment and return it, without committing; the writer is done.
 
         The parent adds the segments of all workers to the index in one commit,
         as Whoosh's own multiprocessing writer does.
         """
-        return self._finalize_segment()
+        segment = self._finalize_segment()
+        self._finish()  # its own temporary folder, nobody else's
+        return segment
 
 
 class StockSegmentWriter(SegmentWriterBase):

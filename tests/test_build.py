@@ -1,6 +1,9 @@
 """The bulk writer writes what Whoosh's own writer would, and a parallel build loses nothing."""
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 from whoosh import index as whoosh_index
@@ -74,3 +77,105 @@ def test_two_workers_index_every_post_once(messy_archive, tmp_path):  # noqa: F8
     assert kept[1] == kept[2]
     assert ("1000008", "2026-07-07-1000008.md", "第一篇") in kept[2]  # the duplicate id keeps its first path
     assert not any(path.startswith("copy/") for _, path, _ in kept[2])
+
+
+# -- writers side by side (issue 29): no writer may delete another writer's temporary files ------
+
+
+@pytest.fixture()
+def forty_posts(tmp_path):
+    """40 real wire posts of data/posts, in an archive of their own."""
+    from tests.conftest import SAMPLE_POSTS
+    archive = tmp_path / "posts"
+    archive.mkdir()
+    for path in sorted((SAMPLE_POSTS / "2026-07").glob("*.md"))[:40]:
+        (archive / path.name).write_bytes(path.read_bytes())
+    return archive
+
+
+@pytest.fixture()
+def second_share_slow(monkeypatch, forty_posts):
+    """The second worker's posts read slowly (paths[1::2]), so the first worker finishes all its
+    segments while the second is still writing one: the moment an old build's first worker
+    cancelled an empty writer and took the shared temporary folder with it."""
+    from finsearch.indexer import build as build_module
+    slow = {path.name for path in sorted(forty_posts.glob("*.md"))[1::2]}
+    read_post = build_module.read_post
+
+    def read_slowly(path, archive):
+        if Path(path).name in slow:
+            time.sleep(0.05)
+        return read_post(path, archive)
+    monkeypatch.setattr(build_module, "read_post", read_slowly)
+
+
+def _indexed_ids(root) -> list[str]:
+    ix, _ = open_current(root)
+    with ix.searcher() as searcher:
+        return sorted(fields["id"] for fields in searcher.all_stored_fields())
+
+
+@pytest.mark.parametrize("boundary", ["documents", "postings"])
+def test_two_workers_whose_shares_end_on_a_segment_boundary(boundary, forty_posts, second_share_slow,
+                                                            monkeypatch, tmp_path):
+    from finsearch.indexer import build as build_module
+    if boundary == "documents":
+        monkeypatch.setattr(build_module, "MAX_SEGMENT_DOCS", 10)  # 20 posts a worker: 2 segments each, exactly
+    else:
+        monkeypatch.setattr(build_module, "MAX_SEGMENT_POSTINGS", 1)  # every post ends its segment
+    report = build_index(forty_posts, tmp_path / "index", procs=2, progress=False)
+    assert report.indexed == 40
+    assert len(_indexed_ids(tmp_path / "index")) == 40
+    ix, build = open_current(tmp_path / "index")
+    assert len(ix._segments()) == (4 if boundary == "documents" else 40)
+    assert [p.name for p in build.iterdir() if p.is_dir()] == []  # no writer's temporary folder is left
+
+
+def test_a_full_reindex_whose_shares_end_on_a_segment_boundary(forty_posts, second_share_slow, monkeypatch,
+                                                               tmp_path):
+    from finsearch.indexer import build as build_module
+    from finsearch.indexer import reindex
+    build_index(forty_posts, tmp_path / "index", procs=1, progress=False)
+    monkeypatch.setattr(build_module, "MAX_SEGMENT_DOCS", 10)
+    report = reindex(forty_posts, tmp_path / "index", full=True, procs=2, progress=False)
+    assert report.full and report.added == 40
+    assert len(_indexed_ids(tmp_path / "index")) == 40
+
+
+def test_a_writer_cancelled_mid_way_leaves_the_other_writing(sample_posts, tmp_path):
+    from finsearch.indexer.writer import open_writer
+    ix = whoosh_index.create_in(str(tmp_path), make_schema())
+    first, second = open_writer(ix, locked=False), open_writer(ix, locked=False)
+    for post in sample_posts[:20]:
+        first.add_document(**to_document(post))
+        second.add_document(**to_document(post))
+    first.cancel()
+    for post in sample_posts[20:40]:
+        second.add_document(**to_document(post))
+    segment = second.finish_segment()
+    assert segment.doc_count() == 40
+    writer = open_writer(ix)
+    writer.segments.append(segment)
+    writer.commit(merge=False)
+    assert whoosh_index.open_dir(str(tmp_path)).doc_count() == 40
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == []
+
+
+def test_a_build_that_fails_names_its_step_and_leaves_only_the_report(forty_posts, monkeypatch, tmp_path):
+    from finsearch.indexer import BuildFailed, stock_names
+    from finsearch.indexer.store import read_outcome
+    root = tmp_path / "index"
+    build_index(forty_posts, root, procs=1, progress=False)
+    before = sorted(p.name for p in (root / "builds").iterdir())
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(stock_names, "write", disk_full)
+    with pytest.raises(BuildFailed) as failed:
+        build_index(forty_posts, root, procs=2, progress=False)
+    assert failed.value.step == "writing the stock names"
+    assert "while writing the stock names" in str(failed.value) and "No space left" in str(failed.value)
+    assert sorted(p.name for p in (root / "builds").iterdir()) == before
+    outcome = read_outcome(root)
+    assert outcome is not None and not outcome["ok"] and outcome["step"] == "writing the stock names"
+    assert len(_indexed_ids(root)) == 40  # the previous generation still serves
