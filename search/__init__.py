@@ -1,6 +1,5 @@
 """The query side: parse a user's query, filter, rank, count facets, highlight."""
-from finsearch.indexer.store import IndexMissing
-from finsearch.search.engine import SearchEngine
+from finsearch.search.engine import SearchEngine, last_run
 from finsearch.search.export import EXPORT_COLUMNS, EXPORT_FORMATS, EXPORTERS, export_row, plain_text
 from finsearch.search.params import make_request, result_to_json, stats_to_json
 from finsearch.search.types import (
@@ -12,6 +11,7 @@ from finsearch.search.types import (
                                     FacetCount,
                                     Facets,
                                     Hit,
+                                    IndexHealth,
                                     IndexStats,
                                     Reprint,
                                     SearchError,
@@ -20,8 +20,10 @@ from finsearch.search.types import (
                                     Sort,
                                     Suggestion,
 )
+from finsearch.storage import IndexIncompatible, IndexMissing
 
 __all__ = ["DEFAULT_PAGE_SIZE", "EXPORTERS", "EXPORT_COLUMNS", "EXPORT_FORMATS", "MAX_PAGE", "MAX_PAGE_SIZE",
-           "MAX_QUERY_CHARS", "Article", "FacetCount", "Facets", "Hit", "IndexMissing", "IndexStats", "Reprint",
-           "SearchEngine", "SearchError", "SearchRequest", "SearchResult", "Sort", "Suggestion", "export_row",
-           "make_request", "plain_text", "result_to_json", "stats_to_json"]
+           "MAX_QUERY_CHARS", "Article", "FacetCount", "Facets", "Hit", "IndexHealth", "IndexIncompatible",
+           "IndexMissing", "IndexStats", "Reprint", "SearchEngine", "SearchError", "SearchRequest", "SearchResult",
+           "Sort", "Suggestion", "export_row", "last_run", "make_request", "plain_text", "result_to_json",
+           "stats_to_json"]
