@@ -18,10 +18,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
-EXIT_CODES_HELP = ("Exit codes: 0 success; 1 failure (no index, index busy, ...); 2 bad usage or query; "
-                   "3 refused by the delete guard: the archive is missing, empty or unreadable, or the run would "
-                   "delete more than the allowed share of the index (nothing was changed).")
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REFUSED, EXIT_REPAIRED = 0, 1, 2, 3, 4
+EXIT_CODES_HELP = ("Exit codes: 0 success; 1 failure (no index, index busy, a damaged file, ...); 2 bad usage or "
+                   "query; 3 refused, nothing changed: the archive is missing, empty or unreadable, the run would "
+                   "delete more than the allowed share of the index, or the disk is too full; 4 (reindex) the index "
+                   "had damaged files, named on stderr, and was repaired from the archive: check the disk.")
 _TAG = re.compile(r"<[^>]+>")
 
 log = logging.getLogger("finsearch")
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     _take_query_words(parser, args, extras)
     logging.basicConfig(level={0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from finsearch.indexer import BuildFailed, IndexBusy, IndexMissing, NothingToRollBack, RunRefused
+    from finsearch.indexer import BuildFailed, DiskFull, IndexBusy, IndexMissing, NothingToRollBack, RunRefused
     from finsearch.search import SearchError
     try:
         return args.run(args)
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     except RunRefused as error:
         print(f"finsearch: refused: {error}", file=sys.stderr)
         return EXIT_REFUSED
-    except (BuildFailed, IndexBusy, IndexMissing, NothingToRollBack) as error:
+    except (BuildFailed, DiskFull, IndexBusy, IndexMissing, NothingToRollBack) as error:
         print(f"finsearch: {error}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
@@ -118,10 +119,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     rollback = commands.add_parser("rollback", help="go back to the previous generation of the index",
                                    description="Point the index back at the generation the last index/reindex "
-                                               "replaced, in one atomic step (searches switch over by themselves). "
-                                               "Only one step back: a second rollback is refused.")
+                                               "replaced, or with --to at any generation `finsearch generations` "
+                                               "lists, in one atomic step (searches switch over by themselves). "
+                                               "The target's files are checked against their checksums first; a "
+                                               "damaged generation is refused. Without --to only one step back: a "
+                                               "second rollback is refused.")
     _index_option(rollback)
+    rollback.add_argument("--to", type=int, default=None, metavar="GEN",
+                          help="the generation number to go back to (see finsearch generations)")
     rollback.set_defaults(run=run_rollback)
+
+    generations = commands.add_parser(
+        "generations", help="list the generations of the index that are kept",
+        description="The generations kept for rollback (the last 3 published, and any a reader still holds), "
+                    "newest first: number, when built, documents, size, and which is current.")
+    _index_option(generations)
+    generations.add_argument("--json", action="store_true", help="print one JSON object")
+    generations.set_defaults(run=run_generations)
+
+    check = commands.add_parser(
+        "check", help="check every file of the index against its checksums",
+        description="Read every file of every kept generation and compare it with the size and checksum its "
+                    "manifest records. Names each damaged file; exit code 1 if any is damaged. The nightly "
+                    "reindex repairs a damaged current generation from the archive.",
+        epilog=EXIT_CODES_HELP)
+    _index_option(check)
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.set_defaults(run=run_check)
 
     replicate = commands.add_parser(
         "replicate", help="publish the current generation of one index in another (a read replica)",
@@ -250,14 +274,72 @@ def run_reindex(args) -> int:
                   f"{report.checksummed} files checksummed{' (--verify)' if report.verify else ''}; "
                   f"segments {report.segments_before} -> {report.segments_after}; "
                   f"generation {report.generation}; {report.seconds:.1f} s")
+    if report.repaired:
+        print(f"finsearch: the index had damaged files, left out and indexed again from the archive: "
+              f"{'; '.join(report.repaired)}. Check the disk.", file=sys.stderr)
+        return EXIT_REPAIRED
     return EXIT_OK
 
 
 def run_rollback(args) -> int:
     from finsearch.indexer import resolve_root, rollback
-    left, now = rollback(resolve_root(args.index))
+    left, now = rollback(resolve_root(args.index), args.to)
     print(f"rolled back: current is {now.name} again (was {left.name})")
     return EXIT_OK
+
+
+def run_generations(args) -> int:
+    import datetime as dt
+
+    from finsearch.indexer import list_generations, resolve_root
+    root = resolve_root(args.index)
+    found = list_generations(root)
+    if not found:
+        raise _no_index(root)
+    if args.json:
+        print(json.dumps({"index": str(root), "generations": [
+            {"generation": g.number, "name": g.name, "created": g.created, "documents": g.documents,
+             "size_bytes": g.size_bytes, "current": g.current, "previous": g.previous, "in_use": g.held}
+            for g in found]}, ensure_ascii=False))
+        return EXIT_OK
+    for g in found:
+        created = dt.datetime.fromtimestamp(g.created).strftime("%Y-%m-%d %H:%M") if g.created else "?"
+        marks = ", ".join(m for m, on in (("current", g.current), ("previous", g.previous), ("in use", g.held)) if on)
+        print(f"{g.number:>6}  {created}  {g.documents if g.documents is not None else '?':>9} documents  "
+              f"{g.size_bytes / 2**20:8.1f} MiB  {g.name}{f'  ({marks})' if marks else ''}")
+    return EXIT_OK
+
+
+def run_check(args) -> int:
+    from finsearch.indexer import check_index, resolve_root
+    root = resolve_root(args.index)
+    checks = check_index(root)
+    if not checks:
+        raise _no_index(root)
+    bad = [c for c in checks if c.damage or c.problem]
+    if args.json:
+        print(json.dumps({"index": str(root), "ok": not bad, "generations": [
+            {"generation": c.generation.number, "name": c.generation.name, "current": c.generation.current,
+             "problem": c.problem, "damaged": [{"file": d.file, "problem": d.problem} for d in c.damage]}
+            for c in checks]}, ensure_ascii=False))
+    else:
+        for c in checks:
+            state = "whole" if not (c.damage or c.problem) else "DAMAGED" if c.damage else "unreadable"
+            print(f"generation {c.generation.number} ({c.generation.name}{', current' if c.generation.current else ''})"
+                  f": {state}")
+            for damage in c.damage:
+                print(f"  {damage.file} {damage.problem}")
+            if c.problem:
+                print(f"  {c.problem}")
+    for c in bad:
+        print(f"finsearch: generation {c.generation.number} ({c.generation.name}) is "
+              + (f"damaged: {', '.join(d.file for d in c.damage)}" if c.damage else c.problem or ""), file=sys.stderr)
+    return EXIT_FAILURE if bad else EXIT_OK
+
+
+def _no_index(root: Path) -> Exception:
+    from finsearch.indexer import IndexMissing
+    return IndexMissing(f"no index at {root} (build one with: finsearch index ARCHIVE --index {root})")
 
 
 def run_replicate(args) -> int:
@@ -350,10 +432,17 @@ def run_export(args) -> int:
     request = make_request(args.query, args.date_from, args.date_to, args.category, args.paper, args.sort,
                            literal="1" if args.literal else "")
     hits = SearchEngine(args.index).iter_hits(request)  # a bad request fails before the file is opened
-    with contextlib.ExitStack() as stack:
-        # newline="": the csv module writes its own line ends.
-        out = stack.enter_context(open(args.output, "w", encoding="utf-8", newline="")) if args.output else sys.stdout
-        out.writelines(EXPORTERS[args.format](hits))
+    if args.output is None:
+        sys.stdout.writelines(EXPORTERS[args.format](hits))
+        return EXIT_OK
+    # Written beside the file and renamed when whole: a failed export leaves no file that looks complete.
+    partial = args.output.with_name(f".{args.output.name}.partial-{os.getpid()}")
+    try:
+        with open(partial, "w", encoding="utf-8", newline="") as out:  # the csv module writes its own line ends
+            out.writelines(EXPORTERS[args.format](hits))
+        os.replace(partial, args.output)
+    finally:
+        partial.unlink(missing_ok=True)
     return EXIT_OK
 
 

@@ -51,21 +51,22 @@ class BuildFailed(Exception):
     """A full build failed at a named step (`step`); its unfinished generation was removed and
     nothing was published, so the index serves what it served before."""
 
-    def __init__(self, step: str, seconds: float, error: BaseException):
-        super().__init__(f"the build failed while {step}, after {seconds:.0f} s "
-                         f"({type(error).__name__}: {error}); nothing was published")
+    def __init__(self, step: str, seconds: float, cause: str):
+        super().__init__(f"the build failed while {step}, after {seconds:.0f} s ({cause}); nothing was published")
         self.step = step
 
 
 @contextlib.contextmanager
-def _step(name: str, started: float) -> Iterator[None]:
+def _step(name: str, started: float, root: Path) -> Iterator[None]:
     """Name the step a failure happened in (a refusal or a busy index says so itself)."""
     try:
         yield
     except (guard.RunRefused, storage.IndexBusy, BuildFailed):
         raise
     except Exception as error:
-        raise BuildFailed(name, time.perf_counter() - started, error) from error
+        cause = (str(guard.disk_full(error, root)) if isinstance(error, OSError) and guard.is_disk_full(error)
+                 else f"{type(error).__name__}: {error}")
+        raise BuildFailed(name, time.perf_counter() - started, cause) from error
 
 
 @dataclass
@@ -151,22 +152,34 @@ def build_locked(archive: Path, root: Path, procs: int | None, progress: bool,
     passed_over: list[Problem] = []  # links, FIFOs…: reported with the bad posts
     paths = find_posts(archive, passed_over)
     guard.check_has_posts(archive, len(paths))
+    _check_room(root)
     build, generation = storage.new_build_dir(root)
     try:
         report = _build_into(build, archive, root, paths, passed_over, procs, progress, replacing, max_delete,
                              started)
         report.generation = generation
-        with _step("writing the manifest", started):
-            storage.write_manifest(build, generation)
+        with _step("writing the manifest", started, root):
+            storage.write_manifest(build, generation, report.indexed)
     except BaseException:
         storage.discard(build)
         raise
-    with _step("publishing the new generation", started):
+    with _step("publishing the new generation", started, root):
         storage.publish(root, build)
     report.seconds = time.perf_counter() - started
     log.info("indexed %d posts in %.1f s (%d recovered, %d skipped)",
              report.indexed, report.seconds, report.recovered, report.skipped)
     return report
+
+
+# A full build needs room for a whole new generation beside the current one, which it replaces.
+ROOM_FOR_GROWTH = 1.2
+
+
+def _check_room(root: Path) -> None:
+    """Refuse to start a build the disk cannot hold, judged by the current generation's size."""
+    current = next((info for info in storage.list_generations(root) if info.current), None)
+    if current is not None:
+        guard.check_free_space(root, int(current.size_bytes * ROOM_FOR_GROWTH), "a full build")
 
 
 def _build_into(build: Path, archive: Path, root: Path, paths: list[str], passed_over: list[Problem],
@@ -178,7 +191,7 @@ def _build_into(build: Path, archive: Path, root: Path, paths: list[str], passed
     segmenter()  # load jieba once, before the workers fork
     storage.fast_paths()  # and decide (and warn) once which writer they use
     whoosh_index.create_in(str(build), make_schema())
-    with (_step("reading, analysing and writing the posts", started),
+    with (_step("reading, analysing and writing the posts", started, root),
           tqdm(total=len(paths), unit="post", desc="indexing", disable=not progress, mininterval=0.5) as bar):
         results = _run_workers(build, archive, paths, procs, bar)
     report = BuildReport(index=root, files=len(paths), problems=passed_over + [p for r in results for p in r.problems])
@@ -193,7 +206,7 @@ def _build_into(build: Path, archive: Path, root: Path, paths: list[str], passed
         guard.check_deletions(len(replacing - kept), len(replacing), max_delete)
     del indexed
     storage.crash_point("after-segments")
-    with _step("committing the segments", started):
+    with _step("committing the segments", started, root):
         ix = whoosh_index.open_dir(str(build))
         writer = open_writer(ix, **WRITER_OPTIONS)
         writer.segments.extend(s for r in results for s in r.segments)
@@ -203,7 +216,7 @@ def _build_into(build: Path, archive: Path, root: Path, paths: list[str], passed
             for path in duplicates:
                 writer.delete_by_term(PATH, path)
             writer.commit(merge=False)
-    with _step("writing the stock names", started):
+    with _step("writing the stock names", started, root):
         mentions = {path: pairs for _, path, pairs in _spilled(results) if pairs and path not in dropped}
         storage.write_stock_names(build, ix.latest_generation(), mentions)
     for result in results:

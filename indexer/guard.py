@@ -8,9 +8,13 @@ or yields no readable post, and a reindex refuses when it would remove more than
 """
 from __future__ import annotations
 
+import errno
+import shutil
 from pathlib import Path
 
 from finsearch.storage import IndexBusy
+
+MIB = 2**20
 
 DEFAULT_MAX_DELETE_PERCENT = 5.0
 
@@ -52,12 +56,40 @@ def check_deletions(removed: int, total: int, max_delete: float) -> None:
                          f"--allow-deletes or --max-delete PERCENT")
 
 
+class DiskFull(Exception):
+    """A run stopped for want of disk space; nothing was published. The message names the disk."""
+
+
+def check_free_space(root: Path, needed: int, what: str) -> None:
+    """Refuse a run that would need more than the free space of the disk holding `root`."""
+    free = shutil.disk_usage(root).free
+    if free < needed:
+        raise RunRefused("disk-full", f"the disk holding {root} has {free / MIB:.0f} MiB free and {what} needs about "
+                                      f"{needed / MIB:.0f} MiB; nothing changed")
+
+
+def disk_full(error: OSError, root: Path) -> DiskFull:
+    """What to raise for an ENOSPC met while writing the index at `root`."""
+    try:
+        free = f"{shutil.disk_usage(root).free / MIB:.0f} MiB free"
+    except OSError:
+        free = "free space unknown"
+    return DiskFull(f"the disk holding {root} is full ({free}) while writing "
+                    f"{error.filename or 'the index'}: {error.strerror}; nothing was published")
+
+
+def is_disk_full(error: BaseException) -> bool:
+    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
 def failure(command: str, error: BaseException) -> dict[str, object]:
     """A failed run as recorded in INDEX/last-run.json and printed by `--json`."""
     if isinstance(error, RunRefused):
         code = error.code
     elif isinstance(error, IndexBusy):
         code = "busy"
+    elif isinstance(error, DiskFull) or is_disk_full(error.__cause__ or error):
+        code = "disk-full"
     else:
         code = "failed"
     outcome: dict[str, object] = {"command": command, "ok": False, "code": code,

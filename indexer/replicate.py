@@ -136,21 +136,27 @@ def _same_file(status: os.stat_result, candidate: Path) -> bool:
 
 
 def _verified(build: Path, code: str, what: str) -> None:
-    """Raises guard.RunRefused (`code`, or "incompatible") unless `build` is a whole generation
-    this finsearch reads correctly."""
+    """Raises guard.RunRefused (`code` for a missing or short file, "damaged" for bytes that fail
+    their checksum, "incompatible") unless `build` is a whole generation this finsearch reads
+    correctly, every byte as the writer wrote it."""
     try:
-        storage.verify_generation(build)
+        storage.verify_generation(build, checksums=False)
     except storage.IndexIncompatible as error:
         raise guard.RunRefused("incompatible", f"{what} cannot be served by this finsearch: {error} "
                                                "(install the writer's finsearch here); nothing changed") from None
-    except storage.GenerationIncomplete as error:
+    except storage.IndexDamaged as error:
         raise guard.RunRefused(code, f"{what} is incomplete: {error}; nothing changed") from None
+    try:
+        storage.verify_generation(build)
+    except storage.IndexDamaged as error:
+        raise guard.RunRefused("damaged", f"{what} is damaged: {error}; nothing changed (the writer's nightly "
+                                          "run repairs its generation from the archive)") from None
 
 
 def _whole(build: Path) -> bool:
     try:
         storage.verify_generation(build)
-    except (storage.IndexIncompatible, storage.GenerationIncomplete):
+    except storage.IndexMissing:  # incompatible or damaged
         return False
     return True
 

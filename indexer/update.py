@@ -70,6 +70,9 @@ class ReindexReport(ProblemCounts):
     segments_after: int = 0
     seconds: float = 0.0
     generation: int = 0
+    # Files of the current generation found damaged (each "<file> <problem>"): never linked into
+    # the new one; their segments' posts were indexed again from the archive.
+    repaired: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, object]:
         """The figures `--json` prints and INDEX/last-run.json records."""
@@ -77,7 +80,7 @@ class ReindexReport(ProblemCounts):
                 "checksummed": self.checksummed, "generation": self.generation, "added": self.added,
                 "updated": self.updated, "deleted": self.deleted,
                 "unchanged": self.unchanged, "segments_before": self.segments_before,
-                "segments_after": self.segments_after}
+                "segments_after": self.segments_after, "repaired": self.repaired}
 
 
 def reindex(archive: Path, root: Path, full: bool = False, procs: int | None = None,
@@ -87,15 +90,25 @@ def reindex(archive: Path, root: Path, full: bool = False, procs: int | None = N
 
     `verify`: checksum every post file, not only those whose size or mtime changed.
 
-    Raises storage.IndexBusy at once if another process is writing this index, and
+    Every file of the current generation is checked against its checksum first; a damaged one
+    is never linked into the new generation, its segment's posts are indexed again from the
+    archive, and the report's `repaired` names it.
+
+    Raises storage.IndexBusy at once if another process is writing this index,
     guard.RunRefused (changing nothing) if the archive is missing or yields no
     readable post, or if the run would delete more than `max_delete` percent of
-    the documents. The outcome, either way, is recorded in INDEX/last-run.json.
+    the documents, and guard.DiskFull (publishing nothing) when the disk fills up. The
+    outcome, either way, is recorded in INDEX/last-run.json.
     """
     started = time.perf_counter()
     try:
         with storage.writer_lock(root):
-            report = _reindex_locked(archive, root, full, procs, progress, max_delete, verify)
+            try:
+                report = _reindex_locked(archive, root, full, procs, progress, max_delete, verify)
+            except OSError as error:
+                if guard.is_disk_full(error):
+                    raise guard.disk_full(error, root) from error
+                raise
     except Exception as error:
         storage.record_outcome(root, guard.failure("reindex", error))
         raise
@@ -111,37 +124,103 @@ def reindex(archive: Path, root: Path, full: bool = False, procs: int | None = N
 def _reindex_locked(archive: Path, root: Path, full: bool, procs: int | None, progress: bool,
                     max_delete: float, verify: bool) -> ReindexReport:
     guard.check_archive(archive)
-    reason = None
+    reason: str | None = None
+    damage: list[storage.Damage] = []
+    build: Path | None
     try:
-        ix, build = storage.open_current(root, check=False)
+        build = storage.current_build(root)
     except storage.IndexMissing:
-        ix, reason = None, "there is no index yet"
+        build, reason = None, "there is no index yet"
     else:
         problem = storage.manifest_problem(storage.read_manifest(build), reindexing=True)
         if problem and not full:
             reason = f"the index {problem}"
             log.warning("rebuilding in full: %s", reason)
-    if ix is not None and reason is None and not full:
+    if build is not None and reason is None and not full:
         storage.remove_stale_builds(root)  # what a killed run left behind
-        return _apply_changes(ix, build, archive, root, progress, max_delete, verify)
-    replacing = _live_ids(ix) if ix is not None else None
+        # Every byte of the current generation, every night: a damaged file is never linked into
+        # the next one, and a damaged segment's posts are indexed again from the archive.
+        listed, damage = storage.verified_files(build)
+        try:
+            return _apply_changes(build, listed, damage, archive, root, progress, max_delete, verify)
+        except storage.IndexDamaged as error:
+            reason = f"its files are damaged beyond repair ({error})"
+            log.error("rebuilding in full: %s", reason)
+    replacing = _live_ids(build) if build is not None and not damage else None
     built = build_locked(archive, root, procs, progress, replacing, max_delete)
     ix, _ = storage.open_current(root)
     return ReindexReport(index=root, full=True, full_reason=reason, verify=verify, checksummed=built.files,
                          added=built.indexed, problems=built.problems, segments_after=_segment_count(ix),
-                         generation=built.generation)
+                         generation=built.generation, repaired=[str(d) for d in damage])
 
 
-def _apply_changes(ix: whoosh_index.Index, build: Path, archive: Path, root: Path, progress: bool,
-                   max_delete: float, verify: bool) -> ReindexReport:
-    report = ReindexReport(index=root, verify=verify, segments_before=_segment_count(ix),
-                           generation=storage.current_generation(root))
-    # Read (or, if the generation's file is missing or stale, rebuilt in place: a derived file,
-    # replaced in one rename) even when nothing changed, so a lost file does not wait for news.
-    mentions = storage.stock_names_of_index(ix)
+def _apply_changes(build: Path, listed: dict[str, storage.FileEntry], damage: list[storage.Damage], archive: Path,
+                   root: Path, progress: bool, max_delete: float, verify: bool) -> ReindexReport:
+    """Apply what changed since `build` (the current generation, its files `listed`, the `damage`d
+    ones left out) as a new generation; publish nothing when nothing changed."""
+    report = ReindexReport(index=root, verify=verify, generation=storage.current_generation(root),
+                           repaired=[str(d) for d in damage])
+    new_build: Path | None = None
+    try:
+        if damage:
+            log.error("the current generation %s is damaged: %s", build.name, "; ".join(report.repaired))
+            new_build, generation = storage.new_build_dir(root)
+            dropped = storage.link_healthy(build, new_build, damage)
+            log.warning("left out %d documents of damaged segments: indexed again from the archive", dropped)
+            base = whoosh_index.open_dir(str(new_build))
+        else:
+            base = whoosh_index.open_dir(str(build))
+        report.segments_before = report.segments_after = _segment_count(base)
+        changes = _changes(base, archive, report, progress, verify)
+        if not (changes.added or changes.changed or changes.gone or damage):
+            return report
+        if new_build is None:
+            _check_room(root, listed, changes)
+            new_build, generation = storage.new_build_dir(root)
+            storage.link_generation(build, new_build)
+        ix = whoosh_index.open_dir(str(new_build))
+        touched = _write_changes(ix, archive, _indexed_ids(base, changes.indexed), storage.stock_names_of_index(base),
+                                 changes, report, progress, max_delete, repairing=bool(damage))
+        if not touched:  # e.g. only posts whose ids another post holds: skipped again
+            storage.discard(new_build)
+            return report
+        storage.write_manifest(new_build, generation, _document_count(new_build),
+                               known={name: entry for name, entry in listed.items()
+                                      if name not in {d.file for d in damage}})
+    except BaseException:
+        if new_build is not None:
+            storage.discard(new_build)
+        raise
+    storage.publish(root, new_build)
+    report.generation = generation
+    report.segments_after = _segment_count(whoosh_index.open_dir(str(new_build)))
+    return report
+
+
+def _check_room(root: Path, listed: dict[str, storage.FileEntry], changes: _Changes) -> None:
+    """Refuse a run the disk cannot hold: the new posts, and a merge of up to MERGE_BUDGET_DOCS
+    documents, at the current generation's bytes per document."""
+    documents = max(len(changes.indexed.paths), 1)
+    per_document = sum(entry.size for entry in listed.values()) / documents
+    written = len(changes.added) + len(changes.changed) + storage.MERGE_BUDGET_DOCS
+    guard.check_free_space(root, int(per_document * min(written, documents)), "this run")
+
+
+@dataclass
+class _Changes:
+    indexed: _IndexedFiles
+    added: list[Path]
+    changed: list[Path]
+    gone: list[str]
+
+
+def _changes(base: whoosh_index.Index, archive: Path, report: ReindexReport, progress: bool,
+             verify: bool) -> _Changes:
+    """The post files added, changed and gone since `base` was written (a stat each; the bytes of
+    those whose stat changed, or of every file with `verify`)."""
     files = scan_posts(archive, report.problems)
     guard.check_has_posts(archive, len(files.paths))
-    with ix.reader() as reader:
+    with base.reader() as reader:
         indexed = _indexed_files(reader)
         row_of = {path: row for row, path in enumerate(indexed.paths)}
         rows = np.fromiter((row_of.get(path, -1) for path in files.paths), np.int64, len(files.paths))
@@ -149,11 +228,12 @@ def _apply_changes(ix: whoosh_index.Index, build: Path, archive: Path, root: Pat
         stats = np.column_stack((np.frombuffer(files.sizes, np.int64), np.frombuffer(files.mtimes_ns, np.int64)))
         recorded = indexed.stats[np.maximum(rows, 0)] if indexed.paths else np.full_like(stats, -1)
         suspects = known if verify else known & (recorded != stats).any(axis=1)
-        checksums = reader.column_reader(CHECKSUM)
+        checksums = reader.column_reader(CHECKSUM) if indexed.paths else None  # an empty index has no columns
         changed = []
         for number in tqdm(np.flatnonzero(suspects).tolist(), unit="file", desc="checksumming",
                            disable=not (progress and verify), mininterval=0.5):
             rel = files.paths[number]
+            assert checksums is not None  # a suspect is a known file: the index has documents
             if checksums[int(indexed.docnums[rows[number]])] != file_checksum(archive / rel, archive):
                 changed.append(archive / rel)
     report.checksummed = int(suspects.sum())
@@ -162,30 +242,18 @@ def _apply_changes(ix: whoosh_index.Index, build: Path, archive: Path, root: Pat
     on_disk[rows[known]] = True
     gone = sorted(indexed.paths[row] for row in np.flatnonzero(~on_disk).tolist())
     report.unchanged = len(files.paths) - len(added) - len(changed)
-    report.segments_after = report.segments_before
-    if not (added or changed or gone):
-        return report
-
-    new_build, generation = storage.new_build_dir(root)
-    try:
-        storage.link_generation(build, new_build)
-        _write_changes(whoosh_index.open_dir(str(new_build)), archive, _indexed_ids(ix, indexed), mentions, added,
-                       changed, gone, report, progress, max_delete)
-        storage.write_manifest(new_build, generation)
-    except BaseException:
-        storage.discard(new_build)
-        raise
-    storage.publish(root, new_build)
-    report.generation = generation
-    report.segments_after = _segment_count(whoosh_index.open_dir(str(new_build)))
-    return report
+    return _Changes(indexed, added, changed, gone)
 
 
-def _write_changes(ix: whoosh_index.Index, archive: Path, indexed: dict[str, str],
-                   mentions: storage.Mentions, added: list[Path], changed: list[Path], gone: list[str],
-                   report: ReindexReport, progress: bool, max_delete: float) -> None:
-    """Apply the changes to the (unpublished) generation `ix` in one commit, if the guard allows."""
+def _write_changes(ix: whoosh_index.Index, archive: Path, indexed: dict[str, str], mentions: storage.Mentions,
+                   changes: _Changes, report: ReindexReport, progress: bool, max_delete: float,
+                   repairing: bool) -> bool:
+    """Apply the changes to the (unpublished) generation `ix` in one commit, if the guard allows;
+    whether anything was committed (a repair always is; otherwise only if a document was added
+    or deleted)."""
+    added, changed, gone = changes.added, changes.changed, changes.gone
     changed_paths = {p.relative_to(archive).as_posix() for p in changed}
+    displaced = []  # indexed posts whose id a post earlier in path order now claims
     # Which path holds each id once this run's deletions are done (for duplicate ids).
     gone_paths = set(gone)
     owner = {doc_id: rel for rel, doc_id in indexed.items() if rel not in changed_paths and rel not in gone_paths}
@@ -204,6 +272,7 @@ def _write_changes(ix: whoosh_index.Index, archive: Path, indexed: dict[str, str
                     return False
                 writer.delete_by_term(PATH, duplicate.path)  # an indexed post later in path order
                 mentions.pop(duplicate.path, None)
+                displaced.append(duplicate.path)
             if post.path in changed_paths:
                 report.updated += 1
             else:
@@ -222,14 +291,19 @@ def _write_changes(ix: whoosh_index.Index, archive: Path, indexed: dict[str, str
             guard.check_posts(archive, len(todo) + report.unchanged, readable=0)
         before = set(indexed.values())
         guard.check_deletions(len(before - owner.keys()), len(before), max_delete)
+        if not (gone or changed_paths or displaced or report.added or repairing):
+            writer.cancel()
+            return False
         # Before the commit, stamped with the generation it makes: a run killed between the two
         # leaves a stamp the index does not have, and the next run recomputes the file.
         storage.write_stock_names(Path(ix.storage.folder), writer.generation, mentions)
         storage.crash_point("after-segments")
         writer.commit(mergetype=purge_and_merge_small)
     except BaseException:
-        writer.cancel()
+        if not writer.is_closed:
+            writer.cancel()
         raise
+    return True
 
 
 @dataclass
@@ -248,6 +322,10 @@ def _indexed_files(reader: IndexReader) -> _IndexedFiles:
                          file_stats(storage.fixed_bytes_column(reader, FILE_STAT))[live], live)
 
 
+def _document_count(build: Path) -> int:
+    return whoosh_index.open_dir(str(build)).doc_count()
+
+
 def _indexed_ids(ix: whoosh_index.Index, indexed: _IndexedFiles) -> dict[str, str]:
     """path -> id of every live document (what a run that changes something needs); the paths
     and docnums are those `_indexed_files` read from the same index."""
@@ -255,9 +333,9 @@ def _indexed_ids(ix: whoosh_index.Index, indexed: _IndexedFiles) -> dict[str, st
         return dict(zip(indexed.paths, _column_text(reader, ID_FIELD, indexed.docnums), strict=True))
 
 
-def _live_ids(ix: whoosh_index.Index) -> set[str]:
+def _live_ids(build: Path) -> set[str]:
     """The ids of every live document (what a full rebuild is checked against)."""
-    with ix.reader() as reader:
+    with whoosh_index.open_dir(str(build)).reader() as reader:
         return set(_column_text(reader, ID_FIELD, storage.reader_live_docs(reader)))
 
 

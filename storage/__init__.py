@@ -1,8 +1,9 @@
 """The index on disk: every byte of it is written and read here.
 
     schema          the fields of a document; dates stored in the site's time (SITE_TZ)
-    generations     INDEX/current → builds/gNNNNNN-…: publish, rollback, the writer lock,
-                    manifests, last-run.json
+    generations     INDEX/current → builds/gNNNNNN-…: publish, rollback, which generations
+                    are kept (the last few, and any a reader holds), the writer lock, last-run.json
+    manifest        what a generation was made with, its files with their sizes and checksums
     writer, merge   segments: the bulk writer (postings in flat arrays, out through FS1)
                     and the merge policy of a commit
     fs1             finsearch's own postings format (a Whoosh codec)
@@ -18,35 +19,45 @@ from finsearch.storage.fs1 import POSTINGS_FORMAT
 from finsearch.storage.generations import (
     BUILDS,
     CRASH_POINTS,
-    MANIFEST,
-    GenerationIncomplete,
+    KEEP_GENERATIONS,
+    Generation,
+    GenerationInfo,
     IndexBusy,
-    IndexIncompatible,
-    IndexMissing,
     NothingToRollBack,
     crash_point,
     current_build,
     current_generation,
     discard,
-    generation_files,
     incoming_dir,
     link_generation,
-    manifest_problem,
+    link_healthy,
+    list_generations,
     new_build_dir,
     now_iso,
     open_current,
     publish,
-    read_manifest,
     read_outcome,
     record_outcome,
     remove_stale_builds,
     resolve_root,
     rollback_index,
+    verified_files,
     verify_generation,
-    write_manifest,
     writer_lock,
 )
-from finsearch.storage.merge import MAX_SEGMENT_DOCS, purge_and_merge_small
+from finsearch.storage.manifest import (
+    MANIFEST,
+    Damage,
+    FileEntry,
+    IndexDamaged,
+    IndexIncompatible,
+    IndexMissing,
+    generation_files,
+    manifest_problem,
+    read_manifest,
+    write_manifest,
+)
+from finsearch.storage.merge import MAX_SEGMENT_DOCS, MERGE_BUDGET_DOCS, purge_and_merge_small
 from finsearch.storage.postings import (
     Postings,
     TermEntry,
@@ -100,17 +111,17 @@ from finsearch.storage.writer import open_writer
 
 __all__ = [
     "BODY", "BODY_GRAM", "BUILDS", "CATEGORY", "CHECKSUM", "CRASH_POINTS", "DATE", "FILE_STAT", "FILE_STAT_FORMAT",
-    "ID_FIELD", "MANIFEST", "MAX_SEGMENT_DOCS", "PAPER", "PATH", "POSTINGS_FORMAT", "REINDEX_ONLY_FIELDS",
-    "SIGNATURE", "SITE_TZ", "STORY", "TAGS", "TITLE", "TITLE_BOOST", "TITLE_GRAM", "TITLE_KEY",
-    "UNKNOWN_FILE_STAT", "URL",
-    "GenerationIncomplete", "IndexBusy", "IndexIncompatible", "IndexMissing", "Mentions", "NothingToRollBack",
-    "Postings", "SegmentWriterBase", "TermEntry",
+    "ID_FIELD", "KEEP_GENERATIONS", "MANIFEST", "MAX_SEGMENT_DOCS", "MERGE_BUDGET_DOCS", "PAPER", "PATH",
+    "POSTINGS_FORMAT", "REINDEX_ONLY_FIELDS", "SIGNATURE", "SITE_TZ", "STORY", "TAGS", "TITLE", "TITLE_BOOST",
+    "TITLE_GRAM", "TITLE_KEY", "UNKNOWN_FILE_STAT", "URL",
+    "Damage", "FileEntry", "Generation", "GenerationInfo", "IndexBusy", "IndexDamaged", "IndexIncompatible",
+    "IndexMissing", "Mentions", "NothingToRollBack", "Postings", "SegmentWriterBase", "TermEntry",
     "bytes_column", "crash_point", "current_build", "current_generation", "discard", "doc_frequencies",
     "fast_paths", "field_lengths", "field_terms", "file_stats", "find_term", "fixed_bytes_column",
-    "from_local_naive", "generation_files", "incoming_dir", "link_generation", "local_naive", "make_schema",
-    "manifest_problem", "new_build_dir", "now_iso", "numeric_column", "open_current", "open_writer", "publish",
-    "purge_and_merge_small", "read_manifest", "read_outcome", "read_postings", "reader_live_docs",
-    "record_outcome", "remove_stale_builds", "resolve_root", "rollback_index", "stock_name_pairs",
-    "stock_names_of_index", "verify_generation", "verify_reader", "write_manifest", "write_stock_names",
-    "writer_lock",
+    "from_local_naive", "generation_files", "incoming_dir", "link_generation", "link_healthy", "list_generations",
+    "local_naive", "make_schema", "manifest_problem", "new_build_dir", "now_iso", "numeric_column", "open_current",
+    "open_writer", "publish", "purge_and_merge_small", "read_manifest", "read_outcome", "read_postings",
+    "reader_live_docs", "record_outcome", "remove_stale_builds", "resolve_root", "rollback_index",
+    "stock_name_pairs", "stock_names_of_index", "verified_files", "verify_generation", "verify_reader",
+    "write_manifest", "write_stock_names", "writer_lock",
 ]

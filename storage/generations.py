@@ -7,37 +7,57 @@ Layout of an index directory:
     INDEX/builds/<name>/                                    (Whoosh files + manifest.json)
     INDEX/builds/.incoming-<name>-<pid>/                    (a replica's copy, until verified)
     INDEX/writer.lock                                       (held by whoever writes)
-    INDEX/last-run.json                                     (the last index/reindex's outcome)
+    INDEX/last-run.json                                     (the last run's outcome)
 
 Every run that changes the index publishes a new generation folder: a full build
 writes all of its files, an incremental reindex hard-links the unchanged segment
-files of the current generation and adds its own (Whoosh never rewrites a file:
-deletions live in the table of contents, which each commit writes anew). The
-folder is fsynced and then `current` is swapped to it with one rename, so a
-reader sees either the old generation or the new one and no file ever changes
-under it; `finsearch rollback` is the same swap back to `previous`. A published
-generation never changes, so a read replica is a copy of the folder, verified
-against the file list its manifest keeps, then published with the same swap
-(indexer/replicate.py).
+files of the current generation (once their checksums are verified) and adds its
+own (Whoosh never rewrites a file: deletions live in the table of contents, which
+each commit writes anew). The folder is fsynced and then `current` is swapped to it
+with one rename, so a reader sees either the old generation or the new one and no
+file ever changes under it; `finsearch rollback` is the same swap back.
+
+Like Lucene's commit points and deletion policy: the last KEEP_GENERATIONS published
+generations are kept (rollback has somewhere to go), and an older one is removed only
+when no reader holds it. A reader holds a generation by a shared lock (flock) on its
+manifest for as long as it reads it (`Generation`): released by the kernel when the
+reader's process ends, so no reader can leave a generation held forever.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import errno
 import fcntl
-import functools
 import json
 import logging
 import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
+
+from finsearch.storage.manifest import (
+    MANIFEST,
+    WHOOSH_LOCK,
+    Damage,
+    FileEntry,
+    IndexDamaged,
+    IndexIncompatible,
+    IndexMissing,
+    checksum_damage,
+    damaged,
+    listed_files,
+    manifest_problem,
+    quick_damage,
+    read_manifest,
+    size_damage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +65,13 @@ CURRENT = "current"
 PREVIOUS = "previous"
 BUILDS = "builds"
 LOCK = "writer.lock"
-MANIFEST = "manifest.json"
 OUTCOME = "last-run.json"
-RETIRED = ".retired"  # in a build folder: when it stopped being current (epoch seconds)
-WHOOSH_LOCK = "MAIN_WRITELOCK"
+PUBLISHED = ".published"  # in a build folder: it was made current once (epoch seconds)
 DEFAULT_INDEX = Path.home() / ".local" / "share" / "finsearch" / "index"
-
-# A generation that is neither current nor previous is removed once it has been
-# retired this long. Readers never hold a generation longer than one request or
-# one CLI search (the engine rereads `current` before each one, and the web app
-# answers within its time budget), so ten minutes is far past the last reader;
-# a lease per reader would cost a file per request for no extra safety. A
-# generation that was never published had no reader and goes at once.
-RETIRED_GRACE_SECONDS = 600
+KEEP_GENERATIONS = 3  # published generations kept for rollback, the current one included
+# last-run.json is written at least this long (padded with spaces, which JSON ignores), so
+# that on a full disk the outcome can still be written over it in place, needing no new block.
+OUTCOME_BYTES = 4096
 
 # FINSEARCH_CRASH_AT=<point> makes the writer exit hard (os._exit) at that step,
 # so tests can prove that a crash at any step loses nothing.
@@ -66,24 +80,12 @@ CRASH_POINTS = ("after-segments", "before-fsync", "before-swap", "after-swap", "
 CRASH_EXIT_CODE = 86
 
 
-class IndexMissing(Exception):
-    """There is no index at that location yet."""
-
-
-class IndexIncompatible(IndexMissing):
-    """The index was built by a finsearch that analyses or stores text differently."""
-
-
 class IndexBusy(Exception):
     """Another process is writing this index."""
 
 
 class NothingToRollBack(Exception):
-    """There is no previous generation to go back to."""
-
-
-class GenerationIncomplete(Exception):
-    """A generation folder lacks a file its manifest lists (or has it at another size), or won't open."""
+    """There is no generation to go back to (or not the one asked for)."""
 
 
 def crash_point(name: str) -> None:
@@ -108,113 +110,33 @@ def current_build(root: Path) -> Path:
 
 
 def open_current(root: Path, check: bool = True) -> tuple[whoosh_index.Index, Path]:
-    """The Whoosh index the `current` link points to, and the link's target.
+    """The Whoosh index the `current` link points to, and the link's target (for the writer).
 
-    With `check`, raises IndexIncompatible unless its manifest says this finsearch reads it correctly.
+    With `check`, raises IndexIncompatible unless its manifest says this finsearch reads it
+    correctly. Raises IndexDamaged if a file its manifest lists is missing or short (mapping it
+    would fault).
     """
     build = current_build(root)
     if not whoosh_index.exists_in(build):
         raise IndexMissing(f"the index at {root} is incomplete; rebuild it with: finsearch index ARCHIVE")
+    manifest = read_manifest(build)
     if check:
-        problem = manifest_problem(read_manifest(build))
+        problem = manifest_problem(manifest)
         if problem:
             raise IndexIncompatible(f"the index at {root} {problem}; rebuild it with: "
                                     f"finsearch reindex ARCHIVE --full --index {root}")
+    listed = listed_files(manifest)
+    if listed is not None and (damage := size_damage(build, listed)):
+        raise damaged(build, damage)
     return whoosh_index.open_dir(str(build)), build
 
 
-# -- the manifest: what a build was made with ------------------------------------
+def generation_number(build: Path) -> int:
+    match = _GENERATION.match(build.name)
+    return int(match.group(1)) if match else 0
 
 
-@functools.cache
-def expected_manifest() -> dict[str, Any]:
-    """What this finsearch writes into an index (and needs to read one correctly); not to be mutated."""
-    from finsearch.analysis import fingerprint, near_duplicates
-    from finsearch.storage.fs1 import POSTINGS_FORMAT
-    from finsearch.storage.schema import make_schema
-    schema = make_schema()
-    return {"schema": {name: type(schema[name]).__name__ for name in schema.names()},
-            "analysis": {**fingerprint(), "signatures": near_duplicates.fingerprint()},
-            "postings": POSTINGS_FORMAT}
-
-
-def write_manifest(build: Path, generation: int) -> None:
-    """Written last, when the generation is complete: its file list lets a copy prove it is whole."""
-    manifest = {"finsearch_version": metadata.version("finsearch"), "generation": generation,
-                "created": time.time(), **expected_manifest(), "files": generation_files(build)}
-    (build / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
-
-
-def read_manifest(build: Path) -> dict[str, Any] | None:
-    try:
-        manifest = json.loads((build / MANIFEST).read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return manifest if isinstance(manifest, dict) else None
-
-
-def manifest_problem(manifest: dict[str, Any] | None, reindexing: bool = False) -> str | None:
-    """Why an index with this manifest can't be read correctly (None: it can).
-
-    An index that lacks only the fields the nightly reindex alone reads, or whose postings
-    are in an older format, is served as it is; `reindexing` (the reindex asking) says it
-    needs rebuilding, which the reindex does in full by itself, once.
-    """
-    from finsearch.storage.schema import REINDEX_ONLY_FIELDS
-    if manifest is None:
-        return "has no manifest (it was built by an older finsearch)"
-    expected = expected_manifest()
-    schema = manifest.get("schema")
-    built_by = f"built by finsearch {manifest.get('finsearch_version', '?')}"
-    lacking = [name for name in REINDEX_ONLY_FIELDS if isinstance(schema, dict) and name not in schema]
-    if lacking:
-        schema = {**schema, **{name: expected["schema"][name] for name in lacking}}  # type: ignore[dict-item]
-    if schema != expected["schema"]:
-        return f"has other fields ({built_by})"
-    if lacking and reindexing:
-        return f"records no file sizes and times ({built_by})"
-    analysis = manifest.get("analysis")
-    if analysis != expected["analysis"]:
-        changed = sorted(k for k in expected["analysis"] if not isinstance(analysis, dict)
-                         or analysis.get(k) != expected["analysis"][k])
-        return f"was analysed differently (changed: {', '.join(changed)})"
-    # Any postings format is read (a segment records its codec); an older one is rewritten once.
-    if reindexing and manifest.get("postings") != expected["postings"]:
-        return f"has its postings in Whoosh's W3 format, not {expected['postings']} ({built_by})"
-    return None
-
-
-def generation_files(build: Path) -> dict[str, int]:
-    """The files that make up a generation, by name, with their sizes (the manifest and the
-    retirement marker aside, and Whoosh's lock and temporary files, which hold no data)."""
-    return {path.name: path.stat().st_size for path in sorted(build.iterdir())
-            if path.is_file() and path.name not in (MANIFEST, RETIRED, WHOOSH_LOCK) and not path.name.startswith(".")}
-
-
-def verify_generation(build: Path) -> None:
-    """Raises IndexIncompatible or GenerationIncomplete unless `build` is a whole generation this
-    finsearch reads correctly: its manifest matches, every file it lists is there at its size, and
-    Whoosh opens it. A manifest written before the file list existed is checked by opening only."""
-    manifest = read_manifest(build)
-    problem = manifest_problem(manifest)
-    if problem:
-        raise IndexIncompatible(f"the generation {build.name} {problem}")
-    assert manifest is not None  # manifest_problem said so
-    listed = manifest.get("files")
-    if isinstance(listed, dict):
-        present = generation_files(build)
-        for name, size in sorted(listed.items()):
-            if name not in present:
-                raise GenerationIncomplete(f"the generation {build.name} lacks {name}")
-            if present[name] != size:
-                raise GenerationIncomplete(f"in the generation {build.name}, {name} has {present[name]} bytes "
-                                           f"where its manifest says {size}")
-    try:
-        with whoosh_index.open_dir(str(build)).searcher() as searcher:
-            searcher.doc_count()
-    except Exception as error:  # Whoosh raises many kinds for a missing or damaged file
-        raise GenerationIncomplete(f"the generation {build.name} cannot be opened "
-                                   f"({type(error).__name__}: {error})") from None
+_GENERATION = re.compile(r"g(\d+)-")
 
 
 def current_generation(root: Path) -> int:
@@ -225,21 +147,173 @@ def current_generation(root: Path) -> int:
     return int(manifest.get("generation", 0)) if manifest else 0
 
 
-# -- generations ------------------------------------------------------------------
+# -- reading a generation ---------------------------------------------------------
+
+
+class Generation:
+    """The current generation, opened for reading and held until `close()`.
+
+    While held it is not removed, whatever the writer publishes meanwhile: a long export
+    reads one generation from its first row to its last. Opening checks the manifest
+    (IndexIncompatible), that every file it lists is there at its size and that a file
+    written again since holds the bytes it was written with (IndexDamaged), before Whoosh
+    maps any of them; `verify()` checks every byte against the checksums.
+    """
+
+    def __init__(self, root: Path):
+        """Opens `current`: raises IndexMissing, IndexIncompatible or IndexDamaged."""
+        for attempt in range(3):
+            build = current_build(root)
+            try:
+                self._lease: int | None = _hold(build)
+                break
+            except FileNotFoundError:  # replaced and removed between reading the link and holding it
+                if build.is_dir():  # there, but without a manifest: written by an older finsearch
+                    raise IndexIncompatible(f"the index at {root} {manifest_problem(None)}; rebuild it with: "
+                                            f"finsearch reindex ARCHIVE --full --index {root}") from None
+                if attempt == 2:
+                    raise IndexMissing(f"the index at {root} keeps changing under the reader; try again") from None
+        self.build = build
+        try:
+            self.manifest = read_manifest(build) or {}
+            problem = manifest_problem(self.manifest or None)
+            if problem:
+                raise IndexIncompatible(f"the index at {root} {problem}; rebuild it with: "
+                                        f"finsearch reindex ARCHIVE --full --index {root}")
+            self.files = listed_files(self.manifest) or {}
+            if damage := quick_damage(build, self.files):
+                raise damaged(build, damage)
+            self.index = whoosh_index.open_dir(str(build))
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def name(self) -> str:
+        return self.build.name
+
+    @property
+    def number(self) -> int:
+        return int(self.manifest.get("generation", 0))
+
+    @property
+    def created(self) -> float | None:
+        created = self.manifest.get("created")
+        return created if isinstance(created, (int, float)) else None
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(entry.size for entry in self.files.values())
+
+    def verify(self, between_files: Callable[[], None] | None = None) -> list[Damage]:
+        """Every file against its checksum; the damaged ones (empty: whole)."""
+        return checksum_damage(self.build, self.files, between_files)
+
+    def close(self) -> None:
+        if self._lease is not None:
+            os.close(self._lease)
+            self._lease = None
+
+
+def _hold(build: Path) -> int:
+    """A shared lock on the generation's manifest: remove_stale_builds leaves it while held."""
+    fd = os.open(build / MANIFEST, os.O_RDONLY | os.O_CLOEXEC)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    return fd
+
+
+def _held(build: Path) -> bool:
+    """Whether a reader (of any process) holds the generation."""
+    try:
+        fd = os.open(build / MANIFEST, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def verify_generation(build: Path, checksums: bool = True) -> None:
+    """Raises IndexIncompatible or IndexDamaged unless `build` is a whole generation this finsearch
+    reads correctly: its manifest matches, every file it lists is there at its size and (with
+    `checksums`) holds the bytes it was written with, and Whoosh opens it."""
+    manifest = read_manifest(build)
+    problem = manifest_problem(manifest)
+    if problem:
+        raise IndexIncompatible(f"the generation {build.name} {problem}")
+    listed = listed_files(manifest)
+    if listed is not None:
+        damage = checksum_damage(build, listed) if checksums else size_damage(build, listed)
+        if damage:
+            raise damaged(build, damage)
+    try:
+        with whoosh_index.open_dir(str(build)).searcher() as searcher:
+            searcher.doc_count()
+    except Exception as error:  # Whoosh raises many kinds for a missing or damaged file
+        raise IndexDamaged(f"the generation {build.name} cannot be opened ({type(error).__name__}: {error})") from None
+
+
+def verified_files(build: Path) -> tuple[dict[str, FileEntry], list[Damage]]:
+    """The generation's listed files and, of those, the damaged ones (every byte read)."""
+    listed = listed_files(read_manifest(build)) or {}
+    return listed, checksum_damage(build, listed)
+
+
+# -- the generations of an index ----------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationInfo:
+    number: int
+    name: str
+    created: float | None
+    documents: int | None
+    size_bytes: int
+    current: bool
+    previous: bool
+    held: bool  # a reader holds it now
+
+
+def list_generations(root: Path) -> list[GenerationInfo]:
+    """The published generations kept in `root`, newest first."""
+    current, previous = _linked(root, CURRENT), _linked(root, PREVIOUS)
+    builds = root / BUILDS
+    found = []
+    for build in sorted(builds.iterdir()) if builds.is_dir() else []:
+        if not (build / PUBLISHED).exists() and build.resolve() != current:
+            continue
+        manifest = read_manifest(build) or {}
+        listed = listed_files(manifest) or {}
+        created = manifest.get("created")
+        found.append(GenerationInfo(
+            number=int(manifest.get("generation", generation_number(build))), name=build.name,
+            created=created if isinstance(created, (int, float)) else None,
+            documents=manifest.get("documents") if isinstance(manifest.get("documents"), int) else None,
+            size_bytes=sum(entry.size for entry in listed.values()), current=build.resolve() == current,
+            previous=build.resolve() == previous, held=_held(build)))
+    return sorted(found, key=lambda info: -info.number)
+
+
+def _linked(root: Path, name: str) -> Path | None:
+    try:
+        return (root / os.readlink(root / name)).resolve()
+    except OSError:
+        return None
 
 
 def new_build_dir(root: Path) -> tuple[Path, int]:
     """A new, empty generation folder and its generation number (one more than any before)."""
     builds = root / BUILDS
     builds.mkdir(parents=True, exist_ok=True)
-    numbers = [int(m.group(1)) for p in builds.iterdir() if (m := _GENERATION.match(p.name))]
+    numbers = [generation_number(p) for p in builds.iterdir()]
     generation = max([current_generation(root), *numbers]) + 1
     path = builds / f"g{generation:06d}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     path.mkdir()
     return path, generation
-
-
-_GENERATION = re.compile(r"g(\d+)-")
 
 
 def incoming_dir(root: Path, name: str) -> Path:
@@ -249,18 +323,40 @@ def incoming_dir(root: Path, name: str) -> Path:
     return root / BUILDS / f".incoming-{name}-{os.getpid()}"
 
 
-def link_generation(source: Path, build: Path) -> None:
-    """Hard-link the Whoosh files of `source` into the empty `build` (they are never rewritten)."""
+def link_generation(source: Path, build: Path, leave_out: Callable[[str], bool] = lambda name: False) -> None:
+    """Hard-link the Whoosh files of `source` into the empty `build` (they are never rewritten),
+    but those `leave_out` names."""
     for path in source.iterdir():
-        if path.is_file() and path.name not in (WHOOSH_LOCK, MANIFEST, RETIRED):
-            os.link(path, build / path.name)
+        if path.is_file() and path.name not in (WHOOSH_LOCK, MANIFEST) and not path.name.startswith("."):
+            if not leave_out(path.name):
+                os.link(path, build / path.name)
+
+
+def link_healthy(source: Path, build: Path, damage: list[Damage]) -> int:
+    """Link `source`'s files into the empty `build`, but not the damaged ones: a segment with a
+    damaged file is left out whole (its posts are then absent, and the caller adds them again
+    from the archive), a damaged derived file (stock_names.json) is left to be written anew.
+    Returns the documents left out. Raises IndexDamaged when the damage cannot be cut out (the
+    table of contents: only a full build repairs that)."""
+    from finsearch.storage.stock_names import FILE as STOCK_NAMES
+    from finsearch.storage.whoosh_format import segment_of, write_toc_without
+    bad = {d.file for d in damage}
+    segments = {segment for name in bad if (segment := segment_of(name)) is not None}
+    beyond_repair = [d for d in damage if segment_of(d.file) is None and d.file != STOCK_NAMES]
+    if beyond_repair:
+        raise damaged(source, beyond_repair)
+    link_generation(source, build, leave_out=lambda name: (name in bad or segment_of(name) in segments
+                                                             or _TOC_FILE.fullmatch(name) is not None))
+    return write_toc_without(source, build, segments)
+
+
+_TOC_FILE = re.compile(r"_MAIN_\d+\.toc")
 
 
 def publish(root: Path, build: Path) -> None:
     """Make `build` durable, point `current` at it in one atomic rename, then drop stale builds.
 
-    The build it replaces stays as `previous` (for `rollback`, and for a request
-    that began on it a moment ago).
+    The build it replaces stays as `previous` (for `rollback`, and for a reader still on it).
     """
     crash_point("before-fsync")
     _fsync_tree(build)
@@ -270,41 +366,56 @@ def publish(root: Path, build: Path) -> None:
     except IndexMissing:
         replaced = None
     if replaced is not None:
-        _mark_retired(replaced)
         _link(root, PREVIOUS, replaced)
     _link(root, CURRENT, build)
     _fsync(root)
+    # Marked once current: a run killed before the swap leaves a build never published, removed
+    # by the next run; one killed between the swap and here is current, and kept as such.
+    (build / PUBLISHED).write_text(f"{time.time()}\n")
     log.info("published %s", build.name)
     crash_point("after-swap")
     remove_stale_builds(root)
 
 
-def rollback(root: Path) -> tuple[Path, Path]:
-    """Point `current` back at `previous` in one atomic rename; returns (left, now current).
+def rollback(root: Path, to: int | None = None) -> tuple[Path, Path]:
+    """Point `current` back at `previous`, or at the kept generation numbered `to`, in one atomic
+    rename; returns (left, now current). The caller holds the writer lock.
 
-    The caller holds the writer lock. `previous` is dropped, so a second rollback
-    is refused rather than swapping back and forth.
+    The target must be whole: every file is checked against its checksum first (IndexDamaged).
+    `previous` is dropped, so a second plain rollback is refused rather than swapping back and forth.
     """
     current = current_build(root)
-    try:
-        previous = root / os.readlink(root / PREVIOUS)
-    except OSError:
-        raise NothingToRollBack(f"no previous generation to roll back to at {root}") from None
-    if previous.resolve() == current.resolve() or not whoosh_index.exists_in(previous):
+    if to is None:
+        try:
+            target = root / os.readlink(root / PREVIOUS)
+        except OSError:
+            raise NothingToRollBack(f"no previous generation to roll back to at {root}") from None
+    else:
+        kept = {info.number: info for info in list_generations(root)}
+        if to not in kept:
+            raise NothingToRollBack(f"no generation {to} at {root} (kept: "
+                                    f"{', '.join(str(n) for n in sorted(kept)) or 'none'}; see finsearch generations)")
+        target = root / BUILDS / kept[to].name
+    if target.resolve() == current.resolve() or not (target / MANIFEST).exists():
         raise NothingToRollBack(f"no previous generation to roll back to at {root}")
-    _mark_retired(current)
-    _link(root, CURRENT, previous)
-    (root / PREVIOUS).unlink()
+    verify_generation(target)  # every byte, before Whoosh reads any
+    _link(root, CURRENT, target)
+    if (root / PREVIOUS).is_symlink():
+        (root / PREVIOUS).unlink()
     _fsync(root)
-    log.info("rolled back from %s to %s", current.name, previous.name)
-    return current, previous
+    log.info("rolled back from %s to %s", current.name, target.name)
+    return current, target
 
 
-def rollback_index(root: Path) -> tuple[Path, Path]:
+def rollback_index(root: Path, to: int | None = None) -> tuple[Path, Path]:
     """`finsearch rollback`: rollback() under the writer lock, its outcome recorded."""
     current_build(root)  # no index: say so without creating anything
-    with writer_lock(root):
-        left, now = rollback(root)
+    try:
+        with writer_lock(root):
+            left, now = rollback(root, to)
+    except (NothingToRollBack, IndexMissing) as error:
+        record_outcome(root, {"command": "rollback", "ok": False, "code": "refused", "error": str(error)})
+        raise
     record_outcome(root, {"command": "rollback", "ok": True, "generation": current_generation(root),
                           "from": left.name, "to": now.name})
     return left, now
@@ -313,18 +424,6 @@ def rollback_index(root: Path) -> tuple[Path, Path]:
 def discard(build: Path) -> None:
     """Remove a generation that was never published (a refused or failed run)."""
     shutil.rmtree(build, ignore_errors=True)
-
-
-def _mark_retired(build: Path) -> None:
-    (build / RETIRED).write_text(f"{time.time()}\n")
-
-
-def _retired_for(build: Path, now: float) -> float | None:
-    """Seconds since `build` stopped being current; None if it never was."""
-    try:
-        return now - float((build / RETIRED).read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def _link(root: Path, name: str, build: Path) -> None:
@@ -351,32 +450,25 @@ def _fsync_tree(build: Path) -> None:
     _fsync(build.parent)
 
 
-def remove_stale_builds(root: Path, now: float | None = None) -> list[str]:
-    """Delete the builds no reader can still use; returns their names.
+def remove_stale_builds(root: Path, keep: int = KEEP_GENERATIONS) -> list[str]:
+    """Delete the builds no one needs; returns their names.
 
-    Kept: current, previous, and any build retired less than RETIRED_GRACE_SECONDS
-    ago. Removed: older retired builds, and builds never published (what a killed
-    or refused run left).
+    Kept: current, previous, the `keep` newest published generations, and any generation a
+    reader holds. Removed: the rest, and builds never published (what a killed or refused run
+    left, which no reader ever followed).
     """
-    now = time.time() if now is None else now
-    keep = set()
-    for name in (CURRENT, PREVIOUS):
-        try:
-            keep.add((root / os.readlink(root / name)).resolve())
-        except OSError:
-            continue
-    for leftover in root.glob(".*.*"):  # temporary links of a killed swap
-        if leftover.is_symlink():
+    kept = {path for path in (_linked(root, CURRENT), _linked(root, PREVIOUS)) if path is not None}
+    for leftover in root.glob(".*.*"):  # temporary links of a killed swap, outcome files of a full disk
+        if leftover.is_symlink() or leftover.name.startswith(f".{OUTCOME}."):
             leftover.unlink()
     removed: list[str] = []
     builds = root / BUILDS
     if not builds.is_dir():
         return removed
+    published = sorted((b for b in builds.iterdir() if (b / PUBLISHED).exists()), key=generation_number)
+    kept.update(b.resolve() for b in published[-keep:])
     for build in sorted(builds.iterdir()):
-        if build.resolve() in keep:
-            continue
-        retired = _retired_for(build, now)
-        if retired is not None and retired < RETIRED_GRACE_SECONDS:
+        if build.resolve() in kept or _held(build):
             continue
         _remove_build(build)
         removed.append(build.name)
@@ -423,14 +515,32 @@ def now_iso() -> str:
 
 
 def record_outcome(root: Path, outcome: dict[str, Any]) -> None:
-    """Write INDEX/last-run.json (atomically) for monitoring: /healthz shows it."""
+    """Write INDEX/last-run.json for monitoring (/healthz shows it): atomically when the disk has
+    room, else over the old file in place (it is kept OUTCOME_BYTES long for that), so a run that
+    failed for want of space still says so."""
+    text = json.dumps({"finished": now_iso(), **outcome}, ensure_ascii=False)
+    data = text.encode("utf-8")
+    data += b" " * max(0, OUTCOME_BYTES - len(data))
+    tmp = root / f".{OUTCOME}.{os.getpid()}"
     try:
         root.mkdir(parents=True, exist_ok=True)
-        tmp = root / f".{OUTCOME}.{os.getpid()}"
-        tmp.write_text(json.dumps({"finished": now_iso(), **outcome}, ensure_ascii=False), "utf-8")
+        tmp.write_bytes(data)
         os.replace(tmp, root / OUTCOME)
-    except OSError as error:  # monitoring must never turn a good run into a failed one
-        log.warning("could not record the run's outcome in %s: %s", root, error)
+        return
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        if error.errno != errno.ENOSPC:  # monitoring must never turn a good run into a failed one
+            log.warning("could not record the run's outcome in %s: %s", root, error)
+            return
+    try:
+        fd = os.open(root / OUTCOME, os.O_WRONLY)
+        try:
+            os.pwrite(fd, data, 0)
+            os.ftruncate(fd, len(data))
+        finally:
+            os.close(fd)
+    except OSError as error:
+        log.warning("could not record the run's outcome in %s (the disk is full): %s", root, error)
 
 
 def read_outcome(root: Path) -> dict[str, Any] | None:

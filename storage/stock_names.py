@@ -48,7 +48,8 @@ def read(build: Path) -> tuple[int | None, Mentions]:
 
 def current(ix) -> Mentions:
     """The mentions of the index `ix` as it stands: read, or recomputed from the stored
-    titles and bodies (and written) if the file does not describe this generation."""
+    titles and bodies if the file does not describe this generation (a published generation
+    never changes: the next one written gets the recomputed file)."""
     build = Path(ix.storage.folder)
     generation, mentions = read(build)
     if generation == ix.latest_generation():
@@ -61,7 +62,6 @@ def current(ix) -> Mentions:
             pairs = sorted(stock_mentions(fields.get(TITLE, "") + "\n" + fields.get(BODY, "")))
             if pairs:
                 mentions[fields[PATH]] = pairs
-    write(build, ix.latest_generation(), mentions)
     return mentions
 
 

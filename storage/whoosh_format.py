@@ -44,6 +44,7 @@ import threading
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from itertools import pairwise
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -55,7 +56,7 @@ from whoosh.codec.whoosh3 import (
 from whoosh.columns import FixedBytesColumn, NumericColumn, VarBytesColumn
 from whoosh.filedb.filestore import FileStorage
 from whoosh.formats import Format
-from whoosh.index import FileIndex
+from whoosh.index import TOC, FileIndex
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import SegmentWriter
 
@@ -619,3 +620,24 @@ class FastSegmentWriter(SegmentWriterBase):
         self.perdocwriter.close()
         self.table.write(self.schema, self.fieldwriter)
         self.fieldwriter.close()
+
+
+# -- dropping damaged segments ------------------------------------------------------
+
+INDEX_NAME = "MAIN"  # Whoosh's default index name, which every generation uses
+_SEGMENT_FILE = TOC._segment_pattern(INDEX_NAME)
+
+
+def segment_of(filename: str) -> str | None:
+    """The id of the segment a file belongs to (None: not a segment's file, e.g. the TOC)."""
+    match = _SEGMENT_FILE.fullmatch(filename)
+    return match.group(1) if match else None
+
+
+def write_toc_without(source: Path, target: Path, dropped: set[str]) -> int:
+    """Write into `target` the table of contents of `source` less the segments `dropped` (their
+    documents are then simply absent); returns how many documents they held."""
+    toc = TOC.read(FileStorage(str(source)), INDEX_NAME)
+    kept = [segment for segment in toc.segments if segment.segment_id() not in dropped]
+    TOC(toc.schema, kept, toc.generation + 1).write(FileStorage(str(target)), INDEX_NAME)
+    return sum(segment.doc_count() for segment in toc.segments if segment.segment_id() in dropped)

@@ -178,16 +178,19 @@ def test_a_full_rebuild_and_a_lost_stock_file_relearn_the_pairs(tmp_path):
     write_post(archive, "1", "茅台发布分红方案", "贵州茅台宣布2026年中期分红方案。")
     write_post(archive, "3", "白酒股早盘异动", "贵州茅台（600519）早盘涨超2%。")
     build_index(archive, tmp_path / "index", progress=False)
-    build = (tmp_path / "index" / "current").resolve()
-    (build / "stock_names.json").unlink()  # e.g. an index built before the file existed
-    reindex(archive, tmp_path / "index", progress=False)  # nothing changed, the file is rebuilt
-    data = json.loads((build / "stock_names.json").read_text("utf-8"))
+
+    def current_file():
+        return (tmp_path / "index" / "current").resolve() / "stock_names.json"
+    current_file().unlink()  # lost: the generation is damaged, and the next run repairs it
+    report = reindex(archive, tmp_path / "index", progress=False)  # nothing else changed
+    assert report.repaired == ["stock_names.json is missing"]
+    data = json.loads(current_file().read_text("utf-8"))
     assert data["posts"] == {"2026-09-01-3.md": [["贵州茅台", "600519"]]}
-    # A reindex killed between writing the file and its commit leaves a generation the index lacks.
-    stale = {"generation": data["generation"] + 1, "posts": {"gone.md": [["五粮液", "000858"]]}}
-    (build / "stock_names.json").write_text(json.dumps(stale), "utf-8")
-    reindex(archive, tmp_path / "index", progress=False)
-    assert json.loads((build / "stock_names.json").read_text("utf-8")) == data
+    # Written over with other pairs: the checksum says so, and the file is computed again.
+    stale = {"generation": data["generation"], "posts": {"gone.md": [["五粮液", "000858"]]}}
+    current_file().write_text(json.dumps(stale), "utf-8")
+    assert reindex(archive, tmp_path / "index", progress=False).repaired
+    assert json.loads(current_file().read_text("utf-8"))["posts"] == data["posts"]
     engine = SearchEngine(tmp_path / "index")
     try:
         assert set(ids(engine, "600519")) == {"1", "3"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -219,7 +218,7 @@ def test_rollback_restores_the_previous_results_exactly(site):
     shared = [p for p in new_build.iterdir() if p.name in old_files and p.suffix in (".ftd", ".fpo", ".col")]
     assert shared and all(p.stat().st_ino == old_files[p.name][0] for p in shared)
     assert {p.name: (p.stat().st_ino, p.read_bytes()) for p in old_build.iterdir()
-            if p.is_file() and p.name != ".retired"} == old_files
+            if p.is_file()} == old_files
     assert engine.search(SearchRequest(query="回滚测试标题")).total == 1  # the open reader follows
     changed = results(index)
     assert changed != before_results and state(index)[1] == 304
@@ -251,19 +250,51 @@ def test_rollback_without_a_previous_generation(built, tmp_path):
     assert "rollback" in finsearch("--help").stdout and "finsearch rollback" in (REPO / "README.md").read_text()
 
 
-def test_old_generations_go_only_after_their_grace_period(site):
-    from finsearch.storage import generations as store
+def test_the_last_generations_are_kept_and_a_held_one_is_never_removed(site):
+    from finsearch.storage import Generation
     archive, index = site
     posts = sorted(archive.glob("2026-06-*.md"))
-    for run in range(3):
+    held = Generation(index)  # a reader on generation 1 (a long export, say)
+    try:
+        for run in range(4):
+            posts[run].unlink()
+            assert finsearch("reindex", archive, "--index", index).returncode == 0
+        listed = json.loads(finsearch("generations", "--index", index, "--json").stdout)["generations"]
+        assert [g["generation"] for g in listed] == [5, 4, 3, 1]  # the last three, and the one held
+        assert [g["current"] for g in listed] == [True, False, False, False]
+        assert listed[-1]["in_use"] and listed[0]["documents"] == 296
+        assert held.index.doc_count() == 300  # still readable, whole
+    finally:
+        held.close()
+    posts[4].unlink()
+    assert finsearch("reindex", archive, "--index", index).returncode == 0
+    listed = json.loads(finsearch("generations", "--index", index, "--json").stdout)["generations"]
+    assert [g["generation"] for g in listed] == [6, 5, 4]  # released: gone with the next publish
+    assert len(list((index / "builds").iterdir())) == 3
+
+
+def test_rollback_to_any_kept_generation_and_never_to_a_damaged_one(site):
+    archive, index = site
+    posts = sorted(archive.glob("2026-06-*.md"))
+    for run in range(2):
         posts[run].unlink()
         assert finsearch("reindex", archive, "--index", index).returncode == 0
-    builds = sorted(p.name for p in (index / "builds").iterdir())
-    assert len(builds) == 4  # retired a moment ago: a reader may still be on them
-    later = time.time() + store.RETIRED_GRACE_SECONDS + 1
-    assert store.remove_stale_builds(index, now=later) == builds[:2]
-    kept = {Path(os.readlink(index / name)).name for name in ("current", "previous")}
-    assert {p.name for p in (index / "builds").iterdir()} == kept
+    done = finsearch("rollback", "--index", index, "--to", "1")
+    assert done.returncode == 0, done.stderr
+    assert state(index)[1] == 300
+    assert finsearch("rollback", "--index", index, "--to", "7").returncode == 1
+    # A file of generation 3 alone (not hard-linked into another) gets a flipped bit: rolling
+    # forward onto it is refused and names the file.
+    build = index / "builds" / next(p.name for p in (index / "builds").iterdir() if p.name.startswith("g000003"))
+    damaged = next(p for p in build.iterdir() if p.name.endswith(".toc") and p.stat().st_nlink == 1)
+    with open(damaged, "r+b") as handle:
+        handle.seek(damaged.stat().st_size // 2)
+        byte = handle.read(1)
+        handle.seek(-1, 1)
+        handle.write(bytes([byte[0] ^ 0x10]))
+    refused = finsearch("rollback", "--index", index, "--to", "3")
+    assert refused.returncode == 1 and damaged.name in refused.stderr and "damaged" in refused.stderr
+    assert state(index)[1] == 300
 
 
 # -- 3. the manifest --------------------------------------------------------------------------
@@ -357,30 +388,33 @@ def test_healthz_reports_the_index_and_the_last_run(site):
     assert response.status_code == 503 and response.get_json()["status"] == "unavailable"
 
 
-def test_a_request_past_its_budget_gets_the_apps_own_503(index_dir, monkeypatch):
+def test_a_search_past_its_budget_gets_the_apps_own_503_and_leaves_nothing_half_done(index_dir, monkeypatch):
+    from finsearch.search import evaluate
     app = create_app(index_dir, TESTING=True, FINSEARCH_REQUEST_BUDGET=0.3)
     engine = app.extensions["finsearch"].engine()
-    slow_search = engine.search
+    expected = engine.search(SearchRequest(query="银行 上海")).hits
+    engine.search(SearchRequest(query="warm-up"))
+    read = evaluate._Evaluation._postings
 
-    def slow(request):  # a search that would run past gunicorn's timeout
-        time.sleep(5)
-        return slow_search(request)
-    monkeypatch.setattr(engine, "search", slow)
+    def slow_read(self, *args, **kwargs):  # each posting list read as if from a slow disk
+        time.sleep(0.2)
+        return read(self, *args, **kwargs)
+    monkeypatch.setattr(evaluate._Evaluation, "_postings", slow_read)
     try:
         client = app.test_client()
-        for url, kind in (("/?q=银行", "text/html"), ("/api/search?q=银行", "application/json")):
+        for url, kind in (("/?q=银行+证券", "text/html"), ("/api/search?q=银行+基金", "application/json")):
             started = time.monotonic()
             response = client.get(url)
-            assert time.monotonic() - started < 2
+            assert time.monotonic() - started < 2  # stopped at the next step past its budget
             assert response.status_code == 503 and response.mimetype == kind
             assert "耗时过长" in response.get_data(as_text=True)
             for name, value in SECURITY_HEADERS.items():
                 assert response.headers[name] == value
-        monkeypatch.setattr(engine, "search", slow_search)
-        assert client.get("/api/search?q=银行").status_code == 200  # the budget is per request
-        time.sleep(0.4)  # no alarm left over from the last request
+        monkeypatch.setattr(evaluate._Evaluation, "_postings", read)
+        assert client.get("/api/search?q=银行+证券").status_code == 200  # the budget is per request
+        assert engine.search(SearchRequest(query="银行 上海")).hits == expected  # no cache left half filled
+        assert client.get("/export.csv?q=银行").status_code == 200  # a stream is not under the budget
     finally:
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
         app.extensions["finsearch"].close()
 
 

@@ -167,10 +167,10 @@ def test_a_crash_at_any_step_loses_nothing(crash_site, tmp_path, point, full):
     assert done.returncode == 0, done.stderr
     assert lifecycle.state(index)[2] == fresh_ids
     assert _crash_results(index) == fresh_results
-    # Nothing the crashed run left remains: every build is current, previous or retired a moment ago.
+    # Nothing the crashed run left remains: every build is current, previous or was published.
     published = {Path(os.readlink(index / name)).name for name in ("current", "previous")}
     for build in (index / "builds").iterdir():
-        assert build.name in published or (build / ".retired").exists(), build.name
+        assert build.name in published or (build / ".published").exists(), build.name
     assert not list(index.glob(".current.*")) and not list(index.glob(".previous.*"))
 
 

@@ -23,6 +23,7 @@ import pytest
 
 from finsearch.search import SearchEngine, make_request, result_to_json
 from finsearch.storage import generations as store
+from finsearch.storage.manifest import generation_files
 from tests.servers import serving
 
 REPO = Path(__file__).resolve().parents[1]
@@ -157,7 +158,7 @@ def test_a_new_generation_reaches_both_servers_without_a_restart(site, replicas)
     for outcome in (first, second):
         # The nightly copy costs what the night changed: the unchanged segments are hard links.
         assert outcome["published"] and outcome["linked"] > outcome["copied"] > 0, outcome
-        assert outcome["bytes_copied"] < sum(store.generation_files(store.current_build(source)).values()) / 10
+        assert outcome["bytes_copied"] < sum(generation_files(store.current_build(source)).values()) / 10
     for base in (base_a, base_b):
         _wait_until_found(base, title)
     assert _builds_served(replicas) == [store.current_build(source).name] * 2
@@ -174,7 +175,7 @@ def test_a_generation_that_is_not_whole_is_refused_and_the_servers_keep_the_old_
     title = "跨节点同步：一次没有复制完整的发布"
     _add_post(archive, source, "900000000000000002", title)
     generation = store.current_build(source)
-    new_files = sorted(set(store.generation_files(generation)) - set(store.generation_files(node_a / "current")))
+    new_files = sorted(set(generation_files(generation)) - set(generation_files(node_a / "current")))
     segment_file = max(new_files, key=lambda name: (generation / name).stat().st_size)
     kept = segment_file + ".kept"
     shutil.copy2(generation / segment_file, archive.parent / kept)
@@ -195,7 +196,7 @@ def test_a_generation_that_is_not_whole_is_refused_and_the_servers_keep_the_old_
     staging = node_b.parent / "incoming"
     shutil.rmtree(staging)
     shutil.copytree(source, staging, symlinks=True, ignore=lambda folder, names: [segment_file])
-    refused(staging, node_b, segment_file, "lacks")
+    refused(staging, node_b, segment_file, "missing")
     # Another replicate is still writing the node.
     with store.writer_lock(node_a):
         busy = _finsearch("replicate", source, node_a)
@@ -250,7 +251,7 @@ def test_a_replicate_killed_at_any_step_leaves_the_node_whole(crash_site, tmp_pa
     assert store.current_build(node).name == store.current_build(source).name
     published = {Path(os.readlink(node / name)).name for name in ("current", "previous")}
     for build in (node / "builds").iterdir():
-        assert build.name in published or (build / ".retired").exists(), build.name
+        assert build.name in published or (build / ".published").exists(), build.name
     engine = SearchEngine(node)
     try:
         assert [hit.title for hit in engine.search(make_request(title)).hits][:1] == [title]
