@@ -31,13 +31,13 @@ def _prefixes(vocabulary: Vocabulary, count: int) -> list[str]:
 
 def measure(index: str, repeat: int, prefixes: int) -> dict:
     engine = SearchEngine(index)
-    reader = engine._current()[0].reader()
-    started = time.perf_counter()
-    vocabulary = Vocabulary.build(reader)  # cold: pinyin computed for every word
-    cold_build = time.perf_counter() - started
-    started = time.perf_counter()
-    Vocabulary.build(reader)  # a new generation of the same words: initials cached
-    rebuild = time.perf_counter() - started
+    with engine.snapshot() as snap, snap.own_reader() as reader:
+        started = time.perf_counter()
+        vocabulary = Vocabulary.build(reader)  # cold: pinyin computed for every word
+        cold_build = time.perf_counter() - started
+        started = time.perf_counter()
+        Vocabulary.build(reader)  # a new generation of the same words: initials cached
+        rebuild = time.perf_counter() - started
     engine.suggest("金", LIMIT)  # the engine's own vocabulary for this generation
     typed = _prefixes(vocabulary, min(prefixes, len(vocabulary.words)))
     samples = []

@@ -1,29 +1,31 @@
-"""The query side: parse a user's query, filter, rank, count facets, highlight."""
-from finsearch.search.engine import SearchEngine, last_run
+"""The query side: parse a user's query, match, filter, collect, present (search.engine)."""
+from finsearch.search.deadline import SearchTimeout
+from finsearch.search.engine import Export, SearchEngine, last_run
 from finsearch.search.export import EXPORT_COLUMNS, EXPORT_FORMATS, EXPORTERS, export_row, plain_text
 from finsearch.search.params import make_request, result_to_json, stats_to_json
 from finsearch.search.types import (
-                                    DEFAULT_PAGE_SIZE,
-                                    MAX_PAGE,
-                                    MAX_PAGE_SIZE,
-                                    MAX_QUERY_CHARS,
-                                    Article,
-                                    FacetCount,
-                                    Facets,
-                                    Hit,
-                                    IndexHealth,
-                                    IndexStats,
-                                    Reprint,
-                                    SearchError,
-                                    SearchRequest,
-                                    SearchResult,
-                                    Sort,
-                                    Suggestion,
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE,
+    MAX_PAGE_SIZE,
+    MAX_QUERY_CHARS,
+    Article,
+    ArticlePage,
+    FacetCount,
+    Facets,
+    Hit,
+    IndexHealth,
+    IndexStats,
+    Reprint,
+    SearchError,
+    SearchRequest,
+    SearchResult,
+    Sort,
+    Suggestion,
 )
-from finsearch.storage import IndexIncompatible, IndexMissing
+from finsearch.storage import IndexDamaged, IndexIncompatible, IndexMissing
 
 __all__ = ["DEFAULT_PAGE_SIZE", "EXPORTERS", "EXPORT_COLUMNS", "EXPORT_FORMATS", "MAX_PAGE", "MAX_PAGE_SIZE",
-           "MAX_QUERY_CHARS", "Article", "FacetCount", "Facets", "Hit", "IndexHealth", "IndexIncompatible",
-           "IndexMissing", "IndexStats", "Reprint", "SearchEngine", "SearchError", "SearchRequest", "SearchResult",
-           "Sort", "Suggestion", "export_row", "last_run", "make_request", "plain_text", "result_to_json",
-           "stats_to_json"]
+           "MAX_QUERY_CHARS", "Article", "ArticlePage", "Export", "FacetCount", "Facets", "Hit", "IndexDamaged",
+           "IndexHealth", "IndexIncompatible", "IndexMissing", "IndexStats", "Reprint", "SearchEngine",
+           "SearchError", "SearchRequest", "SearchResult", "SearchTimeout", "Sort", "Suggestion", "export_row",
+           "last_run", "make_request", "plain_text", "result_to_json", "stats_to_json"]

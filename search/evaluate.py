@@ -35,6 +35,7 @@ from whoosh.query.qcore import QueryError
 from whoosh.scoring import BM25F
 
 from finsearch.analysis import is_cjk
+from finsearch.search import deadline
 from finsearch.storage import Postings, TermEntry, field_lengths, find_term, read_postings, verify_reader
 
 NOT_SCORE = 1.0  # what Whoosh's InverseMatcher scores a document matching a NOT
@@ -187,6 +188,7 @@ class _Evaluation:
 
     def run(self, q: wq.Query, within: np.ndarray | None, scored: bool) -> Matches:
         """The matches of `q` among `within` (sorted docnums; None: all documents)."""
+        deadline.check()  # between parts of the query: nothing is half done here
         if q is wq.NullQuery:
             return NO_MATCHES
         if isinstance(q, wq.Term):
@@ -401,6 +403,7 @@ class _Evaluation:
 
     def _postings(self, term: TermEntry, within, positions: bool = False) -> Postings:
         """The live postings of a term among `within` (None: all)."""
+        deadline.check()  # before a read, never within one or within the cache update after it
         if term in self._read:
             postings, read_within = self._read[term]
             if (postings.positions is not None or not positions) and _covers(read_within, within):

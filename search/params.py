@@ -33,7 +33,7 @@ def parse_bound(text: str | None, name: str) -> dt.date | dt.datetime | None:
             return dt.date.fromisoformat(text)
         moment = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
         return local_naive(moment) if moment.tzinfo else moment
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: in the site's time it falls outside the calendar
         raise SearchError(f"{name} 不是有效日期（应为 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM）：{text[:40]}",
                           code="bad_date", param=name) from None
 

@@ -61,6 +61,15 @@ class ParsedQuery:
     expanded: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (word typed, its aliases searched too)
 
 
+# Characters that show as nothing (zero-width spaces and joiners, the word joiner, a BOM, a soft
+# hyphen): pasted inside a word they would split it, so a query drops them.
+_INVISIBLE = str.maketrans(dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad")))
+
+
+def without_invisible(text: str) -> str:
+    return text.translate(_INVISIBLE)
+
+
 @functools.lru_cache(maxsize=256)
 def parse_query(text: str, aliases: AliasTable | None = None) -> ParsedQuery:
     """Parse a user's query, searching words' `aliases` too (None: literally as typed);
@@ -69,7 +78,7 @@ def parse_query(text: str, aliases: AliasTable | None = None) -> ParsedQuery:
     Cached: a page parses the same query for its search and for highlighting each
     paragraph, and jieba and OpenCC are the costly part. Queries are immutable.
     """
-    text = (text or "").strip()
+    text = without_invisible(text or "").strip()
     if len(text) > MAX_QUERY_CHARS:
         raise SearchError(f"查询太长（{len(text)} 字），请不超过 {MAX_QUERY_CHARS} 字")
     if not text:

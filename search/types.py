@@ -104,6 +104,8 @@ class SearchResult:
     # (word typed, its aliases): searched too, unless request.literal (then: what could be)
     expanded: tuple[tuple[str, tuple[str, ...]], ...] = ()
     suggestions: tuple[Suggestion, ...] = ()  # when nothing matched: queries that would match
+    timeline: tuple[FacetCount, ...] = ()  # posts per day ("YYYY-MM-DD") of all matches, when asked for
+    stats: IndexStats | None = None  # the generation the result was read from
 
     @property
     def pages(self) -> int:
@@ -125,16 +127,6 @@ class Article:
 
 
 @dataclass(frozen=True)
-class IndexHealth:
-    """What monitoring asks of the index being served (/healthz)."""
-
-    generation: int | None
-    build: str  # the generation's folder name: the same on the writer and every replica
-    documents: int
-    created: float | None  # when it was built, epoch seconds
-
-
-@dataclass(frozen=True)
 class IndexStats:
     location: str
     documents: int
@@ -144,3 +136,29 @@ class IndexStats:
     last_date: dt.datetime | None
     categories: tuple[FacetCount, ...] = field(default_factory=tuple)
     papers: tuple[FacetCount, ...] = field(default_factory=tuple)
+    generation: int = 0  # the generation's number
+    build: str = ""  # its folder name: the same on the writer and every replica
+    created: float | None = None  # when it was built, epoch seconds
+    category_labels: tuple[tuple[str, str], ...] = ()  # (category, its paper's name): cailianshe → 财联社
+
+
+@dataclass(frozen=True)
+class IndexHealth:
+    """What monitoring asks of the index (/healthz)."""
+
+    stats: IndexStats  # the generation being served
+    problem: str = ""  # not healthy: e.g. a newer generation that cannot be opened, and why
+    damaged: tuple[str, ...] = ()  # the damaged files the problem names
+
+
+@dataclass(frozen=True)
+class ArticlePage:
+    """An article page: the article, the query's matches marked, its story and related stories."""
+
+    article: Article
+    title_html: str  # escaped, the query's matches in <mark>
+    paragraphs_html: tuple[str, ...]
+    matches: int | None  # marked matches in title and paragraphs; None without a query
+    same_story: tuple[Reprint, ...]
+    related: tuple[Hit, ...]
+    stats: IndexStats  # the generation it was read from

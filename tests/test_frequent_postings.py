@@ -41,13 +41,15 @@ def test_searches_answered_from_kept_postings_equal_cold_ones(index_dir, every_t
     assert cold[0][0] > 500 and cold[6][0] > 0  # 公司 is frequent in data/posts; 供应链金融 is there
     warm = [answer(engine.search(request)) for request in REQUESTS]
     assert warm == cold
-    view = engine._opened_view()
+    with engine.snapshot() as snap:
+        view = snap.view
     assert view.frequent.get(evaluation.find_term(view.searcher.reader(), "body", "公司".encode()), False) is not None
 
 
 def test_kept_postings_stay_within_their_budget(index_dir, every_term_frequent):
     engine = SearchEngine(index_dir, match_cache=0)
-    view = engine._opened_view()
+    with engine.snapshot() as snap:
+        view = snap.view
     view.frequent = evaluation.FrequentPostings(budget=64 * 1024)
     answers = [answer(engine.search(request)) for request in REQUESTS]
     assert view.frequent._bytes <= 64 * 1024

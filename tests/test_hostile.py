@@ -29,7 +29,7 @@ from finsearch.indexer.ingest import (
     read_post,
 )
 from finsearch.search import SearchEngine, SearchRequest
-from finsearch.search.engine import MAX_ARTICLE_CHARS, MAX_ARTICLE_PARAGRAPHS
+from finsearch.search.present import MAX_ARTICLE_CHARS, MAX_ARTICLE_PARAGRAPHS
 from finsearch.search.snippets import MAX_MATCHES, highlight_html, snippet_html
 from finsearch.webui import create_app
 from tests.conftest import FINEWS_POSTS, REPO

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from finsearch.search import make_request
-from finsearch.search.engine import key_terms
+from finsearch.search.present import key_terms
 from tests.test_browser import ARTIFACTS, browser, server  # noqa: F401  (fixtures: finsearch serve, Chromium)
 from tests.test_webui import page
 
@@ -214,10 +214,9 @@ def test_related_articles_share_key_words_and_leave_out_the_story(client, engine
     assert 3 <= len(related) <= 5
     ids = [r["id"] for r in related]
     assert not set(ids) & set(WIRE_STORY)  # neither the article nor its other reports
-    with engine._lock:
-        searcher, _ = engine._current()
-        article = engine.article(article_id)
-        words = key_terms(article.title, "\n".join(article.paragraphs), searcher.reader())
+    article = engine.article(article_id)
+    with engine.snapshot() as snap, snap.lock:
+        words = key_terms(article.title, "\n".join(article.paragraphs), snap.searcher.reader())
     assert "机器人" in words
     for r in related:
         post = engine.article(r["id"])
@@ -233,9 +232,8 @@ def test_related_articles_share_key_words_and_leave_out_the_story(client, engine
 
 
 def test_key_terms_skip_words_no_other_post_has(engine):
-    with engine._lock:
-        searcher, _ = engine._current()
-        reader = searcher.reader()
+    with engine.snapshot() as snap, snap.lock:
+        reader = snap.searcher.reader()
         words = key_terms("北京亦庄：将加快实现10万台套级具身智能机器人规模量产", "", reader, min_documents=4)
         assert words and all(reader.doc_frequency("body", w) >= 4 or reader.doc_frequency("title", w) >= 4
                              for w in words)

@@ -514,12 +514,14 @@ def test_a_crafted_post_is_escaped_on_the_search_page(evil_app):
 
 def test_only_http_links_to_the_original(client, app, monkeypatch):
     engine = app.extensions["finsearch"].engine()
-    real = engine.article(SUPPLY_CHAIN_ID)
+    real = engine.article_page(SUPPLY_CHAIN_ID)
+    title = '<script>alert("t")</script>'
     for url, linked in (("javascript:alert(1)", False), ("JaVaScRiPt:alert(1)", False), ("data:text/html,x", False),
                         ("//evil.example/x", False), ("ftp://example.com/x", False), ("http:/x", False),
                         ("https://example.com/a?b=1&c=<2>", True)):
-        fake = dataclasses.replace(real, url=url, title='<script>alert("t")</script>')
-        monkeypatch.setattr(engine, "article", lambda _id, fake=fake: fake)
+        fake = dataclasses.replace(real, article=dataclasses.replace(real.article, url=url, title=title),
+                                   title_html=engine.highlight(title, ""))
+        monkeypatch.setattr(engine, "article_page", lambda *_args, fake=fake: fake)
         html = page(client, f"/articles/{SUPPLY_CHAIN_ID}")
         auditor = audit(html)
         assert "<script>alert" not in html

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import os
 
-from flask import Flask
+from flask import Flask, g
 from flask.json.provider import DefaultJSONProvider
 
+from finsearch.search import deadline
 from finsearch.webui.service import SearchService
 
 log = logging.getLogger(__name__)
@@ -51,12 +52,13 @@ def create_app(index_dir=None, **config_overrides) -> Flask:
         FINSEARCH_INDEX=os.environ.get("FINSEARCH_INDEX") or None,
         FINSEARCH_HOST=os.environ.get("FINSEARCH_HOST") or DEFAULT_HOST,
         FINSEARCH_PORT=env_port(),
-        # Index stats (document count, newest day = "now" for 近一周/近一月/近一年) are re-read this often (s).
-        FINSEARCH_STATS_TTL=300,
         MAX_CONTENT_LENGTH=64 * 1024,  # nothing here takes a body
-        # Seconds a request may run before the app answers 503 itself (None: no limit); `finsearch serve`
-        # sets it below gunicorn's worker timeout.
+        # Seconds a search may run before the app answers 503 itself (None: no limit); checked by the
+        # engine between steps (search.deadline). A stream (an export) is not under it.
         FINSEARCH_REQUEST_BUDGET=None,
+        # A server prepares each new index generation in the background and checks every byte of it;
+        # a test client or the development server opens a new one with the first request that sees it.
+        FINSEARCH_WATCH=False,
     )
     app.config.update(config_overrides)
     if index_dir is not None:
@@ -65,17 +67,17 @@ def create_app(index_dir=None, **config_overrides) -> Flask:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
 
-    app.extensions["finsearch"] = SearchService(app.config["FINSEARCH_INDEX"],
-                                                stats_ttl=app.config["FINSEARCH_STATS_TTL"])
+    app.extensions["finsearch"] = SearchService(app.config["FINSEARCH_INDEX"], watch=app.config["FINSEARCH_WATCH"],
+                                                verify=app.config["FINSEARCH_WATCH"])
 
-    from finsearch.webui import api, budget, errors, health, pages, trends
+    from finsearch.webui import api, errors, health, pages, trends
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp, url_prefix="/api")
     app.register_blueprint(health.bp)
     app.register_blueprint(trends.bp)
     errors.register(app)
     if app.config["FINSEARCH_REQUEST_BUDGET"]:
-        budget.install(app, float(app.config["FINSEARCH_REQUEST_BUDGET"]))
+        _install_budget(app, float(app.config["FINSEARCH_REQUEST_BUDGET"]))
 
     @app.after_request
     def _security_headers(response):
@@ -84,6 +86,25 @@ def create_app(index_dir=None, **config_overrides) -> Flask:
         return response
 
     return app
+
+
+def _install_budget(app: Flask, seconds: float) -> None:
+    """Each request's searches within `seconds`; the response body (a stream) is sent outside it."""
+    @app.before_request
+    def _start_budget() -> None:
+        g.finsearch_budget = deadline.start(seconds)
+
+    def _end_budget() -> None:
+        token = g.pop("finsearch_budget", None)
+        if token is not None:
+            deadline.end(token)
+
+    @app.after_request
+    def _budget_done(response):
+        _end_budget()
+        return response
+
+    app.teardown_request(lambda _error: _end_budget())
 
 
 __all__ = ["create_app", "CONTENT_SECURITY_POLICY"]

@@ -37,10 +37,10 @@ def search():
 def article(article_id: str):
     require_known(request.args)
     asked = SearchState.from_args(request.args).request()  # q and literal checked as a search's
-    engine = _engine()
-    found = engine.article(article_id)
-    if found is None:
+    shown = _engine().article_page(article_id, asked.query, asked.literal)
+    if shown is None:
         return jsonify(error=f"没有这篇文章：{article_id[:60]}", code="article_not_found", param="id"), 404
+    found = shown.article
     return jsonify({
         "id": found.id,
         "title": found.title,
@@ -52,12 +52,11 @@ def article(article_id: str):
         "url": found.url,
         "paragraphs": list(found.paragraphs),
         "truncated": found.truncated,
-        # how many matches of q the page marks (null without q)
-        "matches": engine.match_count(found, asked.query, asked.literal) if asked.query.strip() else None,
+        "matches": shown.matches,  # how many matches of q the page marks (null without q)
         "same_story": [{"id": r.id, "paper": r.paper, "date": r.date.isoformat(), "near": r.near}
-                       for r in engine.same_story(found.id)],
+                       for r in shown.same_story],
         "related": [{"id": hit.id, "title": hit.title, "date": hit.date.isoformat(), "paper": hit.paper}
-                    for hit in engine.related(found.id)],
+                    for hit in shown.related],
     })
 
 

@@ -6,8 +6,7 @@ import logging
 from flask import jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from finsearch.search import IndexIncompatible, IndexMissing, SearchError
-from finsearch.webui.budget import RequestTimeout
+from finsearch.search import IndexDamaged, IndexIncompatible, IndexMissing, SearchError, SearchTimeout
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +60,13 @@ def register(app) -> None:
         log.error("%s", error)
         if isinstance(error, IndexIncompatible):
             return respond(503, "索引由另一版本建立，无法正确读取，请运行 finsearch reindex ARCHIVE --full 重建索引")
+        if isinstance(error, IndexDamaged):
+            return respond(503, f"索引文件损坏（{'、'.join(error.files[:3]) or '见日志'}），暂时无法搜索；"
+                                "请运行 finsearch reindex 从存档修复，或 finsearch rollback 回到上一版本")
         return respond(503, "索引尚未建立或不完整，请先运行 finsearch index 建立索引")
 
-    @app.errorhandler(RequestTimeout)
-    def _too_slow(error: RequestTimeout):
+    @app.errorhandler(SearchTimeout)
+    def _too_slow(error: SearchTimeout):
         log.error("%s %s: %s", request.method, request.path[:200], error)
         return respond(503, "这次搜索耗时过长，请缩小范围后重试")
 

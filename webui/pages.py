@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from flask import (
@@ -20,9 +22,10 @@ from flask import (
     url_for,
 )
 
-from finsearch.search import EXPORT_FORMATS, EXPORTERS, MAX_PAGE, MAX_QUERY_CHARS, SearchError, Sort
+from finsearch.search import EXPORT_FORMATS, EXPORTERS, MAX_PAGE, MAX_QUERY_CHARS, IndexStats, SearchError, Sort
 from finsearch.webui import feed as atom
 from finsearch.webui import timeline
+from finsearch.webui.service import reference_date
 from finsearch.webui.state import SearchState, require_known, unknown_params
 
 log = logging.getLogger(__name__)
@@ -110,27 +113,27 @@ class RangeLink:
 @bp.get("/")
 def search():
     state = SearchState.from_args(request.args)
-    error, result, search_request = "", None, None
+    error, result = "", None
+    engine = service().engine()
     try:
-        search_request = state.request()
-        result = service().engine().search(search_request)
+        result = engine.search(state.request(), timeline=True)  # the whole page, from one generation
     except SearchError as problem:
         error = str(problem)
+    stats = result.stats if result is not None and result.stats is not None else engine.stats()
+    labels = dict(stats.category_labels)
     unknown = unknown_params(request.args)
     # A mistyped name (`query=` for `q=`) must not pass unseen: say what was ignored.
     ignored = f"已忽略不认识的参数：{'、'.join(n[:40] for n in unknown[:5])}（搜索词请用 q）" if unknown else ""
-    context = {"state": state, "result": result, "error": error, "ignored": ignored, "chips": _chips(state),
+    context = {"state": state, "result": result, "error": error, "ignored": ignored, "chips": _chips(state, labels),
                "clear_href": search_url(state.without_filters()),
-               "ranges": _ranges(state), "reference": service().reference_date(),
-               "stats": service().stats(), "sorts": _sorts(state)}
+               "ranges": _ranges(state, stats), "reference": reference_date(stats),
+               "stats": stats, "sorts": _sorts(state)}
     if result is not None:
         request_ = result.request
         context.update(
-            categories=_facet(result.facets.categories, state.categories, state.toggle_category,
-                              category_labels()),
+            categories=_facet(result.facets.categories, state.categories, state.toggle_category, labels),
             papers=_facet(result.facets.papers, state.papers, state.toggle_paper),
-            timeline=timeline.build(service().engine().day_counts(request_), _day(request_.date_from),
-                                    _day(request_.date_to)),
+            timeline=timeline.build(result.timeline, _day(request_.date_from), _day(request_.date_to)),
             bar_href=lambda bar: search_url(state.but(date_from=bar.start.isoformat(), date_to=bar.end.isoformat())),
             pages=_pagination(state, result),
             first_number=(request_.page - 1) * request_.page_size + 1,
@@ -146,23 +149,21 @@ def search():
 @bp.get("/articles/<article_id>")
 def article(article_id: str):
     state = SearchState.from_args(request.args)
-    engine = service().engine()
-    found = engine.article(article_id)
-    if found is None:
-        abort(404, description="没有这篇文章（可能已从索引中删除）")
     query = state.q if len(state.q) <= MAX_QUERY_CHARS else ""
-    title_html = engine.highlight(found.title, query, state.is_literal) if found.title else ""
-    paragraphs = [engine.highlight(p, query, state.is_literal) for p in found.paragraphs]
+    shown = service().engine().article_page(article_id, query, state.is_literal)  # one generation
+    if shown is None:
+        abort(404, description="没有这篇文章（可能已从索引中删除）")
+    found = shown.article
+    title_html = shown.title_html if found.title else ""
+    paragraphs = list(shown.paragraphs_html)
     # The jump link lands on the body's first match (the title's is in view already).
     if not _mark_first(paragraphs):
         title_html = (_mark_first([title_html]) or [title_html])[0]
     return render_template(
         "article.html", state=state, article=found, title_html=title_html, paragraphs=paragraphs,
-        matches=engine.match_count(found, query, state.is_literal) if query.strip() else None,
-        first_match_id=FIRST_MATCH_ID, category_labels=category_labels(),
-        same_story=engine.same_story(found.id), related=engine.related(found.id),
-        original=found.url if is_web_url(found.url) else "",
-        back_href=search_url(state), stats=service().stats())
+        matches=shown.matches, first_match_id=FIRST_MATCH_ID, category_labels=dict(shown.stats.category_labels),
+        same_story=shown.same_story, related=shown.related, original=found.url if is_web_url(found.url) else "",
+        back_href=search_url(state), stats=shown.stats)
 
 
 def _mark_first(fragments: list[str]) -> list[str] | None:
@@ -185,14 +186,15 @@ def feed():
 
     def make() -> atom.Feed:
         result = engine.search(search_request)
-        labels = category_labels()
+        assert result.stats is not None  # every search says which generation it read
+        labels = dict(result.stats.category_labels)
         links = atom.FeedLinks(self_href=feed_url(state, external=True),
                                search_href=url_for("pages.search", _external=True)
                                + (f"?{state.query_string()}" if state.query_string() else ""),
                                article_href=lambda article_id: article_url(article_id, state, external=True),
                                category_label=lambda category: labels.get(category, category))
-        last = service().stats().last_date
-        return atom.build(result, feed_title(state), state.query_string(), links,
+        last = result.stats.last_date
+        return atom.build(result, feed_title(state, labels), state.query_string(), links,
                           fallback_updated=(last or dt.datetime.now(dt.UTC)).isoformat())
 
     cache = current_app.extensions.setdefault("finsearch.feeds", atom.FeedCache())
@@ -204,9 +206,9 @@ def feed():
     return response.make_conditional(request)
 
 
-def feed_title(state: SearchState) -> str:
+def feed_title(state: SearchState, labels: dict[str, str] | None = None) -> str:
     words = state.q.strip()[:60] or "全部新闻"
-    filters = "、".join(chip.label for chip in _chips(state))
+    filters = "、".join(chip.label for chip in _chips(state, labels))
     return f"财经新闻检索：{words}" + (f"（{filters}）" if filters else "")
 
 
@@ -217,19 +219,51 @@ def export(fmt: str):
         abort(404)
     require_known(request.args)
     state = SearchState.from_args(request.args).export()
-    hits = service().engine().iter_hits(state.request())  # a bad request fails here, before streaming
+    # A bad request fails here, before streaming; the generation it reads is held to the last row.
+    rows = service().engine().iter_hits(state.request())
+    name = f"finsearch-{state.q.strip()[:40] or 'all'}.{fmt}"
+    headers = {"Content-Disposition": f"attachment; filename=\"finsearch-export.{fmt}\"; "
+                                      f"filename*=UTF-8''{quote(name)}",
+               EXPORT_ROWS_HEADER: str(rows.articles), "X-Index-Generation": rows.generation}
+    if request.environ.get("SERVER_PROTOCOL") == "HTTP/1.0":
+        # No chunked framing: a cut would look like the end. The whole file is written first and
+        # sent with its length, so a client can tell a cut one from a whole one.
+        spooled, length = _spooled(EXPORTERS[fmt](rows))
+        return Response(_read_chunks(spooled), mimetype=EXPORT_MIMETYPES[fmt],
+                        headers={**headers, "Content-Length": str(length)}, direct_passthrough=True)
 
     def body() -> Iterator[str]:
+        # An error mid-stream propagates: the server then ends the chunked body without its last
+        # chunk, which every HTTP/1.1 client reports as a cut transfer.
         try:
-            yield from EXPORTERS[fmt](hits)
-        except SearchError as problem:  # the index changed mid-stream: the file stops short
-            log.warning("export of %s stopped: %s", state.query_string(), problem)
+            yield from EXPORTERS[fmt](rows)
+        finally:
+            rows.close()
+    return Response(stream_with_context(body()), mimetype=EXPORT_MIMETYPES[fmt], headers=headers)
 
-    name = f"finsearch-{state.q.strip()[:40] or 'all'}.{fmt}"
-    response = Response(stream_with_context(body()), mimetype=EXPORT_MIMETYPES[fmt])
-    response.headers["Content-Disposition"] = (f"attachment; filename=\"finsearch-export.{fmt}\"; "
-                                               f"filename*=UTF-8''{quote(name)}")
-    return response
+
+EXPORT_ROWS_HEADER = "X-Export-Rows"  # the rows a whole export holds (besides the header row)
+SPOOL_CHUNK = 1 << 16
+
+
+def _spooled(chunks: Iterator[str]) -> tuple[Any, int]:
+    """The chunks written to a temporary file (deleted when closed): the file, rewound, and its length."""
+    spool = tempfile.TemporaryFile()
+    try:
+        for chunk in chunks:
+            spool.write(chunk.encode("utf-8"))
+        length = spool.tell()
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return spool, length
+
+
+def _read_chunks(spool: Any) -> Iterator[bytes]:
+    with spool:
+        while chunk := spool.read(SPOOL_CHUNK):
+            yield chunk
 
 
 @bp.get("/favicon.ico")
@@ -249,23 +283,6 @@ def is_web_url(url: str) -> bool:
 
 
 # -- parts of the search page -------------------------------------------------
-
-def category_labels() -> dict[str, str]:
-    """Each category's Chinese name: the paper most of its posts carry (cailianshe → 财联社),
-    derived from the index, once per index version. The data has no other name for a category."""
-    engine = service().engine()
-    version = engine.version()
-    cached = current_app.extensions.get("finsearch.category_labels")
-    if cached is None or cached[0] != version:
-        labels = {}
-        for category in service().stats().categories:
-            one = replace(SearchState(categories=(category.value,)).request(), page_size=1)
-            papers = engine.search(one).facets.papers
-            labels[category.value] = papers[0].value if papers else category.value
-        cached = (version, labels)
-        current_app.extensions["finsearch.category_labels"] = cached
-    return cached[1]
-
 
 def _facet(counts, selected: tuple[str, ...], toggle, labels: dict[str, str] | None = None) -> list[FacetLink]:
     values = [(f.value, f.count) for f in counts]
@@ -288,13 +305,14 @@ def _alias_notice(state: SearchState, result) -> AliasNotice | None:
     return AliasNotice(literal, aliases, search_url(state.but(literal="" if literal else "1")))
 
 
-def _chips(state: SearchState) -> list[Chip]:
+def _chips(state: SearchState, labels: dict[str, str] | None = None) -> list[Chip]:
+    """The active filters, each a chip that removes it; categories by their papers' names."""
+    labels = labels or {}
     chips = []
     if state.date_from or state.date_to:
         shown = [bound.replace("T", " ", 1) for bound in (state.date_from, state.date_to)]  # 2026-08-20 09:00
         label = f"日期：{shown[0] or '最早'} 至 {shown[1] or '最新'}"
         chips.append(Chip(label, search_url(state.but(date_from="", date_to=""))))
-    labels = category_labels()
     chips += [Chip(f"分类：{labels.get(c, c)}", search_url(state.toggle_category(c))) for c in state.categories]
     chips += [Chip(f"报刊：{p}", search_url(state.toggle_paper(p))) for p in state.papers]
     return chips
@@ -304,10 +322,10 @@ def _day(bound: dt.date | None) -> dt.date | None:
     return bound.date() if isinstance(bound, dt.datetime) else bound
 
 
-def _ranges(state: SearchState) -> list[RangeLink]:
-    today = service().reference_date()
+def _ranges(state: SearchState, stats: IndexStats) -> list[RangeLink]:
+    today = reference_date(stats)
     links = []
-    newest = service().stats().last_date
+    newest = stats.last_date
     if newest is not None:  # the day before the newest post, to the minute, up to now
         start = (newest - dt.timedelta(hours=24)).strftime(MINUTE_FORMAT)
         links.append(RangeLink(LAST_DAY_LABEL, search_url(state.but(date_from=start, date_to="")),

@@ -61,7 +61,8 @@ class _Server(BaseApplication):
 
     def load(self):
         from finsearch.webui import create_app
-        return create_app(self.index_dir, FINSEARCH_REQUEST_BUDGET=request_budget(self.cfg.timeout))
+        return create_app(self.index_dir, FINSEARCH_REQUEST_BUDGET=request_budget(self.cfg.timeout),
+                          FINSEARCH_WATCH=True)
 
 
 def bind_address(host: str, port: int) -> str:

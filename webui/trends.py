@@ -142,7 +142,7 @@ def page():
             error = str(problem)
     service = current_app.extensions["finsearch"]
     context = {
-        "trend": state, "result": result, "chart": chart, "error": error, "stats": service.stats(),
+        "trend": state, "result": result, "chart": chart, "error": error, "stats": service.engine().stats(),
         "boxes": list(state.terms[:MAX_TERMS]) + [""] * (MAX_TERMS - len(state.terms[:MAX_TERMS])),
         "intervals": [("", "自动")] + [(i.value, f"按{INTERVAL_NAMES[i]}") for i in Interval],
         "modes": MODES, "period_text": trend_chart.period_text, "interval_names": INTERVAL_NAMES,

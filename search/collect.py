@@ -1,0 +1,186 @@
+"""Collectors over one match: filters, facet counts, one post per story, the page, the timeline.
+
+Each takes the match's docnums (and scores) and the generation's DocTable and gives back
+arrays or counts; none reads a stored field. In the spirit of tantivy's collectors: a search
+runs one match, then as many of these as its result needs.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+from whoosh.util.times import datetime_to_long
+
+from finsearch.search import ranking
+from finsearch.search.doctable import DocTable, day_labels
+from finsearch.search.snapshot import facet_counts
+from finsearch.search.types import MAX_PAGE, MAX_PAGE_SIZE, FacetCount, Facets, SearchError, SearchRequest, Sort
+
+
+def check_request(request: SearchRequest) -> None:
+    if request.page < 1 or request.page > MAX_PAGE:
+        raise SearchError(f"页码应在 1 到 {MAX_PAGE} 之间", code="page_out_of_range", param="page")
+    if not 1 <= request.page_size <= MAX_PAGE_SIZE:
+        raise SearchError(f"每页条数应在 1 到 {MAX_PAGE_SIZE} 之间", code="size_out_of_range", param="size")
+    check_dates(request)
+
+
+def check_dates(request: SearchRequest) -> None:
+    start, end = date_bounds(request)
+    if start is not None and end is not None and start >= end:
+        raise SearchError("开始日期晚于结束日期", code="date_order", param="from")
+
+
+def date_bounds(request: SearchRequest) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The request's dates as [start, end) in site-local naive time; None: no bound.
+    A day covers the whole day; a datetime `date_to` covers the whole of its minute."""
+    start = end = None
+    if request.date_from:
+        start = (request.date_from if isinstance(request.date_from, dt.datetime)
+                 else dt.datetime.combine(request.date_from, dt.time()))
+    last = request.date_to
+    if isinstance(last, dt.datetime):
+        minute = last.replace(second=0, microsecond=0)
+        end = minute + dt.timedelta(minutes=1) if minute < dt.datetime.max - dt.timedelta(minutes=1) else None
+    elif last and last < dt.date.max:
+        end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time())
+    return start, end
+
+
+@dataclass(frozen=True)
+class Filtered:
+    """Which of a match's docs pass each filter (a mask each), so a facet can count under the others."""
+
+    dates: np.ndarray
+    categories: np.ndarray
+    papers: np.ndarray
+
+    @property
+    def all(self) -> np.ndarray:
+        return self.dates & self.categories & self.papers
+
+
+def filter_masks(table: DocTable, docs: np.ndarray, request: SearchRequest) -> Filtered:
+    return Filtered(_date_mask(table, docs, request),
+                    _any_mask(table.category_values, table.category_masks, docs, request.categories),
+                    _any_mask(table.paper_values, table.paper_masks, docs, request.papers))
+
+
+def _date_mask(table: DocTable, docs: np.ndarray, request: SearchRequest) -> np.ndarray:
+    mask = np.ones(docs.size, dtype=bool)
+    dates = table.dates[docs]
+    start, end = date_bounds(request)
+    if start is not None:
+        mask &= dates >= datetime_to_long(start)
+    if end is not None:
+        mask &= dates < datetime_to_long(end)
+    return mask
+
+
+def _any_mask(values: list[str], masks: np.ndarray, docs: np.ndarray, wanted: tuple[str, ...]) -> np.ndarray:
+    if not wanted:
+        return np.ones(docs.size, dtype=bool)
+    rows = [values.index(v) for v in wanted if v in values]
+    if not rows:
+        return np.zeros(docs.size, dtype=bool)
+    return np.asarray(masks[np.ix_(np.asarray(rows), docs)].any(axis=0))
+
+
+def facets(table: DocTable, docs: np.ndarray, passed: Filtered) -> Facets:
+    """Each facet counted under the *other* filters, so several values of one can be picked."""
+    return Facets(
+        categories=facet_counts(table.category_values, table.category_masks, docs[passed.dates & passed.papers]),
+        papers=facet_counts(table.paper_values, table.paper_masks, docs[passed.dates & passed.categories]),
+        months=month_counts(table.months[docs[passed.categories & passed.papers]]),
+    )
+
+
+def month_counts(months: np.ndarray) -> tuple[FacetCount, ...]:
+    if not months.size:
+        return ()
+    values, counts = np.unique(months, return_counts=True)
+    labels = values.astype("datetime64[M]").astype(str)
+    return tuple(FacetCount(str(label), int(c)) for label, c in zip(labels, counts))
+
+
+def day_counts(table: DocTable, docs: np.ndarray) -> tuple[FacetCount, ...]:
+    """Posts per day ("YYYY-MM-DD", oldest first): the timeline's data."""
+    values, counts = np.unique(table.days[docs], return_counts=True)
+    return tuple(FacetCount(str(label), int(c)) for label, c in zip(day_labels(values), counts))
+
+
+def first_of_each_story(table: DocTable, docs: np.ndarray, scores: np.ndarray, tiers: np.ndarray | None):
+    """One post per story among `docs` (docnum order kept), with its score and tier: the earliest
+    published, unless one of them has the query as its whole title (it is what was asked for)."""
+    if docs.size < 2:
+        return docs, scores, tiers
+    # In the table's (story, date, docnum) order, the first post of each story among docs.
+    ordered = table.by_story_rank[_sorted(table.story_rank[docs], table.stories.size)]
+    stories = table.stories[ordered]
+    first = _sorted(ordered[np.concatenate(([True], stories[1:] != stories[:-1]))], table.stories.size)
+    if tiers is not None and (tiers == ranking.WHOLE_TITLE).any():
+        whole = docs[tiers == ranking.WHOLE_TITLE]
+        whole = whole[np.lexsort((whole, table.dates[whole], table.stories[whole]))]
+        whole_stories = table.stories[whole]
+        best = whole[np.concatenate(([True], whole_stories[1:] != whole_stories[:-1]))]
+        replaced = np.isin(table.stories[first], table.stories[best])
+        first = np.sort(np.concatenate((first[~replaced], best)))
+    rows = np.searchsorted(docs, first)
+    return first, scores[rows], None if tiers is None else tiers[rows]
+
+
+def _sorted(values: np.ndarray, bound: int) -> np.ndarray:
+    """Distinct non-negative ints below `bound`, sorted: by a mask when they are many."""
+    if values.size * 16 < bound:
+        return np.sort(values)
+    mask = np.zeros(bound, dtype=bool)
+    mask[values] = True
+    return np.flatnonzero(mask)
+
+
+def page(table: DocTable, selected: np.ndarray, scores: np.ndarray, tiers: np.ndarray | None,
+         request: SearchRequest) -> list[int]:
+    """The docnums of the requested page, in the requested order.
+
+    Relevance ties go to the newer post; date ties keep docnum order. Every
+    order is total, so pages never overlap.
+    """
+    start = (request.page - 1) * request.page_size
+    end = start + request.page_size
+    if start >= selected.size:
+        return []
+    keys = sort_keys(table, selected, scores, tiers, request.sort)
+    # Only the docs whose first key is within the page's reach need the full sort.
+    first_key = keys[-1]
+    if end < selected.size:
+        reach = np.partition(first_key, end - 1)[end - 1]
+        candidates = np.flatnonzero(first_key <= reach)
+    else:
+        candidates = np.arange(selected.size)
+    order = candidates[np.lexsort(tuple(key[candidates] for key in keys))]
+    return selected[order[start:end]].tolist()
+
+
+def ordered(table: DocTable, docs: np.ndarray, scores: np.ndarray, tiers: np.ndarray | None,
+            sort: Sort) -> np.ndarray:
+    """All of `docs` in the order of `sort` (an export's)."""
+    return docs[np.lexsort(sort_keys(table, docs, scores, tiers, sort))]
+
+
+def sort_keys(table: DocTable, docs: np.ndarray, scores: np.ndarray, tiers: np.ndarray | None, sort: Sort) -> tuple:
+    """np.lexsort keys (last is primary) putting `docs` in the order of `sort`.
+
+    Relevance: by tier (search.ranking), then score, then the newer post. Tier and score are
+    also folded into one primary key, the tier worth more than any score, so that `page`
+    can find the page's reach with one partition.
+    """
+    dates = table.dates[docs]
+    if tiers is None or not docs.size:
+        tiers = np.zeros(docs.size, dtype=np.int8)
+    if sort is Sort.RELEVANCE and docs.size and (scores.min() < scores.max() or tiers.min() < tiers.max()):
+        span = float(scores.max() - scores.min()) + 1.0
+        return (docs, -dates, -scores, -(tiers * span + scores))
+    if sort is Sort.OLDEST:
+        return (docs, dates)
+    return (docs, -dates)  # newest; also relevance when every score is the same (the empty query)

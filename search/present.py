@@ -1,0 +1,104 @@
+"""What a reader sees of a post: a hit with its snippet and reprints, an article, related posts.
+
+The only stage that reads stored fields; everything before it works on docnums.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from finsearch import storage
+from finsearch.analysis import word_analyzer
+from finsearch.search.doctable import DocTable
+from finsearch.search.snippets import highlight_html, snippet_html
+from finsearch.search.types import Article, Hit, Reprint
+
+# What an article shows of a long post (the index keeps all of it for searching).
+MAX_ARTICLE_CHARS = 200_000
+MAX_ARTICLE_PARAGRAPHS = 2_000
+# 相关报道: an OR of the article's most telling words, by tf-idf.
+RELATED_LIMIT = 5
+KEY_TERMS = 6
+RELATED_SHARED_TERMS = 2  # key words a related post must contain
+RELATED_CANDIDATES = 4  # best matches read per related post wanted (some share only one word)
+KEY_TERM_CHARS = 5_000  # of the body: the lead says what a news post is about
+_KEY_TERM = re.compile(r"\w{2,}")  # a word, not punctuation or query syntax
+
+
+def hit(reader: Any, table: DocTable, docnum: int, among: np.ndarray, terms: tuple[str, ...]) -> Hit:
+    """The hit of `docnum`, its story's other posts among `among` as reprints; `reader` a Whoosh
+    reader or searcher of the generation."""
+    fields = reader.stored_fields(docnum)
+    title = fields.get(storage.TITLE, "")
+    return Hit(id=fields[storage.ID_FIELD], title=title, title_html=highlight_html(title, terms),
+               date=storage.from_local_naive(fields[storage.DATE]), categories=split(fields.get(storage.CATEGORY)),
+               paper=fields.get(storage.PAPER, ""), url=fields.get(storage.URL, ""),
+               snippet=snippet_html(fields.get(storage.BODY, ""), terms),
+               reprints=reprints(reader, table, docnum, among))
+
+
+def reprints(reader: Any, table: DocTable, docnum: int, among: np.ndarray) -> tuple[Reprint, ...]:
+    """The other posts of `docnum`'s story among `among`, oldest first."""
+    same_story = among[table.stories[among] == table.stories[docnum]]
+    others = same_story[same_story != docnum]
+    found = []
+    for other in others[np.lexsort((others, table.dates[others]))].tolist():
+        fields = reader.stored_fields(other)
+        found.append(Reprint(fields[storage.ID_FIELD], fields.get(storage.PAPER, ""),
+                             storage.from_local_naive(fields[storage.DATE]),
+                             near=bool(table.exact[other] != table.exact[docnum])))
+    return tuple(found)
+
+
+def article(fields: dict[str, Any]) -> Article:
+    paragraphs, truncated = shown_paragraphs(fields.get(storage.BODY, ""))
+    return Article(
+        id=fields[storage.ID_FIELD], title=fields.get(storage.TITLE, ""),
+        date=storage.from_local_naive(fields[storage.DATE]), categories=split(fields.get(storage.CATEGORY)),
+        tags=split(fields.get(storage.TAGS)), paper=fields.get(storage.PAPER, ""), url=fields.get(storage.URL, ""),
+        paragraphs=paragraphs, truncated=truncated, path=fields.get(storage.PATH, ""))
+
+
+def shown_paragraphs(body: str) -> tuple[tuple[str, ...], bool]:
+    """The first paragraphs of `body`, within MAX_ARTICLE_PARAGRAPHS and MAX_ARTICLE_CHARS; and
+    whether some were left out (the last one shown may be cut)."""
+    shown: list[str] = []
+    room = MAX_ARTICLE_CHARS
+    for paragraph in filter(None, body.split("\n")):
+        if len(shown) == MAX_ARTICLE_PARAGRAPHS or room == 0:
+            return tuple(shown), True
+        shown.append(paragraph[:room])
+        room -= len(shown[-1])
+        if len(paragraph) > len(shown[-1]):
+            return tuple(shown), True
+    return tuple(shown), False
+
+
+def key_terms(title: str, body: str, reader: Any, min_documents: int = 2, count: int = KEY_TERMS) -> tuple[str, ...]:
+    """The `count` words of a post that best tell what it is about: jieba words (as the index's
+    word fields hold them) by tf-idf, a title word counting TITLE_BOOST times, the document
+    frequency read from the index. Words in fewer than `min_documents` posts (only the post and
+    its reprints) are left out: they would find nothing else."""
+    frequency: dict[str, float] = defaultdict(float)
+    analyze = word_analyzer()
+    for text, weight in ((title, storage.TITLE_BOOST), (body, 1.0)):
+        for token in analyze(text):
+            word = token.text
+            if _KEY_TERM.fullmatch(word) and not word.isdigit():
+                frequency[word] += weight
+    documents = max(reader.doc_count(), 1)
+    scored = []
+    for word, tf in frequency.items():
+        df = max(reader.doc_frequency(storage.TITLE, word), reader.doc_frequency(storage.BODY, word))
+        if df >= min_documents:
+            scored.append((tf * math.log(documents / df), word))
+    scored.sort(key=lambda pair: (-pair[0], pair[1]))
+    return tuple(word for _, word in scored[:count])
+
+
+def split(value: str | None) -> tuple[str, ...]:
+    return tuple(v for v in (value or "").split(",") if v)

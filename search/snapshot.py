@@ -1,0 +1,334 @@
+"""One index generation as searches see it, prepared once and held while in use.
+
+A `Snapshot` is everything a request reads of one generation: the generation itself (held,
+so the writer never removes it while it is read), its searcher, the per-document table,
+the aliases with the stock names it learned, its figures (`IndexStats`), the match cache
+and the suggestion vocabulary. A request takes the current snapshot once and uses it from
+start to end, so the parts of one page never mix two generations, and an export reads the
+generation it started on to its last row.
+
+`Snapshots` hands them out, as Lucene's SearcherManager does: `acquire()` gives the current
+one; a new generation is prepared once, before any request uses it (in the background when
+`watch()` runs, as tantivy's warmers do, while requests keep the old one), and an old
+snapshot is closed when the last request holding it is done.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from whoosh import query as wq
+
+from finsearch import storage
+from finsearch.analysis.aliases import AliasTable, shipped_groups
+from finsearch.search import deadline
+from finsearch.search.doctable import DocTable, from_ticks
+from finsearch.search.evaluate import IndexView, Matches, evaluate
+from finsearch.search.query import WORD_FIELD_OF_GRAM
+from finsearch.search.suggest import Vocabulary
+from finsearch.search.types import FacetCount, IndexStats
+
+log = logging.getLogger(__name__)
+
+MATCH_CACHE_SIZE = 32  # queries whose matches and scores are kept (per generation)
+WATCH_INTERVAL = 1.0  # seconds between looks at `current` by a server's watcher
+
+
+class Snapshot:
+    """One generation, ready to search. Whoosh readers are not thread-safe: `lock` serialises the
+    use of `searcher`; a long reader (an export, the vocabulary) opens a reader of its own."""
+
+    def __init__(self, root: Path, match_cache: int = MATCH_CACHE_SIZE):
+        started = time.perf_counter()
+        self.generation = storage.Generation(root)
+        try:
+            self.searcher = self.generation.index.searcher()
+            reader = self.searcher.reader()
+            self.view = IndexView(self.searcher, storage.reader_live_docs(reader), WORD_FIELD_OF_GRAM)
+            self.table = DocTable.build(self.view)
+            self.aliases = AliasTable.build(shipped_groups(), storage.stock_name_pairs(self.generation.build))
+            self.stats = self._stats(root)
+        except BaseException:
+            self.generation.close()
+            raise
+        self.lock = threading.RLock()
+        self.damage: list[storage.Damage] = []  # what a check of every byte found (see verify)
+        self._matches: OrderedDict[Any, Any] = OrderedDict()
+        self._match_cache_size = match_cache
+        self._vocabulary: Vocabulary | None = None
+        self._vocabulary_lock = threading.Lock()
+        # The generation before's, answering suggestions while this one's is built in the background.
+        self.stand_in_vocabulary: Vocabulary | None = None
+        self._users = 0
+        self._retired = False
+        self._state_lock = threading.Lock()
+        log.info("opened index generation %s (%d documents) in %.2f s", self.generation.name,
+                 self.stats.documents, time.perf_counter() - started)
+
+    @property
+    def name(self) -> str:
+        return self.generation.name
+
+    def _stats(self, root: Path) -> IndexStats:
+        live, table = self.view.live, self.table
+        dates = table.dates[live]
+        reader = self.searcher.reader()
+        return IndexStats(
+            location=str(root), documents=reader.doc_count(), segments=len(reader.leaf_readers()),
+            size_bytes=self.generation.size_bytes,
+            first_date=from_ticks(dates.min()) if dates.size else None,
+            last_date=from_ticks(dates.max()) if dates.size else None,
+            categories=facet_counts(table.category_values, table.category_masks, live),
+            papers=facet_counts(table.paper_values, table.paper_masks, live),
+            generation=self.generation.number, build=self.generation.name, created=self.generation.created,
+            category_labels=tuple(table.category_labels(live).items()))
+
+    # -- matching, cached per generation ------------------------------------------
+
+    def matches(self, q: wq.Query, scored: bool) -> Matches:
+        """Every live match of `q` (ascending) and its score, cached: facets, other pages and
+        sorts of the same query reuse the evaluation; a sort by date needs no scores."""
+        for key in [(repr(q), True)] + ([] if scored else [(repr(q), False)]):
+            found = self._cached(key)
+            if found is not None:
+                return found
+        deadline.check()
+        with self.lock:
+            found = evaluate(self.view, q, scored)
+        self._cache(((repr(q), scored)), found)
+        return found
+
+    def docs(self, q: wq.Query) -> np.ndarray:
+        """The live docnums matching `q` (no scores), cached like `matches`."""
+        key = ("docs", repr(q))
+        found = self._cached(key)
+        if found is None:
+            deadline.check()
+            with self.lock:
+                found = evaluate(self.view, q, scored=False).docs
+            self._cache(key, found)
+        return found
+
+    def _cached(self, key: Any) -> Any:
+        with self._state_lock:
+            if key in self._matches:
+                self._matches.move_to_end(key)
+                return self._matches[key]
+        return None
+
+    def _cache(self, key: Any, value: Any) -> None:
+        with self._state_lock:
+            self._matches[key] = value
+            while len(self._matches) > self._match_cache_size:
+                self._matches.popitem(last=False)
+
+    def clear_cache(self) -> None:
+        with self._state_lock:
+            self._matches.clear()
+
+    # -- readers of its own, for long work ----------------------------------------------
+
+    @contextmanager
+    def own_reader(self) -> Iterator[Any]:
+        """A Whoosh reader of this generation for one thread's long work (an export, the
+        vocabulary), so searches meanwhile keep the shared searcher to themselves."""
+        with self.generation.index.reader() as reader:
+            yield reader
+
+    # -- suggestions -----------------------------------------------------------------
+
+    def vocabulary(self, wait: bool = True) -> Vocabulary:
+        """The suggestion vocabulary, built once (seconds on a large index); without `wait`, the
+        previous generation's stands in while another thread builds it."""
+        if self._vocabulary is not None:
+            return self._vocabulary
+        if not self._vocabulary_lock.acquire(blocking=wait or self.stand_in_vocabulary is None):
+            assert self.stand_in_vocabulary is not None
+            return self.stand_in_vocabulary
+        try:
+            if self._vocabulary is None:
+                with self.own_reader() as reader:
+                    self._vocabulary = Vocabulary.build(reader)
+                self.stand_in_vocabulary = None
+            return self._vocabulary
+        finally:
+            self._vocabulary_lock.release()
+
+    # -- damage ----------------------------------------------------------------------
+
+    def verify(self) -> list[storage.Damage]:
+        """Every byte against the manifest's checksums (seconds on a large index: a server does it
+        in the background, yielding between files); remembered in `damage`."""
+        self.damage = self.generation.verify(between_files=lambda: time.sleep(0))
+        if self.damage:
+            log.error("index generation %s is damaged: %s", self.name, "; ".join(map(str, self.damage)))
+        return self.damage
+
+    def raise_if_damaged(self) -> None:
+        if self.damage:
+            raise storage.IndexDamaged(f"the index generation {self.name} is damaged: "
+                                       + "; ".join(map(str, self.damage[:3])), (d.file for d in self.damage))
+
+    # -- lifetime --------------------------------------------------------------------
+
+    @contextmanager
+    def held(self) -> Iterator[Snapshot]:
+        """Hold it for work outside a request (a background thread); raises RuntimeError if closed."""
+        if not self._take():
+            raise RuntimeError(f"the snapshot of {self.name} is closed")
+        try:
+            yield self
+        finally:
+            self._give_back()
+
+    def _take(self) -> bool:
+        with self._state_lock:
+            if self._retired and self._users == 0:
+                return False
+            self._users += 1
+            return True
+
+    def _give_back(self) -> None:
+        with self._state_lock:
+            self._users -= 1
+            done = self._retired and self._users == 0
+        if done:
+            self._close()
+
+    def retire(self) -> None:
+        """No new request gets it; closed when the last one holding it is done."""
+        with self._state_lock:
+            self._retired = True
+            done = self._users == 0
+        if done:
+            self._close()
+
+    def _close(self) -> None:
+        self.searcher.close()
+        self.generation.close()
+        log.info("closed index generation %s", self.name)
+
+
+class Snapshots:
+    """The current snapshot of an index root, for every request of a process."""
+
+    def __init__(self, root: Path, match_cache: int = MATCH_CACHE_SIZE, verify: bool = False):
+        """`verify`: check every byte of each new generation in the background (a server)."""
+        self.root = root
+        self._match_cache = match_cache
+        self._verify = verify
+        self._current: Snapshot | None = None
+        self._lock = threading.Lock()
+        self._preparing = threading.Lock()
+        self._watcher: threading.Thread | None = None
+        self._stopped = threading.Event()
+        # Why the newest generation is not the one served (it could not be opened: damaged,
+        # incompatible), for monitoring; None once a generation opens.
+        self.problem: storage.IndexMissing | None = None
+
+    @contextmanager
+    def acquire(self) -> Iterator[Snapshot]:
+        """The current generation's snapshot, held until the block ends. Without a watcher, a
+        new generation is opened here, by the first request that sees it."""
+        while True:
+            snapshot = self._current
+            if snapshot is None or (self._watcher is None and self._changed(snapshot)):
+                snapshot = self._refresh()
+            if snapshot._take():
+                break
+        try:
+            snapshot.raise_if_damaged()
+            yield snapshot
+        finally:
+            snapshot._give_back()
+
+    def current_name(self) -> str | None:
+        snapshot = self._current
+        return snapshot.name if snapshot else None
+
+    def _changed(self, snapshot: Snapshot) -> bool:
+        try:
+            return storage.current_build(self.root) != snapshot.generation.build
+        except storage.IndexMissing:
+            return True
+
+    def _refresh(self) -> Snapshot:
+        """Open the current generation unless it is the one held; returns the current snapshot."""
+        with self._preparing:
+            snapshot = self._current
+            if snapshot is not None and not self._changed(snapshot):
+                return snapshot
+            try:
+                prepared = Snapshot(self.root, self._match_cache)
+            except storage.IndexMissing as error:
+                self.problem = error
+                raise
+            self.problem = None
+            if self._verify:
+                threading.Thread(target=prepared.verify, name=f"verify {prepared.name}", daemon=True).start()
+            with self._lock:
+                old, self._current = self._current, prepared
+            if old is not None:
+                prepared.stand_in_vocabulary = old._vocabulary or old.stand_in_vocabulary
+                old.retire()
+            if self._watcher is not None:
+                threading.Thread(target=_build_vocabulary, args=(prepared,), name=f"vocabulary {prepared.name}",
+                                 daemon=True).start()
+            return prepared
+
+    @property
+    def watching(self) -> bool:
+        return self._watcher is not None
+
+    def watch(self, interval: float = WATCH_INTERVAL, on_error: Callable[[BaseException], None] | None = None) -> None:
+        """Prepare each new generation in the background from now on; requests keep the one they
+        have until the next is ready (a server calls this once)."""
+        if self._watcher is not None:
+            return
+
+        def run() -> None:
+            while not self._stopped.wait(interval):
+                try:
+                    snapshot = self._current
+                    if snapshot is None or self._changed(snapshot):
+                        self._refresh()
+                except storage.IndexMissing as error:  # none yet, damaged, incompatible: requests say so
+                    log.debug("watcher: %s", error)
+                except Exception as error:  # the watcher must outlive any one bad generation
+                    log.exception("watcher: preparing the new generation failed")
+                    if on_error is not None:
+                        on_error(error)
+        self._watcher = threading.Thread(target=run, name="finsearch generation watcher", daemon=True)
+        self._watcher.start()
+
+    def close(self) -> None:
+        self._stopped.set()
+        with self._lock:
+            old, self._current = self._current, None
+        if old is not None:
+            old.retire()
+
+
+def _build_vocabulary(snapshot: Snapshot) -> None:
+    try:
+        with snapshot.held():
+            snapshot.vocabulary()
+    except RuntimeError:  # replaced and closed before it got here: nothing to prepare
+        pass
+
+
+def facet_counts(values: list[str], masks: np.ndarray, docs: np.ndarray) -> tuple[FacetCount, ...]:
+    """How many of `docs` have each value, most first."""
+    if not values:
+        return ()
+    counts = masks[:, docs].sum(axis=1)
+    pairs = [(values[i], int(c)) for i, c in enumerate(counts) if c]
+    pairs.sort(key=lambda p: (-p[1], p[0]))
+    return tuple(FacetCount(v, c) for v, c in pairs)
