@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+MAX_REQUEST_BODY = 64 * 1024  # bytes: nothing here takes a body
 
 # Every response: no inline script or style, nothing from elsewhere, no framing.
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -53,10 +54,14 @@ def create_app(index_dir=None, **config_overrides) -> Flask:
         FINSEARCH_PORT=env_port(),
         # Index stats (document count, newest day = "now" for 近一周/近一月/近一年) are re-read this often (s).
         FINSEARCH_STATS_TTL=300,
-        MAX_CONTENT_LENGTH=64 * 1024,  # nothing here takes a body
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BODY,
         # Seconds a request may run before the app answers 503 itself (None: no limit); `finsearch serve`
         # sets it below gunicorn's worker timeout.
         FINSEARCH_REQUEST_BUDGET=None,
+        # Exports and trends at once across the server's processes (None: no limit); `finsearch serve`
+        # sets it, and the folder of their lock files (None: one of this app's own). See admission.py.
+        FINSEARCH_HEAVY_REQUESTS=None,
+        FINSEARCH_RUNTIME_DIR=None,
     )
     app.config.update(config_overrides)
     if index_dir is not None:
@@ -68,12 +73,13 @@ def create_app(index_dir=None, **config_overrides) -> Flask:
     app.extensions["finsearch"] = SearchService(app.config["FINSEARCH_INDEX"],
                                                 stats_ttl=app.config["FINSEARCH_STATS_TTL"])
 
-    from finsearch.webui import api, budget, errors, health, pages, trends
+    from finsearch.webui import admission, api, budget, errors, health, pages, trends
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp, url_prefix="/api")
     app.register_blueprint(health.bp)
     app.register_blueprint(trends.bp)
     errors.register(app)
+    admission.install(app)
     if app.config["FINSEARCH_REQUEST_BUDGET"]:
         budget.install(app, float(app.config["FINSEARCH_REQUEST_BUDGET"]))
 
