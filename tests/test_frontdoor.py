@@ -17,7 +17,14 @@ from urllib.parse import quote
 import pytest
 
 from finsearch.webui import SECURITY_HEADERS, create_app
-from finsearch.webui.admission import BUSY_CODE, BUSY_MESSAGE, HeavySlots
+from finsearch.webui.admission import (
+    BUSY_CODE,
+    BUSY_MESSAGE,
+    MAX_GIVE_WAY,
+    HeavySlots,
+    OrdinaryRequests,
+    giving_way,
+)
 from finsearch.webui.server import REQUEST_READ_TIMEOUT
 from tests.servers import host_port, nginx_in_front, serving, slow_clients
 
@@ -137,6 +144,7 @@ def test_exports_and_trends_beyond_their_share_wait_and_searches_go_on(server, r
             assert status == 429 and int(headers["Retry-After"]) > 0, path
             if path.startswith("/api/"):
                 assert json.loads(body) == {"error": BUSY_MESSAGE, "code": BUSY_CODE}
+        assert get(f"{server}/trends")[0] == 200  # the empty form counts nothing
         searches_answer_normally(server, expected)
     finally:
         held.release()
@@ -158,6 +166,21 @@ def test_a_streaming_export_keeps_its_slot_until_it_is_closed(index_dir, tmp_pat
         assert client.get(f"/api/trends?q={BANK}", buffered=True).status_code == 200
     finally:
         app.extensions["finsearch"].close()
+
+
+def test_an_export_gives_way_to_the_searches_of_its_process():
+    ordinary = OrdinaryRequests()
+    started = time.monotonic()
+    assert list(giving_way(iter("abc"), ordinary)) == ["a", "b", "c"]
+    assert time.monotonic() - started < MAX_GIVE_WAY  # alone, it never waits
+    ordinary.enter()  # a search is being served
+    pieces = giving_way(iter("abc"), ordinary)
+    started = time.monotonic()
+    assert next(pieces) == "a"
+    assert time.monotonic() - started >= MAX_GIVE_WAY * 0.9  # it waited, but not for ever
+    ordinary.leave()
+    started = time.monotonic()
+    assert list(pieces) == ["b", "c"] and time.monotonic() - started < MAX_GIVE_WAY
 
 
 # -- through the shipped nginx config ------------------------------------------

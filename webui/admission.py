@@ -5,7 +5,9 @@ holds one of that many lock files in FINSEARCH_RUNTIME_DIR (flock, so the kernel
 when its process dies, and two threads of one process exclude each other too). One more is
 answered 429 with Retry-After and a message saying why, so ordinary searches keep their share.
 A streaming response keeps its slot until the server closes it (its last byte sent, or the
-client gone), not only until the view returns.
+client gone), not only until the view returns. And it gives way: its next piece is made only
+when its process serves no ordinary request (or after MAX_GIVE_WAY), so a search that lands in
+the process of an export has the searcher and Python's one running thread to itself.
 
     install(app)  # by create_app; FINSEARCH_HEAVY_REQUESTS None: no limit (tests, `flask run`)
 """
@@ -15,6 +17,9 @@ import fcntl
 import logging
 import os
 import tempfile
+import threading
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from flask import Flask, Response, g, jsonify, make_response, request
@@ -29,6 +34,10 @@ HEAVY_ENDPOINTS = frozenset({"pages.export", "trends.page", "trends.csv_download
 RETRY_AFTER = 10  # s: about what an export of a large search takes
 BUSY_MESSAGE = f"导出和趋势分析正在处理其他请求，已达同时处理的上限，请 {RETRY_AFTER} 秒后再试（普通搜索不受影响）"
 BUSY_CODE = "busy"
+# How long a heavy stream waits for the ordinary requests of its process before it makes its next
+# piece anyway (a piece is a hundred rows of an export), and how often it looks.
+MAX_GIVE_WAY = 0.25  # s
+GIVE_WAY_STEP = 0.005  # s
 
 
 class HeavySlot:
@@ -63,6 +72,52 @@ class HeavySlots:
         return None
 
 
+class OrdinaryRequests:
+    """How many ordinary (not heavy) requests this process is serving now."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def enter(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._count -= 1
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+
+def giving_way(pieces: Iterable, ordinary: OrdinaryRequests) -> Iterator:
+    """`pieces`, each one asked for only once `ordinary` is empty (or MAX_GIVE_WAY has passed)."""
+    iterator = iter(pieces)
+    try:
+        while True:
+            waited = 0.0
+            while ordinary and waited < MAX_GIVE_WAY:
+                time.sleep(GIVE_WAY_STEP)
+                waited += GIVE_WAY_STEP
+            try:
+                piece = next(iterator)
+            except StopIteration:
+                return
+            yield piece
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
+
+
+def is_heavy() -> bool:
+    """Whether this request is a heavy one; the trends page with no term is only its empty form."""
+    if request.endpoint == "trends.page":
+        return any(term.strip() for term in request.args.getlist("q"))
+    return request.endpoint in HEAVY_ENDPOINTS
+
+
 def busy() -> Response:
     if request.path.startswith("/api/"):
         response = make_response(jsonify(error=BUSY_MESSAGE, code=BUSY_CODE), 429)
@@ -83,10 +138,13 @@ def install(app: Flask) -> None:
         app.extensions["finsearch.admission_dir"] = own
         folder = own.name
     slots = HeavySlots(folder, int(count))
+    ordinary = OrdinaryRequests()
 
     @app.before_request
     def _admit():
-        if request.endpoint not in HEAVY_ENDPOINTS:
+        if not is_heavy():
+            ordinary.enter()
+            g.ordinary_request = True
             return None
         slot = slots.acquire()
         if slot is None:
@@ -100,6 +158,8 @@ def install(app: Flask) -> None:
         slot = g.pop("heavy_slot", None)
         if slot is not None:
             response.call_on_close(slot.release)
+            if response.is_streamed:
+                response.response = giving_way(response.response, ordinary)
         return response
 
     @app.teardown_request
@@ -107,3 +167,5 @@ def install(app: Flask) -> None:
         slot = g.pop("heavy_slot", None)  # still here only when no response was made
         if slot is not None:
             slot.release()
+        if g.pop("ordinary_request", False):
+            ordinary.leave()
