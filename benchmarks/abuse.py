@@ -1,6 +1,7 @@
 """Ordinary searches while the site is abused: alone, beside slow connections, beside exporters.
 
-    .venv/bin/python -m benchmarks.abuse INDEX [--workers 2] [--seconds 20] [--slow 50] [--exporters 4]
+    .venv/bin/python -m benchmarks.abuse INDEX [--workers 2] [--threads N] [--heavy-requests N]
+                                         [--seconds 20] [--slow 50] [--exporters 4]
     .venv/bin/python -m benchmarks.abuse INDEX --url http://127.0.0.1:8000   # a server already running on INDEX
 
 Starts `finsearch serve --index INDEX` (unless --url) and runs three phases in one run, each
@@ -11,14 +12,16 @@ browser's fresh tab makes them; 10 s timeout):
 1. alone;
 2. beside `--slow` connections that dribble their request head one byte a second, as many that
    send a body one byte a second, and as many that read a large page 256 bytes a second through
-   a small receive window (each reconnects when the server drops it, as an attacker would);
+   a small receive window (each reconnects when the server drops it, as an attacker would),
+   measured from 10 s after they start (their fifty large pages are made first: real work);
 3. beside `--exporters` clients each downloading every post (`/export.csv?q=`) again and
    again; a refused export (429) waits its Retry-After, as a polite script does.
 
 A search fails when it times out, is not a 200, or its total differs from the total the
 server gave before the phases. Each export is whole (its rows equal the search's `articles`,
 its last line complete), cut visibly (the transfer broke off or its last line is broken),
-cut silently (a complete transfer, fewer rows), refused (429) or failed (any other status).
+cut silently (a complete transfer, fewer rows), refused (429) or failed (any other status);
+the time a whole one took is printed too.
 Prints the phases side by side and writes JSON to benchmarks/results/abuse-<time>.json.
 Exits 2 without an index.
 """
@@ -30,6 +33,7 @@ import http.client
 import io
 import json
 import multiprocessing
+import os
 import select
 import socket
 import statistics
@@ -52,6 +56,9 @@ SLOW_READ_BYTES = 256
 SLOW_BODY_LENGTH = 60_000  # announced, never sent: below the app's request body limit
 SLOW_RECEIVE_WINDOW = 4096
 SETTLE = 3  # s for the abusers to take hold before the searches are measured
+# The slow readers' first requests are fifty large pages at once: real work, done before the
+# searches are measured, which are to show what the held connections cost.
+SLOW_SETTLE = 10  # s
 
 
 # -- the searching client -------------------------------------------------
@@ -195,23 +202,27 @@ def export_once(host: str, port: int, articles: int) -> tuple[str, float]:
 
 def run_exporter(host: str, port: int, articles: int, stop, report) -> None:
     outcomes: dict[str, int] = {}
+    whole_seconds = []
     while not stop.is_set():
+        started = time.monotonic()
         outcome, wait = export_once(host, port, articles)
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        if outcome == "whole":
+            whole_seconds.append(time.monotonic() - started)
         stop.wait(wait)
-    report.put(outcomes)
+    report.put({"outcomes": outcomes, "whole_seconds": whole_seconds})
 
 
 # -- phases ---------------------------------------------------------------
 
-def phase(name: str, base: str, paths, expected, seconds: float, abusers) -> dict:
+def phase(name: str, base: str, paths, expected, seconds: float, abusers, settle: float = SETTLE) -> dict:
     """Searches for `seconds` while the abusers (functions of (stop, report)) run in processes."""
     stop, report = multiprocessing.Event(), multiprocessing.Queue()
     processes = [multiprocessing.Process(target=target, args=(stop, report), daemon=True) for target in abusers]
     for process in processes:
         process.start()
     if processes:
-        time.sleep(SETTLE)
+        time.sleep(settle)
     figures = search_for(base, paths, expected, seconds)
     stop.set()
     reports = [report.get(timeout=EXPORT_TIMEOUT + 60) for _ in processes]
@@ -240,6 +251,8 @@ def main() -> int:
     parser.add_argument("index", type=Path, nargs="?")
     parser.add_argument("--url", help="a server already serving INDEX (default: start finsearch serve)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, help="finsearch serve's --threads (default: its own)")
+    parser.add_argument("--heavy-requests", type=int, help="finsearch serve's --heavy-requests (default: its own)")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--slow", type=int, default=50, help="slow connections of each kind")
     parser.add_argument("--exporters", type=int, default=4)
@@ -255,8 +268,10 @@ def main() -> int:
         base = args.url.rstrip("/")
     else:
         base = f"http://127.0.0.1:{free_port()}"
+        options = [("--threads", args.threads), ("--heavy-requests", args.heavy_requests)]
         server = subprocess.Popen([sys.executable, "-m", "finsearch", "serve", "--index", str(args.index),
-                                   "--port", str(urlsplit(base).port), "--workers", str(args.workers)],
+                                   "--port", str(urlsplit(base).port), "--workers", str(args.workers),
+                                   *(f"{name}={value}" for name, value in options if value is not None)],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     host, port = urlsplit(base).hostname or "127.0.0.1", urlsplit(base).port or 80
     try:
@@ -275,7 +290,9 @@ def main() -> int:
         if server is not None:
             wait_until_idle(server.pid)
         articles = json.loads(urllib.request.urlopen(f"{base}/api/search?q=", timeout=60).read())["articles"]
-        print(f"{base}: {len(paths)} queries, every post = {articles} rows; {args.seconds:g} s a phase", flush=True)
+        load_at_start = os.getloadavg()[0]
+        print(f"{base}: {len(paths)} queries, every post = {articles} rows; {args.seconds:g} s a phase; "
+              f"load average {load_at_start:.1f}", flush=True)
 
         def slow(stop, report):
             run_slow_clients(host, port, args.slow, stop, report)
@@ -285,7 +302,8 @@ def main() -> int:
 
         phases = {
             "alone": phase("alone", base, paths, expected, args.seconds, []),
-            "slow": phase(f"{args.slow} slow connections of each kind", base, paths, expected, args.seconds, [slow]),
+            "slow": phase(f"{args.slow} slow connections of each kind", base, paths, expected, args.seconds, [slow],
+                          SLOW_SETTLE),
             "exports": phase(f"{args.exporters} exporters", base, paths, expected, args.seconds,
                              [exporter] * args.exporters),
         }
@@ -295,7 +313,9 @@ def main() -> int:
             server.wait(timeout=30)
 
     drops = summed(phases["slow"].pop("abusers"))
-    exports = summed(phases["exports"].pop("abusers"))
+    exporters = phases["exports"].pop("abusers")
+    exports = summed([report["outcomes"] for report in exporters])
+    export_seconds = sorted(round(s, 1) for report in exporters for s in report["whole_seconds"])
     phases["alone"].pop("abusers")
     columns = ("alone", f"{args.slow}×3 slow", f"{args.exporters} exporters")
     rows = [("searches", "searches"), ("p50 ms", "p50_ms"), ("p95 ms", "p95_ms"), ("max ms", "max_ms"),
@@ -309,14 +329,18 @@ def main() -> int:
         p95 = phases[name]["p95_ms"]
         phases[name]["p95_vs_alone"] = round(p95 / alone_p95, 2) if p95 and alone_p95 else None
     print(f"{'p95 / alone':<22}{'':>16}" + "".join(f"{str(phases[p]['p95_vs_alone']):>16}" for p in ("slow", "exports")))
+    load_at_end = os.getloadavg()[0]
+    print(f"load average at start / end: {load_at_start:.1f} / {load_at_end:.1f} (above the cores: shared, re-run)")
     print(f"slow connections dropped by the server: {drops}")
-    print("exports: " + ", ".join(f"{outcome} {count}" for outcome, count in sorted(exports.items())))
+    print("exports: " + ", ".join(f"{outcome} {count}" for outcome, count in sorted(exports.items()))
+          + f"; a whole one took {export_seconds} s")
     for name, figures in phases.items():
         for failure in figures["failures"]:
             print(f"  failed ({name}): {failure}")
-    result = {"url": base, "index": str(args.index), "seconds": args.seconds, "slow_each_kind": args.slow,
-              "exporters": args.exporters, "articles": articles, "phases": phases, "slow_dropped": drops,
-              "exports": exports}
+    result = {"url": base, "index": str(args.index), "workers": args.workers, "threads": args.threads,
+              "heavy_requests": args.heavy_requests, "seconds": args.seconds, "slow_each_kind": args.slow,
+              "exporters": args.exporters, "articles": articles, "load_average": [load_at_start, load_at_end], "phases": phases, "slow_dropped": drops,
+              "exports": exports, "whole_export_seconds": export_seconds}
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"abuse-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(result, ensure_ascii=False, indent=1), "utf-8")
