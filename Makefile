@@ -1,6 +1,6 @@
 # The two commands of the quick start:
 #   make run    set up, index the sample archive in data/, serve it on http://127.0.0.1:8000
-#   make test   set up (Python packages and Debian's chromium for the browser tests), run every test
+#   make test   set up (Python packages, Debian's chromium and nginx for the browser and proxy tests), run every test
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -24,8 +24,9 @@ run: setup
 	$(BIN)/finsearch serve --index $(INDEX) --host $(HOST) --port $(PORT)
 
 # Debian's chromium drives the browser tests (Playwright never downloads a browser here);
-# a CJK font makes the screenshots legible.
-BROWSER_PACKAGES := chromium chromium-driver fonts-wqy-microhei
+# a CJK font makes the screenshots legible; Debian's nginx runs deploy/'s proxy config in the
+# front-door tests.
+BROWSER_PACKAGES := chromium chromium-driver fonts-wqy-microhei nginx
 browser:
 	@dpkg -s $(BROWSER_PACKAGES) >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

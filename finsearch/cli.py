@@ -196,6 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None, help="address to listen on (default $FINSEARCH_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default $FINSEARCH_PORT or 8000)")
     serve.add_argument("--workers", type=int, default=None, help="worker processes (default 2)")
+    serve.add_argument("--threads", type=int, default=None,
+                       help="threads per worker (default 4): requests waiting on a client or on the searcher")
+    serve.add_argument("--heavy-requests", type=int, default=None, metavar="N",
+                       help="exports and trends at once across the workers (default 1 per 2 workers); "
+                            "one more is answered 429 with Retry-After")
     serve.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                        help="gunicorn's worker timeout (default 30); the app answers 503 itself after 80%% of it")
     serve.set_defaults(run=run_serve)
@@ -472,8 +477,12 @@ def run_serve(args) -> int:
         print(f"finsearch: port {port} on {host} is already in use (another server?); choose one with --port",
               file=sys.stderr)
         return EXIT_FAILURE
-    serve(index_dir=args.index, host=args.host, port=args.port, workers=args.workers,
-          timeout=WORKER_TIMEOUT if args.timeout is None else args.timeout)
+    try:
+        serve(index_dir=args.index, host=args.host, port=args.port, workers=args.workers,
+              timeout=WORKER_TIMEOUT if args.timeout is None else args.timeout, threads=args.threads,
+              heavy_requests=args.heavy_requests)
+    except ValueError as error:  # a count below 1, a timeout of 0
+        raise UsageError(str(error)) from None
     return EXIT_OK
 
 

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+MAX_REQUEST_BODY = 64 * 1024  # bytes: nothing here takes a body
 
 # Every response: no inline script or style, nothing from elsewhere, no framing.
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -52,13 +53,17 @@ def create_app(index_dir=None, **config_overrides) -> Flask:
         FINSEARCH_INDEX=os.environ.get("FINSEARCH_INDEX") or None,
         FINSEARCH_HOST=os.environ.get("FINSEARCH_HOST") or DEFAULT_HOST,
         FINSEARCH_PORT=env_port(),
-        MAX_CONTENT_LENGTH=64 * 1024,  # nothing here takes a body
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BODY,
         # Seconds a search may run before the app answers 503 itself (None: no limit); checked by the
         # engine between steps (search.deadline). A stream (an export) is not under it.
         FINSEARCH_REQUEST_BUDGET=None,
         # A server prepares each new index generation in the background and checks every byte of it;
         # a test client or the development server opens a new one with the first request that sees it.
         FINSEARCH_WATCH=False,
+        # Exports and trends at once across the server's processes (None: no limit); `finsearch serve`
+        # sets it, and the folder of their lock files (None: one of this app's own). See admission.py.
+        FINSEARCH_HEAVY_REQUESTS=None,
+        FINSEARCH_RUNTIME_DIR=None,
     )
     app.config.update(config_overrides)
     if index_dir is not None:
@@ -70,12 +75,13 @@ def create_app(index_dir=None, **config_overrides) -> Flask:
     app.extensions["finsearch"] = SearchService(app.config["FINSEARCH_INDEX"], watch=app.config["FINSEARCH_WATCH"],
                                                 verify=app.config["FINSEARCH_WATCH"])
 
-    from finsearch.webui import api, errors, health, pages, trends
+    from finsearch.webui import admission, api, errors, health, pages, trends
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp, url_prefix="/api")
     app.register_blueprint(health.bp)
     app.register_blueprint(trends.bp)
     errors.register(app)
+    admission.install(app)
     if app.config["FINSEARCH_REQUEST_BUDGET"]:
         _install_budget(app, float(app.config["FINSEARCH_REQUEST_BUDGET"]))
 
