@@ -236,7 +236,7 @@ def test_browser_notice_literal_link_and_suggestion(browser, server, engine):  #
     assert "同时搜索了：中国人民银行" in page.inner_text("#alias-notice")
     # Nothing found: a suggestion, one click away.
     page.goto(server + "/?q=美联储+喵星人")
-    page.click("#suggestions a.suggestion")
+    page.click("#suggestions a.try-query")
     page.wait_for_url(lambda url: "%E5%96%B5" not in url)
     assert page.locator(".hit").count() > 0
     page.context.close()

@@ -1,0 +1,104 @@
+"""What a reporter sees in a real browser (issue 27): `finsearch serve` (gunicorn) on the sample index,
+driven by headless Chromium through Playwright, at a laptop's and a phone's size.
+
+Needs /usr/bin/chromium; without it the tests fail, they are not skipped. Leaves screenshots in
+test-artifacts/ (git-ignored).
+"""
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from tests.servers import serving
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+WIDE = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+SCREENS = {"wide": WIDE, "phone": PHONE}
+
+
+@pytest.fixture(scope="module")
+def server(index_dir, tmp_path_factory):
+    log_path = tmp_path_factory.mktemp("newsroom-server") / "server.log"
+
+    def has_documents(base: str) -> bool:
+        with urllib.request.urlopen(f"{base}/api/stats", timeout=2) as response:
+            return response.status == 200 and json.load(response)["documents"] > 0
+
+    with serving(index_dir, log_path, workers=1, ready=has_documents) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Chromium (e.g. apt-get install chromium) to run the browser "
+                    "tests", pytrace=False)
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def open_page(browser):
+    """open_page(viewport, **context options) -> a page; fails the test on any script error."""
+    contexts, problems = [], []
+
+    def opened(viewport, **options):
+        context = browser.new_context(viewport=viewport, locale="zh-CN", **options)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        return page
+
+    yield opened
+    for context in contexts:
+        context.close()
+    assert problems == []
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def _box(page, selector: str) -> dict:
+    box = page.locator(selector).first.bounding_box()
+    assert box is not None, f"{selector} is not shown"
+    return box
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
+
+
+# -- 1. 「试试：」 stays in the results, under the header ---------------------------------------
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_try_instead_box_sits_in_the_results_not_over_the_search_box(open_page, server, screen):
+    page = open_page(SCREENS[screen])
+    page.goto(f"{server}/?q={quote('供应练金融')}")
+    offer = _box(page, "#suggestions")
+    header = _box(page, "header.topbar")
+    assert offer["y"] >= header["y"] + header["height"], "the box floats over the header"
+    for control in ("#q", ".searchbox button[type=submit]"):
+        assert not _overlap(offer, _box(page, control)), f"the box covers {control}"
+    results = _box(page, "#results")
+    assert results["x"] <= offer["x"] and offer["x"] + offer["width"] <= results["x"] + results["width"] + 1
+    _shot(page, f"newsroom-try-instead-{screen}")
+    page.locator("#suggestions a.try-query").first.click()
+    page.wait_for_selector(".hit")
