@@ -102,3 +102,19 @@ def test_try_instead_box_sits_in_the_results_not_over_the_search_box(open_page, 
     _shot(page, f"newsroom-try-instead-{screen}")
     page.locator("#suggestions a.try-query").first.click()
     page.wait_for_selector(".hit")
+
+
+# -- 7. Esc never wipes what was typed ------------------------------------------------------------
+
+def test_escape_twice_keeps_the_typed_query(open_page, server):
+    page = open_page(WIDE)
+    page.goto(server + "/")
+    box = page.locator("#q")
+    box.click()
+    page.keyboard.type("央行 降")
+    page.locator("#q-suggestions [role=option]").first.wait_for()
+    page.keyboard.press("Escape")  # closes the list
+    assert page.locator("#q-suggestions").is_hidden()
+    page.keyboard.press("Escape")  # leaves the box
+    assert page.evaluate("document.activeElement.id") != "q"
+    assert box.input_value() == "央行 降"
