@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
 
 from finsearch.search import SearchError
 from finsearch.search.suggest import suggestions_to_json
@@ -133,6 +133,9 @@ def _refuse_unknown(allowed: set[str]) -> None:
 @bp.get("/trends")
 def page():
     state = TrendState.from_args(request.args, keep_empty=False)
+    if any(not value.strip() for _, value in request.args.items(multi=True)):
+        # The form sends its five boxes and every option, empty or not: the address keeps what was asked.
+        return redirect(state.url("trends.page"))
     error, result, chart = "", None, None
     if state.terms:
         try:
