@@ -182,7 +182,8 @@ def _query_options(parser: argparse.ArgumentParser) -> None:
     """The query and filters, the same for `search` and `export`."""
     from finsearch.search.types import Sort
     parser.add_argument("query", nargs="?", help="the query (quote it in the shell; a query starting with - "
-                                                 "also works, e.g. -银行, or after --)")
+                                                 "also works, e.g. -银行, or after --); without one, every "
+                                                 "post, newest first")
     _index_option(parser)
     parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD[THH:MM]",
                         help="published on or after this day (or minute)")
@@ -209,9 +210,7 @@ def _take_query_words(parser: argparse.ArgumentParser, args, extras: list[str]) 
         if not extra.startswith("-") or extra.startswith("--") or (len(extra) == 2 and extra[1].isascii()):
             parser.error(f"unrecognized arguments: {extra}")
         words.append(extra)
-    if not words:
-        parser.error("the following arguments are required: query")
-    args.query = " ".join(words)
+    args.query = " ".join(words)  # none: the empty query, every post newest first (as on the web)
 
 
 def _index_option(parser: argparse.ArgumentParser) -> None:
@@ -315,7 +314,7 @@ def _check_build_args(args) -> None:
 
 
 def run_search(args) -> int:
-    from finsearch.search import SearchEngine, make_request, result_to_json
+    from finsearch.search import SearchEngine, make_request, page_label, result_to_json
     request = make_request(args.query, args.date_from, args.date_to, args.category, args.paper,
                            args.sort, args.page, args.limit, "1" if args.literal else "")
     engine = SearchEngine(args.index)
@@ -333,7 +332,8 @@ def run_search(args) -> int:
         offers = "；".join(f"{s.query}（{s.reason}，{s.articles} 篇）" for s in result.suggestions)
         print(f"没有结果。可以试试：{offers}")
     merged = f"（{result.articles} 篇，相同报道合并）" if result.articles > result.total else ""
-    print(f"共 {result.total} 条结果{merged}，第 {request.page}/{result.pages} 页（{result.seconds * 1000:.0f} ms）")
+    counted = f"共 {result.total} 条结果" if request.query.strip() else f"最新文章，共 {result.total} 条"
+    print(f"{counted}{merged}，{page_label(request.page, result.pages)}（{result.seconds * 1000:.0f} ms）")
     first = (request.page - 1) * request.page_size
     for number, hit in enumerate(result.hits, start=first + 1):
         print(f"\n{number}. {_terminal(hit.title_html, color)}")

@@ -2,7 +2,7 @@
 from finsearch.indexer.store import IndexMissing
 from finsearch.search.engine import SearchEngine
 from finsearch.search.export import EXPORT_COLUMNS, EXPORT_FORMATS, EXPORTERS, export_row, plain_text
-from finsearch.search.params import make_request, result_to_json, stats_to_json
+from finsearch.search.params import make_request, page_label, result_to_json, stats_to_json
 from finsearch.search.types import (
                                     DEFAULT_PAGE_SIZE,
                                     MAX_PAGE,
@@ -24,4 +24,4 @@ from finsearch.search.types import (
 __all__ = ["DEFAULT_PAGE_SIZE", "EXPORTERS", "EXPORT_COLUMNS", "EXPORT_FORMATS", "MAX_PAGE", "MAX_PAGE_SIZE",
            "MAX_QUERY_CHARS", "Article", "FacetCount", "Facets", "Hit", "IndexMissing", "IndexStats", "Reprint",
            "SearchEngine", "SearchError", "SearchRequest", "SearchResult", "Sort", "Suggestion", "export_row",
-           "make_request", "plain_text", "result_to_json", "stats_to_json"]
+           "make_request", "page_label", "plain_text", "result_to_json", "stats_to_json"]

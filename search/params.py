@@ -53,7 +53,7 @@ _TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 def parse_flag(text, name: str) -> bool:
     value = str(text if text is not None else "").strip().lower()
     if value not in _TRUE + _FALSE:
-        raise SearchError(f"{name} 应为 1 或 0：{value[:40]}")
+        raise SearchError(f"{name} 应为 1 或 0：{value[:40]}", code="bad_flag", param=name)
     return value in _TRUE
 
 
@@ -83,6 +83,11 @@ def make_request(query: str | None = "", date_from: str | None = None, date_to: 
         page_size=parse_int(size, "size", DEFAULT_PAGE_SIZE),
         literal=parse_flag(literal, "literal"),
     )
+
+
+def page_label(page: int, pages: int) -> str:
+    """Where a page is, for people: 第 2/14 页, or that it is past the last one."""
+    return f"第 {page}/{pages} 页" if page <= pages else f"第 {page} 页超出范围（共 {pages} 页）"
 
 
 def result_to_json(result: SearchResult) -> dict:

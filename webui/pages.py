@@ -20,7 +20,7 @@ from flask import (
     url_for,
 )
 
-from finsearch.search import EXPORT_FORMATS, EXPORTERS, MAX_PAGE, MAX_QUERY_CHARS, SearchError, Sort
+from finsearch.search import EXPORT_FORMATS, EXPORTERS, MAX_PAGE, MAX_QUERY_CHARS, SearchError, Sort, page_label
 from finsearch.webui import feed as atom
 from finsearch.webui import timeline
 from finsearch.webui.state import SearchState, require_known, unknown_params
@@ -64,7 +64,8 @@ def export_url(state: SearchState, fmt: str) -> str:
 @bp.app_context_processor
 def _helpers():
     return {"search_url": search_url, "article_url": article_url, "feed_url": feed_url,
-            "export_url": export_url, "feed_title": feed_title, "MAX_QUERY_CHARS": MAX_QUERY_CHARS}
+            "export_url": export_url, "feed_title": feed_title, "page_label": page_label,
+            "MAX_QUERY_CHARS": MAX_QUERY_CHARS}
 
 
 @dataclass(frozen=True)
