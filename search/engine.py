@@ -46,6 +46,7 @@ from finsearch.indexer.schema import (
 )
 from finsearch.search import ranking
 from finsearch.search.evaluate import IndexView, evaluate
+from finsearch.search.headline import headline
 from finsearch.search.query import WORD_FIELD_OF_GRAM, ParsedQuery, parse_query
 from finsearch.search.snippets import highlight_html, match_spans, snippet_html
 from finsearch.search.stories import near_stories
@@ -102,6 +103,7 @@ class _FacetTable:
     paper_masks: np.ndarray  # bool [paper, doc]
     title_ids: np.ndarray  # int64 per doc: equal for titles equal as a reader compares them (-1: unknown)
     title_id_of: dict[str, int]  # title_key -> its number in title_ids
+    story_leaders: np.ndarray  # int64 per doc: its story's earliest live post (-1: the story has none)
 
     @classmethod
     def build(cls, view: IndexView) -> _FacetTable:
@@ -119,7 +121,7 @@ class _FacetTable:
         story_rank[by_story_rank] = np.arange(size)
         title_ids, title_id_of = cls._title_ids(view, size)
         return cls(dates, months, exact, stories, story_rank, by_story_rank, cats, cat_masks, papers, paper_masks,
-                   title_ids, title_id_of)
+                   title_ids, title_id_of, _story_leaders(stories, by_story_rank, view.is_live))
 
     @staticmethod
     def _stories(view: IndexView, exact: np.ndarray, dates: np.ndarray, paper_masks: np.ndarray) -> np.ndarray:
@@ -256,7 +258,8 @@ class SearchEngine:
             id=fields[ID_FIELD], title=fields.get(TITLE, ""), date=from_local_naive(fields[DATE]),
             categories=_split(fields.get(CATEGORY)), tags=_split(fields.get(TAGS)),
             paper=fields.get(PAPER, ""), url=fields.get(URL, ""),
-            paragraphs=paragraphs, truncated=truncated, path=fields.get(PATH, ""))
+            paragraphs=paragraphs, truncated=truncated, path=fields.get(PATH, ""),
+            headline=headline(fields.get(TITLE, ""), fields.get(BODY, "")))
 
     def stats(self) -> IndexStats:
         with self._lock:
@@ -359,7 +362,7 @@ class SearchEngine:
     def match_count(self, article: Article, query: str, literal: bool = False) -> int:
         """How many matches of the query `highlight` marks in the article's title and paragraphs."""
         terms = self._marked_terms(query, literal)
-        return sum(len(match_spans(text, terms)) for text in (article.title, *article.paragraphs))
+        return sum(len(match_spans(text, terms)) for text in (article.headline, *article.paragraphs))
 
     def same_story(self, article_id: str) -> tuple[Reprint, ...]:
         """The other posts of the article's story (the same news, identical or reworded), oldest
@@ -521,12 +524,15 @@ class SearchEngine:
     @staticmethod
     def _hit(searcher, table: _FacetTable, docnum: int, matched: np.ndarray, terms: tuple[str, ...]) -> Hit:
         fields = searcher.stored_fields(docnum)
-        title = fields.get(TITLE, "")
+        title, body = fields.get(TITLE, ""), fields.get(BODY, "")
         reprints = SearchEngine._reprints(searcher, table, docnum, matched)
-        return Hit(id=fields[ID_FIELD], title=title, title_html=highlight_html(title, terms),
+        shown = headline(title, body)
+        leader = int(table.story_leaders[docnum])
+        story = fields[ID_FIELD] if leader in (docnum, -1) else searcher.stored_fields(leader)[ID_FIELD]
+        return Hit(id=fields[ID_FIELD], title=title, title_html=highlight_html(shown, terms),
                    date=from_local_naive(fields[DATE]), categories=_split(fields.get(CATEGORY)),
                    paper=fields.get(PAPER, ""), url=fields.get(URL, ""),
-                   snippet=snippet_html(fields.get(BODY, ""), terms), reprints=reprints)
+                   snippet=snippet_html(body, terms), reprints=reprints, headline=shown, story=story, body=body)
 
     @staticmethod
     def _reprints(searcher, table: _FacetTable, docnum: int, among: np.ndarray) -> tuple[Reprint, ...]:
@@ -562,6 +568,17 @@ def key_terms(title: str, body: str, reader, min_documents: int = 2, count: int 
             scored.append((tf * math.log(documents / df), word))
     scored.sort(key=lambda pair: (-pair[0], pair[1]))
     return tuple(word for _, word in scored[:count])
+
+
+def _story_leaders(stories: np.ndarray, by_story_rank: np.ndarray, is_live: np.ndarray) -> np.ndarray:
+    """Each doc's story's earliest live post (-1 where the story has none): the story's name in
+    exports, the same across searches as long as that post stays."""
+    ordered = by_story_rank[is_live[by_story_rank]]  # live docs by (story, date, docnum)
+    ordered_stories = stories[ordered]
+    first = np.concatenate(([True], ordered_stories[1:] != ordered_stories[:-1]))[:ordered.size]
+    leaders = np.full(int(stories.max()) + 1 if stories.size else 0, -1, dtype=np.int64)
+    leaders[ordered_stories[first]] = ordered[first]
+    return leaders[stories]
 
 
 def _check(request: SearchRequest) -> None:

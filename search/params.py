@@ -110,6 +110,8 @@ def result_to_json(result: SearchResult) -> dict:
         "hits": [{
             "id": hit.id,
             "title": hit.title,
+            "headline": hit.headline,
+            "story": hit.story,
             "date": hit.date.isoformat(),
             "category": hit.categories[0] if hit.categories else "",
             "categories": list(hit.categories),

@@ -67,6 +67,9 @@ class Hit:
     url: str
     snippet: str  # escaped HTML: best passage(s), matches in <mark>, gaps as …
     reprints: tuple[Reprint, ...] = ()  # the same story in other posts, shown once as this hit
+    headline: str = ""  # what a reader is shown: the title, or a cut wire title's lead (search.headline)
+    story: str = ""  # the id of the story's first post: equal for a post and its reprints
+    body: str = field(default="", repr=False)  # the whole text, paragraphs a line each (for exports)
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ class Article:
     paragraphs: tuple[str, ...]  # the first ones of a long post (search.engine.MAX_ARTICLE_CHARS)
     truncated: bool = False  # True: the post goes on beyond `paragraphs`
     path: str = ""
+    headline: str = ""  # what a reader is shown: the title, or a cut wire title's lead (search.headline)
 
 
 @dataclass(frozen=True)

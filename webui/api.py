@@ -44,6 +44,7 @@ def article(article_id: str):
     return jsonify({
         "id": found.id,
         "title": found.title,
+        "headline": found.headline,
         "date": found.date.isoformat(),
         "categories": list(found.categories),
         "category": found.categories[0] if found.categories else "",
@@ -56,7 +57,8 @@ def article(article_id: str):
         "matches": engine.match_count(found, asked.query, asked.literal) if asked.query.strip() else None,
         "same_story": [{"id": r.id, "paper": r.paper, "date": r.date.isoformat(), "near": r.near}
                        for r in engine.same_story(found.id)],
-        "related": [{"id": hit.id, "title": hit.title, "date": hit.date.isoformat(), "paper": hit.paper}
+        "related": [{"id": hit.id, "title": hit.title, "headline": hit.headline, "date": hit.date.isoformat(),
+                     "paper": hit.paper}
                     for hit in engine.related(found.id)],
     })
 
