@@ -153,12 +153,18 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write every hit of a search as CSV or JSON Lines",
                                  description="Every post the search matches (reprints included, one row each), "
                                              "in the search's order: id, date, paper, categories, title, url, "
-                                             "snippet (plain text). CSV is UTF-8 with a BOM, for Excel. "
+                                             "snippet (plain text), story (the id of the story's first post), "
+                                             "day and time (local, as a spreadsheet reads them), headline; "
+                                             "--fields picks the columns (body: the whole text). CSV is UTF-8 "
+                                             "with a BOM, for Excel, its cells guarded against formulas. "
                                              "Streamed: memory does not grow with the number of hits.")
     _query_options(export)
     export.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="csv (default) or jsonl")
     export.add_argument("--output", type=Path, default=None, metavar="FILE",
                         help="write to FILE (default: standard output)")
+    export.add_argument("--fields", default=None, metavar="COLUMNS",
+                        help="the columns, comma-separated, in order (default: id,date,paper,categories,title,url,"
+                             "snippet,story,day,time,headline; body, the whole text, only when named)")
     export.set_defaults(run=run_export)
 
     stats = commands.add_parser("stats", help="show what the index holds")
@@ -348,14 +354,15 @@ def run_search(args) -> int:
 
 
 def run_export(args) -> int:
-    from finsearch.search import EXPORTERS, SearchEngine, make_request
+    from finsearch.search import EXPORTERS, SearchEngine, export_columns, make_request
     request = make_request(args.query, args.date_from, args.date_to, args.category, args.paper, args.sort,
                            literal="1" if args.literal else "")
+    columns = export_columns(args.fields)
     hits = SearchEngine(args.index).iter_hits(request)  # a bad request fails before the file is opened
     with contextlib.ExitStack() as stack:
         # newline="": the csv module writes its own line ends.
         out = stack.enter_context(open(args.output, "w", encoding="utf-8", newline="")) if args.output else sys.stdout
-        out.writelines(EXPORTERS[args.format](hits))
+        out.writelines(EXPORTERS[args.format](hits, columns))
     return EXIT_OK
 
 

@@ -1,7 +1,15 @@
 """The query side: parse a user's query, filter, rank, count facets, highlight."""
 from finsearch.indexer.store import IndexMissing
 from finsearch.search.engine import SearchEngine
-from finsearch.search.export import EXPORT_COLUMNS, EXPORT_FORMATS, EXPORTERS, export_row, plain_text
+from finsearch.search.export import (
+    EXPORT_COLUMNS,
+    EXPORT_FORMATS,
+    EXPORTERS,
+    export_columns,
+    export_row,
+    plain_text,
+    spreadsheet_cell,
+)
 from finsearch.search.params import make_request, page_label, result_to_json, stats_to_json
 from finsearch.search.types import (
                                     DEFAULT_PAGE_SIZE,
@@ -23,5 +31,6 @@ from finsearch.search.types import (
 
 __all__ = ["DEFAULT_PAGE_SIZE", "EXPORTERS", "EXPORT_COLUMNS", "EXPORT_FORMATS", "MAX_PAGE", "MAX_PAGE_SIZE",
            "MAX_QUERY_CHARS", "Article", "FacetCount", "Facets", "Hit", "IndexMissing", "IndexStats", "Reprint",
-           "SearchEngine", "SearchError", "SearchRequest", "SearchResult", "Sort", "Suggestion", "export_row",
-           "make_request", "page_label", "plain_text", "result_to_json", "stats_to_json"]
+           "SearchEngine", "SearchError", "SearchRequest", "SearchResult", "Sort", "Suggestion", "export_columns",
+           "export_row",
+           "make_request", "page_label", "plain_text", "result_to_json", "spreadsheet_cell", "stats_to_json"]

@@ -50,3 +50,126 @@ def test_the_trends_form_leaves_its_empty_boxes_out_of_the_address(client):
     shared = client.get("/trends?q=降准&q=&mode=share")
     assert parse_qsl(urlsplit(shared.headers["Location"]).query) == [("q", "降准"), ("mode", "share")]
     assert client.get("/trends?q=降准&q=降息").status_code == 200
+
+
+# -- 3. a headline a reader can use ----------------------------------------------------------------
+
+BAHRAIN_ID = "2426619"  # 财联社, titled by its first 30 characters: 「财联社7月15日电，据巴林内政部消息，当地时间今天（7月15」
+BAHRAIN_CUT_TITLE = "财联社7月15日电，据巴林内政部消息，当地时间今天（7月15"
+BAHRAIN_HEADLINE = "据巴林内政部消息，当地时间今天（7月15日）凌晨3点左右，巴林防空警报再次拉响"
+
+
+def _hit(data: dict, article_id: str) -> dict:
+    return next(hit for hit in data["hits"] if hit["id"] == article_id)
+
+
+def test_a_cut_wire_title_is_shown_as_its_whole_first_sentence(client):
+    data = _json(client.get("/api/search?q=巴林防空警报"))
+    hit = _hit(data, BAHRAIN_ID)
+    assert hit["title"] == BAHRAIN_CUT_TITLE  # the title as written, still what the API's title says
+    assert hit["headline"] == BAHRAIN_HEADLINE
+    html = client.get("/?q=巴林防空警报").get_data(as_text=True)
+    assert "据巴林内政部消息，当地时间今天（7月15日）凌晨3点左右，<mark>巴林防空警报</mark>再次拉响</a></h3>" in html
+    assert "财联社7月15日电，据巴林" not in html.split('class="hits"', 1)[1].split("</h3>", 1)[0]
+    article = client.get(f"/articles/{BAHRAIN_ID}").get_data(as_text=True)
+    assert f'<h1 class="article-title">{BAHRAIN_HEADLINE}</h1>' in article
+    assert _json(client.get(f"/api/articles/{BAHRAIN_ID}"))["headline"] == BAHRAIN_HEADLINE
+
+
+def test_the_cut_title_stays_searchable(client):
+    # Words only the cut title holds, as it holds them: the dateline and the cut-off 「（7月15」.
+    data = _json(client.get("/api/search?q=" + "title:" + "“财联社7月15日电”" + " 巴林"))
+    assert BAHRAIN_ID in {hit["id"] for hit in data["hits"]}
+
+
+def test_feeds_and_exports_carry_the_headline(client):
+    feed = client.get("/feed.atom?q=巴林防空警报").get_data(as_text=True)
+    assert f"<title>{BAHRAIN_HEADLINE}</title>" in feed
+    rows = [json.loads(line) for line in client.get("/export.jsonl?q=巴林防空警报").get_data(as_text=True).splitlines()]
+    row = next(r for r in rows if r["id"] == BAHRAIN_ID)
+    assert (row["title"], row["headline"]) == (BAHRAIN_CUT_TITLE, BAHRAIN_HEADLINE)
+
+
+def test_only_a_wire_dateline_title_is_replaced(engine):
+    """Every post of data/posts whose headline differs from its title is a 财联社 flash titled by its dateline."""
+    from finsearch.search import SearchRequest
+    hits = list(engine.iter_hits(SearchRequest()))
+    changed = [hit for hit in hits if hit.headline != hit.title]
+    assert len(changed) == 499
+    assert all(hit.paper == "财联社" and hit.title.startswith("财联社") and "日电，" in hit.title for hit in changed)
+    for hit in changed:  # the first sentence the title was cut from, whole, or cut at its end
+        cut = hit.title.split("，", 1)[1]
+        assert hit.headline.startswith(cut) or cut.startswith(hit.headline), (hit.title, hit.headline)
+
+
+# -- 6. exports an analyst can work with ----------------------------------------------------------
+
+def _csv_rows(response) -> list[dict]:
+    import csv
+    import io
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    text = response.get_data(as_text=True)
+    assert text.startswith("\ufeff")
+    return list(csv.DictReader(io.StringIO(text[1:])))
+
+
+def test_export_names_each_rows_story_and_gives_a_spreadsheet_date_and_time(client):
+    import datetime as dt
+    searched = _json(client.get("/api/search?q=SpaceX&size=100"))
+    rows = _csv_rows(client.get("/export.csv?q=SpaceX"))
+    assert len(rows) == searched["articles"] > searched["total"]  # reprints are rows too
+    assert len({row["story"] for row in rows}) == searched["total"]  # ...and a story is counted once
+    by_id = {row["id"]: row for row in rows}
+    for hit in searched["hits"]:
+        for reprint in hit["reprints"]:
+            assert by_id[reprint["id"]]["story"] == by_id[hit["id"]]["story"]
+    for row in rows:
+        published = dt.datetime.fromisoformat(row["date"])
+        assert row["day"] == published.strftime("%Y-%m-%d") and row["time"] == published.strftime("%H:%M:%S")
+        assert row["story"] in by_id or _json(client.get(f"/api/articles/{row['story']}"))["id"] == row["story"]
+
+
+def test_export_takes_the_body_when_asked(client):
+    rows = _csv_rows(client.get("/export.csv?q=巴林防空警报&fields=id,headline,body"))
+    assert set(rows[0]) == {"id", "headline", "body"}
+    row = next(r for r in rows if r["id"] == BAHRAIN_ID)
+    article = _json(client.get(f"/api/articles/{BAHRAIN_ID}"))
+    assert row["body"] == "\n".join(article["paragraphs"]) and row["headline"] == BAHRAIN_HEADLINE
+    assert "body" not in _csv_rows(client.get("/export.csv?q=巴林防空警报"))[0]
+    response = client.get("/export.csv?q=巴林&fields=id,bodies")
+    assert response.status_code == 400 and "bodies" in response.get_data(as_text=True)
+
+
+def test_export_file_is_named_by_the_query_and_the_dates(client):
+    from urllib.parse import unquote
+    def name(url: str) -> str:
+        disposition = client.get(url).headers["Content-Disposition"]
+        return unquote(disposition.split("filename*=UTF-8''", 1)[1])
+    assert name("/export.csv?q=降息&from=2026-06-01&to=2026-08-05") == "finsearch-降息-2026-06-01至2026-08-05.csv"
+    assert name("/export.jsonl?from=2026-08-05&to=2026-08-05") == "finsearch-all-2026-08-05至2026-08-05.jsonl"
+    assert name("/export.csv?q=央行 降准&from=2026-08-19T10:00") == "finsearch-央行_降准-2026-08-19T1000起.csv"
+    assert name("/export.csv?q=a/b:c") == "finsearch-a_b_c.csv"
+
+
+def test_export_guards_cells_a_spreadsheet_would_run(engine):
+    """A real post whose title and headline were made to start like formulas: the CSV shows them as
+    text (a leading '), the JSON Lines keeps them as they are."""
+    import dataclasses
+
+    from finsearch.search import EXPORTERS, SearchRequest
+    hit = next(engine.iter_hits(SearchRequest(query="巴林防空警报")))
+    hostile = dataclasses.replace(hit, title="=HYPERLINK(\"http://x\")", headline="+1", paper="@SUM(A1)")
+    csv_text = "".join(EXPORTERS["csv"]([hostile]))
+    assert "'=HYPERLINK" in csv_text and ",'+1" in csv_text and ",'@SUM(A1)," in csv_text
+    jsonl = json.loads("".join(EXPORTERS["jsonl"]([hostile])))
+    assert (jsonl["title"], jsonl["headline"], jsonl["paper"]) == ("=HYPERLINK(\"http://x\")", "+1", "@SUM(A1)")
+
+
+def test_cli_export_takes_the_body_too(index_dir, tmp_path):
+    out = tmp_path / "bahrain.jsonl"
+    done = finsearch("export", "巴林防空警报", "--index", index_dir, "--format", "jsonl", "--fields", "id,body",
+                     "--output", out)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    assert set(rows[0]) == {"id", "body"} and any("巴林防空警报再次拉响" in row["body"] for row in rows)
+    assert finsearch("export", "巴林", "--index", index_dir, "--fields", "nope").returncode == 2

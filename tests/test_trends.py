@@ -138,7 +138,8 @@ def test_csv_has_a_bom_and_the_api_numbers(client):
 
 
 def test_trends_page_draws_one_line_per_term_with_links_to_each_period(client, engine):
-    response = client.get("/trends", query_string={"q": ["银行", "证券", ""], "interval": "week", **WIRE})
+    response = client.get("/trends", query_string={"q": ["银行", "证券", ""], "interval": "week", **WIRE},
+                          follow_redirects=True)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert html.count('class="trend-line series-') == 2  # the empty box is ignored

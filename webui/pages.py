@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from urllib.parse import quote, urlsplit
@@ -20,7 +21,16 @@ from flask import (
     url_for,
 )
 
-from finsearch.search import EXPORT_FORMATS, EXPORTERS, MAX_PAGE, MAX_QUERY_CHARS, SearchError, Sort, page_label
+from finsearch.search import (
+    EXPORT_FORMATS,
+    EXPORTERS,
+    MAX_PAGE,
+    MAX_QUERY_CHARS,
+    SearchError,
+    Sort,
+    export_columns,
+    page_label,
+)
 from finsearch.webui import feed as atom
 from finsearch.webui import timeline
 from finsearch.webui.state import SearchState, require_known, unknown_params
@@ -29,6 +39,8 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("pages", __name__)
 EXPORT_MIMETYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
+EXPORT_FIELDS = "fields"  # the export's own parameter: its columns
+_FILE_NAME_UNSAFE = re.compile(r'[\s\\/:*?"<>|\x00-\x1f]+')
 
 QUICK_RANGES = (("近一周", 7), ("近一月", 30), ("近一年", 365))
 LAST_DAY_LABEL = "近24小时"
@@ -152,7 +164,7 @@ def article(article_id: str):
     if found is None:
         abort(404, description="没有这篇文章（可能已从索引中删除）")
     query = state.q if len(state.q) <= MAX_QUERY_CHARS else ""
-    title_html = engine.highlight(found.title, query, state.is_literal) if found.title else ""
+    title_html = engine.highlight(found.headline, query, state.is_literal) if found.headline else ""
     paragraphs = [engine.highlight(p, query, state.is_literal) for p in found.paragraphs]
     # The jump link lands on the body's first match (the title's is in view already).
     if not _mark_first(paragraphs):
@@ -216,21 +228,31 @@ def export(fmt: str):
     """Every post the search matches (reprints included), streamed as CSV (with a BOM) or JSON Lines."""
     if fmt not in EXPORT_FORMATS:
         abort(404)
-    require_known(request.args)
+    require_known(request.args, also=(EXPORT_FIELDS,))
     state = SearchState.from_args(request.args).export()
+    columns = export_columns(request.args.get(EXPORT_FIELDS))
     hits = service().engine().iter_hits(state.request())  # a bad request fails here, before streaming
 
     def body() -> Iterator[str]:
         try:
-            yield from EXPORTERS[fmt](hits)
+            yield from EXPORTERS[fmt](hits, columns)
         except SearchError as problem:  # the index changed mid-stream: the file stops short
             log.warning("export of %s stopped: %s", state.query_string(), problem)
 
-    name = f"finsearch-{state.q.strip()[:40] or 'all'}.{fmt}"
+    name = f"{export_name(state)}.{fmt}"
     response = Response(stream_with_context(body()), mimetype=EXPORT_MIMETYPES[fmt])
     response.headers["Content-Disposition"] = (f"attachment; filename=\"finsearch-export.{fmt}\"; "
                                                f"filename*=UTF-8''{quote(name)}")
     return response
+
+
+def export_name(state: SearchState) -> str:
+    """finsearch-降息-2026-08-01至2026-08-05: the query and the dates, so files of several
+    searches can sit side by side."""
+    words = _FILE_NAME_UNSAFE.sub("_", state.q.strip())[:40].strip("_") or "all"
+    start, end = (bound.replace(":", "") for bound in (state.date_from, state.date_to))
+    dates = f"{start}至{end}" if start and end else f"{start}起" if start else f"至{end}" if end else ""
+    return "-".join(part for part in ("finsearch", words, dates) if part)
 
 
 @bp.get("/favicon.ico")

@@ -18,7 +18,8 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
 
-from finsearch.search import SearchError
+from finsearch.search import SearchError, spreadsheet_cell
+from finsearch.search.export import CSV_BOM
 from finsearch.search.suggest import suggestions_to_json
 from finsearch.search.trends import (
     INTERVAL_NAMES,
@@ -41,8 +42,6 @@ MODES = {"count": "篇数", "share": "占比"}
 TREND_PARAMS = {"q", "from", "to", "category", "paper", "interval"}
 SUGGEST_PARAMS = {"q", "limit"}
 DEFAULT_SUGGESTIONS = 8
-CSV_BOM = "\ufeff"  # so that Excel reads the file as UTF-8
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such a cell (-银行 is a query)
 
 
 @bp.record_once
@@ -160,7 +159,7 @@ def csv_download():
     buffer = io.StringIO()
     buffer.write(CSV_BOM)
     writer = csv.writer(buffer, lineterminator="\r\n")
-    terms = [_cell(s.term) for s in result.series]
+    terms = [spreadsheet_cell(s.term) for s in result.series]  # -银行 is a query, not a formula
     writer.writerow(["开始", "结束", "全部", *terms, *[f"{t} 占比" for t in terms]])
     shares = [s.shares(result.periods) for s in result.series]
     for i, period in enumerate(result.periods):
@@ -168,10 +167,6 @@ def csv_download():
                          *[s.counts[i] for s in result.series], *[f"{share[i]:.6f}" for share in shares]])
     return Response(buffer.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="trends.csv"'})
-
-
-def _cell(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 @bp.get("/api/trends")
