@@ -24,7 +24,7 @@ from whoosh import query as wq
 from whoosh.util.times import datetime_to_long, long_to_datetime
 
 from finsearch.analysis import word_analyzer
-from finsearch.analysis.aliases import AliasTable, shipped_groups
+from finsearch.analysis.aliases import AliasTable, shipped_groups, shipped_stocks
 from finsearch.indexer import stock_names, store, whoosh_format
 from finsearch.indexer.near_duplicates import decode
 from finsearch.indexer.schema import (
@@ -169,7 +169,7 @@ class SearchEngine:
         self._view: IndexView | None = None
         self._table: _FacetTable | None = None
         self._table_generation: tuple[Path, Any] | None = None  # (build, Whoosh generation)
-        self._aliases = AliasTable()  # aliases.txt and the stock names of the current build
+        self._aliases = AliasTable()  # aliases.txt, the shipped stock table and the stock names of the current build
         self._match_cache: OrderedDict = OrderedDict()
         self._vocabulary: tuple[object, Vocabulary] | None = None  # (generation, its suggestions)
         self._vocabulary_lock = threading.Lock()
@@ -439,7 +439,7 @@ class SearchEngine:
             reader = self._searcher.reader()
             self._view = IndexView(self._searcher, whoosh_format.reader_live_docs(reader), WORD_FIELD_OF_GRAM)
             self._table = _FacetTable.build(self._view)
-            self._aliases = AliasTable.build(shipped_groups(), stock_names.pairs(self._build))
+            self._aliases = AliasTable.build(shipped_groups(), [*shipped_stocks(), *stock_names.pairs(self._build)])
             self._table_generation = generation
         return self._searcher, self._table
 

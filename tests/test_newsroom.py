@@ -173,3 +173,30 @@ def test_cli_export_takes_the_body_too(index_dir, tmp_path):
     rows = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
     assert set(rows[0]) == {"id", "body"} and any("巴林防空警报再次拉响" in row["body"] for row in rows)
     assert finsearch("export", "巴林", "--index", index_dir, "--fields", "nope").returncode == 2
+
+
+# -- 5. a code always finds its company ----------------------------------------------------------
+
+def test_a_stock_code_finds_its_company_on_the_sample(client, index_dir):
+    """No post of data/posts writes 600519; two name 贵州茅台. The shipped table pairs them."""
+    data = _json(client.get("/api/search?q=600519"))
+    assert data["expanded"] == [{"term": "600519", "aliases": ["贵州茅台"]}]
+    assert data["articles"] == _json(client.get("/api/search?q=贵州茅台&literal=1"))["articles"] == 2
+    done = finsearch("search", "600519", "--index", index_dir)
+    assert done.returncode == 0 and "共 2 条结果" in done.stdout and "同时搜索了：贵州茅台" in done.stdout
+    assert _json(client.get("/api/search?q=300750"))["articles"] == _json(
+        client.get("/api/search?q=宁德时代&literal=1"))["articles"] > 0
+
+
+def test_the_shipped_stock_table_is_a_table_of_a_share_codes():
+    import re
+
+    from finsearch.analysis.aliases import shipped_stocks
+    pairs = shipped_stocks()
+    assert len(pairs) > 1500
+    codes = [code for _, code in pairs]
+    assert len(set(codes)) == len(codes)  # one name a code
+    assert all(re.fullmatch(r"(?:00|30|60|68|92|8\d|4\d)\d{4}", code) for code in codes)
+    assert all(re.fullmatch(r"(?:\*?ST)?[\u4e00-\u9fffA-Za-z]{2,8}[AB]?", name) for name, _ in pairs)
+    known = {"600519": "贵州茅台", "000858": "五粮液", "300750": "宁德时代", "002594": "比亚迪", "000725": "京东方A"}
+    assert {code: name for name, code in pairs if code in known} == known
