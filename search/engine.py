@@ -45,6 +45,7 @@ from finsearch.indexer.schema import (
     title_key,
 )
 from finsearch.search import ranking
+from finsearch.search.coverage import Coverage
 from finsearch.search.evaluate import IndexView, evaluate
 from finsearch.search.headline import headline
 from finsearch.search.query import WORD_FIELD_OF_GRAM, ParsedQuery, parse_query
@@ -295,8 +296,7 @@ class SearchEngine:
             population = filtered(self._opened_view().live)
             matches = [filtered(self._matches(p.query, Sort.NEWEST)[0]) for p in parsed]
             days = (table.dates - _EPOCH_TICKS) // _DAY_TICKS
-            live_days = days[self._opened_view().live]
-            archive = (int(live_days.min()), int(live_days.max())) if live_days.size else None
+            archive = Coverage(np.unique(days[self._opened_view().live]))
             stories = table.stories
         return count_trends(request, days, stories, population, matches, [p.notice for p in parsed], archive,
                             started)
@@ -304,6 +304,13 @@ class SearchEngine:
     def day_counts(self, request: SearchRequest) -> tuple[FacetCount, ...]:
         """Posts per day ("YYYY-MM-DD", oldest first) among a search's matches, under all its filters
         (the timeline's data; the query's matches come from the cache the search just filled)."""
+        return self._time_counts(request, "D")
+
+    def hour_counts(self, request: SearchRequest) -> tuple[FacetCount, ...]:
+        """Posts per hour ("YYYY-MM-DDTHH", oldest first), as day_counts: a timeline of a day or two."""
+        return self._time_counts(request, "h")
+
+    def _time_counts(self, request: SearchRequest, unit: str) -> tuple[FacetCount, ...]:
         _check(request)
         with self._lock:
             _, table = self._current()
@@ -311,9 +318,9 @@ class SearchEngine:
             docs, _ = self._matches(parsed.query, request.sort)
             in_dates, in_categories, in_papers = self._filter_masks(table, docs, request)
             keep = in_dates & in_categories & in_papers
-            days = (table.dates[docs[keep]] - _EPOCH_TICKS) // _DAY_TICKS
-        values, counts = np.unique(days, return_counts=True)
-        labels = values.astype("datetime64[D]").astype(str)
+            times = (table.dates[docs[keep]] - _EPOCH_TICKS).astype("datetime64[us]").astype(f"datetime64[{unit}]")
+        values, counts = np.unique(times, return_counts=True)
+        labels = values.astype(str)
         return tuple(FacetCount(str(label), int(c)) for label, c in zip(labels, counts))
 
     def suggest(self, text: str, limit: int) -> tuple[Completion, ...]:

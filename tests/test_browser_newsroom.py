@@ -118,3 +118,48 @@ def test_escape_twice_keeps_the_typed_query(open_page, server):
     page.keyboard.press("Escape")  # leaves the box
     assert page.evaluate("document.activeElement.id") != "q"
     assert box.input_value() == "央行 降"
+
+
+# -- 2. a hole in the archive is drawn as no data, not as zero -------------------------------------
+
+EMPTY_WEEK = "2026-05-25 至 2026-05-31"  # data/posts has no post at all that week
+
+
+def _inside(inner: dict, outer: dict) -> bool:
+    return outer["x"] - 1 <= inner["x"] and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + 1
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_the_timeline_draws_a_hole_as_no_data(open_page, server, screen):
+    page = open_page(SCREENS[screen])
+    page.goto(f"{server}/?q={quote('降息')}")
+    figure = page.locator(f"figure.timeline.for-{'wide' if screen == 'wide' else 'narrow'}")
+    assert figure.is_visible()
+    plot_height = float(figure.locator("rect.bar-target").first.get_attribute("height"))
+    if screen == "wide":  # weeks: the empty one is hatched top to bottom, with no bar in it
+        hole = figure.locator("rect.bar-gap.is-empty", has=page.locator(f"title:text-is('{EMPTY_WEEK}：无数据：档案中没有这段时间的文章')"))
+        box = hole.bounding_box()
+        assert box and box["height"] == pytest.approx(plot_height, abs=1)
+        assert not any(_inside(bar.bounding_box(), box) for bar in figure.locator("a.bar rect.bar-fill").all())
+    else:  # months: May 2026 has one day of posts, so its column is hatched nearly to the bottom
+        may = figure.locator("rect.bar-gap", has=page.locator("title:text-matches('^2026-05-01 至 2026-05-31：仅 1/31 天有数据$')"))
+        assert may.bounding_box()["height"] == pytest.approx(plot_height * 30 / 31, abs=1)
+    assert figure.locator(".chart-key").inner_text() == "档案缺失的天数（无数据，不是零）"
+    _shot(page, f"newsroom-timeline-gaps-{screen}")
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_the_trends_chart_breaks_at_a_hole(open_page, server, screen):
+    page = open_page(SCREENS[screen])
+    page.goto(f"{server}/trends?q={quote('降准')}&q={quote('降息')}&interval=week&from=2026-05-18&to=2026-08-23")
+    hole = page.locator("rect.trend-gap", has=page.locator("title:text-matches('^2026-05-25 至 05-31：无数据')")).first
+    box = hole.bounding_box()
+    assert box and box["height"] > 150  # the whole plot's height
+    dots = [dot.bounding_box() for dot in page.locator("circle.trend-dot").all()]
+    assert dots and not any(_inside(dot, box) for dot in dots)  # no dot at zero in it
+    segments = page.locator(".trend-line line").all()
+    assert not any(_inside(segment.bounding_box(), box) or (
+        segment.bounding_box()["x"] < box["x"] and segment.bounding_box()["x"] + segment.bounding_box()["width"]
+        > box["x"] + box["width"]) for segment in segments)  # no line across it either
+    page.locator("figure.trend-chart").first.scroll_into_view_if_needed()
+    _shot(page, f"newsroom-trends-gaps-{screen}")

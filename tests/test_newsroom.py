@@ -3,6 +3,7 @@ web app, the JSON API and the command line, on the real posts of data/posts."""
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import parse_qsl, urlsplit
 
 from tests.test_cli import finsearch
@@ -200,3 +201,70 @@ def test_the_shipped_stock_table_is_a_table_of_a_share_codes():
     assert all(re.fullmatch(r"(?:\*?ST)?[\u4e00-\u9fffA-Za-z]{2,8}[AB]?", name) for name, _ in pairs)
     known = {"600519": "贵州茅台", "000858": "五粮液", "300750": "宁德时代", "002594": "比亚迪", "000725": "京东方A"}
     assert {code: name for name, code in pairs if code in known} == known
+
+
+# -- 2. a hole in the archive is no data, not zero news ----------------------------------------------
+
+# data/posts holds posts of 2026-05-20, 06-05, 06-12, 06-30, 07-01, 07-09, 07-15, 07-29, 07-31, 08-05, 08-20
+# (and three days of 2021-2022): the week of 2026-05-25 has none at all.
+EMPTY_WEEK = ("2026-05-25", "2026-05-31")
+
+
+def test_trends_say_which_periods_the_archive_lacks(client):
+    data = _json(client.get("/api/trends?q=降息&interval=week&from=2026-05-18&to=2026-08-23"))
+    periods = {p["start"]: p for p in data["periods"]}
+    assert periods[EMPTY_WEEK[0]] == {"start": EMPTY_WEEK[0], "end": EMPTY_WEEK[1], "total": 0, "days": 7,
+                                      "covered_days": 0}
+    assert periods["2026-06-08"]["covered_days"] == 1  # 06-12 only
+    assert periods["2026-07-27"]["covered_days"] == 2  # 07-29 and 07-31
+
+
+def test_trends_chart_breaks_its_lines_at_a_hole_and_hatches_it(client):
+    html = client.get("/trends?q=降息&interval=week&from=2026-05-18&to=2026-08-23").get_data(as_text=True)
+    points = re.findall(r'<a class="trend-point[^"]*" href="[^"]*from=([\d-]+)', html)
+    assert EMPTY_WEEK[0] not in points and "2026-06-08" in points  # no dot at zero where there is no data
+    gap = re.search(rf'<rect class="trend-gap"[^>]*aria-label="{EMPTY_WEEK[0]} 至 05-31：无数据：档案中没有这段时间的文章"', html)
+    assert gap is not None
+    table = html.split('class="trends-table"', 1)[1]
+    assert re.search(rf"{EMPTY_WEEK[0]} 至 05-31</th><td colspan=\"2\">无数据", table)
+    assert "06-08 至 06-14 <span class=\"muted\">（仅 1/7 天有数据）</span>" in table
+
+
+def test_the_timeline_hatches_the_days_the_archive_lacks(client):
+    html = client.get("/?q=降息").get_data(as_text=True)
+    wide = re.search(r'<figure class="timeline for-wide">(.*?)</figure>', html, re.DOTALL).group(1)
+    assert "按周分布" in wide and "档案缺失的天数" in wide
+    empty = re.search(rf'<rect class="bar-gap is-empty"[^>]*height="84\.0"[^>]*aria-label="{EMPTY_WEEK[0]} 至 {EMPTY_WEEK[1]}：无数据',
+                      wide)
+    assert empty is not None
+    assert f'data-from="{EMPTY_WEEK[0]}"' not in wide  # and no bar to click
+    # A week with one day of posts (06-12) is hatched six sevenths of the way down.
+    assert re.search(r'<rect class="bar-gap"[^>]*height="72\.0"[^>]*aria-label="2026-06-08 至 2026-06-14：仅 1/7 天有数据"',
+                     wide)
+
+
+def test_the_last_24_hours_are_counted_by_the_hour(client, engine):
+    from finsearch.search import make_request
+    html = client.get("/").get_data(as_text=True)
+    last_day = re.search(r'<a href="(/\?from=[^"]+)"[^>]*>近24小时</a>', html).group(1).replace("&amp;", "&")
+    page = client.get(last_day).get_data(as_text=True)
+    wide = re.search(r'<figure class="timeline for-wide">(.*?)</figure>', page, re.DOTALL).group(1)
+    assert "按小时分布" in wide
+    bars = re.findall(r'data-from="([\dT:-]+)" data-to="([\dT:-]+)" aria-label="[^"：]*：(\d+) 篇', wide)
+    assert len(bars) >= 10
+    for start, end, count in bars:
+        assert start.endswith(":00") and end.endswith(":59") and start[:13] == end[:13]  # one hour each
+        assert int(count) == engine.search(make_request("", start, end)).articles
+    narrow = re.search(r'<figure class="timeline for-narrow">(.*?)</figure>', page, re.DOTALL).group(1)
+    assert re.search(r"按\d?小时分布", narrow)
+
+
+def test_a_term_dwarfed_by_another_gets_a_scale_of_its_own(client):
+    url = "/trends?q=银行&q=降息&mode=share&from=2026-05-01"
+    html = client.get(url).get_data(as_text=True)
+    assert html.count('<figure class="trend-chart trend-panel') == 2
+    axes = re.findall(r'<svg class="trend-axis".*?</svg>', html, re.DOTALL)
+    assert [re.findall(r">([\d.]+%)</text>", axis)[-1] for axis in axes] == ["10%", "2%"]  # each its own top
+    shared = client.get(url + "&scale=shared").get_data(as_text=True)
+    assert shared.count("<figure class=\"trend-chart\">") == 1 and "trend-panel" not in shared
+    assert "分开绘制，各用各的刻度" in shared

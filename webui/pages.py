@@ -27,10 +27,12 @@ from finsearch.search import (
     MAX_PAGE,
     MAX_QUERY_CHARS,
     SearchError,
+    SearchRequest,
     Sort,
     export_columns,
     page_label,
 )
+from finsearch.search.coverage import Coverage
 from finsearch.webui import feed as atom
 from finsearch.webui import timeline
 from finsearch.webui.state import SearchState, require_known, unknown_params
@@ -142,9 +144,8 @@ def search():
             categories=_facet(result.facets.categories, state.categories, state.toggle_category,
                               category_labels()),
             papers=_facet(result.facets.papers, state.papers, state.toggle_paper),
-            timeline=timeline.build(service().engine().day_counts(request_), _day(request_.date_from),
-                                    _day(request_.date_to)),
-            bar_href=lambda bar: search_url(state.but(date_from=bar.start.isoformat(), date_to=bar.end.isoformat())),
+            timeline=_timeline(request_),
+            bar_href=lambda bar: search_url(state.but(date_from=bar.start_param, date_to=bar.end_param)),
             pages=_pagination(state, result),
             first_number=(request_.page - 1) * request_.page_size + 1,
             alias_notice=_alias_notice(state, result),
@@ -325,6 +326,31 @@ def _chips(state: SearchState) -> list[Chip]:
 
 def _day(bound: dt.date | None) -> dt.date | None:
     return bound.date() if isinstance(bound, dt.datetime) else bound
+
+
+def _timeline(request: SearchRequest) -> timeline.Timelines | None:
+    """The hits over time: by hours for a date filter of a day or two (近24小时), else by days and up."""
+    engine, coverage = service().engine(), archive_coverage()
+    start, end = request.date_from, request.date_to
+    if timeline.is_short(start, end, service().stats().last_date):
+        assert start is not None  # is_short needs a start
+        first = start if isinstance(start, dt.datetime) else dt.datetime.combine(start, dt.time())
+        last = (None if end is None else end if isinstance(end, dt.datetime)
+                else dt.datetime.combine(end, dt.time(23, 59)))
+        return timeline.build_hours(engine.hour_counts(request), first, last, coverage)
+    return timeline.build(engine.day_counts(request), _day(start), _day(end), coverage)
+
+
+def archive_coverage() -> Coverage:
+    """The days the index has posts for (the timeline draws the others as no data), once per index version."""
+    engine = service().engine()
+    version = engine.version()
+    cached = current_app.extensions.get("finsearch.coverage")
+    if cached is None or cached[0] != version:
+        days = engine.day_counts(SearchRequest(sort=Sort.NEWEST))
+        cached = (version, Coverage.of_days(dt.date.fromisoformat(day.value) for day in days))
+        current_app.extensions["finsearch.coverage"] = cached
+    return cached[1]
 
 
 def _ranges(state: SearchState) -> list[RangeLink]:

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("trends", __name__)
 
 MODES = {"count": "篇数", "share": "占比"}
+SHARED_SCALE = "shared"
 TREND_PARAMS = {"q", "from", "to", "category", "paper", "interval"}
 SUGGEST_PARAMS = {"q", "limit"}
 DEFAULT_SUGGESTIONS = 8
@@ -76,6 +77,7 @@ class TrendState:
     papers: tuple[str, ...] = ()
     interval: str = ""  # "": chosen from the span
     mode: str = "count"
+    scale: str = ""  # "shared": one scale for every term, even when one dwarfs another
 
     @classmethod
     def from_args(cls, args, keep_empty: bool) -> TrendState:
@@ -86,18 +88,19 @@ class TrendState:
                    date_from=(args.get("from") or "").strip(), date_to=(args.get("to") or "").strip(),
                    categories=many("category"), papers=many("paper"),
                    interval=(args.get("interval") or "").strip().lower(),
-                   mode=(args.get("mode") or "count").strip().lower())
+                   mode=(args.get("mode") or "count").strip().lower(),
+                   scale=(args.get("scale") or "").strip().lower())
 
-    def params(self, with_mode: bool = True) -> list[tuple[str, str]]:
+    def params(self, with_display: bool = True) -> list[tuple[str, str]]:
         pairs = [("q", t) for t in self.terms] + [("from", self.date_from), ("to", self.date_to)]
         pairs += [("category", c) for c in self.categories] + [("paper", p) for p in self.papers]
         pairs += [("interval", self.interval)]
-        if with_mode:
-            pairs += [("mode", self.mode if self.mode != "count" else "")]
+        if with_display:  # how the page draws it: not the data's
+            pairs += [("mode", self.mode if self.mode != "count" else ""), ("scale", self.scale)]
         return [(k, v) for k, v in pairs if v]
 
-    def url(self, endpoint: str, with_mode: bool = True, **changes) -> str:
-        query = urlencode(replace(self, **changes).params(with_mode))
+    def url(self, endpoint: str, with_display: bool = True, **changes) -> str:
+        query = urlencode(replace(self, **changes).params(with_display))
         return url_for(endpoint) + (f"?{query}" if query else "")
 
     def result(self) -> TrendResult:
@@ -135,16 +138,18 @@ def page():
     if any(not value.strip() for _, value in request.args.items(multi=True)):
         # The form sends its five boxes and every option, empty or not: the address keeps what was asked.
         return redirect(state.url("trends.page"))
-    error, result, chart = "", None, None
+    error, result, charts = "", None, None
     if state.terms:
         try:
             result = state.result()
-            chart = trend_chart.build(result, state.mode == "share", state.search_href, state.search_href)
+            charts = trend_chart.build(result, state.mode == "share", state.search_href, state.search_href,
+                                       shared_scale=state.scale == SHARED_SCALE)
         except SearchError as problem:
             error = str(problem)
     service = current_app.extensions["finsearch"]
     context = {
-        "trend": state, "result": result, "chart": chart, "error": error, "stats": service.stats(),
+        "trend": state, "result": result, "charts": charts, "error": error, "stats": service.stats(),
+        "own_scale_ratio": trend_chart.OWN_SCALE_RATIO,
         "boxes": list(state.terms[:MAX_TERMS]) + [""] * (MAX_TERMS - len(state.terms[:MAX_TERMS])),
         "intervals": [("", "自动")] + [(i.value, f"按{INTERVAL_NAMES[i]}") for i in Interval],
         "modes": MODES, "period_text": trend_chart.period_text, "interval_names": INTERVAL_NAMES,
