@@ -8,6 +8,7 @@ whatever the number of hits.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import math
 import re
@@ -50,8 +51,9 @@ from finsearch.search.evaluate import IndexView, evaluate
 from finsearch.search.headline import headline
 from finsearch.search.query import WORD_FIELD_OF_GRAM, ParsedQuery, parse_query
 from finsearch.search.snippets import highlight_html, match_spans, snippet_html
+from finsearch.search.spelling import corrections
 from finsearch.search.stories import near_stories
-from finsearch.search.suggest import Completion, Vocabulary
+from finsearch.search.suggest import Completion, Vocabulary, found_together
 from finsearch.search.trends import TrendRequest, TrendResult, count_trends
 from finsearch.search.types import (
     MAX_PAGE,
@@ -331,7 +333,19 @@ class SearchEngine:
         vocabulary = self._vocabulary
         if vocabulary is None or vocabulary[0] != generation:
             vocabulary = self._build_vocabulary(generation, stale=vocabulary)
-        return vocabulary[1].suggest(text, limit)
+        return vocabulary[1].suggest(text, limit, self._found_together)
+
+    def _found_together(self, head: str, words: list[str]) -> list[int]:
+        """How many posts the search for `head` finds that hold each of `words` (suggestions rank
+        the completions of the word being typed by the words typed before it)."""
+        with self._lock:
+            self._current()
+            try:
+                parsed = parse_query(head, self._aliases)
+            except SearchError:
+                return [0] * len(words)
+            docs, _ = self._matches(parsed.query, Sort.NEWEST)
+            return found_together(self._opened_view(), docs, words)
 
     def _build_vocabulary(self, generation, stale):
         """One build at a time, outside the search lock (it takes seconds on a large index, and
@@ -347,9 +361,9 @@ class SearchEngine:
             if current is not None and current[0] == generation:
                 return current
             try:
-                ix, _ = store.open_current(self.root)
+                ix, build = store.open_current(self.root)
                 with ix.reader() as reader:
-                    built = (generation, Vocabulary.build(reader))
+                    built = (generation, Vocabulary.build(reader, _stock_pairs(build)))
             except Exception:  # e.g. the index was swapped meanwhile: try again next time
                 if stale is None:
                     raise
@@ -446,7 +460,7 @@ class SearchEngine:
             reader = self._searcher.reader()
             self._view = IndexView(self._searcher, whoosh_format.reader_live_docs(reader), WORD_FIELD_OF_GRAM)
             self._table = _FacetTable.build(self._view)
-            self._aliases = AliasTable.build(shipped_groups(), [*shipped_stocks(), *stock_names.pairs(self._build)])
+            self._aliases = AliasTable.build(shipped_groups(), _stock_pairs(self._build))
             self._table_generation = generation
         return self._searcher, self._table
 
@@ -471,7 +485,9 @@ class SearchEngine:
             docs, _ = self._matches(parsed.query, Sort.NEWEST)  # unscored: only counted
             in_dates, in_categories, in_papers = self._filter_masks(table, docs, request)
             return int((in_dates & in_categories & in_papers).sum())
-        return suggestions(request.query, request.literal, self._aliases, count)
+        vocabulary = self._vocabulary  # the suggestions' (built in the background): none yet, no spelling
+        correct = functools.partial(corrections, vocabulary[1]) if vocabulary else None
+        return suggestions(request.query, request.literal, self._aliases, count, correct)
 
     @staticmethod
     def _date_mask(table: _FacetTable, docs: np.ndarray, request: SearchRequest) -> np.ndarray:
@@ -575,6 +591,11 @@ def key_terms(title: str, body: str, reader, min_documents: int = 2, count: int 
             scored.append((tf * math.log(documents / df), word))
     scored.sort(key=lambda pair: (-pair[0], pair[1]))
     return tuple(word for _, word in scored[:count])
+
+
+def _stock_pairs(build: Path) -> list[tuple[str, str]]:
+    """(name, code) of the shipped stock table and of the build's archive: aliases and suggestions."""
+    return [*shipped_stocks(), *stock_names.pairs(build)]
 
 
 def _story_leaders(stories: np.ndarray, by_story_rank: np.ndarray, is_live: np.ndarray) -> np.ndarray:

@@ -171,9 +171,10 @@ class IndexView:
         return self._lengths[fieldname]
 
 
-def evaluate(view: IndexView, q: wq.Query, scored: bool = True) -> Matches:
-    """Every live document matching `q`, ascending, with its score (zeros if not `scored`)."""
-    return _Evaluation(view).run(q, None, scored)
+def evaluate(view: IndexView, q: wq.Query, scored: bool = True, within: np.ndarray | None = None) -> Matches:
+    """Every live document matching `q` (among `within`, sorted docnums, if given), ascending, with
+    its score (zeros if not `scored`)."""
+    return _Evaluation(view).run(q, within, scored)
 
 
 class _Evaluation:

@@ -163,3 +163,38 @@ def test_the_trends_chart_breaks_at_a_hole(open_page, server, screen):
         > box["x"] + box["width"]) for segment in segments)  # no line across it either
     page.locator("figure.trend-chart").first.scroll_into_view_if_needed()
     _shot(page, f"newsroom-trends-gaps-{screen}")
+
+
+# -- 4. suggestions: the words typed before, codes, and a misspelling --------------------------------
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_suggestions_follow_what_was_typed(open_page, server, screen):
+    page = open_page(SCREENS[screen])
+    page.goto(server + "/")
+    box = page.locator("#q")
+    box.click()
+    page.keyboard.type("央行 降")
+    options = page.locator("#q-suggestions [role=option] .suggestion-text")
+    options.first.wait_for()
+    shown = options.all_inner_texts()
+    assert shown[0] == "央行 降息" and "央行 降准" in shown and shown.index("央行 降准") < shown.index("央行 降雨")
+    _shot(page, f"newsroom-suggest-context-{screen}")
+    box.fill("")
+    page.keyboard.type("6005")
+    moutai = page.locator("#q-suggestions [role=option]", has_text="600519")
+    moutai.wait_for()
+    assert moutai.locator(".suggestion-label").inner_text() == "贵州茅台"
+    _shot(page, f"newsroom-suggest-code-{screen}")
+    moutai.dispatch_event("mousedown")
+    page.wait_for_url("**/?q=600519")
+    assert page.locator(".hit").count() == 2 and "贵州茅台" in page.locator("#alias-notice").inner_text()
+
+
+def test_a_misspelling_offers_the_word_meant_first(open_page, server):
+    page = open_page(WIDE)
+    page.goto(f"{server}/?q={quote('供应练金融')}")
+    first = page.locator("#suggestions a.try-query").first
+    assert first.inner_text() == "供应链金融"
+    first.click()
+    page.wait_for_selector(".hit")
+    assert page.input_value("#q") == "供应链金融" and page.locator(".hit mark").first.inner_text() == "供应链金融"

@@ -268,3 +268,47 @@ def test_a_term_dwarfed_by_another_gets_a_scale_of_its_own(client):
     shared = client.get(url + "&scale=shared").get_data(as_text=True)
     assert shared.count("<figure class=\"trend-chart\">") == 1 and "trend-panel" not in shared
     assert "分开绘制，各用各的刻度" in shared
+
+
+# -- 4. suggestions that know what was typed before, pinyin, codes and misspellings ------------------
+
+def _suggested(client, text: str) -> list[dict]:
+    return _json(client.get("/api/suggest", query_string={"q": text}))
+
+
+def test_suggestions_rank_by_the_words_typed_before(client):
+    words = [s["word"] for s in _suggested(client, "央行 降")]
+    assert words[0] == "降息" and "降准" in words
+    assert words.index("降准") < words.index("降雨") and words.index("降息") < words.index("降至")
+    alone = [s["word"] for s in _suggested(client, "降")]
+    assert alone.index("降雨") < alone.index("降息")  # without 央行, the more frequent word comes first
+    assert _suggested(client, "央行 降")[0]["text"] == "央行 降息"
+
+
+def test_suggestions_by_full_pinyin_and_by_code_prefix(client):
+    ningde = _suggested(client, "ningde")
+    assert "宁德时代" in [s["word"] for s in ningde] and all(s["by"] == "pinyin" for s in ningde)
+    assert "银行" in [s["word"] for s in _suggested(client, "yinhang")]
+    codes = _suggested(client, "6005")
+    moutai = next(s for s in codes if s["word"] == "600519")
+    assert moutai == {"text": "600519", "word": "600519", "count": 2, "by": "code", "label": "贵州茅台"}
+    assert all(s["word"].startswith("6005") and s["label"] for s in codes)
+
+
+def test_a_misspelt_query_that_finds_nothing_offers_the_word_meant(client):
+    data = _json(client.get("/api/search?q=供应练金融"))
+    assert data["total"] == 0
+    assert data["suggestions"][0] == {"query": "供应链金融", "literal": False, "articles": 1,
+                                      "reason": "纠正「供应练金融」"}
+    html = client.get("/?q=供应练金融").get_data(as_text=True)
+    first = html.split('id="suggestions"', 1)[1]
+    assert re.search(r'<a class="try-query" href="[^"]*">供应链金融</a>', first.split("</a>", 1)[0] + "</a>")
+    words = _json(client.get("/api/search?q=美连储 加息"))["suggestions"][0]
+    assert (words["query"], words["reason"]) == ("美联储 加息", "纠正「美连储」")
+
+
+def test_misspellings_first_suggestion_precision_is_at_least_0_9(engine):
+    from benchmarks.spelling import measure, precision, read_misspellings
+    outcomes = measure(engine, read_misspellings())
+    assert len(outcomes) >= 100 and not [o.typo for o in outcomes if o.found]  # each finds nothing
+    assert precision(outcomes) >= 0.9, [(o.typo, o.offered, o.meant) for o in outcomes if not o.right]

@@ -2,7 +2,7 @@
 
     /trends?q=A&q=B&from=&to=&category=&paper=&interval=day|week|month&mode=count|share
     /api/trends?<the same but mode>   -> search.trends_to_json
-    /api/suggest?q=供应&limit=8        -> [{"text", "word", "count", "by"}], most useful first
+    /api/suggest?q=供应&limit=8        -> [{"text", "word", "count", "by", "label"}], most useful first
 
 The page ignores empty term boxes (its form has five); the API refuses an empty term.
 """
