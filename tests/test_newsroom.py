@@ -312,3 +312,81 @@ def test_misspellings_first_suggestion_precision_is_at_least_0_9(engine):
     outcomes = measure(engine, read_misspellings())
     assert len(outcomes) >= 100 and not [o.typo for o in outcomes if o.found]  # each finds nothing
     assert precision(outcomes) >= 0.9, [(o.typo, o.offered, o.meant) for o in outcomes if not o.right]
+
+
+# -- proximity: 茅台 NEAR/5 提价, "茅台 提价"~5 ----------------------------------------------------------
+
+NEAR_PAIRS = [("央行", "逆回购"), ("美联储", "降息"), ("原油", "期货"), ("黄金", "美元"), ("SpaceX", "涨幅"),
+              ("人民币", "中间价"), ("特朗普", "关税"), ("A股", "成交额")]
+DISTANCES = [0, 2, 5, 12]
+
+
+def _unit_positions(text: str) -> list[tuple[str, int]]:
+    """The units of literal matching in `text` with their places: one after another, and a place more
+    where anything but white space (a punctuation mark) stands between two units."""
+    from finsearch.analysis import fold
+    from finsearch.analysis.normalize import UNIT
+    folded, units, place, end = fold(text), [], -1, None
+    for unit in UNIT.finditer(folded):
+        place += 1 if end is None or not folded[end:unit.start()].strip() else 2
+        units.append((unit.group(), place))
+        end = unit.end()
+    return units
+
+
+def _occurrences(units: list[tuple[str, int]], term: list[str]) -> list[tuple[int, int]]:
+    """(first place, last place) of each run of `term`'s units, one right after another."""
+    found = []
+    for i in range(len(units) - len(term) + 1):
+        window = units[i:i + len(term)]
+        if [u for u, _ in window] == term and all(b[1] - a[1] == 1 for a, b in zip(window, window[1:])):
+            found.append((window[0][1], window[-1][1]))
+    return found
+
+
+def _units_between(a: tuple[int, int], b: tuple[int, int]) -> int:
+    if b[0] > a[1]:
+        return b[0] - a[1] - 1
+    if a[0] > b[1]:
+        return a[0] - b[1] - 1
+    return 0  # overlapping
+
+
+def test_proximity_finds_exactly_the_posts_where_the_words_stand_that_near(engine, archive_posts):
+    """Against a ground truth read from the posts' text: both words in the title, or both in the body,
+    with at most N units between them, in either order."""
+    from finsearch.analysis import fold
+    from finsearch.analysis.normalize import UNIT
+    from finsearch.search import SearchRequest
+    fields = {post.id: [_unit_positions(post.title), _unit_positions("\n".join(post.paragraphs))]
+              for post in archive_posts}
+    seen_gaps: set[int] = set()
+    for first, second in NEAR_PAIRS:
+        terms = [[u.group() for u in UNIT.finditer(fold(word))] for word in (first, second)]
+        gaps = {}  # post -> the fewest units between the two words in one field
+        for post_id, texts in fields.items():
+            closest = [_units_between(a, b) for units in texts
+                       for a in _occurrences(units, terms[0]) for b in _occurrences(units, terms[1])]
+            if closest:
+                gaps[post_id] = min(closest)
+        for distance in DISTANCES:
+            truth = {post_id for post_id, gap in gaps.items() if gap <= distance}
+            for query in (f"{first} NEAR/{distance} {second}", f'"{second} {first}"~{distance}'):
+                found = {hit.id for hit in engine.iter_hits(SearchRequest(query=query, literal=True))}
+                assert found == truth, (query, sorted(found - truth)[:3], sorted(truth - found)[:3])
+        assert gaps, (first, second)
+        seen_gaps |= set(gaps.values())
+    assert min(seen_gaps) == 0 and max(seen_gaps) > max(DISTANCES)  # near and far posts both tested
+
+
+def test_proximity_is_in_the_api_cli_and_highlighted(client, index_dir):
+    data = _json(client.get("/api/search", query_string={"q": "美联储 NEAR/0 降息"}))
+    assert data["articles"] == 1 and data["expanded"] == []  # proximity searches what was typed
+    snippet = data["hits"][0]["snippet"]
+    assert "<mark>美联储</mark><mark>降息</mark>" in snippet
+    assert _json(client.get("/api/search", query_string={"q": '"降息 美联储"~0'}))["articles"] == 1
+    wider = _json(client.get("/api/search", query_string={"q": "美联储 NEAR/30 降息"}))["articles"]
+    both = _json(client.get("/api/search", query_string={"q": "美联储 降息"}))["articles"]
+    assert 1 < wider < both
+    done = finsearch("search", "美联储 NEAR/0 降息", "--index", index_dir, "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["articles"] == 1
