@@ -198,3 +198,38 @@ def test_a_misspelling_offers_the_word_meant_first(open_page, server):
     first.click()
     page.wait_for_selector(".hit")
     assert page.input_value("#q") == "供应链金融" and page.locator(".hit mark").first.inner_text() == "供应链金融"
+
+
+# -- the article: step through the matches, copy a citation ------------------------------------------
+
+ARTICLE = "202606303787107447"  # 东财滚动 美日欧央行转向带来多重风险: six matches of 央行
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_article_steps_through_its_matches_and_copies_a_citation(open_page, server, screen):
+    page = open_page(SCREENS[screen], permissions=["clipboard-read", "clipboard-write"])
+    page.goto(f"{server}/articles/{ARTICLE}?q={quote('央行')}")
+    marks = page.locator(".article mark")
+    total = marks.count()
+    assert total == 6 and page.locator("#article-matches").inner_text().startswith("本文 6 处匹配")
+    place = page.locator(".match-place")
+    page.click(".match-next")
+    assert place.inner_text() == "第 1/6 处"
+    page.click(".match-next")
+    assert place.inner_text() == "第 2/6 处"
+    current = page.locator(".article mark.is-current")
+    assert current.count() == 1 and current.evaluate("m => m === document.querySelectorAll('.article mark')[1]")
+    assert current.evaluate("m => { const r = m.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }")
+    _shot(page, f"newsroom-article-matches-{screen}")
+    page.click(".match-prev")
+    page.click(".match-prev")
+    assert place.inner_text() == "第 6/6 处"  # before the first: the last
+
+    expected = json.loads(page.request.get(f"{server}/api/articles/{ARTICLE}").text())["citation"]
+    assert expected == ("「美日欧央行转向带来多重风险」，东财滚动，2026-06-30 07:59，"
+                        "http://finance.eastmoney.com/a/202606303787107447.html")
+    page.click(".cite-copy")
+    page.wait_for_function("document.querySelector('.cite-copy').textContent === '已复制'")
+    assert page.evaluate("navigator.clipboard.readText()") == expected
+    page.locator(".cite-copy").scroll_into_view_if_needed()
+    _shot(page, f"newsroom-article-cite-{screen}")

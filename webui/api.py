@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 
 from finsearch.search import SearchError, result_to_json, stats_to_json
+from finsearch.webui.pages import citation
 from finsearch.webui.state import SearchState, require_known
 
 bp = Blueprint("api", __name__)
@@ -51,6 +52,7 @@ def article(article_id: str):
         "tags": list(found.tags),
         "paper": found.paper,
         "url": found.url,
+        "citation": citation(found),
         "paragraphs": list(found.paragraphs),
         "truncated": found.truncated,
         # how many matches of q the page marks (null without q)

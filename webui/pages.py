@@ -26,6 +26,7 @@ from finsearch.search import (
     EXPORTERS,
     MAX_PAGE,
     MAX_QUERY_CHARS,
+    Article,
     SearchError,
     SearchRequest,
     Sort,
@@ -175,8 +176,15 @@ def article(article_id: str):
         matches=engine.match_count(found, query, state.is_literal) if query.strip() else None,
         first_match_id=FIRST_MATCH_ID, category_labels=category_labels(),
         same_story=engine.same_story(found.id), related=engine.related(found.id),
-        original=found.url if is_web_url(found.url) else "",
+        original=found.url if is_web_url(found.url) else "", citation=citation(found),
         back_href=search_url(state), stats=service().stats())
+
+
+def citation(article: Article) -> str:
+    """「标题」，报刊，2026-08-05 07:55，link: what 复制引用 copies (the original's link, else this page's)."""
+    link = article.url if is_web_url(article.url) else url_for("pages.article", article_id=article.id, _external=True)
+    parts = [f"「{article.headline or article.title}」", article.paper, article.date.strftime("%Y-%m-%d %H:%M"), link]
+    return "，".join(part for part in parts if part)
 
 
 def _mark_first(fragments: list[str]) -> list[str] | None:
