@@ -229,7 +229,7 @@ def test_article_steps_through_its_matches_and_copies_a_citation(open_page, serv
     assert expected == ("「美日欧央行转向带来多重风险」，东财滚动，2026-06-30 07:59，"
                         "http://finance.eastmoney.com/a/202606303787107447.html")
     page.click(".cite-copy")
-    page.wait_for_function("document.querySelector('.cite-copy').textContent === '已复制'")
+    page.locator(".cite-copy", has_text="已复制").wait_for()
     assert page.evaluate("navigator.clipboard.readText()") == expected
     page.locator(".cite-copy").scroll_into_view_if_needed()
     _shot(page, f"newsroom-article-cite-{screen}")
