@@ -33,14 +33,17 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; }
 
 # Static checks, run first by `make test` (and so by CI); `make lint` alone for developers.
-# mypy needs the installed layout (finsearch.search is search/ …): a tree of links gives it that.
+# mypy and the import contract need the installed layout (finsearch.search is search/ …): a tree
+# of links gives it that (folders copied, files linked: the contract's graph walks real folders).
 TYPECHECK := build/typecheck
+STAGES := analysis storage indexer search webui
 lint: setup
-	$(BIN)/ruff check analysis indexer search webui finsearch tests benchmarks
+	$(BIN)/ruff check $(STAGES) finsearch tests benchmarks
 	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)/finsearch
 	ln -s $(CURDIR)/finsearch/*.py $(TYPECHECK)/finsearch/
-	for stage in analysis indexer search webui; do ln -s $(CURDIR)/$$stage $(TYPECHECK)/finsearch/$$stage; done
+	for stage in $(STAGES); do cp -rs $(CURDIR)/$$stage $(TYPECHECK)/finsearch/$$stage; done
 	cd $(TYPECHECK) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p finsearch
+	cd $(TYPECHECK) && $(CURDIR)/$(BIN)/lint-imports --no-cache --no-logo $(CURDIR)/pyproject.toml
 
 # pytest exits 5 when it collected no tests: a failure, said as such.
 test: setup browser lint

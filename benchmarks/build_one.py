@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(args.index)
     if args.engine == "engine":
         from finsearch.indexer.build import build_index, default_procs
-        from finsearch.indexer.store import current_build
+        from finsearch.storage.generations import current_build
         started = time.perf_counter()
         report = build_index(args.archive, args.index, procs=args.procs, progress=False)
         seconds = time.perf_counter() - started

@@ -37,8 +37,8 @@ def reindex(archive: Path, index: Path, crash_at: str | None = None) -> int:
 
 def documents(index: Path) -> set[str]:
     """The ids of the live documents of the current generation."""
-    from finsearch.indexer import store
-    from finsearch.indexer.schema import ID_FIELD
+    from finsearch.storage import generations as store
+    from finsearch.storage.schema import ID_FIELD
     ix, _ = store.open_current(index)
     with ix.reader() as reader:
         ids = list(reader.column_reader(ID_FIELD))
@@ -54,8 +54,9 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
     args = parser.parse_args()
-    from finsearch.indexer import build_index, store
+    from finsearch.indexer import build_index
     from finsearch.indexer.ingest import find_posts
+    from finsearch.storage import generations as store
 
     source = ensure_corpus(args.corpus, args.work, args.shared) if args.corpus else (args.archive or REPO / "data" / "posts")
     base = args.work / "crash-matrix"

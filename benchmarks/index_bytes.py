@@ -98,8 +98,8 @@ class _Field:
 
 def whoosh_breakdown(root: Path) -> dict:
     """The engine's current index generation under `root`, broken down (see the module's doc)."""
-    from finsearch.indexer.store import open_current
-    from finsearch.indexer.whoosh_format import fs1_terms
+    from finsearch.storage.generations import open_current
+    from finsearch.storage.whoosh_format import fs1_terms
 
     ix, build = open_current(root)
     fields: dict[str, _Field] = defaultdict(_Field)
@@ -154,7 +154,7 @@ def _walk_terms(segment, pst_file_bytes: int, fields: dict[str, _Field]) -> None
     """One pass over a segment's term dictionary: the exact counts, and the samples."""
     from whoosh.codec.whoosh3 import W3TermInfo
 
-    from finsearch.indexer import whoosh_format
+    from finsearch.storage import whoosh_format
 
     # Probability proportional to bytes: a term is sampled each time the running byte count
     # of the segment's postings passes the next multiple of the step.
@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tantivy", type=Path, default=None, help="a tantivy index folder to break down too")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the tables")
     args = ap.parse_args(argv)
-    from finsearch.indexer.store import IndexMissing
+    from finsearch.storage.generations import IndexMissing
     try:
         reports = [whoosh_breakdown(args.root)]
     except IndexMissing as error:

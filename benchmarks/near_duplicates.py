@@ -23,8 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finsearch.indexer.near_duplicates import decode, signature
-from finsearch.indexer.schema import story_key
+from finsearch.analysis.near_duplicates import decode, signature, story_key
 from finsearch.search import stories
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "wire-2026.jsonl.gz"

@@ -103,7 +103,7 @@ def _rare_word(engine, baseline, reader) -> str:
 
 
 def make_mix(engine, baseline, engine_root: Path) -> tuple[list[Kind], dict]:
-    from finsearch.indexer.store import open_current
+    from finsearch.storage.generations import open_current
     ix, _ = open_current(engine_root)
     with ix.reader() as reader:
         date_from, date_to = _date_range(reader)

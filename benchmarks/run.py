@@ -246,7 +246,7 @@ def index_usable(engine: str, path: Path) -> bool:
     """Whether the index exists and has the fields today's code expects (the schema evolves)."""
     from whoosh import index as whoosh_index
     if engine == "engine":
-        from finsearch.indexer.schema import make_schema
+        from finsearch.storage.schema import make_schema
         path = path / "current"
     else:
         from benchmarks.baseline import make_schema

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from finsearch.analysis import fold, words
+from finsearch.analysis.near_duplicates import title_key
 from finsearch.indexer import build_index
-from finsearch.indexer.schema import title_key
 from finsearch.search import SearchEngine, SearchRequest
 
 REPO = Path(__file__).resolve().parents[1]

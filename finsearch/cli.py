@@ -266,8 +266,7 @@ def run_rollback(args) -> int:
 
 
 def run_replicate(args) -> int:
-    from finsearch.indexer.replicate import replicate
-    from finsearch.indexer.store import now_iso
+    from finsearch.indexer import now_iso, replicate
     source, dest = args.source.expanduser(), args.dest.expanduser()
     with _json_failure("replicate", dest, args.json):
         report = replicate(source, dest)
@@ -290,8 +289,7 @@ def _json_failure(command: str, root: Path, as_json: bool) -> Iterator[None]:
         yield
     except Exception as error:
         if as_json:
-            from finsearch.indexer import failure
-            from finsearch.indexer.store import now_iso
+            from finsearch.indexer import failure, now_iso
             print(json.dumps({**failure(command, error), "index": str(root), "timestamp": now_iso()},
                              ensure_ascii=False))
         raise
@@ -299,7 +297,7 @@ def _json_failure(command: str, root: Path, as_json: bool) -> Iterator[None]:
 
 def _print_report(report, counts: dict, as_json: bool, summary: str) -> None:
     """Every bad post by file and reason, then the summary (or all of it as one JSON object)."""
-    from finsearch.indexer.store import now_iso
+    from finsearch.indexer import now_iso
     problems = sorted(report.problems, key=lambda p: (not p.skipped, p.path))
     if as_json:
         print(json.dumps({"ok": True, "timestamp": now_iso(), "index": str(report.index), **counts,

@@ -7,10 +7,11 @@ ingest (files -> Post) -> clean (body -> paragraphs) -> schema (Post -> document
 from finsearch.indexer.build import BuildFailed, BuildReport, build_index
 from finsearch.indexer.guard import DEFAULT_MAX_DELETE_PERCENT, RunRefused, failure
 from finsearch.indexer.ingest import Post, Problem, read_archive
-from finsearch.indexer.store import IndexBusy, IndexIncompatible, IndexMissing, NothingToRollBack, resolve_root
-from finsearch.indexer.store import rollback_index as rollback
+from finsearch.indexer.replicate import ReplicaReport, replicate
 from finsearch.indexer.update import ReindexReport, reindex
+from finsearch.storage import IndexBusy, IndexIncompatible, IndexMissing, NothingToRollBack, now_iso, resolve_root
+from finsearch.storage import rollback_index as rollback
 
 __all__ = ["DEFAULT_MAX_DELETE_PERCENT", "BuildFailed", "BuildReport", "IndexBusy", "IndexIncompatible", "IndexMissing",
-           "NothingToRollBack", "Post", "Problem", "ReindexReport", "RunRefused", "build_index", "failure",
-           "read_archive", "reindex", "resolve_root", "rollback"]
+           "NothingToRollBack", "Post", "Problem", "ReindexReport", "ReplicaReport", "RunRefused", "build_index",
+           "failure", "now_iso", "read_archive", "reindex", "replicate", "resolve_root", "rollback"]

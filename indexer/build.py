@@ -26,13 +26,12 @@ from typing import Any, TextIO
 from tqdm import tqdm
 from whoosh import index as whoosh_index
 
+from finsearch import storage
 from finsearch.analysis.segmenter import segmenter
-from finsearch.indexer import guard, stock_names, store, whoosh_format
+from finsearch.indexer import guard
+from finsearch.indexer.document import stock_names_of, to_document
 from finsearch.indexer.ingest import Problem, ProblemCounts, claim_id, find_posts, path_order, read_post
-from finsearch.indexer.merge import MAX_SEGMENT_DOCS
-from finsearch.indexer.schema import PATH, make_schema, to_document
-from finsearch.indexer.whoosh_format import SegmentWriterBase
-from finsearch.indexer.writer import open_writer
+from finsearch.storage import MAX_SEGMENT_DOCS, PATH, SegmentWriterBase, make_schema, open_writer
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +62,7 @@ def _step(name: str, started: float) -> Iterator[None]:
     """Name the step a failure happened in (a refusal or a busy index says so itself)."""
     try:
         yield
-    except (guard.RunRefused, store.IndexBusy, BuildFailed):
+    except (guard.RunRefused, storage.IndexBusy, BuildFailed):
         raise
     except Exception as error:
         raise BuildFailed(name, time.perf_counter() - started, error) from error
@@ -123,17 +122,17 @@ def build_index(archive: Path, root: Path, procs: int | None = None, progress: b
     """Index every post of `archive` into a new build and make it current.
 
     Searches keep using the previous build until the new one is complete.
-    Raises store.IndexBusy if another process is writing this index, and
+    Raises storage.IndexBusy if another process is writing this index, and
     guard.RunRefused (changing nothing) if the archive yields no readable post.
     The outcome, either way, is recorded in INDEX/last-run.json.
     """
     try:
-        with store.writer_lock(root):
+        with storage.writer_lock(root):
             report = build_locked(archive, root, procs, progress)
     except Exception as error:
-        store.record_outcome(root, guard.failure("index", error))
+        storage.record_outcome(root, guard.failure("index", error))
         raise
-    store.record_outcome(root, {"command": "index", "ok": True, "generation": report.generation,
+    storage.record_outcome(root, {"command": "index", "ok": True, "generation": report.generation,
                                 "indexed": report.indexed, "skipped": report.skipped,
                                 "recovered": report.recovered, "seconds": round(report.seconds, 2)})
     return report
@@ -148,22 +147,22 @@ def build_locked(archive: Path, root: Path, procs: int | None, progress: bool,
     """
     started = time.perf_counter()
     guard.check_archive(archive)
-    store.remove_stale_builds(root)  # what a killed run left behind
+    storage.remove_stale_builds(root)  # what a killed run left behind
     passed_over: list[Problem] = []  # links, FIFOs…: reported with the bad posts
     paths = find_posts(archive, passed_over)
     guard.check_has_posts(archive, len(paths))
-    build, generation = store.new_build_dir(root)
+    build, generation = storage.new_build_dir(root)
     try:
         report = _build_into(build, archive, root, paths, passed_over, procs, progress, replacing, max_delete,
                              started)
         report.generation = generation
         with _step("writing the manifest", started):
-            store.write_manifest(build, generation)
+            storage.write_manifest(build, generation)
     except BaseException:
-        store.discard(build)
+        storage.discard(build)
         raise
     with _step("publishing the new generation", started):
-        store.publish(root, build)
+        storage.publish(root, build)
     report.seconds = time.perf_counter() - started
     log.info("indexed %d posts in %.1f s (%d recovered, %d skipped)",
              report.indexed, report.seconds, report.recovered, report.skipped)
@@ -177,7 +176,7 @@ def _build_into(build: Path, archive: Path, root: Path, paths: list[str], passed
         procs = max(1, min(default_procs(), len(paths) // POSTS_PER_EXTRA_PROC))
     log.info("indexing %d files from %s with %d process(es)", len(paths), archive, procs)
     segmenter()  # load jieba once, before the workers fork
-    whoosh_format.fast_paths()  # and decide (and warn) once which writer they use
+    storage.fast_paths()  # and decide (and warn) once which writer they use
     whoosh_index.create_in(str(build), make_schema())
     with (_step("reading, analysing and writing the posts", started),
           tqdm(total=len(paths), unit="post", desc="indexing", disable=not progress, mininterval=0.5) as bar):
@@ -193,7 +192,7 @@ def _build_into(build: Path, archive: Path, root: Path, paths: list[str], passed
         kept = {doc_id for doc_id, path in indexed if path not in dropped}
         guard.check_deletions(len(replacing - kept), len(replacing), max_delete)
     del indexed
-    store.crash_point("after-segments")
+    storage.crash_point("after-segments")
     with _step("committing the segments", started):
         ix = whoosh_index.open_dir(str(build))
         writer = open_writer(ix, **WRITER_OPTIONS)
@@ -206,7 +205,7 @@ def _build_into(build: Path, archive: Path, root: Path, paths: list[str], passed
             writer.commit(merge=False)
     with _step("writing the stock names", started):
         mentions = {path: pairs for _, path, pairs in _spilled(results) if pairs and path not in dropped}
-        stock_names.write(build, ix.latest_generation(), mentions)
+        storage.write_stock_names(build, ix.latest_generation(), mentions)
     for result in results:
         result.posts_file.unlink()
     return report
@@ -291,7 +290,7 @@ def _write_posts(ix, archive: Path, paths: list[str], advance: Callable[[int], o
         if writer is None:
             writer = _segment_writer(ix)
         writer.add_document(**to_document(read.post))
-        spill.write(json.dumps([read.post.id, read.post.path, stock_names.of_post(read.post)],
+        spill.write(json.dumps([read.post.id, read.post.path, stock_names_of(read.post)],
                                ensure_ascii=False) + "\n")
         if writer.held_postings > MAX_SEGMENT_POSTINGS or writer.doc_count() >= MAX_SEGMENT_DOCS:
             result.segments.append(writer.finish_segment())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from finsearch.indexer.store import IndexBusy
+from finsearch.storage import IndexBusy
 
 DEFAULT_MAX_DELETE_PERCENT = 5.0
 

@@ -24,13 +24,13 @@ import frontmatter
 import yaml
 
 from finsearch.indexer.clean import clean_body
+from finsearch.storage import SITE_TZ
 
 try:
     from yaml import CSafeLoader as _SafeLoader
 except ImportError:  # a PyYAML built without libyaml
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
-SITE_TZ = dt.timezone(dt.timedelta(hours=8))  # the site publishes Beijing time
 POST_SUFFIXES = (".md", ".markdown", ".html")
 TITLE_FROM_BODY_CHARS = 40
 

@@ -1,7 +1,7 @@
 """Read replicas: publish the writer's current generation in another index root (a web node's).
 
 A published generation is an immutable folder, so a replica is a copy of it: the
-copy goes to a name no reader follows (store.incoming_dir), is verified against
+copy goes to a name no reader follows (storage.incoming_dir), is verified against
 the file list of its manifest and opened, then takes the generation's own name
 and is published with the store's atomic swap. The node's `finsearch serve`
 follows `current` by itself, as it does after a reindex; the generation it
@@ -23,7 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from finsearch.indexer import guard, store
+from finsearch import storage
+from finsearch.indexer import guard
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class ReplicaReport:
 def replicate(source_root: Path, dest_root: Path) -> ReplicaReport:
     """Publish the current generation of `source_root` in `dest_root`.
 
-    Raises store.IndexMissing if the source has no index, store.IndexBusy if
+    Raises storage.IndexMissing if the source has no index, storage.IndexBusy if
     something writes the destination, and guard.RunRefused (changing nothing
     the destination serves) if the source generation or its copy is incomplete
     or was built by a finsearch that analyses differently. The outcome, either
@@ -60,17 +61,17 @@ def replicate(source_root: Path, dest_root: Path) -> ReplicaReport:
         raise guard.RunRefused("same-index", f"{source_root} is the source and the destination; nothing changed")
     try:
         try:
-            source = store.current_build(source_root)
-        except store.IndexMissing:
-            raise store.IndexMissing(f"the source {source_root} has no index to replicate") from None
+            source = storage.current_build(source_root)
+        except storage.IndexMissing:
+            raise storage.IndexMissing(f"the source {source_root} has no index to replicate") from None
         _verified(source, "source-incomplete", f"the current generation of {source_root}")
-        with store.writer_lock(dest_root):
+        with storage.writer_lock(dest_root):
             report = _replicate_locked(source_root, source, dest_root)
     except Exception as error:
-        store.record_outcome(dest_root, guard.failure("replicate", error))
+        storage.record_outcome(dest_root, guard.failure("replicate", error))
         raise
     report.seconds = time.perf_counter() - started
-    store.record_outcome(dest_root, {"command": "replicate", "ok": True, **report.counts(),
+    storage.record_outcome(dest_root, {"command": "replicate", "ok": True, **report.counts(),
                                      "seconds": round(report.seconds, 2)})
     return report
 
@@ -78,30 +79,30 @@ def replicate(source_root: Path, dest_root: Path) -> ReplicaReport:
 def _replicate_locked(source_root: Path, source: Path, dest_root: Path) -> ReplicaReport:
     report = ReplicaReport(source=source_root, index=dest_root, build=source.name,
                            generation=_generation(source), published=True)
-    store.remove_stale_builds(dest_root)  # what a killed run left behind
+    storage.remove_stale_builds(dest_root)  # what a killed run left behind
     try:
-        current: Path | None = store.current_build(dest_root)
-    except store.IndexMissing:
+        current: Path | None = storage.current_build(dest_root)
+    except storage.IndexMissing:
         current = None
     if current is not None and current.name == source.name:
         report.published = False
         log.info("%s already serves %s", dest_root, source.name)
         return report
-    target = dest_root / store.BUILDS / source.name
+    target = dest_root / storage.BUILDS / source.name
     if target.is_dir() and _whole(target):
         # Published here before: the writer rolled back to it, or published it again after a rollback.
         log.info("publishing %s again (it is still in %s)", source.name, dest_root)
     else:
-        store.discard(target)  # a cleanup killed half-way leaves part of a folder
-        incoming = store.incoming_dir(dest_root, source.name)
+        storage.discard(target)  # a cleanup killed half-way leaves part of a folder
+        incoming = storage.incoming_dir(dest_root, source.name)
         try:
             _copy(source, incoming, current, report)
             _verified(incoming, "copy-incomplete", f"the copy of {source}")
             os.rename(incoming, target)
         except BaseException:
-            store.discard(incoming)
+            storage.discard(incoming)
             raise
-    store.publish(dest_root, target)
+    storage.publish(dest_root, target)
     log.info("replicated %s into %s: %d files copied (%d bytes), %d linked", source.name, dest_root,
              report.copied, report.bytes_copied, report.linked)
     return report
@@ -109,7 +110,7 @@ def _replicate_locked(source_root: Path, source: Path, dest_root: Path) -> Repli
 
 def _copy(source: Path, incoming: Path, current: Path | None, report: ReplicaReport) -> None:
     incoming.mkdir()
-    for name in [*store.generation_files(source), store.MANIFEST]:
+    for name in [*storage.generation_files(source), storage.MANIFEST]:
         original, copy = source / name, incoming / name
         try:
             status = original.stat()
@@ -138,22 +139,22 @@ def _verified(build: Path, code: str, what: str) -> None:
     """Raises guard.RunRefused (`code`, or "incompatible") unless `build` is a whole generation
     this finsearch reads correctly."""
     try:
-        store.verify_generation(build)
-    except store.IndexIncompatible as error:
+        storage.verify_generation(build)
+    except storage.IndexIncompatible as error:
         raise guard.RunRefused("incompatible", f"{what} cannot be served by this finsearch: {error} "
                                                "(install the writer's finsearch here); nothing changed") from None
-    except store.GenerationIncomplete as error:
+    except storage.GenerationIncomplete as error:
         raise guard.RunRefused(code, f"{what} is incomplete: {error}; nothing changed") from None
 
 
 def _whole(build: Path) -> bool:
     try:
-        store.verify_generation(build)
-    except (store.IndexIncompatible, store.GenerationIncomplete):
+        storage.verify_generation(build)
+    except (storage.IndexIncompatible, storage.GenerationIncomplete):
         return False
     return True
 
 
 def _generation(build: Path) -> int:
-    manifest = store.read_manifest(build) or {}
+    manifest = storage.read_manifest(build) or {}
     return int(manifest.get("generation", 0))

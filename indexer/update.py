@@ -11,7 +11,7 @@ the old one and every run checksums it again (the report's `checksummed`),
 until it changes or a full build records it. The changes are
 committed into a new generation folder that starts as hard links to the current
 one's files, and published with the same atomic `current` swap as a full build
-(store.publish): readers see the old generation until the swap and the new one
+(storage.publish): readers see the old generation until the swap and the new one
 after it, and a run killed at any step leaves the old one serving; the next run
 finds the same differences again and completes the work.
 """
@@ -27,8 +27,10 @@ from tqdm import tqdm
 from whoosh import index as whoosh_index
 from whoosh.reading import IndexReader
 
-from finsearch.indexer import guard, stock_names, store, whoosh_format
+from finsearch import storage
+from finsearch.indexer import guard
 from finsearch.indexer.build import WRITER_OPTIONS, build_locked
+from finsearch.indexer.document import stock_names_of, to_document
 from finsearch.indexer.ingest import (
     Post,
     Problem,
@@ -39,9 +41,15 @@ from finsearch.indexer.ingest import (
     read_post,
     scan_posts,
 )
-from finsearch.indexer.merge import purge_and_merge_small
-from finsearch.indexer.schema import CHECKSUM, FILE_STAT, ID_FIELD, PATH, file_stats, to_document
-from finsearch.indexer.writer import open_writer
+from finsearch.storage import (
+    CHECKSUM,
+    FILE_STAT,
+    ID_FIELD,
+    PATH,
+    file_stats,
+    open_writer,
+    purge_and_merge_small,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,20 +87,20 @@ def reindex(archive: Path, root: Path, full: bool = False, procs: int | None = N
 
     `verify`: checksum every post file, not only those whose size or mtime changed.
 
-    Raises store.IndexBusy at once if another process is writing this index, and
+    Raises storage.IndexBusy at once if another process is writing this index, and
     guard.RunRefused (changing nothing) if the archive is missing or yields no
     readable post, or if the run would delete more than `max_delete` percent of
     the documents. The outcome, either way, is recorded in INDEX/last-run.json.
     """
     started = time.perf_counter()
     try:
-        with store.writer_lock(root):
+        with storage.writer_lock(root):
             report = _reindex_locked(archive, root, full, procs, progress, max_delete, verify)
     except Exception as error:
-        store.record_outcome(root, guard.failure("reindex", error))
+        storage.record_outcome(root, guard.failure("reindex", error))
         raise
     report.seconds = time.perf_counter() - started
-    store.record_outcome(root, {"command": "reindex", "ok": True, **report.counts(), "skipped": report.skipped,
+    storage.record_outcome(root, {"command": "reindex", "ok": True, **report.counts(), "skipped": report.skipped,
                                 "recovered": report.recovered, "seconds": round(report.seconds, 2)})
     log.info("reindex: %d added, %d updated, %d deleted, %d skipped, %d files checksummed%s, %.1f s",
              report.added, report.updated, report.deleted, report.skipped, report.checksummed,
@@ -105,20 +113,20 @@ def _reindex_locked(archive: Path, root: Path, full: bool, procs: int | None, pr
     guard.check_archive(archive)
     reason = None
     try:
-        ix, build = store.open_current(root, check=False)
-    except store.IndexMissing:
+        ix, build = storage.open_current(root, check=False)
+    except storage.IndexMissing:
         ix, reason = None, "there is no index yet"
     else:
-        problem = store.manifest_problem(store.read_manifest(build), reindexing=True)
+        problem = storage.manifest_problem(storage.read_manifest(build), reindexing=True)
         if problem and not full:
             reason = f"the index {problem}"
             log.warning("rebuilding in full: %s", reason)
     if ix is not None and reason is None and not full:
-        store.remove_stale_builds(root)  # what a killed run left behind
+        storage.remove_stale_builds(root)  # what a killed run left behind
         return _apply_changes(ix, build, archive, root, progress, max_delete, verify)
     replacing = _live_ids(ix) if ix is not None else None
     built = build_locked(archive, root, procs, progress, replacing, max_delete)
-    ix, _ = store.open_current(root)
+    ix, _ = storage.open_current(root)
     return ReindexReport(index=root, full=True, full_reason=reason, verify=verify, checksummed=built.files,
                          added=built.indexed, problems=built.problems, segments_after=_segment_count(ix),
                          generation=built.generation)
@@ -127,10 +135,10 @@ def _reindex_locked(archive: Path, root: Path, full: bool, procs: int | None, pr
 def _apply_changes(ix: whoosh_index.Index, build: Path, archive: Path, root: Path, progress: bool,
                    max_delete: float, verify: bool) -> ReindexReport:
     report = ReindexReport(index=root, verify=verify, segments_before=_segment_count(ix),
-                           generation=store.current_generation(root))
+                           generation=storage.current_generation(root))
     # Read (or, if the generation's file is missing or stale, rebuilt in place: a derived file,
     # replaced in one rename) even when nothing changed, so a lost file does not wait for news.
-    mentions = stock_names.current(ix)
+    mentions = storage.stock_names_of_index(ix)
     files = scan_posts(archive, report.problems)
     guard.check_has_posts(archive, len(files.paths))
     with ix.reader() as reader:
@@ -158,23 +166,23 @@ def _apply_changes(ix: whoosh_index.Index, build: Path, archive: Path, root: Pat
     if not (added or changed or gone):
         return report
 
-    new_build, generation = store.new_build_dir(root)
+    new_build, generation = storage.new_build_dir(root)
     try:
-        store.link_generation(build, new_build)
+        storage.link_generation(build, new_build)
         _write_changes(whoosh_index.open_dir(str(new_build)), archive, _indexed_ids(ix, indexed), mentions, added,
                        changed, gone, report, progress, max_delete)
-        store.write_manifest(new_build, generation)
+        storage.write_manifest(new_build, generation)
     except BaseException:
-        store.discard(new_build)
+        storage.discard(new_build)
         raise
-    store.publish(root, new_build)
+    storage.publish(root, new_build)
     report.generation = generation
     report.segments_after = _segment_count(whoosh_index.open_dir(str(new_build)))
     return report
 
 
 def _write_changes(ix: whoosh_index.Index, archive: Path, indexed: dict[str, str],
-                   mentions: stock_names.Mentions, added: list[Path], changed: list[Path], gone: list[str],
+                   mentions: storage.Mentions, added: list[Path], changed: list[Path], gone: list[str],
                    report: ReindexReport, progress: bool, max_delete: float) -> None:
     """Apply the changes to the (unpublished) generation `ix` in one commit, if the guard allows."""
     changed_paths = {p.relative_to(archive).as_posix() for p in changed}
@@ -209,15 +217,15 @@ def _write_changes(ix: whoosh_index.Index, archive: Path, indexed: dict[str, str
             report.problems.extend(result.problems)
             if result.post is not None and accept(result.post):
                 writer.add_document(**to_document(result.post))
-                mentions[result.post.path] = stock_names.of_post(result.post)
+                mentions[result.post.path] = stock_names_of(result.post)
         if not owner:
             guard.check_posts(archive, len(todo) + report.unchanged, readable=0)
         before = set(indexed.values())
         guard.check_deletions(len(before - owner.keys()), len(before), max_delete)
         # Before the commit, stamped with the generation it makes: a run killed between the two
         # leaves a stamp the index does not have, and the next run recomputes the file.
-        stock_names.write(Path(ix.storage.folder), writer.generation, mentions)
-        store.crash_point("after-segments")
+        storage.write_stock_names(Path(ix.storage.folder), writer.generation, mentions)
+        storage.crash_point("after-segments")
         writer.commit(mergetype=purge_and_merge_small)
     except BaseException:
         writer.cancel()
@@ -235,9 +243,9 @@ class _IndexedFiles:
 
 def _indexed_files(reader: IndexReader) -> _IndexedFiles:
     """From the columns, one read a segment each, not one per document."""
-    live = whoosh_format.reader_live_docs(reader)
+    live = storage.reader_live_docs(reader)
     return _IndexedFiles(_column_text(reader, PATH, live),
-                         file_stats(whoosh_format.fixed_bytes_column(reader, FILE_STAT))[live], live)
+                         file_stats(storage.fixed_bytes_column(reader, FILE_STAT))[live], live)
 
 
 def _indexed_ids(ix: whoosh_index.Index, indexed: _IndexedFiles) -> dict[str, str]:
@@ -250,12 +258,12 @@ def _indexed_ids(ix: whoosh_index.Index, indexed: _IndexedFiles) -> dict[str, st
 def _live_ids(ix: whoosh_index.Index) -> set[str]:
     """The ids of every live document (what a full rebuild is checked against)."""
     with ix.reader() as reader:
-        return set(_column_text(reader, ID_FIELD, whoosh_format.reader_live_docs(reader)))
+        return set(_column_text(reader, ID_FIELD, storage.reader_live_docs(reader)))
 
 
 def _column_text(reader: IndexReader, field: str, docnums: np.ndarray) -> list[str]:
     """An ID column's values (UTF-8, as Whoosh stores text) of the given documents."""
-    return [value.decode() for value in whoosh_format.bytes_column(reader, field)[docnums].tolist()]
+    return [value.decode() for value in storage.bytes_column(reader, field)[docnums].tolist()]
 
 
 def _segment_count(ix: whoosh_index.Index) -> int:

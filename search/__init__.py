@@ -1,6 +1,5 @@
 """The query side: parse a user's query, filter, rank, count facets, highlight."""
-from finsearch.indexer.store import IndexMissing
-from finsearch.search.engine import SearchEngine
+from finsearch.search.engine import SearchEngine, last_run
 from finsearch.search.export import (
     EXPORT_COLUMNS,
     EXPORT_FORMATS,
@@ -20,6 +19,7 @@ from finsearch.search.types import (
                                     FacetCount,
                                     Facets,
                                     Hit,
+                                    IndexHealth,
                                     IndexStats,
                                     Reprint,
                                     SearchError,
@@ -28,9 +28,10 @@ from finsearch.search.types import (
                                     Sort,
                                     Suggestion,
 )
+from finsearch.storage import IndexIncompatible, IndexMissing
 
 __all__ = ["DEFAULT_PAGE_SIZE", "EXPORTERS", "EXPORT_COLUMNS", "EXPORT_FORMATS", "MAX_PAGE", "MAX_PAGE_SIZE",
-           "MAX_QUERY_CHARS", "Article", "FacetCount", "Facets", "Hit", "IndexMissing", "IndexStats", "Reprint",
-           "SearchEngine", "SearchError", "SearchRequest", "SearchResult", "Sort", "Suggestion", "export_columns",
-           "export_row",
-           "make_request", "page_label", "plain_text", "result_to_json", "spreadsheet_cell", "stats_to_json"]
+           "MAX_QUERY_CHARS", "Article", "FacetCount", "Facets", "Hit", "IndexHealth", "IndexIncompatible",
+           "IndexMissing", "IndexStats", "Reprint", "SearchEngine", "SearchError", "SearchRequest", "SearchResult",
+           "Sort", "Suggestion", "export_columns", "export_row", "last_run", "make_request", "page_label",
+           "plain_text", "result_to_json", "spreadsheet_cell", "stats_to_json"]

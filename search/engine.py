@@ -24,27 +24,10 @@ import numpy as np
 from whoosh import query as wq
 from whoosh.util.times import datetime_to_long, long_to_datetime
 
+from finsearch import storage
 from finsearch.analysis import word_analyzer
 from finsearch.analysis.aliases import AliasTable, shipped_groups, shipped_stocks
-from finsearch.indexer import stock_names, store, whoosh_format
-from finsearch.indexer.near_duplicates import decode
-from finsearch.indexer.schema import (
-    BODY,
-    CATEGORY,
-    DATE,
-    ID_FIELD,
-    PAPER,
-    PATH,
-    SIGNATURE,
-    STORY,
-    TAGS,
-    TITLE,
-    TITLE_BOOST,
-    TITLE_KEY,
-    URL,
-    from_local_naive,
-    title_key,
-)
+from finsearch.analysis.near_duplicates import decode, title_key
 from finsearch.search import ranking
 from finsearch.search.coverage import Coverage
 from finsearch.search.evaluate import IndexView, evaluate
@@ -62,6 +45,7 @@ from finsearch.search.types import (
     FacetCount,
     Facets,
     Hit,
+    IndexHealth,
     IndexStats,
     Reprint,
     SearchError,
@@ -71,6 +55,22 @@ from finsearch.search.types import (
     Suggestion,
 )
 from finsearch.search.zero_results import suggestions
+from finsearch.storage import (
+    BODY,
+    CATEGORY,
+    DATE,
+    ID_FIELD,
+    PAPER,
+    PATH,
+    SIGNATURE,
+    STORY,
+    TAGS,
+    TITLE,
+    TITLE_BOOST,
+    TITLE_KEY,
+    URL,
+    from_local_naive,
+)
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +113,9 @@ class _FacetTable:
         reader = view.searcher.reader()
         size = reader.doc_count_all()
         # An empty index has no columns at all.
-        dates = whoosh_format.numeric_column(reader, DATE)
+        dates = storage.numeric_column(reader, DATE)
         months = (dates - _EPOCH_TICKS).astype("datetime64[us]").astype("datetime64[M]").astype(np.int32)
-        exact = np.unique(whoosh_format.bytes_column(reader, STORY), return_inverse=True)[1].astype(np.int64)
+        exact = np.unique(storage.bytes_column(reader, STORY), return_inverse=True)[1].astype(np.int64)
         cats, cat_masks = cls._masks(view, CATEGORY, size)
         papers, paper_masks = cls._masks(view, PAPER, size)
         stories = cls._stories(view, exact, dates, paper_masks)
@@ -133,7 +133,7 @@ class _FacetTable:
         if not size or SIGNATURE not in reader.schema or not reader.has_column(SIGNATURE):
             log.info("index has no near-duplicate signatures: only identical posts are one story")
             return exact
-        sizes, numbers, minima = decode(whoosh_format.fixed_bytes_column(reader, SIGNATURE), size)
+        sizes, numbers, minima = decode(storage.fixed_bytes_column(reader, SIGNATURE), size)
         papers = (np.where(paper_masks.any(axis=0), paper_masks.argmax(axis=0), -1) if paper_masks.size
                   else np.full(size, -1))
         return near_stories(exact, dates, papers, view.live, sizes, numbers, minima)
@@ -143,7 +143,7 @@ class _FacetTable:
         reader = view.searcher.reader()
         if not size or TITLE_KEY not in reader.schema or not reader.has_column(TITLE_KEY):
             return np.full(size, -1, dtype=np.int64), {}
-        values, ids = np.unique(whoosh_format.bytes_column(reader, TITLE_KEY), return_inverse=True)
+        values, ids = np.unique(storage.bytes_column(reader, TITLE_KEY), return_inverse=True)
         return ids.astype(np.int64), {value.decode("utf-8"): number for number, value in enumerate(values.tolist())}
 
     @staticmethod
@@ -164,7 +164,7 @@ class SearchEngine:
 
     def __init__(self, index_root: str | Path | None = None, match_cache: int = MATCH_CACHE_SIZE):
         """`match_cache`: how many queries' matches to keep (0: none, for measuring cold searches)."""
-        self.root = store.resolve_root(index_root)
+        self.root = storage.resolve_root(index_root)
         self._match_cache_size = match_cache
         self._lock = threading.RLock()
         self._build: Path | None = None
@@ -281,6 +281,18 @@ class SearchEngine:
                           categories=_counts(table.category_values, table.category_masks, docs),
                           papers=_counts(table.paper_values, table.paper_masks, docs))
 
+    def health(self) -> IndexHealth:
+        """The generation being served, for monitoring."""
+        with self._lock:
+            searcher, _ = self._current()
+            build = self._build
+            documents = searcher.reader().doc_count()
+        assert build is not None  # _current() opened it
+        manifest = storage.read_manifest(build) or {}
+        created = manifest.get("created")
+        return IndexHealth(manifest.get("generation"), build.name, documents,
+                           created if isinstance(created, (int, float)) else None)
+
     def trends(self, request: TrendRequest) -> TrendResult:
         """Stories per day/week/month of each term, under the request's filters (search.trends)."""
         started = time.perf_counter()
@@ -361,7 +373,7 @@ class SearchEngine:
             if current is not None and current[0] == generation:
                 return current
             try:
-                ix, build = store.open_current(self.root)
+                ix, build = storage.open_current(self.root)
                 with ix.reader() as reader:
                     built = (generation, Vocabulary.build(reader, _stock_pairs(build)))
             except Exception:  # e.g. the index was swapped meanwhile: try again next time
@@ -447,9 +459,9 @@ class SearchEngine:
         Not Searcher.refresh(): it reuses readers by segment id, so a commit that
         only deletes documents would go unseen.
         """
-        build = store.current_build(self.root)
+        build = storage.current_build(self.root)
         if build != self._build or self._searcher is None or not self._searcher.up_to_date():
-            ix, build = store.open_current(self.root)
+            ix, build = storage.open_current(self.root)
             old, self._searcher, self._build = self._searcher, ix.searcher(), build
             if old is not None:
                 old.close()
@@ -458,7 +470,7 @@ class SearchEngine:
         if generation != self._table_generation:
             self._match_cache.clear()
             reader = self._searcher.reader()
-            self._view = IndexView(self._searcher, whoosh_format.reader_live_docs(reader), WORD_FIELD_OF_GRAM)
+            self._view = IndexView(self._searcher, storage.reader_live_docs(reader), WORD_FIELD_OF_GRAM)
             self._table = _FacetTable.build(self._view)
             self._aliases = AliasTable.build(shipped_groups(), _stock_pairs(self._build))
             self._table_generation = generation
@@ -571,6 +583,11 @@ class SearchEngine:
         return tuple(reprints)
 
 
+def last_run(index_dir: str | Path | None) -> dict[str, Any] | None:
+    """The outcome of the last index/reindex/rollback/replicate run on the index (INDEX/last-run.json)."""
+    return storage.read_outcome(storage.resolve_root(index_dir))
+
+
 def key_terms(title: str, body: str, reader, min_documents: int = 2, count: int = KEY_TERMS) -> tuple[str, ...]:
     """The `count` words of a post that best tell what it is about: jieba words (as the index's
     word fields hold them) by tf-idf, a title word counting TITLE_BOOST times, the document
@@ -595,7 +612,7 @@ def key_terms(title: str, body: str, reader, min_documents: int = 2, count: int 
 
 def _stock_pairs(build: Path) -> list[tuple[str, str]]:
     """(name, code) of the shipped stock table and of the build's archive: aliases and suggestions."""
-    return [*shipped_stocks(), *stock_names.pairs(build)]
+    return [*shipped_stocks(), *storage.stock_name_pairs(build)]
 
 
 def _story_leaders(stories: np.ndarray, by_story_rank: np.ndarray, is_live: np.ndarray) -> np.ndarray:

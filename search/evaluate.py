@@ -36,9 +36,8 @@ from whoosh.query.qcore import QueryError
 from whoosh.scoring import BM25F
 
 from finsearch.analysis import fold, gram_terms, is_cjk, unit_runs
-from finsearch.indexer import whoosh_format
-from finsearch.search.postings import Postings, TermEntry, field_lengths, find_term, read_postings
 from finsearch.search.query import FIELDS, Near
+from finsearch.storage import Postings, TermEntry, field_lengths, find_term, read_postings, verify_reader
 
 NOT_SCORE = 1.0  # what Whoosh's InverseMatcher scores a document matching a NOT
 # Read a term's postings whole (and keep them for the query) when the documents
@@ -136,7 +135,7 @@ class IndexView:
         self.is_live[self.live] = True
         self.has_deletions = self.live.size < size
         # Check now, on opening, that new segments read fast as Whoosh reads them (cached per segment).
-        whoosh_format.verify_reader(reader)
+        verify_reader(reader)
 
     def bm25_b(self, fieldname: str, tbytes: bytes) -> float:
         """BM25F's B for a field (Whoosh's `fieldname_B` option, else B), as its scorer takes it;

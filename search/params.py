@@ -5,7 +5,6 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 
-from finsearch.indexer.schema import local_naive
 from finsearch.search.types import (
     DEFAULT_PAGE_SIZE,
     MAX_QUERY_CHARS,
@@ -15,6 +14,7 @@ from finsearch.search.types import (
     SearchResult,
     Sort,
 )
+from finsearch.storage import local_naive
 
 # A day, or a day and a time to the hour, minute or second ("T" or a space between), with an
 # optional UTC offset; without one the time is the site's (+08:00).

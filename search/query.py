@@ -29,8 +29,8 @@ from whoosh.qparser import QueryParser, plugins, syntax
 
 from finsearch.analysis import fold, gram_terms, halfwidth, is_cjk, simplify, unit_runs, words
 from finsearch.analysis.aliases import AliasTable
-from finsearch.indexer.schema import BODY, BODY_GRAM, TITLE, TITLE_GRAM
 from finsearch.search.types import MAX_QUERY_CHARS, SearchError
+from finsearch.storage import BODY, BODY_GRAM, TITLE, TITLE_GRAM
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ import logging
 
 import numpy as np
 
-from finsearch.indexer.near_duplicates import MINIMUM_BITS, SIGNATURE_HASHES
+from finsearch.analysis.near_duplicates import MINIMUM_BITS, SIGNATURE_HASHES
 
 log = logging.getLogger(__name__)
 

@@ -29,10 +29,9 @@ from whoosh import query as wq
 
 from finsearch.analysis import fold, is_cjk, simplify
 from finsearch.analysis.segmenter import USER_DICT
-from finsearch.indexer.schema import BODY, TITLE
 from finsearch.search.evaluate import IndexView, evaluate
-from finsearch.search.postings import doc_frequencies, field_terms
 from finsearch.search.types import MAX_QUERY_CHARS, SearchError
+from finsearch.storage import BODY, TITLE, doc_frequencies, field_terms
 
 log = logging.getLogger(__name__)
 

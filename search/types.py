@@ -129,6 +129,16 @@ class Article:
 
 
 @dataclass(frozen=True)
+class IndexHealth:
+    """What monitoring asks of the index being served (/healthz)."""
+
+    generation: int | None
+    build: str  # the generation's folder name: the same on the writer and every replica
+    documents: int
+    created: float | None  # when it was built, epoch seconds
+
+
+@dataclass(frozen=True)
 class IndexStats:
     location: str
     documents: int

@@ -9,9 +9,10 @@ import pytest
 from whoosh import index as whoosh_index
 
 from finsearch.indexer import build_index
-from finsearch.indexer.schema import make_schema, to_document
-from finsearch.indexer.store import open_current
-from finsearch.indexer.writer import BulkWriter, TermPool
+from finsearch.indexer.document import to_document
+from finsearch.storage.generations import open_current
+from finsearch.storage.schema import make_schema
+from finsearch.storage.writer import BulkWriter, TermPool
 from tests.test_ingest import messy_archive  # noqa: F401  (a fixture)
 from tests.whoosh_contents import index_contents
 
@@ -143,7 +144,7 @@ def test_a_full_reindex_whose_shares_end_on_a_segment_boundary(forty_posts, seco
 
 
 def test_a_writer_cancelled_mid_way_leaves_the_other_writing(sample_posts, tmp_path):
-    from finsearch.indexer.writer import open_writer
+    from finsearch.storage.writer import open_writer
     ix = whoosh_index.create_in(str(tmp_path), make_schema())
     first, second = open_writer(ix, locked=False), open_writer(ix, locked=False)
     for post in sample_posts[:20]:
@@ -162,15 +163,16 @@ def test_a_writer_cancelled_mid_way_leaves_the_other_writing(sample_posts, tmp_p
 
 
 def test_a_build_that_fails_names_its_step_and_leaves_only_the_report(forty_posts, monkeypatch, tmp_path):
-    from finsearch.indexer import BuildFailed, stock_names
-    from finsearch.indexer.store import read_outcome
+    from finsearch import storage
+    from finsearch.indexer import BuildFailed
+    from finsearch.storage.generations import read_outcome
     root = tmp_path / "index"
     build_index(forty_posts, root, procs=1, progress=False)
     before = sorted(p.name for p in (root / "builds").iterdir())
 
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr(stock_names, "write", disk_full)
+    monkeypatch.setattr(storage, "write_stock_names", disk_full)
     with pytest.raises(BuildFailed) as failed:
         build_index(forty_posts, root, procs=2, progress=False)
     assert failed.value.step == "writing the stock names"

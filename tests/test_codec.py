@@ -10,9 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from whoosh.reading import TermNotFound
 
-from finsearch.indexer import build_index, codec, store, whoosh_format, writer
-from finsearch.indexer.schema import BODY, BODY_GRAM, ID_FIELD, TITLE
-from finsearch.search import postings
+from finsearch.indexer import build_index
+from finsearch.storage import fs1 as codec
+from finsearch.storage import generations as store
+from finsearch.storage import postings, whoosh_format, writer
+from finsearch.storage.schema import BODY, BODY_GRAM, ID_FIELD, TITLE
 
 
 @given(st.lists(st.integers(min_value=0, max_value=2**40), max_size=300))

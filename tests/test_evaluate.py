@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from whoosh import query as wq
 
-from finsearch.indexer import store
-from finsearch.indexer.schema import BODY, BODY_GRAM, ID_FIELD, TITLE
 from finsearch.search.evaluate import IndexView, evaluate
-from finsearch.search.postings import field_lengths, find_term, read_postings
 from finsearch.search.query import WORD_FIELD_OF_GRAM, parse_query
+from finsearch.storage import generations as store
+from finsearch.storage.postings import field_lengths, find_term, read_postings
+from finsearch.storage.schema import BODY, BODY_GRAM, ID_FIELD, TITLE
 from tests.whoosh_contents import positions_at
 
 QUERIES = [

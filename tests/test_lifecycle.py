@@ -252,7 +252,7 @@ def test_rollback_without_a_previous_generation(built, tmp_path):
 
 
 def test_old_generations_go_only_after_their_grace_period(site):
-    from finsearch.indexer import store
+    from finsearch.storage import generations as store
     archive, index = site
     posts = sorted(archive.glob("2026-06-*.md"))
     for run in range(3):
@@ -279,8 +279,7 @@ def _tamper(index: Path, change) -> None:
 def test_each_build_records_what_it_was_made_with(site):
     from importlib import metadata
 
-    from finsearch.analysis import fingerprint
-    from finsearch.indexer import near_duplicates
+    from finsearch.analysis import fingerprint, near_duplicates
     _, index = site
     manifest = json.loads((index / os.readlink(index / "current") / "manifest.json").read_text())
     assert manifest["finsearch_version"] == metadata.version("finsearch")

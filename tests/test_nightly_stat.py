@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from finsearch.indexer import build_index, reindex, store
+from finsearch.indexer import build_index, reindex
 from finsearch.search import SearchEngine, SearchRequest
+from finsearch.storage import generations as store
 from tests.conftest import FINEWS_POSTS, SAMPLE_POSTS
 
 EDIT_MARK = "夜间核对测试词"  # in no post of the archive
@@ -162,8 +163,8 @@ def test_an_index_without_file_stats_is_served_and_rebuilt_once(tmp_path):
 
 
 def test_file_stats_read_fast_equal_whooshs_own_reading(index_dir, monkeypatch):
-    from finsearch.indexer import whoosh_format
-    from finsearch.indexer.schema import FILE_STAT, file_stats
+    from finsearch.storage import whoosh_format
+    from finsearch.storage.schema import FILE_STAT, file_stats
 
     def read_all() -> list[bytes]:
         whoosh_format.clear_cache()

@@ -13,8 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from finsearch.indexer import build_index, reindex, store
+from finsearch.indexer import build_index, reindex
 from finsearch.search import SearchEngine, SearchRequest
+from finsearch.storage import generations as store
 from tests import test_lifecycle as lifecycle
 from tests.conftest import FINEWS_POSTS, SAMPLE_POSTS
 

@@ -21,8 +21,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from finsearch.indexer import store
 from finsearch.search import SearchEngine, make_request, result_to_json
+from finsearch.storage import generations as store
 from tests.servers import serving
 
 REPO = Path(__file__).resolve().parents[1]

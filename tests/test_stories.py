@@ -142,8 +142,10 @@ def test_an_index_without_signatures_still_opens(tmp_path, monkeypatch):
     searched with identical-post stories only, until it is rebuilt."""
     from whoosh.fields import Schema
 
-    from finsearch.indexer import build, build_index, schema
+    from finsearch.indexer import build, build_index
+    from finsearch.indexer.document import to_document
     from finsearch.search import SearchEngine
+    from finsearch.storage import schema
 
     new_fields = (schema.SIGNATURE, schema.TITLE_KEY)
 
@@ -154,7 +156,7 @@ def test_an_index_without_signatures_still_opens(tmp_path, monkeypatch):
         return fields
 
     def old_document(post) -> dict:
-        document = schema.to_document(post)
+        document = to_document(post)
         return {name: value for name, value in document.items() if name not in new_fields}
 
     monkeypatch.setattr(build, "make_schema", old_schema)

@@ -17,14 +17,17 @@ import pytest
 from whoosh import index as whoosh_index
 from whoosh.fields import DATETIME
 
-from finsearch.indexer import build_index, store, whoosh_format
-from finsearch.indexer.schema import DATE, ID_FIELD, STORY, TITLE_KEY, make_schema, to_document
-from finsearch.indexer.writer import BulkWriter, open_writer
+from finsearch.indexer import build_index
+from finsearch.indexer.document import to_document
 from finsearch.search import SearchEngine
 from finsearch.search.evaluate import IndexView, evaluate
-from finsearch.search.postings import field_lengths, find_term, read_postings
 from finsearch.search.query import WORD_FIELD_OF_GRAM, parse_query
 from finsearch.search.types import SearchRequest, Sort
+from finsearch.storage import generations as store
+from finsearch.storage import whoosh_format
+from finsearch.storage.postings import field_lengths, find_term, read_postings
+from finsearch.storage.schema import DATE, ID_FIELD, STORY, TITLE_KEY, make_schema
+from finsearch.storage.writer import BulkWriter, open_writer
 from tests.whoosh_contents import index_contents, positions_at
 
 FENCE_LOG = whoosh_format.__name__

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from finsearch.indexer.schema import BODY, BODY_GRAM, DATE, ID_FIELD, PATH, STORY, TITLE, TITLE_GRAM
+from finsearch.storage.schema import BODY, BODY_GRAM, DATE, ID_FIELD, PATH, STORY, TITLE, TITLE_GRAM
 
 
 def index_contents(ix: Any) -> tuple:

@@ -6,8 +6,7 @@ import logging
 from flask import jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from finsearch.indexer.store import IndexIncompatible
-from finsearch.search import IndexMissing, SearchError
+from finsearch.search import IndexIncompatible, IndexMissing, SearchError
 from finsearch.webui.budget import RequestTimeout
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,7 @@ import time
 
 from flask import Blueprint, current_app, jsonify
 
-from finsearch.indexer import store
-from finsearch.search import IndexMissing
+from finsearch.search import IndexMissing, last_run
 
 bp = Blueprint("health", __name__)
 
@@ -18,21 +17,16 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz():
     service = current_app.extensions["finsearch"]
-    root = store.resolve_root(service.index_dir)
-    last_run = store.read_outcome(root)
+    outcome = last_run(service.index_dir)
     try:
-        engine = service.engine()
-        documents = engine.stats().documents
-        build = store.current_build(root)
+        health = service.engine().health()
     except IndexMissing as error:
-        response = jsonify(status="unavailable", error=str(error), last_run=last_run)
+        response = jsonify(status="unavailable", error=str(error), last_run=outcome)
         response.status_code = 503
     else:
-        manifest = store.read_manifest(build) or {}
-        created = manifest.get("created")
-        response = jsonify(status="ok", generation=manifest.get("generation"), build=build.name,
-                           documents=documents,
-                           age_seconds=round(time.time() - created) if isinstance(created, (int, float)) else None,
-                           last_run=last_run)
+        response = jsonify(status="ok", generation=health.generation, build=health.build,
+                           documents=health.documents,
+                           age_seconds=round(time.time() - health.created) if health.created is not None else None,
+                           last_run=outcome)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -1,4 +1,4 @@
-"""The Whoosh schema, and how a Post becomes an index document.
+"""The Whoosh schema: the fields of an index document, and how dates and file stats are stored.
 
 Two fields per text: `title`/`body` hold jieba words (they rank), and
 `title_gram`/`body_gram` hold bigrams of adjacent characters with positions
@@ -9,16 +9,16 @@ stored, so nothing is read from the archive at query time.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import struct
 
 import numpy as np
 from whoosh.columns import FixedBytesColumn
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, FieldType, Schema
 
-from finsearch.analysis import fold, gram_analyzer, word_analyzer
-from finsearch.indexer.ingest import SITE_TZ, Post
-from finsearch.indexer.near_duplicates import SIGNATURE_BYTES, comparable, signature
+from finsearch.analysis import gram_analyzer, word_analyzer
+from finsearch.analysis.near_duplicates import SIGNATURE_BYTES
+
+SITE_TZ = dt.timezone(dt.timedelta(hours=8))  # the site publishes Beijing time; dates are stored in it
 
 TITLE_BOOST = 3.0
 
@@ -39,7 +39,7 @@ STORY = "story"
 SIGNATURE = "signature"
 TITLE_KEY = "title_key"
 FILE_STAT = "file_stat"
-# Fields search never reads: an index without them is still served (store.manifest_problem).
+# Fields search never reads: an index without them is still served (storage.generations.manifest_problem).
 REINDEX_ONLY_FIELDS = (FILE_STAT,)
 
 # A post file's size and mtime (ns) when it was read, as two little-endian int64; (-1, -1)
@@ -87,42 +87,9 @@ def _column_only(field: FieldType) -> FieldType:
     return field
 
 
-def to_document(post: Post) -> dict:
-    body = "\n".join(post.paragraphs)
-    return {
-        ID_FIELD: post.id,
-        TITLE: post.title,
-        BODY: body,
-        TITLE_GRAM: post.title,
-        BODY_GRAM: body,
-        DATE: local_naive(post.published),
-        CATEGORY: ",".join(post.categories),
-        PAPER: post.paper,
-        TAGS: ",".join(post.tags),
-        URL: post.url,
-        PATH: post.path,
-        CHECKSUM: post.checksum,
-        STORY: story_key(post.title, body),
-        SIGNATURE: signature(post.title, body),
-        TITLE_KEY: title_key(post.title),
-        FILE_STAT: UNKNOWN_FILE_STAT if post.stat is None else FILE_STAT_FORMAT.pack(*post.stat),
-    }
-
-
 def file_stats(column: bytes) -> np.ndarray:
     """A FILE_STAT column's values, one row of (size, mtime_ns) per document."""
     return np.frombuffer(column, dtype="<i8").reshape(-1, 2)
-
-
-def story_key(title: str, body: str) -> str:
-    text = fold(" ".join(title.split()) + "\n" + " ".join(body.split()))
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
-
-
-def title_key(text: str) -> str:
-    """What a title (or a query typed as one) is compared by: equal for 「SpaceX 日内涨幅扩大至10%」
-    and spacex日内涨幅扩大至10%."""
-    return hashlib.blake2b(comparable(fold(text)).encode("utf-8"), digest_size=8).hexdigest()
 
 
 def local_naive(value: dt.datetime) -> dt.datetime:

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 from whoosh.reading import TermNotFound
 
-from finsearch.indexer import whoosh_format
-from finsearch.indexer.codec import segments_postings, spans
+from finsearch.storage import whoosh_format
+from finsearch.storage.fs1 import segments_postings, spans
 
 
 @dataclass(frozen=True)

@@ -99,3 +99,15 @@ def decode(column: bytes, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
     sizes = np.ascontiguousarray(table[:, :2]).view("<u2")[:, 0].astype(np.int64)
     numbers = np.ascontiguousarray(table[:, 2:10]).view("<u8")[:, 0].astype(np.uint64)
     return sizes, numbers, np.ascontiguousarray(table[:, 10:])
+
+
+def story_key(title: str, body: str) -> str:
+    """Equal for posts with the same title and body (white space aside): one story, whatever their dates."""
+    text = fold(" ".join(title.split()) + "\n" + " ".join(body.split()))
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+
+
+def title_key(text: str) -> str:
+    """What a title (or a query typed as one) is compared by: equal for 「SpaceX 日内涨幅扩大至10%」
+    and spacex日内涨幅扩大至10%."""
+    return hashlib.blake2b(comparable(fold(text)).encode("utf-8"), digest_size=8).hexdigest()

@@ -24,9 +24,9 @@ import numpy as np
 
 from finsearch.analysis import fold
 from finsearch.analysis.tokenizers import Terms
-from finsearch.indexer import whoosh_format
-from finsearch.indexer.codec import FieldPostings, FS1FieldWriter, spans
-from finsearch.indexer.whoosh_format import SegmentWriterBase
+from finsearch.storage import whoosh_format
+from finsearch.storage.fs1 import FieldPostings, FS1FieldWriter, spans
+from finsearch.storage.whoosh_format import SegmentWriterBase
 
 
 def open_writer(ix: Any, locked: bool = True, **options: Any) -> SegmentWriterBase:

@@ -16,17 +16,12 @@ import os
 from pathlib import Path
 
 from finsearch.analysis.aliases import learned_pairs, stock_mentions
-from finsearch.indexer.ingest import Post
-from finsearch.indexer.schema import BODY, PATH, TITLE
+from finsearch.storage.schema import BODY, PATH, TITLE
 
 log = logging.getLogger(__name__)
 
 FILE = "stock_names.json"
 Mentions = dict[str, list[tuple[str, str]]]  # post path -> its (name, code) pairs
-
-
-def of_post(post: Post) -> list[tuple[str, str]]:
-    return sorted(stock_mentions(post.title + "\n" + "\n".join(post.paragraphs)))
 
 
 def write(build: Path, generation: int, mentions: Mentions) -> None:

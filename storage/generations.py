@@ -129,10 +129,9 @@ def open_current(root: Path, check: bool = True) -> tuple[whoosh_index.Index, Pa
 @functools.cache
 def expected_manifest() -> dict[str, Any]:
     """What this finsearch writes into an index (and needs to read one correctly); not to be mutated."""
-    from finsearch.analysis import fingerprint
-    from finsearch.indexer import near_duplicates
-    from finsearch.indexer.codec import POSTINGS_FORMAT
-    from finsearch.indexer.schema import make_schema
+    from finsearch.analysis import fingerprint, near_duplicates
+    from finsearch.storage.fs1 import POSTINGS_FORMAT
+    from finsearch.storage.schema import make_schema
     schema = make_schema()
     return {"schema": {name: type(schema[name]).__name__ for name in schema.names()},
             "analysis": {**fingerprint(), "signatures": near_duplicates.fingerprint()},
@@ -161,7 +160,7 @@ def manifest_problem(manifest: dict[str, Any] | None, reindexing: bool = False) 
     are in an older format, is served as it is; `reindexing` (the reindex asking) says it
     needs rebuilding, which the reindex does in full by itself, once.
     """
-    from finsearch.indexer.schema import REINDEX_ONLY_FIELDS
+    from finsearch.storage.schema import REINDEX_ONLY_FIELDS
     if manifest is None:
         return "has no manifest (it was built by an older finsearch)"
     expected = expected_manifest()

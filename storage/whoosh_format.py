@@ -59,7 +59,7 @@ from whoosh.index import FileIndex
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import SegmentWriter
 
-from finsearch.indexer.codec import FieldPostings, FS1Codec, FS1FieldWriter, FS1TermsReader, spans
+from finsearch.storage.fs1 import FieldPostings, FS1Codec, FS1FieldWriter, FS1TermsReader, spans
 
 log = logging.getLogger(__name__)
 
