@@ -1,7 +1,9 @@
 """Aliases: other names of what a query word names, searched along with it.
 
-Two sources:
+Three sources:
 - `aliases.txt` (shipped with the package, extended by users): groups of names;
+- `stock_codes.tsv` (shipped): A-share codes and names, confirmed in the real wire archive
+  (benchmarks/stock_codes.py), so a code finds its company in any archive;
 - stock names and their codes, learned from the archive where a post writes
   `贵州茅台（600519）`, `贵州茅台(600519.SH)` or `贵州茅台600519.SH` (`stock_mentions`
   finds them at index time; the indexer stores them with the index).
@@ -22,6 +24,7 @@ from finsearch.analysis.segmenter import finance_words, segmenter
 log = logging.getLogger(__name__)
 
 ALIAS_FILE = resources.files("finsearch.analysis") / "aliases.txt"
+STOCK_TABLE = resources.files("finsearch.analysis") / "stock_codes.tsv"
 ONE_WAY = ">"  # in aliases.txt: short forms before it, full names after it
 
 # A name right before a code: (600519), （600519）, (600519.SH) or 600519.SH. Matched in
@@ -143,3 +146,14 @@ def read_groups(text: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
 def shipped_groups() -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
     """The groups of the aliases.txt installed with the package."""
     return tuple(read_groups(ALIAS_FILE.read_text("utf-8")))
+
+
+@functools.cache
+def shipped_stocks() -> tuple[tuple[str, str], ...]:
+    """The (name, code) pairs of the stock_codes.tsv installed with the package."""
+    pairs = []
+    for line in STOCK_TABLE.read_text("utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            code, name = line.split("\t")[:2]
+            pairs.append((name, code))
+    return tuple(pairs)

@@ -177,12 +177,18 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write every hit of a search as CSV or JSON Lines",
                                  description="Every post the search matches (reprints included, one row each), "
                                              "in the search's order: id, date, paper, categories, title, url, "
-                                             "snippet (plain text). CSV is UTF-8 with a BOM, for Excel. "
+                                             "snippet (plain text), story (the id of the story's first post), "
+                                             "day and time (local, as a spreadsheet reads them), headline; "
+                                             "--fields picks the columns (body: the whole text). CSV is UTF-8 "
+                                             "with a BOM, for Excel, its cells guarded against formulas. "
                                              "Streamed: memory does not grow with the number of hits.")
     _query_options(export)
     export.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="csv (default) or jsonl")
     export.add_argument("--output", type=Path, default=None, metavar="FILE",
                         help="write to FILE (default: standard output)")
+    export.add_argument("--fields", default=None, metavar="COLUMNS",
+                        help="the columns, comma-separated, in order (default: id,date,paper,categories,title,url,"
+                             "snippet,story,day,time,headline; body, the whole text, only when named)")
     export.set_defaults(run=run_export)
 
     stats = commands.add_parser("stats", help="show what the index holds")
@@ -211,7 +217,8 @@ def _query_options(parser: argparse.ArgumentParser) -> None:
     """The query and filters, the same for `search` and `export`."""
     from finsearch.search.types import Sort
     parser.add_argument("query", nargs="?", help="the query (quote it in the shell; a query starting with - "
-                                                 "also works, e.g. -银行, or after --)")
+                                                 "also works, e.g. -银行, or after --); without one, every "
+                                                 "post, newest first")
     _index_option(parser)
     parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD[THH:MM]",
                         help="published on or after this day (or minute)")
@@ -238,9 +245,7 @@ def _take_query_words(parser: argparse.ArgumentParser, args, extras: list[str]) 
         if not extra.startswith("-") or extra.startswith("--") or (len(extra) == 2 and extra[1].isascii()):
             parser.error(f"unrecognized arguments: {extra}")
         words.append(extra)
-    if not words:
-        parser.error("the following arguments are required: query")
-    args.query = " ".join(words)
+    args.query = " ".join(words)  # none: the empty query, every post newest first (as on the web)
 
 
 def _index_option(parser: argparse.ArgumentParser) -> None:
@@ -400,7 +405,7 @@ def _check_build_args(args) -> None:
 
 
 def run_search(args) -> int:
-    from finsearch.search import SearchEngine, make_request, result_to_json
+    from finsearch.search import SearchEngine, make_request, page_label, result_to_json
     request = make_request(args.query, args.date_from, args.date_to, args.category, args.paper,
                            args.sort, args.page, args.limit, "1" if args.literal else "")
     engine = SearchEngine(args.index)
@@ -418,7 +423,8 @@ def run_search(args) -> int:
         offers = "；".join(f"{s.query}（{s.reason}，{s.articles} 篇）" for s in result.suggestions)
         print(f"没有结果。可以试试：{offers}")
     merged = f"（{result.articles} 篇，相同报道合并）" if result.articles > result.total else ""
-    print(f"共 {result.total} 条结果{merged}，第 {request.page}/{result.pages} 页（{result.seconds * 1000:.0f} ms）")
+    counted = f"共 {result.total} 条结果" if request.query.strip() else f"最新文章，共 {result.total} 条"
+    print(f"{counted}{merged}，{page_label(request.page, result.pages)}（{result.seconds * 1000:.0f} ms）")
     first = (request.page - 1) * request.page_size
     for number, hit in enumerate(result.hits, start=first + 1):
         print(f"\n{number}. {_terminal(hit.title_html, color)}")
@@ -433,18 +439,19 @@ def run_search(args) -> int:
 
 
 def run_export(args) -> int:
-    from finsearch.search import EXPORTERS, SearchEngine, make_request
+    from finsearch.search import EXPORTERS, SearchEngine, export_columns, make_request
     request = make_request(args.query, args.date_from, args.date_to, args.category, args.paper, args.sort,
                            literal="1" if args.literal else "")
+    columns = export_columns(args.fields)
     hits = SearchEngine(args.index).iter_hits(request)  # a bad request fails before the file is opened
     if args.output is None:
-        sys.stdout.writelines(EXPORTERS[args.format](hits))
+        sys.stdout.writelines(EXPORTERS[args.format](hits, columns))
         return EXIT_OK
     # Written beside the file and renamed when whole: a failed export leaves no file that looks complete.
     partial = args.output.with_name(f".{args.output.name}.partial-{os.getpid()}")
     try:
         with open(partial, "w", encoding="utf-8", newline="") as out:  # the csv module writes its own line ends
-            out.writelines(EXPORTERS[args.format](hits))
+            out.writelines(EXPORTERS[args.format](hits, columns))
         os.replace(partial, args.output)
     finally:
         partial.unlink(missing_ok=True)

@@ -1,8 +1,16 @@
 """The query side: parse a user's query, match, filter, collect, present (search.engine)."""
 from finsearch.search.deadline import SearchTimeout
 from finsearch.search.engine import Export, SearchEngine, last_run
-from finsearch.search.export import EXPORT_COLUMNS, EXPORT_FORMATS, EXPORTERS, export_row, plain_text
-from finsearch.search.params import make_request, result_to_json, stats_to_json
+from finsearch.search.export import (
+    EXPORT_COLUMNS,
+    EXPORT_FORMATS,
+    EXPORTERS,
+    export_columns,
+    export_row,
+    plain_text,
+    spreadsheet_cell,
+)
+from finsearch.search.params import make_request, page_label, result_to_json, stats_to_json
 from finsearch.search.types import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE,
@@ -27,5 +35,6 @@ from finsearch.storage import IndexDamaged, IndexIncompatible, IndexMissing
 __all__ = ["DEFAULT_PAGE_SIZE", "EXPORTERS", "EXPORT_COLUMNS", "EXPORT_FORMATS", "MAX_PAGE", "MAX_PAGE_SIZE",
            "MAX_QUERY_CHARS", "Article", "ArticlePage", "Export", "FacetCount", "Facets", "Hit", "IndexDamaged",
            "IndexHealth", "IndexIncompatible", "IndexMissing", "IndexStats", "Reprint", "SearchEngine",
-           "SearchError", "SearchRequest", "SearchResult", "SearchTimeout", "Sort", "Suggestion", "export_row",
-           "last_run", "make_request", "plain_text", "result_to_json", "stats_to_json"]
+           "SearchError", "SearchRequest", "SearchResult", "SearchTimeout", "Sort", "Suggestion", "export_columns",
+           "export_row", "last_run", "make_request", "page_label", "plain_text", "result_to_json",
+           "spreadsheet_cell", "stats_to_json"]

@@ -13,7 +13,7 @@ import numpy as np
 from whoosh.util.times import datetime_to_long
 
 from finsearch.search import ranking
-from finsearch.search.doctable import DocTable, day_labels
+from finsearch.search.doctable import EPOCH_TICKS, DocTable, day_labels
 from finsearch.search.snapshot import facet_counts
 from finsearch.search.types import MAX_PAGE, MAX_PAGE_SIZE, FacetCount, Facets, SearchError, SearchRequest, Sort
 
@@ -104,10 +104,31 @@ def month_counts(months: np.ndarray) -> tuple[FacetCount, ...]:
     return tuple(FacetCount(str(label), int(c)) for label, c in zip(labels, counts))
 
 
+HOURS_SPAN = dt.timedelta(days=2)  # a date filter this short has its timeline by hours
+
+
 def day_counts(table: DocTable, docs: np.ndarray) -> tuple[FacetCount, ...]:
     """Posts per day ("YYYY-MM-DD", oldest first): the timeline's data."""
     values, counts = np.unique(table.days[docs], return_counts=True)
     return tuple(FacetCount(str(label), int(c)) for label, c in zip(day_labels(values), counts))
+
+
+def hour_counts(table: DocTable, docs: np.ndarray) -> tuple[FacetCount, ...]:
+    """Posts per hour ("YYYY-MM-DDTHH", oldest first): the timeline of a day or two."""
+    hours = (table.dates[docs] - EPOCH_TICKS).astype("datetime64[us]").astype("datetime64[h]")
+    values, counts = np.unique(hours, return_counts=True)
+    return tuple(FacetCount(str(label), int(c)) for label, c in zip(values.astype(str), counts))
+
+
+def is_short(request: SearchRequest, last_post: dt.datetime | None) -> bool:
+    """Whether the request's dates span at most HOURS_SPAN (an open end runs to the newest post)."""
+    if request.date_from is None:
+        return False
+    start, end = date_bounds(request)
+    assert start is not None
+    if end is None:
+        end = last_post.replace(tzinfo=None) if last_post else None
+    return end is not None and end - start <= HOURS_SPAN + dt.timedelta(minutes=1)
 
 
 def first_of_each_story(table: DocTable, docs: np.ndarray, scores: np.ndarray, tiers: np.ndarray | None):

@@ -41,6 +41,7 @@ class DocTable:
     paper_masks: np.ndarray  # bool [paper, doc]
     title_ids: np.ndarray  # int64 per doc: equal for titles equal as a reader compares them (-1: unknown)
     title_id_of: dict[str, int]  # title_key -> its number in title_ids
+    story_leaders: np.ndarray  # int64 per doc: its story's earliest live post (-1: the story has none)
 
     @classmethod
     def build(cls, view: IndexView) -> DocTable:
@@ -59,7 +60,7 @@ class DocTable:
         story_rank[by_story_rank] = np.arange(size)
         title_ids, title_id_of = cls._title_ids(view, size)
         return cls(dates, days, months, exact, stories, story_rank, by_story_rank, cats, cat_masks, papers,
-                   paper_masks, title_ids, title_id_of)
+                   paper_masks, title_ids, title_id_of, _story_leaders(stories, by_story_rank, view.is_live))
 
     @staticmethod
     def _stories(view: IndexView, exact: np.ndarray, dates: np.ndarray, paper_masks: np.ndarray) -> np.ndarray:
@@ -99,6 +100,17 @@ class DocTable:
             counts = self.paper_masks[:, in_category].sum(axis=1) if self.paper_values else np.zeros(0)
             labels[category] = self.paper_values[int(counts.argmax())] if counts.size and counts.max() else category
         return labels
+
+
+def _story_leaders(stories: np.ndarray, by_story_rank: np.ndarray, is_live: np.ndarray) -> np.ndarray:
+    """Each doc's story's earliest live post (-1 where the story has none): the story's name in
+    exports, the same across searches as long as that post stays."""
+    ordered = by_story_rank[is_live[by_story_rank]]  # live docs by (story, date, docnum)
+    ordered_stories = stories[ordered]
+    first = np.concatenate(([True], ordered_stories[1:] != ordered_stories[:-1]))[:ordered.size]
+    leaders = np.full(int(stories.max()) + 1 if stories.size else 0, -1, dtype=np.int64)
+    leaders[ordered_stories[first]] = ordered[first]
+    return leaders[stories]
 
 
 def from_ticks(ticks: int) -> dt.datetime:

@@ -9,6 +9,7 @@ start to end: a results page, an article page or an export never mixes two gener
 """
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterator
@@ -29,13 +30,16 @@ from finsearch.search.collect import (
     facets,
     filter_masks,
     first_of_each_story,
+    hour_counts,
+    is_short,
     ordered,
     page,
 )
 from finsearch.search.query import ParsedQuery, parse_query
 from finsearch.search.snapshot import MATCH_CACHE_SIZE, Snapshot, Snapshots
 from finsearch.search.snippets import highlight_html, match_spans
-from finsearch.search.suggest import Completion
+from finsearch.search.spelling import corrections
+from finsearch.search.suggest import Completion, found_together
 from finsearch.search.trends import TrendRequest, TrendResult, count_trends
 from finsearch.search.types import (
     Article,
@@ -100,7 +104,8 @@ class SearchEngine:
     # -- searching --------------------------------------------------------------------
 
     def search(self, request: SearchRequest, timeline: bool = False) -> SearchResult:
-        """A results page; with `timeline`, also the posts per day of all its matches."""
+        """A results page; with `timeline`, also the posts per day of all its matches (and per hour
+        when its dates span a day or two)."""
         started = time.perf_counter()
         check_request(request)
         with self._snapshots.acquire() as snap:
@@ -120,7 +125,10 @@ class SearchEngine:
                 expanded=(parse_query(request.query, snap.aliases).expanded if request.literal
                           else matched.parsed.expanded),
                 suggestions=self._suggestions(snap, request) if not docs.size else (),
-                timeline=day_counts(snap.table, docs) if timeline else (), stats=snap.stats)
+                timeline=day_counts(snap.table, docs) if timeline else (),
+                hourly=(hour_counts(snap.table, docs) if timeline and is_short(request, snap.stats.last_date)
+                        else ()),
+                stats=snap.stats)
 
     def iter_hits(self, request: SearchRequest, batch_size: int = EXPORT_BATCH) -> Export:
         """Every post the search matches, reprints included (each its own hit, `reprints` empty),
@@ -146,15 +154,25 @@ class SearchEngine:
                        for term in request.terms]
             live = snap.view.live
             population = live[filter_masks(snap.table, live, filters).all]
-            archive = (int(snap.table.days[live].min()), int(snap.table.days[live].max())) if live.size else None
-            return count_trends(request, snap.table.days, snap.table.stories, population,
-                                [m.kept for m in matched], [m.parsed.notice for m in matched], archive, started)
+            assert snap.stats.coverage is not None  # every snapshot knows the days it covers
+            return count_trends(request, snap.table.days, snap.table.stories, population, [m.kept for m in matched],
+                                [m.parsed.notice for m in matched], snap.stats.coverage, started)
 
     def suggest(self, text: str, limit: int) -> tuple[Completion, ...]:
         """Completions of the last word of `text` from the generation's vocabulary (search.suggest)."""
         with self._snapshots.acquire() as snap:
             vocabulary = snap.vocabulary(wait=not self._snapshots.watching)
-        return vocabulary.suggest(text, limit)
+
+            def together(head: str, words: list[str]) -> list[int]:
+                """Posts the search for `head` finds that hold each of `words` (the completions of the
+                word being typed are ranked by the words typed before it)."""
+                try:
+                    docs = self._matched(snap, SearchRequest(query=head), scored=False).kept
+                except SearchError:
+                    return [0] * len(words)
+                with snap.lock:
+                    return found_together(snap.view, docs, words)
+            return vocabulary.suggest(text, limit, together)
 
     # -- articles ---------------------------------------------------------------------
 
@@ -174,9 +192,9 @@ class SearchEngine:
                 found = present.article(snap.searcher.stored_fields(docnum))
                 same_story = present.reprints(snap.searcher, snap.table, docnum, snap.view.live)
             terms = self._marked_terms(snap, query, literal)
-            texts = (found.title, *found.paragraphs)
+            texts = (found.headline, *found.paragraphs)
             return ArticlePage(
-                article=found, title_html=highlight_html(found.title, terms),
+                article=found, title_html=highlight_html(found.headline, terms),
                 paragraphs_html=tuple(highlight_html(p, terms) for p in found.paragraphs),
                 matches=sum(len(match_spans(t, terms)) for t in texts) if query.strip() else None,
                 same_story=same_story, related=self._related(snap, docnum, found), stats=snap.stats)
@@ -232,7 +250,10 @@ class SearchEngine:
                 return int(self._matched(snap, nearby, scored=False).kept.size)
             except SearchError:  # a suggestion the parser refuses is no suggestion
                 return 0
-        return suggestions(request.query, request.literal, snap.aliases, count)
+        # Spelling needs the vocabulary, built in the background: none yet, no correction.
+        vocabulary = snap.ready_vocabulary()
+        correct = functools.partial(corrections, vocabulary) if vocabulary is not None else None
+        return suggestions(request.query, request.literal, snap.aliases, count, correct)
 
     @staticmethod
     def _marked_terms(snap: Snapshot, query: str, literal: bool) -> tuple[str, ...]:
@@ -291,8 +312,15 @@ class Export:
         self._snap, self._terms, self._batch = snap, matched.parsed.terms, batch_size
         self.articles = int(self._ordered.size)  # the rows it will give
         self.generation = snap.name
+        self._rows = self._read()
 
     def __iter__(self) -> Iterator[Hit]:
+        return self
+
+    def __next__(self) -> Hit:
+        return next(self._rows)
+
+    def _read(self) -> Iterator[Hit]:
         no_reprints = np.empty(0, dtype=np.int64)
         try:
             with self._snap.own_reader() as reader:
@@ -300,9 +328,16 @@ class Export:
                     yield from [present.hit(reader, self._snap.table, docnum, no_reprints, self._terms)
                                 for docnum in self._ordered[start:start + self._batch].tolist()]
         finally:
-            self.close()
+            self._release()
 
     def close(self) -> None:
+        """Stop early: the generation is released (a no-op once the last row was read)."""
+        rows = getattr(self, "_rows", None)
+        if rows is not None:
+            rows.close()  # runs _read's finally if it had started
+        self._release()
+
+    def _release(self) -> None:
         hold = getattr(self, "_hold", None)
         self._hold = None
         if hold is not None:

@@ -24,6 +24,7 @@ literal matched.
 """
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -34,8 +35,9 @@ from whoosh import query as wq
 from whoosh.query.qcore import QueryError
 from whoosh.scoring import BM25F
 
-from finsearch.analysis import is_cjk
+from finsearch.analysis import fold, gram_terms, is_cjk, unit_runs
 from finsearch.search import deadline
+from finsearch.search.query import FIELDS, Near
 from finsearch.storage import Postings, TermEntry, field_lengths, find_term, read_postings, verify_reader
 
 NOT_SCORE = 1.0  # what Whoosh's InverseMatcher scores a document matching a NOT
@@ -171,9 +173,10 @@ class IndexView:
         return self._lengths[fieldname]
 
 
-def evaluate(view: IndexView, q: wq.Query, scored: bool = True) -> Matches:
-    """Every live document matching `q`, ascending, with its score (zeros if not `scored`)."""
-    return _Evaluation(view).run(q, None, scored)
+def evaluate(view: IndexView, q: wq.Query, scored: bool = True, within: np.ndarray | None = None) -> Matches:
+    """Every live document matching `q` (among `within`, sorted docnums, if given), ascending, with
+    its score (zeros if not `scored`)."""
+    return _Evaluation(view).run(q, within, scored)
 
 
 class _Evaluation:
@@ -201,6 +204,8 @@ class _Evaluation:
             return Matches.constant(self.run(q.child, within, False).docs, q.score)
         if isinstance(q, wq.Not):
             return Matches.constant(self._without(self._all(within), q.query), NOT_SCORE)
+        if isinstance(q, Near):
+            return self._near(q, within, scored)
         if _is_plain_wrapper(q):
             return self.run(q.child, within, scored)
         if isinstance(q, wq.AndNot):
@@ -276,6 +281,46 @@ class _Evaluation:
                 summed[part.docs] += part.scores
         docs = np.flatnonzero(marked)
         return Matches(docs, summed[docs])
+
+    def _near(self, q: Near, within, scored) -> Matches:
+        """The AND of the literals, kept where each stands within `q.distance` units of the next in
+        one field: positions in a gram field count units, a run of units a position apart from the
+        next (so a punctuation mark between counts as one unit)."""
+        together = self._and(q.literals, within, scored)
+        docs = together.docs
+        for first, second in itertools.pairwise(q.literals):
+            if not docs.size:
+                break
+            close = [self._near_in_field(gram_field, first.text, second.text, q.distance, docs)
+                     for _, gram_field in FIELDS[first.scope] if (_, gram_field) in FIELDS[second.scope]]
+            docs = np.unique(np.concatenate(close)) if close else docs[:0]
+        return Matches(docs, together.at(docs))
+
+    def _near_in_field(self, gram_field: str, first: str, second: str, distance: int,
+                       docs: np.ndarray) -> np.ndarray:
+        """Those of `docs` where `first` and `second` stand within `distance` units in `gram_field`."""
+        starts_a, units_a = self._occurrences(gram_field, first, docs)
+        starts_b, units_b = self._occurrences(gram_field, second, docs)
+        if not starts_a.size or not starts_b.size:
+            return docs[:0]
+        # A may start from `distance + units_a` before B's start (A first) to `distance + units_b`
+        # after it (B first); keys are (doc << _DOC_SHIFT | position), so the window stays in one doc.
+        low = np.searchsorted(starts_a, starts_b - (distance + units_a))
+        high = np.searchsorted(starts_a, starts_b + (distance + units_b), side="right")
+        return np.unique(starts_b[high > low] >> _DOC_SHIFT)
+
+    def _occurrences(self, gram_field: str, text: str, docs: np.ndarray) -> tuple[np.ndarray, int]:
+        """Where a literal's first run of units starts in `docs` (sorted start keys), and its units."""
+        run = unit_runs(fold(text))[0]
+        terms = [gram for gram, _, _ in gram_terms(run)]
+        starts = None
+        for offset, gram in enumerate(terms):
+            term = self._find(gram_field, gram)
+            if term is None:
+                return NO_MATCHES.docs, len(run)
+            keys = _start_keys(offset, self._postings(term, docs, positions=True), docs)
+            starts = keys if starts is None else np.intersect1d(starts, keys, assume_unique=True)
+        return (starts if starts is not None else NO_MATCHES.docs), len(run)
 
     @staticmethod
     def _boosted(q: wq.CompoundQuery, matches: Matches) -> Matches:

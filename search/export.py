@@ -1,7 +1,10 @@
 """Every hit of a search as CSV or JSON Lines, streamed: shared by `finsearch export` and /export.*.
 
 One row per post (reprints included: a reporter counting coverage wants every paper's post), so
-the row count is the search's `articles`, not its `total` of stories. The snippet is plain text.
+the row count is the search's `articles`, not its `total` of stories; `story` names the story a
+row belongs to, so reprints can be counted once in a spreadsheet. The snippet is plain text.
+`day` and `time` are the site's local date and time as a spreadsheet reads them natively (`date`
+keeps the full ISO 8601 form). CSV cells that a spreadsheet would run as a formula are guarded.
 """
 from __future__ import annotations
 
@@ -10,16 +13,33 @@ import html
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from finsearch.search.types import Hit
+from finsearch.search.types import Hit, SearchError
 
-EXPORT_COLUMNS = ("id", "date", "paper", "categories", "title", "url", "snippet")
+EXPORT_COLUMNS = ("id", "date", "paper", "categories", "title", "url", "snippet", "story", "day", "time", "headline")
+OPTIONAL_COLUMNS = ("body",)  # only when asked for (`fields=`): the whole text makes a file large
 EXPORT_FORMATS = ("csv", "jsonl")
 CSV_BOM = "\ufeff"  # Excel reads a CSV as UTF-8 only with it
 CATEGORY_SEPARATOR = ","  # the categories of one post in one CSV cell
 ROWS_PER_CHUNK = 100  # rows joined into one piece of the stream
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run a cell starting so
 _TAG = re.compile(r"<[^>]+>")
+
+_VALUES: dict[str, Callable[[Hit], object]] = {
+    "id": lambda hit: hit.id,
+    "date": lambda hit: hit.date.isoformat(),
+    "paper": lambda hit: hit.paper,
+    "categories": lambda hit: list(hit.categories),
+    "title": lambda hit: hit.title,
+    "url": lambda hit: hit.url,
+    "snippet": lambda hit: plain_text(hit.snippet),
+    "story": lambda hit: hit.story,
+    "day": lambda hit: hit.date.strftime("%Y-%m-%d"),
+    "time": lambda hit: hit.date.strftime("%H:%M:%S"),
+    "headline": lambda hit: hit.headline,
+    "body": lambda hit: hit.body,
+}
 
 
 def plain_text(fragment: str) -> str:
@@ -27,38 +47,49 @@ def plain_text(fragment: str) -> str:
     return html.unescape(_TAG.sub("", fragment))
 
 
-def export_row(hit: Hit) -> dict:
-    return {
-        "id": hit.id,
-        "date": hit.date.isoformat(),
-        "paper": hit.paper,
-        "categories": list(hit.categories),
-        "title": hit.title,
-        "url": hit.url,
-        "snippet": plain_text(hit.snippet),
-    }
+def spreadsheet_cell(text: str) -> str:
+    """`text` as a spreadsheet shows it, never runs it: a leading ' where it would start a formula."""
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def csv_chunks(hits: Iterable[Hit]) -> Iterator[str]:
+def export_columns(fields: str | None) -> tuple[str, ...]:
+    """The columns `fields` names, comma-separated, in its order (None or blank: EXPORT_COLUMNS);
+    raises SearchError for a name that is not a column."""
+    if not fields or not fields.strip():
+        return EXPORT_COLUMNS
+    names = tuple(dict.fromkeys(name.strip() for name in fields.split(",") if name.strip()))
+    for name in names:
+        if name not in _VALUES:
+            raise SearchError(f"fields 中没有这一列：{name[:40]}（可用：{'、'.join(_VALUES)}）",
+                              code="unknown_field", param="fields")
+    return names or EXPORT_COLUMNS
+
+
+def export_row(hit: Hit, columns: Sequence[str] = EXPORT_COLUMNS) -> dict:
+    return {column: _VALUES[column](hit) for column in columns}
+
+
+def csv_chunks(hits: Iterable[Hit], columns: Sequence[str] = EXPORT_COLUMNS) -> Iterator[str]:
     """The BOM and the header, then the rows, a few at a time."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write(CSV_BOM)
-    writer.writerow(EXPORT_COLUMNS)
+    writer.writerow(columns)
     for number, hit in enumerate(hits, start=1):
-        row = export_row(hit)
-        row["categories"] = CATEGORY_SEPARATOR.join(row["categories"])
-        writer.writerow([row[column] for column in EXPORT_COLUMNS])
+        row = export_row(hit, columns)
+        if "categories" in row:
+            row["categories"] = CATEGORY_SEPARATOR.join(row["categories"])
+        writer.writerow([spreadsheet_cell(row[column]) for column in columns])
         if number % ROWS_PER_CHUNK == 0:
             yield _drain(buffer)
     yield _drain(buffer)
 
 
-def jsonl_chunks(hits: Iterable[Hit]) -> Iterator[str]:
+def jsonl_chunks(hits: Iterable[Hit], columns: Sequence[str] = EXPORT_COLUMNS) -> Iterator[str]:
     """One JSON object a line, a few lines at a time."""
     lines: list[str] = []
     for hit in hits:
-        lines.append(json.dumps(export_row(hit), ensure_ascii=False) + "\n")
+        lines.append(json.dumps(export_row(hit, columns), ensure_ascii=False) + "\n")
         if len(lines) == ROWS_PER_CHUNK:
             yield "".join(lines)
             lines.clear()

@@ -53,7 +53,7 @@ _TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 def parse_flag(text, name: str) -> bool:
     value = str(text if text is not None else "").strip().lower()
     if value not in _TRUE + _FALSE:
-        raise SearchError(f"{name} 应为 1 或 0：{value[:40]}")
+        raise SearchError(f"{name} 应为 1 或 0：{value[:40]}", code="bad_flag", param=name)
     return value in _TRUE
 
 
@@ -85,6 +85,11 @@ def make_request(query: str | None = "", date_from: str | None = None, date_to: 
     )
 
 
+def page_label(page: int, pages: int) -> str:
+    """Where a page is, for people: 第 2/14 页, or that it is past the last one."""
+    return f"第 {page}/{pages} 页" if page <= pages else f"第 {page} 页超出范围（共 {pages} 页）"
+
+
 def result_to_json(result: SearchResult) -> dict:
     """The JSON contract of `finsearch search --json` and `GET /api/search`."""
     request = result.request
@@ -105,6 +110,8 @@ def result_to_json(result: SearchResult) -> dict:
         "hits": [{
             "id": hit.id,
             "title": hit.title,
+            "headline": hit.headline,
+            "story": hit.story,
             "date": hit.date.isoformat(),
             "category": hit.categories[0] if hit.categories else "",
             "categories": list(hit.categories),

@@ -14,6 +14,7 @@ import numpy as np
 from finsearch import storage
 from finsearch.analysis import word_analyzer
 from finsearch.search.doctable import DocTable
+from finsearch.search.headline import headline
 from finsearch.search.snippets import highlight_html, snippet_html
 from finsearch.search.types import Article, Hit, Reprint
 
@@ -33,12 +34,15 @@ def hit(reader: Any, table: DocTable, docnum: int, among: np.ndarray, terms: tup
     """The hit of `docnum`, its story's other posts among `among` as reprints; `reader` a Whoosh
     reader or searcher of the generation."""
     fields = reader.stored_fields(docnum)
-    title = fields.get(storage.TITLE, "")
-    return Hit(id=fields[storage.ID_FIELD], title=title, title_html=highlight_html(title, terms),
+    title, body = fields.get(storage.TITLE, ""), fields.get(storage.BODY, "")
+    shown = headline(title, body)
+    leader = int(table.story_leaders[docnum])
+    story = fields[storage.ID_FIELD] if leader in (docnum, -1) else reader.stored_fields(leader)[storage.ID_FIELD]
+    return Hit(id=fields[storage.ID_FIELD], title=title, title_html=highlight_html(shown, terms),
                date=storage.from_local_naive(fields[storage.DATE]), categories=split(fields.get(storage.CATEGORY)),
                paper=fields.get(storage.PAPER, ""), url=fields.get(storage.URL, ""),
-               snippet=snippet_html(fields.get(storage.BODY, ""), terms),
-               reprints=reprints(reader, table, docnum, among))
+               snippet=snippet_html(body, terms), reprints=reprints(reader, table, docnum, among),
+               headline=shown, story=story, body=body)
 
 
 def reprints(reader: Any, table: DocTable, docnum: int, among: np.ndarray) -> tuple[Reprint, ...]:
@@ -60,7 +64,8 @@ def article(fields: dict[str, Any]) -> Article:
         id=fields[storage.ID_FIELD], title=fields.get(storage.TITLE, ""),
         date=storage.from_local_naive(fields[storage.DATE]), categories=split(fields.get(storage.CATEGORY)),
         tags=split(fields.get(storage.TAGS)), paper=fields.get(storage.PAPER, ""), url=fields.get(storage.URL, ""),
-        paragraphs=paragraphs, truncated=truncated, path=fields.get(storage.PATH, ""))
+        paragraphs=paragraphs, truncated=truncated, path=fields.get(storage.PATH, ""),
+        headline=headline(fields.get(storage.TITLE, ""), fields.get(storage.BODY, "")))
 
 
 def shown_paragraphs(body: str) -> tuple[tuple[str, ...], bool]:

@@ -2,17 +2,20 @@
 
 Syntax: words (all required), "quoted phrase", OR, NOT or -word to exclude
 (a minus before a digit is a sign: -1.7% is searched, not excluded), (groups),
-and title:word / body:word (标题: / 正文:). Whoosh's own parser reads the
-syntax; every word or phrase then becomes a *literal* query:
+title:word / body:word (标题: / 正文:), and proximity: 茅台 NEAR/5 提价 or
+"茅台 提价"~5 (both within 5 units of each other, in either order, in the
+title or in the body). Whoosh's own parser reads the syntax; every word or
+phrase then becomes a *literal* query:
 
 - it matches where the text contains the string literally (case, full/half
   width and traditional/simplified folded, white space ignored): a phrase of
   its character bigrams on the gram fields;
 - it ranks by its jieba words on the word fields (title weighs more).
 
-Unless the query is literal, a word (not a quoted phrase, not under NOT) that has
-aliases (finsearch.analysis.aliases) becomes an OR of itself and its aliases;
-an alias match scores a small constant, below any match of the word typed.
+Unless the query is literal, a word (not a quoted phrase, not under NOT, not a
+proximity's) that has aliases (finsearch.analysis.aliases) becomes an OR of itself
+and its aliases; an alias match scores a small constant, below any match of the
+word typed.
 """
 from __future__ import annotations
 
@@ -45,10 +48,13 @@ LITERAL_SCORE = {TITLE: 2.0, BODY: 1.0}
 ALIAS_SCORE = {TITLE: 0.5, BODY: 0.25}
 _QUOTES = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "＂": '"'})
 # A dangling operator at either end (`金融 OR`, `AND 银行`) is not a word to search.
-_DANGLING = re.compile(r"^\s*(?:AND|OR)\s+|\s+(?:AND|OR|NOT)\s*$")
+_DANGLING = re.compile(r"^\s*(?:AND|OR|NEAR/\d+)\s+|\s+(?:AND|OR|NOT|NEAR/\d+)\s*$")
+# Proximity: A NEAR/5 B, or "A B"~5; units between them at most this many.
+_NEAR_OPERATOR = r"(?<=\s)NEAR/(?P<distance>\d{1,4})(?=\s)"
+MAX_DISTANCE = 9999
 # A minus that excludes: not one before a digit, which news reads as a sign (-1.7%).
 _EXCLUDING_MINUS = r"-(?!\d)"
-_SYNTAX_CHARS = re.compile(r'["()]|(?<!\S)' + _EXCLUDING_MINUS + r'|\b(?:AND|OR|NOT)\b|\w+:')
+_SYNTAX_CHARS = re.compile(r'["()]|(?<!\S)' + _EXCLUDING_MINUS + r'|\b(?:AND|OR|NOT)\b|\bNEAR/\d+|\w+:')
 # NOT, or an excluding minus that starts a word.
 _NOT_OPERATOR = r"(^|(?<=(\s|[()])))(NOT(?=\s)|" + _EXCLUDING_MINUS + r"(?=\S))"
 
@@ -118,6 +124,7 @@ class Literal(wq.WrappingQuery):
 
     def __init__(self, child: wq.Query, text: str, field: str | None = None, quoted: bool = False):
         super().__init__(child)
+        self.boost = 1.0  # Whoosh flattens an AND inside an AND by its parts' boosts (near_query's fallback)
         self.text = text
         self.scope = field  # not `field`: Whoosh queries have a field() method
         self.quoted = quoted
@@ -129,6 +136,58 @@ class Literal(wq.WrappingQuery):
         return isinstance(other, Literal) and self.text == other.text and self.child == other.child
 
     __hash__ = wq.WrappingQuery.__hash__
+
+
+class Near(wq.Query):
+    """Literal queries within `distance` units of each other, in either order, in one field (the
+    title or the body): each with the next one, for more than two. Counted in the units of literal
+    matching (analysis.normalize.UNIT: a CJK character, a number, a Latin word, a %), a punctuation
+    mark between them counting as one. Matched and scored as the AND of the literals, then kept
+    where their positions are that near (search.evaluate)."""
+
+    def __init__(self, literals: list[Literal], distance: int):
+        self.literals = literals
+        self.distance = distance
+        self.boost = 1.0
+
+    def __repr__(self):
+        return f"Near({self.literals!r}, {self.distance})"
+
+    def __eq__(self, other):
+        return isinstance(other, Near) and self.literals == other.literals and self.distance == other.distance
+
+    def __hash__(self):
+        return hash((tuple(self.literals), self.distance))
+
+    def children(self):
+        return iter(self.literals)
+
+    def is_leaf(self):
+        return False
+
+    def field(self):
+        return None  # the literals' own fields
+
+    def normalize(self):
+        return Near([literal.normalize() for literal in self.literals], self.distance)
+
+    def estimate_size(self, reader):
+        return min(literal.estimate_size(reader) for literal in self.literals)
+
+
+def near_query(queries: list, distance: int) -> wq.Query | None:
+    """`queries` (parsed operands) near each other; the AND of those that are no single literal
+    string (a group, an OR) or hold a lone CJK character, which has no position to compare."""
+    literals = [q for q in queries if q is not None]
+    if len(literals) < 2 or not all(isinstance(q, Literal) and _has_positions(q.text) for q in literals):
+        return wq.And(literals) if len(literals) > 1 else (literals[0] if literals else None)
+    return Near(literals, min(distance, MAX_DISTANCE))
+
+
+def _has_positions(text: str) -> bool:
+    """Whether a literal's match has positions to measure from: it is not one CJK character."""
+    runs = unit_runs(fold(text))
+    return bool(runs) and not (len(runs[0]) == 1 and is_cjk(runs[0][0][0]))
 
 
 def literal_query(text: str, field: str | None = None, quoted: bool = False) -> Literal | None:
@@ -172,7 +231,7 @@ def _expand(q: wq.Query, table: AliasTable, expanded: dict[str, tuple[str, ...]]
             return q
         expanded[q.text] = aliases
         return _with_aliases(q, aliases)
-    if isinstance(q, wq.Not):
+    if isinstance(q, (wq.Not, Near)):  # a proximity measures what was typed
         return q
     if isinstance(q, wq.AndNot):
         return wq.AndNot(_expand(q.a, table, expanded), q.b)
@@ -197,32 +256,67 @@ class _LiteralParser(QueryParser):
             plugins.FieldsPlugin(expr=r"(?P<text>title|body|标题|正文):", remove_unknown=False),
             _LiteralPhrasePlugin(),
             plugins.GroupPlugin(),
-            plugins.OperatorsPlugin(Not=_NOT_OPERATOR),
+            plugins.OperatorsPlugin(
+                ops=[(plugins.OperatorsPlugin.OpTagger(_NEAR_OPERATOR, _NearGroup, _NearOperator), 0)],
+                Not=_NOT_OPERATOR),
         ])
     def term_query(self, fieldname, text, termclass, boost=1.0, tokenize=True, removestops=True):
         return literal_query(text, FIELD_ALIASES.get(fieldname) if fieldname else None)
 
-    def phrase_query(self, fieldname, text):
-        return literal_query(text, FIELD_ALIASES.get(fieldname) if fieldname else None, quoted=True)
+    def phrase_query(self, fieldname, text, distance: int | None = None):
+        scope = FIELD_ALIASES.get(fieldname) if fieldname else None
+        if distance is not None and len(text.split()) > 1:  # "茅台 提价"~5: the words near each other
+            return near_query([literal_query(word, scope) for word in text.split()], distance)
+        return literal_query(text, scope, quoted=True)
+
+
+class _NearGroup(syntax.GroupNode):
+    merging = False
+
+    def query(self, parser):
+        q = near_query([node.query(parser) for node in self.nodes], self.kwargs["distance"])
+        return syntax.attach(q, self) if q is not None else None
+
+
+class _NearOperator(syntax.InfixOperator):
+    """NEAR/5 between two operands; a chain with one distance (A NEAR/5 B NEAR/5 C) is one group."""
+
+    def __init__(self, text, grouptype, leftassoc=True):
+        super().__init__(text, grouptype, leftassoc)
+        self.distance = int(text.split("/", 1)[1])
+
+    def replace_self(self, parser, group, position):
+        if 0 < position < len(group) - 1:
+            left, right = group[position - 1], group[position + 1]
+            if isinstance(left, _NearGroup) and left.kwargs["distance"] == self.distance:
+                left.append(right)
+                del group[position:position + 2]
+            else:
+                group[position - 1:position + 2] = [_NearGroup([left, right], distance=self.distance)]
+        else:
+            del group[position]
+        return position
 
 
 class _LiteralPhrasePlugin(plugins.PhrasePlugin):
     class PhraseNode(syntax.TextNode):
-        def __init__(self, text, textstartchar, slop=1):
+        def __init__(self, text, textstartchar, slop=None):
             super().__init__(text)
             self.textstartchar = textstartchar
-            self.slop = slop
+            self.slop = slop  # "…"~N: N, the words' distance
 
         def query(self, parser):
-            q = parser.phrase_query(self.fieldname, self.text)
+            q = parser.phrase_query(self.fieldname, self.text, self.slop)
             return syntax.attach(q, self) if q is not None else None
 
     class PhraseTagger(plugins.RegexTagger):
         def create(self, parser, match):
-            return _LiteralPhrasePlugin.PhraseNode(match.group("text"), match.start("text"))
+            slop = match.group("slop")
+            return _LiteralPhrasePlugin.PhraseNode(match.group("text"), match.start("text"),
+                                                   int(slop) if slop is not None else None)
 
     def __init__(self):
-        super().__init__(expr='"(?P<text>.*?)"')
+        super().__init__(expr='"(?P<text>.*?)"(?:~(?P<slop>\\d{1,4})(?![\\w.]))?')
 
     def taggers(self, parser):
         return [(self.PhraseTagger(self.expr), 0)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from whoosh import query as wq
 
-from finsearch.search.query import Literal, literal_query
+from finsearch.search.query import Literal, Near, literal_query
 
 BODY_ONLY, IN_TITLE, WHOLE_TITLE = 0, 1, 2
 
@@ -24,6 +24,8 @@ def title_query(q: wq.Query) -> wq.Query:
     the typed words, in the title or not."""
     if isinstance(q, Literal):
         return literal_query(q.text, "title") or wq.NullQuery
+    if isinstance(q, Near):  # near each other in the title
+        return Near([title_query(literal) for literal in q.literals], q.distance)
     if isinstance(q, wq.ConstantScoreQuery):
         return wq.NullQuery
     if isinstance(q, (wq.Not, wq.Every)):

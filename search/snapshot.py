@@ -27,8 +27,9 @@ import numpy as np
 from whoosh import query as wq
 
 from finsearch import storage
-from finsearch.analysis.aliases import AliasTable, shipped_groups
+from finsearch.analysis.aliases import AliasTable, shipped_groups, shipped_stocks
 from finsearch.search import deadline
+from finsearch.search.coverage import Coverage
 from finsearch.search.doctable import DocTable, from_ticks
 from finsearch.search.evaluate import IndexView, Matches, evaluate
 from finsearch.search.query import WORD_FIELD_OF_GRAM
@@ -53,7 +54,9 @@ class Snapshot:
             reader = self.searcher.reader()
             self.view = IndexView(self.searcher, storage.reader_live_docs(reader), WORD_FIELD_OF_GRAM)
             self.table = DocTable.build(self.view)
-            self.aliases = AliasTable.build(shipped_groups(), storage.stock_name_pairs(self.generation.build))
+            # The shipped stock table and the (name, code) pairs this generation's posts write.
+            self.stock_pairs = [*shipped_stocks(), *storage.stock_name_pairs(self.generation.build)]
+            self.aliases = AliasTable.build(shipped_groups(), self.stock_pairs)
             self.stats = self._stats(root)
         except BaseException:
             self.generation.close()
@@ -88,7 +91,7 @@ class Snapshot:
             categories=facet_counts(table.category_values, table.category_masks, live),
             papers=facet_counts(table.paper_values, table.paper_masks, live),
             generation=self.generation.number, build=self.generation.name, created=self.generation.created,
-            category_labels=tuple(table.category_labels(live).items()))
+            category_labels=tuple(table.category_labels(live).items()), coverage=Coverage(np.unique(table.days[live])))
 
     # -- matching, cached per generation ------------------------------------------
 
@@ -144,6 +147,10 @@ class Snapshot:
 
     # -- suggestions -----------------------------------------------------------------
 
+    def ready_vocabulary(self) -> Vocabulary | None:
+        """The vocabulary if built (or a stand-in), without waiting: None while there is none."""
+        return self._vocabulary or self.stand_in_vocabulary
+
     def vocabulary(self, wait: bool = True) -> Vocabulary:
         """The suggestion vocabulary, built once (seconds on a large index); without `wait`, the
         previous generation's stands in while another thread builds it."""
@@ -155,7 +162,7 @@ class Snapshot:
         try:
             if self._vocabulary is None:
                 with self.own_reader() as reader:
-                    self._vocabulary = Vocabulary.build(reader)
+                    self._vocabulary = Vocabulary.build(reader, self.stock_pairs)
                 self.stand_in_vocabulary = None
             return self._vocabulary
         finally:

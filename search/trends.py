@@ -15,6 +15,7 @@ from enum import Enum
 
 import numpy as np
 
+from finsearch.search.coverage import Coverage, Span
 from finsearch.search.params import parse_bound
 from finsearch.search.types import MAX_QUERY_CHARS, SearchError
 
@@ -51,6 +52,12 @@ class Period:
     start: dt.date  # inclusive; clipped to the request's dates
     end: dt.date  # inclusive
     total: int  # stories of the period (the empty query's search total)
+    covered: int = -1  # days of the period the archive has posts for (search.coverage); -1: all of them
+
+    @property
+    def span(self) -> Span:
+        days = (self.end - self.start).days + 1
+        return Span(days, days if self.covered < 0 else self.covered)
 
 
 @dataclass(frozen=True)
@@ -137,14 +144,14 @@ def _period_first_day(number: int, interval: Interval) -> int:
 
 
 def count_trends(request: TrendRequest, days: np.ndarray, stories: np.ndarray, population: np.ndarray,
-                 matches: list[np.ndarray], notices: list[str], archive: tuple[int, int] | None,
+                 matches: list[np.ndarray], notices: list[str], archive: Coverage,
                  started: float) -> TrendResult:
     """Count stories per period.
 
     `days` and `stories` are per docnum (day number in the site's time zone, story number);
     `population` the docnums under the request's filters (every post the empty query finds),
-    `matches` each term's docnums under the same filters, and `archive` the first and last day of
-    the whole index (None if empty).
+    `matches` each term's docnums under the same filters, and `archive` the days the whole index
+    has posts for (each period says how many of its days those are).
     """
     everything = np.concatenate(matches) if matches else np.empty(0, dtype=np.int64)
     if everything.size:  # the axis starts at the first hit and ends at the last...
@@ -153,11 +160,11 @@ def count_trends(request: TrendRequest, days: np.ndarray, stories: np.ndarray, p
         first_day, last_day = int(days[population].min()), int(days[population].max())
     else:
         first_day = last_day = day_number(request.date_from or request.date_to or dt.date.today())
-    if archive is not None:  # ...or spans the dates asked for, as far as the archive goes
-        if request.date_from:
-            first_day = min(first_day, max(day_number(request.date_from), archive[0]))
+    if archive.first is not None and archive.last is not None:  # ...or spans the dates asked for, as far
+        if request.date_from:                                    # as the archive goes
+            first_day = min(first_day, max(day_number(request.date_from), archive.first))
         if request.date_to:
-            last_day = max(last_day, min(day_number(request.date_to), archive[1]))
+            last_day = max(last_day, min(day_number(request.date_to), archive.last))
     interval = request.interval or choose_interval(_from_day_number(first_day), _from_day_number(last_day))
     first_period, last_period = (int(p) for p in period_numbers(np.array([first_day, last_day]), interval))
     size = last_period - first_period + 1
@@ -180,7 +187,8 @@ def count_trends(request: TrendRequest, days: np.ndarray, stories: np.ndarray, p
     for offset in range(size):
         start = max(_period_first_day(first_period + offset, interval), first_day)
         end = min(_period_first_day(first_period + offset + 1, interval) - 1, last_day)
-        periods.append(Period(_from_day_number(start), _from_day_number(end), int(totals[offset])))
+        first, last = _from_day_number(start), _from_day_number(end)
+        periods.append(Period(first, last, int(totals[offset]), archive.covered(first, last)))
     series = tuple(
         TrendSeries(term, tuple(int(c) for c in per_period(docs)), int(np.unique(stories[docs]).size), notice)
         for term, docs, notice in zip(request.terms, matches, notices))
@@ -199,7 +207,8 @@ def trends_to_json(result: TrendResult) -> dict:
         "from": periods[0].start.isoformat() if periods else None,
         "to": periods[-1].end.isoformat() if periods else None,
         "took_ms": round(result.seconds * 1000, 1),
-        "periods": [{"start": p.start.isoformat(), "end": p.end.isoformat(), "total": p.total} for p in periods],
+        "periods": [{"start": p.start.isoformat(), "end": p.end.isoformat(), "total": p.total,
+                     "days": p.span.days, "covered_days": p.span.covered} for p in periods],
         "series": [{"term": s.term, "total": s.total, "counts": list(s.counts),
                     "shares": [round(x, 6) for x in s.shares(periods)], "notice": s.notice}
                    for s in result.series],

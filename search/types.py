@@ -5,6 +5,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import Enum
 
+from finsearch.search.coverage import Coverage
+
 MAX_QUERY_CHARS = 500
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
@@ -67,6 +69,9 @@ class Hit:
     url: str
     snippet: str  # escaped HTML: best passage(s), matches in <mark>, gaps as …
     reprints: tuple[Reprint, ...] = ()  # the same story in other posts, shown once as this hit
+    headline: str = ""  # what a reader is shown: the title, or a cut wire title's lead (search.headline)
+    story: str = ""  # the id of the story's first post: equal for a post and its reprints
+    body: str = field(default="", repr=False)  # the whole text, paragraphs a line each (for exports)
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,7 @@ class SearchResult:
     expanded: tuple[tuple[str, tuple[str, ...]], ...] = ()
     suggestions: tuple[Suggestion, ...] = ()  # when nothing matched: queries that would match
     timeline: tuple[FacetCount, ...] = ()  # posts per day ("YYYY-MM-DD") of all matches, when asked for
+    hourly: tuple[FacetCount, ...] = ()  # posts per hour ("YYYY-MM-DDTHH"), asked for and the dates a day or two
     stats: IndexStats | None = None  # the generation the result was read from
 
     @property
@@ -124,6 +130,7 @@ class Article:
     paragraphs: tuple[str, ...]  # the first ones of a long post (search.engine.MAX_ARTICLE_CHARS)
     truncated: bool = False  # True: the post goes on beyond `paragraphs`
     path: str = ""
+    headline: str = ""  # what a reader is shown: the title, or a cut wire title's lead (search.headline)
 
 
 @dataclass(frozen=True)
@@ -140,6 +147,7 @@ class IndexStats:
     build: str = ""  # its folder name: the same on the writer and every replica
     created: float | None = None  # when it was built, epoch seconds
     category_labels: tuple[tuple[str, str], ...] = ()  # (category, its paper's name): cailianshe → 财联社
+    coverage: Coverage | None = None  # the days the archive has posts for (a chart's gaps are no data)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """What to offer when a query finds nothing: queries near it that would find something.
 
-In order: the query without the words that match nothing (or without one word,
-when each matches alone but not all together); a shorter run of a one-word
-query (the longest run of its words that matches); the word's alias that
-matches most, for a literal query (an expanded query has searched them all).
+In order: the query with its words that match nothing spelt as they were most
+likely meant (search.spelling: 供应练金融 → 供应链金融); the query without the
+words that match nothing (or without one word, when each matches alone but not
+all together); a shorter run of a one-word query (the longest run of its words
+that matches); the word's alias that matches most, for a literal query (an
+expanded query has searched them all).
 Only plain queries (words separated by spaces) get suggestions: one with
 operators, quotes or fields says exactly what it wants.
 """
@@ -23,9 +25,11 @@ MIN_RUN_CHARS = 2  # a single character finds too much to be a suggestion
 _NOT_PLAIN = re.compile(r'["“”「」()（）:：]|(?:^|\s)-|\b(?:AND|OR|NOT)\b')
 
 Count = Callable[[str, bool], int]  # (query, literal) -> posts it finds under the request's filters
+Correct = Callable[[str], list[str]]  # a word -> the words it was most likely meant to be, best first
 
 
-def suggestions(text: str, literal: bool, aliases: AliasTable | None, count: Count) -> tuple[Suggestion, ...]:
+def suggestions(text: str, literal: bool, aliases: AliasTable | None, count: Count,
+                correct: Correct | None = None) -> tuple[Suggestion, ...]:
     words = text.split()
     if not words or _NOT_PLAIN.search(text):
         return ()
@@ -37,17 +41,23 @@ def suggestions(text: str, literal: bool, aliases: AliasTable | None, count: Cou
             if articles:
                 found[query] = Suggestion(query, query_literal, articles, reason)
 
+    dead = [w for w in words if not count(w, literal)] if len(words) > 1 else words
+    if correct is not None:
+        meant = {word: next((c for c in correct(word) if count(c, literal)), None) for word in dead}
+        fixed = {word: better for word, better in meant.items() if better}
+        if fixed:
+            offer(" ".join(fixed.get(w, w) for w in words), literal, "纠正" + "".join(f"「{w}」" for w in fixed))
     if len(words) > 1:
-        dead = [w for w in words if not count(w, literal)]
         if dead and len(dead) < len(words):
             offer(" ".join(w for w in words if w not in dead), literal, "去掉" + "".join(f"「{w}」" for w in dead))
         if not dead:
             for word in words:
                 offer(" ".join(w for w in words if w != word), literal, f"去掉「{word}」")
     else:
+        offered = len(found)
         for run in _shorter_runs(words[0])[:MAX_SHORTER_TRIES]:
             offer(run, literal, f"较短的「{run}」")
-            if found:
+            if len(found) > offered:
                 break
     if literal and aliases is not None:
         for word in words:

@@ -94,7 +94,6 @@ def test_search_prints_readable_results(cli_index):
     ["search", "银行", "--sort", "best"],
     ["search", "银行", "--limit", "0"],
     ["search", "银" * 5000],
-    ["search"],
     ["frobnicate"],
 ])
 def test_bad_usage_exits_2_with_one_line(cli_index, args):

@@ -65,7 +65,7 @@ def test_feed_is_the_newest_50_of_the_search(client):
     dates = [dt.datetime.fromisoformat(e.updated) for e in entries]
     assert dates == sorted(dates, reverse=True)
     for entry, hit in zip(entries, newest["hits"]):
-        assert entry.title == hit["title"]
+        assert entry.title == hit["headline"]
         assert dt.datetime.fromisoformat(entry.published) == dt.datetime.fromisoformat(hit["date"])
         assert entry.author == hit["paper"]
         assert [t.term for t in entry.tags] == hit["categories"]

@@ -62,7 +62,7 @@ def test_no_suggestions_when_something_matches_or_for_operators(engine):
 def test_page_links_and_api_list_the_suggestions(client, engine):
     html = client.get("/?q=美联储+喵星人&category=cailianshe").get_data(as_text=True)
     assert 'id="suggestions"' in html
-    href = html.split('class="suggestion" href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    href = html.split('class="try-query" href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
     assert parse_qs(urlsplit(href).query) == {"q": ["美联储"], "category": ["cailianshe"]}
     assert client.get(href).status_code == 200
     data = client.get("/api/search?q=美联储+喵星人").get_json()

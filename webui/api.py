@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 
 from finsearch.search import SearchError, result_to_json, stats_to_json
+from finsearch.webui.pages import citation
 from finsearch.webui.state import SearchState, require_known
 
 bp = Blueprint("api", __name__)
@@ -44,18 +45,21 @@ def article(article_id: str):
     return jsonify({
         "id": found.id,
         "title": found.title,
+        "headline": found.headline,
         "date": found.date.isoformat(),
         "categories": list(found.categories),
         "category": found.categories[0] if found.categories else "",
         "tags": list(found.tags),
         "paper": found.paper,
         "url": found.url,
+        "citation": citation(found),
         "paragraphs": list(found.paragraphs),
         "truncated": found.truncated,
         "matches": shown.matches,  # how many matches of q the page marks (null without q)
         "same_story": [{"id": r.id, "paper": r.paper, "date": r.date.isoformat(), "near": r.near}
                        for r in shown.same_story],
-        "related": [{"id": hit.id, "title": hit.title, "date": hit.date.isoformat(), "paper": hit.paper}
+        "related": [{"id": hit.id, "title": hit.title, "headline": hit.headline, "date": hit.date.isoformat(),
+                     "paper": hit.paper}
                     for hit in shown.related],
     })
 

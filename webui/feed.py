@@ -64,7 +64,7 @@ def build(result: SearchResult, title: str, query_string: str, links: FeedLinks,
     for hit in result.hits:
         entry = ET.SubElement(feed, "entry")
         ET.SubElement(entry, "id").text = entry_id(hit.id)
-        ET.SubElement(entry, "title").text = hit.title or "（无标题）"
+        ET.SubElement(entry, "title").text = hit.headline or "（无标题）"
         ET.SubElement(entry, "link", rel="alternate", type="text/html", href=links.article_href(hit.id))
         ET.SubElement(entry, "published").text = hit.date.isoformat()
         ET.SubElement(entry, "updated").text = hit.date.isoformat()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -22,7 +23,19 @@ from flask import (
     url_for,
 )
 
-from finsearch.search import EXPORT_FORMATS, EXPORTERS, MAX_PAGE, MAX_QUERY_CHARS, IndexStats, SearchError, Sort
+from finsearch.search import (
+    EXPORT_FORMATS,
+    EXPORTERS,
+    MAX_PAGE,
+    MAX_QUERY_CHARS,
+    Article,
+    IndexStats,
+    SearchError,
+    SearchResult,
+    Sort,
+    export_columns,
+    page_label,
+)
 from finsearch.webui import feed as atom
 from finsearch.webui import timeline
 from finsearch.webui.service import reference_date
@@ -32,6 +45,8 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("pages", __name__)
 EXPORT_MIMETYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
+EXPORT_FIELDS = "fields"  # the export's own parameter: its columns
+_FILE_NAME_UNSAFE = re.compile(r'[\s\\/:*?"<>|\x00-\x1f]+')
 
 QUICK_RANGES = (("近一周", 7), ("近一月", 30), ("近一年", 365))
 LAST_DAY_LABEL = "近24小时"
@@ -67,7 +82,8 @@ def export_url(state: SearchState, fmt: str) -> str:
 @bp.app_context_processor
 def _helpers():
     return {"search_url": search_url, "article_url": article_url, "feed_url": feed_url,
-            "export_url": export_url, "feed_title": feed_title, "MAX_QUERY_CHARS": MAX_QUERY_CHARS}
+            "export_url": export_url, "feed_title": feed_title, "page_label": page_label,
+            "MAX_QUERY_CHARS": MAX_QUERY_CHARS}
 
 
 @dataclass(frozen=True)
@@ -133,8 +149,8 @@ def search():
         context.update(
             categories=_facet(result.facets.categories, state.categories, state.toggle_category, labels),
             papers=_facet(result.facets.papers, state.papers, state.toggle_paper),
-            timeline=timeline.build(result.timeline, _day(request_.date_from), _day(request_.date_to)),
-            bar_href=lambda bar: search_url(state.but(date_from=bar.start.isoformat(), date_to=bar.end.isoformat())),
+            timeline=_timeline(result),
+            bar_href=lambda bar: search_url(state.but(date_from=bar.start_param, date_to=bar.end_param)),
             pages=_pagination(state, result),
             first_number=(request_.page - 1) * request_.page_size + 1,
             alias_notice=_alias_notice(state, result),
@@ -154,7 +170,7 @@ def article(article_id: str):
     if shown is None:
         abort(404, description="没有这篇文章（可能已从索引中删除）")
     found = shown.article
-    title_html = shown.title_html if found.title else ""
+    title_html = shown.title_html if found.headline else ""
     paragraphs = list(shown.paragraphs_html)
     # The jump link lands on the body's first match (the title's is in view already).
     if not _mark_first(paragraphs):
@@ -163,7 +179,14 @@ def article(article_id: str):
         "article.html", state=state, article=found, title_html=title_html, paragraphs=paragraphs,
         matches=shown.matches, first_match_id=FIRST_MATCH_ID, category_labels=dict(shown.stats.category_labels),
         same_story=shown.same_story, related=shown.related, original=found.url if is_web_url(found.url) else "",
-        back_href=search_url(state), stats=shown.stats)
+        citation=citation(found), back_href=search_url(state), stats=shown.stats)
+
+
+def citation(article: Article) -> str:
+    """「标题」，报刊，2026-08-05 07:55，link: what 复制引用 copies (the original's link, else this page's)."""
+    link = article.url if is_web_url(article.url) else url_for("pages.article", article_id=article.id, _external=True)
+    parts = [f"「{article.headline or article.title}」", article.paper, article.date.strftime("%Y-%m-%d %H:%M"), link]
+    return "，".join(part for part in parts if part)
 
 
 def _mark_first(fragments: list[str]) -> list[str] | None:
@@ -217,18 +240,19 @@ def export(fmt: str):
     """Every post the search matches (reprints included), streamed as CSV (with a BOM) or JSON Lines."""
     if fmt not in EXPORT_FORMATS:
         abort(404)
-    require_known(request.args)
+    require_known(request.args, also=(EXPORT_FIELDS,))
     state = SearchState.from_args(request.args).export()
     # A bad request fails here, before streaming; the generation it reads is held to the last row.
+    columns = export_columns(request.args.get(EXPORT_FIELDS))
     rows = service().engine().iter_hits(state.request())
-    name = f"finsearch-{state.q.strip()[:40] or 'all'}.{fmt}"
+    name = f"{export_name(state)}.{fmt}"
     headers = {"Content-Disposition": f"attachment; filename=\"finsearch-export.{fmt}\"; "
                                       f"filename*=UTF-8''{quote(name)}",
                EXPORT_ROWS_HEADER: str(rows.articles), "X-Index-Generation": rows.generation}
     if request.environ.get("SERVER_PROTOCOL") == "HTTP/1.0":
         # No chunked framing: a cut would look like the end. The whole file is written first and
         # sent with its length, so a client can tell a cut one from a whole one.
-        spooled, length = _spooled(EXPORTERS[fmt](rows))
+        spooled, length = _spooled(EXPORTERS[fmt](rows, columns))
         return Response(_read_chunks(spooled), mimetype=EXPORT_MIMETYPES[fmt],
                         headers={**headers, "Content-Length": str(length)}, direct_passthrough=True)
 
@@ -236,7 +260,7 @@ def export(fmt: str):
         # An error mid-stream propagates: the server then ends the chunked body without its last
         # chunk, which every HTTP/1.1 client reports as a cut transfer.
         try:
-            yield from EXPORTERS[fmt](rows)
+            yield from EXPORTERS[fmt](rows, columns)
         finally:
             rows.close()
     return Response(stream_with_context(body()), mimetype=EXPORT_MIMETYPES[fmt], headers=headers)
@@ -264,6 +288,15 @@ def _read_chunks(spool: Any) -> Iterator[bytes]:
     with spool:
         while chunk := spool.read(SPOOL_CHUNK):
             yield chunk
+
+
+def export_name(state: SearchState) -> str:
+    """finsearch-降息-2026-08-01至2026-08-05: the query and the dates, so files of several
+    searches can sit side by side."""
+    words = _FILE_NAME_UNSAFE.sub("_", state.q.strip())[:40].strip("_") or "all"
+    start, end = (bound.replace(":", "") for bound in (state.date_from, state.date_to))
+    dates = f"{start}至{end}" if start and end else f"{start}起" if start else f"至{end}" if end else ""
+    return "-".join(part for part in ("finsearch", words, dates) if part)
 
 
 @bp.get("/favicon.ico")
@@ -320,6 +353,21 @@ def _chips(state: SearchState, labels: dict[str, str] | None = None) -> list[Chi
 
 def _day(bound: dt.date | None) -> dt.date | None:
     return bound.date() if isinstance(bound, dt.datetime) else bound
+
+
+def _timeline(result: SearchResult) -> timeline.Timelines | None:
+    """The hits over time: by hours for a date filter of a day or two (近24小时), else by days and up;
+    days the archive lacks drawn as no data."""
+    stats, request = result.stats, result.request
+    assert stats is not None  # every search says which generation it read
+    start, end = request.date_from, request.date_to
+    if result.hourly:
+        assert start is not None  # hours only for a short date filter
+        first = start if isinstance(start, dt.datetime) else dt.datetime.combine(start, dt.time())
+        last = (None if end is None else end if isinstance(end, dt.datetime)
+                else dt.datetime.combine(end, dt.time(23, 59)))
+        return timeline.build_hours(result.hourly, first, last, stats.coverage)
+    return timeline.build(result.timeline, _day(start), _day(end), stats.coverage)
 
 
 def _ranges(state: SearchState, stats: IndexStats) -> list[RangeLink]:

@@ -20,11 +20,11 @@ def unknown_params(args) -> list[str]:
     return [name for name in dict.fromkeys(args.keys()) if name not in PARAMS]
 
 
-def require_known(args) -> None:
-    """Raises SearchError (code "unknown_param") for the first parameter that is not ours."""
-    unknown = unknown_params(args)
+def require_known(args, also: tuple[str, ...] = ()) -> None:
+    """Raises SearchError (code "unknown_param") for the first parameter that is not ours (nor in `also`)."""
+    unknown = [name for name in unknown_params(args) if name not in also]
     if unknown:
-        raise SearchError(f"不认识的参数：{unknown[0][:40]}（可用参数：{'、'.join(PARAMS)}）",
+        raise SearchError(f"不认识的参数：{unknown[0][:40]}（可用参数：{'、'.join(PARAMS + also)}）",
                           code="unknown_param", param=unknown[0][:40])
 
 

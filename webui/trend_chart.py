@@ -4,6 +4,11 @@ As in the timeline, x is in percent of the plot's width (it stretches to any scr
 distorting text or dots: the lines are segments, not one scaled path) and y in pixels of a fixed
 height. The y axis is a separate narrow SVG beside the plot. Period labels come in two sets,
 spaced for a wide plot and for a phone's, so they never overlap; CSS shows one set.
+
+A period the archive has no post for is no data, not zero: no dot, the lines break there, and its
+column is hatched; a period it partly lacks is hatched from the top in proportion (search.coverage).
+When one term's peak dwarfs another's (OWN_SCALE_RATIO), each term gets a panel and a scale of its
+own, so the small one is not drawn flat along the bottom.
 """
 from __future__ import annotations
 
@@ -13,10 +18,14 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from finsearch.search.trends import Interval, Period, TrendResult
+from finsearch.search.trends import Interval, Period, TrendResult, TrendSeries
 from finsearch.webui.timeline import spaced_labels
 
 PLOT_HEIGHT = 220  # px, the lines' area
+PANEL_PLOT_HEIGHT = 110  # px, one term's panel when each has its own scale
+# A term whose peak is below 1/OWN_SCALE_RATIO of another's would be drawn flat along the bottom
+# fifth of a shared scale: each term then gets its own.
+OWN_SCALE_RATIO = 5
 TOP = 12  # px above the highest gridline, for the dots
 LABEL_HEIGHT = 22  # px, under it
 HEIGHT = TOP + PLOT_HEIGHT + LABEL_HEIGHT
@@ -35,6 +44,7 @@ class Point:
     share: float
     href: str  # the search for this term in this period
     title: str
+    partial: bool = False  # the archive lacks some of the period's days
 
 
 @dataclass(frozen=True)
@@ -70,14 +80,40 @@ class Label:
 
 
 @dataclass(frozen=True)
+class Gap:
+    """The days of a period the archive lacks, hatched from the top of its column."""
+
+    x: float  # %
+    width: float  # %
+    height: float  # px, from the top of the plot
+    title: str
+
+
+@dataclass(frozen=True)
 class Chart:
     lines: tuple[Line, ...]
     ticks: tuple[Tick, ...]
     labels: tuple[Label, ...]
     share: bool  # the y axis is a share of all posts
+    gaps: tuple[Gap, ...] = ()
     height: int = HEIGHT
     top: int = TOP
     base: int = TOP + PLOT_HEIGHT
+
+
+@dataclass(frozen=True)
+class Charts:
+    panels: tuple[Chart, ...]  # one chart of every line, or one per line (own_scales)
+    own_scales: bool  # each term on a scale of its own, its peak dwarfed by another's
+    can_share_scale: bool  # the terms' peaks differ that much, so either layout makes sense
+
+    @property
+    def lines(self) -> tuple[Line, ...]:
+        return tuple(line for panel in self.panels for line in panel.lines)
+
+    @property
+    def has_gaps(self) -> bool:
+        return bool(self.panels and self.panels[0].gaps)
 
 
 def period_text(period: Period, interval: Interval) -> str:
@@ -118,38 +154,65 @@ def _tick_text(value: float, share: bool, step: float) -> str:
 
 
 def build(result: TrendResult, share: bool, href: Callable[[str, Period], str],
-          term_href: Callable[[str], str]) -> Chart | None:
-    """The chart of `result`: counts, or shares of each period's posts when `share`."""
+          term_href: Callable[[str], str], shared_scale: bool = False) -> Charts | None:
+    """The chart of `result`: counts, or shares of each period's posts when `share`; one panel per
+    term when one's peak is below 1/OWN_SCALE_RATIO of another's, unless `shared_scale`."""
     periods = result.periods
     if not periods or not result.series:
         return None
     values = [s.shares(periods) if share else tuple(float(c) for c in s.counts) for s in result.series]
-    peak = max(max(v) for v in values)
+    peaks = [max(v) for v in values]
+    dwarfed = len(peaks) > 1 and min(peaks) * OWN_SCALE_RATIO < max(peaks)
+    series = list(enumerate(zip(result.series, values)))
+    if dwarfed and not shared_scale:
+        panels = tuple(_chart(result, [one], share, href, term_href, PANEL_PLOT_HEIGHT) for one in series)
+    else:
+        panels = (_chart(result, series, share, href, term_href, PLOT_HEIGHT),)
+    return Charts(panels, own_scales=len(panels) > 1, can_share_scale=dwarfed)
+
+
+def _chart(result: TrendResult, series: list[tuple[int, tuple[TrendSeries, tuple[float, ...]]]], share: bool,
+           href: Callable[[str, Period], str], term_href: Callable[[str], str], plot_height: int) -> Chart:
+    periods = result.periods
+    peak = max(max(v) for _, (_, v) in series)
     min_step = 1.0 if not share else 0.0
-    step = max(nice_step(peak), min_step) if peak > 0 else (0.01 if share else 1.0)
+    ticks_wanted = Y_TICKS if plot_height >= PLOT_HEIGHT else Y_TICKS // 2
+    step = max(nice_step(peak, ticks_wanted), min_step) if peak > 0 else (0.01 if share else 1.0)
     top_value = step * max(1, math.ceil(peak / step))
     slot = (100 - 2 * EDGE) / len(periods)
     xs = [round(EDGE + (i + 0.5) * slot, 3) for i in range(len(periods))]
 
     def y(value: float) -> float:
-        return round(TOP + PLOT_HEIGHT * (1 - value / top_value), 1)
+        return round(TOP + plot_height * (1 - value / top_value), 1)
 
     lines = []
-    for number, (series, series_values) in enumerate(zip(result.series, values)):
-        shares = series.shares(periods)
-        points = tuple(
-            Point(x=xs[i], y=y(series_values[i]), count=series.counts[i], share=shares[i],
-                  href=href(series.term, period),
-                  title=f"{series.term} · {period_text(period, result.interval)}："
-                        f"{series.counts[i]:,} 条（占全部 {period.total:,} 条的 {shares[i]:.1%}）")
-            for i, period in enumerate(periods))
-        segments = tuple(Segment(a.x, a.y, b.x, b.y) for a, b in itertools.pairwise(points))
-        lines.append(Line(number, series.term, series.total, term_href(series.term), points, segments))
+    for number, (one, one_values) in series:
+        shares = one.shares(periods)
+        points: list[Point | None] = []
+        for i, period in enumerate(periods):
+            if period.span.no_data:
+                points.append(None)
+                continue
+            note = f"；{period.span.note()}" if period.span.partial else ""
+            points.append(Point(x=xs[i], y=y(one_values[i]), count=one.counts[i], share=shares[i],
+                                href=href(one.term, period), partial=period.span.partial,
+                                title=f"{one.term} · {period_text(period, result.interval)}："
+                                      f"{one.counts[i]:,} 条（占全部 {period.total:,} 条的 {shares[i]:.1%}{note}）"))
+        # A line joins neighbouring periods only: it breaks where the archive has no data.
+        segments = tuple(Segment(a.x, a.y, b.x, b.y) for a, b in itertools.pairwise(points) if a and b)
+        lines.append(Line(number, one.term, one.total, term_href(one.term),
+                          tuple(p for p in points if p), segments))
     ticks = tuple(Tick(y(step * k), _tick_text(step * k, share, step))
                   for k in range(round(top_value / step) + 1))
+    gaps = tuple(Gap(round(EDGE + i * slot, 3), round(slot, 3),
+                     round(plot_height * (1 - period.span.covered / period.span.days), 1),
+                     f"{period_text(period, result.interval)}：{period.span.note()}")
+                 for i, period in enumerate(periods) if period.span.covered < period.span.days)
     one_year = periods[0].start.year == periods[-1].end.year
     texts = [_axis_text(p, result.interval, one_year) for p in periods]
     labels = tuple(Label(texts[i], x, anchor, narrow)
                    for narrow, plot_px in ((False, WIDE_PLOT_PX), (True, NARROW_PLOT_PX))
                    for i, (x, anchor) in sorted(spaced_labels(xs, texts, plot_px).items()))
-    return Chart(lines=tuple(lines), ticks=ticks, labels=labels, share=share)
+    height = TOP + plot_height + LABEL_HEIGHT
+    return Chart(lines=tuple(lines), ticks=ticks, labels=labels, share=share, gaps=gaps, height=height,
+                 base=TOP + plot_height)

@@ -2,7 +2,7 @@
 
     /trends?q=A&q=B&from=&to=&category=&paper=&interval=day|week|month&mode=count|share
     /api/trends?<the same but mode>   -> search.trends_to_json
-    /api/suggest?q=供应&limit=8        -> [{"text", "word", "count", "by"}], most useful first
+    /api/suggest?q=供应&limit=8        -> [{"text", "word", "count", "by", "label"}], most useful first
 
 The page ignores empty term boxes (its form has five); the API refuses an empty term.
 """
@@ -16,9 +16,10 @@ import time
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
 
-from finsearch.search import SearchError
+from finsearch.search import SearchError, spreadsheet_cell
+from finsearch.search.export import CSV_BOM
 from finsearch.search.suggest import suggestions_to_json
 from finsearch.search.trends import (
     INTERVAL_NAMES,
@@ -38,11 +39,10 @@ log = logging.getLogger(__name__)
 bp = Blueprint("trends", __name__)
 
 MODES = {"count": "篇数", "share": "占比"}
+SHARED_SCALE = "shared"
 TREND_PARAMS = {"q", "from", "to", "category", "paper", "interval"}
 SUGGEST_PARAMS = {"q", "limit"}
 DEFAULT_SUGGESTIONS = 8
-CSV_BOM = "\ufeff"  # so that Excel reads the file as UTF-8
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such a cell (-银行 is a query)
 
 
 @bp.record_once
@@ -77,6 +77,7 @@ class TrendState:
     papers: tuple[str, ...] = ()
     interval: str = ""  # "": chosen from the span
     mode: str = "count"
+    scale: str = ""  # "shared": one scale for every term, even when one dwarfs another
 
     @classmethod
     def from_args(cls, args, keep_empty: bool) -> TrendState:
@@ -87,18 +88,19 @@ class TrendState:
                    date_from=(args.get("from") or "").strip(), date_to=(args.get("to") or "").strip(),
                    categories=many("category"), papers=many("paper"),
                    interval=(args.get("interval") or "").strip().lower(),
-                   mode=(args.get("mode") or "count").strip().lower())
+                   mode=(args.get("mode") or "count").strip().lower(),
+                   scale=(args.get("scale") or "").strip().lower())
 
-    def params(self, with_mode: bool = True) -> list[tuple[str, str]]:
+    def params(self, with_display: bool = True) -> list[tuple[str, str]]:
         pairs = [("q", t) for t in self.terms] + [("from", self.date_from), ("to", self.date_to)]
         pairs += [("category", c) for c in self.categories] + [("paper", p) for p in self.papers]
         pairs += [("interval", self.interval)]
-        if with_mode:
-            pairs += [("mode", self.mode if self.mode != "count" else "")]
+        if with_display:  # how the page draws it: not the data's
+            pairs += [("mode", self.mode if self.mode != "count" else ""), ("scale", self.scale)]
         return [(k, v) for k, v in pairs if v]
 
-    def url(self, endpoint: str, with_mode: bool = True, **changes) -> str:
-        query = urlencode(replace(self, **changes).params(with_mode))
+    def url(self, endpoint: str, with_display: bool = True, **changes) -> str:
+        query = urlencode(replace(self, **changes).params(with_display))
         return url_for(endpoint) + (f"?{query}" if query else "")
 
     def result(self) -> TrendResult:
@@ -133,16 +135,21 @@ def _refuse_unknown(allowed: set[str]) -> None:
 @bp.get("/trends")
 def page():
     state = TrendState.from_args(request.args, keep_empty=False)
-    error, result, chart = "", None, None
+    if any(not value.strip() for _, value in request.args.items(multi=True)):
+        # The form sends its five boxes and every option, empty or not: the address keeps what was asked.
+        return redirect(state.url("trends.page"))
+    error, result, charts = "", None, None
     if state.terms:
         try:
             result = state.result()
-            chart = trend_chart.build(result, state.mode == "share", state.search_href, state.search_href)
+            charts = trend_chart.build(result, state.mode == "share", state.search_href, state.search_href,
+                                       shared_scale=state.scale == SHARED_SCALE)
         except SearchError as problem:
             error = str(problem)
     service = current_app.extensions["finsearch"]
     context = {
-        "trend": state, "result": result, "chart": chart, "error": error, "stats": service.engine().stats(),
+        "trend": state, "result": result, "charts": charts, "error": error, "stats": service.engine().stats(),
+        "own_scale_ratio": trend_chart.OWN_SCALE_RATIO,
         "boxes": list(state.terms[:MAX_TERMS]) + [""] * (MAX_TERMS - len(state.terms[:MAX_TERMS])),
         "intervals": [("", "自动")] + [(i.value, f"按{INTERVAL_NAMES[i]}") for i in Interval],
         "modes": MODES, "period_text": trend_chart.period_text, "interval_names": INTERVAL_NAMES,
@@ -157,7 +164,7 @@ def csv_download():
     buffer = io.StringIO()
     buffer.write(CSV_BOM)
     writer = csv.writer(buffer, lineterminator="\r\n")
-    terms = [_cell(s.term) for s in result.series]
+    terms = [spreadsheet_cell(s.term) for s in result.series]  # -银行 is a query, not a formula
     writer.writerow(["开始", "结束", "全部", *terms, *[f"{t} 占比" for t in terms]])
     shares = [s.shares(result.periods) for s in result.series]
     for i, period in enumerate(result.periods):
@@ -165,10 +172,6 @@ def csv_download():
                          *[s.counts[i] for s in result.series], *[f"{share[i]:.6f}" for share in shares]])
     return Response(buffer.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="trends.csv"'})
-
-
-def _cell(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 @bp.get("/api/trends")

@@ -19,6 +19,7 @@
       box.focus();
       box.select();
     } else if (event.key === "Escape" && document.activeElement === box) {
+      event.preventDefault(); // a search field's own Esc would wipe what was typed
       box.blur();
     }
   });

@@ -9,7 +9,7 @@
   var list = document.getElementById(box.getAttribute("aria-controls"));
   if (!list) return;
   var form = box.form;
-  var items = []; // the suggestions shown: [{text, word, count, by}]
+  var items = []; // the suggestions shown: [{text, word, count, by, label}]
   var active = -1;
   var timer = 0;
   var pending = null; // the request in flight (aborted by a newer one)
@@ -56,6 +56,12 @@
       count.className = "suggestion-count";
       count.textContent = item.count.toLocaleString("zh-CN") + " 篇";
       option.appendChild(word);
+      if (item.label) { // a stock code's company
+        var label = document.createElement("span");
+        label.className = "suggestion-label";
+        label.textContent = item.label;
+        option.appendChild(label);
+      }
       option.appendChild(count);
       // mousedown, not click: the box keeps the focus (no blur closes the list first).
       option.addEventListener("mousedown", function (event) {
