@@ -1,4 +1,5 @@
-"""Shared fixtures: the real posts shipped in data/posts, indexed once per test session.
+"""Shared fixtures: the real posts shipped in data/posts, indexed once per test session; one
+`finsearch serve` and one Chromium for the whole run.
 
 Tests need nothing outside the repository: data/posts holds the finews posts the project was
 specified from (data/posts/finews) and 3,005 real wire posts (财联社, 东方财富, 同花顺) of six days of
@@ -7,15 +8,24 @@ so a change to the sample archive cannot change what that test checks.
 """
 from __future__ import annotations
 
+import json
+import re
 import shutil
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.servers import serving
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_POSTS = REPO / "data" / "posts"
 FIXTURE_POSTS = REPO / "tests" / "fixtures" / "posts"
 FINEWS_POSTS = FIXTURE_POSTS / "finews"  # the two HTML posts (解放日报, 经济网) and three emnews posts
+ARTIFACTS = REPO / "test-artifacts"  # the browser tests' screenshots (git-ignored; CI keeps them)
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -71,3 +81,39 @@ def app(index_dir):
 @pytest.fixture()
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def server(index_dir, tmp_path_factory) -> Iterator[str]:
+    """`finsearch serve` (gunicorn, two workers) on the sample index, for the whole run: its base URL.
+    Tests only read through it; one that needs another index or a restart starts its own (tests.servers)."""
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+
+    def has_documents(base: str) -> bool:
+        with urllib.request.urlopen(f"{base}/api/stats", timeout=2) as response:
+            return response.status == 200 and json.load(response)["documents"] > 0
+
+    with serving(index_dir, log_path, workers=2, ready=has_documents) as base:
+        yield base
+    # The access log goes to stdout.
+    assert re.search(r'"GET /api/stats HTTP/1\.[01]" 200', log_path.read_text()), log_path.read_text()[-2000:]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium through Playwright, for the whole run (each test opens its own context)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Chromium (e.g. apt-get install chromium) to run the browser "
+                    "tests", pytrace=False)
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where the browser tests leave their screenshots."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

@@ -15,7 +15,6 @@ from finsearch.analysis.aliases import AliasTable, read_groups, stock_mentions
 from finsearch.indexer import build_index
 from finsearch.indexer.update import reindex
 from finsearch.search import SearchEngine, SearchRequest
-from tests.test_browser import browser, server  # noqa: F401  (fixtures: finsearch serve, Chromium)
 
 TREASURY_DEPOSITS = "2427355"  # 中央国库现金管理…：财政部、中国人民银行定于…（no 央行 in it）
 
@@ -213,7 +212,7 @@ def test_cli_literal_flag(index_dir):
 
 
 @pytest.mark.browser
-def test_browser_notice_literal_link_and_suggestion(browser, server, engine):  # noqa: F811
+def test_browser_notice_literal_link_and_suggestion(browser, server, engine):
     page = browser.new_context(locale="zh-CN").new_page()
     page.set_default_timeout(10_000)
     page.goto(server + "/?q=央行")

@@ -332,7 +332,8 @@ BANK = quote("银行")  # in a URL
 
 @pytest.fixture(scope="module")
 def huge_server(tmp_path_factory):
-    """`finsearch serve` (gunicorn, its 30 s worker timeout) on real posts and one huge post."""
+    """`finsearch serve` (gunicorn, its 30 s worker timeout) on real posts and one huge post: a server of its
+    own, on an index of its own."""
     archive = tmp_path_factory.mktemp("huge") / "posts"
     copy_real_posts(archive, 5)
     huge = write_post(archive, f"2026-07-01-{HUGE_ID}.md", "title: 一篇极长的银行业报道\ndate: 2026-07-01 09:00:00 +0800",

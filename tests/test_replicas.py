@@ -114,7 +114,8 @@ def site(archive, index_dir, tmp_path_factory) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def replicas(site, tmp_path_factory) -> Iterator[list[tuple[Path, str]]]:
     """Two replicas of the writer's index, (index root, server URL) each, served until the module ends:
-    node A copies from the writer's root (a shared mount), node B from an rsync-style copy of it."""
+    node A copies from the writer's root (a shared mount), node B from an rsync-style copy of it.
+    Servers of their own, not conftest's: each serves a replica's root and follows its new generations."""
     _, source = site
     root = tmp_path_factory.mktemp("nodes")
     nodes = [root / "a" / "index", root / "b" / "index"]
