@@ -12,7 +12,6 @@ from finsearch.indexer import build_index
 from finsearch.indexer.schema import make_schema, to_document
 from finsearch.indexer.store import open_current
 from finsearch.indexer.writer import BulkWriter, TermPool
-from tests.test_ingest import messy_archive  # noqa: F401  (a fixture)
 from tests.whoosh_contents import index_contents
 
 
@@ -63,7 +62,7 @@ def test_bulk_writer_writes_the_index_whoosh_writes(sample_posts, tmp_path):
     assert len(contents[0][1]) == len(sample_posts)
 
 
-def test_two_workers_index_every_post_once(messy_archive, tmp_path):  # noqa: F811
+def test_two_workers_index_every_post_once(messy_archive, tmp_path):
     reports = {procs: build_index(messy_archive, tmp_path / f"ix{procs}", procs=procs, progress=False)
                for procs in (1, 2)}
     assert reports[1].indexed == reports[2].indexed
