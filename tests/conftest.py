@@ -1,5 +1,5 @@
-"""Shared fixtures: the real posts shipped in data/posts, indexed once per test session; one
-`finsearch serve` and one Chromium for the whole run.
+"""Shared fixtures: the real posts shipped in data/posts, indexed once per test session; the CLI in
+this process; one `finsearch serve` and one Chromium for the whole run.
 
 Tests need nothing outside the repository: data/posts holds the finews posts the project was
 specified from (data/posts/finews) and 3,005 real wire posts (财联社, 东方财富, 同花顺) of six days of
@@ -12,7 +12,8 @@ import json
 import re
 import shutil
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -134,6 +135,30 @@ def app(index_dir):
 @pytest.fixture()
 def client(app):
     return app.test_client()
+
+
+@dataclass
+class CliRun:
+    """What one `finsearch` command did: the attributes of subprocess.CompletedProcess."""
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture()
+def cli(capsys) -> Callable[..., CliRun]:
+    """`finsearch ARGS…` run in this process by finsearch.cli.main; tests.servers.finsearch runs it as a process."""
+    from finsearch.cli import main
+
+    def run(*args: object) -> CliRun:
+        capsys.readouterr()  # what came before is not the command's
+        try:
+            code = main([str(arg) for arg in args])
+        except SystemExit as exit:  # argparse: --help (0) and usage errors (2)
+            code = int(exit.code or 0)
+        out, err = capsys.readouterr()
+        return CliRun(code, out, err)
+    return run
 
 
 @pytest.fixture(scope="session")

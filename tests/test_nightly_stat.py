@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -120,10 +118,9 @@ def test_a_touched_file_is_checksummed_not_reindexed(site):
     assert reindex(archive, index, progress=False).checksummed == 1
 
 
-def test_cli_verify_reports_what_it_read(site):
+def test_cli_verify_reports_what_it_read(cli, site):
     archive, index = site
-    done = subprocess.run([sys.executable, "-m", "finsearch", "reindex", str(archive), "--index", str(index),
-                           "--verify", "--json"], capture_output=True, text=True)
+    done = cli("reindex", archive, "--index", index, "--verify", "--json")
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert (out["verify"], out["checksummed"], out["unchanged"], out["updated"], out["full"]) == \
@@ -131,12 +128,10 @@ def test_cli_verify_reports_what_it_read(site):
     recorded = store.read_outcome(index)
     assert recorded is not None and (recorded["verify"], recorded["checksummed"]) == (True, 3010)
 
-    done = subprocess.run([sys.executable, "-m", "finsearch", "reindex", str(archive), "--index", str(index)],
-                          capture_output=True, text=True)
+    done = cli("reindex", archive, "--index", index)
     assert done.returncode == 0 and "0 files checksummed;" in done.stdout, done.stdout + done.stderr
 
-    done = subprocess.run([sys.executable, "-m", "finsearch", "reindex", str(archive), "--index", str(index),
-                           "--verify", "--full"], capture_output=True, text=True)
+    done = cli("reindex", archive, "--index", index, "--verify", "--full")
     assert done.returncode == 2 and "not allowed with" in done.stderr
 
 

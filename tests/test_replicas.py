@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -23,10 +22,8 @@ import pytest
 
 from finsearch.indexer import store
 from finsearch.search import SearchEngine, make_request, result_to_json
-from tests.servers import serving
+from tests.servers import finsearch, serving
 
-REPO = Path(__file__).resolve().parents[1]
-PYTHON = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
 FOLLOW_TIMEOUT = 10  # seconds for a server to serve a generation just published
 # A real wire post of 东方财富, republished under a new id and a title no post of the archive has.
 NEW_POST = Path("2026-08/2026-08-20-202608193846537521.md")
@@ -48,10 +45,9 @@ def _serving(index: Path, log_path: Path):
 
 
 def _finsearch(*args: object, env_crash: str | None = None) -> subprocess.CompletedProcess:
-    """The CLI as an operator runs it; `env_crash`: the step it dies at (store.CRASH_ENV)."""
-    env = {**os.environ, store.CRASH_ENV: env_crash} if env_crash else None
-    return subprocess.run([PYTHON, "-m", "finsearch", *map(str, args)], cwd=REPO, capture_output=True, text=True,
-                          timeout=300, env=env)
+    """The CLI as an operator runs it, a process (the module's fixtures run it too, and a crash ends it);
+    `env_crash`: the step it dies at (store.CRASH_ENV)."""
+    return finsearch(*args, env={store.CRASH_ENV: env_crash} if env_crash else None)
 
 
 def _replicate(source: Path, dest: Path) -> dict:
@@ -211,8 +207,8 @@ def test_a_generation_that_is_not_whole_is_refused_and_the_servers_keep_the_old_
     _wait_until_found(base_a, title)
 
 
-def test_a_source_without_an_index_is_refused(tmp_path):
-    done = _finsearch("replicate", tmp_path / "nothing", tmp_path / "node")
+def test_a_source_without_an_index_is_refused(cli, tmp_path):
+    done = cli("replicate", tmp_path / "nothing", tmp_path / "node")
     assert done.returncode == 1 and done.stderr == f"finsearch: the source {tmp_path / 'nothing'} has no index to " \
                                                    "replicate\n"
     assert not (tmp_path / "node" / "current").exists()
