@@ -5,12 +5,21 @@ Tests need nothing outside the repository: data/posts holds the finews posts the
 specified from (data/posts/finews) and 3,005 real wire posts (财联社, 东方财富, 同花顺) of six days of
 2026. A test that needs one particular real post reads it from tests/fixtures/posts (see tests/fixtures/README.md),
 so a change to the sample archive cannot change what that test checks.
+
+Tiers: a test is in the fast tier (`make test-fast`, the edit-run loop) unless it is marked
+- `browser`: drives Chromium; any test that uses the `browser` fixture is marked by itself,
+- `server`: talks to a `finsearch serve` process; any test that uses the `server` fixture is marked by itself,
+- `slow`: takes more than about a second, or needs a process of its own (the CLI as a real process, a crash,
+  runs at once); mark it by hand, the test or the module (`pytestmark`).
+A fast-tier test that starts a process fails and says so; `make test-fast` lists its slowest tests, so one that
+has grown slow shows. `make test` runs every tier.
 """
 from __future__ import annotations
 
 import json
 import re
 import shutil
+import subprocess
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +36,30 @@ FINEWS_POSTS = FIXTURE_POSTS / "finews"  # the two HTML posts (解放日报, 经
 ARTIFACTS = REPO / "test-artifacts"  # the browser tests' screenshots (git-ignored; CI keeps them)
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+TIERS = ("browser", "server", "slow")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects by the markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture in ("browser", "server"):
+            if fixture in item.fixturenames:
+                item.add_marker(fixture)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    """The fast tier stays fast: a fast-tier test, or a fixture it sets up, that starts a process (the CLI, a
+    server, a browser) fails; multiprocessing's forks, the build's workers, still run."""
+    if any(item.get_closest_marker(tier) for tier in TIERS):
+        return (yield)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a fast-tier test started a process ({args[0] if args else kwargs}): call the CLI "
+                             f"with the `cli` fixture, or mark the test {' or '.join(TIERS)} (tests/conftest.py)")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(subprocess, "Popen", refuse)
+        return (yield)
 
 
 @pytest.fixture(scope="session", autouse=True)

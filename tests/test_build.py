@@ -47,6 +47,7 @@ def test_bulk_terms_are_what_whoosh_analysis_gives(sample_posts):
             assert found == expected, (post.path, name)
 
 
+@pytest.mark.slow  # Whoosh's own writer on 206 posts
 def test_bulk_writer_writes_the_index_whoosh_writes(sample_posts, tmp_path):
     contents = []
     for name, open_writer in (("whoosh", lambda ix: ix.writer()), ("bulk", BulkWriter)):
@@ -114,6 +115,7 @@ def _indexed_ids(root) -> list[str]:
         return sorted(fields["id"] for fields in searcher.all_stored_fields())
 
 
+@pytest.mark.slow  # a worker reads slowly on purpose; up to 40 segments
 @pytest.mark.parametrize("boundary", ["documents", "postings"])
 def test_two_workers_whose_shares_end_on_a_segment_boundary(boundary, forty_posts, second_share_slow,
                                                             monkeypatch, tmp_path):
@@ -130,6 +132,7 @@ def test_two_workers_whose_shares_end_on_a_segment_boundary(boundary, forty_post
     assert [p.name for p in build.iterdir() if p.is_dir()] == []  # no writer's temporary folder is left
 
 
+@pytest.mark.slow  # a worker reads slowly on purpose
 def test_a_full_reindex_whose_shares_end_on_a_segment_boundary(forty_posts, second_share_slow, monkeypatch,
                                                                tmp_path):
     from finsearch.indexer import build as build_module

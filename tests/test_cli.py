@@ -129,11 +129,13 @@ def test_help_lists_the_commands(cli):
 # -- smoke tests: a real process, as a shell, cron or another program starts it ----------------------
 
 
+@pytest.mark.slow
 def test_python_m_finsearch_is_the_cli():
     done = finsearch("--help")
     assert done.returncode == 0 and done.stdout.startswith("usage: finsearch")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, code, message", [
     (["frobnicate"], 2, "invalid choice"),
     (["search", "银行", "--index", "{tmp}/nowhere"], 1, "no index"),
@@ -146,6 +148,7 @@ def test_a_real_process_exits_with_the_documented_codes(tmp_path, args, code, me
         assert len(done.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_a_shell_command_line_with_a_query_starting_with_a_minus(cli_index):
     """The installed `finsearch` script, its arguments split by a shell: -银行 is a query word."""
     script = Path(sys.executable).with_name("finsearch")

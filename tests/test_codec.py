@@ -39,6 +39,7 @@ def segments(index_dir):
     reader.close()
 
 
+@pytest.mark.slow  # tens of thousands of terms listed, a seventh of them looked up and read
 def test_every_term_is_found_with_the_statistics_it_was_listed_with(segments):
     looked_up = 0
     for segment in segments:
@@ -126,6 +127,7 @@ def test_document_counts_read_in_bulk_are_whooshs_own(index_dir):
         assert titles == {tbytes: reader.doc_frequency(TITLE, tbytes) for tbytes in words}
 
 
+@pytest.mark.slow  # a second build of data/posts
 def test_postings_encoded_in_small_runs_are_the_same_bytes(archive, index_dir, tmp_path, monkeypatch):
     """The writer bounds its memory by encoding a field a run of terms at a time; the runs
     must join into exactly the file one run would write."""

@@ -208,6 +208,7 @@ def test_deleted_documents_never_match(index_dir, tmp_path, archive_posts):
             assert not gone_docs & set(found)
 
 
+@pytest.mark.slow  # every posting of 1,000 terms through Whoosh's matchers
 def test_a_spread_of_terms_reads_as_whoosh_reads_them(searcher):
     """Rare and common terms alike, positions too."""
     reader = searcher.reader()

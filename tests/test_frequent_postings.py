@@ -54,6 +54,7 @@ def test_kept_postings_stay_within_their_budget(index_dir, every_term_frequent):
     assert answers == [answer(SearchEngine(index_dir, match_cache=0).search(request)) for request in REQUESTS]
 
 
+@pytest.mark.slow  # the nightly job over a copy of the sample archive
 def test_an_update_is_searched_in_its_own_postings(archive, tmp_path, every_term_frequent):
     posts = tmp_path / "posts"
     shutil.copytree(archive, posts)

@@ -92,6 +92,7 @@ HOSTILE_DATES = {  # file name -> the date line's value; each file name carries 
 }
 
 
+@pytest.mark.slow  # four runs of the CLI that write an index
 def test_a_date_python_cannot_hold_never_stops_index_or_reindex(cli, tmp_path):
     archive = tmp_path / "posts"
     real_ids = copy_real_posts(archive)
@@ -343,6 +344,7 @@ def get(url: str) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
+@pytest.mark.server
 def test_a_huge_post_with_54000_matches_is_searched_and_snippeted(huge_server):
     base, index = huge_server
     status, body = get(f"{base}/api/search?q={BANK}&size=10")
@@ -361,6 +363,7 @@ def test_a_huge_post_with_54000_matches_is_searched_and_snippeted(huge_server):
     assert "<mark>银行</mark>" in snippets[HUGE_ID]
 
 
+@pytest.mark.server
 def test_a_huge_post_shows_a_bounded_article(huge_server):
     base, _ = huge_server
     status, body = get(f"{base}/api/articles/{HUGE_ID}")

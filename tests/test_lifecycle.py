@@ -137,6 +137,7 @@ def test_a_wrong_archive_leaves_the_index_untouched(cli, site, damage, code):
         assert not (index.parent / "fresh" / "current").exists()
 
 
+@pytest.mark.slow  # seven runs, two of them rewriting the index
 def test_deletions_over_the_limit_need_to_be_meant(cli, site):
     archive, index = site
     before = state(index)
@@ -281,6 +282,7 @@ def test_each_build_records_what_it_was_made_with(site):
     assert manifest["generation"] == 1
 
 
+@pytest.mark.slow  # a full rebuild
 def test_an_index_analysed_differently_is_rebuilt_and_not_served(cli, site):
     archive, index = site
     _tamper(index, lambda m: m["analysis"].update(dictionary="0" * 32))
@@ -308,6 +310,7 @@ def test_an_index_analysed_differently_is_rebuilt_and_not_served(cli, site):
     assert cli("search", "银行", "--index", index).returncode == 0
 
 
+@pytest.mark.slow  # a full rebuild
 def test_an_index_without_a_manifest_says_so(cli, site):
     archive, index = site
     (index / os.readlink(index / "current") / "manifest.json").unlink()
@@ -394,6 +397,7 @@ def _raw(port: int, request: bytes) -> str:
     return b"".join(chunks).decode("latin-1")
 
 
+@pytest.mark.server  # a server of its own: it starts before its index exists
 def test_the_real_server_waits_for_its_first_index(built, tmp_path):
     """`finsearch serve` before any index: no crash (no restart loop), 503 until the index appears;
     gunicorn's own error pages carry the security headers too."""
@@ -424,6 +428,7 @@ def test_the_real_server_waits_for_its_first_index(built, tmp_path):
 # -- 6. churn: deletions are purged, not kept on disk and in the statistics ----------------------
 
 
+@pytest.mark.slow  # a reindex and a full build to compare it with
 def test_a_reindex_purges_deleted_documents(cli, site):
     from whoosh import index as whoosh_index
     archive, index = site

@@ -22,7 +22,8 @@ EDIT_MARK = "夜间核对测试词"  # in no post of the archive
 
 @pytest.fixture()
 def site(archive, index_dir, tmp_path) -> tuple[Path, Path]:
-    """A copy of the sample archive (mtimes kept) and of its index."""
+    """A copy of the sample archive (mtimes kept) and of its index. A test on it runs the nightly job over
+    3,010 files: slow tier."""
     copy = tmp_path / "posts"
     shutil.copytree(archive, copy)  # copy2: the same sizes and mtimes the index recorded
     index = tmp_path / "index"
@@ -57,6 +58,7 @@ def edit_keeping_stat(path: Path) -> None:
     assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
 
 
+@pytest.mark.slow
 def test_nothing_changed_reads_no_post(site):
     archive, index = site
     files = post_files(archive)
@@ -74,6 +76,7 @@ def test_nothing_changed_reads_no_post(site):
     assert hits(index, "银行") > 0
 
 
+@pytest.mark.slow
 def test_an_edited_file_is_reindexed(site):
     archive, index = site
     earlier, just_now = post_files(archive)[100], post_files(archive)[101]
@@ -92,6 +95,7 @@ def test_an_edited_file_is_reindexed(site):
     assert abs(time.time_ns() - just_now.stat().st_mtime_ns) < 600 * 10**9
 
 
+@pytest.mark.slow
 def test_an_edit_that_keeps_size_and_mtime_is_seen_by_verify_only(site):
     archive, index = site
     edit_keeping_stat(post_files(archive)[200])
@@ -105,6 +109,7 @@ def test_an_edit_that_keeps_size_and_mtime_is_seen_by_verify_only(site):
     assert hits(index, EDIT_MARK) == 1
 
 
+@pytest.mark.slow
 def test_a_touched_file_is_checksummed_not_reindexed(site):
     archive, index = site
     path = post_files(archive)[300]
@@ -118,6 +123,7 @@ def test_a_touched_file_is_checksummed_not_reindexed(site):
     assert reindex(archive, index, progress=False).checksummed == 1
 
 
+@pytest.mark.slow
 def test_cli_verify_reports_what_it_read(cli, site):
     archive, index = site
     done = cli("reindex", archive, "--index", index, "--verify", "--json")

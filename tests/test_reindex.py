@@ -19,6 +19,9 @@ from tests import test_lifecycle as lifecycle
 from tests.conftest import FINEWS_POSTS, SAMPLE_POSTS
 from tests.servers import finsearch
 
+# Runs over hundreds of real posts, crashes in a process, searches from other processes: minutes in all.
+pytestmark = pytest.mark.slow
+
 JIEFANG = "2022-05-02-202205022367563116.md"
 # Real wire posts of data/posts, copied into each test's archive: the 1,500 of three days (500 a day).
 WIRE_DAYS = ("2026-06-12", "2026-06-30", "2026-07-15")

@@ -129,6 +129,7 @@ def _builds_served(nodes: list[tuple[Path, str]]) -> list[str]:
     return [answer["build"] for _, answer in answers]
 
 
+@pytest.mark.server
 def test_two_replicas_answer_what_the_writer_answers(site, replicas):
     _, source = site
     assert _builds_served(replicas) == [store.current_build(source).name] * 2
@@ -140,6 +141,7 @@ def test_two_replicas_answer_what_the_writer_answers(site, replicas):
     assert all(hit["categories"] == ["cailianshe"] for hit in category_hits)
 
 
+@pytest.mark.server
 def test_a_new_generation_reaches_both_servers_without_a_restart(site, replicas):
     archive, source = site
     title = "跨节点同步：新一代索引发布到两个节点"
@@ -164,6 +166,7 @@ def test_a_new_generation_reaches_both_servers_without_a_restart(site, replicas)
     assert _finsearch("replicate", source, node_a).stdout.endswith("nothing to do\n")
 
 
+@pytest.mark.server
 def test_a_generation_that_is_not_whole_is_refused_and_the_servers_keep_the_old_one(site, replicas):
     archive, source = site
     (node_a, base_a), (node_b, base_b) = replicas
@@ -226,6 +229,7 @@ def crash_site(archive, index_dir, tmp_path_factory) -> tuple[Path, Path, str]:
     return root / "index", root / "node", title
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", ["before-fsync", "before-swap", "after-swap", "during-cleanup"])
 def test_a_replicate_killed_at_any_step_leaves_the_node_whole(crash_site, tmp_path, point):
     source, built_node, title = crash_site
