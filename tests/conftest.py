@@ -81,9 +81,15 @@ def archive(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def archive_posts(archive) -> list:
+def archive_read(archive) -> list:
+    """What read_archive makes of the archive, file by file (a post or None, and its problems), read once."""
     from finsearch.indexer import read_archive
-    return [r.post for r in read_archive(archive) if r.post is not None]
+    return list(read_archive(archive))
+
+
+@pytest.fixture(scope="session")
+def archive_posts(archive_read) -> list:
+    return [r.post for r in archive_read if r.post is not None]
 
 
 def _write(folder: Path, name: str, content: str | bytes) -> Path:

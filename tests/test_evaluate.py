@@ -214,7 +214,7 @@ def test_a_spread_of_terms_reads_as_whoosh_reads_them(searcher):
     reader = searcher.reader()
     checked = 0
     for field in (BODY_GRAM, BODY):
-        for tbytes, _info in list(reader.iter_field(field))[::97]:
+        for tbytes in list(reader.lexicon(field))[::97]:  # the terms alone: iter_field's infos take seconds
             term = find_term(reader, field, tbytes)
             postings = read_postings(term, positions=field == BODY_GRAM)
             whoosh = reader.postings(field, tbytes)

@@ -125,9 +125,9 @@ def test_read_post_never_raises_on_unreadable_file(tmp_path):
     assert result.post is None and result.problems[0].skipped
 
 
-def test_wire_posts_are_read_without_loss(archive):
+def test_wire_posts_are_read_without_loss(archive, archive_read):
     files = sorted(p for p in archive.rglob("*.md") if not p.relative_to(archive).as_posix().startswith("finews/"))
-    results = [r for r in read_archive(archive) if r.post is None or not r.post.path.startswith("finews/")]
+    results = [r for r in archive_read if r.post is None or not r.post.path.startswith("finews/")]
     assert len(files) == len(results) == 3005
     assert sum(1 for r in results if r.post) == len(files)  # recovered at worst, never lost
     for result in results:
