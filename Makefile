@@ -50,9 +50,11 @@ test: setup browser lint
 
 # The edit-run loop: every test not marked browser, server or slow (tests/conftest.py says which are);
 # its ten slowest are listed, so a test that has grown slow shows (PYTEST_ARGS="-x -k …" to narrow it).
+# Its temporary files go to a folder of its own, emptied at the start of the next run: in the shared
+# /tmp/pytest-of-$USER, pytest deletes the older runs' folders (full runs' are large) at the end of each run.
 FAST_TESTS := not browser and not server and not slow
 test-fast: setup
-	$(BIN)/python -m pytest -m "$(FAST_TESTS)" --durations=10 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "$(FAST_TESTS)" --durations=10 --basetemp=build/test-fast $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python -m benchmarks.run --corpus all
