@@ -71,8 +71,12 @@ def test_an_update_is_searched_in_its_own_postings(archive, index_dir, tmp_path,
     assert before - len(victims) <= after[1] < before
 
 
+@pytest.fixture(scope="module")
+def default_answers(index_dir) -> list[tuple]:
+    return [answer(SearchEngine(index_dir, match_cache=0).search(request)) for request in REQUESTS]
+
+
 @pytest.mark.parametrize("by_mask", [True, False])
-def test_or_unites_the_same_documents_either_way(index_dir, monkeypatch, by_mask):
-    expected = [answer(SearchEngine(index_dir, match_cache=0).search(request)) for request in REQUESTS]
+def test_or_unites_the_same_documents_either_way(index_dir, default_answers, monkeypatch, by_mask):
     monkeypatch.setattr(evaluation, "UNION_BY_MASK", 10**9 if by_mask else 0)
-    assert [answer(SearchEngine(index_dir, match_cache=0).search(request)) for request in REQUESTS] == expected
+    assert [answer(SearchEngine(index_dir, match_cache=0).search(request)) for request in REQUESTS] == default_answers

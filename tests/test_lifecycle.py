@@ -20,6 +20,9 @@ from finsearch.webui import CONTENT_SECURITY_POLICY, SECURITY_HEADERS, create_ap
 from tests.conftest import FINEWS_POSTS, REPO, SAMPLE_POSTS
 from tests.servers import serving
 
+# Most tests here write, refuse, roll back or rebuild generations of a real 300-post index: seconds each.
+pytestmark = pytest.mark.slow
+
 EXIT_REFUSED = 3
 QUERIES = ("银行", "基金", "供应链金融", "人工智能", "上海 银行", "股份 OR 证券", "title:公司", "回滚测试标题")
 
@@ -137,7 +140,6 @@ def test_a_wrong_archive_leaves_the_index_untouched(cli, site, damage, code):
         assert not (index.parent / "fresh" / "current").exists()
 
 
-@pytest.mark.slow  # seven runs, two of them rewriting the index
 def test_deletions_over_the_limit_need_to_be_meant(cli, site):
     archive, index = site
     before = state(index)
@@ -281,7 +283,6 @@ def test_each_build_records_what_it_was_made_with(site):
     assert manifest["generation"] == 1
 
 
-@pytest.mark.slow  # a full rebuild
 def test_an_index_analysed_differently_is_rebuilt_and_not_served(cli, site):
     archive, index = site
     _tamper(index, lambda m: m["analysis"].update(dictionary="0" * 32))
@@ -309,7 +310,6 @@ def test_an_index_analysed_differently_is_rebuilt_and_not_served(cli, site):
     assert cli("search", "银行", "--index", index).returncode == 0
 
 
-@pytest.mark.slow  # a full rebuild
 def test_an_index_without_a_manifest_says_so(cli, site):
     archive, index = site
     (index / os.readlink(index / "current") / "manifest.json").unlink()
@@ -427,7 +427,6 @@ def test_the_real_server_waits_for_its_first_index(built, tmp_path):
 # -- 6. churn: deletions are purged, not kept on disk and in the statistics ----------------------
 
 
-@pytest.mark.slow  # a reindex and a full build to compare it with
 def test_a_reindex_purges_deleted_documents(cli, site):
     from whoosh import index as whoosh_index
     archive, index = site
