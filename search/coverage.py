@@ -16,9 +16,15 @@ import numpy as np
 _EPOCH = dt.date(1970, 1, 1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Coverage:
     days: np.ndarray  # int64 day numbers (days since 1970-01-01, site time) with a post, ascending, distinct
+
+    def __eq__(self, other: object) -> bool:  # by the days, not by the array's identity
+        return isinstance(other, Coverage) and np.array_equal(self.days, other.days)
+
+    def __hash__(self) -> int:
+        return hash(self.days.tobytes())
 
     @classmethod
     def of_days(cls, days: Iterable[dt.date]) -> Coverage:

@@ -1,5 +1,6 @@
-"""`finsearch serve` as a real process on a free loopback port, for the tests that need an HTTP server;
-Debian's nginx in front of it with deploy/'s config; slow clients against either."""
+"""`finsearch` as a real process: a command (`finsearch(...)`), and `finsearch serve` on a free loopback port
+for the tests that need an HTTP server; Debian's nginx in front of it with deploy/'s config; slow clients
+against either. Most tests run the CLI in their own process (conftest's `cli`)."""
 from __future__ import annotations
 
 import os
@@ -26,6 +27,12 @@ REPO = Path(__file__).resolve().parents[1]
 VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 PYTHON = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
 START_TIMEOUT = 40  # seconds for a server to answer
+
+
+def finsearch(*args: object, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`python -m finsearch ARGS…` in the repository, `env` added to this process's environment."""
+    return subprocess.run([PYTHON, "-m", "finsearch", *map(str, args)], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout, check=False)
 
 
 def free_port() -> int:

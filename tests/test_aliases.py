@@ -3,8 +3,6 @@ a stock's code finds the posts that name it, once the archive has paired them.""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,7 +13,6 @@ from finsearch.analysis.aliases import AliasTable, read_groups, stock_mentions
 from finsearch.indexer import build_index
 from finsearch.indexer.update import reindex
 from finsearch.search import SearchEngine, SearchRequest
-from tests.test_browser import browser, server  # noqa: F401  (fixtures: finsearch serve, Chromium)
 
 TREASURY_DEPOSITS = "2427355"  # 中央国库现金管理…：财政部、中国人民银行定于…（no 央行 in it）
 
@@ -199,17 +196,15 @@ def test_a_full_rebuild_and_a_lost_stock_file_relearn_the_pairs(tmp_path):
         engine.close()
 
 
-def test_cli_literal_flag(index_dir):
+def test_cli_literal_flag(cli, index_dir):
     def run(*args):
-        done = subprocess.run([sys.executable, "-m", "finsearch", "search", "央行", "--index", str(index_dir),
-                               "--json", "--limit", "100", *args], capture_output=True, text=True, timeout=120, check=False)
+        done = cli("search", "央行", "--index", index_dir, "--json", "--limit", "100", *args)
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
     expanded, literal = run(), run("--literal")
     assert expanded["expanded"] and expanded["articles"] > literal["articles"]
     assert literal["literal"] is True and literal["expanded"] == expanded["expanded"]
-    text = subprocess.run([sys.executable, "-m", "finsearch", "search", "央行", "--index", str(index_dir)],
-                          capture_output=True, text=True, timeout=120, check=False).stdout
+    text = cli("search", "央行", "--index", index_dir).stdout
     assert "同时搜索了：中国人民银行、人民银行" in text
 
 
@@ -217,7 +212,7 @@ def test_cli_literal_flag(index_dir):
 
 
 @pytest.mark.browser
-def test_browser_notice_literal_link_and_suggestion(browser, server, engine):  # noqa: F811
+def test_browser_notice_literal_link_and_suggestion(browser, server, engine):
     page = browser.new_context(locale="zh-CN").new_page()
     page.set_default_timeout(10_000)
     page.goto(server + "/?q=央行")

@@ -1,61 +1,23 @@
 """The real server (`finsearch serve`, gunicorn) driven by headless Chromium through Playwright.
 
 Needs /usr/bin/chromium (CI installs it); without it the test fails, it is not skipped.
-Leaves screenshots in test-artifacts/ (git-ignored).
+Leaves screenshots in test-artifacts/ (git-ignored). The server and the browser are conftest's, one per run.
 """
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.servers import serving
-
 pytestmark = pytest.mark.browser
-
-REPO = Path(__file__).resolve().parents[1]
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-@pytest.fixture(scope="module")
-def server(index_dir, tmp_path_factory):
-    """`python -m finsearch serve` on a free port, until the module's tests are done."""
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
-
-    def has_documents(base: str) -> bool:
-        with urllib.request.urlopen(f"{base}/api/stats", timeout=2) as response:
-            return response.status == 200 and json.load(response)["documents"] > 0
-
-    with serving(index_dir, log_path, workers=2, ready=has_documents) as base:
-        yield base
-    # The access log goes to stdout.
-    assert re.search(r'"GET /api/stats HTTP/1\.[01]" 200', log_path.read_text()), log_path.read_text()[-2000:]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Chromium (e.g. apt-get install chromium) to run the browser "
-                    "tests", pytrace=False)
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _state(url: str) -> dict:
     return parse_qs(urlsplit(url).query)
 
 
-def test_search_filter_timeline_article_and_back(browser, server):
-    ARTIFACTS.mkdir(exist_ok=True)
+def test_search_filter_timeline_article_and_back(browser, server, artifacts):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     context.set_default_timeout(10_000)
     page = context.new_page()
@@ -81,7 +43,7 @@ def test_search_filter_timeline_article_and_back(browser, server):
     assert set(marks.all_inner_texts()) == {"金融"}  # whole terms marked (a snippet never cuts a match)
     summary = page.inner_text("#summary")
     assert re.search(r"共 [\d,]+ 条结果", summary) and "用时" in summary
-    page.screenshot(path=str(ARTIFACTS / "results.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "results.png"), full_page=True)
 
     # A date range from the filter form.
     page.fill("input[name=from]", "2026-06-01")
@@ -139,7 +101,7 @@ def test_search_filter_timeline_article_and_back(browser, server):
     page.set_viewport_size({"width": 390, "height": 800})
     page.goto(results_url)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    page.screenshot(path=str(ARTIFACTS / "results-phone.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "results-phone.png"), full_page=True)
 
     assert problems == []  # no script errors, no CSP violations
     context.close()

@@ -1,6 +1,6 @@
 """订阅 and 导出 in the real browser: `finsearch serve` (gunicorn) and headless Chromium via Playwright.
 
-Uses tests/test_browser.py's server and browser fixtures; leaves a screenshot in test-artifacts/.
+Uses conftest's server and browser; leaves a screenshot in test-artifacts/.
 """
 from __future__ import annotations
 
@@ -15,15 +15,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from finsearch.search import EXPORT_COLUMNS
-from tests.test_browser import ARTIFACTS, browser, server  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 
-def test_subscribe_and_export_links_return_the_search(browser, server):  # noqa: F811
-    ARTIFACTS.mkdir(exist_ok=True)
+def test_subscribe_and_export_links_return_the_search(browser, server, artifacts):
     context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN", accept_downloads=True)
     context.set_default_timeout(15_000)
     page = context.new_page()
@@ -39,7 +37,7 @@ def test_subscribe_and_export_links_return_the_search(browser, server):  # noqa:
     assert f"{api['articles']:,} 篇" in page.inner_text(".take-away") and re.search(r"共 [\d,]+ 条结果", summary)
     alternate = page.locator("head link[rel=alternate][type='application/atom+xml']")
     assert alternate.count() == 1
-    page.screenshot(path=str(ARTIFACTS / "results-feed-export.png"), full_page=False)
+    page.screenshot(path=str(artifacts / "results-feed-export.png"), full_page=False)
 
     # 订阅: the link is the feed of this very search (the newest 50).
     feed_link = page.locator("a.feed-link", has_text="订阅")

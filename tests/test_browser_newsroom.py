@@ -1,5 +1,5 @@
-"""What a reporter sees in a real browser (issue 27): `finsearch serve` (gunicorn) on the sample index,
-driven by headless Chromium through Playwright, at a laptop's and a phone's size.
+"""What a reporter sees in a real browser (issue 27): the run's `finsearch serve` on the sample index
+(conftest's `server`), driven by its headless Chromium (`browser`), at a laptop's and a phone's size.
 
 Needs /usr/bin/chromium; without it the tests fail, they are not skipped. Leaves screenshots in
 test-artifacts/ (git-ignored).
@@ -7,47 +7,17 @@ test-artifacts/ (git-ignored).
 from __future__ import annotations
 
 import json
-import urllib.request
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from tests.servers import serving
+from tests.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[1]
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 WIDE = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 SCREENS = {"wide": WIDE, "phone": PHONE}
-
-
-@pytest.fixture(scope="module")
-def server(index_dir, tmp_path_factory):
-    log_path = tmp_path_factory.mktemp("newsroom-server") / "server.log"
-
-    def has_documents(base: str) -> bool:
-        with urllib.request.urlopen(f"{base}/api/stats", timeout=2) as response:
-            return response.status == 200 and json.load(response)["documents"] > 0
-
-    with serving(index_dir, log_path, workers=1, ready=has_documents) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Chromium (e.g. apt-get install chromium) to run the browser "
-                    "tests", pytrace=False)
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture()

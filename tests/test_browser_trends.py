@@ -1,6 +1,6 @@
 """Trends page and search-as-you-type in headless Chromium against the real server (`finsearch serve`).
 
-Uses the `server` and `browser` fixtures of tests/test_browser.py; leaves screenshots in test-artifacts/.
+Uses conftest's `server` and `browser`; leaves screenshots in test-artifacts/.
 """
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
-from tests.test_browser import ARTIFACTS, browser, server  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +19,7 @@ def _state(url: str) -> dict:
     return parse_qs(urlsplit(url).query)
 
 
-def _page(browser, viewport):  # noqa: F811
+def _page(browser, viewport):
     context = browser.new_context(viewport=viewport, locale="zh-CN")
     context.set_default_timeout(10_000)
     page = context.new_page()
@@ -65,8 +63,7 @@ def _timeline_problems(page) -> list[str]:
     }""")
 
 
-def test_suggestions_keyboard_lands_on_the_search(browser, server):  # noqa: F811
-    ARTIFACTS.mkdir(exist_ok=True)
+def test_suggestions_keyboard_lands_on_the_search(browser, server, artifacts):
     for name, viewport in (("suggest", DESKTOP), ("suggest-phone", PHONE)):
         context, page, problems = _page(browser, viewport)
         page.goto(server + "/")
@@ -79,7 +76,7 @@ def test_suggestions_keyboard_lands_on_the_search(browser, server):  # noqa: F81
         assert box.get_attribute("aria-expanded") == "true"
         options = listbox.locator("[role=option] .suggestion-text").all_inner_texts()
         assert "供应链" in options[:3] and all(o.startswith("供应") for o in options)
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+        page.screenshot(path=str(artifacts / f"{name}.png"))
 
         page.keyboard.press("ArrowDown")
         page.keyboard.press("ArrowDown")
@@ -113,7 +110,7 @@ def test_suggestions_keyboard_lands_on_the_search(browser, server):  # noqa: F81
         context.close()
 
 
-def test_results_page_works_without_javascript(browser, server):  # noqa: F811
+def test_results_page_works_without_javascript(browser, server):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     page.goto(server + "/?q=" + "供应链")
@@ -125,8 +122,7 @@ def test_results_page_works_without_javascript(browser, server):  # noqa: F811
     context.close()
 
 
-def test_trends_chart_points_lead_to_the_period_search(browser, server):  # noqa: F811
-    ARTIFACTS.mkdir(exist_ok=True)
+def test_trends_chart_points_lead_to_the_period_search(browser, server, artifacts):
     context, page, problems = _page(browser, DESKTOP)
     page.goto(server + "/?q=银行")
     page.click("a.timeline-trends")  # from a search to its trend
@@ -147,7 +143,7 @@ def test_trends_chart_points_lead_to_the_period_search(browser, server):  # noqa
     assert _label_boxes_overlap(page) == []
     target = page.locator("svg.trend-plot .trend-target").first.bounding_box()
     assert target["width"] >= 24 and target["height"] >= 24
-    page.screenshot(path=str(ARTIFACTS / "trends.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "trends.png"), full_page=True)
 
     # The share view, then a point: the search for that term and week.
     page.click("nav[aria-label=显示] a:has-text('占比')")
@@ -175,6 +171,6 @@ def test_trends_chart_points_lead_to_the_period_search(browser, server):  # noqa
     page.reload()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert _label_boxes_overlap(page) == []
-    page.screenshot(path=str(ARTIFACTS / "trends-phone.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "trends-phone.png"), full_page=True)
     assert problems == []
     context.close()

@@ -13,7 +13,6 @@ from finsearch.indexer.document import to_document
 from finsearch.storage.generations import open_current
 from finsearch.storage.schema import make_schema
 from finsearch.storage.writer import BulkWriter, TermPool
-from tests.test_ingest import messy_archive  # noqa: F401  (a fixture)
 from tests.whoosh_contents import index_contents
 
 
@@ -49,6 +48,7 @@ def test_bulk_terms_are_what_whoosh_analysis_gives(sample_posts):
             assert found == expected, (post.path, name)
 
 
+@pytest.mark.slow  # Whoosh's own writer on 206 posts
 def test_bulk_writer_writes_the_index_whoosh_writes(sample_posts, tmp_path):
     contents = []
     for name, open_writer in (("whoosh", lambda ix: ix.writer()), ("bulk", BulkWriter)):
@@ -64,7 +64,7 @@ def test_bulk_writer_writes_the_index_whoosh_writes(sample_posts, tmp_path):
     assert len(contents[0][1]) == len(sample_posts)
 
 
-def test_two_workers_index_every_post_once(messy_archive, tmp_path):  # noqa: F811
+def test_two_workers_index_every_post_once(messy_archive, tmp_path):
     reports = {procs: build_index(messy_archive, tmp_path / f"ix{procs}", procs=procs, progress=False)
                for procs in (1, 2)}
     assert reports[1].indexed == reports[2].indexed
@@ -116,6 +116,7 @@ def _indexed_ids(root) -> list[str]:
         return sorted(fields["id"] for fields in searcher.all_stored_fields())
 
 
+@pytest.mark.slow  # a worker reads slowly on purpose; up to 40 segments
 @pytest.mark.parametrize("boundary", ["documents", "postings"])
 def test_two_workers_whose_shares_end_on_a_segment_boundary(boundary, forty_posts, second_share_slow,
                                                             monkeypatch, tmp_path):
@@ -132,6 +133,7 @@ def test_two_workers_whose_shares_end_on_a_segment_boundary(boundary, forty_post
     assert [p.name for p in build.iterdir() if p.is_dir()] == []  # no writer's temporary folder is left
 
 
+@pytest.mark.slow  # a worker reads slowly on purpose
 def test_a_full_reindex_whose_shares_end_on_a_segment_boundary(forty_posts, second_share_slow, monkeypatch,
                                                                tmp_path):
     from finsearch.indexer import build as build_module

@@ -1,8 +1,9 @@
-"""The `finsearch` command as other tools call it: a real process, real exit codes."""
+"""The `finsearch` command: its output and exit codes through finsearch.cli.main in this process (conftest's
+`cli`), and as other tools call it, a real process started from a shell command line (the smoke tests at the end)."""
 from __future__ import annotations
 
 import json
-import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -10,39 +11,31 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FINEWS_POSTS
+from tests.servers import finsearch
 
 
-def finsearch(*args, env_index: Path | None = None, cwd=None) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env.pop("FINSEARCH_INDEX", None)
-    if env_index:
-        env["FINSEARCH_INDEX"] = str(env_index)
-    return subprocess.run([sys.executable, "-m", "finsearch", *map(str, args)], capture_output=True,
-                          text=True, env=env, cwd=cwd, timeout=300)
-
-
-def test_index_reports_every_finews_post(tmp_path):
+def test_index_reports_every_finews_post(cli, tmp_path):
     index = tmp_path / "ix"
-    done = finsearch("index", FINEWS_POSTS, "--index", index, "--json")
+    done = cli("index", FINEWS_POSTS, "--index", index, "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     files = list(FINEWS_POSTS.rglob("*.md"))
     assert report["indexed"] + report["skipped"] == len(files)
     assert report["indexed"] == len(files)
 
-    text = finsearch("index", FINEWS_POSTS, "--index", index)
+    text = cli("index", FINEWS_POSTS, "--index", index)
     assert text.returncode == 0
     assert f"indexed {len(files)} posts" in text.stdout
 
 
-def test_index_reports_bad_posts_by_file_and_reason(tmp_path):
+def test_index_reports_bad_posts_by_file_and_reason(cli, tmp_path):
     archive = tmp_path / "_posts"
     archive.mkdir()
     (archive / "2026-07-01-1.md").write_text('---\ntitle: "说"不"的标题"\ndate: 2026-07-01 09:00:00 +0800\n---\n正文。\n',
                                              "utf-8")
     (archive / "2026-07-02-2.md").write_text("---\ntitle: \n---\n", "utf-8")
     (archive / "2026-07-03-3.md").write_bytes("---\ntitle: 国债\ndate: 2026-07-03\n---\n国债期货。\n".encode("gbk"))
-    done = finsearch("index", archive, "--index", tmp_path / "ix")
+    done = cli("index", archive, "--index", tmp_path / "ix")
     assert done.returncode == 0, done.stderr
     assert "recovered: 2026-07-01-1.md: broken YAML" in done.stdout
     assert "skipped: 2026-07-02-2.md: empty post" in done.stdout
@@ -55,8 +48,8 @@ def cli_index(index_dir):
     return index_dir
 
 
-def test_search_json_contract(cli_index):
-    done = finsearch("search", "供应链金融", "--index", cli_index, "--json")
+def test_search_json_contract(cli, cli_index):
+    done = cli("search", "供应链金融", "--index", cli_index, "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["total"] == 1  # only the 解放日报 post says 供应链金融
@@ -69,10 +62,11 @@ def test_search_json_contract(cli_index):
     assert {"category", "paper", "month"} <= set(result["facets"])
 
 
-def test_search_uses_the_environment_index_and_filters(cli_index):
+def test_search_uses_the_environment_index_and_filters(cli, cli_index, monkeypatch):
+    monkeypatch.setenv("FINSEARCH_INDEX", str(cli_index))
     # In data/posts, 19 posts of 2026-05-20 mention 银行: 7 of 财联社 (cailianshe), the others of 东方财富 and 同花顺.
-    done = finsearch("search", "银行", "--from", "2026-05-20", "--to", "2026-05-20", "--category", "cailianshe",
-                     "--sort", "newest", "--limit", "5", "--json", env_index=cli_index)
+    done = cli("search", "银行", "--from", "2026-05-20", "--to", "2026-05-20", "--category", "cailianshe",
+               "--sort", "newest", "--limit", "5", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert (result["total"], result["pages"], len(result["hits"])) == (7, 2, 5)
@@ -81,8 +75,8 @@ def test_search_uses_the_environment_index_and_filters(cli_index):
     assert dates == sorted(dates, reverse=True)
 
 
-def test_search_prints_readable_results(cli_index):
-    done = finsearch("search", "上行e链", "--index", cli_index)
+def test_search_prints_readable_results(cli, cli_index):
+    done = cli("search", "上行e链", "--index", cli_index)
     assert done.returncode == 0
     assert "共 1 条结果" in done.stdout
     assert "上海金融国企保障金融血脉畅通" in done.stdout
@@ -96,27 +90,27 @@ def test_search_prints_readable_results(cli_index):
     ["search", "银" * 5000],
     ["frobnicate"],
 ])
-def test_bad_usage_exits_2_with_one_line(cli_index, args):
-    done = finsearch(*args, "--index", cli_index) if args[0] == "search" and len(args) > 1 else finsearch(*args)
+def test_bad_usage_exits_2_with_one_line(cli, cli_index, args):
+    done = cli(*args, "--index", cli_index) if args[0] == "search" and len(args) > 1 else cli(*args)
     assert done.returncode == 2
     assert done.stderr.strip()
     assert "Traceback" not in done.stderr
 
 
-def test_missing_index_exits_1(tmp_path):
-    done = finsearch("search", "银行", "--index", tmp_path / "nowhere")
+def test_missing_index_exits_1(cli, tmp_path):
+    done = cli("search", "银行", "--index", tmp_path / "nowhere")
     assert done.returncode == 1
     assert "no index" in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
 
 
-def test_missing_archive_is_refused_with_exit_3(tmp_path):
-    done = finsearch("index", tmp_path / "nowhere", "--index", tmp_path / "ix")
+def test_missing_archive_is_refused_with_exit_3(cli, tmp_path):
+    done = cli("index", tmp_path / "nowhere", "--index", tmp_path / "ix")
     assert done.returncode == 3 and "does not exist" in done.stderr
 
 
-def test_stats(cli_index):
-    done = finsearch("stats", "--index", cli_index, "--json")
+def test_stats(cli, cli_index):
+    done = cli("stats", "--index", cli_index, "--json")
     assert done.returncode == 0
     stats = json.loads(done.stdout)
     assert stats["documents"] == 3010  # every post of data/posts
@@ -124,8 +118,42 @@ def test_stats(cli_index):
     assert stats["last_date"].startswith("2026-08-20")
 
 
-def test_help_lists_the_commands():
-    done = finsearch("--help")
+def test_help_lists_the_commands(cli):
+    done = cli("--help")
     assert done.returncode == 0
     for command in ("index", "search", "stats", "serve"):
         assert command in done.stdout
+
+
+# -- smoke tests: a real process, as a shell, cron or another program starts it ----------------------
+
+
+@pytest.mark.slow
+def test_python_m_finsearch_is_the_cli():
+    done = finsearch("--help")
+    assert done.returncode == 0 and done.stdout.startswith("usage: finsearch")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args, code, message", [
+    (["frobnicate"], 2, "invalid choice"),
+    (["search", "银行", "--index", "{tmp}/nowhere"], 1, "no index"),
+    (["index", "{tmp}/nowhere", "--index", "{tmp}/ix"], 3, "does not exist"),
+], ids=["usage", "failure", "refused"])
+def test_a_real_process_exits_with_the_documented_codes(tmp_path, args, code, message):
+    done = finsearch(*(arg.format(tmp=tmp_path) for arg in args))
+    assert done.returncode == code and message in done.stderr and "Traceback" not in done.stderr
+    if code != 2:  # (a usage error shows the usage first)
+        assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_a_shell_command_line_with_a_query_starting_with_a_minus(cli_index):
+    """The installed `finsearch` script, its arguments split by a shell: -银行 is a query word."""
+    script = Path(sys.executable).with_name("finsearch")
+    line = f"{shlex.quote(str(script))} search -银行 --index {shlex.quote(str(cli_index))} --json --limit 3"
+    done = subprocess.run(line, shell=True, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["query"] == "-银行" and result["articles"] > 0
+    assert not any("银行" in hit["title"] for hit in result["hits"])

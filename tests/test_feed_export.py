@@ -10,8 +10,6 @@ import json
 import re
 import shutil
 import socket
-import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 from urllib.parse import parse_qs, urlsplit
@@ -19,7 +17,6 @@ from urllib.parse import parse_qs, urlsplit
 import feedparser
 import pytest
 
-from finsearch.cli import main as cli_main
 from finsearch.search import EXPORT_COLUMNS, make_request
 from finsearch.webui import create_app
 from tests.conftest import FINEWS_POSTS
@@ -214,22 +211,23 @@ def test_export_refuses_bad_requests_before_streaming(client, url):
     assert response.status_code in (400, 404) and response.mimetype == "text/html"
 
 
-def test_cli_export_writes_the_same_file_as_the_web(client, index_dir, tmp_path, capsys):
+def test_cli_export_writes_the_same_file_as_the_web(cli, client, index_dir, tmp_path):
     out = tmp_path / "金融.csv"
-    code = cli_main(["export", "金融", "--index", str(index_dir), "--paper", "财联社", "--format", "csv",
-                     "--output", str(out)])
-    assert code == 0
+    done = cli("export", "金融", "--index", index_dir, "--paper", "财联社", "--format", "csv", "--output", out)
+    assert done.returncode == 0
     assert out.read_bytes() == get(client, "/export.csv?q=金融&paper=财联社").data
 
-    assert cli_main(["export", "金融", "--index", str(index_dir), "--from", "2026-08-20", "--format", "jsonl"]) == 0
-    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    done = cli("export", "金融", "--index", index_dir, "--from", "2026-08-20", "--format", "jsonl")
+    assert done.returncode == 0
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert rows and len(rows) == api(client, "/api/search?q=金融&from=2026-08-20")["articles"]
     assert all(r["date"].startswith("2026-08-20") for r in rows)
 
 
-def test_cli_export_of_a_bad_request_exits_2(index_dir, capsys):
-    assert cli_main(["export", "金融", "--index", str(index_dir), "--from", "yesterday"]) == 2
-    assert "from" in capsys.readouterr().err
+def test_cli_export_of_a_bad_request_exits_2(cli, index_dir):
+    done = cli("export", "金融", "--index", index_dir, "--from", "yesterday")
+    assert done.returncode == 2
+    assert "from" in done.stderr
 
 
 # -- API: errors, parameters, date-times ---------------------------------------------------------
@@ -301,13 +299,8 @@ def test_last_24_hours_preset_counts_back_from_the_newest_post(client, engine):
 
 # -- the command line ----------------------------------------------------------------------------
 
-def finsearch(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "finsearch", *map(str, args)], capture_output=True, text=True,
-                          timeout=120, check=False)
-
-
-def test_cli_query_starting_with_a_minus_is_a_query(index_dir, engine):
-    done = finsearch("search", "-银行", "--index", index_dir, "--json", "--limit", "100")
+def test_cli_query_starting_with_a_minus_is_a_query(cli, index_dir, engine):
+    done = cli("search", "-银行", "--index", index_dir, "--json", "--limit", "100")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     with_bank = engine.search(make_request("银行")).articles
@@ -315,27 +308,30 @@ def test_cli_query_starting_with_a_minus_is_a_query(index_dir, engine):
     assert not any("银行" in h["title"] for h in data["hits"])
 
     # Mixed with other words and options, and after --.
-    mixed = json.loads(finsearch("search", "金融", "-银行", "--index", index_dir, "--json").stdout)
+    mixed = json.loads(cli("search", "金融", "-银行", "--index", index_dir, "--json").stdout)
     assert mixed["query"] == "金融 -银行"
     assert 0 < mixed["articles"] < engine.search(make_request("金融")).articles
-    after_dashes = finsearch("search", "--index", index_dir, "--json", "--", "-银行")
+    after_dashes = cli("search", "--index", index_dir, "--json", "--", "-银行")
     assert json.loads(after_dashes.stdout)["articles"] == data["articles"]
-    exported = finsearch("export", "-银行", "--index", index_dir, "--format", "jsonl")
+    exported = cli("export", "-银行", "--index", index_dir, "--format", "jsonl")
     assert len(exported.stdout.splitlines()) == data["articles"]
 
     # A mistyped option is still an error, not a query word.
     for typo in ("--limt", "-x"):
-        wrong = finsearch("search", "银行", typo, "--index", index_dir)
+        wrong = cli("search", "银行", typo, "--index", index_dir)
         assert wrong.returncode == 2 and "unrecognized arguments" in wrong.stderr
 
 
-def test_cli_serve_on_a_busy_port_says_so_in_one_line(index_dir):
+def test_cli_serve_on_a_busy_port_says_so_in_one_line(cli, index_dir, monkeypatch):
+    def serve(**options):  # in this process gunicorn would take over the test run
+        raise AssertionError(f"finsearch serve started gunicorn on a busy port: {options}")
+    monkeypatch.setattr("finsearch.webui.server.serve", serve)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         started = time.monotonic()
-        done = finsearch("serve", "--index", index_dir, "--port", port)
+        done = cli("serve", "--index", index_dir, "--port", port)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         f"finsearch: port {port} on 127.0.0.1 is already in use (another server?); choose one with --port"]

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from finsearch.indexer import build_index, reindex
+from finsearch.indexer import reindex
 from finsearch.search import SearchEngine, SearchRequest, Sort
 from finsearch.search import evaluate as evaluation
 
@@ -56,11 +56,12 @@ def test_kept_postings_stay_within_their_budget(index_dir, every_term_frequent):
     assert answers == [answer(SearchEngine(index_dir, match_cache=0).search(request)) for request in REQUESTS]
 
 
-def test_an_update_is_searched_in_its_own_postings(archive, tmp_path, every_term_frequent):
+@pytest.mark.slow  # the nightly job over a copy of the sample archive
+def test_an_update_is_searched_in_its_own_postings(archive, index_dir, tmp_path, every_term_frequent):
     posts = tmp_path / "posts"
-    shutil.copytree(archive, posts)
+    shutil.copytree(archive, posts)  # copy2: the sizes and mtimes the index recorded, so only the deletions change
     index = tmp_path / "index"
-    build_index(posts, index, progress=False)
+    shutil.copytree(index_dir, index, symlinks=True)
     engine = SearchEngine(index, match_cache=0)
     before = engine.search(SearchRequest(query="公司")).articles
     victims = [path for path in sorted(posts.rglob("*.md")) if "公司" in path.read_text(encoding="utf-8")][:40]
@@ -72,8 +73,12 @@ def test_an_update_is_searched_in_its_own_postings(archive, tmp_path, every_term
     assert before - len(victims) <= after[1] < before
 
 
+@pytest.fixture(scope="module")
+def default_answers(index_dir) -> list[tuple]:
+    return [answer(SearchEngine(index_dir, match_cache=0).search(request)) for request in REQUESTS]
+
+
 @pytest.mark.parametrize("by_mask", [True, False])
-def test_or_unites_the_same_documents_either_way(index_dir, monkeypatch, by_mask):
-    expected = [answer(SearchEngine(index_dir, match_cache=0).search(request)) for request in REQUESTS]
+def test_or_unites_the_same_documents_either_way(index_dir, default_answers, monkeypatch, by_mask):
     monkeypatch.setattr(evaluation, "UNION_BY_MASK", 10**9 if by_mask else 0)
-    assert [answer(SearchEngine(index_dir, match_cache=0).search(request)) for request in REQUESTS] == expected
+    assert [answer(SearchEngine(index_dir, match_cache=0).search(request)) for request in REQUESTS] == default_answers

@@ -125,6 +125,7 @@ def test_a_request_head_must_arrive_whole_within_the_deadline(server):
         assert f"\r\n{name}: {value}\r\n".encode() in answer
 
 
+@pytest.mark.server
 def test_serve_takes_a_timeout(index_dir, tmp_path):
     with serving(index_dir, tmp_path / "server.log", args=("--timeout", "6")) as base:
         assert get(base + SEARCH)[0] == 200

@@ -6,8 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from html import escape
@@ -32,12 +30,11 @@ from finsearch.search import SearchEngine, SearchRequest
 from finsearch.search.present import MAX_ARTICLE_CHARS, MAX_ARTICLE_PARAGRAPHS
 from finsearch.search.snippets import MAX_MATCHES, highlight_html, snippet_html
 from finsearch.webui import create_app
-from tests.conftest import FINEWS_POSTS, REPO
+from tests.conftest import FINEWS_POSTS
 from tests.servers import serving
 
 # 解放日报 上海金融国企保障金融血脉畅通: a real post that says 银行.
 REAL_POST = FINEWS_POSTS / "2022-05-02-202205022367563116.md"
-PYTHON = REPO / ".venv" / "bin" / "python"
 
 
 def real_body(path: Path = REAL_POST) -> str:
@@ -62,16 +59,8 @@ def copy_real_posts(archive: Path, count: int = 3) -> list[str]:
     return ids
 
 
-def finsearch(*args) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env.pop("FINSEARCH_INDEX", None)
-    python = str(PYTHON if PYTHON.exists() else sys.executable)
-    return subprocess.run([python, "-m", "finsearch", *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=REPO, timeout=300, check=False)
-
-
-def finsearch_json(*args) -> dict:
-    done = finsearch(*args, "--json")
+def finsearch_json(cli, *args) -> dict:
+    done = cli(*args, "--json")
     assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-2000:])
     return json.loads(done.stdout)
 
@@ -80,9 +69,9 @@ def reasons(report: dict) -> dict[str, tuple[str, bool]]:
     return {p["path"]: (p["reason"], p["skipped"]) for p in report["problems"]}
 
 
-def listed_ids(index: Path) -> dict[str, str]:
+def listed_ids(cli, index: Path) -> dict[str, str]:
     """id -> ISO date of every post in the index (the empty query lists them all)."""
-    result = finsearch_json("search", "", "--index", index, "--limit", "100")
+    result = finsearch_json(cli, "search", "", "--index", index, "--limit", "100")
     return {hit["id"]: hit["date"] for hit in result["hits"]}
 
 
@@ -103,17 +92,18 @@ HOSTILE_DATES = {  # file name -> the date line's value; each file name carries 
 }
 
 
-def test_a_date_python_cannot_hold_never_stops_index_or_reindex(tmp_path):
+@pytest.mark.slow  # four runs of the CLI that write an index
+def test_a_date_python_cannot_hold_never_stops_index_or_reindex(cli, tmp_path):
     archive = tmp_path / "posts"
     real_ids = copy_real_posts(archive)
     index = tmp_path / "index"
-    assert finsearch_json("index", archive, "--index", index)["indexed"] == len(real_ids)
+    assert finsearch_json(cli, "index", archive, "--index", index)["indexed"] == len(real_ids)
 
     for number, (name, date) in enumerate(HOSTILE_DATES.items(), start=1):
         write_post(archive, name, f"title: 日期测试{number}\ndate: {date}\ncategories: emnews")
     write_post(archive, "undated-990099.md", "title: 没有可用日期\ndate: 9999-12-31 23:59:59 -0800")
 
-    report = finsearch_json("reindex", archive, "--index", index)  # the nightly job
+    report = finsearch_json(cli, "reindex", archive, "--index", index)  # the nightly job
     assert report["added"] == len(HOSTILE_DATES) and report["skipped"] == 1
     problems = reasons(report)
     for name in HOSTILE_DATES:
@@ -122,14 +112,14 @@ def test_a_date_python_cannot_hold_never_stops_index_or_reindex(tmp_path):
         assert f"used {name[:10]} from the file name" in reason, (name, reason)
     assert problems["undated-990099.md"][1] and "no date in the file name" in problems["undated-990099.md"][0]
 
-    dates = listed_ids(index)
+    dates = listed_ids(cli, index)
     for name in HOSTILE_DATES:
         assert dates[name[11:-3]] == f"{name[:10]}T00:00:00+08:00"
     assert set(real_ids) <= dates.keys()
 
-    rebuilt = finsearch_json("index", archive, "--index", tmp_path / "fresh")  # and a full build
+    rebuilt = finsearch_json(cli, "index", archive, "--index", tmp_path / "fresh")  # and a full build
     assert rebuilt["indexed"] == len(real_ids) + len(HOSTILE_DATES) and rebuilt["skipped"] == 1
-    assert finsearch_json("reindex", archive, "--index", index, "--full")["added"] == rebuilt["indexed"]
+    assert finsearch_json(cli, "reindex", archive, "--index", index, "--full")["added"] == rebuilt["indexed"]
 
 
 def test_a_good_date_is_still_read_in_every_written_form(tmp_path):
@@ -238,7 +228,7 @@ def test_an_article_of_many_paragraphs_shows_the_first_ones(bomb_app):
 
 # -- 4. links and files that are not regular files --------------------------
 
-def test_links_never_lead_out_of_the_archive(tmp_path):
+def test_links_never_lead_out_of_the_archive(cli, tmp_path):
     outside = tmp_path / "outside"
     secret = write_post(outside, "2026-07-20-880001.md", "title: 机密文件\ndate: 2026-07-20",
                         "绝密暗号：不应出现在索引中。\n")
@@ -256,7 +246,7 @@ def test_links_never_lead_out_of_the_archive(tmp_path):
     os.mkfifo(archive / "2026-07-23-880004.md")  # opening it would wait for a writer forever
 
     index = tmp_path / "index"
-    report = finsearch_json("index", archive, "--index", index)
+    report = finsearch_json(cli, "index", archive, "--index", index)
     assert report["indexed"] == len(real_ids) + 1
     expected = {
         "2026-07-21-880002.md": ("link points outside the archive", True),
@@ -272,21 +262,21 @@ def test_links_never_lead_out_of_the_archive(tmp_path):
     problems = reasons(report)
     for path, (reason, skipped) in expected.items():
         assert reason in problems[path][0] and problems[path][1] == skipped, (path, problems.get(path))
-    assert set(listed_ids(index)) == set(real_ids) | {"880005"}
+    assert set(listed_ids(cli, index)) == set(real_ids) | {"880005"}
     for leaked in ("绝密暗号", "root"):
-        assert finsearch_json("search", leaked, "--index", index)["total"] == 0
+        assert finsearch_json(cli, "search", leaked, "--index", index)["total"] == 0
 
     # The nightly run: a post swapped for a link to a file outside is dropped, not followed.
     sub_post.unlink()
     sub_post.symlink_to(secret)
-    report = finsearch_json("reindex", archive, "--index", index, "--allow-deletes")  # 1 of 4 posts goes
+    report = finsearch_json(cli, "reindex", archive, "--index", index, "--allow-deletes")  # 1 of 4 posts goes
     assert report["deleted"] == 1 and report["added"] == 0
     assert "link points outside the archive" in reasons(report)["sub/2026-07-24-880005.md"][0]
-    assert set(listed_ids(index)) == set(real_ids)
-    assert finsearch_json("search", "绝密暗号", "--index", index)["total"] == 0
+    assert set(listed_ids(cli, index)) == set(real_ids)
+    assert finsearch_json(cli, "search", "绝密暗号", "--index", index)["total"] == 0
 
 
-def test_a_name_that_is_not_utf8_is_reported_and_the_rest_indexed(tmp_path):
+def test_a_name_that_is_not_utf8_is_reported_and_the_rest_indexed(cli, tmp_path):
     archive = tmp_path / "posts"
     real_ids = copy_real_posts(archive)
     post = REAL_POST.read_bytes()
@@ -299,17 +289,17 @@ def test_a_name_that_is_not_utf8_is_reported_and_the_rest_indexed(tmp_path):
         f.write(post)
 
     index = tmp_path / "index"
-    report = finsearch_json("index", archive, "--index", index)
+    report = finsearch_json(cli, "index", archive, "--index", index)
     assert report["indexed"] == len(real_ids)
     problems = reasons(report)
     for shown in ("2026-07-25-bad\ufffd.md", "\ufffd\ufffd"):
         assert problems[shown] == ("name is not valid UTF-8; not read (rename it to index it)", True)
-    assert set(listed_ids(index)) == set(real_ids)
+    assert set(listed_ids(cli, index)) == set(real_ids)
     # The nightly run passes over them too, and keeps the index as it was.
-    report = finsearch_json("reindex", archive, "--index", index)
+    report = finsearch_json(cli, "reindex", archive, "--index", index)
     assert report["added"] == report["deleted"] == 0
     assert "not valid UTF-8" in reasons(report)["2026-07-25-bad\ufffd.md"][0]
-    assert set(listed_ids(index)) == set(real_ids)
+    assert set(listed_ids(cli, index)) == set(real_ids)
 
 
 def test_read_post_refuses_what_find_posts_would_not_list(tmp_path):
@@ -332,7 +322,8 @@ BANK = quote("银行")  # in a URL
 
 @pytest.fixture(scope="module")
 def huge_server(tmp_path_factory):
-    """`finsearch serve` (gunicorn, its 30 s worker timeout) on real posts and one huge post."""
+    """`finsearch serve` (gunicorn, its 30 s worker timeout) on real posts and one huge post: a server of its
+    own, on an index of its own."""
     archive = tmp_path_factory.mktemp("huge") / "posts"
     copy_real_posts(archive, 5)
     huge = write_post(archive, f"2026-07-01-{HUGE_ID}.md", "title: 一篇极长的银行业报道\ndate: 2026-07-01 09:00:00 +0800",
@@ -353,6 +344,7 @@ def get(url: str) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
+@pytest.mark.server
 def test_a_huge_post_with_54000_matches_is_searched_and_snippeted(huge_server):
     base, index = huge_server
     status, body = get(f"{base}/api/search?q={BANK}&size=10")
@@ -371,6 +363,7 @@ def test_a_huge_post_with_54000_matches_is_searched_and_snippeted(huge_server):
     assert "<mark>银行</mark>" in snippets[HUGE_ID]
 
 
+@pytest.mark.server
 def test_a_huge_post_shows_a_bounded_article(huge_server):
     base, _ = huge_server
     status, body = get(f"{base}/api/articles/{HUGE_ID}")

@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-from pathlib import Path
 
 import pytest
 
 from finsearch.indexer.ingest import SITE_TZ, read_archive, read_post
-from tests.conftest import FINEWS_POSTS, FIXTURE_POSTS
+from tests.conftest import BROKEN_YAML, FINEWS_POSTS, FIXTURE_POSTS, NO_DATE
 
 BACK_LINK_MARKERS = ("返回首页", "返回东财滚动新闻", "返回经济网新闻", "返回解放日报新闻", "](")
 
@@ -61,61 +59,6 @@ def test_markdown_posts_without_back_links_or_source_link(corpus_posts):
     assert old.published == dt.datetime(2021, 12, 8, 13, 16, 19, tzinfo=SITE_TZ)
     assert old.paper == "东财滚动"
     assert old.paragraphs[0].startswith("造成110万余名被害人")
-
-
-def _write(folder: Path, name: str, content: str | bytes) -> Path:
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, "utf-8")
-    return path
-
-
-POST = """---
-layout: post
-title: "{title}"
-date: {date}
-categories: emnews
-tags: 东财滚动新闻
----
-
-{body}
-
-<http://finance.eastmoney.com/a/1.html>
-
-[返回东财滚动新闻](//finews.withounder.com/emnews/)｜[返回首页](//finews.withounder.com/)
-"""
-
-
-BROKEN_YAML = FIXTURE_POSTS / "broken-yaml" / "2026-07-01-2414210.md"  # title: "法国与印度就114架"阵风"…"
-NO_DATE = FIXTURE_POSTS / "no-date" / "-202205262391921712.md"  # title: "", date:  +0800
-
-
-@pytest.fixture
-def messy_archive(tmp_path):
-    """Real posts (a good one, one with broken YAML, one without a date) next to every other kind of bad
-    post the real archive has."""
-    root = tmp_path / "_posts"
-    root.mkdir()
-    for real in (FINEWS_POSTS / "2022-05-02-202205022367563116.md", BROKEN_YAML, NO_DATE):
-        shutil.copy(real, root / real.name)
-    emnews = FINEWS_POSTS / "2021-12-08-202112082206672930.md"  # a real post, after a blank line
-    _write(root, emnews.name, b"\n" + emnews.read_bytes())
-    _write(root, "2026-07-02-1000002.md", "没有前言的正文，只有一句话。\n")
-    _write(root, "nodate-1000003.md", POST.format(title="无日期", date="", body="正文。"))
-    _write(root, "2026-07-04-1000005.md", POST.format(title="只有标题", date="2026-07-04 08:00:00 +0800", body=""))
-    _write(root, "2026-07-05-1000006.md", POST.format(title="国债收益率走低", date="2026-07-05 09:00:00 +0800",
-                                                      body="国债期货全线收涨。").encode("gbk"))
-    _write(root, "2026-07-06-1000007.md", POST.format(title="大文件", date="2026-07-06 09:00:00 +0800",
-                                                      body="很长" * (3 * 1024 * 1024)))
-    _write(root, "2026-07-07-1000008.md", POST.format(title="第一篇", date="2026-07-07 09:00:00 +0800", body="甲。"))
-    _write(root, "copy/2026-07-07-1000008.md", POST.format(title="同一编号", date="2026-07-07 10:00:00 +0800", body="乙。"))
-    _write(root, "2026-07-08-1000009.md", POST.format(title="", date="2026-07-08 09:00:00 +0800", body=""))
-    _write(root, "2026-07-09-1000010.md", b"\x00\x01binary")
-    _write(root, "2026-07-10-1000011.md", POST.format(title="空链接", date="2026-07-10 09:00:00 +0800", body="正文。\n\n<>"))
-    return root
 
 
 def test_bad_posts_are_recovered_or_skipped_with_a_reason(messy_archive):
@@ -182,9 +125,9 @@ def test_read_post_never_raises_on_unreadable_file(tmp_path):
     assert result.post is None and result.problems[0].skipped
 
 
-def test_wire_posts_are_read_without_loss(archive):
+def test_wire_posts_are_read_without_loss(archive, archive_read):
     files = sorted(p for p in archive.rglob("*.md") if not p.relative_to(archive).as_posix().startswith("finews/"))
-    results = [r for r in read_archive(archive) if r.post is None or not r.post.path.startswith("finews/")]
+    results = [r for r in archive_read if r.post is None or not r.post.path.startswith("finews/")]
     assert len(files) == len(results) == 3005
     assert sum(1 for r in results if r.post) == len(files)  # recovered at worst, never lost
     for result in results:

@@ -6,8 +6,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,20 +19,17 @@ from finsearch.webui import CONTENT_SECURITY_POLICY, SECURITY_HEADERS, create_ap
 from tests.conftest import FINEWS_POSTS, REPO, SAMPLE_POSTS
 from tests.servers import serving
 
+# Most tests here write, refuse, roll back or rebuild generations of a real 300-post index: seconds each.
+pytestmark = pytest.mark.slow
+
 EXIT_REFUSED = 3
 QUERIES = ("银行", "基金", "供应链金融", "人工智能", "上海 银行", "股份 OR 证券", "title:公司", "回滚测试标题")
-PYTHON = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
-
 
 
 def message_lines(stderr: str) -> list[str]:
     """What the command said, less the one warning a forced Whoosh fallback logs
     (FINSEARCH_WHOOSH_FAST=0 runs this suite on the stock paths)."""
     return [line for line in stderr.splitlines() if "Whoosh fast paths off" not in line]
-
-def finsearch(*args, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([PYTHON, "-m", "finsearch", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=REPO, env={**os.environ, **(env or {})}, check=False)
 
 
 def sample_posts(count: int) -> list[Path]:
@@ -121,11 +116,11 @@ def _sixty_percent_gone(archive: Path) -> Path:
 @pytest.mark.parametrize("damage, code", [
     (_unmounted, "archive-empty"), (_missing, "archive-missing"), (_a_file, "archive-not-folder"),
     (_unreadable, "no-readable-post"), (_sixty_percent_gone, "too-many-deletes")])
-def test_a_wrong_archive_leaves_the_index_untouched(site, damage, code):
+def test_a_wrong_archive_leaves_the_index_untouched(cli, site, damage, code):
     archive, index = site
     before = state(index)
     target = damage(archive)
-    done = finsearch("reindex", target, "--index", index, "--json")
+    done = cli("reindex", target, "--index", index, "--json")
     assert done.returncode == EXIT_REFUSED, done.stderr
     out = json.loads(done.stdout)
     assert out["ok"] is False and out["code"] == code and out["error"] and out["timestamp"].startswith("20")
@@ -136,26 +131,26 @@ def test_a_wrong_archive_leaves_the_index_untouched(site, damage, code):
     assert (last["command"], last["ok"], last["code"]) == ("reindex", False, code)
     if code != "too-many-deletes":  # a full rebuild and a first build refuse an empty index too
         for command in (("reindex", "--full"), ("index",)):
-            again = finsearch(command[0], target, "--index", index, *command[1:])
+            again = cli(command[0], target, "--index", index, *command[1:])
             assert again.returncode == EXIT_REFUSED, (command, again.stderr)
         assert state(index) == before
-        fresh = finsearch("index", target, "--index", index.parent / "fresh")
+        fresh = cli("index", target, "--index", index.parent / "fresh")
         assert fresh.returncode == EXIT_REFUSED
         assert not (index.parent / "fresh" / "current").exists()
 
 
-def test_deletions_over_the_limit_need_to_be_meant(site):
+def test_deletions_over_the_limit_need_to_be_meant(cli, site):
     archive, index = site
     before = state(index)
     gone = sorted(archive.glob("2026-06-*.md"))[:30]  # 10% of the index
     for path in gone:
         path.unlink()
-    assert finsearch("reindex", archive, "--index", index).returncode == EXIT_REFUSED
-    assert finsearch("reindex", archive, "--index", index, "--full").returncode == EXIT_REFUSED
-    assert finsearch("reindex", archive, "--index", index, "--max-delete", "9").returncode == EXIT_REFUSED
+    assert cli("reindex", archive, "--index", index).returncode == EXIT_REFUSED
+    assert cli("reindex", archive, "--index", index, "--full").returncode == EXIT_REFUSED
+    assert cli("reindex", archive, "--index", index, "--max-delete", "9").returncode == EXIT_REFUSED
     assert state(index) == before
 
-    done = finsearch("reindex", archive, "--index", index, "--max-delete", "10", "--json")
+    done = cli("reindex", archive, "--index", index, "--max-delete", "10", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["deleted"] == 30
     _, documents, ids = state(index)
@@ -163,12 +158,12 @@ def test_deletions_over_the_limit_need_to_be_meant(site):
 
     for path in sorted(archive.glob("2026-06-*.md"))[:100]:
         path.unlink()
-    done = finsearch("reindex", archive, "--index", index, "--allow-deletes", "--json")
+    done = cli("reindex", archive, "--index", index, "--allow-deletes", "--json")
     assert done.returncode == 0, done.stderr
     assert state(index)[1] == 170
 
 
-def test_a_rename_or_a_small_deletion_is_not_refused(site):
+def test_a_rename_or_a_small_deletion_is_not_refused(cli, site):
     archive, index = site
     posts = sorted(archive.glob("2026-06-*.md"))
     (archive / "moved").mkdir()
@@ -176,15 +171,15 @@ def test_a_rename_or_a_small_deletion_is_not_refused(site):
         path.rename(archive / "moved" / path.name)
     for path in posts[40:50]:  # 10 deleted: 3.3%
         path.unlink()
-    done = finsearch("reindex", archive, "--index", index, "--json")
+    done = cli("reindex", archive, "--index", index, "--json")
     assert done.returncode == 0, done.stderr
     assert state(index)[1] == 290
 
 
-def test_help_documents_the_refusal_exit_code():
-    done = finsearch("reindex", "--help")
+def test_help_documents_the_refusal_exit_code(cli):
+    done = cli("reindex", "--help")
     assert "--allow-deletes" in done.stdout and "--max-delete" in done.stdout
-    assert "3" in done.stdout and "refused" in finsearch("--help").stdout
+    assert "3" in done.stdout and "refused" in cli("--help").stdout
     assert "exit code 3" in (REPO / "README.md").read_text()
 
 
@@ -201,7 +196,7 @@ def _change(archive: Path) -> None:
         shutil.copy(path, archive / path.name)
 
 
-def test_rollback_restores_the_previous_results_exactly(site):
+def test_rollback_restores_the_previous_results_exactly(cli, site):
     archive, index = site
     before_state, before_results = state(index), results(index)
     old_build = index / os.readlink(index / "current")
@@ -209,7 +204,7 @@ def test_rollback_restores_the_previous_results_exactly(site):
     engine = SearchEngine(index)  # a reader open throughout
 
     _change(archive)
-    done = finsearch("reindex", archive, "--index", index, "--json")
+    done = cli("reindex", archive, "--index", index, "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["generation"] == 2
     new_build = index / os.readlink(index / "current")
@@ -223,34 +218,33 @@ def test_rollback_restores_the_previous_results_exactly(site):
     changed = results(index)
     assert changed != before_results and state(index)[1] == 304
 
-    done = finsearch("rollback", "--index", index)
+    done = cli("rollback", "--index", index)
     assert done.returncode == 0, done.stderr
     assert results(index) == before_results
     assert state(index) == before_state
     assert engine.search(SearchRequest(query="回滚测试标题")).total == 0
     engine.close()
 
-    again = finsearch("rollback", "--index", index)
+    again = cli("rollback", "--index", index)
     assert again.returncode == 1 and "no previous generation" in again.stderr
     assert len(message_lines(again.stderr)) == 1
     assert state(index) == before_state
     # The next reindex starts from the rolled-back state and applies the changes again.
-    done = finsearch("reindex", archive, "--index", index, "--json")
+    done = cli("reindex", archive, "--index", index, "--json")
     assert done.returncode == 0 and results(index) == changed
 
 
-def test_rollback_without_a_previous_generation(built, tmp_path):
-    archive, _ = built
+def test_rollback_without_a_previous_generation(cli, built, tmp_path):
     index = tmp_path / "index"
-    build_index(archive, index, progress=False)
-    done = finsearch("rollback", "--index", index)
+    shutil.copytree(built[1], index, symlinks=True)  # one generation, as its build left it
+    done = cli("rollback", "--index", index)
     assert done.returncode == 1 and "no previous generation" in done.stderr
-    nothing = finsearch("rollback", "--index", tmp_path / "nowhere")
+    nothing = cli("rollback", "--index", tmp_path / "nowhere")
     assert nothing.returncode == 1 and "no index" in nothing.stderr and not (tmp_path / "nowhere").exists()
-    assert "rollback" in finsearch("--help").stdout and "finsearch rollback" in (REPO / "README.md").read_text()
+    assert "rollback" in cli("--help").stdout and "finsearch rollback" in (REPO / "README.md").read_text()
 
 
-def test_the_last_generations_are_kept_and_a_held_one_is_never_removed(site):
+def test_the_last_generations_are_kept_and_a_held_one_is_never_removed(cli, site):
     from finsearch.storage import Generation
     archive, index = site
     posts = sorted(archive.glob("2026-06-*.md"))
@@ -258,8 +252,8 @@ def test_the_last_generations_are_kept_and_a_held_one_is_never_removed(site):
     try:
         for run in range(4):
             posts[run].unlink()
-            assert finsearch("reindex", archive, "--index", index).returncode == 0
-        listed = json.loads(finsearch("generations", "--index", index, "--json").stdout)["generations"]
+            assert cli("reindex", archive, "--index", index).returncode == 0
+        listed = json.loads(cli("generations", "--index", index, "--json").stdout)["generations"]
         assert [g["generation"] for g in listed] == [5, 4, 3, 1]  # the last three, and the one held
         assert [g["current"] for g in listed] == [True, False, False, False]
         assert listed[-1]["in_use"] and listed[0]["documents"] == 296
@@ -267,22 +261,22 @@ def test_the_last_generations_are_kept_and_a_held_one_is_never_removed(site):
     finally:
         held.close()
     posts[4].unlink()
-    assert finsearch("reindex", archive, "--index", index).returncode == 0
-    listed = json.loads(finsearch("generations", "--index", index, "--json").stdout)["generations"]
+    assert cli("reindex", archive, "--index", index).returncode == 0
+    listed = json.loads(cli("generations", "--index", index, "--json").stdout)["generations"]
     assert [g["generation"] for g in listed] == [6, 5, 4]  # released: gone with the next publish
     assert len(list((index / "builds").iterdir())) == 3
 
 
-def test_rollback_to_any_kept_generation_and_never_to_a_damaged_one(site):
+def test_rollback_to_any_kept_generation_and_never_to_a_damaged_one(cli, site):
     archive, index = site
     posts = sorted(archive.glob("2026-06-*.md"))
     for run in range(2):
         posts[run].unlink()
-        assert finsearch("reindex", archive, "--index", index).returncode == 0
-    done = finsearch("rollback", "--index", index, "--to", "1")
+        assert cli("reindex", archive, "--index", index).returncode == 0
+    done = cli("rollback", "--index", index, "--to", "1")
     assert done.returncode == 0, done.stderr
     assert state(index)[1] == 300
-    assert finsearch("rollback", "--index", index, "--to", "7").returncode == 1
+    assert cli("rollback", "--index", index, "--to", "7").returncode == 1
     # A file of generation 3 alone (not hard-linked into another) gets a flipped bit: rolling
     # forward onto it is refused and names the file.
     build = index / "builds" / next(p.name for p in (index / "builds").iterdir() if p.name.startswith("g000003"))
@@ -292,7 +286,7 @@ def test_rollback_to_any_kept_generation_and_never_to_a_damaged_one(site):
         byte = handle.read(1)
         handle.seek(-1, 1)
         handle.write(bytes([byte[0] ^ 0x10]))
-    refused = finsearch("rollback", "--index", index, "--to", "3")
+    refused = cli("rollback", "--index", index, "--to", "3")
     assert refused.returncode == 1 and damaged.name in refused.stderr and "damaged" in refused.stderr
     assert state(index)[1] == 300
 
@@ -319,10 +313,10 @@ def test_each_build_records_what_it_was_made_with(site):
     assert manifest["generation"] == 1
 
 
-def test_an_index_analysed_differently_is_rebuilt_and_not_served(site):
+def test_an_index_analysed_differently_is_rebuilt_and_not_served(cli, site):
     archive, index = site
     _tamper(index, lambda m: m["analysis"].update(dictionary="0" * 32))
-    done = finsearch("search", "银行", "--index", index)
+    done = cli("search", "银行", "--index", index)
     assert done.returncode == 1
     assert len(message_lines(done.stderr)) == 1 and "analysed differently (changed: dictionary)" in done.stderr
 
@@ -336,29 +330,29 @@ def test_an_index_analysed_differently_is_rebuilt_and_not_served(site):
         assert page.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
         assert client.get("/healthz").status_code == 503
 
-        done = finsearch("reindex", archive, "--index", index, "--json")
+        done = cli("reindex", archive, "--index", index, "--json")
         assert done.returncode == 0, done.stderr
         out = json.loads(done.stdout)
         assert out["full"] is True and "dictionary" in out["full_reason"]
         assert client.get("/api/search?q=银行").status_code == 200  # the app picks up the rebuilt index
     finally:
         app.extensions["finsearch"].close()
-    assert finsearch("search", "银行", "--index", index).returncode == 0
+    assert cli("search", "银行", "--index", index).returncode == 0
 
 
-def test_an_index_without_a_manifest_says_so(site):
+def test_an_index_without_a_manifest_says_so(cli, site):
     archive, index = site
     (index / os.readlink(index / "current") / "manifest.json").unlink()
-    done = finsearch("search", "银行", "--index", index)
+    done = cli("search", "银行", "--index", index)
     assert done.returncode == 1 and "has no manifest" in done.stderr and len(message_lines(done.stderr)) == 1
-    done = finsearch("reindex", archive, "--index", index)
+    done = cli("reindex", archive, "--index", index)
     assert done.returncode == 0 and "full rebuild (the index has no manifest" in done.stdout
 
 
 # -- 4. the operator's view ---------------------------------------------------------------------
 
 
-def test_healthz_reports_the_index_and_the_last_run(site):
+def test_healthz_reports_the_index_and_the_last_run(cli, site):
     archive, index = site
     app = create_app(index, TESTING=True)
     try:
@@ -372,11 +366,11 @@ def test_healthz_reports_the_index_and_the_last_run(site):
         assert health.headers["Cache-Control"] == "no-store"
 
         min(archive.glob("2026-06-*.md")).unlink()
-        assert finsearch("reindex", archive, "--index", index).returncode == 0
+        assert cli("reindex", archive, "--index", index).returncode == 0
         data = client.get("/healthz").get_json()
         assert (data["generation"], data["documents"], data["last_run"]["deleted"]) == (2, 299, 1)
 
-        assert finsearch("reindex", archive / "nope", "--index", index).returncode == EXIT_REFUSED
+        assert cli("reindex", archive / "nope", "--index", index).returncode == EXIT_REFUSED
         data = client.get("/healthz").get_json()
         assert data["documents"] == 299
         assert (data["last_run"]["ok"], data["last_run"]["code"]) == (False, "archive-missing")
@@ -435,6 +429,7 @@ def _raw(port: int, request: bytes) -> str:
     return b"".join(chunks).decode("latin-1")
 
 
+@pytest.mark.server  # a server of its own: it starts before its index exists
 def test_the_real_server_waits_for_its_first_index(built, tmp_path):
     """`finsearch serve` before any index: no crash (no restart loop), 503 until the index appears;
     gunicorn's own error pages carry the security headers too."""
@@ -465,12 +460,12 @@ def test_the_real_server_waits_for_its_first_index(built, tmp_path):
 # -- 6. churn: deletions are purged, not kept on disk and in the statistics ----------------------
 
 
-def test_a_reindex_purges_deleted_documents(site):
+def test_a_reindex_purges_deleted_documents(cli, site):
     from whoosh import index as whoosh_index
     archive, index = site
     for path in sorted(archive.glob("2026-06-*.md"))[::8]:  # 12% of the only segment
         path.unlink()
-    done = finsearch("reindex", archive, "--index", index, "--max-delete", "15", "--json")
+    done = cli("reindex", archive, "--index", index, "--max-delete", "15", "--json")
     assert done.returncode == 0, done.stderr
     segments = whoosh_index.open_dir(str(index / os.readlink(index / "current")))._segments()
     assert sum(s.deleted_count() for s in segments) == 0  # rewritten without them

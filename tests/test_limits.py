@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 from finsearch.search import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE
 
@@ -35,9 +33,8 @@ def test_the_search_form_keeps_a_chosen_size_and_sort_but_not_the_defaults(clien
     assert 'href="/?q=%E9%87%91%E8%9E%8D&amp;page=2"' in default
 
 
-def test_cli_help_states_the_limits():
-    done = subprocess.run([sys.executable, "-m", "finsearch", "search", "--help"], capture_output=True, text=True,
-                          timeout=60)
+def test_cli_help_states_the_limits(cli):
+    done = cli("search", "--help")
     assert done.returncode == 0
     help_text = " ".join(done.stdout.split())
     assert f"hits per page, 1-{MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})" in help_text

@@ -6,8 +6,6 @@ import json
 import re
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.test_cli import finsearch
-
 SAMPLE_STORIES = 2417  # the stories of data/posts' 3,010 posts
 
 
@@ -18,14 +16,14 @@ def _json(response, status=200):
 
 # -- 7. the small ones --------------------------------------------------------------------------
 
-def test_cli_search_without_a_query_lists_the_newest_posts(index_dir):
-    done = finsearch("search", "--index", index_dir, "--json")
+def test_cli_search_without_a_query_lists_the_newest_posts(cli, index_dir):
+    done = cli("search", "--index", index_dir, "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["total"] == SAMPLE_STORIES and result["sort"] == "newest"
     dates = [hit["date"] for hit in result["hits"]]
     assert dates == sorted(dates, reverse=True) and dates[0].startswith("2026-08-20")
-    text = finsearch("search", "--index", index_dir)
+    text = cli("search", "--index", index_dir)
     assert text.returncode == 0 and f"最新文章，共 {SAMPLE_STORIES} 条" in text.stdout
 
 
@@ -34,12 +32,12 @@ def test_a_bad_literal_flag_names_its_parameter(client):
         "error": "literal 应为 1 或 0：2", "code": "bad_flag", "param": "literal"}
 
 
-def test_a_page_past_the_end_says_so(client, index_dir):
+def test_a_page_past_the_end_says_so(cli, client, index_dir):
     pages = _json(client.get("/api/search?q=银行"))["pages"]
     html = client.get("/?q=银行&page=999").get_data(as_text=True)
     assert f"第 999/{pages} 页" not in html
     assert f"第 999 页超出范围（共 {pages} 页）" in html
-    done = finsearch("search", "银行", "--page", "999", "--index", index_dir)
+    done = cli("search", "银行", "--page", "999", "--index", index_dir)
     assert done.returncode == 0 and f"第 999 页超出范围（共 {pages} 页）" in done.stdout
 
 
@@ -163,24 +161,24 @@ def test_export_guards_cells_a_spreadsheet_would_run(engine):
     assert (jsonl["title"], jsonl["headline"], jsonl["paper"]) == ("=HYPERLINK(\"http://x\")", "+1", "@SUM(A1)")
 
 
-def test_cli_export_takes_the_body_too(index_dir, tmp_path):
+def test_cli_export_takes_the_body_too(cli, index_dir, tmp_path):
     out = tmp_path / "bahrain.jsonl"
-    done = finsearch("export", "巴林防空警报", "--index", index_dir, "--format", "jsonl", "--fields", "id,body",
+    done = cli("export", "巴林防空警报", "--index", index_dir, "--format", "jsonl", "--fields", "id,body",
                      "--output", out)
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
     assert set(rows[0]) == {"id", "body"} and any("巴林防空警报再次拉响" in row["body"] for row in rows)
-    assert finsearch("export", "巴林", "--index", index_dir, "--fields", "nope").returncode == 2
+    assert cli("export", "巴林", "--index", index_dir, "--fields", "nope").returncode == 2
 
 
 # -- 5. a code always finds its company ----------------------------------------------------------
 
-def test_a_stock_code_finds_its_company_on_the_sample(client, index_dir):
+def test_a_stock_code_finds_its_company_on_the_sample(cli, client, index_dir):
     """No post of data/posts writes 600519; two name 贵州茅台. The shipped table pairs them."""
     data = _json(client.get("/api/search?q=600519"))
     assert data["expanded"] == [{"term": "600519", "aliases": ["贵州茅台"]}]
     assert data["articles"] == _json(client.get("/api/search?q=贵州茅台&literal=1"))["articles"] == 2
-    done = finsearch("search", "600519", "--index", index_dir)
+    done = cli("search", "600519", "--index", index_dir)
     assert done.returncode == 0 and "共 2 条结果" in done.stdout and "同时搜索了：贵州茅台" in done.stdout
     assert _json(client.get("/api/search?q=300750"))["articles"] == _json(
         client.get("/api/search?q=宁德时代&literal=1"))["articles"] > 0
@@ -376,7 +374,7 @@ def test_proximity_finds_exactly_the_posts_where_the_words_stand_that_near(engin
     assert min(seen_gaps) == 0 and max(seen_gaps) > max(DISTANCES)  # near and far posts both tested
 
 
-def test_proximity_is_in_the_api_cli_and_highlighted(client, index_dir):
+def test_proximity_is_in_the_api_cli_and_highlighted(cli, client, index_dir):
     data = _json(client.get("/api/search", query_string={"q": "美联储 NEAR/0 降息"}))
     assert data["articles"] == 1 and data["expanded"] == []  # proximity searches what was typed
     snippet = data["hits"][0]["snippet"]
@@ -385,5 +383,5 @@ def test_proximity_is_in_the_api_cli_and_highlighted(client, index_dir):
     wider = _json(client.get("/api/search", query_string={"q": "美联储 NEAR/30 降息"}))["articles"]
     both = _json(client.get("/api/search", query_string={"q": "美联储 降息"}))["articles"]
     assert 1 < wider < both
-    done = finsearch("search", "美联储 NEAR/0 降息", "--index", index_dir, "--json")
+    done = cli("search", "美联储 NEAR/0 降息", "--index", index_dir, "--json")
     assert done.returncode == 0 and json.loads(done.stdout)["articles"] == 1

@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,7 +23,8 @@ EDIT_MARK = "夜间核对测试词"  # in no post of the archive
 
 @pytest.fixture()
 def site(archive, index_dir, tmp_path) -> tuple[Path, Path]:
-    """A copy of the sample archive (mtimes kept) and of its index."""
+    """A copy of the sample archive (mtimes kept) and of its index. A test on it runs the nightly job over
+    3,010 files: slow tier."""
     copy = tmp_path / "posts"
     shutil.copytree(archive, copy)  # copy2: the same sizes and mtimes the index recorded
     index = tmp_path / "index"
@@ -60,6 +59,7 @@ def edit_keeping_stat(path: Path) -> None:
     assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
 
 
+@pytest.mark.slow
 def test_nothing_changed_reads_no_post(site):
     archive, index = site
     files = post_files(archive)
@@ -77,6 +77,7 @@ def test_nothing_changed_reads_no_post(site):
     assert hits(index, "银行") > 0
 
 
+@pytest.mark.slow
 def test_an_edited_file_is_reindexed(site):
     archive, index = site
     earlier, just_now = post_files(archive)[100], post_files(archive)[101]
@@ -95,6 +96,7 @@ def test_an_edited_file_is_reindexed(site):
     assert abs(time.time_ns() - just_now.stat().st_mtime_ns) < 600 * 10**9
 
 
+@pytest.mark.slow
 def test_an_edit_that_keeps_size_and_mtime_is_seen_by_verify_only(site):
     archive, index = site
     edit_keeping_stat(post_files(archive)[200])
@@ -108,6 +110,7 @@ def test_an_edit_that_keeps_size_and_mtime_is_seen_by_verify_only(site):
     assert hits(index, EDIT_MARK) == 1
 
 
+@pytest.mark.slow
 def test_a_touched_file_is_checksummed_not_reindexed(site):
     archive, index = site
     path = post_files(archive)[300]
@@ -121,10 +124,10 @@ def test_a_touched_file_is_checksummed_not_reindexed(site):
     assert reindex(archive, index, progress=False).checksummed == 1
 
 
-def test_cli_verify_reports_what_it_read(site):
+@pytest.mark.slow
+def test_cli_verify_reports_what_it_read(cli, site):
     archive, index = site
-    done = subprocess.run([sys.executable, "-m", "finsearch", "reindex", str(archive), "--index", str(index),
-                           "--verify", "--json"], capture_output=True, text=True)
+    done = cli("reindex", archive, "--index", index, "--verify", "--json")
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert (out["verify"], out["checksummed"], out["unchanged"], out["updated"], out["full"]) == \
@@ -132,12 +135,10 @@ def test_cli_verify_reports_what_it_read(site):
     recorded = store.read_outcome(index)
     assert recorded is not None and (recorded["verify"], recorded["checksummed"]) == (True, 3010)
 
-    done = subprocess.run([sys.executable, "-m", "finsearch", "reindex", str(archive), "--index", str(index)],
-                          capture_output=True, text=True)
+    done = cli("reindex", archive, "--index", index)
     assert done.returncode == 0 and "0 files checksummed;" in done.stdout, done.stdout + done.stderr
 
-    done = subprocess.run([sys.executable, "-m", "finsearch", "reindex", str(archive), "--index", str(index),
-                           "--verify", "--full"], capture_output=True, text=True)
+    done = cli("reindex", archive, "--index", index, "--verify", "--full")
     assert done.returncode == 2 and "not allowed with" in done.stderr
 
 

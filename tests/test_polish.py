@@ -9,7 +9,6 @@ import pytest
 
 from finsearch.search import make_request
 from finsearch.search.present import key_terms
-from tests.test_browser import ARTIFACTS, browser, server  # noqa: F401  (fixtures: finsearch serve, Chromium)
 from tests.test_webui import page
 
 STYLE = Path(__file__).resolve().parents[1] / "webui" / "static" / "style.css"
@@ -261,8 +260,7 @@ def _filters_expanded(page) -> bool:
 
 
 @pytest.mark.browser
-def test_skip_link_filter_toggle_and_jump_to_the_first_match(browser, server):  # noqa: F811
-    ARTIFACTS.mkdir(exist_ok=True)
+def test_skip_link_filter_toggle_and_jump_to_the_first_match(browser, server, artifacts):
     problems: list[str] = []
     wide = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")
     wide.set_default_timeout(10_000)
@@ -297,7 +295,7 @@ def test_skip_link_filter_toggle_and_jump_to_the_first_match(browser, server):  
     story = f"/articles/{WIRE_STORY_FIRST}?q=机器人"
     page.goto(server + story)
     assert page.locator("#same-story + ul li").count() == 2 and page.locator("#related + ul li").count() == 5
-    page.screenshot(path=str(ARTIFACTS / "article-1366.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "article-1366.png"), full_page=True)
 
     # A phone: the filters start folded; tapping the toggle flips its expanded state and its cue.
     phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
@@ -319,7 +317,7 @@ def test_skip_link_filter_toggle_and_jump_to_the_first_match(browser, server):  
     small.goto(server + story)
     width = small.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the article page scrolls sideways on a phone ({width} px)"
-    small.screenshot(path=str(ARTIFACTS / "article-390.png"), full_page=True)
+    small.screenshot(path=str(artifacts / "article-390.png"), full_page=True)
     assert not problems
     wide.close()
     phone.close()

@@ -18,6 +18,10 @@ from finsearch.search import SearchEngine, SearchRequest
 from finsearch.storage import generations as store
 from tests import test_lifecycle as lifecycle
 from tests.conftest import FINEWS_POSTS, SAMPLE_POSTS
+from tests.servers import finsearch
+
+# Runs over hundreds of real posts, crashes in a process, searches from other processes: minutes in all.
+pytestmark = pytest.mark.slow
 
 JIEFANG = "2022-05-02-202205022367563116.md"
 # Real wire posts of data/posts, copied into each test's archive: the 1,500 of three days (500 a day).
@@ -142,7 +146,7 @@ def crash_site(tmp_path_factory):
 
 @pytest.mark.parametrize("full", [False, True], ids=["incremental", "full"])
 @pytest.mark.parametrize("point", store.CRASH_POINTS)
-def test_a_crash_at_any_step_loses_nothing(crash_site, tmp_path, point, full):
+def test_a_crash_at_any_step_loses_nothing(cli, crash_site, tmp_path, point, full):
     original, built, fresh_ids, fresh_results = crash_site
     archive, index = tmp_path / "posts", tmp_path / "index"
     shutil.copytree(original, archive)
@@ -151,19 +155,18 @@ def test_a_crash_at_any_step_loses_nothing(crash_site, tmp_path, point, full):
     _mutate(archive)
     options = ["--full"] if full else []
     if point == "during-cleanup":  # something to clean: what a run killed earlier left
-        crashed = lifecycle.finsearch("reindex", archive, "--index", index, *options,
-                                      env={store.CRASH_ENV: "after-segments"})
+        crashed = finsearch("reindex", archive, "--index", index, *options, env={store.CRASH_ENV: "after-segments"})
         assert crashed.returncode == store.CRASH_EXIT_CODE, crashed.stderr
         assert len(list((index / "builds").iterdir())) == 2
 
-    crashed = lifecycle.finsearch("reindex", archive, "--index", index, *options, env={store.CRASH_ENV: point})
+    crashed = finsearch("reindex", archive, "--index", index, *options, env={store.CRASH_ENV: point})
     assert crashed.returncode == store.CRASH_EXIT_CODE, crashed.stderr
     if point == "after-swap":  # the new generation was complete and is serving
         assert lifecycle.state(index)[2] == fresh_ids
     else:  # the previous state serves, whole
         assert lifecycle.state(index) == before
 
-    done = lifecycle.finsearch("reindex", archive, "--index", index, *options, "--json")
+    done = cli("reindex", archive, "--index", index, *options, "--json")
     assert done.returncode == 0, done.stderr
     assert lifecycle.state(index)[2] == fresh_ids
     assert _crash_results(index) == fresh_results
@@ -240,7 +243,7 @@ print(json.dumps({"searches": searches, "failures": failures, "totals": sorted(t
 """
 
 
-def test_searches_from_other_processes_never_fail_during_runs(tmp_path):
+def test_searches_from_other_processes_never_fail_during_runs(cli, tmp_path):
     archive = lifecycle.make_archive(tmp_path / "posts")
     index = tmp_path / "index"
     build_index(archive, index, progress=False)
@@ -255,7 +258,7 @@ def test_searches_from_other_processes_never_fail_during_runs(tmp_path):
             shutil.copy(path, archive / path.name)
         min(archive.glob("2026-06-*.md")).unlink()
         expected.add(reindex(archive, index, progress=False).unchanged + 3)
-    assert lifecycle.finsearch("rollback", "--index", index).returncode == 0
+    assert cli("rollback", "--index", index).returncode == 0
     expected.add(reindex(archive, index, full=True, progress=False).added)
     reports = []
     for searcher in searchers:
@@ -305,14 +308,13 @@ print(json.dumps(totals))
 """
 
 
-def test_two_reindex_runs_at_once(tmp_path, wire_pool):
+def test_two_reindex_runs_at_once(cli, tmp_path, wire_pool):
     archive = make_archive(tmp_path, wire_pool, 1500)
     index = tmp_path / "index"
     first = finsearch_process("reindex", archive, "--index", index)
     _wait_until_writing(index, first)
     started = time.monotonic()
-    second = subprocess.run([sys.executable, "-m", "finsearch", "reindex", str(archive), "--index", str(index)],
-                            capture_output=True, text=True, timeout=60)
+    second = cli("reindex", archive, "--index", index)
     assert time.monotonic() - started < 15  # at once, not after the first one
     assert second.returncode == 1
     assert "another process is writing" in second.stderr

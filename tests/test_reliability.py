@@ -23,8 +23,11 @@ from finsearch.search import IndexDamaged, SearchEngine, make_request
 from finsearch.storage import generations as store
 from finsearch.webui import create_app
 from tests.conftest import SAMPLE_POSTS
-from tests.servers import serving
-from tests.test_lifecycle import finsearch, make_archive, message_lines
+from tests.servers import finsearch, serving
+from tests.test_lifecycle import make_archive, message_lines
+
+# Each test builds, damages or serves an index of its own, and runs the CLI as the operator would.
+pytestmark = pytest.mark.slow
 
 QUERY = "银行"
 

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -24,10 +23,8 @@ import pytest
 from finsearch.search import SearchEngine, make_request, result_to_json
 from finsearch.storage import generations as store
 from finsearch.storage.manifest import generation_files
-from tests.servers import serving
+from tests.servers import finsearch, serving
 
-REPO = Path(__file__).resolve().parents[1]
-PYTHON = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
 FOLLOW_TIMEOUT = 10  # seconds for a server to serve a generation just published
 # A real wire post of 东方财富, republished under a new id and a title no post of the archive has.
 NEW_POST = Path("2026-08/2026-08-20-202608193846537521.md")
@@ -49,10 +46,9 @@ def _serving(index: Path, log_path: Path):
 
 
 def _finsearch(*args: object, env_crash: str | None = None) -> subprocess.CompletedProcess:
-    """The CLI as an operator runs it; `env_crash`: the step it dies at (store.CRASH_ENV)."""
-    env = {**os.environ, store.CRASH_ENV: env_crash} if env_crash else None
-    return subprocess.run([PYTHON, "-m", "finsearch", *map(str, args)], cwd=REPO, capture_output=True, text=True,
-                          timeout=300, env=env)
+    """The CLI as an operator runs it, a process (the module's fixtures run it too, and a crash ends it);
+    `env_crash`: the step it dies at (store.CRASH_ENV)."""
+    return finsearch(*args, env={store.CRASH_ENV: env_crash} if env_crash else None)
 
 
 def _replicate(source: Path, dest: Path) -> dict:
@@ -115,7 +111,8 @@ def site(archive, index_dir, tmp_path_factory) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def replicas(site, tmp_path_factory) -> Iterator[list[tuple[Path, str]]]:
     """Two replicas of the writer's index, (index root, server URL) each, served until the module ends:
-    node A copies from the writer's root (a shared mount), node B from an rsync-style copy of it."""
+    node A copies from the writer's root (a shared mount), node B from an rsync-style copy of it.
+    Servers of their own, not conftest's: each serves a replica's root and follows its new generations."""
     _, source = site
     root = tmp_path_factory.mktemp("nodes")
     nodes = [root / "a" / "index", root / "b" / "index"]
@@ -133,6 +130,7 @@ def _builds_served(nodes: list[tuple[Path, str]]) -> list[str]:
     return [answer["build"] for _, answer in answers]
 
 
+@pytest.mark.server
 def test_two_replicas_answer_what_the_writer_answers(site, replicas):
     _, source = site
     assert _builds_served(replicas) == [store.current_build(source).name] * 2
@@ -144,6 +142,7 @@ def test_two_replicas_answer_what_the_writer_answers(site, replicas):
     assert all(hit["categories"] == ["cailianshe"] for hit in category_hits)
 
 
+@pytest.mark.server
 def test_a_new_generation_reaches_both_servers_without_a_restart(site, replicas):
     archive, source = site
     title = "跨节点同步：新一代索引发布到两个节点"
@@ -168,6 +167,7 @@ def test_a_new_generation_reaches_both_servers_without_a_restart(site, replicas)
     assert _finsearch("replicate", source, node_a).stdout.endswith("nothing to do\n")
 
 
+@pytest.mark.server
 def test_a_generation_that_is_not_whole_is_refused_and_the_servers_keep_the_old_one(site, replicas):
     archive, source = site
     (node_a, base_a), (node_b, base_b) = replicas
@@ -211,8 +211,8 @@ def test_a_generation_that_is_not_whole_is_refused_and_the_servers_keep_the_old_
     _wait_until_found(base_a, title)
 
 
-def test_a_source_without_an_index_is_refused(tmp_path):
-    done = _finsearch("replicate", tmp_path / "nothing", tmp_path / "node")
+def test_a_source_without_an_index_is_refused(cli, tmp_path):
+    done = cli("replicate", tmp_path / "nothing", tmp_path / "node")
     assert done.returncode == 1 and done.stderr == f"finsearch: the source {tmp_path / 'nothing'} has no index to " \
                                                    "replicate\n"
     assert not (tmp_path / "node" / "current").exists()
@@ -230,6 +230,7 @@ def crash_site(archive, index_dir, tmp_path_factory) -> tuple[Path, Path, str]:
     return root / "index", root / "node", title
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", ["before-fsync", "before-swap", "after-swap", "during-cleanup"])
 def test_a_replicate_killed_at_any_step_leaves_the_node_whole(crash_site, tmp_path, point):
     source, built_node, title = crash_site

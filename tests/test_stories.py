@@ -14,7 +14,6 @@ import pytest
 from finsearch.analysis import fold
 from finsearch.search import SearchRequest, result_to_json
 from tests.conftest import FIXTURE_POSTS
-from tests.test_browser import ARTIFACTS, browser, server  # noqa: F401 (fixtures)
 
 # One flash, 2026-08-05 03:05–03:06: 东方财富 (202608053831569869) and 财联社 (2445734) tell it with
 # and without a dateline, 同花顺 (678671337) keeps the first sentence only.
@@ -177,8 +176,7 @@ def test_an_index_without_signatures_still_opens(tmp_path, monkeypatch):
 
 
 @pytest.mark.browser
-def test_the_cluster_expands_in_the_browser(browser, server):  # noqa: F811 (fixtures)
-    ARTIFACTS.mkdir(exist_ok=True)
+def test_the_cluster_expands_in_the_browser(browser, server, artifacts):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     page = context.new_page()
     page.goto(server + "/?q=" + SPACEX.replace("%", "%25"))
@@ -193,7 +191,7 @@ def test_the_cluster_expands_in_the_browser(browser, server):  # noqa: F811 (fix
     assert links.first.is_visible() and links.count() == 2
     assert set(links.all_inner_texts()) == set(SPACEX_POSTS.values()) - {hit.locator(".hit-paper").inner_text()}
     assert "措辞不同" in hit.locator(".hit-reprints").inner_text()
-    page.screenshot(path=str(ARTIFACTS / "stories.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "stories.png"), full_page=True)
     links.first.click()
     page.wait_for_url(re.compile(r"/articles/"))
     assert page.url.split("/articles/")[1].split("?")[0] in SPACEX_POSTS

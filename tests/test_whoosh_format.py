@@ -137,6 +137,7 @@ def _assert_reads_as_whoosh(ix, block_postings: int = 128) -> int:
     return several_blocks
 
 
+@pytest.mark.slow  # Whoosh's own writer, ten commits of 750 posts
 def test_the_fast_reader_reads_indexes_of_stock_whoosh_as_whoosh_does(batches, tmp_path, fast):
     """Whoosh's own writer: compound files, 128-posting compressed blocks, no inlining; read
     after every commit: several segments, deleted documents in them, merged segments."""
@@ -150,6 +151,7 @@ def test_the_fast_reader_reads_indexes_of_stock_whoosh_as_whoosh_does(batches, t
     assert [shape for _, *shape in checked] == [[2, True], [3, True], [1, False]]
 
 
+@pytest.mark.slow  # the same history written twice, every term read back
 def test_the_bulk_writer_merges_segments_as_whoosh_does(batches, tmp_path, fast):
     fewer = [batch[::3] for batch in batches]  # the history matters here, not the number of posts
     stock = _write_in_commits(tmp_path / "whoosh", fewer, lambda ix: ix.writer(), index_contents)
@@ -242,6 +244,7 @@ def w3_index(archive, tmp_path_factory):
     return root
 
 
+@pytest.mark.slow  # a W3 index of 600 posts, built for it
 def test_a_layout_the_fast_reader_misreads_is_caught_on_opening(w3_index, monkeypatch, caplog):
     """As if a Whoosh release changed its posting blocks: the self-check sees the fast reader
     disagree, and the index is read through Whoosh's matchers, with the same results."""
@@ -277,6 +280,7 @@ def _small_archive(archive: Path, folder: Path, every: int) -> Path:
     return small
 
 
+@pytest.mark.slow  # two builds, one with Whoosh's own writer
 def test_turned_off_a_build_writes_with_whooshs_own_writer_the_same_index(archive, tmp_path, monkeypatch):
     small = _small_archive(archive, tmp_path, every=20)
     wire = [path for path in small.rglob("*.md") if "finews" not in path.parts]
