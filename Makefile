@@ -58,6 +58,7 @@ test: setup browser lint
 # /tmp/pytest-of-$USER, pytest deletes the older runs' folders (full runs' are large) at the end of each run.
 FAST_TESTS := not browser and not server and not slow
 test-fast: setup
+	@mkdir -p build  # pytest makes --basetemp itself, not its parent (a fresh checkout has no build/)
 	$(BIN)/python -m pytest -m "$(FAST_TESTS)" --durations=10 --basetemp=build/test-fast $(PYTEST_ARGS)
 
 bench: setup
