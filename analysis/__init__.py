@@ -5,8 +5,8 @@ Two views of the same text:
 - unit bigrams match literal strings, whatever jieba does with the context.
 """
 import hashlib
+from importlib.metadata import version
 
-import jieba
 from whoosh.analysis import Analyzer
 
 from finsearch.analysis import normalize
@@ -38,7 +38,7 @@ def fingerprint() -> dict[str, str]:
     folding = repr(sorted(normalize._FOLD.items())) + normalize.UNIT.pattern + normalize._SPACE.pattern
     return {
         "normalizer": hashlib.blake2b(folding.encode(), digest_size=16).hexdigest(),
-        "tokenizers": f"jieba {jieba.__version__} search mode + unit bigrams, v{TOKENIZER_VERSION}",
+        "tokenizers": f"jieba {version('jieba')} search mode + unit bigrams, v{TOKENIZER_VERSION}",
         "dictionary": hashlib.blake2b(USER_DICT.read_bytes(), digest_size=16).hexdigest(),
     }
 

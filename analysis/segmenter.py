@@ -12,12 +12,12 @@ import logging
 import os
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jieba
+if TYPE_CHECKING:
+    import jieba
 
 USER_DICT = resources.files("finsearch.analysis") / "finance_dict.txt"
-
-jieba.setLogLevel(logging.WARNING)
 
 
 def cache_dir() -> Path:
@@ -29,6 +29,10 @@ def cache_dir() -> Path:
 
 @functools.cache
 def segmenter() -> jieba.Tokenizer:
+    # Imported here: opening an index or answering `finsearch stats` segments nothing.
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
     tokenizer = jieba.Tokenizer()
     tokenizer.tmp_dir = str(cache_dir())
     tokenizer.initialize()

@@ -39,26 +39,32 @@ def main(argv: list[str] | None = None) -> int:
     _take_query_words(parser, args, extras)
     logging.basicConfig(level={0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from finsearch.indexer import BuildFailed, DiskFull, IndexBusy, IndexMissing, NothingToRollBack, RunRefused
-    from finsearch.search import SearchError
     try:
         return args.run(args)
-    except (UsageError, SearchError) as error:
-        print(f"finsearch: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except RunRefused as error:
-        print(f"finsearch: refused: {error}", file=sys.stderr)
-        return EXIT_REFUSED
-    except (BuildFailed, DiskFull, IndexBusy, IndexMissing, NothingToRollBack) as error:
-        print(f"finsearch: {error}", file=sys.stderr)
-        return EXIT_FAILURE
     except KeyboardInterrupt:
         print("finsearch: interrupted", file=sys.stderr)
         return 130
-    except Exception as error:  # a one-line message, the trace only with -v
-        log.debug("failure", exc_info=True)
-        print(f"finsearch: {type(error).__name__}: {error}", file=sys.stderr)
+    except Exception as error:
+        return _failed(error)
+
+
+def _failed(error: Exception) -> int:
+    """The exit code of a failed command, after its one-line message (the trace only with -v)."""
+    # Imported on failure only: a search or `stats` never loads the indexer.
+    from finsearch.indexer import BuildFailed, DiskFull, IndexBusy, IndexMissing, NothingToRollBack, RunRefused
+    from finsearch.search import SearchError
+    if isinstance(error, (UsageError, SearchError)):
+        print(f"finsearch: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if isinstance(error, RunRefused):
+        print(f"finsearch: refused: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    if isinstance(error, (BuildFailed, DiskFull, IndexBusy, IndexMissing, NothingToRollBack)):
+        print(f"finsearch: {error}", file=sys.stderr)
         return EXIT_FAILURE
+    log.debug("failure", exc_info=True)
+    print(f"finsearch: {type(error).__name__}: {error}", file=sys.stderr)
+    return EXIT_FAILURE
 
 
 def build_parser() -> argparse.ArgumentParser:

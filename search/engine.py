@@ -87,7 +87,6 @@ class SearchEngine:
         self._snapshots = Snapshots(self.root, match_cache, verify)
         with self._snapshots.acquire():  # fail early if there is no index
             pass
-        parse_query("预热 warm-up")  # load jieba and OpenCC now, not in the first request
 
     def snapshot(self):
         """The current generation's snapshot, held for the block (for tools and tests that look
@@ -95,7 +94,9 @@ class SearchEngine:
         return self._snapshots.acquire()
 
     def watch(self) -> None:
-        """From now on, prepare each new generation in the background (a server calls this)."""
+        """From now on, prepare each new generation in the background (a server calls this); and
+        load now what the first request would otherwise wait for (jieba, OpenCC, the stories)."""
+        parse_query("预热 warm-up")
         self._snapshots.watch()
 
     def close(self) -> None:

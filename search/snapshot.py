@@ -14,6 +14,7 @@ snapshot is closed when the last request holding it is done.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -53,15 +54,12 @@ class Snapshot:
             self.searcher = self.generation.index.searcher()
             reader = self.searcher.reader()
             self.view = IndexView(self.searcher, storage.reader_live_docs(reader), WORD_FIELD_OF_GRAM)
-            self.table = DocTable.build(self.view)
-            # The shipped stock table and the (name, code) pairs this generation's posts write.
-            self.stock_pairs = [*shipped_stocks(), *storage.stock_name_pairs(self.generation.build)]
-            self.aliases = AliasTable.build(shipped_groups(), self.stock_pairs)
+            self.lock = threading.RLock()
+            self.table = DocTable(self.view, self.lock)
             self.stats = self._stats(root)
         except BaseException:
             self.generation.close()
             raise
-        self.lock = threading.RLock()
         self.damage: list[storage.Damage] = []  # what a check of every byte found (see verify)
         self._matches: OrderedDict[Any, Any] = OrderedDict()
         self._match_cache_size = match_cache
@@ -78,6 +76,21 @@ class Snapshot:
     @property
     def name(self) -> str:
         return self.generation.name
+
+    # Made on first use (`finsearch stats` needs neither); a server's watcher makes them before serving.
+    @functools.cached_property
+    def stock_pairs(self) -> list[tuple[str, str]]:
+        """The shipped stock table and the (name, code) pairs this generation's posts write."""
+        return [*shipped_stocks(), *storage.stock_name_pairs(self.generation.build)]
+
+    @functools.cached_property
+    def aliases(self) -> AliasTable:
+        return AliasTable.build(shipped_groups(), self.stock_pairs)
+
+    def prepare(self) -> None:
+        """Make now what searches use, rather than in the first request that needs it."""
+        self.table.prepare()
+        _ = self.aliases
 
     def _stats(self, root: Path) -> IndexStats:
         live, table = self.view.live, self.table
@@ -278,6 +291,12 @@ class Snapshots:
                 self.problem = error
                 raise
             self.problem = None
+            if self._watcher is not None:  # in the background, while requests keep the old one
+                try:
+                    prepared.prepare()
+                except BaseException:
+                    prepared.retire()
+                    raise
             if self._verify:
                 threading.Thread(target=prepared.verify, name=f"verify {prepared.name}", daemon=True).start()
             with self._lock:
@@ -299,6 +318,9 @@ class Snapshots:
         have until the next is ready (a server calls this once)."""
         if self._watcher is not None:
             return
+        snapshot = self._current  # the one opened before watching: made whole in the background, as the next
+        if snapshot is not None:  # will be (its first requests make what they need themselves meanwhile)
+            threading.Thread(target=_prepare, args=(snapshot,), name=f"prepare {snapshot.name}", daemon=True).start()
 
         def run() -> None:
             while not self._stopped.wait(interval):
@@ -321,6 +343,16 @@ class Snapshots:
             old, self._current = self._current, None
         if old is not None:
             old.retire()
+
+
+def _prepare(snapshot: Snapshot) -> None:
+    try:
+        with snapshot.held():
+            snapshot.prepare()
+    except RuntimeError:  # replaced and closed before it got here: nothing to prepare
+        pass
+    except Exception:  # a background thread: requests make what is missing themselves
+        log.exception("preparing %s in the background failed", snapshot.name)
 
 
 def _build_vocabulary(snapshot: Snapshot) -> None:

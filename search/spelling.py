@@ -14,8 +14,6 @@ import functools
 from collections import defaultdict
 from collections.abc import Iterator
 
-from pypinyin import Style, pinyin
-
 from finsearch.analysis import fold, is_cjk, simplify
 from finsearch.analysis.segmenter import segmenter
 from finsearch.search.suggest import Vocabulary, full_pinyin
@@ -113,6 +111,8 @@ def _changed(word: str, text: str) -> int:
 @functools.cache
 def _readings(char: str) -> frozenset[str]:
     """The toneless readings of a character (银: yin; 行: xing, hang, heng)."""
+    from pypinyin import Style, pinyin  # as in search.suggest: loaded when a correction is first looked for
+
     return frozenset(pinyin(char, style=Style.NORMAL, heteronym=True)[0]) if is_cjk(char) else frozenset()
 
 

@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from pypinyin import lazy_pinyin
 from whoosh import query as wq
 
 from finsearch.analysis import fold, is_cjk, simplify
@@ -73,6 +72,8 @@ def _pinyin(word: str) -> tuple[str, str]:
     """(initials, full pinyin) of a word with Chinese in it, Latin parts whole; ("", "") without."""
     if not any(is_cjk(ch) for ch in word):
         return "", ""
+    from pypinyin import lazy_pinyin  # here: its dictionaries take most of a second to load, and a search needs none
+
     pieces = lazy_pinyin(word)  # a syllable per Chinese character, other runs as they are
     initials, at = [], 0
     for piece in pieces:

@@ -273,7 +273,7 @@ def serve(index_dir=None, host: str | None = None, port: int | None = None, work
         SearchEngine(index_dir).close()
     except IndexMissing as error:
         log.warning("%s; serving 503 until it appears", error)
-        parse_query("预热 warm-up")
+    parse_query("预热 warm-up")
     options = {
         "bind": bind_address(host, port),
         "workers": workers,
