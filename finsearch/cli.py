@@ -234,6 +234,11 @@ def _query_options(parser: argparse.ArgumentParser) -> None:
                         help="only this category (repeat for several)")
     parser.add_argument("--paper", action="append", default=[], metavar="P",
                         help="only this paper, e.g. 解放日报 (repeat for several)")
+    parser.add_argument("--stock", action="append", default=[], metavar="CODE",
+                        help="only posts that mention this listed company (its name or its code), given by its "
+                             "code, e.g. 600519 (repeat for several: any of them)")
+    parser.add_argument("--first", action="store_true",
+                        help="only first reports (首发): each story's earliest post, not the reprints that followed")
     parser.add_argument("--sort", choices=[sort.value for sort in Sort], default=Sort.RELEVANCE.value)
     parser.add_argument("--literal", action="store_true",
                         help="only what was typed: don't also search aliases (央行 → 中国人民银行)")
@@ -411,11 +416,12 @@ def _check_build_args(args) -> None:
 
 
 def run_search(args) -> int:
-    from finsearch.search import SearchEngine, make_request, page_label, result_to_json
+    from finsearch.search import SearchEngine, first_report_line, make_request, page_label, result_to_json
     request = make_request(args.query, args.date_from, args.date_to, args.category, args.paper,
-                           args.sort, args.page, args.limit, "1" if args.literal else "")
+                           args.sort, args.page, args.limit, "1" if args.literal else "", args.stock,
+                           "1" if args.first else "")
     engine = SearchEngine(args.index)
-    result = engine.search(request)
+    result = engine.search(request, with_facets=args.json)  # the text shows no facets
     if args.json:
         print(json.dumps(result_to_json(result), ensure_ascii=False))
         return EXIT_OK
@@ -441,13 +447,15 @@ def run_search(args) -> int:
         if hit.reprints:
             print(f"   另有 {len(hit.reprints)} 家报道：" + "、".join(
                 f"{r.paper} {r.date:%Y-%m-%d %H:%M} (id {r.id}{'，措辞不同' if r.near else ''})" for r in hit.reprints))
+        if first_report_line(hit):
+            print(f"   {first_report_line(hit)}")
     return EXIT_OK
 
 
 def run_export(args) -> int:
     from finsearch.search import EXPORTERS, SearchEngine, export_columns, make_request
     request = make_request(args.query, args.date_from, args.date_to, args.category, args.paper, args.sort,
-                           literal="1" if args.literal else "")
+                           literal="1" if args.literal else "", stocks=args.stock, first="1" if args.first else "")
     columns = export_columns(args.fields)
     hits = SearchEngine(args.index).iter_hits(request)  # a bad request fails before the file is opened
     if args.output is None:

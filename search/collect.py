@@ -13,6 +13,7 @@ import numpy as np
 from whoosh.util.times import datetime_to_long
 
 from finsearch.search import ranking
+from finsearch.search.companies import Mentions
 from finsearch.search.doctable import EPOCH_TICKS, DocTable, day_labels
 from finsearch.search.snapshot import facet_counts
 from finsearch.search.types import MAX_PAGE, MAX_PAGE_SIZE, FacetCount, Facets, SearchError, SearchRequest, Sort
@@ -55,16 +56,23 @@ class Filtered:
     dates: np.ndarray
     categories: np.ndarray
     papers: np.ndarray
+    stocks: np.ndarray
+    first: np.ndarray  # the story's first report, when only those are asked for
 
     @property
     def all(self) -> np.ndarray:
-        return self.dates & self.categories & self.papers
+        return self.dates & self.categories & self.papers & self.stocks & self.first
 
 
-def filter_masks(table: DocTable, docs: np.ndarray, request: SearchRequest) -> Filtered:
+def filter_masks(table: DocTable, docs: np.ndarray, request: SearchRequest,
+                 mentioning: np.ndarray | None = None) -> Filtered:
+    """`mentioning`: the docs that mention a company of `request.stocks` (Snapshot.mentioning)."""
+    everything = np.ones(docs.size, dtype=bool)
     return Filtered(_date_mask(table, docs, request),
                     _any_mask(table.category_values, table.category_masks, docs, request.categories),
-                    _any_mask(table.paper_values, table.paper_masks, docs, request.papers))
+                    _any_mask(table.paper_values, table.paper_masks, docs, request.papers),
+                    np.isin(docs, mentioning) if mentioning is not None else everything,
+                    table.story_leaders[docs] == docs if request.first_only else everything)
 
 
 def _date_mask(table: DocTable, docs: np.ndarray, request: SearchRequest) -> np.ndarray:
@@ -87,12 +95,20 @@ def _any_mask(values: list[str], masks: np.ndarray, docs: np.ndarray, wanted: tu
     return np.asarray(masks[np.ix_(np.asarray(rows), docs)].any(axis=0))
 
 
-def facets(table: DocTable, docs: np.ndarray, passed: Filtered) -> Facets:
-    """Each facet counted under the *other* filters, so several values of one can be picked."""
+def facets(table: DocTable, docs: np.ndarray, passed: Filtered, mentions: Mentions | None = None,
+           stocks: tuple[str, ...] = ()) -> Facets:
+    """Each facet counted under the *other* filters, so several values of one can be picked; the
+    股票 facet when `mentions` (the generation's) is given, listing the `stocks` asked for too."""
+    common = passed.stocks & passed.first
+    but_first = docs[passed.dates & passed.categories & passed.papers & passed.stocks]
     return Facets(
-        categories=facet_counts(table.category_values, table.category_masks, docs[passed.dates & passed.papers]),
-        papers=facet_counts(table.paper_values, table.paper_masks, docs[passed.dates & passed.categories]),
-        months=month_counts(table.months[docs[passed.categories & passed.papers]]),
+        categories=facet_counts(table.category_values, table.category_masks,
+                                docs[passed.dates & passed.papers & common]),
+        papers=facet_counts(table.paper_values, table.paper_masks, docs[passed.dates & passed.categories & common]),
+        months=month_counts(table.months[docs[passed.categories & passed.papers & common]]),
+        stocks=(mentions.counts(docs[passed.dates & passed.categories & passed.papers & passed.first], stocks)
+                if mentions is not None else ()),
+        first_reports=int(np.count_nonzero(table.story_leaders[but_first] == but_first)),
     )
 
 

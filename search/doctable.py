@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 EPOCH_TICKS = datetime_to_long(dt.datetime(1970, 1, 1))  # Whoosh counts from datetime.min
 DAY_TICKS = 86_400 * 1_000_000
+MINUTE_TICKS = 60 * 1_000_000
 T = TypeVar("T")
 
 
@@ -155,6 +156,11 @@ def _story_leaders(stories: np.ndarray, by_story_rank: np.ndarray, is_live: np.n
     leaders = np.full(int(stories.max()) + 1 if stories.size else 0, -1, dtype=np.int64)
     leaders[ordered_stories[first]] = ordered[first]
     return leaders[stories]
+
+
+def lag_minutes(table: DocTable, doc: int, earlier: int) -> int:
+    """Minutes from `earlier` to `doc` as their times are shown, to the minute (07:55:50 → 07:57:10: 2)."""
+    return int(table.dates[doc] // MINUTE_TICKS - table.dates[earlier] // MINUTE_TICKS)
 
 
 def from_ticks(ticks: int) -> dt.datetime:

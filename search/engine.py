@@ -13,7 +13,7 @@ import functools
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from finsearch.search.trends import TrendRequest, TrendResult, count_trends
 from finsearch.search.types import (
     Article,
     ArticlePage,
+    Facets,
     Hit,
     IndexHealth,
     IndexStats,
@@ -104,9 +105,10 @@ class SearchEngine:
 
     # -- searching --------------------------------------------------------------------
 
-    def search(self, request: SearchRequest, timeline: bool = False) -> SearchResult:
+    def search(self, request: SearchRequest, timeline: bool = False, with_facets: bool = True) -> SearchResult:
         """A results page; with `timeline`, also the posts per day of all its matches (and per hour
-        when its dates span a day or two)."""
+        when its dates span a day or two); without `with_facets`, no facets (a caller that shows
+        none: the companies' mentions are not made for it)."""
         started = time.perf_counter()
         check_request(request)
         with self._snapshots.acquire() as snap:
@@ -121,7 +123,10 @@ class SearchEngine:
                              for docnum in page_docs)
             return SearchResult(
                 request=request, total=int(selected.size), hits=hits,
-                facets=facets(snap.table, matched.docs, matched.passed), seconds=time.perf_counter() - started,
+                facets=(facets(snap.table, matched.docs, matched.passed,
+                               snap.mentions(wait=not self._snapshots.watching), request.stocks)
+                        if with_facets else Facets()),
+                seconds=time.perf_counter() - started,
                 notice=matched.parsed.notice, articles=int(docs.size),
                 expanded=(parse_query(request.query, snap.aliases).expanded if request.literal
                           else matched.parsed.expanded),
@@ -230,7 +235,8 @@ class SearchEngine:
     def _matched(self, snap: Snapshot, request: SearchRequest, scored: bool) -> _Matched:
         parsed = parse_query(request.query, None if request.literal else snap.aliases)
         found = snap.matches(parsed.query, scored)
-        return _Matched(parsed, found.docs, found.scores, filter_masks(snap.table, found.docs, request))
+        return _Matched(parsed, found.docs, found.scores,
+                        filter_masks(snap.table, found.docs, request, snap.mentioning(request.stocks)))
 
     @staticmethod
     def _tiers(snap: Snapshot, parsed: ParsedQuery, docs: np.ndarray, sort: Sort) -> np.ndarray | None:
@@ -246,8 +252,7 @@ class SearchEngine:
         """Queries near the request's that find posts under its filters (it found none)."""
         def count(query: str, literal: bool) -> int:
             try:
-                nearby = SearchRequest(query=query, date_from=request.date_from, date_to=request.date_to,
-                                       categories=request.categories, papers=request.papers, literal=literal)
+                nearby = replace(request, query=query, literal=literal)
                 return int(self._matched(snap, nearby, scored=False).kept.size)
             except SearchError:  # a suggestion the parser refuses is no suggestion
                 return 0

@@ -5,10 +5,12 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 
+from finsearch.analysis import halfwidth
 from finsearch.search.types import (
     DEFAULT_PAGE_SIZE,
     MAX_QUERY_CHARS,
     IndexStats,
+    Reprint,
     SearchError,
     SearchRequest,
     SearchResult,
@@ -38,6 +40,17 @@ def parse_bound(text: str | None, name: str) -> dt.date | dt.datetime | None:
                           code="bad_date", param=name) from None
 
 
+_STOCK_CODE = re.compile(r"\d{6}")
+
+
+def stock_code(text: str) -> str:
+    """A `stock=` value as a code (full-width digits too: ６００５１９)."""
+    code = halfwidth(text.strip())
+    if not _STOCK_CODE.fullmatch(code):
+        raise SearchError(f"股票代码应为 6 位数字：{text[:40]}", code="bad_stock", param="stock")
+    return code
+
+
 def parse_int(text, name: str, default: int) -> int:
     if text is None or str(text).strip() == "":
         return default
@@ -59,7 +72,8 @@ def parse_flag(text, name: str) -> bool:
 
 def make_request(query: str | None = "", date_from: str | None = None, date_to: str | None = None,
                  categories: Iterable[str] = (), papers: Iterable[str] = (),
-                 sort: str | None = None, page=None, size=None, literal=None) -> SearchRequest:
+                 sort: str | None = None, page=None, size=None, literal=None, stocks: Iterable[str] = (),
+                 first=None) -> SearchRequest:
     """A SearchRequest from strings as a user typed them; raises SearchError with a message."""
     query = query or ""
     if len(query.strip()) > MAX_QUERY_CHARS:  # refused here too, to name the parameter
@@ -82,6 +96,8 @@ def make_request(query: str | None = "", date_from: str | None = None, date_to: 
         page=parse_int(page, "page", 1),
         page_size=parse_int(size, "size", DEFAULT_PAGE_SIZE),
         literal=parse_flag(literal, "literal"),
+        stocks=tuple(dict.fromkeys(stock_code(code) for code in stocks if code and code.strip())),
+        first_only=parse_flag(first, "first"),
     )
 
 
@@ -104,6 +120,8 @@ def result_to_json(result: SearchResult) -> dict:
         "took_ms": round(result.seconds * 1000, 1),
         "notice": result.notice,
         "literal": request.literal,
+        "stock": list(request.stocks),
+        "first": request.first_only,
         "expanded": [{"term": term, "aliases": list(aliases)} for term, aliases in result.expanded],
         "suggestions": [{"query": s.query, "literal": s.literal, "articles": s.articles, "reason": s.reason}
                         for s in result.suggestions],
@@ -118,15 +136,26 @@ def result_to_json(result: SearchResult) -> dict:
             "paper": hit.paper,
             "url": hit.url,
             "snippet": hit.snippet,
-            "reprints": [{"id": r.id, "paper": r.paper, "date": r.date.isoformat(), "near": r.near}
-                         for r in hit.reprints],
+            "reprints": [reprint_to_json(r) for r in hit.reprints],
+            "first": hit.first,
+            "lag_minutes": hit.lag_minutes,
+            "first_report": ({"id": hit.first_report.id, "paper": hit.first_report.paper,
+                              "date": hit.first_report.date.isoformat()} if hit.first_report else None),
         } for hit in result.hits],
         "facets": {
             "category": [{"value": f.value, "count": f.count} for f in result.facets.categories],
             "paper": [{"value": f.value, "count": f.count} for f in result.facets.papers],
             "month": [{"value": f.value, "count": f.count} for f in result.facets.months],
+            "stock": [{"value": f.value, "count": f.count, "name": f.label} for f in result.facets.stocks],
+            "first": [{"value": "1", "count": result.facets.first_reports}],
         },
     }
+
+
+def reprint_to_json(reprint: Reprint) -> dict:
+    """A story's other post, as a hit's `reprints` and an article's `same_story` list it."""
+    return {"id": reprint.id, "paper": reprint.paper, "date": reprint.date.isoformat(), "near": reprint.near,
+            "first": reprint.first, "lag_minutes": reprint.lag_minutes}
 
 
 def stats_to_json(stats: IndexStats) -> dict:

@@ -13,7 +13,7 @@ import numpy as np
 
 from finsearch import storage
 from finsearch.analysis import word_analyzer
-from finsearch.search.doctable import DocTable
+from finsearch.search.doctable import DocTable, lag_minutes
 from finsearch.search.headline import headline
 from finsearch.search.snippets import highlight_html, snippet_html
 from finsearch.search.types import Article, Hit, Reprint
@@ -37,12 +37,43 @@ def hit(reader: Any, table: DocTable, docnum: int, among: np.ndarray, terms: tup
     title, body = fields.get(storage.TITLE, ""), fields.get(storage.BODY, "")
     shown = headline(title, body)
     leader = int(table.story_leaders[docnum])
-    story = fields[storage.ID_FIELD] if leader in (docnum, -1) else reader.stored_fields(leader)[storage.ID_FIELD]
+    first = leader in (docnum, -1)
+    first_report = _reprint(fields if first else reader.stored_fields(leader), first=True)
     return Hit(id=fields[storage.ID_FIELD], title=title, title_html=highlight_html(shown, terms),
                date=storage.from_local_naive(fields[storage.DATE]), categories=split(fields.get(storage.CATEGORY)),
                paper=fields.get(storage.PAPER, ""), url=fields.get(storage.URL, ""),
                snippet=snippet_html(body, terms), reprints=reprints(reader, table, docnum, among),
-               headline=shown, story=story, body=body)
+               headline=shown, story=first_report.id, body=body, first=first,
+               lag_minutes=0 if first else lag_minutes(table, docnum, leader), first_report=first_report)
+
+
+def first_report_line(hit: Hit) -> str:
+    """Who had the story first and when each other paper followed: 财联社首发 · 东财滚动 +2 分钟 · 同花顺
+    +1 小时 5 分钟 (each paper once, at its earliest post shown); "" for a story of one post."""
+    if hit.first_report is None or (hit.first and not hit.reprints):
+        return ""
+    first_paper = hit.first_report.paper or "（无来源）"
+    followed: dict[str, int] = {}
+    for paper, lag, first in ((hit.paper, hit.lag_minutes, hit.first),
+                              *((r.paper, r.lag_minutes, r.first) for r in hit.reprints)):
+        if not first and paper != hit.first_report.paper:
+            followed[paper] = min(lag, followed.get(paper, lag))
+    if not followed:
+        return ""
+    return " · ".join([f"{first_paper}首发", *(f"{paper or '（无来源）'} {lag_text(lag)}"
+                                              for paper, lag in sorted(followed.items(), key=lambda p: p[1]))])
+
+
+def lag_text(minutes: int) -> str:
+    """+2 分钟, +1 小时 5 分钟, +3 天; 同一分钟 for none."""
+    if minutes <= 0:
+        return "同一分钟"
+    if minutes < 60:
+        return f"+{minutes} 分钟"
+    if minutes < 24 * 60:
+        hours, rest = divmod(minutes, 60)
+        return f"+{hours} 小时" + (f" {rest} 分钟" if rest else "")
+    return f"+{minutes // (24 * 60)} 天"
 
 
 def reprints(reader: Any, table: DocTable, docnum: int, among: np.ndarray) -> tuple[Reprint, ...]:
@@ -51,11 +82,15 @@ def reprints(reader: Any, table: DocTable, docnum: int, among: np.ndarray) -> tu
     others = same_story[same_story != docnum]
     found = []
     for other in others[np.lexsort((others, table.dates[others]))].tolist():
-        fields = reader.stored_fields(other)
-        found.append(Reprint(fields[storage.ID_FIELD], fields.get(storage.PAPER, ""),
-                             storage.from_local_naive(fields[storage.DATE]),
-                             near=bool(table.exact[other] != table.exact[docnum])))
+        leader = int(table.story_leaders[other])
+        found.append(_reprint(reader.stored_fields(other), near=bool(table.exact[other] != table.exact[docnum]),
+                              first=leader == other, lag=lag_minutes(table, other, leader) if leader >= 0 else 0))
     return tuple(found)
+
+
+def _reprint(fields: dict[str, Any], near: bool = False, first: bool = False, lag: int = 0) -> Reprint:
+    return Reprint(fields[storage.ID_FIELD], fields.get(storage.PAPER, ""),
+                   storage.from_local_naive(fields[storage.DATE]), near=near, first=first, lag_minutes=lag)
 
 
 def article(fields: dict[str, Any]) -> Article:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from whoosh import query as wq
@@ -204,6 +205,13 @@ def literal_query(text: str, field: str | None = None, quoted: bool = False) -> 
     match = per_field[0] if len(per_field) == 1 else wq.Or(per_field)
     ranking = [wq.Term(word_field, word) for word in words(text) for word_field, _ in FIELDS[field]]
     return Literal(wq.AndMaybe(match, wq.Or(ranking)) if ranking else match, text, field, quoted)
+
+
+def mention_query(texts: Iterable[str]) -> wq.Query:
+    """Where any of `texts` stands literally in the title or the body, unscored: the posts a
+    search for them (or for one with the others as aliases) finds."""
+    return wq.Or([_match(runs, word_field, gram_field) for text in texts if (runs := unit_runs(fold(text)))
+                  for word_field, gram_field in FIELDS[None]])
 
 
 def _match(runs, word_field: str, gram_field: str) -> wq.Query:

@@ -30,6 +30,7 @@ from whoosh import query as wq
 from finsearch import storage
 from finsearch.analysis.aliases import AliasTable, shipped_groups, shipped_stocks
 from finsearch.search import deadline
+from finsearch.search.companies import Companies, Mentions
 from finsearch.search.coverage import Coverage
 from finsearch.search.doctable import DocTable, from_ticks
 from finsearch.search.evaluate import IndexView, Matches, evaluate
@@ -64,6 +65,8 @@ class Snapshot:
         self._matches: OrderedDict[Any, Any] = OrderedDict()
         self._match_cache_size = match_cache
         self._vocabulary: Vocabulary | None = None
+        self._mentions: Mentions | None = None
+        self._mentions_lock = threading.Lock()
         self._vocabulary_lock = threading.Lock()
         # The generation before's, answering suggestions while this one's is built in the background.
         self.stand_in_vocabulary: Vocabulary | None = None
@@ -87,10 +90,42 @@ class Snapshot:
     def aliases(self) -> AliasTable:
         return AliasTable.build(shipped_groups(), self.stock_pairs)
 
+    @functools.cached_property
+    def companies(self) -> Companies:
+        return Companies(shipped_stocks(), self.stock_pairs)
+
     def prepare(self) -> None:
         """Make now what searches use, rather than in the first request that needs it."""
         self.table.prepare()
         _ = self.aliases
+        self.mentions()
+
+    # -- companies ---------------------------------------------------------------------
+
+    def mentioning(self, codes: tuple[str, ...]) -> np.ndarray | None:
+        """The live docnums that mention any of the companies of `codes` (ascending), each company's
+        cached as a search's matches are; None for no codes (no filter)."""
+        if not codes:
+            return None
+        found = [self.docs(self.companies.query(code)) for code in codes]
+        return found[0] if len(found) == 1 else np.unique(np.concatenate(found))
+
+    def mentions(self, wait: bool = True) -> Mentions | None:
+        """Which companies each post mentions, made once (seconds on a large index); without `wait`,
+        None while another thread makes it."""
+        if self._mentions is not None:
+            return self._mentions
+        if not self._mentions_lock.acquire(blocking=wait):
+            return None
+        try:
+            if self._mentions is None:
+                started = time.perf_counter()
+                self._mentions = Mentions.of(self.view, self.companies, self.lock, self.generation.manifest)
+                log.info("companies of %s: %d mentions of %d companies in %.2f s", self.name,
+                         self._mentions.companies.size, len(self._mentions.codes), time.perf_counter() - started)
+            return self._mentions
+        finally:
+            self._mentions_lock.release()
 
     def _stats(self, root: Path) -> IndexStats:
         live, table = self.view.live, self.table

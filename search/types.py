@@ -41,6 +41,8 @@ class SearchRequest:
     date_to: dt.date | None = None
     categories: tuple[str, ...] = ()  # any of them
     papers: tuple[str, ...] = ()  # any of them
+    stocks: tuple[str, ...] = ()  # codes: posts that mention any of these companies (search.companies)
+    first_only: bool = False  # only posts that are their story's first report (首发)
     sort: Sort = Sort.RELEVANCE
     page: int = 1  # from 1
     page_size: int = DEFAULT_PAGE_SIZE
@@ -56,6 +58,8 @@ class Reprint:
     paper: str
     date: dt.datetime
     near: bool = False  # a near copy, not an identical one
+    first: bool = False  # the story's first report (首发)
+    lag_minutes: int = 0  # after the story's first report, in minutes as the times are shown (07:55 → 07:57: 2)
 
 
 @dataclass(frozen=True)
@@ -72,12 +76,16 @@ class Hit:
     headline: str = ""  # what a reader is shown: the title, or a cut wire title's lead (search.headline)
     story: str = ""  # the id of the story's first post: equal for a post and its reprints
     body: str = field(default="", repr=False)  # the whole text, paragraphs a line each (for exports)
+    first: bool = True  # the story's first report (首发): its earliest post, `story`
+    lag_minutes: int = 0  # after the story's first report, in minutes as the times are shown
+    first_report: Reprint | None = None  # the story's first report (this post itself when `first`)
 
 
 @dataclass(frozen=True)
 class FacetCount:
     value: str
     count: int
+    label: str = ""  # what a reader is shown, when not the value (a stock code's company name)
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,8 @@ class Facets:
     categories: tuple[FacetCount, ...] = ()
     papers: tuple[FacetCount, ...] = ()
     months: tuple[FacetCount, ...] = ()  # "YYYY-MM", oldest first
+    stocks: tuple[FacetCount, ...] = ()  # listed companies by code, labelled with the name (search.companies)
+    first_reports: int = 0  # posts that are their story's first report (首发), under the other filters
 
 
 @dataclass(frozen=True)

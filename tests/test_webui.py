@@ -282,7 +282,7 @@ def test_api_search_is_the_cli_contract(client, engine):
     assert hit["title"] == SUPPLY_CHAIN_TITLE and hit["paper"] == "解放日报" and hit["category"] == "jiefangribao"
     assert hit["date"] == "2022-05-02T06:03:23+08:00" and hit["url"] == SUPPLY_CHAIN_URL
     assert "<mark>供应链金融</mark>" in hit["snippet"]
-    assert set(data["facets"]) == {"category", "paper", "month"}
+    assert set(data["facets"]) == {"category", "paper", "month", "stock", "first"}
     assert data["facets"]["paper"] == [{"value": "解放日报", "count": 1}]  # the one post that says it
     assert data["facets"]["category"] == [{"value": "jiefangribao", "count": 1}]
     assert data["facets"]["month"] == [{"value": "2022-05", "count": 1}]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from finsearch.search import SearchError, result_to_json, stats_to_json
+from finsearch.search import SearchError, reprint_to_json, result_to_json, stats_to_json
 from finsearch.webui.pages import citation
 from finsearch.webui.state import SearchState, require_known
 
@@ -56,8 +56,7 @@ def article(article_id: str):
         "paragraphs": list(found.paragraphs),
         "truncated": found.truncated,
         "matches": shown.matches,  # how many matches of q the page marks (null without q)
-        "same_story": [{"id": r.id, "paper": r.paper, "date": r.date.isoformat(), "near": r.near}
-                       for r in shown.same_story],
+        "same_story": [reprint_to_json(r) for r in shown.same_story],
         "related": [{"id": hit.id, "title": hit.title, "headline": hit.headline, "date": hit.date.isoformat(),
                      "paper": hit.paper}
                     for hit in shown.related],

@@ -34,6 +34,8 @@ from finsearch.search import (
     SearchResult,
     Sort,
     export_columns,
+    first_report_line,
+    lag_text,
     page_label,
 )
 from finsearch.webui import feed as atom
@@ -49,6 +51,7 @@ EXPORT_FIELDS = "fields"  # the export's own parameter: its columns
 _FILE_NAME_UNSAFE = re.compile(r'[\s\\/:*?"<>|\x00-\x1f]+')
 
 QUICK_RANGES = (("近一周", 7), ("近一月", 30), ("近一年", 365))
+FIRST_ONLY_LABEL = "首发报道"
 LAST_DAY_LABEL = "近24小时"
 FIRST_MATCH_ID = "first-match"  # the article page's first marked match, where 跳到第一处 lands
 MINUTE_FORMAT = "%Y-%m-%dT%H:%M"  # a date bound to the minute, as <input type=datetime-local> writes it
@@ -83,7 +86,7 @@ def export_url(state: SearchState, fmt: str) -> str:
 def _helpers():
     return {"search_url": search_url, "article_url": article_url, "feed_url": feed_url,
             "export_url": export_url, "feed_title": feed_title, "page_label": page_label,
-            "MAX_QUERY_CHARS": MAX_QUERY_CHARS}
+            "first_report_line": first_report_line, "lag_text": lag_text, "MAX_QUERY_CHARS": MAX_QUERY_CHARS}
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,9 @@ def search():
     unknown = unknown_params(request.args)
     # A mistyped name (`query=` for `q=`) must not pass unseen: say what was ignored.
     ignored = f"已忽略不认识的参数：{'、'.join(n[:40] for n in unknown[:5])}（搜索词请用 q）" if unknown else ""
-    context = {"state": state, "result": result, "error": error, "ignored": ignored, "chips": _chips(state, labels),
+    stock_names = {f.value: f.label for f in result.facets.stocks} if result is not None else {}
+    context = {"state": state, "result": result, "error": error, "ignored": ignored,
+               "chips": _chips(state, labels, stock_names),
                "clear_href": search_url(state.without_filters()),
                "ranges": _ranges(state, stats), "reference": reference_date(stats),
                "stats": stats, "sorts": _sorts(state)}
@@ -149,6 +154,9 @@ def search():
         context.update(
             categories=_facet(result.facets.categories, state.categories, state.toggle_category, labels),
             papers=_facet(result.facets.papers, state.papers, state.toggle_paper),
+            stocks=_facet(result.facets.stocks, state.stocks, state.toggle_stock, stock_names),
+            first_reports=FacetLink("1", result.facets.first_reports, state.first_only,
+                                    search_url(state.but(first="" if state.first_only else "1")), FIRST_ONLY_LABEL),
             timeline=_timeline(result),
             bar_href=lambda bar: search_url(state.but(date_from=bar.start_param, date_to=bar.end_param)),
             pages=_pagination(state, result),
@@ -338,9 +346,11 @@ def _alias_notice(state: SearchState, result) -> AliasNotice | None:
     return AliasNotice(literal, aliases, search_url(state.but(literal="" if literal else "1")))
 
 
-def _chips(state: SearchState, labels: dict[str, str] | None = None) -> list[Chip]:
-    """The active filters, each a chip that removes it; categories by their papers' names."""
-    labels = labels or {}
+def _chips(state: SearchState, labels: dict[str, str] | None = None,
+           stock_names: dict[str, str] | None = None) -> list[Chip]:
+    """The active filters, each a chip that removes it; categories by their papers' names, stocks by
+    their companies' (when the result knows them)."""
+    labels, stock_names = labels or {}, stock_names or {}
     chips = []
     if state.date_from or state.date_to:
         shown = [bound.replace("T", " ", 1) for bound in (state.date_from, state.date_to)]  # 2026-08-20 09:00
@@ -348,6 +358,10 @@ def _chips(state: SearchState, labels: dict[str, str] | None = None) -> list[Chi
         chips.append(Chip(label, search_url(state.but(date_from="", date_to=""))))
     chips += [Chip(f"分类：{labels.get(c, c)}", search_url(state.toggle_category(c))) for c in state.categories]
     chips += [Chip(f"报刊：{p}", search_url(state.toggle_paper(p))) for p in state.papers]
+    chips += [Chip(f"股票：{' '.join(filter(None, (stock_names.get(code), code)))}",
+                   search_url(state.toggle_stock(code))) for code in state.stocks]
+    if state.first_only:
+        chips.append(Chip(f"只看{FIRST_ONLY_LABEL}", search_url(state.but(first=""))))
     return chips
 
 

@@ -1,6 +1,6 @@
 """The search state as it travels in URLs: the same parameter names as the JSON API.
 
-    q, from, to, category (repeatable), paper (repeatable), sort, page, size, literal
+    q, from, to, category (repeatable), paper (repeatable), stock (repeatable), first, sort, page, size, literal
 """
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from finsearch.search import DEFAULT_PAGE_SIZE, SearchError, SearchRequest, Sort
 from finsearch.search.params import parse_flag
 
 DEFAULT_SIZE = str(DEFAULT_PAGE_SIZE)  # as it is written in a URL
-PARAMS = ("q", "from", "to", "category", "paper", "sort", "page", "size", "literal")  # every other name is unknown
+PARAMS = ("q", "from", "to", "category", "paper", "stock", "first", "sort", "page", "size",
+          "literal")  # every other name is unknown
 
 
 def unknown_params(args) -> list[str]:
@@ -41,6 +42,8 @@ class SearchState:
     date_to: str = ""
     categories: tuple[str, ...] = ()
     papers: tuple[str, ...] = ()
+    stocks: tuple[str, ...] = ()  # codes
+    first: str = ""  # "1": only first reports (首发)
     sort: str = ""
     page: str = ""
     size: str = ""
@@ -51,13 +54,14 @@ class SearchState:
         def many(name):
             return tuple(dict.fromkeys(v.strip() for v in args.getlist(name) if v and v.strip()))
         return cls(q=_one(args, "q"), date_from=_one(args, "from"), date_to=_one(args, "to"),
-                   categories=many("category"), papers=many("paper"), sort=_one(args, "sort").lower(),
+                   categories=many("category"), papers=many("paper"), stocks=many("stock"), first=_one(args, "first"),
+                   sort=_one(args, "sort").lower(),
                    page=_one(args, "page"), size=_one(args, "size"), literal=_one(args, "literal"))
 
     def request(self) -> SearchRequest:
         """A validated SearchRequest; raises search.SearchError with a message for the user."""
         request = make_request(self.q, self.date_from, self.date_to, self.categories, self.papers,
-                               self.sort, self.page, self.size, self.literal)
+                               self.sort, self.page, self.size, self.literal, self.stocks, self.first)
         if request.date_to == dt.date.max:  # "until the end of time" is no bound at all
             request = replace(request, date_to=None)
         return request
@@ -70,6 +74,8 @@ class SearchState:
         pairs += [("from", self.date_from), ("to", self.date_to)]
         pairs += [("category", c) for c in self.categories]
         pairs += [("paper", p) for p in self.papers]
+        pairs += [("stock", code) for code in self.stocks]
+        pairs += [("first", "" if self.first in ("", "0") else self.first)]
         pairs += [("sort", "" if self.sort == Sort.RELEVANCE.value else self.sort),
                   ("page", "" if self.page == "1" else self.page),
                   ("size", "" if self.size == DEFAULT_SIZE else self.size),
@@ -100,6 +106,16 @@ class SearchState:
     def toggle_paper(self, value: str) -> SearchState:
         return self.but(papers=_toggle(self.papers, value))
 
+    def toggle_stock(self, code: str) -> SearchState:
+        return self.but(stocks=_toggle(self.stocks, code))
+
+    @property
+    def first_only(self) -> bool:
+        try:
+            return parse_flag(self.first, "first")
+        except SearchError:
+            return False
+
     @property
     def is_literal(self) -> bool:
         try:
@@ -109,10 +125,10 @@ class SearchState:
 
     @property
     def has_filters(self) -> bool:
-        return bool(self.date_from or self.date_to or self.categories or self.papers)
+        return bool(self.date_from or self.date_to or self.categories or self.papers or self.stocks or self.first_only)
 
     def without_filters(self) -> SearchState:
-        return self.but(date_from="", date_to="", categories=(), papers=())
+        return self.but(date_from="", date_to="", categories=(), papers=(), stocks=(), first="")
 
 
 def _toggle(values: tuple[str, ...], value: str) -> tuple[str, ...]:
