@@ -32,6 +32,10 @@ class UsageError(Exception):
     """Bad arguments: exit code 2."""
 
 
+class OutputFailed(Exception):
+    """The command's output file could not be written: exit code 1, and no such file is left."""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     # Known args only: a query word like -银行 ("without 银行") looks like an option to argparse.
@@ -49,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     except RunRefused as error:
         print(f"finsearch: refused: {error}", file=sys.stderr)
         return EXIT_REFUSED
-    except (BuildFailed, DiskFull, IndexBusy, IndexMissing, NothingToRollBack) as error:
+    except (BuildFailed, DiskFull, IndexBusy, IndexMissing, NothingToRollBack, OutputFailed) as error:
         print(f"finsearch: {error}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
@@ -453,6 +457,8 @@ def run_export(args) -> int:
         with open(partial, "w", encoding="utf-8", newline="") as out:  # the csv module writes its own line ends
             out.writelines(EXPORTERS[args.format](hits, columns))
         os.replace(partial, args.output)
+    except OSError as error:
+        raise OutputFailed(f"cannot write {args.output}: {error.strerror or error}; no file was left") from None
     finally:
         partial.unlink(missing_ok=True)
     return EXIT_OK

@@ -381,3 +381,14 @@ def test_a_reindex_between_the_parts_of_one_page_cannot_mix_generations(site, mo
         assert after.stats is not None and after.stats.generation == 2 and after.stats.documents == 295
     finally:
         engine.close()
+
+
+def test_a_cli_export_that_fails_leaves_no_file_that_looks_whole(small_disk, index_dir):
+    disk = small_disk("64k")  # far smaller than an export of every post of the sample
+    target = disk / "all.csv"
+    done = finsearch("export", "", "--index", index_dir, "--output", target)
+    assert done.returncode == 1 and f"cannot write {target}: No space left" in done.stderr
+    assert len(message_lines(done.stderr)) == 1 and "Traceback" not in done.stderr
+    assert not target.exists() and not list(disk.iterdir())  # nor a partial file beside it
+    whole = finsearch("export", "供应链金融", "--index", index_dir, "--output", target)  # a small one fits
+    assert whole.returncode == 0 and target.read_text("utf-8-sig").count("\n") > 1
