@@ -1,7 +1,8 @@
 """`finsearch`: index a news archive, search it, serve it.
 
-Exit codes: 0 success, 2 bad usage or query, 3 a run refused by the delete
-guard (nothing changed), 1 any other failure (with a one-line message on stderr).
+Exit codes: 0 success, 2 bad usage or query, 3 a run refused (the delete guard, a disk too
+full: nothing changed), 4 a reindex that found damaged files and repaired them from the archive,
+1 any other failure (with a one-line message on stderr).
 """
 from __future__ import annotations
 
