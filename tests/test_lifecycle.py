@@ -153,7 +153,7 @@ def test_help_documents_the_refusal_exit_code(cli):
     done = cli("reindex", "--help")
     assert "--allow-deletes" in done.stdout and "--max-delete" in done.stdout
     assert "3" in done.stdout and "refused" in cli("--help").stdout
-    assert "exit code 3" in (REPO / "README.md").read_text()
+    assert "exit code 3" in (REPO / "docs" / "cli.md").read_text()
 
 
 # -- 2. generations and rollback -------------------------------------------------------------
