@@ -218,8 +218,7 @@ class PeerSearcher:
 
     def search(self, text: str, date_from: dt.date | None = None, date_to: dt.date | None = None,
                categories: tuple[str, ...] = (), newest_first: bool = False, limit: int = PAGE) -> PeerResult:
-        words = [word for word in jieba.cut(text) if word.strip() and any(ch.isalnum() for ch in word)]
-        clauses = [(tantivy.Occur.Must, self._word_query(word)) for word in words]
+        clauses = [(tantivy.Occur.Must, self._word_query(word)) for word in query_words(text)]
         if date_from or date_to:
             start = dt.datetime.combine(date_from, dt.time()) if date_from else None
             end = dt.datetime.combine(date_to, dt.time.max) if date_to else None
@@ -245,6 +244,58 @@ class PeerSearcher:
 def _quoted(word: str) -> str:
     """A word as one term (or phrase) of tantivy's query language, whatever characters it holds."""
     return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def query_words(text: str) -> list[str]:
+    """The words the peer searches for: jieba's words of `text`, spaces and punctuation left out."""
+    return [word for word in jieba.cut(text) if word.strip() and any(ch.isalnum() for ch in word)]
+
+
+# -- ranking (benchmarks/ranking_eval.py) --------------------------------------
+
+def relevance_query(index: tantivy.Index, text: str, analyzer: str, mode: str) -> tantivy.Query | None:
+    """`text` as a BM25 query over title and body (each field's score added) of an index cut by
+    `analyzer`; None when nothing searchable is left.
+
+    words: each jieba word a term (or phrase) of title or body; mode "and" requires every word,
+    "or" any. bigrams: mode "and" requires every bigram of the text, anywhere in the post;
+    "phrase" requires each word typed (split at spaces) as the phrase of its bigrams.
+    """
+    schema = index.schema
+
+    def title_or_body(make) -> tantivy.Query:
+        return tantivy.Query.boolean_query([(tantivy.Occur.Should, make(field)) for field in ("title", "body")])
+
+    if analyzer == "words":
+        pieces = [index.parse_query(_quoted(word), ["title", "body"]) for word in query_words(text)]
+    elif mode == "phrase":
+        pieces = []
+        for word in text.split():
+            tokens = bigram_tokens(word)
+            if len(tokens) == 1:
+                pieces.append(title_or_body(lambda field, t=tokens[0]: tantivy.Query.term_query(schema, field, t)))
+            elif tokens:
+                pieces.append(title_or_body(lambda field, ts=tokens: tantivy.Query.phrase_query(schema, field, ts)))
+    else:
+        pieces = [title_or_body(lambda field, t=token: tantivy.Query.term_query(schema, field, t))
+                  for token in dict.fromkeys(bigram_tokens(text))]
+    if not pieces:
+        return None
+    occur = tantivy.Occur.Should if mode == "or" else tantivy.Occur.Must
+    return tantivy.Query.boolean_query([(occur, piece) for piece in pieces])
+
+
+def ranked_ids(index_dir: Path, texts: list[str], analyzer: str, mode: str, limit: int = PAGE) -> list[list[str]]:
+    """The ids of the best `limit` posts for each of `texts`, by BM25 (relevance_query)."""
+    jieba.setLogLevel(logging.WARNING)
+    index = tantivy.Index.open(str(index_dir))
+    searcher = index.searcher()
+    out = []
+    for text in texts:
+        query = relevance_query(index, text, analyzer, mode)
+        hits = searcher.search(query, limit).hits if query is not None else []
+        out.append([searcher.doc(address).get_first("id") for _score, address in hits])
+    return out
 
 
 def time_mix(index_dir: Path, kinds: list[dict], repeat: int, warmup: int) -> dict:
