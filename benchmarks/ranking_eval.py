@@ -22,10 +22,11 @@ Both tantivy variants of each index are pooled and judged, so the baseline is wh
 stronger on the grades, not a guess: the ratio line divides by the best tantivy system of each
 split. Indexes are built once into WORK/rank/ and reused.
 
---pool-new writes, per topic, the shown posts that are neither graded (qrels.tsv) nor already out
-in a blind file, shuffled with a fixed seed, system names hidden, into blind/rN-MM.tsv (whole
-topics per file, at most MAX_FILE_POSTS rows); benchmarks/ranking/GUIDE.md tells the assessor
-what to fill in; --ingest appends the filled files to qrels.tsv.
+--pool-new writes, per topic, the pooled posts (each tantivy system's top 10, each engine's top
+ENGINE_POOL_DEPTH) that are neither graded (qrels.tsv) nor already out in a blind file, shuffled
+with a fixed seed, system names hidden, into blind/rN-MM.tsv (whole topics per file, at most
+MAX_FILE_POSTS rows); benchmarks/ranking/GUIDE.md tells the assessor what to fill in; --ingest
+appends the filled files to qrels.tsv.
 
 Metrics (per topic, averaged over the topics that have grades; see `ndcg` and friends):
 nDCG@10 with linear gain and log2 discount, where a post whose story (the assessor's label)
@@ -64,6 +65,9 @@ DEFAULT_RESULTS = HERE / "results"
 RANK_ENGINE = HERE / "rank_engine.py"
 
 DEPTH = 10
+# An engine's hits pooled for grading: a candidate ranking mostly reorders the engine's own
+# matches, so the posts just below today's first page are the likeliest to surface next.
+ENGINE_POOL_DEPTH = 30
 RELEVANT = 2  # P@10 counts grades 2 (relevant) and 3 (highly relevant)
 GRADES = (0, 1, 2, 3)
 SPLITS = ("dev", "test", "all")
@@ -243,7 +247,8 @@ class EngineSystem:
                               capture_output=True, cwd=self.worktree)
         if done.returncode:
             raise SystemExit(f"the {self.name} system failed (exit {done.returncode}): {done.stderr.strip()}\n"
-                             f"(an index built by older code? remove {self.index} to rebuild it)")
+                             f"(an index this code cannot read? remove {self.index} to have it rebuilt, or, for a "
+                             f"candidate of another worktree, leave out index= so that its own code builds one)")
         return {topic: found["ids"] for topic, found in json.loads(done.stdout).items()}
 
 
@@ -343,12 +348,13 @@ def out_for_grading(blind: Path = BLIND) -> set[tuple[str, str]]:
 
 
 def new_pool(rankings: Mapping[str, Rankings], topics: Sequence[Topic], qrels: Qrels,
-             sent: set[tuple[str, str]], depth: int, seed: int = POOL_SEED) -> dict[str, list[str]]:
-    """Per topic, the posts some system shows in its top `depth` that are neither graded nor out
+             sent: set[tuple[str, str]], depths: Mapping[str, int], seed: int = POOL_SEED) -> dict[str, list[str]]:
+    """Per topic, the posts in some system's top `depths[system]` that are neither graded nor out
     for grading, shuffled (a fixed seed per topic), so their order says nothing of who found them."""
     pool = {}
     for topic in topics:
-        shown = dict.fromkeys(post_id for ranked in rankings.values() for post_id in ranked[topic.id][:depth])
+        shown = dict.fromkeys(post_id for name, ranked in rankings.items()
+                              for post_id in ranked[topic.id][:depths[name]])
         new = sorted(p for p in shown if p not in qrels.get(topic.id, {}) and (topic.id, p) not in sent)
         random.Random(f"{seed}/{topic.id}").shuffle(new)
         if new:
@@ -410,8 +416,10 @@ def write_blind_files(pool: Mapping[str, list[str]], topics: Sequence[Topic], qr
     from finsearch.search import SearchEngine
     engine = SearchEngine(engine_index, match_cache=0)
     by_id = {t.id: t for t in topics}
-    rows = {topic_id: [blind_row(engine, JUDGE, by_id[topic_id], p) for p in posts] + known_rows(
-        engine, by_id[topic_id], qrels.get(topic_id, {})) for topic_id, posts in pool.items()}
+    # A topic's stories graded earlier first, so the assessor knows their labels before meeting a repeat.
+    rows = {topic_id: known_rows(engine, by_id[topic_id], qrels.get(topic_id, {}))
+            + [blind_row(engine, JUDGE, by_id[topic_id], post_id) for post_id in posts]
+            for topic_id, posts in pool.items()}
     existing = [int(p.name[1:].split("-")[0]) for p in blind.glob("r*-*.tsv")]
     round_no = max(existing, default=0) + 1
     blind.mkdir(parents=True, exist_ok=True)
@@ -550,6 +558,10 @@ def main(argv: list[str] | None = None) -> int:
                          "KEY=VALUE is a make_request option for each query (sort=…, literal=1, …)")
     ap.add_argument("--pool-new", action="store_true",
                     help="also write blind files of the shown posts not graded nor out for grading yet")
+    ap.add_argument("--engine-pool-depth", type=int, default=ENGINE_POOL_DEPTH,
+                    help=f"with --pool-new: pool this many hits of each engine (default {ENGINE_POOL_DEPTH}; "
+                         f"the tantivy systems' top {DEPTH}): a candidate ranking mostly reorders the engine's "
+                         f"own matches, so its hits just below the first page are the likeliest to surface next")
     ap.add_argument("--files", type=int, default=0,
                     help="with --pool-new: at least this many blind files (default: as few as the size limit allows)")
     ap.add_argument("--ingest", type=Path, nargs="+", default=None, metavar="FILE",
@@ -573,7 +585,8 @@ def main(argv: list[str] | None = None) -> int:
     # This worktree's engine index is always there: the post count and the blind files' texts come from it.
     engine_index = args.work / "rank" / "engine"
     EngineSystem("engine", Path(sys.executable), engine_index).ensure_index(archive)
-    rankings = {system.name: system.rank(topics, DEPTH) for system in systems}
+    depths = {s.name: max(DEPTH, args.engine_pool_depth) if isinstance(s, EngineSystem) else DEPTH for s in systems}
+    rankings = {system.name: system.rank(topics, depths[system.name]) for system in systems}
     qrels = read_qrels(args.qrels)
     report = evaluate(rankings, topics, qrels)
     from finsearch.search import SearchEngine
@@ -581,7 +594,7 @@ def main(argv: list[str] | None = None) -> int:
     print_report(report, topics, qrels, posts)
     written: list[Path] = []
     if args.pool_new:
-        pool = new_pool(rankings, topics, qrels, out_for_grading(), DEPTH)
+        pool = new_pool(rankings, topics, qrels, out_for_grading(), depths)
         written = write_blind_files(pool, topics, qrels, engine_index, args.files)
         print(f"\npooled {sum(map(len, pool.values())):,} new posts of {len(pool)} topics into "
               + (", ".join(f"{p.relative_to(REPO)} ({len(read_tsv(p))} rows)" for p in written) or "no file"))
@@ -590,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.results / f"ranking-{stamp}.json"
     out.write_text(json.dumps({
         "timestamp": stamp, "command": sys.argv, "environment": environment(), "archive": str(archive),
-        "posts": posts, "depth": DEPTH, "topics": [t.__dict__ for t in topics],
+        "posts": posts, "depth": DEPTH, "ranked_depths": depths, "topics": [t.__dict__ for t in topics],
         "systems": {s.name: s.describe() for s in systems}, "rankings": rankings,
         "graded": sum(len(j) for j in qrels.values()), "blind_files_written": [str(p) for p in written],
         **report}, ensure_ascii=False, indent=1))

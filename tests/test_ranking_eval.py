@@ -96,9 +96,11 @@ def test_before_any_grade_everything_shown_is_unjudged():
 def test_the_pool_leaves_out_what_is_graded_or_out_for_grading_and_hides_who_found_it():
     topics = [Topic("T01", "dev", "q", ""), Topic("T02", "test", "q", "")]
     rankings = {"one": {"T01": ["a", "b", "c"], "T02": ["g"]}, "two": {"T01": ["c", "d", "e"], "T02": ["g"]}}
-    pool = new_pool(rankings, topics, {"T01": {"a": Judgment(1, "")}}, {("T01", "e"), ("T02", "g")}, depth=10)
+    graded, sent = {"T01": {"a": Judgment(1, "")}}, {("T01", "e"), ("T02", "g")}
+    pool = new_pool(rankings, topics, graded, sent, {"one": 3, "two": 3})
     assert sorted(pool["T01"]) == ["b", "c", "d"] and "T02" not in pool
-    assert pool == new_pool(rankings, topics, {"T01": {"a": Judgment(1, "")}}, {("T01", "e"), ("T02", "g")}, 10)
+    assert pool == new_pool(rankings, topics, graded, sent, {"one": 3, "two": 3})  # the same shuffle every time
+    assert sorted(new_pool(rankings, topics, graded, sent, {"one": 3, "two": 1})["T01"]) == ["b", "c"]
 
 
 def test_files_hold_whole_topics_under_the_limit():
