@@ -20,7 +20,7 @@ import numpy as np
 
 from finsearch import storage
 from finsearch.analysis.near_duplicates import title_key
-from finsearch.search import present, ranking
+from finsearch.search import present, ranking, rescore
 from finsearch.search.collect import (
     Filtered,
     check_dates,
@@ -29,6 +29,7 @@ from finsearch.search.collect import (
     facets,
     filter_masks,
     first_of_each_story,
+    leading,
     ordered,
     page,
 )
@@ -108,7 +109,7 @@ class SearchEngine:
             docs, scores = matched.kept, matched.scores[matched.passed.all]
             tiers = self._tiers(snap, matched.parsed, docs, request.sort)
             selected, selected_scores, selected_tiers = first_of_each_story(snap.table, docs, scores, tiers)
-            page_docs = page(snap.table, selected, selected_scores, selected_tiers, request)
+            page_docs = self._page(snap, matched.parsed, selected, selected_scores, selected_tiers, request)
             on_page = docs[np.isin(snap.table.stories[docs], snap.table.stories[page_docs])]  # their reprints
             with snap.lock:
                 hits = tuple(present.hit(snap.searcher, snap.table, docnum, on_page, matched.parsed.terms)
@@ -212,6 +213,23 @@ class SearchEngine:
         parsed = parse_query(request.query, None if request.literal else snap.aliases)
         found = snap.matches(parsed.query, scored)
         return _Matched(parsed, found.docs, found.scores, filter_masks(snap.table, found.docs, request))
+
+    @staticmethod
+    def _page(snap: Snapshot, parsed: ParsedQuery, selected: np.ndarray, scores: np.ndarray,
+              tiers: np.ndarray | None, request: SearchRequest) -> list[int]:
+        """The page's docnums: the collected order, its first stories scored again (search.rescore)
+        when sorting by relevance."""
+        if request.sort is not Sort.RELEVANCE or not parsed.terms:
+            return page(snap.table, selected, scores, tiers, request)
+        start = (request.page - 1) * request.page_size
+        end = start + request.page_size
+        ranked = leading(snap.table, selected, scores, tiers, request.sort, max(end, rescore.TITLE_REACH))
+        if start < rescore.TITLE_REACH:
+            ranked_tiers = None if tiers is None else tiers[np.searchsorted(selected, ranked)]
+            with snap.lock:
+                ranked = rescore.rescored(snap.searcher, snap.table, ranked, ranked_tiers,
+                                          rescore.typed_words(parsed.terms, parsed.expanded))
+        return ranked[start:end].tolist()
 
     @staticmethod
     def _tiers(snap: Snapshot, parsed: ParsedQuery, docs: np.ndarray, sort: Sort) -> np.ndarray | None:

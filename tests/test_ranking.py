@@ -1,0 +1,69 @@
+"""The first page a reporter reads, on the real posts of data/posts (issue 25).
+
+What the reporter means: 央行 and 财政部 alone are China's, not another country's (a place name
+before an institution makes it another one), while 欧洲央行 typed finds exactly 欧洲央行. Substance
+before trivia: a fund blurb or a price tick ranks below a report about the topic.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from finsearch.analysis import fold
+from finsearch.search import SearchRequest, make_request, rescore
+
+
+def titles(engine, query: str, size: int = 10, **options) -> list[str]:
+    return [hit.title for hit in engine.search(make_request(query, size=size, **options)).hits]
+
+
+def another_countrys(title: str, word: str) -> bool:
+    """Whether every mention of `word` in `title` has a place name before it (日本央行, 美财政部)."""
+    spans = [m.start() for m in re.finditer(word, title)]
+    return bool(spans) and all(rescore.qualified(title, start) for start in spans)
+
+
+@pytest.mark.parametrize("word", ["央行", "财政部"])
+def test_an_institution_alone_is_chinas(engine, word):
+    # data/posts has 日本央行, 欧洲央行 and 美国财政部 titles that BM25 alone ranks first.
+    first = titles(engine, word, size=3)
+    assert all(word in fold(title) for title in first)
+    assert not any(another_countrys(title, word) for title in first)
+
+
+def test_the_other_countrys_institution_typed_is_found_exactly(engine):
+    literal = engine.search(SearchRequest(query="欧洲央行", literal=True, page_size=100))
+    expanded = engine.search(SearchRequest(query="欧洲央行", page_size=100))
+    assert literal.total and {h.id for h in literal.hits} <= {h.id for h in expanded.hits}
+    assert all("欧洲央行" in fold(h.title) or "欧央行" in fold(h.title) for h in expanded.hits[:3])
+
+
+def test_a_place_makes_an_institution_another_but_not_a_topic():
+    assert rescore.qualified("日本央行维持利率不变", 2)
+    assert rescore.qualified("美国劳工统计局公布数据", 4)  # the place two characters before
+    assert rescore.qualified("美财政部拟扩大回购规模", 1)  # a one-character short form, right before
+    assert not rescore.qualified("央行：开展逆回购操作", 0)
+    assert not rescore.qualified("中国证监会发布新规", 2)  # the home country's own
+    assert "央行" in rescore.institution_names() and "CPI" not in rescore.institution_names()
+
+
+@pytest.mark.parametrize("query, blurb, report", [
+    # A fund's blurb (an ETF named after the theme, its price move) and a report on the chips industry.
+    ("芯片", "科创芯片设计ETF国联安（588780）盘中上涨1.72%", "“一把尺子量到底”打开国产汽车芯片产业发展空间"),
+    # A one-line price tick and the company's results.
+    ("存储", "存储芯片概念表现活跃 佰维存储涨近10%续创历史新高", "佰维存储：预计上半年净利润同比增长3200%"),
+])
+def test_substance_before_trivia(engine, query, blurb, report):
+    shown = titles(engine, query)
+    place = {name: next(i for i, title in enumerate(shown) if title.startswith(name)) for name in (blurb, report)}
+    assert place[report] < place[blurb]
+
+
+def test_pages_do_not_overlap_across_the_rescored_depth(engine):
+    size = 7  # pages that straddle RESCORE_DEPTH
+    seen: list[str] = []
+    for number in range(1, rescore.RESCORE_DEPTH // size + 3):
+        seen += [hit.id for hit in engine.search(SearchRequest(query="央行", page=number, page_size=size)).hits]
+    assert len(seen) == len(set(seen))
+    assert seen[:10] == [hit.id for hit in engine.search(SearchRequest(query="央行")).hits]
