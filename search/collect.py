@@ -176,14 +176,17 @@ def ordered(table: DocTable, docs: np.ndarray, scores: np.ndarray, tiers: np.nda
 def sort_keys(table: DocTable, docs: np.ndarray, scores: np.ndarray, tiers: np.ndarray | None, sort: Sort) -> tuple:
     """np.lexsort keys (last is primary) putting `docs` in the order of `sort`.
 
-    Relevance: by tier (search.ranking), then score, then the newer post. Tier and score are
-    also folded into one primary key, the tier worth more than any score, so that `leading`
-    can find the page's reach with one partition.
+    Relevance: by tier (search.ranking), then score, then the newer post; blend (综合): by tier,
+    then the score blended with recency (ranking.blend). Tier and score are also folded into
+    one primary key, the tier worth more than any score, so that `leading` can find the
+    page's reach with one partition.
     """
     dates = table.dates[docs]
     if tiers is None or not docs.size:
         tiers = np.zeros(docs.size, dtype=np.int8)
-    if sort is Sort.RELEVANCE and docs.size and (scores.min() < scores.max() or tiers.min() < tiers.max()):
+    if sort is Sort.BLEND and docs.size:
+        scores = ranking.blend(scores, dates, int(dates.max()))
+    if sort.by_score and docs.size and (scores.min() < scores.max() or tiers.min() < tiers.max()):
         span = float(scores.max() - scores.min()) + 1.0
         return (docs, -dates, -scores, -(tiers * span + scores))
     if sort is Sort.OLDEST:

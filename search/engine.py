@@ -105,7 +105,7 @@ class SearchEngine:
         started = time.perf_counter()
         check_request(request)
         with self._snapshots.acquire() as snap:
-            matched = self._matched(snap, request, scored=request.sort is Sort.RELEVANCE)
+            matched = self._matched(snap, request, scored=request.sort.by_score)
             docs, scores = matched.kept, matched.scores[matched.passed.all]
             tiers = self._tiers(snap, matched.parsed, docs, request.sort)
             selected, selected_scores, selected_tiers = first_of_each_story(snap.table, docs, scores, tiers)
@@ -219,22 +219,23 @@ class SearchEngine:
               tiers: np.ndarray | None, request: SearchRequest) -> list[int]:
         """The page's docnums: the collected order, its first stories scored again (search.rescore)
         when sorting by relevance."""
-        if request.sort is not Sort.RELEVANCE or not parsed.terms:
+        if not request.sort.by_score or not parsed.terms:
             return page(snap.table, selected, scores, tiers, request)
         start = (request.page - 1) * request.page_size
         end = start + request.page_size
         ranked = leading(snap.table, selected, scores, tiers, request.sort, max(end, rescore.TITLE_REACH))
         if start < rescore.TITLE_REACH:
             ranked_tiers = None if tiers is None else tiers[np.searchsorted(selected, ranked)]
+            newest = int(snap.table.dates[selected].max()) if request.sort is Sort.BLEND else None
             with snap.lock:
                 ranked = rescore.rescored(snap.searcher, snap.table, ranked, ranked_tiers,
-                                          rescore.typed_words(parsed.terms, parsed.expanded))
+                                          rescore.typed_words(parsed.terms, parsed.expanded), newest)
         return ranked[start:end].tolist()
 
     @staticmethod
     def _tiers(snap: Snapshot, parsed: ParsedQuery, docs: np.ndarray, sort: Sort) -> np.ndarray | None:
         """The relevance tier (search.ranking) of each of `docs`; None when not sorting by relevance."""
-        if sort is not Sort.RELEVANCE or not parsed.terms or not docs.size:
+        if not sort.by_score or not parsed.terms or not docs.size:
             return None
         in_title = snap.docs(ranking.title_query(parsed.query))
         title_id = snap.table.title_id_of.get(title_key(" ".join(parsed.terms)), -1)
@@ -299,7 +300,7 @@ class Export:
         self._hold: Any = snapshots.acquire()
         snap = self._hold.__enter__()
         try:
-            matched = matching(snap, request, scored=request.sort is Sort.RELEVANCE)
+            matched = matching(snap, request, scored=request.sort.by_score)
             docs = matched.kept
             tiers = SearchEngine._tiers(snap, matched.parsed, docs, request.sort)
             self._ordered = ordered(snap.table, docs, matched.scores[matched.passed.all], tiers, request.sort)

@@ -164,13 +164,14 @@ def features(title: str, body: str, words: list[tuple[str, ...]], rank: int) -> 
 
 
 def rescored(reader, table: DocTable, ranked: np.ndarray, tiers: np.ndarray | None,
-             words: list[tuple[str, ...]]) -> np.ndarray:
+             words: list[tuple[str, ...]], newest: int | None = None) -> np.ndarray:
     """`ranked` (docnums in the collected order) with its first stories ordered again.
 
     First the tiers of the first TITLE_REACH (search.ranking): a title whose mentions of a typed
     word are all qualified by a place (日本央行) no longer has the query in it. Then the first
-    RESCORE_DEPTH of that order by tier and the score of their features, and the same news told
-    twice moved down. `tiers`: those of `ranked` (None: all one tier); `reader` a
+    RESCORE_DEPTH of that order by tier and the score of their features, blended with recency as
+    search.ranking.blend does when `newest` (the newest match's date) is given (综合), and the
+    same news told twice moved down. `tiers`: those of `ranked` (None: all one tier); `reader` a
     Whoosh reader or searcher of the generation (the caller holds its lock)."""
     reach = ranked[:TITLE_REACH].tolist()
     if len(reach) < 2 or not words:
@@ -189,6 +190,8 @@ def rescored(reader, table: DocTable, ranked: np.ndarray, tiers: np.ndarray | No
                            [_pairs(texts[i][0], "", words) for i in head])
     scores = np.asarray([replace(features(*texts[i], words, i), template=float(template)).score()
                          for i, template in zip(head, templates)])
+    if newest is not None:
+        scores = ranking.blend(scores - scores.min(), dates[head], newest)
     by_score = sorted(range(len(head)), key=lambda k: (-tier[head[k]], -scores[k], k))
     order = _diverse([head[k] for k in by_score],
                      {i: _pairs(texts[i][0], lead_of(texts[i][1])[:LEAD_CHARS], words) for i in head}, dates,

@@ -2,16 +2,18 @@
 
 What the reporter means: 央行 and 财政部 alone are China's, not another country's (a place name
 before an institution makes it another one), while 欧洲央行 typed finds exactly 欧洲央行. Substance
-before trivia: a fund blurb or a price tick ranks below a report about the topic.
+before trivia: a fund blurb or a price tick ranks below a report about the topic. News is
+time-bound: 综合 (sort=blend) blends relevance with recency, beside 相关度, 最新 and 最早.
 """
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
 from finsearch.analysis import fold
-from finsearch.search import SearchRequest, make_request, rescore
+from finsearch.search import SearchRequest, Sort, make_request, rescore
 
 
 def titles(engine, query: str, size: int = 10, **options) -> list[str]:
@@ -67,3 +69,27 @@ def test_pages_do_not_overlap_across_the_rescored_depth(engine):
         seen += [hit.id for hit in engine.search(SearchRequest(query="央行", page=number, page_size=size)).hits]
     assert len(seen) == len(set(seen))
     assert seen[:10] == [hit.id for hit in engine.search(SearchRequest(query="央行")).hits]
+
+
+def test_blend_is_relevance_and_recency(engine):
+    relevance = engine.search(SearchRequest(query="人工智能", page_size=5))
+    blend = engine.search(SearchRequest(query="人工智能", sort=Sort.BLEND, page_size=5))
+    assert blend.total == relevance.total and blend.articles == relevance.articles
+    # Newer than relevance's first five on the whole, and still about 人工智能 in the title.
+    mean = lambda hits: sum(h.date.timestamp() for h in hits) / len(hits)  # noqa: E731
+    assert mean(blend.hits) > mean(relevance.hits)
+    assert all("人工智能" in fold(h.title) for h in blend.hits)
+
+
+def test_blend_in_the_api_the_cli_and_the_page(client, index_dir):
+    from tests.test_cli import finsearch
+    from tests.test_webui import api, hrefs, page
+
+    assert make_request("央行", sort="blend").sort is Sort.BLEND
+    assert api(client, "/api/search?q=央行&sort=blend")["sort"] == "blend"
+    html = page(client, "/?q=央行&sort=blend")
+    assert 'class="is-active" aria-current="true">综合' in html
+    assert any("sort=blend" in href for href in hrefs(page(client, "/?q=央行"), "sort="))
+    done = finsearch("search", "央行", "--sort", "blend", "--json", env_index=index_dir)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["sort"] == "blend"

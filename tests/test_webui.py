@@ -133,7 +133,7 @@ def test_hits_show_time_paper_category_and_a_snippet(client):
 def test_sort_links_and_order(client):
     html = page(client, "/?q=金融")
     sort_links = hrefs(html, "sort=")
-    assert {parse_qs(urlsplit(h).query)["sort"][0] for h in sort_links} == {"newest", "oldest"}
+    assert {parse_qs(urlsplit(h).query)["sort"][0] for h in sort_links} == {"blend", "newest", "oldest"}
     newest = api(client, "/api/search?q=金融&sort=newest")["hits"]
     oldest = api(client, "/api/search?q=金融&sort=oldest")["hits"]
     assert [h["date"] for h in newest] == sorted((h["date"] for h in newest), reverse=True)
