@@ -39,7 +39,7 @@ from finsearch.search import ranking
 from finsearch.search.doctable import DocTable
 from finsearch.search.snippets import match_spans
 
-RESCORE_DEPTH = 30  # stories scored again: three pages, a bounded cost per search
+RESCORE_DEPTH = 25  # stories scored again: the first pages, a bounded cost per search
 # Stories whose titles are read for qualified mentions: a word of many meanings (央行) can fill
 # the first pages with another country's; a few hundred titles cost milliseconds.
 TITLE_REACH = 200
