@@ -228,10 +228,11 @@ class EngineSystem:
     index: Path
     options: dict[str, str] = field(default_factory=dict)
     worktree: Path = REPO
+    pool_depth: int | None = None  # hits pooled for grading; None: --engine-pool-depth
 
     def describe(self) -> dict:
         return {"kind": "engine", "worktree": str(self.worktree), "python": str(self.python),
-                "index": str(self.index), "options": self.options}
+                "index": str(self.index), "options": self.options, "pool_depth": self.pool_depth}
 
     def ensure_index(self, archive: Path) -> None:
         if (self.index / "current").exists():
@@ -286,7 +287,7 @@ System = EngineSystem | TantivySystem
 
 
 def engine_from_spec(spec: str, work: Path) -> EngineSystem:
-    """--engine name=NAME[,worktree=DIR][,python=PY][,index=DIR][,KEY=VALUE ...]."""
+    """--engine name=NAME[,worktree=DIR][,python=PY][,index=DIR][,pool=N][,KEY=VALUE ...]."""
     try:
         pairs = dict(part.split("=", 1) for part in spec.split(","))
     except ValueError:
@@ -302,7 +303,10 @@ def engine_from_spec(spec: str, work: Path) -> EngineSystem:
     index = Path(pairs.pop("index", default_index)).resolve()
     if not python.exists():
         raise SystemExit(f"--engine {spec!r}: no Python at {python} (python=… names one)")
-    return EngineSystem(name, python, index, pairs, worktree)
+    pool = pairs.pop("pool", None)
+    if pool is not None and not (pool.isdigit() and int(pool) >= DEPTH):
+        raise SystemExit(f"--engine {spec!r}: pool=… is how many hits to pool, at least {DEPTH}")
+    return EngineSystem(name, python, index, pairs, worktree, int(pool) if pool is not None else None)
 
 
 def make_systems(args) -> list[System]:
@@ -552,9 +556,10 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"built-in systems to run, comma-separated (default all: {','.join(BUILT_IN)})")
     ap.add_argument("--engine", action="append", default=[], metavar="SPEC",
                     help="a candidate engine beside the others, repeatable: name=NAME[,worktree=DIR]"
-                         "[,python=PY][,index=DIR][,KEY=VALUE ...]; worktree: code to run (default this "
-                         "one), with its .venv's Python; index: default WORK/rank/engine for this worktree, "
-                         "WORK/rank/engine-NAME (built by that worktree's code) for another; every other "
+                         "[,python=PY][,index=DIR][,pool=N][,KEY=VALUE ...]; worktree: code to run (default "
+                         "this one), with its .venv's Python; index: default WORK/rank/engine for this worktree, "
+                         "WORK/rank/engine-NAME (built by that worktree's code) for another; pool: with "
+                         "--pool-new, its hits to pool (default --engine-pool-depth); every other "
                          "KEY=VALUE is a make_request option for each query (sort=…, literal=1, …)")
     ap.add_argument("--pool-new", action="store_true",
                     help="also write blind files of the shown posts not graded nor out for grading yet")
@@ -585,7 +590,8 @@ def main(argv: list[str] | None = None) -> int:
     # This worktree's engine index is always there: the post count and the blind files' texts come from it.
     engine_index = args.work / "rank" / "engine"
     EngineSystem("engine", Path(sys.executable), engine_index).ensure_index(archive)
-    depths = {s.name: max(DEPTH, args.engine_pool_depth) if isinstance(s, EngineSystem) else DEPTH for s in systems}
+    depths = {s.name: (s.pool_depth or max(DEPTH, args.engine_pool_depth)) if isinstance(s, EngineSystem) else DEPTH
+              for s in systems}
     rankings = {system.name: system.rank(topics, depths[system.name]) for system in systems}
     qrels = read_qrels(args.qrels)
     report = evaluate(rankings, topics, qrels)

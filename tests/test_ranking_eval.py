@@ -14,6 +14,7 @@ from benchmarks.ranking_eval import (
     KNOWN,
     Judgment,
     Topic,
+    engine_from_spec,
     evaluate,
     gains,
     ideal_gains,
@@ -134,3 +135,11 @@ def test_ingest_appends_grades_and_keeps_story_labels_apart_between_files(tmp_pa
     ungraded = blind("r3-01.tsv", [{"kind": JUDGE, "topic": "T01", "post_id": "e", "grade": ""}])
     with pytest.raises(SystemExit):
         ingest([ungraded], topics, qrels)
+
+
+def test_a_candidate_can_pool_its_own_depth(tmp_path):
+    blend = engine_from_spec("name=blend,sort=blend,pool=10", tmp_path)
+    assert (blend.pool_depth, blend.options) == (10, {"sort": "blend"})
+    assert engine_from_spec("name=mine", tmp_path).pool_depth is None
+    with pytest.raises(SystemExit):
+        engine_from_spec("name=blend,pool=3", tmp_path)
