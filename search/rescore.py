@@ -67,7 +67,7 @@ WEIGHTS = {
 _DATELINE = re.compile(r"^(?:[\u4e00-\u9fff]{2,8})?\d{1,2}月\d{1,2}日(?:电|讯|消息)?[，,：:\s]+")
 _BRACKETED_TITLE = re.compile(r"^【[^】]*】")
 _COLON = re.compile("[：:]")
-_NOT_COMPARED = re.compile(r"\W+")
+_WORD_RUN = re.compile(r"\w{2,}")
 
 
 @functools.cache
@@ -173,8 +173,12 @@ def rescored(reader, table: DocTable, ranked: np.ndarray, tiers: np.ndarray | No
     search.ranking.blend does when `newest` (the newest match's date) is given (综合), and the
     same news told twice moved down. `tiers`: those of `ranked` (None: all one tier); `reader` a
     Whoosh reader or searcher of the generation (the caller holds its lock)."""
-    reach = ranked[:TITLE_REACH].tolist()
-    if len(reach) < 2 or not words:
+    if not words:
+        return ranked
+    # Titles are read beyond the stories scored only where a place can make a word another thing.
+    qualifiable = any(fold(names[0]) in institution_names() for names in words)
+    reach = ranked[:TITLE_REACH if qualifiable else RESCORE_DEPTH].tolist()
+    if len(reach) < 2:
         return ranked
     texts = []
     for docnum in reach:
@@ -197,7 +201,7 @@ def rescored(reader, table: DocTable, ranked: np.ndarray, tiers: np.ndarray | No
                      {i: _pairs(texts[i][0], lead_of(texts[i][1])[:LEAD_CHARS], words) for i in head}, dates,
                      {i: (papers[i], int(table.days[reach[i]])) for i in head})
     rest = sorted(set(range(len(reach))) - set(head), key=lambda i: (-tier[i], i))
-    return np.concatenate((np.asarray([reach[i] for i in order + rest], dtype=ranked.dtype), ranked[TITLE_REACH:]))
+    return np.concatenate((np.asarray([reach[i] for i in order + rest], dtype=ranked.dtype), ranked[len(reach):]))
 
 
 def _paper(table: DocTable, doc: int) -> int:
@@ -224,7 +228,7 @@ def _pairs(title: str, lead: str, words: list[tuple[str, ...]]) -> frozenset[str
     for names in words:
         for name in names:
             text = text.replace(fold(name), " ")
-    return frozenset(text[i:i + 2] for i in range(len(text) - 1) if not _NOT_COMPARED.search(text[i:i + 2]))
+    return frozenset(run[i:i + 2] for run in _WORD_RUN.findall(text) for i in range(len(run) - 1))
 
 
 def _other_telling(a: tuple[int, int], b: tuple[int, int]) -> bool:
