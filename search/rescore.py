@@ -17,7 +17,8 @@ and scores each by:
 The weights were fitted to the graded judgments of the `dev` topics of benchmarks/ranking
 (least squares on the grade, then checked on the `test` topics). Then the same news told by
 another paper in other words (a story search.stories did not merge) is moved after the other
-stories: two of them alike in title and lead within DIVERSITY_WINDOW take one place near the top.
+stories: two of them alike in title (or in title and lead) within DIVERSITY_WINDOW take one place
+near the top.
 Stories below RESCORE_DEPTH keep the collected order, so pages never overlap.
 """
 from __future__ import annotations
@@ -52,6 +53,7 @@ QUALIFIER_GAP = 2
 HOME_NAMES = frozenset({"中国", "我国", "中华人民共和国"})
 DIVERSITY_WINDOW = 24 * 3_600_000_000  # Whoosh ticks (µs): the same news, told the same day
 DIVERSITY_OVERLAP = 0.4  # share of the shorter's character pairs (title and lead) in the other's
+DIVERSITY_TITLE_OVERLAP = 0.6  # the same of the titles alone, the query's words aside
 TEMPLATE_OVERLAP = 0.4  # share of the shorter title's character pairs, the query's words aside
 WEIGHTS = {
     "in_title": 0.15,
@@ -190,14 +192,15 @@ def rescored(reader, table: DocTable, ranked: np.ndarray, tiers: np.ndarray | No
     head = sorted(range(len(reach)), key=lambda i: (-tier[i], i))[:RESCORE_DEPTH]
     dates = table.dates[np.asarray(reach)]
     papers = {i: _paper(table, reach[i]) for i in head}
+    title_pairs = {i: _pairs(texts[i][0], "", words) for i in head}
     templates = _templates(table, [reach[i] for i in head], [papers[i] for i in head],
-                           [_pairs(texts[i][0], "", words) for i in head])
+                           [title_pairs[i] for i in head])
     scores = np.asarray([replace(features(*texts[i], words, i), template=float(template)).score()
                          for i, template in zip(head, templates)])
     if newest is not None:
         scores = ranking.blend(scores - scores.min(), dates[head], newest)
     by_score = sorted(range(len(head)), key=lambda k: (-tier[head[k]], -scores[k], k))
-    order = _diverse([head[k] for k in by_score],
+    order = _diverse([head[k] for k in by_score], title_pairs,
                      {i: _pairs(texts[i][0], lead_of(texts[i][1])[:LEAD_CHARS], words) for i in head}, dates,
                      {i: (papers[i], int(table.days[reach[i]])) for i in head})
     rest = sorted(set(range(len(reach))) - set(head), key=lambda i: (-tier[i], i))
@@ -241,16 +244,18 @@ def _alike(a: frozenset[str], b: frozenset[str], share: float) -> bool:
     return bool(a and b) and len(a & b) >= share * min(len(a), len(b))
 
 
-def _diverse(order: list[int], pairs: dict[int, frozenset[str]], dates: np.ndarray,
-             paper_days: dict[int, tuple[int, int]]) -> list[int]:
-    """`order` with each story that retells one placed before it (alike in title and lead, within
-    DIVERSITY_WINDOW) moved after all the others, in its order. One paper's look-alikes of two
-    days are its template with new facts (逆回购 of two days), not the news told twice."""
+def _diverse(order: list[int], title_pairs: dict[int, frozenset[str]], pairs: dict[int, frozenset[str]],
+             dates: np.ndarray, paper_days: dict[int, tuple[int, int]]) -> list[int]:
+    """`order` with each story that retells one placed before it (alike in title, or in title and
+    lead, within DIVERSITY_WINDOW) moved after all the others, in its order. One paper's
+    look-alikes of two days are its template with new facts (逆回购 of two days), not the news
+    told twice."""
     placed: list[int] = []
     retold: list[int] = []
     for i in order:
         if any(_other_telling(paper_days[i], paper_days[j]) and abs(int(dates[i]) - int(dates[j])) <= DIVERSITY_WINDOW
-               and _alike(pairs[i], pairs[j], DIVERSITY_OVERLAP) for j in placed):
+               and (_alike(title_pairs[i], title_pairs[j], DIVERSITY_TITLE_OVERLAP)
+                    or _alike(pairs[i], pairs[j], DIVERSITY_OVERLAP)) for j in placed):
             retold.append(i)
         else:
             placed.append(i)
