@@ -54,16 +54,17 @@ class DocTable:
         exact = np.unique(storage.bytes_column(reader, storage.STORY), return_inverse=True)[1].astype(np.int64)
         cats, cat_masks = cls._masks(view, storage.CATEGORY, size)
         papers, paper_masks = cls._masks(view, storage.PAPER, size)
-        stories = cls._stories(view, exact, dates, paper_masks)
+        title_ids, title_id_of = cls._title_ids(view, size)
+        stories = cls._stories(view, exact, dates, paper_masks, title_ids if title_id_of else None)
         by_story_rank = np.lexsort((np.arange(size), dates, stories))
         story_rank = np.empty(size, dtype=np.int64)
         story_rank[by_story_rank] = np.arange(size)
-        title_ids, title_id_of = cls._title_ids(view, size)
         return cls(dates, days, months, exact, stories, story_rank, by_story_rank, cats, cat_masks, papers,
                    paper_masks, title_ids, title_id_of, _story_leaders(stories, by_story_rank, view.is_live))
 
     @staticmethod
-    def _stories(view: IndexView, exact: np.ndarray, dates: np.ndarray, paper_masks: np.ndarray) -> np.ndarray:
+    def _stories(view: IndexView, exact: np.ndarray, dates: np.ndarray, paper_masks: np.ndarray,
+                 title_ids: np.ndarray | None) -> np.ndarray:
         reader = view.searcher.reader()
         size = exact.size
         if not size or storage.SIGNATURE not in reader.schema or not reader.has_column(storage.SIGNATURE):
@@ -72,7 +73,7 @@ class DocTable:
         sizes, numbers, minima = decode(storage.fixed_bytes_column(reader, storage.SIGNATURE), size)
         papers = (np.where(paper_masks.any(axis=0), paper_masks.argmax(axis=0), -1) if paper_masks.size
                   else np.full(size, -1))
-        return near_stories(exact, dates, papers, view.live, sizes, numbers, minima)
+        return near_stories(exact, dates, papers, view.live, sizes, numbers, minima, title_ids)
 
     @staticmethod
     def _title_ids(view: IndexView, size: int) -> tuple[np.ndarray, dict[str, int]]:

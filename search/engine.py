@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from finsearch import storage
-from finsearch.search import present
+from finsearch.search import present, rescore
 from finsearch.search.collect import (
     check_dates,
     check_request,
@@ -28,7 +28,6 @@ from finsearch.search.collect import (
     first_of_each_story,
     hour_counts,
     is_short,
-    page,
 )
 from finsearch.search.export import EXPORT_BATCH, Export
 from finsearch.search.matching import match, tiers
@@ -46,7 +45,6 @@ from finsearch.search.types import (
     SearchError,
     SearchRequest,
     SearchResult,
-    Sort,
 )
 from finsearch.search.zero_results import suggestions
 
@@ -89,11 +87,11 @@ class SearchEngine:
         started = time.perf_counter()
         check_request(request)
         with self._snapshots.acquire() as snap:
-            matched = match(snap, request, scored=request.sort is Sort.RELEVANCE)
+            matched = match(snap, request, scored=request.sort.by_score)
             docs, scores = matched.kept, matched.kept_scores
             ranks = tiers(snap, matched.parsed, docs, request.sort)
             selected, selected_scores, selected_ranks = first_of_each_story(snap.table, docs, scores, ranks)
-            page_docs = page(snap.table, selected, selected_scores, selected_ranks, request)
+            page_docs = rescore.ranked_page(snap, matched.parsed, selected, selected_scores, selected_ranks, request)
             on_page = docs[np.isin(snap.table.stories[docs], snap.table.stories[page_docs])]  # their reprints
             with snap.lock:
                 hits = tuple(present.hit(snap.searcher, snap.table, docnum, on_page, matched.parsed.terms)

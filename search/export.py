@@ -24,7 +24,7 @@ from finsearch.search import present
 from finsearch.search.collect import ordered
 from finsearch.search.matching import match, tiers
 from finsearch.search.snapshot import Snapshots
-from finsearch.search.types import Hit, SearchError, SearchRequest, Sort
+from finsearch.search.types import Hit, SearchError, SearchRequest
 
 EXPORT_COLUMNS = ("id", "date", "paper", "categories", "title", "url", "snippet", "story", "day", "time", "headline")
 OPTIONAL_COLUMNS = ("body",)  # only when asked for (`fields=`): the whole text makes a file large
@@ -129,7 +129,7 @@ class Export:
         self._hold: Any = snapshots.acquire()
         snap = self._hold.__enter__()
         try:
-            matched = match(snap, request, scored=request.sort is Sort.RELEVANCE)
+            matched = match(snap, request, scored=request.sort.by_score)
             docs = matched.kept
             ranks = tiers(snap, matched.parsed, docs, request.sort)
             self._ordered = ordered(snap.table, docs, matched.kept_scores, ranks, request.sort)

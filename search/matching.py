@@ -45,7 +45,7 @@ def match(snap: Snapshot, request: SearchRequest, scored: bool) -> Matched:
 
 def tiers(snap: Snapshot, parsed: ParsedQuery, docs: np.ndarray, sort: Sort) -> np.ndarray | None:
     """The relevance tier (search.ranking) of each of `docs`; None when not sorting by relevance."""
-    if sort is not Sort.RELEVANCE or not parsed.terms or not docs.size:
+    if not sort.by_score or not parsed.terms or not docs.size:
         return None
     in_title = snap.docs(ranking.title_query(parsed.query))
     title_id = snap.table.title_id_of.get(title_key(" ".join(parsed.terms)), -1)
