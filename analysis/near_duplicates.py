@@ -30,11 +30,18 @@ _MAX_SIZE = 0xFFFF
 
 # Only the characters a reader compares: CJK, Latin letters, digits, and % and . of numbers.
 _KEPT = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff0-9a-z%.]+")
-# The wire's dateline (财联社8月5日电，) says who and when, not what: it would make every flash
-# of a day look a little alike.
-_DATELINE = re.compile(r"^[\u4e00-\u9fff]{2,8}\d{1,2}月\d{1,2}日(?:电|讯|消息)[，,：:\s]*")
+# The wire's dateline (财联社8月5日电，, or 东方财富's bare 8月5日，) says who and when, not what:
+# it would make every flash of a day look a little alike, and one paper's copy unlike another's.
+# 财联社's short flashes have a title cut from the body, dateline and all.
+_DATELINE = re.compile(r"^(?:[\u4e00-\u9fff]{2,8})?\d{1,2}月\d{1,2}日(?:电|讯|消息)?[，,：:\s]+")
 _BRACKETED_TITLE = re.compile(r"^【[^】]*】")
+# What one paper adds and another leaves out without telling other news: a name's Latin
+# spelling in brackets (（Derek Halpenny）) and a source named at the end (（财联社）).
+_ASIDE = re.compile(r"[（(][a-z][a-z .·'’-]*[)）]|[（(][\u4e00-\u9fff]{2,6}[)）]$")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)*%?")
+# A date says when: two papers' copies of one flash often differ in it (one says 6月1日, one not), a
+# stated figure (a year is one) they do not.
+_DATE = re.compile(r"[0-9]{1,2}(?:月|日)")
 
 # Multiply-shift hashing (a*x + b mod 2^64, top bits): one fixed family for every process.
 _rng = np.random.default_rng(20260805)
@@ -46,14 +53,15 @@ _BIT_MIXER = np.uint64(0x9E3779B97F4A7C15)  # odd: 2**64 / the golden ratio
 def fingerprint() -> str:
     """What the stored signatures depend on: an index built under another must be rebuilt."""
     settings = (SHINGLE_CHARS, SIGNATURE_HASHES, MINIMUM_BITS, int(_BIT_MIXER), _MULTIPLIERS.tobytes(),
-                _OFFSETS.tobytes(), _KEPT.pattern, _DATELINE.pattern, _BRACKETED_TITLE.pattern, _NUMBER.pattern)
+                _OFFSETS.tobytes(), _KEPT.pattern, _DATELINE.pattern, _BRACKETED_TITLE.pattern, _ASIDE.pattern,
+                _NUMBER.pattern, _DATE.pattern)
     return hashlib.blake2b(repr(settings).encode(), digest_size=16).hexdigest()
 
 
 def comparable_text(title: str, body: str) -> str:
-    """The folded text shingles are taken from: title and body, dateline and punctuation out."""
+    """The folded text shingles are taken from: title and body, datelines, asides and punctuation out."""
     body = _DATELINE.sub("", _BRACKETED_TITLE.sub("", fold(body.strip())))
-    return comparable(fold(title) + "\n" + body)
+    return comparable(_ASIDE.sub("", _DATELINE.sub("", fold(title.strip())) + "\n" + body))
 
 
 def comparable(folded: str) -> str:
@@ -87,7 +95,7 @@ def signature(title: str, body: str) -> bytes:
         minima = ((mixed.min(axis=0) * _BIT_MIXER) >> np.uint64(64 - MINIMUM_BITS)).astype(np.uint8)
     size = np.array([min(len(found), _MAX_SIZE)], dtype="<u2")
     numbers = 0
-    for number in set(_NUMBER.findall(text)):
+    for number in set(_NUMBER.findall(_DATE.sub("", text))):
         numbers |= 1 << (zlib.crc32(number.encode("ascii")) % 64)
     return size.tobytes() + numbers.to_bytes(8, "little") + minima.tobytes()
 

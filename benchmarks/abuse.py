@@ -186,6 +186,7 @@ def export_once(host: str, port: int, articles: int) -> tuple[str, float]:
         if response.status != 200:
             response.read()
             return "failed", 1.0
+        promised = int(response.headers.get("X-Export-Rows") or -1)  # what a whole export holds
         try:
             body = response.read()
         except (http.client.IncompleteRead, OSError):
@@ -197,6 +198,8 @@ def export_once(host: str, port: int, articles: int) -> tuple[str, float]:
     if not body.endswith(b"\r\n"):
         return "cut visibly", 0.0
     rows = sum(1 for _ in csv.reader(io.StringIO(body.decode("utf-8-sig", errors="replace")))) - 1
+    if rows != promised:
+        return "cut visibly", 0.0  # fewer rows than the X-Export-Rows header promised
     return ("whole" if rows == articles else "cut silently"), 0.0
 
 

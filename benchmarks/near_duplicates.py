@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finsearch.analysis.near_duplicates import decode, signature, story_key
+from finsearch.analysis.near_duplicates import decode, signature, story_key, title_key
 from finsearch.search import stories
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "wire-2026.jsonl.gz"
@@ -63,8 +63,9 @@ def main() -> None:
     dates = np.array([(dt.datetime.fromisoformat(item["datetime"]) - epoch) // dt.timedelta(microseconds=1)
                       for item in items], dtype=np.int64)
     papers = np.unique(np.array([item["source"] for item in items]), return_inverse=True)[1]
+    title_ids = np.unique(np.array([title_key(title) for title, _ in texts]), return_inverse=True)[1].astype(np.int64)
     started = time.perf_counter()
-    merged = stories.near_stories(exact, dates, papers, np.arange(len(items)), sizes, numbers, minima)
+    merged = stories.near_stories(exact, dates, papers, np.arange(len(items)), sizes, numbers, minima, title_ids)
     clustered = time.perf_counter() - started
 
     heads = {}  # story -> its earliest post

@@ -1,4 +1,5 @@
-"""The peer the scale benchmark measures against: tantivy 0.27 + jieba.
+"""The peer the scale benchmark measures against: tantivy 0.27 + jieba (and, for the ranking
+evaluation, the same build over CJK character bigrams).
 
     python -m benchmarks.tantivy_peer queries INDEX_DIR --mix MIX.json [--repeat N] [--warmup N]
 
@@ -18,6 +19,10 @@ What issue 15 names as the yardstick: "two processes for jieba, stored title and
   engine's and the baseline's AND); the variants' date range and category as filters, "newest" by
   the date fast field; the top 10, each with its stored title and a body snippet
   (`SnippetGenerator`). No facet counts: tantivy's figure is without facets, as the issue says.
+- bigrams (`build(..., analyzer="bigrams")`, for benchmarks/ranking_eval.py): the same posts, each
+  text as its CJK character bigrams and its Latin/digit words (`bigrams`, the way Lucene's
+  CJKAnalyzer cuts text), lower-cased, through tantivy's `whitespace` tokenizer; nothing stored
+  but the id.
 
 Needs the `bench` extra (`make bench-setup`): `pip install -e ".[bench]"`.
 """
@@ -29,9 +34,11 @@ import gc
 import json
 import logging
 import multiprocessing
+import re
 import sys
 import threading
 import time
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,15 +56,20 @@ CHUNKS_IN_FLIGHT = 4 * JIEBA_PROCESSES
 WRITER_THREADS = 1
 WRITER_HEAP_BYTES = 128_000_000
 TEXT_TOKENIZER = "default"  # tantivy's: split at whitespace and punctuation, lower case
+BIGRAM_TOKENIZER = "whitespace"  # the bigrams are cut and lower-cased before tantivy sees them
 SNIPPET_CHARS = 150
 PAGE = 10
 
 
-def make_schema() -> tantivy.Schema:
+def make_schema(analyzer: str = "words") -> tantivy.Schema:
+    """The words index stores title and body (the scale benchmark shows them); the bigrams one
+    only the id (the ranking evaluation reads texts from the engine's index)."""
+    words = analyzer == "words"
+    tokenizer = TEXT_TOKENIZER if words else BIGRAM_TOKENIZER
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("id", stored=True, tokenizer_name="raw")
-    builder.add_text_field("title", stored=True, tokenizer_name=TEXT_TOKENIZER, index_option="position")
-    builder.add_text_field("body", stored=True, tokenizer_name=TEXT_TOKENIZER, index_option="position")
+    builder.add_text_field("title", stored=words, tokenizer_name=tokenizer, index_option="position")
+    builder.add_text_field("body", stored=words, tokenizer_name=tokenizer, index_option="position")
     builder.add_date_field("date", stored=True, indexed=True, fast=True)
     builder.add_text_field("category", tokenizer_name="raw", index_option="basic")
     return builder.build()
@@ -66,6 +78,32 @@ def make_schema() -> tantivy.Schema:
 def cut(text: str) -> str:
     """jieba's words of a text, joined by spaces (what the index's tokenizer splits again)."""
     return " ".join(jieba.cut(text))
+
+
+# A run of CJK characters, a Latin word or a number (decimals whole: 3.5; 300etf is 300 and etf).
+_BIGRAM_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z]+|[0-9]+(?:\.[0-9]+)*")
+
+
+def bigram_tokens(text: str) -> list[str]:
+    """CJK character bigrams and Latin/digit words of `text` (NFKC, lower case), in text order.
+
+    A CJK run of one character is kept as that character, so no character goes unindexed.
+    """
+    tokens: list[str] = []
+    for run in _BIGRAM_RUN.findall(unicodedata.normalize("NFKC", text).lower()):
+        if not run[0].isascii() and len(run) > 1:
+            tokens.extend(run[i:i + 2] for i in range(len(run) - 1))
+        else:
+            tokens.append(run)
+    return tokens
+
+
+def bigrams(text: str) -> str:
+    """bigram_tokens joined by spaces (what the index's whitespace tokenizer splits again)."""
+    return " ".join(bigram_tokens(text))
+
+
+ANALYZERS = {"words": cut, "bigrams": bigrams}
 
 
 # -- build -------------------------------------------------------------------
@@ -82,8 +120,9 @@ class PeerBuild:
 _Cut = tuple[str, str, str, str, dt.datetime, tuple[str, ...]]
 
 
-def _cut_chunk(job: tuple[Path, list[str]]) -> list[tuple[_Cut | None, list[Problem]]]:
-    root, paths = job
+def _cut_chunk(job: tuple[Path, list[str], str]) -> list[tuple[_Cut | None, list[Problem]]]:
+    root, paths, analyzer = job
+    analyze = ANALYZERS[analyzer]
     out: list[tuple[_Cut | None, list[Problem]]] = []
     for path in paths:
         result = read_post(path, root)
@@ -92,12 +131,12 @@ def _cut_chunk(job: tuple[Path, list[str]]) -> list[tuple[_Cut | None, list[Prob
             out.append((None, result.problems))
             continue
         local = post.published.astimezone(SITE_TZ).replace(tzinfo=None)
-        out.append(((post.id, post.path, cut(post.title), cut("\n".join(post.paragraphs)), local, post.categories),
-                    result.problems))
+        out.append(((post.id, post.path, analyze(post.title), analyze("\n".join(post.paragraphs)), local,
+                     post.categories), result.problems))
     return out
 
 
-def _cut_posts(archive: Path, pool) -> Iterator[_Cut | None]:
+def _cut_posts(archive: Path, pool, analyzer: str) -> Iterator[_Cut | None]:
     """Every post in path order, cut; None for a post not indexed (unreadable, or a duplicate id)."""
     passed_over: list[Problem] = []
     paths = find_posts(archive, passed_over)
@@ -106,10 +145,10 @@ def _cut_posts(archive: Path, pool) -> Iterator[_Cut | None]:
     # fell behind: a chunk is handed out only when fewer than CHUNKS_IN_FLIGHT are out.
     in_flight = threading.BoundedSemaphore(CHUNKS_IN_FLIGHT)
 
-    def jobs() -> Iterator[tuple[Path, list[str]]]:
+    def jobs() -> Iterator[tuple[Path, list[str], str]]:
         for start in range(0, len(paths), CHUNK_POSTS):
             in_flight.acquire()  # in the pool's task-feeding thread
-            yield archive, paths[start:start + CHUNK_POSTS]
+            yield archive, paths[start:start + CHUNK_POSTS], analyzer
 
     owners: dict[str, str] = {}
     for chunk in pool.imap(_cut_chunk, jobs()):
@@ -126,14 +165,15 @@ def _init_worker() -> None:
     jieba.initialize()
 
 
-def build(archive: Path, index_dir: Path) -> PeerBuild:
-    """Index every post of `archive` into the (new, empty) folder `index_dir`."""
+def build(archive: Path, index_dir: Path, analyzer: str = "words") -> PeerBuild:
+    """Index every post of `archive` into the (new, empty) folder `index_dir`, its texts cut by
+    `analyzer` ("words": jieba; "bigrams": CJK character bigrams)."""
     index_dir.mkdir(parents=True, exist_ok=True)
-    index = tantivy.Index(make_schema(), path=str(index_dir))
+    index = tantivy.Index(make_schema(analyzer), path=str(index_dir))
     writer = index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=WRITER_THREADS)
     indexed = skipped = 0
     with multiprocessing.get_context("fork").Pool(JIEBA_PROCESSES, initializer=_init_worker) as pool:
-        for item in _cut_posts(archive, pool):
+        for item in _cut_posts(archive, pool, analyzer):
             if item is None:
                 skipped += 1
                 continue
@@ -178,8 +218,7 @@ class PeerSearcher:
 
     def search(self, text: str, date_from: dt.date | None = None, date_to: dt.date | None = None,
                categories: tuple[str, ...] = (), newest_first: bool = False, limit: int = PAGE) -> PeerResult:
-        words = [word for word in jieba.cut(text) if word.strip() and any(ch.isalnum() for ch in word)]
-        clauses = [(tantivy.Occur.Must, self._word_query(word)) for word in words]
+        clauses = [(tantivy.Occur.Must, self._word_query(word)) for word in query_words(text)]
         if date_from or date_to:
             start = dt.datetime.combine(date_from, dt.time()) if date_from else None
             end = dt.datetime.combine(date_to, dt.time.max) if date_to else None
@@ -205,6 +244,58 @@ class PeerSearcher:
 def _quoted(word: str) -> str:
     """A word as one term (or phrase) of tantivy's query language, whatever characters it holds."""
     return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def query_words(text: str) -> list[str]:
+    """The words the peer searches for: jieba's words of `text`, spaces and punctuation left out."""
+    return [word for word in jieba.cut(text) if word.strip() and any(ch.isalnum() for ch in word)]
+
+
+# -- ranking (benchmarks/ranking_eval.py) --------------------------------------
+
+def relevance_query(index: tantivy.Index, text: str, analyzer: str, mode: str) -> tantivy.Query | None:
+    """`text` as a BM25 query over title and body (each field's score added) of an index cut by
+    `analyzer`; None when nothing searchable is left.
+
+    words: each jieba word a term (or phrase) of title or body; mode "and" requires every word,
+    "or" any. bigrams: mode "and" requires every bigram of the text, anywhere in the post;
+    "phrase" requires each word typed (split at spaces) as the phrase of its bigrams.
+    """
+    schema = index.schema
+
+    def title_or_body(make) -> tantivy.Query:
+        return tantivy.Query.boolean_query([(tantivy.Occur.Should, make(field)) for field in ("title", "body")])
+
+    if analyzer == "words":
+        pieces = [index.parse_query(_quoted(word), ["title", "body"]) for word in query_words(text)]
+    elif mode == "phrase":
+        pieces = []
+        for word in text.split():
+            tokens = bigram_tokens(word)
+            if len(tokens) == 1:
+                pieces.append(title_or_body(lambda field, t=tokens[0]: tantivy.Query.term_query(schema, field, t)))
+            elif tokens:
+                pieces.append(title_or_body(lambda field, ts=tokens: tantivy.Query.phrase_query(schema, field, ts)))
+    else:
+        pieces = [title_or_body(lambda field, t=token: tantivy.Query.term_query(schema, field, t))
+                  for token in dict.fromkeys(bigram_tokens(text))]
+    if not pieces:
+        return None
+    occur = tantivy.Occur.Should if mode == "or" else tantivy.Occur.Must
+    return tantivy.Query.boolean_query([(occur, piece) for piece in pieces])
+
+
+def ranked_ids(index_dir: Path, texts: list[str], analyzer: str, mode: str, limit: int = PAGE) -> list[list[str]]:
+    """The ids of the best `limit` posts for each of `texts`, by BM25 (relevance_query)."""
+    jieba.setLogLevel(logging.WARNING)
+    index = tantivy.Index.open(str(index_dir))
+    searcher = index.searcher()
+    out = []
+    for text in texts:
+        query = relevance_query(index, text, analyzer, mode)
+        hits = searcher.search(query, limit).hits if query is not None else []
+        out.append([searcher.doc(address).get_first("id") for _score, address in hits])
+    return out
 
 
 def time_mix(index_dir: Path, kinds: list[dict], repeat: int, warmup: int) -> dict:

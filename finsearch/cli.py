@@ -1,7 +1,8 @@
 """`finsearch`: index a news archive, search it, serve it.
 
-Exit codes: 0 success, 2 bad usage or query, 3 a run refused by the delete
-guard (nothing changed), 1 any other failure (with a one-line message on stderr).
+Exit codes: 0 success, 2 bad usage or query, 3 a run refused (the delete guard, a disk too
+full: nothing changed), 4 a reindex that found damaged files and repaired them from the archive,
+1 any other failure (with a one-line message on stderr).
 """
 from __future__ import annotations
 
@@ -32,6 +33,10 @@ class UsageError(Exception):
     """Bad arguments: exit code 2."""
 
 
+class OutputFailed(Exception):
+    """The command's output file could not be written: exit code 1, and no such file is left."""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     # Known args only: a query word like -银行 ("without 银行") looks like an option to argparse.
@@ -59,7 +64,7 @@ def _failed(error: Exception) -> int:
     if isinstance(error, RunRefused):
         print(f"finsearch: refused: {error}", file=sys.stderr)
         return EXIT_REFUSED
-    if isinstance(error, (BuildFailed, DiskFull, IndexBusy, IndexMissing, NothingToRollBack)):
+    if isinstance(error, (BuildFailed, DiskFull, IndexBusy, IndexMissing, NothingToRollBack, OutputFailed)):
         print(f"finsearch: {error}", file=sys.stderr)
         return EXIT_FAILURE
     log.debug("failure", exc_info=True)
@@ -467,6 +472,8 @@ def run_export(args) -> int:
         with open(partial, "w", encoding="utf-8", newline="") as out:  # the csv module writes its own line ends
             out.writelines(EXPORTERS[args.format](hits, columns))
         os.replace(partial, args.output)
+    except OSError as error:
+        raise OutputFailed(f"cannot write {args.output}: {error.strerror or error}; no file was left") from None
     finally:
         partial.unlink(missing_ok=True)
     return EXIT_OK

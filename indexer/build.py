@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 WRITER_OPTIONS = {"compound": False}
 POSTS_PER_EXTRA_PROC = 1000  # below this, starting worker processes costs more than it saves
 # A segment's postings are held in memory until it is written (12 bytes each and
-# 4 a position: indexer/writer.TermPool); past this many, or past MAX_SEGMENT_DOCS
+# 4 a position: storage/writer.TermPool); past this many, or past MAX_SEGMENT_DOCS
 # documents (so a merge that purges its deleted documents stays bounded), a worker
 # starts a new segment.
 MAX_SEGMENT_POSTINGS = 16_000_000

@@ -1,10 +1,11 @@
 """The query side: parse a user's query, match, filter, collect, present (search.engine)."""
 from finsearch.search.deadline import SearchTimeout
-from finsearch.search.engine import Export, SearchEngine, last_run
+from finsearch.search.engine import SearchEngine, last_run
 from finsearch.search.export import (
     EXPORT_COLUMNS,
     EXPORT_FORMATS,
     EXPORTERS,
+    Export,
     export_columns,
     export_row,
     plain_text,

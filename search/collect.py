@@ -184,19 +184,24 @@ def page(table: DocTable, selected: np.ndarray, scores: np.ndarray, tiers: np.nd
     order is total, so pages never overlap.
     """
     start = (request.page - 1) * request.page_size
-    end = start + request.page_size
-    if start >= selected.size:
-        return []
-    keys = sort_keys(table, selected, scores, tiers, request.sort)
-    # Only the docs whose first key is within the page's reach need the full sort.
+    return leading(table, selected, scores, tiers, request.sort, start + request.page_size)[start:].tolist()
+
+
+def leading(table: DocTable, selected: np.ndarray, scores: np.ndarray, tiers: np.ndarray | None, sort: Sort,
+            count: int) -> np.ndarray:
+    """The first `count` of `selected`, in the order of `sort`."""
+    if not selected.size:
+        return selected
+    keys = sort_keys(table, selected, scores, tiers, sort)
+    # Only the docs whose first key is within reach of the first `count` need the full sort.
     first_key = keys[-1]
-    if end < selected.size:
-        reach = np.partition(first_key, end - 1)[end - 1]
+    if count < selected.size:
+        reach = np.partition(first_key, count - 1)[count - 1]
         candidates = np.flatnonzero(first_key <= reach)
     else:
         candidates = np.arange(selected.size)
     order = candidates[np.lexsort(tuple(key[candidates] for key in keys))]
-    return selected[order[start:end]].tolist()
+    return selected[order[:count]]
 
 
 def ordered(table: DocTable, docs: np.ndarray, scores: np.ndarray, tiers: np.ndarray | None,
@@ -208,14 +213,17 @@ def ordered(table: DocTable, docs: np.ndarray, scores: np.ndarray, tiers: np.nda
 def sort_keys(table: DocTable, docs: np.ndarray, scores: np.ndarray, tiers: np.ndarray | None, sort: Sort) -> tuple:
     """np.lexsort keys (last is primary) putting `docs` in the order of `sort`.
 
-    Relevance: by tier (search.ranking), then score, then the newer post. Tier and score are
-    also folded into one primary key, the tier worth more than any score, so that `page`
-    can find the page's reach with one partition.
+    Relevance: by tier (search.ranking), then score, then the newer post; blend (综合): by tier,
+    then the score blended with recency (ranking.blend). Tier and score are also folded into
+    one primary key, the tier worth more than any score, so that `leading` can find the
+    page's reach with one partition.
     """
     dates = table.dates[docs]
     if tiers is None or not docs.size:
         tiers = np.zeros(docs.size, dtype=np.int8)
-    if sort is Sort.RELEVANCE and docs.size and (scores.min() < scores.max() or tiers.min() < tiers.max()):
+    if sort is Sort.BLEND and docs.size:
+        scores = ranking.blend(scores, dates, int(dates.max()))
+    if sort.by_score and docs.size and (scores.min() < scores.max() or tiers.min() < tiers.max()):
         span = float(scores.max() - scores.min()) + 1.0
         return (docs, -dates, -scores, -(tiers * span + scores))
     if sort is Sort.OLDEST:

@@ -1,8 +1,8 @@
 """A time budget for one search, checked by the engine at safe points.
 
 The web layer gives each request a budget (`start` … `end`, or `within`); the engine calls
-`check()` between steps that leave nothing half done (before a query's postings are read,
-before each part of an evaluation, between a page's hits), so running out of time never
+`check()` between steps that leave nothing half done (before a query is matched, before each
+part of its evaluation, before each posting list is read), so running out of time never
 interrupts a cache update, the file format's self-check or the query parser, and needs no
 signal. A stream (an export) runs outside any budget: its rows are read a batch at a time.
 """

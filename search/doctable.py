@@ -74,7 +74,11 @@ class DocTable:
     @property
     def stories(self) -> np.ndarray:
         """int64 story number: `exact` with near-duplicates merged (search.stories)."""
-        return self._once("stories", lambda: self._stories(self._view, self.exact, self.dates, self.paper_masks))
+        def make() -> np.ndarray:
+            title_ids, title_id_of = self._titles()
+            return self._stories(self._view, self.exact, self.dates, self.paper_masks,
+                                 title_ids if title_id_of else None)
+        return self._once("stories", make)
 
     @property
     def by_story_rank(self) -> np.ndarray:
@@ -109,7 +113,8 @@ class DocTable:
         return self._once("titles", lambda: self._title_ids(self._view, self.size))
 
     @staticmethod
-    def _stories(view: IndexView, exact: np.ndarray, dates: np.ndarray, paper_masks: np.ndarray) -> np.ndarray:
+    def _stories(view: IndexView, exact: np.ndarray, dates: np.ndarray, paper_masks: np.ndarray,
+                 title_ids: np.ndarray | None) -> np.ndarray:
         reader = view.searcher.reader()
         size = exact.size
         if not size or storage.SIGNATURE not in reader.schema or not reader.has_column(storage.SIGNATURE):
@@ -118,7 +123,7 @@ class DocTable:
         sizes, numbers, minima = decode(storage.fixed_bytes_column(reader, storage.SIGNATURE), size)
         papers = (np.where(paper_masks.any(axis=0), paper_masks.argmax(axis=0), -1) if paper_masks.size
                   else np.full(size, -1))
-        return near_stories(exact, dates, papers, view.live, sizes, numbers, minima)
+        return near_stories(exact, dates, papers, view.live, sizes, numbers, minima, title_ids)
 
     @staticmethod
     def _title_ids(view: IndexView, size: int) -> tuple[np.ndarray, dict[str, int]]:

@@ -12,18 +12,15 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from finsearch import storage
-from finsearch.analysis.near_duplicates import title_key
-from finsearch.search import present, ranking
+from finsearch.search import present, rescore
 from finsearch.search.collect import (
-    Filtered,
     check_dates,
     check_request,
     day_counts,
@@ -32,10 +29,10 @@ from finsearch.search.collect import (
     first_of_each_story,
     hour_counts,
     is_short,
-    ordered,
-    page,
 )
-from finsearch.search.query import ParsedQuery, parse_query
+from finsearch.search.export import EXPORT_BATCH, Export
+from finsearch.search.matching import match, tiers
+from finsearch.search.query import parse_query
 from finsearch.search.snapshot import MATCH_CACHE_SIZE, Snapshot, Snapshots
 from finsearch.search.snippets import highlight_html, match_spans
 from finsearch.search.spelling import corrections
@@ -45,33 +42,15 @@ from finsearch.search.types import (
     Article,
     ArticlePage,
     Facets,
-    Hit,
     IndexHealth,
     IndexStats,
     SearchError,
     SearchRequest,
     SearchResult,
-    Sort,
 )
 from finsearch.search.zero_results import suggestions
 
 log = logging.getLogger(__name__)
-
-EXPORT_BATCH = 200  # posts read at a time while streaming every hit
-
-
-@dataclass(frozen=True)
-class _Matched:
-    """A request parsed, matched and filtered: the steps every kind of call starts with."""
-
-    parsed: ParsedQuery
-    docs: np.ndarray  # every match, ascending docnums
-    scores: np.ndarray
-    passed: Filtered  # which of `docs` pass each filter
-
-    @property
-    def kept(self) -> np.ndarray:
-        return self.docs[self.passed.all]
 
 
 class SearchEngine:
@@ -112,11 +91,11 @@ class SearchEngine:
         started = time.perf_counter()
         check_request(request)
         with self._snapshots.acquire() as snap:
-            matched = self._matched(snap, request, scored=request.sort is Sort.RELEVANCE)
-            docs, scores = matched.kept, matched.scores[matched.passed.all]
-            tiers = self._tiers(snap, matched.parsed, docs, request.sort)
-            selected, selected_scores, selected_tiers = first_of_each_story(snap.table, docs, scores, tiers)
-            page_docs = page(snap.table, selected, selected_scores, selected_tiers, request)
+            matched = match(snap, request, scored=request.sort.by_score)
+            docs, scores = matched.kept, matched.kept_scores
+            ranks = tiers(snap, matched.parsed, docs, request.sort)
+            selected, selected_scores, selected_ranks = first_of_each_story(snap.table, docs, scores, ranks)
+            page_docs = rescore.ranked_page(snap, matched.parsed, selected, selected_scores, selected_ranks, request)
             on_page = docs[np.isin(snap.table.stories[docs], snap.table.stories[page_docs])]  # their reprints
             with snap.lock:
                 hits = tuple(present.hit(snap.searcher, snap.table, docnum, on_page, matched.parsed.terms)
@@ -145,7 +124,7 @@ class SearchEngine:
         its rows are read a batch at a time, so memory holds the ordered docnums and one batch.
         """
         check_dates(request)
-        return Export(self._snapshots, request, batch_size, self._matched)
+        return Export(self._snapshots, request, batch_size)
 
     def trends(self, request: TrendRequest) -> TrendResult:
         """Stories per day/week/month of each term, under the request's filters (search.trends)."""
@@ -154,7 +133,7 @@ class SearchEngine:
                                 categories=request.categories, papers=request.papers)
         with self._snapshots.acquire() as snap:
             # Each term is read as the search reads it (aliases too), so a count is that search's total.
-            matched = [self._matched(snap, SearchRequest(query=term, date_from=request.date_from,
+            matched = [match(snap, SearchRequest(query=term, date_from=request.date_from,
                                                          date_to=request.date_to, categories=request.categories,
                                                          papers=request.papers), scored=False)
                        for term in request.terms]
@@ -173,7 +152,7 @@ class SearchEngine:
                 """Posts the search for `head` finds that hold each of `words` (the completions of the
                 word being typed are ranked by the words typed before it)."""
                 try:
-                    docs = self._matched(snap, SearchRequest(query=head), scored=False).kept
+                    docs = match(snap, SearchRequest(query=head), scored=False).kept
                 except SearchError:
                     return [0] * len(words)
                 with snap.lock:
@@ -203,7 +182,7 @@ class SearchEngine:
                 article=found, title_html=highlight_html(found.headline, terms),
                 paragraphs_html=tuple(highlight_html(p, terms) for p in found.paragraphs),
                 matches=sum(len(match_spans(t, terms)) for t in texts) if query.strip() else None,
-                same_story=same_story, related=self._related(snap, docnum, found), stats=snap.stats)
+                same_story=same_story, related=present.related(snap, docnum, found), stats=snap.stats)
 
     def highlight(self, text: str, query: str, literal: bool = False) -> str:
         """`text` as escaped HTML with the query's matches (its aliases' too unless `literal`) marked."""
@@ -232,28 +211,12 @@ class SearchEngine:
 
     # -- the steps ----------------------------------------------------------------------
 
-    def _matched(self, snap: Snapshot, request: SearchRequest, scored: bool) -> _Matched:
-        parsed = parse_query(request.query, None if request.literal else snap.aliases)
-        found = snap.matches(parsed.query, scored)
-        return _Matched(parsed, found.docs, found.scores,
-                        filter_masks(snap.table, found.docs, request, snap.mentioning(request.stocks)))
-
-    @staticmethod
-    def _tiers(snap: Snapshot, parsed: ParsedQuery, docs: np.ndarray, sort: Sort) -> np.ndarray | None:
-        """The relevance tier (search.ranking) of each of `docs`; None when not sorting by relevance."""
-        if sort is not Sort.RELEVANCE or not parsed.terms or not docs.size:
-            return None
-        in_title = snap.docs(ranking.title_query(parsed.query))
-        title_id = snap.table.title_id_of.get(title_key(" ".join(parsed.terms)), -1)
-        whole_title = docs[snap.table.title_ids[docs] == title_id] if title_id >= 0 else docs[:0]
-        return ranking.tiers(docs, in_title, np.intersect1d(whole_title, in_title, assume_unique=True))
-
     def _suggestions(self, snap: Snapshot, request: SearchRequest):
         """Queries near the request's that find posts under its filters (it found none)."""
         def count(query: str, literal: bool) -> int:
             try:
                 nearby = replace(request, query=query, literal=literal)
-                return int(self._matched(snap, nearby, scored=False).kept.size)
+                return int(match(snap, nearby, scored=False).kept.size)
             except SearchError:  # a suggestion the parser refuses is no suggestion
                 return 0
         # Spelling needs the vocabulary, built in the background: none yet, no correction.
@@ -267,91 +230,6 @@ class SearchEngine:
             return parse_query(query, None if literal else snap.aliases).terms
         except SearchError:
             return ()
-
-    def _related(self, snap: Snapshot, docnum: int, found: Article) -> tuple[Hit, ...]:
-        """相关报道: the best matches of an OR of the article's key words (present.key_terms) that
-        contain at least two of them, one hit per story, the article's own story left out."""
-        live, table = snap.view.live, snap.table
-        own = live[table.stories[live] == table.stories[docnum]]
-        with snap.lock:
-            terms = present.key_terms(found.title, "\n".join(found.paragraphs)[:present.KEY_TERM_CHARS],
-                                      snap.searcher.reader(), min_documents=own.size + 1)
-        if not terms:
-            return ()
-        request = SearchRequest(query=" OR ".join(terms), literal=True,
-                                page_size=present.RELATED_LIMIT * present.RELATED_CANDIDATES)
-        matched = self._matched(snap, request, scored=True)
-        docs, scores = matched.kept, matched.scores[matched.passed.all]
-        tiers = self._tiers(snap, matched.parsed, docs, Sort.RELEVANCE)
-        selected, selected_scores, selected_tiers = first_of_each_story(table, docs, scores, tiers)
-        own_docs = set(own.tolist())
-        candidates = [d for d in page(table, selected, selected_scores, selected_tiers, request) if d not in own_docs]
-        # One shared word is often a coincidence (疫情 in a post on bank loans during the lockdown).
-        shared = min(present.RELATED_SHARED_TERMS, len(terms))
-        related: list[Hit] = []
-        with snap.lock:
-            for candidate in candidates:
-                fields = snap.searcher.stored_fields(candidate)
-                text = fields.get(storage.TITLE, "") + "\n" + fields.get(storage.BODY, "")
-                if sum(bool(match_spans(text, (term,), 1)) for term in terms) >= shared:
-                    related.append(present.hit(snap.searcher, table, candidate, docs[:0], terms))
-                    if len(related) == present.RELATED_LIMIT:
-                        break
-        return tuple(related)
-
-
-class Export:
-    """Every hit of a search, from the generation it started on, held until the last row is read
-    or `close()` is called (a web response closes it when the client goes)."""
-
-    def __init__(self, snapshots: Snapshots, request: SearchRequest, batch_size: int, matching: Any):
-        self._hold: Any = snapshots.acquire()
-        snap = self._hold.__enter__()
-        try:
-            matched = matching(snap, request, scored=request.sort is Sort.RELEVANCE)
-            docs = matched.kept
-            tiers = SearchEngine._tiers(snap, matched.parsed, docs, request.sort)
-            self._ordered = ordered(snap.table, docs, matched.scores[matched.passed.all], tiers, request.sort)
-        except BaseException:
-            self.close()
-            raise
-        self._snap, self._terms, self._batch = snap, matched.parsed.terms, batch_size
-        self.articles = int(self._ordered.size)  # the rows it will give
-        self.generation = snap.name
-        self._rows = self._read()
-
-    def __iter__(self) -> Iterator[Hit]:
-        return self
-
-    def __next__(self) -> Hit:
-        return next(self._rows)
-
-    def _read(self) -> Iterator[Hit]:
-        no_reprints = np.empty(0, dtype=np.int64)
-        try:
-            with self._snap.own_reader() as reader:
-                for start in range(0, self._ordered.size, self._batch):
-                    yield from [present.hit(reader, self._snap.table, docnum, no_reprints, self._terms)
-                                for docnum in self._ordered[start:start + self._batch].tolist()]
-        finally:
-            self._release()
-
-    def close(self) -> None:
-        """Stop early: the generation is released (a no-op once the last row was read)."""
-        rows = getattr(self, "_rows", None)
-        if rows is not None:
-            rows.close()  # runs _read's finally if it had started
-        self._release()
-
-    def _release(self) -> None:
-        hold = getattr(self, "_hold", None)
-        self._hold = None
-        if hold is not None:
-            hold.__exit__(None, None, None)
-
-    def __del__(self) -> None:
-        self.close()
-
 
 def last_run(index_dir: str | Path | None) -> dict[str, Any] | None:
     """The outcome of the last index/reindex/rollback/replicate run on the index (INDEX/last-run.json)."""

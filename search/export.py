@@ -1,5 +1,7 @@
 """Every hit of a search as CSV or JSON Lines, streamed: shared by `finsearch export` and /export.*.
 
+`Export` reads the rows from the generation the export started on, held to the last row.
+
 One row per post (reprints included: a reporter counting coverage wants every paper's post), so
 the row count is the search's `articles`, not its `total` of stories; `story` names the story a
 row belongs to, so reprints can be counted once in a spreadsheet. The snippet is plain text.
@@ -14,8 +16,15 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
-from finsearch.search.types import Hit, SearchError
+import numpy as np
+
+from finsearch.search import present
+from finsearch.search.collect import ordered
+from finsearch.search.matching import match, tiers
+from finsearch.search.snapshot import Snapshots
+from finsearch.search.types import Hit, SearchError, SearchRequest
 
 EXPORT_COLUMNS = ("id", "date", "paper", "categories", "title", "url", "snippet", "story", "day", "time", "headline")
 OPTIONAL_COLUMNS = ("body",)  # only when asked for (`fields=`): the whole text makes a file large
@@ -105,3 +114,61 @@ def _drain(buffer: io.StringIO) -> str:
     buffer.seek(0)
     buffer.truncate()
     return text
+
+
+EXPORT_BATCH = 200  # posts read at a time while streaming every hit
+
+
+class Export:
+    """Every hit of a search, reprints included (each its own hit), in the request's order, from the
+    generation it started on, held until the last row is read or `close()` is called (a web
+    response closes it when the client goes). Rows are read a batch at a time, by a reader of its
+    own (searches keep the shared one), so memory holds the ordered docnums and one batch."""
+
+    def __init__(self, snapshots: Snapshots, request: SearchRequest, batch_size: int = EXPORT_BATCH):
+        self._hold: Any = snapshots.acquire()
+        snap = self._hold.__enter__()
+        try:
+            matched = match(snap, request, scored=request.sort.by_score)
+            docs = matched.kept
+            ranks = tiers(snap, matched.parsed, docs, request.sort)
+            self._ordered = ordered(snap.table, docs, matched.kept_scores, ranks, request.sort)
+        except BaseException:
+            self._release()
+            raise
+        self._snap, self._terms, self._batch = snap, matched.parsed.terms, batch_size
+        self.articles = int(self._ordered.size)  # the rows it will give
+        self.generation = snap.name
+        self._rows = self._read()
+
+    def __iter__(self) -> Iterator[Hit]:
+        return self
+
+    def __next__(self) -> Hit:
+        return next(self._rows)
+
+    def _read(self) -> Iterator[Hit]:
+        no_reprints = np.empty(0, dtype=np.int64)
+        try:
+            with self._snap.own_reader() as reader:
+                for start in range(0, self._ordered.size, self._batch):
+                    yield from [present.hit(reader, self._snap.table, docnum, no_reprints, self._terms)
+                                for docnum in self._ordered[start:start + self._batch].tolist()]
+        finally:
+            self._release()
+
+    def close(self) -> None:
+        """Stop early: the generation is released (a no-op once the last row was read)."""
+        rows = getattr(self, "_rows", None)
+        if rows is not None:
+            rows.close()  # runs _read's finally if it had started
+        self._release()
+
+    def _release(self) -> None:
+        hold = getattr(self, "_hold", None)
+        self._hold = None
+        if hold is not None:
+            hold.__exit__(None, None, None)
+
+    def __del__(self) -> None:
+        self.close()

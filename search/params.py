@@ -82,9 +82,9 @@ def make_request(query: str | None = "", date_from: str | None = None, date_to: 
     try:
         sort_value = Sort((sort or Sort.RELEVANCE.value).strip().lower())
     except ValueError:
-        raise SearchError(f"排序方式应为 relevance、newest 或 oldest：{str(sort)[:40]}",
+        raise SearchError(f"排序方式应为 {'、'.join(s.value for s in Sort)} 之一：{str(sort)[:40]}",
                           code="bad_sort", param="sort") from None
-    if not query.strip() and sort_value is Sort.RELEVANCE:
+    if not query.strip() and sort_value.by_score:
         sort_value = Sort.NEWEST  # no words to rank by: newest first, and say so
     return SearchRequest(
         query=query,

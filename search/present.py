@@ -13,10 +13,13 @@ import numpy as np
 
 from finsearch import storage
 from finsearch.analysis import word_analyzer
+from finsearch.search.collect import first_of_each_story, page
 from finsearch.search.doctable import DocTable, lag_minutes
 from finsearch.search.headline import headline
-from finsearch.search.snippets import highlight_html, snippet_html
-from finsearch.search.types import Article, Hit, Reprint
+from finsearch.search.matching import match, tiers
+from finsearch.search.snapshot import Snapshot
+from finsearch.search.snippets import highlight_html, match_spans, snippet_html
+from finsearch.search.types import Article, Hit, Reprint, SearchRequest, Sort
 
 # What an article shows of a long post (the index keeps all of it for searching).
 MAX_ARTICLE_CHARS = 200_000
@@ -138,6 +141,37 @@ def key_terms(title: str, body: str, reader: Any, min_documents: int = 2, count:
             scored.append((tf * math.log(documents / df), word))
     scored.sort(key=lambda pair: (-pair[0], pair[1]))
     return tuple(word for _, word in scored[:count])
+
+
+def related(snap: Snapshot, docnum: int, found: Article) -> tuple[Hit, ...]:
+    """相关报道: the best matches of an OR of the article's key words (key_terms) that contain at
+    least two of them, one hit per story, the article's own story left out."""
+    live, table = snap.view.live, snap.table
+    own = live[table.stories[live] == table.stories[docnum]]
+    with snap.lock:
+        terms = key_terms(found.title, "\n".join(found.paragraphs)[:KEY_TERM_CHARS], snap.searcher.reader(),
+                          min_documents=own.size + 1)
+    if not terms:
+        return ()
+    request = SearchRequest(query=" OR ".join(terms), literal=True, page_size=RELATED_LIMIT * RELATED_CANDIDATES)
+    matched = match(snap, request, scored=True)
+    docs = matched.kept
+    ranks = tiers(snap, matched.parsed, docs, Sort.RELEVANCE)
+    selected, selected_scores, selected_ranks = first_of_each_story(table, docs, matched.kept_scores, ranks)
+    own_docs = set(own.tolist())
+    candidates = [d for d in page(table, selected, selected_scores, selected_ranks, request) if d not in own_docs]
+    # One shared word is often a coincidence (疫情 in a post on bank loans during the lockdown).
+    shared = min(RELATED_SHARED_TERMS, len(terms))
+    found_related: list[Hit] = []
+    with snap.lock:
+        for candidate in candidates:
+            fields = snap.searcher.stored_fields(candidate)
+            text = fields.get(storage.TITLE, "") + "\n" + fields.get(storage.BODY, "")
+            if sum(bool(match_spans(text, (term,), 1)) for term in terms) >= shared:
+                found_related.append(hit(snap.searcher, table, candidate, docs[:0], terms))
+                if len(found_related) == RELATED_LIMIT:
+                    break
+    return tuple(found_related)
 
 
 def split(value: str | None) -> tuple[str, ...]:

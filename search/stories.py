@@ -2,7 +2,7 @@
 
 Posts with the same title and body (the STORY column) are one story, whatever their dates.
 Near-duplicates join them: posts of *another paper* whose MinHash signatures
-(indexer/near_duplicates.py) say they share most of their shingles, published within STORY_WINDOW
+(analysis/near_duplicates.py) say they share most of their shingles, published within STORY_WINDOW
 of the story's first post. One paper's own near-copies are left apart: on the wire they are
 templates with new facts (港股IPO：X递表港交所, the daily 沪深两市成交额突破… or 人民币中间价), not
 the same news told twice; for the same reason the window is shorter than a day.
@@ -12,7 +12,10 @@ one integer key, and posts with an equal key in some band are compared. A candid
 when its estimated Jaccard similarity is at least MIN_JACCARD, or when the shorter post is
 almost all inside the longer one and they are at most CONTAINMENT_WINDOW apart (MIN_CONTAINMENT:
 同花顺 often keeps a flash's first sentence only; a day later the same sentence opens a new
-report), and the shorter states no number the longer does not. Each story is led by its earliest
+report), and the shorter states no number the longer does not. Posts of different papers with the
+same title (as a reader compares titles) within SAME_TITLE_WINDOW are one story whatever their
+bodies: one paper keeps a flash's first line, another adds a name's Latin spelling or a source,
+and the headline says they are the same news. Each story is led by its earliest
 post, and a post joins a story only if it is near that first post itself (not merely near
 another member), so a chain of small rewordings cannot drift into another piece of news.
 """
@@ -29,6 +32,9 @@ log = logging.getLogger(__name__)
 TICKS_PER_HOUR = 3_600_000_000  # dates are Whoosh ticks (µs)
 STORY_WINDOW = 20 * TICKS_PER_HOUR
 CONTAINMENT_WINDOW = 2 * TICKS_PER_HOUR
+# Hours, not a day: one paper's daily flash keeps its title (沪深两市成交额突破1万亿) from day to day,
+# and two papers' copies of it on two days are two pieces of news.
+SAME_TITLE_WINDOW = 3 * TICKS_PER_HOUR
 # 3 minima (24 bits) a band, 42 bands: a pair with Jaccard 0.4 (a 同花顺 first sentence of a
 # 财联社 flash twice its length) is a candidate 96% of the time, one with 0.05 0.5%.
 BAND_ROWS = 3
@@ -38,19 +44,27 @@ MIN_SHINGLES = 8  # a text this short (a bare title) says too little to be match
 
 
 def near_stories(exact: np.ndarray, dates: np.ndarray, papers: np.ndarray, live: np.ndarray,
-                 sizes: np.ndarray, numbers: np.ndarray, minima: np.ndarray) -> np.ndarray:
+                 sizes: np.ndarray, numbers: np.ndarray, minima: np.ndarray,
+                 title_ids: np.ndarray | None = None) -> np.ndarray:
     """The story number of every document: `exact` (int64 per docnum, equal for identical posts)
     with near-duplicate stories merged into the story of their earliest post.
 
     `papers`: a paper number per docnum; `live`: the docnums to consider (the others keep their
     exact story); `sizes`, `numbers`,
-    `minima`: the decoded signatures (indexer.near_duplicates.decode).
+    `minima`: the decoded signatures (indexer.near_duplicates.decode); `title_ids`: equal for
+    titles equal as a reader compares them (-1: unknown), None when the index has none.
     """
     heads = _exact_heads(exact, dates, live)
     candidates = heads[sizes[heads] >= MIN_SHINGLES]
     first, second = _candidate_pairs(candidates, dates, minima)
     keep = _similar(first, second, dates, sizes, numbers, minima) & (papers[first] != papers[second])
-    leader = _leaders(first[keep], second[keep], dates)
+    first, second = first[keep], second[keep]
+    if title_ids is not None:
+        same_first, same_second = _same_title_pairs(heads, dates, title_ids)
+        other_paper = papers[same_first] != papers[same_second]
+        first = np.concatenate((first, same_first[other_paper]))
+        second = np.concatenate((second, same_second[other_paper]))
+    leader = _leaders(first, second, dates)
     stories = exact.copy()
     if leader:
         follower_story = {int(exact[f]): int(exact[h]) for f, h in leader.items()}
@@ -96,6 +110,26 @@ def _candidate_pairs(docs: np.ndarray, dates: np.ndarray, minima: np.ndarray) ->
         empty = np.empty(0, dtype=np.int64)
         return empty, empty
     pairs = np.unique(np.concatenate(found, axis=1), axis=1)
+    return pairs[0], pairs[1]
+
+
+def _same_title_pairs(docs: np.ndarray, dates: np.ndarray, title_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (earlier, later) of `docs` with the same known title within SAME_TITLE_WINDOW."""
+    docs = docs[title_ids[docs] >= 0]
+    order = docs[np.lexsort((docs, dates[docs], title_ids[docs]))]
+    titles, when = title_ids[order], dates[order]
+    found = []
+    offset = 1
+    while offset < order.size:
+        same = (titles[offset:] == titles[:-offset]) & (when[offset:] - when[:-offset] <= SAME_TITLE_WINDOW)
+        if not same.any():
+            break
+        found.append(np.stack((order[:-offset][same], order[offset:][same])))
+        offset += 1
+    if not found:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    pairs = np.concatenate(found, axis=1)
     return pairs[0], pairs[1]
 
 

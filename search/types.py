@@ -14,9 +14,15 @@ MAX_PAGE = 1000  # deep pages are a scraper's, not a reader's
 
 
 class Sort(str, Enum):
-    RELEVANCE = "relevance"
+    RELEVANCE = "relevance"  # 相关度
+    BLEND = "blend"  # 综合: relevance and recency (search.ranking.blend)
     NEWEST = "newest"
     OLDEST = "oldest"
+
+    @property
+    def by_score(self) -> bool:
+        """Whether the order reads the match's scores (relevance, alone or blended with recency)."""
+        return self in (Sort.RELEVANCE, Sort.BLEND)
 
 
 class SearchError(ValueError):

@@ -2,12 +2,12 @@
 
 Whoosh's matchers walk postings one document at a time in Python, which is
 where a query's time went. Here a term's postings come out whole, as arrays:
-an FS1 segment's (indexer/codec.py) decoded with numpy in one go, positions
+an FS1 segment's (storage/fs1.py) decoded with numpy in one go, positions
 as one flat array; a W3 segment's (an index from before FS1, or written by the
 fallback writer) block by block, blocks holding none of the documents asked
 about not decoded at all.
 
-Reading W3 files directly is the business of `indexer/whoosh_format.py` (the
+Reading W3 files directly is the business of `storage/whoosh_format.py` (the
 one module that knows Whoosh's file format); a W3 segment it has not verified,
 or every W3 segment when its fast paths are off, is read here through
 Whoosh's public matchers instead, into the same arrays.

@@ -1,9 +1,9 @@
 """Everything finsearch knows about Whoosh's insides, in one place: the fence.
 
-The fast writer (`indexer/writer.py`) and the fast postings reader
-(`search/postings.py`) go past Whoosh's public API: the writer drives private
+The fast writer (`storage/writer.py`) and the fast postings reader
+(`storage/postings.py`) go past Whoosh's public API: the writer drives private
 names of Whoosh's SegmentWriter to hand whole fields to our FS1 codec
-(`indexer/codec.py`, our own file format, read through Whoosh's public codec
+(`storage/fs1.py`, our own file format, read through Whoosh's public codec
 interfaces); the reader reaches a segment reader's FS1 terms (`fs1_terms`), and
 reads W3 files directly (posting blocks and term infos of indexes written
 before FS1 or by the fallback writer, the one-byte field lengths), and reads
@@ -575,7 +575,7 @@ class _MergeIntake:
 
 class FastSegmentWriter(SegmentWriterBase):
     """A SegmentWriter whose postings go to a PostingTable and out through the FS1 codec
-    (indexer/codec.py); deletes, merges, per-document files and commits are Whoosh's."""
+    (storage/fs1.py); deletes, merges, per-document files and commits are Whoosh's."""
 
     def __init__(self, ix: Any, table: PostingTable, locked: bool = True, **options: Any):
         super().__init__(ix, locked, codec=FS1Codec(), **options)

@@ -8,7 +8,7 @@ segment in flat arrays per field as they arrive (a term number, a docnum, a
 frequency and the positions of each), takes our tokenizers' token lists and
 groups a document's tokens into postings with numpy (no Python step per
 posting), sorts each field once with numpy and hands it whole to the FS1
-codec (`indexer/codec.py`), which writes it in bulk. Per-document files,
+codec (`storage/fs1.py`), which writes it in bulk. Per-document files,
 deletes, merges and commits are Whoosh's; `whoosh_format` decides whether this
 writer may be used (`open_writer`).
 """

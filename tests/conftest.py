@@ -234,3 +234,37 @@ def artifacts() -> Path:
     """Where the browser tests leave their screenshots."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# -- a small site: 300 real posts and their index ---------------------------------------------
+
+
+def first_posts(count: int) -> list[Path]:
+    """The finews posts and the first real wire posts of 2026-06, `count` in all."""
+    return sorted(FINEWS_POSTS.glob("*.md")) + sorted((SAMPLE_POSTS / "2026-06").glob("*.md"))[:count - 5]
+
+
+def make_archive(folder: Path, count: int = 300) -> Path:
+    folder.mkdir(parents=True)
+    for path in first_posts(count):
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Path, Path]:
+    """300 real posts (make_archive) and their index, built once a module; each test works on copies (`site`)."""
+    from finsearch.indexer import build_index
+    root = tmp_path_factory.mktemp("built")
+    archive = make_archive(root / "posts")
+    assert build_index(archive, root / "index", progress=False).indexed == 300
+    return archive, root / "index"
+
+
+@pytest.fixture()
+def site(built, tmp_path) -> tuple[Path, Path]:
+    archive, index = built
+    shutil.copytree(archive, tmp_path / "posts")
+    shutil.copytree(index, tmp_path / "index", symlinks=True)
+    return tmp_path / "posts", tmp_path / "index"
+

@@ -16,7 +16,7 @@ import pytest
 from finsearch.indexer import build_index
 from finsearch.search import SearchEngine, SearchRequest
 from finsearch.webui import CONTENT_SECURITY_POLICY, SECURITY_HEADERS, create_app
-from tests.conftest import FINEWS_POSTS, REPO, SAMPLE_POSTS
+from tests.conftest import REPO, SAMPLE_POSTS
 from tests.servers import serving
 
 # Most tests here write, refuse, roll back or rebuild generations of a real 300-post index: seconds each.
@@ -30,18 +30,6 @@ def message_lines(stderr: str) -> list[str]:
     """What the command said, less the one warning a forced Whoosh fallback logs
     (FINSEARCH_WHOOSH_FAST=0 runs this suite on the stock paths)."""
     return [line for line in stderr.splitlines() if "Whoosh fast paths off" not in line]
-
-
-def sample_posts(count: int) -> list[Path]:
-    """The finews posts and the first real wire posts of 2026-06, `count` in all."""
-    return sorted(FINEWS_POSTS.glob("*.md")) + sorted((SAMPLE_POSTS / "2026-06").glob("*.md"))[:count - 5]
-
-
-def make_archive(folder: Path, count: int = 300) -> Path:
-    folder.mkdir(parents=True)
-    for path in sample_posts(count):
-        shutil.copy(path, folder / path.name)
-    return folder
 
 
 def state(index: Path) -> tuple[str, int, tuple[str, ...]]:
@@ -67,21 +55,6 @@ def results(index: Path) -> dict[str, list[tuple[str, str]]]:
         engine.close()
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[Path, Path]:
-    """300 real posts and their index, built once; each test works on copies."""
-    root = tmp_path_factory.mktemp("built")
-    archive = make_archive(root / "posts")
-    assert build_index(archive, root / "index", progress=False).indexed == 300
-    return archive, root / "index"
-
-
-@pytest.fixture()
-def site(built, tmp_path) -> tuple[Path, Path]:
-    archive, index = built
-    shutil.copytree(archive, tmp_path / "posts")
-    shutil.copytree(index, tmp_path / "index", symlinks=True)
-    return tmp_path / "posts", tmp_path / "index"
 
 
 # -- 1. the delete guard ------------------------------------------------------------------
@@ -180,7 +153,7 @@ def test_help_documents_the_refusal_exit_code(cli):
     done = cli("reindex", "--help")
     assert "--allow-deletes" in done.stdout and "--max-delete" in done.stdout
     assert "3" in done.stdout and "refused" in cli("--help").stdout
-    assert "exit code 3" in (REPO / "README.md").read_text()
+    assert "exit code 3" in (REPO / "docs" / "cli.md").read_text()
 
 
 # -- 2. generations and rollback -------------------------------------------------------------

@@ -6,7 +6,7 @@ import json
 import re
 from urllib.parse import parse_qsl, urlsplit
 
-SAMPLE_STORIES = 2417  # the stories of data/posts' 3,010 posts
+from tests.test_webui import SAMPLE_STORIES
 
 
 def _json(response, status=200):

@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from finsearch.indexer import build_index, reindex
 from finsearch.search import SearchEngine, SearchRequest
 from finsearch.storage import generations as store
+from tests import conftest
 from tests import test_lifecycle as lifecycle
-from tests.conftest import FINEWS_POSTS, SAMPLE_POSTS
+from tests.conftest import FINEWS_POSTS, SAMPLE_POSTS, first_posts
 from tests.servers import finsearch
 
 # Runs over hundreds of real posts, crashes in a process, searches from other processes: minutes in all.
@@ -135,7 +136,7 @@ def _crash_results(index: Path) -> dict:
 def crash_site(tmp_path_factory):
     """300 real posts indexed, and the same archive after a night's changes with its fresh full build."""
     root = tmp_path_factory.mktemp("crash")
-    archive = lifecycle.make_archive(root / "posts")
+    archive = conftest.make_archive(root / "posts")
     build_index(archive, root / "index", progress=False)
     changed = root / "changed"
     shutil.copytree(archive, changed)
@@ -179,7 +180,7 @@ def test_a_crash_at_any_step_loses_nothing(cli, crash_site, tmp_path, point, ful
 
 # -- a property: any sequence of incremental runs equals a full rebuild --------------------------
 
-POOL = lifecycle.sample_posts(60)
+POOL = first_posts(60)
 OPERATIONS = st.lists(st.tuples(st.sampled_from(["add", "change", "rename", "delete", "duplicate", "garbage"]),
                                 st.integers(0, 59)), min_size=1, max_size=4)
 
@@ -244,7 +245,7 @@ print(json.dumps({"searches": searches, "failures": failures, "totals": sorted(t
 
 
 def test_searches_from_other_processes_never_fail_during_runs(cli, tmp_path):
-    archive = lifecycle.make_archive(tmp_path / "posts")
+    archive = conftest.make_archive(tmp_path / "posts")
     index = tmp_path / "index"
     build_index(archive, index, progress=False)
     searchers = [subprocess.Popen([sys.executable, "-c", LIVE_SEARCHES, str(index)], stdin=subprocess.PIPE,

@@ -24,7 +24,7 @@ from finsearch.storage import generations as store
 from finsearch.webui import create_app
 from tests.conftest import SAMPLE_POSTS
 from tests.servers import finsearch, serving
-from tests.test_lifecycle import make_archive, message_lines
+from tests.test_lifecycle import message_lines
 
 # Each test builds, damages or serves an index of its own, and runs the CLI as the operator would.
 pytestmark = pytest.mark.slow
@@ -32,20 +32,6 @@ pytestmark = pytest.mark.slow
 QUERY = "银行"
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("reliability")
-    archive = make_archive(root / "posts")
-    build_index(archive, root / "index", progress=False)
-    return archive, root / "index"
-
-
-@pytest.fixture()
-def site(built, tmp_path) -> tuple[Path, Path]:
-    archive, index = built
-    shutil.copytree(archive, tmp_path / "posts")
-    shutil.copytree(index, tmp_path / "index", symlinks=True)
-    return tmp_path / "posts", tmp_path / "index"
 
 
 def ids(index: Path, query: str = QUERY) -> list[str]:
@@ -360,3 +346,49 @@ def test_a_zero_width_space_typed_inside_a_word_is_ignored(engine):
         typed = engine.search(make_request(f"银{invisible}行"))
         assert (typed.articles, [h.id for h in typed.hits]) == (plain.articles, [h.id for h in plain.hits])
     assert plain.articles > 0
+
+
+# -- one page, one generation -------------------------------------------------------------
+
+
+def test_a_reindex_between_the_parts_of_one_page_cannot_mix_generations(site, monkeypatch):
+    from finsearch.indexer import reindex
+    from finsearch.search import present
+    archive, index = site
+    engine = SearchEngine(index)
+    request = make_request("银行", size="20")
+    before = engine.search(request, timeline=True)
+    gone = sorted(archive.glob("2026-06-*.md"))
+    real_hit = present.hit
+    published = []
+
+    def hit_then_publish(*args, **kwargs):  # the page is half made when the nightly run publishes
+        made = real_hit(*args, **kwargs)
+        if not published:
+            for path in gone[:5]:
+                path.unlink()
+            published.append(reindex(archive, index, progress=False).generation)
+        return made
+    monkeypatch.setattr(present, "hit", hit_then_publish)
+    try:
+        during = engine.search(request, timeline=True)
+        assert published == [2]
+        assert during.stats is not None and during.stats.generation == 1
+        assert ([h.id for h in during.hits], during.facets, during.timeline, during.articles) == \
+               ([h.id for h in before.hits], before.facets, before.timeline, before.articles)
+        monkeypatch.setattr(present, "hit", real_hit)
+        after = engine.search(request, timeline=True)  # the next page is the new generation's, whole
+        assert after.stats is not None and after.stats.generation == 2 and after.stats.documents == 295
+    finally:
+        engine.close()
+
+
+def test_a_cli_export_that_fails_leaves_no_file_that_looks_whole(small_disk, index_dir):
+    disk = small_disk("64k")  # far smaller than an export of every post of the sample
+    target = disk / "all.csv"
+    done = finsearch("export", "", "--index", index_dir, "--output", target)
+    assert done.returncode == 1 and f"cannot write {target}: No space left" in done.stderr
+    assert len(message_lines(done.stderr)) == 1 and "Traceback" not in done.stderr
+    assert not target.exists() and not list(disk.iterdir())  # nor a partial file beside it
+    whole = finsearch("export", "供应链金融", "--index", index_dir, "--output", target)  # a small one fits
+    assert whole.returncode == 0 and target.read_text("utf-8-sig").count("\n") > 1

@@ -55,6 +55,23 @@ def test_the_flash_takes_one_place_in_the_top_five(engine):
     assert {places[0].id} | {r.id for r in places[0].reprints} == set(SPACEX_POSTS)
 
 
+def test_one_headline_from_three_papers_within_minutes_is_one_story(engine):
+    # 2026-05-20 04:42: 东方财富, 财联社 and 同花顺 under the same title; 东方财富's body says less.
+    result = engine.search(SearchRequest(query="万斯称美军部署波兰计划取消是“例行轮换推迟”"))
+    assert (result.total, result.articles) == (1, 3)
+    (hit,) = result.hits
+    assert {hit.paper} | {r.paper for r in hit.reprints} == {"东财滚动", "财联社", "同花顺"}
+
+
+def test_a_flash_titled_by_its_dateline_joins_the_headline_it_repeats(engine):
+    # 财联社's title is its first words, dateline and all (财联社8月5日电，美联储施密德称，…); 东方财富's
+    # copy of 08:16 has a headline and a bare date (8月5日，): one flash, one hit.
+    result = engine.search(SearchRequest(query="美联储施密德", page_size=10))
+    flash = next(hit for hit in result.hits if hit.id == "202608053831834639")
+    assert "2445851" in {r.id for r in flash.reprints}
+    assert "2445851" not in {hit.id for hit in result.hits}
+
+
 def test_facets_still_count_posts(engine):
     result = engine.search(SearchRequest(query=SPACEX))
     assert {f.value: f.count for f in result.facets.papers} == {"东财滚动": 1, "财联社": 1, "同花顺": 1}

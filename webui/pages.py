@@ -55,7 +55,8 @@ FIRST_ONLY_LABEL = "首发报道"
 LAST_DAY_LABEL = "近24小时"
 FIRST_MATCH_ID = "first-match"  # the article page's first marked match, where 跳到第一处 lands
 MINUTE_FORMAT = "%Y-%m-%dT%H:%M"  # a date bound to the minute, as <input type=datetime-local> writes it
-SORTS = ((Sort.RELEVANCE.value, "按相关度"), (Sort.NEWEST.value, "最新"), (Sort.OLDEST.value, "最早"))
+SORTS = ((Sort.RELEVANCE.value, "按相关度"), (Sort.BLEND.value, "综合"), (Sort.NEWEST.value, "最新"),
+         (Sort.OLDEST.value, "最早"))
 
 
 def service():

@@ -1,0 +1,94 @@
+"""The first page a reporter reads, on the real posts of data/posts (issue 25).
+
+What the reporter means: 央行 and 财政部 alone are China's, not another country's (a place name
+before an institution makes it another one), while 欧洲央行 typed finds exactly 欧洲央行. Substance
+before trivia: a fund blurb or a price tick ranks below a report about the topic. News is
+time-bound: 综合 (sort=blend) blends relevance with recency, beside 相关度, 最新 and 最早.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from finsearch.analysis import fold
+from finsearch.search import SearchRequest, Sort, make_request, rescore
+
+
+def titles(engine, query: str, size: int = 10, **options) -> list[str]:
+    return [hit.title for hit in engine.search(make_request(query, size=size, **options)).hits]
+
+
+def another_countrys(title: str, word: str) -> bool:
+    """Whether every mention of `word` in `title` has a place name before it (日本央行, 美财政部)."""
+    spans = [m.start() for m in re.finditer(word, title)]
+    return bool(spans) and all(rescore.qualified(title, start) for start in spans)
+
+
+@pytest.mark.parametrize("word", ["央行", "财政部"])
+def test_an_institution_alone_is_chinas(engine, word):
+    # data/posts has 日本央行, 欧洲央行 and 美国财政部 titles that BM25 alone ranks first.
+    first = titles(engine, word, size=3)
+    assert all(word in fold(title) for title in first)
+    assert not any(another_countrys(title, word) for title in first)
+
+
+def test_the_other_countrys_institution_typed_is_found_exactly(engine):
+    literal = engine.search(SearchRequest(query="欧洲央行", literal=True, page_size=100))
+    expanded = engine.search(SearchRequest(query="欧洲央行", page_size=100))
+    assert literal.total and {h.id for h in literal.hits} <= {h.id for h in expanded.hits}
+    assert all("欧洲央行" in fold(h.title) or "欧央行" in fold(h.title) for h in expanded.hits[:3])
+
+
+def test_a_place_makes_an_institution_another_but_not_a_topic():
+    assert rescore.qualified("日本央行维持利率不变", 2)
+    assert rescore.qualified("美国劳工统计局公布数据", 4)  # the place two characters before
+    assert rescore.qualified("美财政部拟扩大回购规模", 1)  # a one-character short form, right before
+    assert not rescore.qualified("央行：开展逆回购操作", 0)
+    assert not rescore.qualified("中国证监会发布新规", 2)  # the home country's own
+    assert "央行" in rescore.institution_names() and "CPI" not in rescore.institution_names()
+
+
+@pytest.mark.parametrize("query, blurb, report", [
+    # A fund's blurb (an ETF named after the theme, its price move) and a report on the chips industry.
+    ("芯片", "科创芯片设计ETF国联安（588780）盘中上涨1.72%", "“一把尺子量到底”打开国产汽车芯片产业发展空间"),
+    # A one-line price tick and the company's results.
+    ("存储", "存储芯片概念表现活跃 佰维存储涨近10%续创历史新高", "佰维存储：预计上半年净利润同比增长3200%"),
+])
+def test_substance_before_trivia(engine, query, blurb, report):
+    shown = titles(engine, query)
+    place = {name: next(i for i, title in enumerate(shown) if title.startswith(name)) for name in (blurb, report)}
+    assert place[report] < place[blurb]
+
+
+def test_pages_do_not_overlap_across_the_rescored_depth(engine):
+    size = 7  # pages that straddle RESCORE_DEPTH
+    seen: list[str] = []
+    for number in range(1, rescore.RESCORE_DEPTH // size + 3):
+        seen += [hit.id for hit in engine.search(SearchRequest(query="央行", page=number, page_size=size)).hits]
+    assert len(seen) == len(set(seen))
+    assert seen[:10] == [hit.id for hit in engine.search(SearchRequest(query="央行")).hits]
+
+
+def test_blend_is_relevance_and_recency(engine):
+    relevance = engine.search(SearchRequest(query="人工智能", page_size=5))
+    blend = engine.search(SearchRequest(query="人工智能", sort=Sort.BLEND, page_size=5))
+    assert blend.total == relevance.total and blend.articles == relevance.articles
+    # Newer than relevance's first five on the whole, and still about 人工智能 in the title.
+    mean = lambda hits: sum(h.date.timestamp() for h in hits) / len(hits)  # noqa: E731
+    assert mean(blend.hits) > mean(relevance.hits)
+    assert all("人工智能" in fold(h.title) for h in blend.hits)
+
+
+def test_blend_in_the_api_the_cli_and_the_page(client, index_dir, cli):
+    from tests.test_webui import api, hrefs, page
+
+    assert make_request("央行", sort="blend").sort is Sort.BLEND
+    assert api(client, "/api/search?q=央行&sort=blend")["sort"] == "blend"
+    html = page(client, "/?q=央行&sort=blend")
+    assert 'class="is-active" aria-current="true">综合' in html
+    assert any("sort=blend" in href for href in hrefs(page(client, "/?q=央行"), "sort="))
+    done = cli("search", "央行", "--sort", "blend", "--json", "--index", index_dir)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["sort"] == "blend"
