@@ -85,7 +85,7 @@ def _write(path: Path, arrays: dict[str, np.ndarray]) -> None:
     partial = path.with_name(f".{path.name}.{os.getpid()}")
     try:
         with open(partial, "wb") as out:
-            np.savez(out, **arrays)
+            np.savez(out, allow_pickle=False, **arrays)
         os.replace(partial, path)  # whole or not at all, for the processes reading it
     except OSError as error:
         log.warning("cache file %s not written: %s", path, error)

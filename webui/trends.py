@@ -110,9 +110,10 @@ class TrendState:
                                                    self.papers, self.interval))
 
     def search_href(self, term: str, period: Period | None = None) -> str:
-        dates = {"date_from": period.start.isoformat(), "date_to": period.end.isoformat()} if period else \
-            {"date_from": self.date_from, "date_to": self.date_to}
-        return search_url(SearchState(q=term, categories=self.categories, papers=self.papers, **dates))
+        date_from, date_to = ((period.start.isoformat(), period.end.isoformat()) if period
+                              else (self.date_from, self.date_to))
+        return search_url(SearchState(q=term, date_from=date_from, date_to=date_to, categories=self.categories,
+                                      papers=self.papers))
 
 
 @bp.app_context_processor
