@@ -12,7 +12,8 @@ item with the codes it concerns and their exchange (600519.SH):
   the archive on its own exchange: it is a listed A-share (the most written of several names, none
   when two are as likely).
 A name of more than four Chinese characters besides its ST mark and share class (日下午特力A,
-上交所近日就ST中路) is a sentence the reader did not cut, and is left out.
+上交所近日就ST中路) is a sentence the reader did not cut, and is left out; so is a name no item
+confirms that is part of another company's name (新能源, cut from 立新能源 or 国新能源).
 
     .venv/bin/python -m benchmarks.stock_codes [--wire FILE] [--output analysis/stock_codes.tsv]
 """
@@ -72,7 +73,11 @@ def table(items) -> list[tuple[str, str, int, int]]:
         ranked = sorted(names, reverse=True)
         if len(ranked) == 1 or ranked[0][:2] != ranked[1][:2]:  # two names as likely: neither is kept
             rows.append((code, ranked[0][2], ranked[0][0], 0))
-    return sorted(row for row in rows if len(_CJK.findall(_MARKS.sub("", row[1]))) <= NAME_CJK_MAX)
+    rows = [row for row in rows if len(_CJK.findall(_MARKS.sub("", row[1]))) <= NAME_CJK_MAX]
+    # A name no item confirms that is part of another company's name was most likely cut from it
+    # (新能源 of 立新能源 and 国新能源), and is a common word besides: left out.
+    names = {row[1] for row in rows}
+    return sorted(row for row in rows if row[3] or not any(row[1] in other for other in names - {row[1]}))
 
 
 def main(argv: list[str] | None = None) -> int:
