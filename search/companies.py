@@ -2,7 +2,8 @@
 
 A post mentions a company when it writes the company's code or one of its names (600519,
 贵州茅台) as a search finds them: literally, in the title or the body. So `stock=600519` keeps
-the posts the search for `600519` finds (the code and its names are each other's aliases).
+the posts the search for `600519` finds (the code and its names are each other's aliases), but
+for a name that is part of another company's (`Companies`).
 The companies are the A-share codes of the shipped table and of the (name, code) pairs the
 generation's posts write (`Snapshot.stock_pairs`); the funds and ETFs posts also write with a
 code (证券ETF（512880）) are not companies.
@@ -32,7 +33,7 @@ from finsearch.search.types import FacetCount
 # Funds and ETFs (51…, 56…, 58…, 15…, 16…) are not companies.
 LISTED_CODE = re.compile(r"(?:00|30|60|68|43|83|87|92)\d{4}")
 FACET_SIZE = 30  # companies a 股票 facet lists, most mentioned first (a search can mention hundreds)
-FORMAT = 1  # of the cached mentions: bump when what counts as a mention changes
+FORMAT = 2  # of the cached mentions: bump when what counts as a mention changes
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,12 @@ class Company:
 
 
 class Companies:
-    """The listed companies a generation knows, by code."""
+    """The listed companies a generation knows, by code.
+
+    A name that is part of another company's name (ST金鸿 of ST金鸿顺, 仁科技 of 利仁科技) is a
+    mention only in the posts that do not write that longer name: otherwise the other company's
+    posts would count for both.
+    """
 
     def __init__(self, shipped: Iterable[tuple[str, str]], learned: Iterable[tuple[str, str]]):
         """From (name, code) pairs: the shipped table's, then those the posts write."""
@@ -59,15 +65,32 @@ class Companies:
                 names[code][name] = None
         self.by_code = {code: Company(code, shown.get(code) or min(found, key=lambda n: (len(n), n)), tuple(found))
                         for code, found in sorted(names.items())}
+        self._longer = _longer_names(names)
 
     def query(self, code: str) -> wq.Query:
         """The posts that mention the company of `code` (any code: its digits alone if unknown)."""
         company = self.by_code.get(code)
-        return mention_query((code, *(company.names if company else ())))
+        names = company.names if company else ()
+        plain = [name for name in names if name not in self._longer]
+        return wq.Or([mention_query((code, *plain)),
+                      *(wq.AndNot(mention_query((name,)), mention_query(self._longer[name]))
+                        for name in names if name in self._longer)])
 
-    def name(self, code: str) -> str:
-        company = self.by_code.get(code)
-        return company.name if company else ""
+
+def _longer_names(names: dict[str, dict[str, None]]) -> dict[str, tuple[str, ...]]:
+    """Each name that is part of another company's name: those names."""
+    codes_of: defaultdict[str, set[str]] = defaultdict(set)
+    for code, found in names.items():
+        for name in found:
+            codes_of[name].add(code)
+    longer: defaultdict[str, dict[str, None]] = defaultdict(dict)
+    for name, codes in codes_of.items():
+        for start in range(len(name)):
+            for end in range(start + 1, len(name) + 1):
+                part = name[start:end]
+                if part in codes_of and part != name and codes_of[part] - codes:
+                    longer[part][name] = None
+    return {part: tuple(found) for part, found in longer.items()}
 
 
 @dataclass(frozen=True)
