@@ -76,7 +76,7 @@ class SearchEngine:
     def watch(self) -> None:
         """From now on, prepare each new generation in the background (a server calls this); and
         load now what the first request would otherwise wait for (jieba, OpenCC, the stories)."""
-        parse_query("预热 warm-up")
+        warm_up()
         self._snapshots.watch()
 
     def close(self) -> None:
@@ -230,6 +230,12 @@ class SearchEngine:
             return parse_query(query, None if literal else snap.aliases).terms
         except SearchError:
             return ()
+
+def warm_up() -> None:
+    """Load the tokenizer's and the re-scoring's dictionaries now (seconds), not in the first search."""
+    parse_query("预热 warm-up")
+    rescore.prepare()
+
 
 def last_run(index_dir: str | Path | None) -> dict[str, Any] | None:
     """The outcome of the last index/reindex/rollback/replicate run on the index (INDEX/last-run.json)."""

@@ -30,7 +30,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-import jieba.posseg
 import numpy as np
 
 from finsearch import storage
@@ -76,12 +75,25 @@ _COLON = re.compile("[：:]")
 _WORD_RUN = re.compile(r"\w{2,}")
 
 
+def _word_tags() -> dict[str, str]:
+    """jieba's dictionary words and their part of speech, imported only when a search re-scores: the
+    import loads the table (a second), which a CLI call that does not re-score should not wait for."""
+    import jieba.posseg
+    return jieba.posseg.dt.word_tag_tab
+
+
+def prepare() -> None:
+    """Load now the dictionary tables re-scoring reads (a second), rather than in the first search."""
+    institution_names()
+    place_names()
+
+
 @functools.cache
 def institution_names() -> frozenset[str]:
     """Names of organisations, which a place name before them makes another organisation: the
     words jieba's dictionary tags nt (an organisation) or j (a short form, 央行 证监会 发改委), and
     those the finance dictionary tags nt."""
-    tagged = {word for word, tag in jieba.posseg.dt.word_tag_tab.items() if tag in ("nt", "j")}
+    tagged = {word for word, tag in _word_tags().items() if tag in ("nt", "j")}
     lines = USER_DICT.read_text("utf-8").splitlines()
     return frozenset(tagged | {fields[0] for fields in map(str.split, lines) if fields[-1:] == ["nt"]})
 
@@ -91,7 +103,7 @@ def place_names() -> tuple[frozenset[str], frozenset[str]]:
     """Place names (jieba's dictionary tags them ns) but the home country's: those of two
     characters or more, and the one-character short forms (美, 德, 欧), which qualify a word
     only right before it (美财政部)."""
-    places = {word for word, tag in jieba.posseg.dt.word_tag_tab.items() if tag == "ns"} - HOME_NAMES
+    places = {word for word, tag in _word_tags().items() if tag == "ns"} - HOME_NAMES
     return frozenset(p for p in places if len(p) >= 2), frozenset(p for p in places if len(p) == 1)
 
 

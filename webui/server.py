@@ -254,7 +254,7 @@ def serve(index_dir=None, host: str | None = None, port: int | None = None, work
     nightly run. The heavy requests' slots are lock files in $RUNTIME_DIRECTORY (systemd's
     RuntimeDirectory=), else in a temporary folder of this server's."""
     from finsearch.search import IndexMissing, SearchEngine
-    from finsearch.search.query import parse_query
+    from finsearch.search.engine import warm_up
 
     host = host or os.environ.get("FINSEARCH_HOST") or DEFAULT_HOST
     port = port if port is not None else env_port()
@@ -273,7 +273,7 @@ def serve(index_dir=None, host: str | None = None, port: int | None = None, work
         SearchEngine(index_dir).close()
     except IndexMissing as error:
         log.warning("%s; serving 503 until it appears", error)
-    parse_query("预热 warm-up")
+    warm_up()
     options = {
         "bind": bind_address(host, port),
         "workers": workers,
