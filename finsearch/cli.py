@@ -452,8 +452,9 @@ def run_search(args) -> int:
         if hit.reprints:
             print(f"   另有 {len(hit.reprints)} 家报道：" + "、".join(
                 f"{r.paper} {r.date:%Y-%m-%d %H:%M} (id {r.id}{'，措辞不同' if r.near else ''})" for r in hit.reprints))
-        if first_report_line(hit):
-            print(f"   {first_report_line(hit)}")
+        first_line = first_report_line(hit)
+        if first_line:
+            print(f"   {first_line}")
     return EXIT_OK
 
 

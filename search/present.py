@@ -21,6 +21,7 @@ from finsearch.search.snapshot import Snapshot
 from finsearch.search.snippets import highlight_html, match_spans, snippet_html
 from finsearch.search.types import Article, Hit, Reprint, SearchRequest, Sort
 
+NO_PAPER = "（无来源）"  # a post without a paper, in the 首发 line
 # What an article shows of a long post (the index keeps all of it for searching).
 MAX_ARTICLE_CHARS = 200_000
 MAX_ARTICLE_PARAGRAPHS = 2_000
@@ -52,19 +53,25 @@ def hit(reader: Any, table: DocTable, docnum: int, among: np.ndarray, terms: tup
 
 def first_report_line(hit: Hit) -> str:
     """Who had the story first and when each other paper followed: 财联社首发 · 东财滚动 +2 分钟 · 同花顺
-    +1 小时 5 分钟 (each paper once, at its earliest post shown); "" for a story of one post."""
-    if hit.first_report is None or (hit.first and not hit.reprints):
+    +1 小时 5 分钟 (each paper once, at its earliest post shown; papers out at the same second as the
+    first report share it: 东财滚动、财联社同时首发); "" for a story of one paper."""
+    first = hit.first_report
+    if first is None:
         return ""
-    first_paper = hit.first_report.paper or "（无来源）"
+    together: dict[str, None] = {first.paper: None}
     followed: dict[str, int] = {}
-    for paper, lag, first in ((hit.paper, hit.lag_minutes, hit.first),
-                              *((r.paper, r.lag_minutes, r.first) for r in hit.reprints)):
-        if not first and paper != hit.first_report.paper:
-            followed[paper] = min(lag, followed.get(paper, lag))
-    if not followed:
+    posts = [(hit.date, hit.paper, hit.lag_minutes), *((r.date, r.paper, r.lag_minutes) for r in hit.reprints)]
+    for date, paper, lag in sorted(posts, key=lambda post: post[0]):
+        if paper not in together and paper not in followed:
+            if date == first.date:
+                together[paper] = None
+            else:
+                followed[paper] = lag
+    if len(together) == 1 and not followed:
         return ""
-    return " · ".join([f"{first_paper}首发", *(f"{paper or '（无来源）'} {lag_text(lag)}"
-                                              for paper, lag in sorted(followed.items(), key=lambda p: p[1]))])
+    papers = "、".join(paper or NO_PAPER for paper in together)
+    return " · ".join([f"{papers}{'同时首发' if len(together) > 1 else '首发'}",
+                       *(f"{paper or NO_PAPER} {lag_text(lag)}" for paper, lag in followed.items())])
 
 
 def lag_text(minutes: int) -> str:
