@@ -385,3 +385,89 @@ def test_proximity_is_in_the_api_cli_and_highlighted(cli, client, index_dir):
     assert 1 < wider < both
     done = cli("search", "美联储 NEAR/0 降息", "--index", index_dir, "--json")
     assert done.returncode == 0 and json.loads(done.stdout)["articles"] == 1
+
+
+# -- 首发: who reported a story first, and how many minutes later the others followed -------------------
+
+# One story of data/posts in three papers: 东财滚动 and 财联社 at 09:54:08, 同花顺 at 09:57:29 (2026-08-20).
+ROBOT_STORY = ("202608203847427052", "2459061", "679123563")
+# Another: 同花顺 at 09:17:24, 财联社 at 09:19:00.
+KYIV_STORY = ("679120515", "2459024")
+
+
+def _dates(archive_posts, ids) -> list:
+    by_id = {post.id: post.published for post in archive_posts}
+    return [by_id[post_id] for post_id in ids]
+
+
+def _minutes(earlier, later) -> int:
+    """Minutes between two posts' times as a reader sees them (09:17 → 09:19: 2)."""
+    return int((later.replace(second=0) - earlier.replace(second=0)).total_seconds() // 60)
+
+
+def test_a_reprint_says_how_many_minutes_after_the_first_report_it_came(client, archive_posts):
+    first, reprint = _dates(archive_posts, KYIV_STORY)
+    assert _minutes(first, reprint) == 2 and (reprint - first).total_seconds() // 60 == 1  # shown: 09:17, 09:19
+    data = _json(client.get("/api/search?q=基辅 导弹 5死23伤"))
+    hit = next(h for h in data["hits"] if KYIV_STORY[0] in {h["id"], *(r["id"] for r in h["reprints"])})
+    assert (hit["id"], hit["first"], hit["lag_minutes"]) == (KYIV_STORY[0], True, 0)
+    assert hit["first_report"] == {"id": KYIV_STORY[0], "paper": "同花顺", "date": first.isoformat()}
+    assert [(r["id"], r["first"], r["lag_minutes"]) for r in hit["reprints"]] == [(KYIV_STORY[1], False, 2)]
+    html = client.get("/?q=基辅 导弹 5死23伤").get_data(as_text=True)
+    assert '<p class="hit-first">同花顺首发 · 财联社 +2 分钟</p>' in html
+
+
+def test_papers_out_at_the_same_second_share_the_first_report(client, archive_posts):
+    dongcai, cailian, tonghuashun = _dates(archive_posts, ROBOT_STORY)
+    assert dongcai == cailian and _minutes(dongcai, tonghuashun) == 3
+    data = _json(client.get("/api/search?q=王兴兴 效能"))
+    (hit,) = data["hits"]
+    posts = [hit, *hit["reprints"]]
+    assert {p["id"] for p in posts} == set(ROBOT_STORY)
+    assert sum(p["first"] for p in posts) == 1  # one post is the story's first report (first=1 keeps it)
+    assert {p["id"]: p["lag_minutes"] for p in posts} == dict(zip(ROBOT_STORY, (0, 0, 3)))
+    html = client.get("/?q=王兴兴 效能").get_data(as_text=True)
+    assert '<p class="hit-first">东财滚动、财联社同时首发 · 同花顺 +3 分钟</p>' in html
+    # A reprint found alone still says who had it first.
+    (alone,) = _json(client.get("/api/search?q=王兴兴 效能&paper=同花顺"))["hits"]
+    assert (alone["id"], alone["first"], alone["lag_minutes"]) == (ROBOT_STORY[2], False, 3)
+    assert alone["first_report"]["id"] == hit["first_report"]["id"]
+
+
+def test_first_keeps_each_storys_earliest_post_only(client, archive_posts):
+    published = {post.id: post.published for post in archive_posts}
+    everything = [_json(client.get(f"/api/search?q=涨停&size=100&page={page}")) for page in (1, 2, 3)]
+    stories = [[hit, *hit["reprints"]] for data in everything for hit in data["hits"]]
+    assert everything[0]["pages"] <= 3 and sum(map(len, stories)) == everything[0]["articles"]
+    firsts = [_json(client.get(f"/api/search?q=涨停&first=1&size=100&page={page}")) for page in (1, 2, 3)]
+    kept = {hit["id"] for data in firsts for hit in data["hits"]}
+    assert all(hit["first"] and not hit["reprints"] for data in firsts for hit in data["hits"])
+    assert firsts[0]["articles"] == len(kept) == everything[0]["facets"]["first"][0]["count"] > 0
+    assert kept <= {post["id"] for story in stories for post in story}
+    for story in stories:
+        earliest = min(published[post["id"]] for post in story)
+        for post in story:
+            assert (post["id"] in kept) == post["first"]
+            if post["id"] in kept:
+                assert published[post["id"]] == earliest
+    # A story whose first report does not match the query has no post under first=1.
+    assert len(kept) < len(stories)
+
+
+def test_first_reports_on_the_page_the_cli_and_exports(client, cli, index_dir):
+    html = client.get("/?q=王兴兴 效能").get_data(as_text=True)
+    link = re.search(r'<a class="facet-link" href="([^"]*first=1[^"]*)"\s+title="只看：首发报道">', html)
+    assert link, html[html.find('facet-first'):][:600]
+    picked = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert "只看首发报道" in picked and 'name="first" value="1"' in picked  # the chip, and kept by the forms
+    assert picked.count('<li class="hit">') == 1 and "hit-reprints" not in picked
+    done = cli("search", "王兴兴 效能", "--first", "--index", index_dir, "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["first"] is True and [h["id"] for h in result["hits"]] == [ROBOT_STORY[0]]
+    text = cli("search", "王兴兴 效能", "--index", index_dir)
+    assert "东财滚动、财联社同时首发 · 同花顺 +3 分钟" in text.stdout
+    rows = client.get("/export.csv?q=涨停&first=1").get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert len(rows) == 1 + _json(client.get("/api/search?q=涨停&first=1"))["articles"]
+    assert _json(client.get("/api/search?q=涨停&first=2"), 400) == {
+        "error": "first 应为 1 或 0：2", "code": "bad_flag", "param": "first"}
