@@ -158,6 +158,8 @@ def build_locked(archive: Path, root: Path, procs: int | None, progress: bool,
         report = _build_into(build, archive, root, paths, passed_over, procs, progress, replacing, max_delete,
                              started)
         report.generation = generation
+        with _step("writing the per-document table", started, root):
+            storage.write_doc_table(build)
         with _step("writing the manifest", started, root):
             storage.write_manifest(build, generation, report.indexed)
     except BaseException:

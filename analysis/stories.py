@@ -1,8 +1,9 @@
-"""Stories: the posts that tell one piece of news, found when an index version is opened.
+"""Stories: the posts that tell one piece of news, found once per index generation (by the writer
+that publishes it, storage/doc_table.py).
 
 Posts with the same title and body (the STORY column) are one story, whatever their dates.
 Near-duplicates join them: posts of *another paper* whose MinHash signatures
-(indexer/near_duplicates.py) say they share most of their shingles, published within STORY_WINDOW
+(analysis/near_duplicates.py) say they share most of their shingles, published within STORY_WINDOW
 of the story's first post. One paper's own near-copies are left apart: on the wire they are
 templates with new facts (港股IPO：X递表港交所, the daily 沪深两市成交额突破… or 人民币中间价), not
 the same news told twice; for the same reason the window is shorter than a day.
@@ -18,6 +19,7 @@ another member), so a chain of small rewordings cannot drift into another piece 
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 
 import numpy as np
@@ -37,6 +39,13 @@ MIN_CONTAINMENT = 0.8
 MIN_SHINGLES = 8  # a text this short (a bare title) says too little to be matched by wording
 
 
+def fingerprint() -> str:
+    """What the stories depend on besides the signatures: stories computed under another are
+    computed again."""
+    settings = (STORY_WINDOW, CONTAINMENT_WINDOW, BAND_ROWS, MIN_JACCARD, MIN_CONTAINMENT, MIN_SHINGLES)
+    return hashlib.blake2b(repr(settings).encode(), digest_size=16).hexdigest()
+
+
 def near_stories(exact: np.ndarray, dates: np.ndarray, papers: np.ndarray, live: np.ndarray,
                  sizes: np.ndarray, numbers: np.ndarray, minima: np.ndarray) -> np.ndarray:
     """The story number of every document: `exact` (int64 per docnum, equal for identical posts)
@@ -44,7 +53,7 @@ def near_stories(exact: np.ndarray, dates: np.ndarray, papers: np.ndarray, live:
 
     `papers`: a paper number per docnum; `live`: the docnums to consider (the others keep their
     exact story); `sizes`, `numbers`,
-    `minima`: the decoded signatures (indexer.near_duplicates.decode).
+    `minima`: the decoded signatures (analysis.near_duplicates.decode).
     """
     heads = _exact_heads(exact, dates, live)
     candidates = heads[sizes[heads] >= MIN_SHINGLES]
