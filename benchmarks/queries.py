@@ -134,10 +134,8 @@ def _words(titles: list[str], headline: str) -> str:
     for title in titles:
         if title == headline:
             continue
-        chosen: list[str] = []
-        for word in words(title):
-            if len(word) >= 2 and all(map(_is_cjk, word)) and not any(word in c or c in word for c in chosen):
-                chosen.append(word)
+        found = [word for word in words(title) if len(word) >= 2 and all(map(_is_cjk, word))]
+        chosen = [word for word in found if not any(word != other and word in other for other in found)]
         if len(chosen) >= WORDS_IN_QUERY:
             return " ".join(chosen[:WORDS_IN_QUERY])
     raise SystemExit(f"no title with {WORDS_IN_QUERY} words")

@@ -120,6 +120,12 @@ class Snapshot:
             self._cache(key, found)
         return found
 
+    def count_within(self, q: wq.Query, within: np.ndarray) -> int:
+        """How many of `within` (sorted live docnums) match `q`; not cached (the sets vary)."""
+        deadline.check()
+        with self.lock:
+            return int(evaluate(self.view, q, scored=False, within=within).docs.size)
+
     def _cached(self, key: Any) -> Any:
         with self._state_lock:
             if key in self._matches:
