@@ -27,7 +27,7 @@ from tqdm import tqdm
 from whoosh import index as whoosh_index
 
 from finsearch import storage
-from finsearch.analysis.segmenter import segmenter
+from finsearch.analysis.segmenter import segmenting_for_build
 from finsearch.indexer import guard
 from finsearch.indexer.document import stock_names_of, to_document
 from finsearch.indexer.ingest import Problem, ProblemCounts, claim_id, find_posts, path_order, read_post
@@ -190,10 +190,11 @@ def _build_into(build: Path, archive: Path, root: Path, paths: list[str], passed
     if procs is None:
         procs = max(1, min(default_procs(), len(paths) // POSTS_PER_EXTRA_PROC))
     log.info("indexing %d files from %s with %d process(es)", len(paths), archive, procs)
-    segmenter()  # load jieba once, before the workers fork
-    storage.fast_paths()  # and decide (and warn) once which writer they use
+    storage.fast_paths()  # decide (and warn) once which writer the workers use
     whoosh_index.create_in(str(build), make_schema())
+    # The segmenter is loaded (and a faster one checked) once, before the workers fork.
     with (_step("reading, analysing and writing the posts", started, root),
+          segmenting_for_build(_sample_texts(archive, paths)),
           tqdm(total=len(paths), unit="post", desc="indexing", disable=not progress, mininterval=0.5) as bar):
         results = _run_workers(build, archive, paths, procs, bar)
     report = BuildReport(index=root, files=len(paths), problems=passed_over + [p for r in results for p in r.problems])
@@ -224,6 +225,17 @@ def _build_into(build: Path, archive: Path, root: Path, paths: list[str], passed
     for result in results:
         result.posts_file.unlink()
     return report
+
+
+SEGMENTER_SAMPLE = 100  # posts, spread over the archive, a faster segmenter is checked on
+
+
+def _sample_texts(archive: Path, paths: list[str]) -> Iterator[str]:
+    """The title and body of SEGMENTER_SAMPLE posts spread evenly over `paths`."""
+    for path in paths[::max(1, len(paths) // SEGMENTER_SAMPLE)]:
+        post = read_post(path, archive).post
+        if post is not None:
+            yield post.title + "\n" + "\n".join(post.paragraphs)
 
 
 def _run_workers(build: Path, archive: Path, paths: list[str], procs: int, bar: tqdm) -> list[_WorkerResult]:
