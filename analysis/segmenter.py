@@ -116,6 +116,15 @@ def segmenting_for_build(sample: Iterable[str]) -> Iterator[bool]:
         _fast = None
 
 
+def forget() -> None:
+    """Drop this process's segmenter (a build's parent once its workers have forked: it segments
+    nothing itself, and its copy of the dictionary would count again in the build's memory; the
+    workers keep theirs). Loaded again if asked for."""
+    global _fast
+    _fast = None
+    reference_segmenter.cache_clear()
+
+
 def first_disagreement(texts: list[str], reference: Any, candidate: Any) -> str | None:
     """How the candidate segments any of `texts` otherwise than the reference, in what the index
     takes from it, or None."""

@@ -27,6 +27,7 @@ from tqdm import tqdm
 from whoosh import index as whoosh_index
 
 from finsearch import storage
+from finsearch.analysis.segmenter import forget as forget_segmenter
 from finsearch.analysis.segmenter import segmenting_for_build
 from finsearch.indexer import guard
 from finsearch.indexer.document import stock_names_of, to_document
@@ -248,6 +249,10 @@ def _run_workers(build: Path, archive: Path, paths: list[str], procs: int, bar: 
     with ProcessPoolExecutor(procs, mp_context=fork,
                              initializer=_set_counter, initargs=(done,)) as pool:
         futures = [pool.submit(_index_share_in_worker, build, archive, share) for share in shares]
+        # A fork context starts every worker with the first task: from here on the parent segments
+        # nothing, and its copy of the dictionary goes.
+        forget_segmenter()
+        _return_free_memory()
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)

@@ -58,3 +58,10 @@ def test_the_gate_turns_the_stand_in_off(archive_posts, monkeypatch, caplog):
         with seg.segmenting_for_build(_texts(archive_posts[:3])) as fast:
             assert not fast and seg.segmenter() is seg.reference_segmenter()
     assert any(f"{seg.FAST_ENV}=0" in r.getMessage() for r in caplog.records)
+
+
+def test_a_build_parent_forgets_its_segmenter_once_its_workers_have_forked(archive_posts, fast_allowed):
+    with seg.segmenting_for_build(_texts(archive_posts[:3])):
+        seg.forget()
+        assert seg._fast is None and seg.reference_segmenter.cache_info().currsize == 0
+    assert seg.segmenter().cut("降准") is not None  # loaded again when asked for
