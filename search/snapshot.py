@@ -53,7 +53,8 @@ class Snapshot:
             self.searcher = self.generation.index.searcher()
             reader = self.searcher.reader()
             self.view = IndexView(self.searcher, storage.reader_live_docs(reader), WORD_FIELD_OF_GRAM)
-            self.table = DocTable.build(self.view)
+            columns = storage.doc_columns(self.generation.build, reader, self.generation.index.latest_generation())
+            self.table = DocTable.build(columns, self.view.is_live)
             # The shipped stock table and the (name, code) pairs this generation's posts write.
             self.stock_pairs = [*shipped_stocks(), *storage.stock_name_pairs(self.generation.build)]
             self.aliases = AliasTable.build(shipped_groups(), self.stock_pairs)
@@ -118,6 +119,12 @@ class Snapshot:
                 found = evaluate(self.view, q, scored=False).docs
             self._cache(key, found)
         return found
+
+    def count_within(self, q: wq.Query, within: np.ndarray) -> int:
+        """How many of `within` (sorted live docnums) match `q`; not cached (the sets vary)."""
+        deadline.check()
+        with self.lock:
+            return int(evaluate(self.view, q, scored=False, within=within).docs.size)
 
     def _cached(self, key: Any) -> Any:
         with self._state_lock:

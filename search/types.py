@@ -56,7 +56,7 @@ class SearchRequest:
 @dataclass(frozen=True)
 class Reprint:
     """The same story published elsewhere: the same title and body, or a near copy of it
-    (another paper's wording of the same news: search/stories.py)."""
+    (another paper's wording of the same news: analysis/stories.py)."""
 
     id: str
     paper: str
