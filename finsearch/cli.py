@@ -45,10 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level={0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from finsearch.indexer import BuildFailed, DiskFull, IndexBusy, IndexMissing, NothingToRollBack, RunRefused
+    from finsearch.messages import describe
     from finsearch.search import SearchError
     try:
         return args.run(args)
-    except (UsageError, SearchError) as error:
+    except SearchError as error:
+        print(f"finsearch: {describe(error)}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as error:
         print(f"finsearch: {error}", file=sys.stderr)
         return EXIT_USAGE
     except RunRefused as error:
