@@ -90,6 +90,7 @@ def learned_pairs(mentions: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     return sorted(pairs)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a table asks for each name's key several times, each generation again
 def _key(term: str) -> str:
     return "".join(fold(simplify(term)).split())
 

@@ -4,7 +4,7 @@ Two posts are near-duplicates when they share most of their character shingles: 
 from 财联社, 东方财富 and 同花顺 in different wording around the same facts. A signature holds, for
 each of SIGNATURE_HASHES hash functions, the smallest hash of the post's shingles; the share of
 equal entries in two signatures estimates the Jaccard similarity of their shingle sets. The
-signature also holds the number of shingles, so the clustering (search/stories.py) can estimate
+signature also holds the number of shingles, so the clustering (analysis/stories.py) can estimate
 how much of the shorter post the longer one contains, and a 64-bit set of the numbers the post
 states, so that two flashes of one template with different figures (涨幅扩大至5% / 至10%) are
 told apart.
@@ -22,7 +22,7 @@ from finsearch.analysis import fold
 SHINGLE_CHARS = 4  # characters per shingle, over the text with punctuation and spaces removed
 SIGNATURE_HASHES = 128
 # The top 8 bits of each minimum (b-bit MinHash): two posts' minima then agree by accident once
-# in 256, which search/stories.py takes out of its estimate; the sampling error of 128 hashes
+# in 256, which analysis/stories.py takes out of its estimate; the sampling error of 128 hashes
 # (±0.04 at a Jaccard similarity of 0.6) stays the larger. 16 bits took twice the bytes.
 MINIMUM_BITS = 8
 SIGNATURE_BYTES = 2 + 8 + SIGNATURE_HASHES

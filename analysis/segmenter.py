@@ -4,20 +4,36 @@ jieba keeps a cache of its prefix dictionary; by default it writes it to a share
 file in the system temp dir. We keep it in our own cache dir instead
 (FINSEARCH_CACHE, else ~/.cache/finsearch) so that users and CI runs don't fight
 over one file.
+
+jieba 0.42.1 is the reference. A full build may segment with a faster implementation of
+the same algorithm and dictionary (jieba-next, compiled), behind a fence like whoosh_format's:
+- a version gate: only the jieba-next versions in VERIFIED_FAST_VERSIONS, and not with
+  FINSEARCH_FAST_JIEBA=0;
+- a check when a build starts (`segmenting_for_build`, on a sample of the posts it indexes, and
+  by tests/test_segmenter.py on every post of data/posts): everything the build takes from
+  jieba must be the same, token for token: the words of each text with their offsets (what the
+  word fields index; a run of punctuation may be cut otherwise, and the analysis drops it) and
+  the stock names it learns (analysis.aliases, which cuts names into words);
+- the fallback: jieba itself, with one warning. Searches always segment with jieba.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import importlib.metadata
 import logging
 import os
+from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import jieba
 
 USER_DICT = resources.files("finsearch.analysis") / "finance_dict.txt"
+
+log = logging.getLogger(__name__)
 
 
 def cache_dir() -> Path:
@@ -27,8 +43,13 @@ def cache_dir() -> Path:
     return path
 
 
+def segmenter() -> Any:
+    """This process's segmenter: jieba's, or the faster one a build has checked (`segmenting_for_build`)."""
+    return _fast if _fast is not None else reference_segmenter()
+
+
 @functools.cache
-def segmenter() -> jieba.Tokenizer:
+def reference_segmenter() -> jieba.Tokenizer:
     # Imported here: opening an index or answering `finsearch stats` segments nothing.
     import jieba
 
@@ -39,6 +60,107 @@ def segmenter() -> jieba.Tokenizer:
     with resources.as_file(USER_DICT) as path:
         tokenizer.load_userdict(str(path))
     return tokenizer
+
+
+# -- the faster stand-in, fenced -------------------------------------------------------
+
+FAST_DISTRIBUTION = "jieba-next"
+VERIFIED_FAST_VERSIONS: tuple[str, ...] = ("1.0.0rc1",)
+FAST_ENV = "FINSEARCH_FAST_JIEBA"  # 0: jieba itself, always
+_fast: Any = None  # the checked stand-in this process segments with, if any
+
+
+def fast_segmenter_allowed() -> str | None:
+    """Why the stand-in may not be used (None: the gate lets it through)."""
+    if os.environ.get(FAST_ENV, "1").strip() == "0":
+        return f"{FAST_ENV}=0"
+    try:
+        version = importlib.metadata.version(FAST_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return f"{FAST_DISTRIBUTION} is not installed"
+    if version not in VERIFIED_FAST_VERSIONS:
+        return f"{FAST_DISTRIBUTION} {version} is not one of the verified versions {', '.join(VERIFIED_FAST_VERSIONS)}"
+    return None
+
+
+def _load_fast() -> Any:
+    import jieba_next
+    tokenizer = jieba_next.Tokenizer()
+    tokenizer.tmp_dir = str(cache_dir())
+    tokenizer.cache_file = str(cache_dir() / "jieba-next.cache")  # its cache is its own format
+    tokenizer.initialize()
+    with resources.as_file(USER_DICT) as path:
+        tokenizer.load_userdict(str(path))
+    return tokenizer
+
+
+@contextlib.contextmanager
+def segmenting_for_build(sample: Iterable[str]) -> Iterator[bool]:
+    """Within the block, this process (and the workers it forks) segments with the stand-in if
+    the gate allows it and it agrees with jieba on every text of `sample`; else with jieba, and
+    one warning. Yields whether the stand-in is used."""
+    global _fast
+    why = fast_segmenter_allowed()
+    if why is None:
+        try:
+            candidate = _load_fast()
+            why = first_disagreement(list(sample), reference_segmenter(), candidate)
+        except Exception as error:  # noqa: BLE001  a broken install or API: what the fence is for
+            why = f"{type(error).__name__}: {error}"
+    if why is not None:
+        log.warning("segmenting with jieba itself, which is slower (%s)", why)
+        segmenter()  # loaded once, before any worker forks
+        yield False
+        return
+    _fast = candidate
+    reference_segmenter.cache_clear()  # the workers fork without it: its memory is not theirs
+    try:
+        yield True
+    finally:
+        _fast = None
+
+
+def forget() -> None:
+    """Drop this process's segmenter (a build's parent once its workers have forked: it segments
+    nothing itself, and its copy of the dictionary would count again in the build's memory; the
+    workers keep theirs). Loaded again if asked for."""
+    global _fast
+    _fast = None
+    reference_segmenter.cache_clear()
+
+
+def first_disagreement(texts: list[str], reference: Any, candidate: Any) -> str | None:
+    """How the candidate segments any of `texts` otherwise than the reference, in what the index
+    takes from it, or None."""
+    from finsearch.analysis.aliases import stock_mentions
+    from finsearch.analysis.normalize import fold
+    from finsearch.analysis.tokenizers import JiebaTokenizer
+    for number, text in enumerate(texts):
+        folded = fold(text)
+        with _segmenting(reference):
+            words, names = JiebaTokenizer().analyse(folded), stock_mentions(text)
+        with _segmenting(candidate):
+            if JiebaTokenizer().analyse(folded) != words:
+                return f"the words of sample text {number}"
+            if stock_mentions(text) != names:
+                return f"the stock names of sample text {number}"
+    return None
+
+
+class _segmenting:
+    """Within the block, this process segments with `tokenizer` (for the comparison)."""
+
+    def __init__(self, tokenizer: Any):
+        self._tokenizer = tokenizer
+
+    def __enter__(self) -> None:
+        global _fast
+        self._before, _fast = _fast, self._tokenizer
+
+    def __exit__(self, *exc: object) -> None:
+        global _fast
+        _fast = self._before
+
 
 
 @functools.cache

@@ -2,7 +2,7 @@
 
 Computes the index's signatures (indexer/near_duplicates.py) for a slice of the wire archive
 (JSON lines: id, source, datetime, title, content), clusters them as the engine does when it
-opens an index (search/stories.py), and prints how many posts joined an earlier story, then a
+opens a generation (analysis/stories.py), and prints how many posts joined an earlier story, then a
 sample of merged pairs (follower and the story's first post) side by side, for a reader to
 judge: precision = pairs that are the same news / pairs read.
 
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from finsearch.analysis import stories
 from finsearch.analysis.near_duplicates import decode, signature, story_key, title_key
-from finsearch.search import stories
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "wire-2026.jsonl.gz"
 

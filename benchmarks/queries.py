@@ -6,7 +6,7 @@ Prints one JSON object on stdout. `run.py` runs it in a fresh process per
 corpus, so "open + first query" includes loading each engine's jieba
 dictionary, and nothing from another corpus is left in memory.
 
-The mix (see README.md): seven terms x four variants, every request a first page
+The mix (see README.md): nine terms x four variants, every request a first page
 of 10 hits with snippets and facet counts (category, paper, month).
 """
 from __future__ import annotations
@@ -35,11 +35,17 @@ TERMS = (
     ("three-word", "新能源汽车产业"),
     ("latin", "ETF"),
     ("digits", "600519"),
+    ("headline", None),  # a whole title pasted (15-60 characters): how a reporter finds a post again
+    ("words", None),  # five words of another title, typed apart
 )
 VARIANTS = ("plain", "dates", "category", "newest")
 RARE_MIN, RARE_MAX = 3, 10
 DATE_QUANTILES = (0.40, 0.60)  # the date range holds the middle ~20% of the posts
 _RARE_CANDIDATE = re.compile(r"^[\u4e00-\u9fff]{2,4}$")
+LONG_SAMPLE = 400  # posts, spread over the index, whose titles the long queries are drawn from
+HEADLINE_CHARS = (15, 60)
+HEADLINE_MAX_HITS = 10
+WORDS_IN_QUERY = 5
 
 
 @dataclass
@@ -102,16 +108,56 @@ def _rare_word(engine, baseline, reader) -> str:
     raise SystemExit(f"no word with {RARE_MIN}-{RARE_MAX} hits in both engines")
 
 
+def _sampled_titles(reader) -> list[str]:
+    """The titles of LONG_SAMPLE live posts spread evenly over the index, in the order of a hash of
+    their text (deterministic per corpus, not biased towards its first posts)."""
+    count = reader.doc_count_all()
+    docs = range(0, count, max(1, count // LONG_SAMPLE))
+    titles = {reader.stored_fields(d).get("title", "") for d in docs if not reader.is_deleted(d)}
+    return sorted(titles, key=lambda t: hashlib.blake2b(t.encode(), digest_size=8).digest())
+
+
+def _headline(engine, titles: list[str]) -> str:
+    """A title of HEADLINE_CHARS characters, mostly Chinese, that finds a few posts: pasted whole."""
+    from finsearch.search import SearchRequest
+    low, high = HEADLINE_CHARS
+    for title in titles:
+        if (low <= len(title) <= high and sum(map(_is_cjk, title)) * 2 > len(title)
+                and 1 <= engine.search(SearchRequest(query=title)).articles <= HEADLINE_MAX_HITS):
+            return title
+    raise SystemExit("no title fit to paste as a headline query")
+
+
+def _words(titles: list[str], headline: str) -> str:
+    """WORDS_IN_QUERY Chinese words of a title (not the headline's), none inside another, apart."""
+    from finsearch.analysis import words
+    for title in titles:
+        if title == headline:
+            continue
+        found = [word for word in words(title) if len(word) >= 2 and all(map(_is_cjk, word))]
+        chosen = [word for word in found if not any(word != other and word in other for other in found)]
+        if len(chosen) >= WORDS_IN_QUERY:
+            return " ".join(chosen[:WORDS_IN_QUERY])
+    raise SystemExit(f"no title with {WORDS_IN_QUERY} words")
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff"
+
+
 def make_mix(engine, baseline, engine_root: Path) -> tuple[list[Kind], dict]:
     from finsearch.storage.generations import open_current
     ix, _ = open_current(engine_root)
     with ix.reader() as reader:
         date_from, date_to = _date_range(reader)
         rare = _rare_word(engine, baseline, reader)
+        titles = _sampled_titles(reader)
+    headline = _headline(engine, titles)
     category = engine.stats().categories[0].value  # the most common category
     params = {"date_from": date_from.isoformat(), "date_to": date_to.isoformat(),
               "date_quantiles": list(DATE_QUANTILES), "category": category, "rare_word": rare,
-              "rare_hits": [RARE_MIN, RARE_MAX], "page_size": 10}
+              "rare_hits": [RARE_MIN, RARE_MAX], "headline": headline, "words": _words(titles, headline),
+              "page_size": 10}
     return kinds_of(params), params
 
 
@@ -120,8 +166,11 @@ def kinds_of(params: dict) -> list[Kind]:
     (benchmarks/tantivy_peer.py) can be given exactly the same queries."""
     date_from, date_to = dt.date.fromisoformat(params["date_from"]), dt.date.fromisoformat(params["date_to"])
     kinds = []
+    chosen = {"rare": params["rare_word"], "headline": params.get("headline"), "words": params.get("words")}
     for role, term in TERMS:
-        term = term or params["rare_word"]
+        term = term or chosen[role]
+        if term is None:  # the parameters of a run from before the long queries
+            continue
         for variant in VARIANTS:
             kind = Kind(role, term, variant)
             if variant == "dates":

@@ -58,7 +58,11 @@ def _failed(error: Exception) -> int:
     # Imported on failure only: a search or `stats` never loads the indexer.
     from finsearch.indexer import BuildFailed, DiskFull, IndexBusy, IndexMissing, NothingToRollBack, RunRefused
     from finsearch.search import SearchError
-    if isinstance(error, (UsageError, SearchError)):
+    if isinstance(error, SearchError):
+        from finsearch.messages import describe
+        print(f"finsearch: {describe(error)}", file=sys.stderr)
+        return EXIT_USAGE
+    if isinstance(error, UsageError):
         print(f"finsearch: {error}", file=sys.stderr)
         return EXIT_USAGE
     if isinstance(error, RunRefused):

@@ -27,7 +27,8 @@ from tqdm import tqdm
 from whoosh import index as whoosh_index
 
 from finsearch import storage
-from finsearch.analysis.segmenter import segmenter
+from finsearch.analysis.segmenter import forget as forget_segmenter
+from finsearch.analysis.segmenter import segmenting_for_build
 from finsearch.indexer import guard
 from finsearch.indexer.document import stock_names_of, to_document
 from finsearch.indexer.ingest import Problem, ProblemCounts, claim_id, find_posts, path_order, read_post
@@ -158,6 +159,8 @@ def build_locked(archive: Path, root: Path, procs: int | None, progress: bool,
         report = _build_into(build, archive, root, paths, passed_over, procs, progress, replacing, max_delete,
                              started)
         report.generation = generation
+        with _step("writing the per-document table", started, root):
+            storage.write_doc_table(build)
         with _step("writing the manifest", started, root):
             storage.write_manifest(build, generation, report.indexed)
     except BaseException:
@@ -188,10 +191,11 @@ def _build_into(build: Path, archive: Path, root: Path, paths: list[str], passed
     if procs is None:
         procs = max(1, min(default_procs(), len(paths) // POSTS_PER_EXTRA_PROC))
     log.info("indexing %d files from %s with %d process(es)", len(paths), archive, procs)
-    segmenter()  # load jieba once, before the workers fork
-    storage.fast_paths()  # and decide (and warn) once which writer they use
+    storage.fast_paths()  # decide (and warn) once which writer the workers use
     whoosh_index.create_in(str(build), make_schema())
+    # The segmenter is loaded (and a faster one checked) once, before the workers fork.
     with (_step("reading, analysing and writing the posts", started, root),
+          segmenting_for_build(_sample_texts(archive, paths)),
           tqdm(total=len(paths), unit="post", desc="indexing", disable=not progress, mininterval=0.5) as bar):
         results = _run_workers(build, archive, paths, procs, bar)
     report = BuildReport(index=root, files=len(paths), problems=passed_over + [p for r in results for p in r.problems])
@@ -224,6 +228,17 @@ def _build_into(build: Path, archive: Path, root: Path, paths: list[str], passed
     return report
 
 
+SEGMENTER_SAMPLE = 100  # posts, spread over the archive, a faster segmenter is checked on
+
+
+def _sample_texts(archive: Path, paths: list[str]) -> Iterator[str]:
+    """The title and body of SEGMENTER_SAMPLE posts spread evenly over `paths`."""
+    for path in paths[::max(1, len(paths) // SEGMENTER_SAMPLE)]:
+        post = read_post(path, archive).post
+        if post is not None:
+            yield post.title + "\n" + "\n".join(post.paragraphs)
+
+
 def _run_workers(build: Path, archive: Path, paths: list[str], procs: int, bar: tqdm) -> list[_WorkerResult]:
     if procs == 1:
         return [_index_share(build, archive, paths, bar.update)]
@@ -234,6 +249,10 @@ def _run_workers(build: Path, archive: Path, paths: list[str], procs: int, bar: 
     with ProcessPoolExecutor(procs, mp_context=fork,
                              initializer=_set_counter, initargs=(done,)) as pool:
         futures = [pool.submit(_index_share_in_worker, build, archive, share) for share in shares]
+        # A fork context starts every worker with the first task: from here on the parent segments
+        # nothing, and its copy of the dictionary goes.
+        forget_segmenter()
+        _return_free_memory()
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)

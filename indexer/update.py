@@ -184,6 +184,7 @@ def _apply_changes(build: Path, listed: dict[str, storage.FileEntry], damage: li
         if not touched:  # e.g. only posts whose ids another post holds: skipped again
             storage.discard(new_build)
             return report
+        storage.write_doc_table(new_build)
         storage.write_manifest(new_build, generation, _document_count(new_build),
                                known={name: entry for name, entry in listed.items()
                                       if name not in {d.file for d in damage}})

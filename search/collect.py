@@ -21,16 +21,16 @@ from finsearch.search.types import MAX_PAGE, MAX_PAGE_SIZE, FacetCount, Facets, 
 
 def check_request(request: SearchRequest) -> None:
     if request.page < 1 or request.page > MAX_PAGE:
-        raise SearchError(f"页码应在 1 到 {MAX_PAGE} 之间", code="page_out_of_range", param="page")
+        raise SearchError("page_out_of_range", "page", limit=MAX_PAGE)
     if not 1 <= request.page_size <= MAX_PAGE_SIZE:
-        raise SearchError(f"每页条数应在 1 到 {MAX_PAGE_SIZE} 之间", code="size_out_of_range", param="size")
+        raise SearchError("size_out_of_range", "size", limit=MAX_PAGE_SIZE)
     check_dates(request)
 
 
 def check_dates(request: SearchRequest) -> None:
     start, end = date_bounds(request)
     if start is not None and end is not None and start >= end:
-        raise SearchError("开始日期晚于结束日期", code="date_order", param="from")
+        raise SearchError("date_order", "from")
 
 
 def date_bounds(request: SearchRequest) -> tuple[dt.datetime | None, dt.datetime | None]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -213,16 +212,30 @@ class SearchEngine:
 
     def _suggestions(self, snap: Snapshot, request: SearchRequest):
         """Queries near the request's that find posts under its filters (it found none)."""
+        filtered = self._filtered(snap, request)
+
         def count(query: str, literal: bool) -> int:
             try:
-                nearby = replace(request, query=query, literal=literal)
-                return int(match(snap, nearby, scored=False).kept.size)
+                if filtered is None:
+                    return int(match(snap, SearchRequest(query=query, literal=literal), scored=False).kept.size)
+                # Matched among the filtered posts only: the postings of the others are not read.
+                parsed = parse_query(query, None if literal else snap.aliases)
+                return snap.count_within(parsed.query, filtered) if filtered.size else 0
             except SearchError:  # a suggestion the parser refuses is no suggestion
                 return 0
         # Spelling needs the vocabulary, built in the background: none yet, no correction.
         vocabulary = snap.ready_vocabulary()
         correct = functools.partial(corrections, vocabulary) if vocabulary is not None else None
         return suggestions(request.query, request.literal, snap.aliases, count, correct)
+
+    @staticmethod
+    def _filtered(snap: Snapshot, request: SearchRequest) -> np.ndarray | None:
+        """The live posts that pass the request's filters (None: it has none)."""
+        if not (request.date_from or request.date_to or request.categories or request.papers or request.stocks
+                or request.first_only):
+            return None
+        live = snap.view.live
+        return live[filter_masks(snap.table, live, request, snap.mentioning(request.stocks)).all]
 
     @staticmethod
     def _marked_terms(snap: Snapshot, query: str, literal: bool) -> tuple[str, ...]:

@@ -124,8 +124,9 @@ class IndexView:
     _lengths: dict[str, np.ndarray] = field(init=False, default_factory=dict)
     _bm25_b: dict[str, float] = field(init=False, default_factory=dict)
     frequent: FrequentPostings = field(init=False, default_factory=FrequentPostings)
-    _term_entries: OrderedDict[tuple[str, Any], TermEntry | None] = field(init=False, default_factory=OrderedDict)
+    _term_entries: OrderedDict[tuple[str, bytes], TermEntry | None] = field(init=False, default_factory=OrderedDict)
     _term_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    statistics: _Statistics = field(init=False)  # what Whoosh's estimates and idf read, from the entries
 
     def __post_init__(self) -> None:
         if not isinstance(self.searcher.weighting, BM25F):
@@ -135,6 +136,7 @@ class IndexView:
         self.is_live = np.zeros(size, dtype=bool)
         self.is_live[self.live] = True
         self.has_deletions = self.live.size < size
+        self.statistics = _Statistics(self, reader)
         # Check now, on opening, that new segments read fast as Whoosh reads them (cached per segment).
         verify_reader(reader)
 
@@ -146,31 +148,76 @@ class IndexView:
         return self._bm25_b[fieldname]
 
     def term_entry(self, fieldname: str, text: Any) -> TermEntry | None:
-        """A term's entry in this version (None if no segment has it). Looking a term up probes
-        every segment's term table, so the most recent TERM_ENTRIES answers are remembered."""
-        key = (fieldname, text)
+        """A term's entry in this version (None if no segment has it)."""
+        schema = self.searcher.schema
+        if fieldname not in schema:
+            return None
+        try:
+            tbytes = schema[fieldname].to_bytes(text)
+        except ValueError:  # not a value of this field
+            return None
+        return self.term_entry_of_bytes(fieldname, tbytes)
+
+    def term_entry_of_bytes(self, fieldname: str, tbytes: bytes) -> TermEntry | None:
+        """`term_entry` of a term's bytes. Looking a term up probes every segment's term table, so
+        the most recent TERM_ENTRIES answers are remembered."""
+        key = (fieldname, tbytes)
         with self._term_lock:
             if key in self._term_entries:
                 self._term_entries.move_to_end(key)
                 return self._term_entries[key]
-        term = None
-        schema = self.searcher.schema
-        if fieldname in schema:
-            try:
-                term = find_term(self.searcher.reader(), fieldname, schema[fieldname].to_bytes(text))
-            except ValueError:  # not a value of this field
-                pass
+        term = find_term(self.searcher.reader(), fieldname, tbytes)
         with self._term_lock:
             self._term_entries[key] = term
             if len(self._term_entries) > TERM_ENTRIES:
                 self._term_entries.popitem(last=False)
         return term
 
+    def doc_frequency(self, fieldname: str, text: Any) -> int:
+        """A term's document count in all segments, deleted documents included (Whoosh's)."""
+        if isinstance(text, bytes):
+            term = self.term_entry_of_bytes(fieldname, text) if fieldname in self.searcher.schema else None
+        else:
+            term = self.term_entry(fieldname, text)
+        return term.doc_frequency if term is not None else 0
+
+    def idf(self, fieldname: str, tbytes: bytes) -> float:
+        """Whoosh's idf of a term (its weighting's own formula), from the remembered entry: Whoosh's
+        searcher would look the term up in every segment again."""
+        return self.searcher.weighting.idf(self.statistics, fieldname, tbytes)
+
     def lengths(self, fieldname: str) -> np.ndarray:
         """Each document's length of a field, read on first use."""
         if fieldname not in self._lengths:
             self._lengths[fieldname] = field_lengths(self.searcher.reader(), fieldname)
         return self._lengths[fieldname]
+
+
+class _Statistics:
+    """The index reader as Whoosh's query estimates and idf read it (and as the parent searcher
+    its weighting asks): document frequencies from the view's remembered term entries, counts
+    read once. Whoosh's reader would decode a term block of every segment for each question."""
+
+    def __init__(self, view: IndexView, reader: Any):
+        self._view = view
+        self.schema = reader.schema
+        self._doc_count = reader.doc_count()
+        self._doc_count_all = reader.doc_count_all()
+
+    def doc_frequency(self, fieldname: str, text: Any) -> int:
+        return self._view.doc_frequency(fieldname, text)
+
+    def doc_count(self) -> int:
+        return self._doc_count
+
+    def doc_count_all(self) -> int:
+        return self._doc_count_all
+
+    def get_parent(self) -> _Statistics:  # a searcher's weighting asks its parent for the figures
+        return self
+
+    def __getattr__(self, name: str) -> Any:  # anything else an estimate asks, the reader answers
+        return getattr(self._view.searcher.reader(), name)
 
 
 def evaluate(view: IndexView, q: wq.Query, scored: bool = True, within: np.ndarray | None = None) -> Matches:
@@ -238,7 +285,7 @@ class _Evaluation:
         positive = [q for q in subqueries if not isinstance(q, wq.Not)]
         negative = [q.query for q in subqueries if isinstance(q, wq.Not)]
         # Smallest first: each next subquery is evaluated among the survivors only.
-        positive.sort(key=lambda q: q.estimate_size(self.reader))
+        positive.sort(key=lambda q: q.estimate_size(self.view.statistics))
         parts = []
         docs = within
         for q in positive:
@@ -356,7 +403,7 @@ class _Evaluation:
             return postings.weights  # Whoosh's WeightScorer
         searcher = self.view.searcher
         weighting = searcher.weighting
-        idf = searcher.idf(fieldname, term.tbytes)
+        idf = self.view.idf(fieldname, term.tbytes)
         avgfl = searcher.avg_field_length(fieldname) or 1
         b = self.view.bm25_b(fieldname, term.tbytes)
         k1 = weighting.K1

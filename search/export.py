@@ -69,8 +69,7 @@ def export_columns(fields: str | None) -> tuple[str, ...]:
     names = tuple(dict.fromkeys(name.strip() for name in fields.split(",") if name.strip()))
     for name in names:
         if name not in _VALUES:
-            raise SearchError(f"fields 中没有这一列：{name[:40]}（可用：{'、'.join(_VALUES)}）",
-                              code="unknown_field", param="fields")
+            raise SearchError("unknown_field", "fields", value=name[:40], choices=list(_VALUES))
     return names or EXPORT_COLUMNS
 
 

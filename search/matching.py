@@ -49,6 +49,6 @@ def tiers(snap: Snapshot, parsed: ParsedQuery, docs: np.ndarray, sort: Sort) -> 
     if not sort.by_score or not parsed.terms or not docs.size:
         return None
     in_title = snap.docs(ranking.title_query(parsed.query))
-    title_id = snap.table.title_id_of.get(title_key(" ".join(parsed.terms)), -1)
+    title_id = snap.table.title_id(title_key(" ".join(parsed.terms)))
     whole_title = docs[snap.table.title_ids[docs] == title_id] if title_id >= 0 else docs[:0]
     return ranking.tiers(docs, in_title, np.intersect1d(whole_title, in_title, assume_unique=True))

@@ -36,8 +36,7 @@ def parse_bound(text: str | None, name: str) -> dt.date | dt.datetime | None:
         moment = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
         return local_naive(moment) if moment.tzinfo else moment
     except (ValueError, OverflowError):  # OverflowError: in the site's time it falls outside the calendar
-        raise SearchError(f"{name} 不是有效日期（应为 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM）：{text[:40]}",
-                          code="bad_date", param=name) from None
+        raise SearchError("bad_date", name, value=text[:40]) from None
 
 
 _STOCK_CODE = re.compile(r"\d{6}")
@@ -47,7 +46,7 @@ def stock_code(text: str) -> str:
     """A `stock=` value as a code (full-width digits too: ６００５１９)."""
     code = halfwidth(text.strip())
     if not _STOCK_CODE.fullmatch(code):
-        raise SearchError(f"股票代码应为 6 位数字：{text[:40]}", code="bad_stock", param="stock")
+        raise SearchError("bad_stock", "stock", value=text[:40])
     return code
 
 
@@ -57,7 +56,7 @@ def parse_int(text, name: str, default: int) -> int:
     try:
         return int(str(text).strip())
     except ValueError:
-        raise SearchError(f"{name} 应为整数：{str(text)[:40]}", code="bad_integer", param=name) from None
+        raise SearchError("bad_integer", name, value=str(text)[:40]) from None
 
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
@@ -66,7 +65,7 @@ _TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 def parse_flag(text, name: str) -> bool:
     value = str(text if text is not None else "").strip().lower()
     if value not in _TRUE + _FALSE:
-        raise SearchError(f"{name} 应为 1 或 0：{value[:40]}", code="bad_flag", param=name)
+        raise SearchError("bad_flag", name, value=value[:40])
     return value in _TRUE
 
 
@@ -77,13 +76,11 @@ def make_request(query: str | None = "", date_from: str | None = None, date_to: 
     """A SearchRequest from strings as a user typed them; raises SearchError with a message."""
     query = query or ""
     if len(query.strip()) > MAX_QUERY_CHARS:  # refused here too, to name the parameter
-        raise SearchError(f"查询太长（{len(query.strip())} 字），请不超过 {MAX_QUERY_CHARS} 字",
-                          code="query_too_long", param="q")
+        raise SearchError("query_too_long", "q", length=len(query.strip()), limit=MAX_QUERY_CHARS)
     try:
         sort_value = Sort((sort or Sort.RELEVANCE.value).strip().lower())
     except ValueError:
-        raise SearchError(f"排序方式应为 {'、'.join(s.value for s in Sort)} 之一：{str(sort)[:40]}",
-                          code="bad_sort", param="sort") from None
+        raise SearchError("bad_sort", "sort", value=str(sort)[:40], choices=[s.value for s in Sort]) from None
     if not query.strip() and sort_value.by_score:
         sort_value = Sort.NEWEST  # no words to rank by: newest first, and say so
     return SearchRequest(

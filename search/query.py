@@ -87,7 +87,7 @@ def parse_query(text: str, aliases: AliasTable | None = None) -> ParsedQuery:
     """
     text = without_invisible(text or "").strip()
     if len(text) > MAX_QUERY_CHARS:
-        raise SearchError(f"查询太长（{len(text)} 字），请不超过 {MAX_QUERY_CHARS} 字")
+        raise SearchError("query_too_long", "q", length=len(text), limit=MAX_QUERY_CHARS)
     if not text:
         return ParsedQuery(wq.Every(), ())
     text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates from Python callers

@@ -56,7 +56,8 @@ class Snapshot:
             reader = self.searcher.reader()
             self.view = IndexView(self.searcher, storage.reader_live_docs(reader), WORD_FIELD_OF_GRAM)
             self.lock = threading.RLock()
-            self.table = DocTable(self.view, self.lock)
+            columns = storage.doc_columns(self.generation.build, reader, self.generation.index.latest_generation())
+            self.table = DocTable.build(columns, self.view.is_live)
             self.stats = self._stats(root)
         except BaseException:
             self.generation.close()
@@ -96,7 +97,6 @@ class Snapshot:
 
     def prepare(self) -> None:
         """Make now what searches use, rather than in the first request that needs it."""
-        self.table.prepare()
         _ = self.aliases
         self.mentions()
 
@@ -166,6 +166,12 @@ class Snapshot:
                 found = evaluate(self.view, q, scored=False).docs
             self._cache(key, found)
         return found
+
+    def count_within(self, q: wq.Query, within: np.ndarray) -> int:
+        """How many of `within` (sorted live docnums) match `q`; not cached (the sets vary)."""
+        deadline.check()
+        with self.lock:
+            return int(evaluate(self.view, q, scored=False, within=within).docs.size)
 
     def _cached(self, key: Any) -> Any:
         with self._state_lock:

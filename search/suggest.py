@@ -164,9 +164,9 @@ class Vocabulary:
         """The `limit` best words completing the last word of `text` (not the word itself): most
         frequent first, or with words before it, most often found with them (`together`)."""
         if len(text) > MAX_QUERY_CHARS:
-            raise SearchError(f"查询太长（{len(text)} 字），请不超过 {MAX_QUERY_CHARS} 字")
+            raise SearchError("query_too_long", "q", length=len(text), limit=MAX_QUERY_CHARS)
         if not 1 <= limit <= MAX_SUGGESTIONS:
-            raise SearchError(f"建议条数应在 1 到 {MAX_SUGGESTIONS} 之间")
+            raise SearchError("bad_limit", "limit", limit=MAX_SUGGESTIONS)
         if not text or text[-1].isspace():  # nothing being typed
             return ()
         head, _, last = text.rpartition(" ")

@@ -34,7 +34,6 @@ class Interval(str, Enum):
     MONTH = "month"
 
 
-INTERVAL_NAMES = {Interval.DAY: "日", Interval.WEEK: "周", Interval.MONTH: "月"}
 
 
 @dataclass(frozen=True)
@@ -86,21 +85,22 @@ def make_trend_request(terms: Iterable[str], date_from: str | None = None, date_
     """A TrendRequest from strings as a user typed them; raises SearchError with a message."""
     terms = [t.strip() for t in terms]
     if not terms:
-        raise SearchError("请至少输入一个词（q）")
+        raise SearchError("no_terms", "q")
     if len(terms) > MAX_TERMS:
-        raise SearchError(f"最多比较 {MAX_TERMS} 个词，收到 {len(terms)} 个")
+        raise SearchError("too_many_terms", "q", limit=MAX_TERMS, count=len(terms))
     for number, term in enumerate(terms, 1):
         if not term:
-            raise SearchError(f"第 {number} 个词为空")
+            raise SearchError("empty_term", "q", number=number)
         if len(term) > MAX_QUERY_CHARS:
-            raise SearchError(f"第 {number} 个词太长（{len(term)} 字），请不超过 {MAX_QUERY_CHARS} 字")
+            raise SearchError("term_too_long", "q", number=number, length=len(term), limit=MAX_QUERY_CHARS)
     try:
         chosen = Interval(interval.strip().lower()) if interval and interval.strip() else None
     except ValueError:
-        raise SearchError(f"interval 应为 day、week 或 month：{str(interval)[:40]}") from None
+        raise SearchError("bad_interval", "interval", value=str(interval)[:40],
+                          choices=[i.value for i in Interval]) from None
     first, last = _whole_day(parse_bound(date_from, "from")), _whole_day(parse_bound(date_to, "to"))
     if first and last and first > last:
-        raise SearchError("开始日期晚于结束日期")
+        raise SearchError("date_order", "from")
     return TrendRequest(
         terms=tuple(dict.fromkeys(terms)), date_from=first, date_to=last,
         categories=tuple(dict.fromkeys(c.strip() for c in categories if c and c.strip())),
@@ -169,8 +169,7 @@ def count_trends(request: TrendRequest, days: np.ndarray, stories: np.ndarray, p
     first_period, last_period = (int(p) for p in period_numbers(np.array([first_day, last_day]), interval))
     size = last_period - first_period + 1
     if size > MAX_PERIODS:
-        raise SearchError(f"时间跨度太长：按{INTERVAL_NAMES[interval]}有 {size} 个时段（最多 {MAX_PERIODS} 个），"
-                          "请缩短日期范围或按更长的时段统计")
+        raise SearchError("too_many_periods", "interval", interval=interval.value, count=size, limit=MAX_PERIODS)
     story_count = int(stories.max()) + 1 if stories.size else 1
 
     def per_period(docs: np.ndarray) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from finsearch.search.coverage import Coverage
 
@@ -26,16 +27,18 @@ class Sort(str, Enum):
 
 
 class SearchError(ValueError):
-    """The request cannot be answered as asked; the message is for the user.
+    """The request cannot be answered as asked.
 
-    `code` names the problem for programs (e.g. "bad_date"), `param` the request parameter at
-    fault ("from", "q", …; None when no one parameter is).
+    `code` names the problem (e.g. "bad_date"), `param` the request parameter at fault ("from",
+    "q", …; None when no one parameter is), `details` the values involved (`value`, `limit`,
+    `choices`, …). The words people read are the web's and the CLI's (finsearch.messages).
     """
 
-    def __init__(self, message: str, code: str = "bad_request", param: str | None = None):
-        super().__init__(message)
+    def __init__(self, code: str, param: str | None = None, **details: Any):
+        super().__init__(f"{code} ({param}): {details}" if param else f"{code}: {details}")
         self.code = code
         self.param = param
+        self.details = details
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ class SearchRequest:
 @dataclass(frozen=True)
 class Reprint:
     """The same story published elsewhere: the same title and body, or a near copy of it
-    (another paper's wording of the same news: search/stories.py)."""
+    (another paper's wording of the same news: analysis/stories.py)."""
 
     id: str
     paper: str

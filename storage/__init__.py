@@ -10,11 +10,16 @@
     whoosh_format   the fence around Whoosh's private names and W3 files: a version gate,
                     a self-check when an index is opened, a fallback to Whoosh's own code
     postings        a term's postings and a field's lengths as numpy arrays
+    doc_table       a generation's per-document arrays (dates, stories, title keys, facets),
+                    written once by the writer that publishes it, memory-mapped by readers
     stock_names     stock_names.json, the (name, code) pairs a generation's posts write
 
 Ingest and build (`finsearch.indexer`) and search (`finsearch.search`) use only what this
 module exports; the import contract in pyproject.toml fails `make lint` otherwise.
 """
+from finsearch.storage.doc_table import DocColumns, TitleKeys
+from finsearch.storage.doc_table import load as doc_columns
+from finsearch.storage.doc_table import write as write_doc_table
 from finsearch.storage.fs1 import POSTINGS_FORMAT
 from finsearch.storage.generations import (
     BUILDS,
@@ -114,14 +119,16 @@ __all__ = [
     "ID_FIELD", "KEEP_GENERATIONS", "MANIFEST", "MAX_SEGMENT_DOCS", "MERGE_BUDGET_DOCS", "PAPER", "PATH",
     "POSTINGS_FORMAT", "REINDEX_ONLY_FIELDS", "SIGNATURE", "SITE_TZ", "STORY", "TAGS", "TITLE", "TITLE_BOOST",
     "TITLE_GRAM", "TITLE_KEY", "UNKNOWN_FILE_STAT", "URL",
-    "Damage", "FileEntry", "Generation", "GenerationInfo", "IndexBusy", "IndexDamaged", "IndexIncompatible",
-    "IndexMissing", "Mentions", "NothingToRollBack", "Postings", "SegmentWriterBase", "TermEntry",
-    "bytes_column", "crash_point", "current_build", "current_generation", "discard", "doc_frequencies",
+    "Damage", "DocColumns", "FileEntry", "Generation", "GenerationInfo", "IndexBusy", "IndexDamaged",
+    "IndexIncompatible", "IndexMissing", "Mentions", "NothingToRollBack", "Postings", "SegmentWriterBase",
+    "TermEntry", "TitleKeys",
+    "bytes_column", "crash_point", "current_build", "current_generation", "discard", "doc_columns",
+    "doc_frequencies",
     "fast_paths", "field_lengths", "field_terms", "file_stats", "find_term", "fixed_bytes_column",
     "from_local_naive", "generation_files", "incoming_dir", "link_generation", "link_healthy", "list_generations",
     "local_naive", "make_schema", "manifest_problem", "new_build_dir", "now_iso", "numeric_column", "open_current",
     "open_writer", "publish", "purge_and_merge_small", "read_manifest", "read_outcome", "read_postings",
     "reader_live_docs", "record_outcome", "remove_stale_builds", "resolve_root", "rollback_index",
     "stock_name_pairs", "stock_names_of_index", "verified_files", "verify_generation", "verify_reader",
-    "write_manifest", "write_stock_names", "writer_lock",
+    "write_doc_table", "write_manifest", "write_stock_names", "writer_lock",
 ]

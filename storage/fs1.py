@@ -361,9 +361,8 @@ class FS1TermsReader(TermsReader):
             keys.append(key)
         return keys, values, int(field.postings_bases[number])
 
-    def _info(self, field: _FieldDirectory, values: list[int], base: int, row: int) -> FS1TermInfo:
-        n = values[0]
-        columns = values[1 + 2 * n:]
+    def _info(self, field: _FieldDirectory, columns: list[int], n: int, base: int, row: int) -> FS1TermInfo:
+        """The term at `row` of a block of `n` terms, from the block's four columns (a list of 4n)."""
         df, total = columns[row], columns[n + row]
         sizes = columns[2 * n:3 * n], columns[3 * n:4 * n]
         at = base + sum(sizes[0][:row]) + sum(sizes[1][:row])
@@ -376,11 +375,32 @@ class FS1TermsReader(TermsReader):
         number = bisect.bisect_right(field.first_keys, tbytes) - 1
         if number < 0:
             return None
-        keys, values, base = self._block(field, number)
-        row = bisect.bisect_left(keys, tbytes)
-        if row == len(keys) or keys[row] != tbytes:
+        start, end = int(field.block_offsets[number]), int(field.block_offsets[number + 1])
+        data = self._terms[start:end]
+        (size,) = _U32.unpack_from(data, 0)
+        n = data[4]
+        lengths = data[5:5 + 2 * n]  # the prefix lengths, then the suffix lengths
+        if n >= 0x80 or (lengths and max(lengths) >= 0x80):  # a length of two bytes: the whole block
+            keys, values, base = self._block(field, number)
+            row = bisect.bisect_left(keys, tbytes)
+            if row == len(keys) or keys[row] != tbytes:
+                return None
+            return self._info(field, values[1 + 2 * n:], n, base, row)
+        # Most blocks: every length is one byte, so the keys are rebuilt straight from the bytes up
+        # to the one looked for, and the columns decoded only when it is there (a term is looked up
+        # in every segment, and most do not hold a rare one).
+        key, at = b"", 4 + size
+        for row in range(n):
+            length = lengths[n + row]
+            key = key[:lengths[row]] + data[at:at + length]
+            if key >= tbytes:
+                break
+            at += length
+        else:
             return None
-        return self._info(field, values, base, row)
+        if key != tbytes:
+            return None
+        return self._info(field, _small_varints(data[5 + 2 * n:4 + size]), n, int(field.postings_bases[number]), row)
 
     def _items_from(self, fieldname: str, prefix: bytes) -> Iterator[tuple[tuple[str, bytes], FS1TermInfo]]:
         """Every term of the segment from (fieldname, prefix) on, fields in name order."""
@@ -392,8 +412,9 @@ class FS1TermsReader(TermsReader):
             first = max(0, bisect.bisect_right(field.first_keys, start) - 1)
             for number in range(first, len(field.first_keys)):
                 keys, values, base = self._block(field, number)
+                columns = values[1 + 2 * len(keys):]
                 for row in range(bisect.bisect_left(keys, start), len(keys)):
-                    yield (name, keys[row]), self._info(field, values, base, row)
+                    yield (name, keys[row]), self._info(field, columns, len(keys), base, row)
 
     # -- Whoosh's TermsReader
 

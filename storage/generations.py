@@ -325,24 +325,28 @@ def incoming_dir(root: Path, name: str) -> Path:
 
 def link_generation(source: Path, build: Path, leave_out: Callable[[str], bool] = lambda name: False) -> None:
     """Hard-link the Whoosh files of `source` into the empty `build` (they are never rewritten),
-    but those `leave_out` names."""
+    but those `leave_out` names and the per-document table, which each generation writes anew."""
+    from finsearch.storage.doc_table import is_table_file
     for path in source.iterdir():
         if path.is_file() and path.name not in (WHOOSH_LOCK, MANIFEST) and not path.name.startswith("."):
-            if not leave_out(path.name):
+            if not leave_out(path.name) and not is_table_file(path.name):
                 os.link(path, build / path.name)
 
 
 def link_healthy(source: Path, build: Path, damage: list[Damage]) -> int:
     """Link `source`'s files into the empty `build`, but not the damaged ones: a segment with a
     damaged file is left out whole (its posts are then absent, and the caller adds them again
-    from the archive), a damaged derived file (stock_names.json) is left to be written anew.
+    from the archive), a damaged derived file (stock_names.json, the per-document table) is left to
+    be written anew.
     Returns the documents left out. Raises IndexDamaged when the damage cannot be cut out (the
     table of contents: only a full build repairs that)."""
+    from finsearch.storage.doc_table import is_table_file
     from finsearch.storage.stock_names import FILE as STOCK_NAMES
     from finsearch.storage.whoosh_format import segment_of, write_toc_without
     bad = {d.file for d in damage}
     segments = {segment for name in bad if (segment := segment_of(name)) is not None}
-    beyond_repair = [d for d in damage if segment_of(d.file) is None and d.file != STOCK_NAMES]
+    beyond_repair = [d for d in damage
+                     if segment_of(d.file) is None and d.file != STOCK_NAMES and not is_table_file(d.file)]
     if beyond_repair:
         raise damaged(source, beyond_repair)
     link_generation(source, build, leave_out=lambda name: (name in bad or segment_of(name) in segments

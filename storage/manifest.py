@@ -75,12 +75,13 @@ def file_checksum(path: Path) -> str:
 def expected_manifest() -> dict[str, Any]:
     """What this finsearch writes into an index (and needs to read one correctly); not to be mutated."""
     from finsearch.analysis import fingerprint, near_duplicates
+    from finsearch.storage.doc_table import TABLE_VERSION
     from finsearch.storage.fs1 import POSTINGS_FORMAT
     from finsearch.storage.schema import make_schema
     schema = make_schema()
     return {"schema": {name: type(schema[name]).__name__ for name in schema.names()},
             "analysis": {**fingerprint(), "signatures": near_duplicates.fingerprint()},
-            "postings": POSTINGS_FORMAT}
+            "postings": POSTINGS_FORMAT, "doc_table": TABLE_VERSION}
 
 
 def generation_files(build: Path) -> dict[str, int]:

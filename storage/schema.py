@@ -69,8 +69,8 @@ def make_schema() -> Schema:
         CHECKSUM: _column_only(ID(sortable=True)),
         # Posts with the same title and body are one story (a column, for grouping).
         STORY: _column_only(ID(sortable=True)),
-        # Near-duplicate stories are found from these when an index version is opened
-        # (search/stories.py); an index written before they existed has neither.
+        # Near-duplicate stories are found from these once per generation
+        # (analysis/stories.py); an index written before they existed has neither.
         SIGNATURE: COLUMN(FixedBytesColumn(SIGNATURE_BYTES)),
         # The title as a reader compares it (folded, punctuation out): a query equal to a
         # post's title ranks that post first.

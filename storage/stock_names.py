@@ -27,7 +27,10 @@ Mentions = dict[str, list[tuple[str, str]]]  # post path -> its (name, code) pai
 def write(build: Path, generation: int, mentions: Mentions) -> None:
     """Replace the file in one rename, so a reader sees the old or the new one."""
     tmp = build / f".{FILE}.{os.getpid()}"
-    data = {"generation": generation, "posts": {path: pairs for path, pairs in sorted(mentions.items()) if pairs}}
+    # The pairs learned from them too: every reader of the generation needs those, not the mentions.
+    learned = learned_pairs(pair for post_pairs in mentions.values() for pair in post_pairs)
+    data = {"generation": generation, "pairs": learned,
+            "posts": {path: pairs for path, pairs in sorted(mentions.items()) if pairs}}
     tmp.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
     os.replace(tmp, build / FILE)
 
@@ -66,6 +69,13 @@ def current(ix) -> Mentions:
 
 
 def pairs(build: Path) -> list[tuple[str, str]]:
-    """The (name, code) pairs to search by, learned from every post of the build."""
+    """The (name, code) pairs to search by, learned from every post of the build: as written with
+    the file, else (a file written before it held them) learned now."""
+    try:
+        written = json.loads((build / FILE).read_text("utf-8")).get("pairs")
+    except (OSError, ValueError, AttributeError):
+        written = None
+    if isinstance(written, list):
+        return [(name, code) for name, code in written]
     _, mentions = read(build)
     return learned_pairs(pair for post_pairs in mentions.values() for pair in post_pairs)

@@ -139,12 +139,14 @@ def _source_text() -> str:
 
 def test_every_api_error_code_is_in_api_md():
     source = "\n".join(_text(path) for folder in (REPO / "search", REPO / "webui") for path in folder.glob("*.py"))
-    codes = set(re.findall(r'code="([a-z_]+)"', source)) | set(re.findall(r'_CODE = "([a-z_]+)"', source))
-    codes.discard("bad_request")  # SearchError's default: never answered with its code (trends and suggest say only `error`)
-    assert codes, "no error codes found: has the way they are written changed?"
+    raised = set(re.findall(r'SearchError\(\s*"([a-z_]+)"', source))
+    codes = raised | set(re.findall(r'code="([a-z_]+)"', source)) | set(re.findall(r'_CODE = "([a-z_]+)"', source))
+    assert raised, "no error codes found: has the way they are written changed?"
     api = _text(DOCS / "api.md")
     for code in sorted(codes):
         assert f"`{code}`" in api, f"docs/api.md does not list the error code {code}"
+    from finsearch.messages import MESSAGES
+    assert not raised - set(MESSAGES), f"codes people would read no message for: {sorted(raised - set(MESSAGES))}"
 
 
 def test_every_run_outcome_code_is_in_cli_md():

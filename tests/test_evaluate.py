@@ -26,6 +26,9 @@ QUERIES = [
     # syntax: quotes, OR, NOT, groups, fields
     '"供应链金融"', "美联储 OR 央行", "title:美联储", "标题：人工智能",
     "body:ETF", "正文:新能源", "",
+    # a pasted headline, and several words typed apart: many terms, ordered by their frequencies
+    "北京亦庄：将加快实现10万台套级具身智能机器人规模量产", "欧洲央行行长称6月加息并非“预防性加息”",
+    "美参议院 推进 法案 限制 伊朗", "特朗普 伊朗 制裁 措施",
 ]
 NEGATIVE_QUERIES = {"美联储 -央行": "美联储", '"美联储" NOT 央行': "美联储", "-银行": None,
                     "半导体 OR -芯片": None, "(银行 -利率) OR 券商": None}

@@ -214,11 +214,15 @@ def test_exclusion_alone_means_everything_else(engine, archive_posts):
 
 
 def test_bad_requests_get_a_message():
-    with pytest.raises(SearchError, match="查询太长"):
-        from finsearch.search.query import parse_query
+    from finsearch.messages import describe
+    from finsearch.search.query import parse_query
+    with pytest.raises(SearchError) as too_long:
         parse_query("银" * 5000)
-    with pytest.raises(SearchError, match="日期"):
+    assert too_long.value.code == "query_too_long" and describe(too_long.value) == "查询太长（5000 字），请不超过 500 字"
+    with pytest.raises(SearchError) as bad_date:
         make_request("银行", date_from="2026-13-01")
+    assert (bad_date.value.code, bad_date.value.param) == ("bad_date", "from")
+    assert describe(bad_date.value) == "from 不是有效日期（应为 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM）：2026-13-01"
     with pytest.raises(SearchError):
         make_request("银行", sort="best")
     with pytest.raises(SearchError):

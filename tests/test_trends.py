@@ -110,7 +110,7 @@ def test_axis_starts_at_the_first_hit_without_dates(client, engine):
     ({"q": "银行", "from": "2026-13-01"}, "from 不是有效日期"),
     ({"q": "银行", "from": "2026-08-01", "to": "2026-07-01"}, "开始日期晚于结束日期"),
     ({"q": "银行", "interval": "day"}, "时间跨度太长"),  # 2021-12 to 2026-08 by day
-    ({"q": "银行", "query": "证券"}, "不支持的参数：query"),
+    ({"q": "银行", "query": "证券"}, "不认识的参数：query"),
     ({"q": "银" * 501}, "第 1 个词太长"),
 ])
 def test_bad_trend_requests_are_400_with_a_message(client, query, message):
@@ -210,7 +210,7 @@ def test_suggestion_edge_cases(client):
     assert _suggest(client, "zzzzqqq") == []
     assert len(_suggest(client, "金", limit="3")) == 3
     for query, message in [({"q": "银" * 501}, "查询太长"), ({"q": "银", "limit": "0"}, "建议条数"),
-                           ({"q": "银", "limit": "x"}, "limit 应为整数"), ({"q": "银", "size": "3"}, "不支持的参数")]:
+                           ({"q": "银", "limit": "x"}, "limit 应为整数"), ({"q": "银", "size": "3"}, "不认识的参数")]:
         response = client.get("/api/suggest", query_string=query)
         assert response.status_code == 400 and message in response.get_json()["error"]
 

@@ -15,7 +15,7 @@ from finsearch.webui import CONTENT_SECURITY_POLICY, create_app
 
 SUPPLY_CHAIN_ID = "202205022367563116"  # 解放日报: 上海金融国企保障金融血脉畅通
 SUPPLY_CHAIN_TITLE = "上海金融国企保障金融血脉畅通"
-SAMPLE_STORIES = 2385  # the stories of data/posts' 3,010 posts (search/stories.py merges copies)
+SAMPLE_STORIES = 2385  # the stories of data/posts' 3,010 posts (analysis/stories.py merges copies)
 SUPPLY_CHAIN_URL = "http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW202205022367563116"
 
 

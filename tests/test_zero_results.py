@@ -54,6 +54,14 @@ def test_suggestions_count_under_the_same_filters(engine):
     assert result.suggestions[0].articles < articles(engine, "美联储")
 
 
+def test_a_long_term_under_a_category_suggests_what_the_search_under_it_finds(engine):
+    category = engine.stats().categories[0].value
+    result = engine.search(SearchRequest(query="美联储降息预期彻底落空", categories=(category,)))
+    assert result.total == 0 and result.suggestions
+    for suggestion in result.suggestions:
+        assert suggestion.articles == articles(engine, suggestion.query, categories=(category,)) > 0
+
+
 def test_no_suggestions_when_something_matches_or_for_operators(engine):
     assert engine.search(SearchRequest(query="美联储")).suggestions == ()
     assert engine.search(SearchRequest(query="美联储 -美联储")).suggestions == ()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
+from finsearch.messages import describe
 from finsearch.search import SearchError, reprint_to_json, result_to_json, stats_to_json
 from finsearch.webui.pages import citation
 from finsearch.webui.state import SearchState, require_known
@@ -24,7 +25,7 @@ def _engine():
 
 @bp.errorhandler(SearchError)
 def _bad_request(error: SearchError):
-    return jsonify(error=str(error), code=error.code, param=error.param), 400
+    return jsonify(error=describe(error), code=error.code, param=error.param), 400
 
 
 @bp.get("/search")

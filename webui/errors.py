@@ -1,4 +1,5 @@
-"""Errors as a page or as JSON ({"error": message}), in Chinese, never with a trace."""
+"""Errors as a page or as JSON ({"error": message}, with "code" and "param" for a refused
+parameter), in Chinese, never with a trace."""
 from __future__ import annotations
 
 import logging
@@ -6,6 +7,7 @@ import logging
 from flask import jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from finsearch.messages import describe
 from finsearch.search import IndexDamaged, IndexIncompatible, IndexMissing, SearchError, SearchTimeout
 
 log = logging.getLogger(__name__)
@@ -28,8 +30,10 @@ def _wants_json() -> bool:
     return request.path == "/api" or request.path.startswith("/api/")
 
 
-def respond(status: int, message: str):
+def respond(status: int, message: str, problem: SearchError | None = None):
     if _wants_json():
+        if problem is not None:
+            return make_response(jsonify(error=message, code=problem.code, param=problem.param), status)
         return make_response(jsonify(error=message), status)
     page = render_template("error.html", status=status, message=message,
                            title=TITLES.get(status, MESSAGES.get(status, "出错了")))
@@ -53,7 +57,7 @@ def register(app) -> None:
 
     @app.errorhandler(SearchError)
     def _search_error(error: SearchError):
-        return respond(400, str(error))
+        return respond(400, describe(error), error)
 
     @app.errorhandler(IndexMissing)
     def _no_index(error: IndexMissing):

@@ -23,6 +23,7 @@ from flask import (
     url_for,
 )
 
+from finsearch.messages import describe
 from finsearch.search import (
     EXPORT_FORMATS,
     EXPORTERS,
@@ -138,7 +139,7 @@ def search():
     try:
         result = engine.search(state.request(), timeline=True)  # the whole page, from one generation
     except SearchError as problem:
-        error = str(problem)
+        error = describe(problem)
     stats = result.stats if result is not None and result.stats is not None else engine.stats()
     labels = dict(stats.category_labels)
     unknown = unknown_params(request.args)

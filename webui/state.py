@@ -25,8 +25,7 @@ def require_known(args, also: tuple[str, ...] = ()) -> None:
     """Raises SearchError (code "unknown_param") for the first parameter that is not ours (nor in `also`)."""
     unknown = [name for name in unknown_params(args) if name not in also]
     if unknown:
-        raise SearchError(f"不认识的参数：{unknown[0][:40]}（可用参数：{'、'.join(PARAMS + also)}）",
-                          code="unknown_param", param=unknown[0][:40])
+        raise SearchError("unknown_param", unknown[0][:40], value=unknown[0][:40], choices=list(PARAMS + also))
 
 
 def _one(args, name: str) -> str:

@@ -18,11 +18,11 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
 
+from finsearch.messages import INTERVAL_LABELS, describe
 from finsearch.search import SearchError, spreadsheet_cell
 from finsearch.search.export import CSV_BOM
 from finsearch.search.suggest import suggestions_to_json
 from finsearch.search.trends import (
-    INTERVAL_NAMES,
     MAX_TERMS,
     Interval,
     Period,
@@ -105,7 +105,7 @@ class TrendState:
 
     def result(self) -> TrendResult:
         if self.mode not in MODES:
-            raise SearchError(f"mode 应为 count 或 share：{self.mode[:40]}")
+            raise SearchError("bad_mode", "mode", value=self.mode[:40], choices=list(MODES))
         return _engine().trends(make_trend_request(self.terms, self.date_from, self.date_to, self.categories,
                                                    self.papers, self.interval))
 
@@ -130,7 +130,7 @@ def trends_url(state: SearchState) -> str:
 def _refuse_unknown(allowed: set[str]) -> None:
     unknown = sorted(set(request.args) - allowed)
     if unknown:
-        raise SearchError(f"不支持的参数：{', '.join(unknown)[:80]}（可用：{', '.join(sorted(allowed))}）")
+        raise SearchError("unknown_param", unknown[0][:40], value=", ".join(unknown)[:80], choices=sorted(allowed))
 
 
 @bp.get("/trends")
@@ -146,14 +146,14 @@ def page():
             charts = trend_chart.build(result, state.mode == "share", state.search_href, state.search_href,
                                        shared_scale=state.scale == SHARED_SCALE)
         except SearchError as problem:
-            error = str(problem)
+            error = describe(problem)
     service = current_app.extensions["finsearch"]
     context = {
         "trend": state, "result": result, "charts": charts, "error": error, "stats": service.engine().stats(),
         "own_scale_ratio": trend_chart.OWN_SCALE_RATIO,
         "boxes": list(state.terms[:MAX_TERMS]) + [""] * (MAX_TERMS - len(state.terms[:MAX_TERMS])),
-        "intervals": [("", "自动")] + [(i.value, f"按{INTERVAL_NAMES[i]}") for i in Interval],
-        "modes": MODES, "period_text": trend_chart.period_text, "interval_names": INTERVAL_NAMES,
+        "intervals": [("", "自动")] + [(i.value, f"按{INTERVAL_LABELS[i]}") for i in Interval],
+        "modes": MODES, "period_text": trend_chart.period_text, "interval_names": INTERVAL_LABELS,
     }
     return render_template("trends.html", **context), 400 if error else 200
 
@@ -189,7 +189,7 @@ def api_suggest():
     text = request.args.get("q") or ""
     limit_text = (request.args.get("limit") or "").strip()
     if limit_text and not limit_text.isdigit():
-        raise SearchError(f"limit 应为整数：{limit_text[:40]}")
+        raise SearchError("bad_integer", "limit", value=limit_text[:40])
     suggestions = _engine().suggest(text.lstrip(), int(limit_text) if limit_text else DEFAULT_SUGGESTIONS)
     response = jsonify(suggestions_to_json(suggestions))
     response.headers["Server-Timing"] = f"suggest;dur={(time.perf_counter() - started) * 1000:.2f}"

@@ -1,4 +1,5 @@
-"""Stories: the posts that tell one piece of news, found when an index version is opened.
+"""Stories: the posts that tell one piece of news, found once per index generation (by the writer
+that publishes it, storage/doc_table.py).
 
 Posts with the same title and body (the STORY column) are one story, whatever their dates.
 Near-duplicates join them: posts of *another paper* whose MinHash signatures
@@ -21,6 +22,7 @@ another member), so a chain of small rewordings cannot drift into another piece 
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 
 import numpy as np
@@ -41,6 +43,14 @@ BAND_ROWS = 3
 MIN_JACCARD = 0.6
 MIN_CONTAINMENT = 0.8
 MIN_SHINGLES = 8  # a text this short (a bare title) says too little to be matched by wording
+
+
+def fingerprint() -> str:
+    """What the stories depend on besides the signatures: stories computed under another are
+    computed again."""
+    settings = (STORY_WINDOW, CONTAINMENT_WINDOW, SAME_TITLE_WINDOW, BAND_ROWS, MIN_JACCARD, MIN_CONTAINMENT,
+                MIN_SHINGLES)
+    return hashlib.blake2b(repr(settings).encode(), digest_size=16).hexdigest()
 
 
 def near_stories(exact: np.ndarray, dates: np.ndarray, papers: np.ndarray, live: np.ndarray,

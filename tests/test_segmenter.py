@@ -1,0 +1,67 @@
+"""The faster segmenter a build may use (analysis/segmenter.py): the same words and stock names as
+jieba on every post of data/posts, used only within a build that has checked it, and jieba itself
+(with one warning) when the gate or the check says no."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from finsearch.analysis import segmenter as seg
+
+
+def _texts(posts) -> list[str]:
+    return [post.title + "\n" + "\n".join(post.paragraphs) for post in posts]
+
+
+@pytest.fixture
+def fast_allowed(monkeypatch):
+    monkeypatch.delenv(seg.FAST_ENV, raising=False)
+    if seg.fast_segmenter_allowed() is not None:
+        pytest.skip(f"the faster segmenter is not available: {seg.fast_segmenter_allowed()}")
+
+
+@pytest.mark.slow
+def test_the_stand_in_segments_every_sample_post_as_jieba_does(archive_posts, fast_allowed):
+    assert seg.first_disagreement(_texts(archive_posts), seg.reference_segmenter(), seg._load_fast()) is None
+
+
+def test_a_build_segments_with_the_stand_in_only_within_its_block(archive_posts, fast_allowed):
+    with seg.segmenting_for_build(_texts(archive_posts[:20])) as fast:
+        assert fast
+        assert type(seg.segmenter()).__module__.startswith("jieba_next")
+    assert type(seg.segmenter()) is type(seg.reference_segmenter())  # searches: jieba itself
+
+
+class _Disagreeing:
+    """A segmenter that cuts every text into characters."""
+
+    FREQ = seg.reference_segmenter().FREQ
+
+    def cut(self, text):
+        return iter(text)
+
+
+def test_a_stand_in_that_cuts_otherwise_is_not_used(archive_posts, fast_allowed, monkeypatch, caplog):
+    monkeypatch.setattr(seg, "_load_fast", _Disagreeing)
+    with caplog.at_level(logging.WARNING, logger=seg.__name__):
+        with seg.segmenting_for_build(_texts(archive_posts[:3])) as fast:
+            assert not fast
+            assert seg.segmenter() is seg.reference_segmenter()
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "the words of sample text 0" in warning.getMessage()
+
+
+def test_the_gate_turns_the_stand_in_off(archive_posts, monkeypatch, caplog):
+    monkeypatch.setenv(seg.FAST_ENV, "0")
+    with caplog.at_level(logging.WARNING, logger=seg.__name__):
+        with seg.segmenting_for_build(_texts(archive_posts[:3])) as fast:
+            assert not fast and seg.segmenter() is seg.reference_segmenter()
+    assert any(f"{seg.FAST_ENV}=0" in r.getMessage() for r in caplog.records)
+
+
+def test_a_build_parent_forgets_its_segmenter_once_its_workers_have_forked(archive_posts, fast_allowed):
+    with seg.segmenting_for_build(_texts(archive_posts[:3])):
+        seg.forget()
+        assert seg._fast is None and seg.reference_segmenter.cache_info().currsize == 0
+    assert seg.segmenter().cut("降准") is not None  # loaded again when asked for
