@@ -57,6 +57,10 @@ class SearchRequest:
     page_size: int = DEFAULT_PAGE_SIZE
     literal: bool = False  # only what was typed, no aliases (a quoted phrase always is)
 
+    def __post_init__(self) -> None:
+        # A caller may name the order as a string ("newest"); the pipeline asks the Sort.
+        object.__setattr__(self, "sort", Sort(self.sort))
+
 
 @dataclass(frozen=True)
 class Reprint:
