@@ -67,6 +67,9 @@ def reference_segmenter() -> jieba.Tokenizer:
 FAST_DISTRIBUTION = "jieba-next"
 VERIFIED_FAST_VERSIONS: tuple[str, ...] = ("1.0.0rc1",)
 FAST_ENV = "FINSEARCH_FAST_JIEBA"  # 0: jieba itself, always
+# A build of fewer posts segments with jieba itself: loading and checking the stand-in (and
+# loading jieba again after it) costs more than the stand-in saves.
+STAND_IN_MIN_POSTS = 20_000
 _fast: Any = None  # the checked stand-in this process segments with, if any
 
 
@@ -95,11 +98,16 @@ def _load_fast() -> Any:
 
 
 @contextlib.contextmanager
-def segmenting_for_build(sample: Iterable[str]) -> Iterator[bool]:
+def segmenting_for_build(sample: Iterable[str], posts: int) -> Iterator[bool]:
     """Within the block, this process (and the workers it forks) segments with the stand-in if
-    the gate allows it and it agrees with jieba on every text of `sample`; else with jieba, and
-    one warning. Yields whether the stand-in is used."""
+    the build is large enough (`posts`: STAND_IN_MIN_POSTS), the gate allows it and it agrees with
+    jieba on every text of `sample`; else with jieba (and one warning, but for a small build).
+    Yields whether the stand-in is used."""
     global _fast
+    if not worth_a_stand_in(posts):
+        segmenter()  # loaded once, before any worker forks
+        yield False
+        return
     why = fast_segmenter_allowed()
     if why is None:
         try:
@@ -118,6 +126,12 @@ def segmenting_for_build(sample: Iterable[str]) -> Iterator[bool]:
         yield True
     finally:
         _fast = None
+
+
+def worth_a_stand_in(posts: int) -> bool:
+    """Whether a build of `posts` posts gains by the stand-in (and by dropping its parent's
+    dictionary: `forget`)."""
+    return posts >= STAND_IN_MIN_POSTS
 
 
 def forget() -> None:

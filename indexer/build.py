@@ -28,7 +28,7 @@ from whoosh import index as whoosh_index
 
 from finsearch import storage
 from finsearch.analysis.segmenter import forget as forget_segmenter
-from finsearch.analysis.segmenter import segmenting_for_build
+from finsearch.analysis.segmenter import segmenting_for_build, worth_a_stand_in
 from finsearch.indexer import guard
 from finsearch.indexer.document import stock_names_of, to_document
 from finsearch.indexer.ingest import Problem, ProblemCounts, claim_id, find_posts, path_order, read_post
@@ -195,7 +195,7 @@ def _build_into(build: Path, archive: Path, root: Path, paths: list[str], passed
     whoosh_index.create_in(str(build), make_schema())
     # The segmenter is loaded (and a faster one checked) once, before the workers fork.
     with (_step("reading, analysing and writing the posts", started, root),
-          segmenting_for_build(_sample_texts(archive, paths)),
+          segmenting_for_build(_sample_texts(archive, paths), len(paths)),
           tqdm(total=len(paths), unit="post", desc="indexing", disable=not progress, mininterval=0.5) as bar):
         results = _run_workers(build, archive, paths, procs, bar)
     report = BuildReport(index=root, files=len(paths), problems=passed_over + [p for r in results for p in r.problems])
@@ -250,9 +250,10 @@ def _run_workers(build: Path, archive: Path, paths: list[str], procs: int, bar: 
                              initializer=_set_counter, initargs=(done,)) as pool:
         futures = [pool.submit(_index_share_in_worker, build, archive, share) for share in shares]
         # A fork context starts every worker with the first task: from here on the parent segments
-        # nothing, and its copy of the dictionary goes.
-        forget_segmenter()
-        _return_free_memory()
+        # nothing, and in a large build its copy of the dictionary goes.
+        if worth_a_stand_in(len(paths)):
+            forget_segmenter()
+            _return_free_memory()
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)

@@ -27,7 +27,7 @@ def test_the_stand_in_segments_every_sample_post_as_jieba_does(archive_posts, fa
 
 
 def test_a_build_segments_with_the_stand_in_only_within_its_block(archive_posts, fast_allowed):
-    with seg.segmenting_for_build(_texts(archive_posts[:20])) as fast:
+    with seg.segmenting_for_build(_texts(archive_posts[:20]), seg.STAND_IN_MIN_POSTS) as fast:
         assert fast
         assert type(seg.segmenter()).__module__.startswith("jieba_next")
     assert type(seg.segmenter()) is type(seg.reference_segmenter())  # searches: jieba itself
@@ -45,7 +45,7 @@ class _Disagreeing:
 def test_a_stand_in_that_cuts_otherwise_is_not_used(archive_posts, fast_allowed, monkeypatch, caplog):
     monkeypatch.setattr(seg, "_load_fast", _Disagreeing)
     with caplog.at_level(logging.WARNING, logger=seg.__name__):
-        with seg.segmenting_for_build(_texts(archive_posts[:3])) as fast:
+        with seg.segmenting_for_build(_texts(archive_posts[:3]), seg.STAND_IN_MIN_POSTS) as fast:
             assert not fast
             assert seg.segmenter() is seg.reference_segmenter()
     (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
@@ -55,13 +55,21 @@ def test_a_stand_in_that_cuts_otherwise_is_not_used(archive_posts, fast_allowed,
 def test_the_gate_turns_the_stand_in_off(archive_posts, monkeypatch, caplog):
     monkeypatch.setenv(seg.FAST_ENV, "0")
     with caplog.at_level(logging.WARNING, logger=seg.__name__):
-        with seg.segmenting_for_build(_texts(archive_posts[:3])) as fast:
+        with seg.segmenting_for_build(_texts(archive_posts[:3]), seg.STAND_IN_MIN_POSTS) as fast:
             assert not fast and seg.segmenter() is seg.reference_segmenter()
     assert any(f"{seg.FAST_ENV}=0" in r.getMessage() for r in caplog.records)
 
 
 def test_a_build_parent_forgets_its_segmenter_once_its_workers_have_forked(archive_posts, fast_allowed):
-    with seg.segmenting_for_build(_texts(archive_posts[:3])):
+    with seg.segmenting_for_build(_texts(archive_posts[:3]), seg.STAND_IN_MIN_POSTS):
         seg.forget()
         assert seg._fast is None and seg.reference_segmenter.cache_info().currsize == 0
     assert seg.segmenter().cut("降准") is not None  # loaded again when asked for
+
+
+def test_a_small_build_segments_with_jieba_and_keeps_it(archive_posts, fast_allowed, caplog):
+    jieba_itself = seg.reference_segmenter()
+    with caplog.at_level(logging.WARNING, logger=seg.__name__):
+        with seg.segmenting_for_build(_texts(archive_posts[:3]), seg.STAND_IN_MIN_POSTS - 1) as fast:
+            assert not fast and seg.segmenter() is jieba_itself
+    assert seg.segmenter() is jieba_itself and not caplog.records  # not loaded again, no warning
