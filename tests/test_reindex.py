@@ -228,6 +228,7 @@ LIVE_SEARCHES = """
 import json, select, sys, time
 from finsearch.search import SearchEngine, SearchRequest
 engine = SearchEngine(sys.argv[1])
+engine.search(SearchRequest(query="银行 OR 基金", sort="newest"))  # warm (jieba, OpenCC): ready means searching
 print("ready", flush=True)
 searches, failures, totals = 0, [], set()
 stop = time.time() + 120
