@@ -386,22 +386,24 @@ class Snapshots:
             old.retire()
 
 
-def _prepare(snapshot: Snapshot) -> None:
+def _in_background(snapshot: Snapshot, work: Callable[[Snapshot], Any]) -> None:
+    """`work` on a held snapshot, in a background thread: a snapshot closed before it got there
+    needs nothing; a failure is logged (requests make what is missing themselves)."""
     try:
         with snapshot.held():
-            snapshot.prepare()
-    except RuntimeError:  # replaced and closed before it got here: nothing to prepare
+            work(snapshot)
+    except RuntimeError:  # replaced and closed before it got here
         pass
-    except Exception:  # a background thread: requests make what is missing themselves
-        log.exception("preparing %s in the background failed", snapshot.name)
+    except Exception:
+        log.exception("%s of %s in the background failed", work.__name__, snapshot.name)
+
+
+def _prepare(snapshot: Snapshot) -> None:
+    _in_background(snapshot, Snapshot.prepare)
 
 
 def _build_vocabulary(snapshot: Snapshot) -> None:
-    try:
-        with snapshot.held():
-            snapshot.vocabulary()
-    except RuntimeError:  # replaced and closed before it got here: nothing to prepare
-        pass
+    _in_background(snapshot, Snapshot.vocabulary)
 
 
 def facet_counts(values: list[str], masks: np.ndarray, docs: np.ndarray) -> tuple[FacetCount, ...]:
