@@ -14,6 +14,7 @@ from whoosh.util.times import datetime_to_long
 
 from finsearch.search import ranking
 from finsearch.search.companies import Mentions
+from finsearch.search.docsets import rows_of
 from finsearch.search.doctable import EPOCH_TICKS, DocTable, day_labels
 from finsearch.search.snapshot import facet_counts
 from finsearch.search.types import MAX_PAGE, MAX_PAGE_SIZE, FacetCount, Facets, SearchError, SearchRequest, Sort
@@ -163,7 +164,7 @@ def first_of_each_story(table: DocTable, docs: np.ndarray, scores: np.ndarray, t
         best = whole[np.concatenate(([True], whole_stories[1:] != whole_stories[:-1]))]
         replaced = np.isin(table.stories[first], table.stories[best])
         first = np.sort(np.concatenate((first[~replaced], best)))
-    rows = np.searchsorted(docs, first)
+    rows = rows_of(docs, first)
     return first, scores[rows], None if tiers is None else tiers[rows]
 
 

@@ -37,6 +37,7 @@ from whoosh.scoring import BM25F
 
 from finsearch.analysis import fold, gram_terms, is_cjk, unit_runs
 from finsearch.search import deadline
+from finsearch.search.docsets import common, distinct, members, rows_of, union
 from finsearch.search.query import FIELDS, Near
 from finsearch.storage import Postings, TermEntry, field_lengths, find_term, read_postings, verify_reader
 
@@ -66,7 +67,7 @@ class Matches:
 
     def at(self, docs: np.ndarray) -> np.ndarray:
         """The scores of `docs`, a sorted subset of self.docs."""
-        return self.scores[np.searchsorted(self.docs, docs)]
+        return self.scores[rows_of(self.docs, docs)]
 
 
 NO_MATCHES = Matches(np.empty(0, dtype=np.int64), np.empty(0))
@@ -265,7 +266,7 @@ class _Evaluation:
                 return a
             b = self.run(q.b, a.docs, True)
             scores = a.scores.copy()
-            scores[np.searchsorted(a.docs, b.docs)] += b.scores
+            scores[rows_of(a.docs, b.docs)] += b.scores
             return Matches(a.docs, scores)
         if isinstance(q, wq.Require):
             a = self.run(q.a, within, scored)
@@ -316,7 +317,7 @@ class _Evaluation:
             scores = np.zeros(docs.size)
             if scored:
                 for part in parts:
-                    scores[np.searchsorted(docs, part.docs)] += part.scores
+                    scores[rows_of(docs, part.docs)] += part.scores
             return Matches(docs, scores)
         # Many matches: marked, and their scores summed (in the same order), in arrays of the
         # index's size; a pass over those costs less than sorting and searching the matches.
@@ -434,13 +435,12 @@ class _Evaluation:
                 confirmed = self._confirmed_by_word(fieldname, q.words, candidates)
             else:  # positions rule candidates out before the next, more frequent, bigram is read
                 if step == 1:
-                    unconfirmed = np.setdiff1d(candidates, confirmed, assume_unique=True)
+                    unconfirmed = candidates[~members(confirmed, candidates)]
                     first, second = read.items()
                     starts = np.intersect1d(_start_keys(*first, unconfirmed), _start_keys(*second, unconfirmed))
                 else:
-                    starts = np.intersect1d(starts, _start_keys(i, read[i], np.unique(starts >> _DOC_SHIFT)))
-                candidates = np.union1d(np.intersect1d(candidates, confirmed, assume_unique=True),
-                                        np.unique(starts >> _DOC_SHIFT))
+                    starts = np.intersect1d(starts, _start_keys(i, read[i], distinct(starts >> _DOC_SHIFT)))
+                candidates = union(common(confirmed, candidates), distinct(starts >> _DOC_SHIFT))
             if not candidates.size:
                 return NO_MATCHES
         docs = candidates
@@ -448,7 +448,7 @@ class _Evaluation:
             return Matches(docs, np.zeros(docs.size))
         scores = np.zeros(docs.size)
         for i, postings in read.items():
-            rows = np.searchsorted(postings.docs, docs)
+            rows = rows_of(postings.docs, docs)
             scores += self._term_scores(terms[i], postings)[rows]
         return Matches(docs, scores * q.boost)
 
@@ -527,8 +527,7 @@ def _covers(read_within: np.ndarray | None, within: np.ndarray | None) -> bool:
         return True
     if within is None or within.size > read_within.size:
         return False
-    at = np.searchsorted(read_within, within)
-    return bool(at.size == 0 or (at[-1] < read_within.size and np.array_equal(read_within[at], within)))
+    return bool(members(read_within, within).all())
 
 
 # A phrase start as one int64: docnum << _DOC_SHIFT | the position the phrase starts at.
@@ -538,10 +537,7 @@ _DOC_SHIFT = 32
 def _start_keys(offset: int, postings: Postings, docs: np.ndarray) -> np.ndarray:
     """Where a phrase can start in `docs` (sorted) by the bigram at `offset` in it: each
     position of the bigram in one of them, less the offset, as sorted start keys."""
-    at = np.searchsorted(postings.docs, docs)
-    found = at < postings.docs.size
-    found[found] = postings.docs[at[found]] == docs[found]
-    here = postings.rows(at[found])
+    here = postings.rows(np.flatnonzero(members(docs, postings.docs)))
     assert here.positions is not None, "postings read without positions"
     starts = here.positions - offset
     keys = (here.docs[here.position_rows()] << _DOC_SHIFT) | starts
@@ -551,10 +547,7 @@ def _start_keys(offset: int, postings: Postings, docs: np.ndarray) -> np.ndarray
 def _restricted(postings: Postings, within: np.ndarray | None) -> Postings:
     if within is None or not postings.docs.size:
         return postings
-    at = np.searchsorted(within, postings.docs)
-    inside = at < within.size
-    inside[inside] = within[at[inside]] == postings.docs[inside]
-    return postings.rows(np.flatnonzero(inside))
+    return postings.rows(np.flatnonzero(members(within, postings.docs)))
 
 
 def _is_plain_wrapper(q: wq.Query) -> bool:

@@ -195,7 +195,9 @@ def read(build: Path, reader: Any, toc: int) -> DocColumns | None:
         log.info("%s: the table was written for other %s; computing it", build.name, ", ".join(differing))
         return None
     try:
-        arrays = {name: np.load(build / f"{PREFIX}{name}.npy", mmap_mode="r", allow_pickle=False)
+        # Plain arrays over the mapped pages: numpy.memmap's own indexing is Python code, paid on
+        # every access a search makes.
+        arrays = {name: np.asarray(np.load(build / f"{PREFIX}{name}.npy", mmap_mode="r", allow_pickle=False))
                   for name in _ARRAYS}
         columns = DocColumns(arrays["dates"], arrays["exact"], arrays["stories"], arrays["by_story_rank"],
                              arrays["title_ids"], TitleKeys(arrays["title_key_bytes"], arrays["title_key_offsets"]),

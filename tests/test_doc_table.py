@@ -33,7 +33,7 @@ def test_a_build_writes_the_table_a_reader_would_compute(index_dir):
     build = generations.current_build(index_dir)
     written, computed = _read(build)
     assert written is not None
-    assert isinstance(written.dates, np.memmap)  # mapped, not read into each worker's heap
+    assert isinstance(written.dates.base, np.memmap)  # mapped, not read into each worker's heap
     _assert_same(written, computed)
     listed = manifest.listed_files(manifest.read_manifest(build))
     assert doc_table.META in listed and "doctable-stories.npy" in listed
