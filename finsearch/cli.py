@@ -425,7 +425,8 @@ def _check_build_args(args) -> None:
 
 
 def run_search(args) -> int:
-    from finsearch.search import SearchEngine, first_report_line, make_request, page_label, result_to_json
+    from finsearch.render import first_report_line, page_label, result_to_json
+    from finsearch.search import SearchEngine, make_request
     request = make_request(args.query, args.date_from, args.date_to, args.category, args.paper,
                            args.sort, args.page, args.limit, "1" if args.literal else "", args.stock,
                            "1" if args.first else "")
@@ -485,7 +486,8 @@ def run_export(args) -> int:
 
 
 def run_stats(args) -> int:
-    from finsearch.search import SearchEngine, stats_to_json
+    from finsearch.render import stats_to_json
+    from finsearch.search import SearchEngine
     stats = SearchEngine(args.index).stats()
     if args.json:
         print(json.dumps(stats_to_json(stats), ensure_ascii=False))

@@ -195,25 +195,6 @@ def count_trends(request: TrendRequest, days: np.ndarray, stories: np.ndarray, p
                        seconds=time.perf_counter() - started)
 
 
-
-def trends_to_json(result: TrendResult) -> dict:
-    """The JSON contract of `GET /api/trends`."""
-    request = result.request
-    periods = result.periods
-    return {
-        "terms": list(request.terms),
-        "interval": result.interval.value,
-        "from": periods[0].start.isoformat() if periods else None,
-        "to": periods[-1].end.isoformat() if periods else None,
-        "took_ms": round(result.seconds * 1000, 1),
-        "periods": [{"start": p.start.isoformat(), "end": p.end.isoformat(), "total": p.total,
-                     "days": p.span.days, "covered_days": p.span.covered} for p in periods],
-        "series": [{"term": s.term, "total": s.total, "counts": list(s.counts),
-                    "shares": [round(x, 6) for x in s.shares(periods)], "notice": s.notice}
-                   for s in result.series],
-    }
-
-
 def _whole_day(bound: dt.date | None) -> dt.date | None:
     """Trends count whole periods: a bound given to the minute counts its whole day."""
     return bound.date() if isinstance(bound, dt.datetime) else bound

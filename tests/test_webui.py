@@ -10,7 +10,8 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
 
-from finsearch.search import MAX_QUERY_CHARS, make_request, result_to_json, stats_to_json
+from finsearch.render import result_to_json, stats_to_json
+from finsearch.search import MAX_QUERY_CHARS, make_request
 from finsearch.webui import CONTENT_SECURITY_POLICY, create_app
 
 SUPPLY_CHAIN_ID = "202205022367563116"  # 解放日报: 上海金融国企保障金融血脉畅通

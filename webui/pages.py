@@ -24,6 +24,7 @@ from flask import (
 )
 
 from finsearch.messages import describe
+from finsearch.render import first_report_line, lag_text, page_label
 from finsearch.search import (
     EXPORT_FORMATS,
     EXPORTERS,
@@ -35,9 +36,6 @@ from finsearch.search import (
     SearchResult,
     Sort,
     export_columns,
-    first_report_line,
-    lag_text,
-    page_label,
 )
 from finsearch.webui import feed as atom
 from finsearch.webui import timeline
