@@ -425,6 +425,7 @@ def _check_build_args(args) -> None:
 
 
 def run_search(args) -> int:
+    from finsearch.messages import notice_text
     from finsearch.render import first_report_line, page_label, result_to_json
     from finsearch.search import SearchEngine, make_request
     request = make_request(args.query, args.date_from, args.date_to, args.category, args.paper,
@@ -437,7 +438,7 @@ def run_search(args) -> int:
         return EXIT_OK
     color = sys.stdout.isatty()
     if result.notice:
-        print(f"注意：{result.notice}")
+        print(f"注意：{notice_text(result.notice)}")
     if result.expanded and not request.literal:
         searched = "、".join(alias for _, aliases in result.expanded for alias in aliases)
         print(f"同时搜索了：{searched}（只搜输入的词：--literal）")

@@ -1,12 +1,13 @@
-"""What people read when a request cannot be answered: the Chinese text of every SearchError code.
+"""What people read of the engine's codes: the Chinese text of every SearchError code, and of how
+a malformed query was read.
 
 The engine says what is wrong as a code, the parameter at fault and the values involved
-(search.SearchError); the web pages, the JSON API and the command line word it here, one
-message per code.
+(search.SearchError), and how it read a query as a code (search.Notice); the web pages, the
+JSON API and the command line word them here, one message per code.
 """
 from __future__ import annotations
 
-from finsearch.search import SearchError
+from finsearch.search import Notice, SearchError
 
 MESSAGES = {
     "bad_request": "请求有误",
@@ -31,6 +32,12 @@ MESSAGES = {
     "bad_stock": "股票代码应为 6 位数字：{value}",
     "bad_mode": "mode 应为 {either}：{value}",
 }
+NOTICES = {
+    Notice.DANGLING_OPERATOR: "忽略了查询首尾多余的 AND/OR/NOT",
+    Notice.UNBALANCED_QUOTES: "引号不成对，已按普通词语搜索",
+    Notice.SYNTAX_ERROR: "查询语法有误，已按普通词语搜索",
+    Notice.NOTHING_TO_SEARCH: "查询中没有可搜索的词语",
+}
 LIST_SEPARATOR = "、"
 INTERVAL_LABELS = {"day": "日", "week": "周", "month": "月"}  # 按日, 按周, 按月
 
@@ -49,3 +56,8 @@ def describe(error: SearchError) -> str:
         return template.format(param=error.param, **values)
     except (KeyError, IndexError):  # a detail the template expects is missing: say what we know
         return f"{MESSAGES['bad_request']}（{error.code}）"
+
+
+def notice_text(notice: Notice | None) -> str:
+    """The sentence a person reads for how a query was read; "" when it was read as typed."""
+    return NOTICES[notice] if notice else ""

@@ -4,6 +4,7 @@ command line print of a result. The engine returns values; they are written out 
 """
 from __future__ import annotations
 
+from finsearch.messages import notice_text
 from finsearch.search import Hit, IndexStats, Reprint, SearchResult
 from finsearch.search.suggest import Completion
 from finsearch.search.trends import TrendResult
@@ -63,7 +64,8 @@ def result_to_json(result: SearchResult) -> dict:
         "pages": result.pages,
         "sort": request.sort.value,
         "took_ms": round(result.seconds * 1000, 1),
-        "notice": result.notice,
+        "notice": notice_text(result.notice),
+        "notice_code": result.notice.value if result.notice else "",
         "literal": request.literal,
         "stock": list(request.stocks),
         "first": request.first_only,
@@ -129,7 +131,8 @@ def trends_to_json(result: TrendResult) -> dict:
         "periods": [{"start": p.start.isoformat(), "end": p.end.isoformat(), "total": p.total,
                      "days": p.span.days, "covered_days": p.span.covered} for p in periods],
         "series": [{"term": s.term, "total": s.total, "counts": list(s.counts),
-                    "shares": [round(x, 6) for x in s.shares(periods)], "notice": s.notice}
+                    "shares": [round(x, 6) for x in s.shares(periods)], "notice": notice_text(s.notice),
+                    "notice_code": s.notice.value if s.notice else ""}
                    for s in result.series],
     }
 

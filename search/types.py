@@ -41,6 +41,15 @@ class SearchError(ValueError):
         self.details = details
 
 
+class Notice(str, Enum):
+    """How a malformed query was read (search.query): said to the user in finsearch.messages' words."""
+
+    DANGLING_OPERATOR = "dangling_operator"  # an AND/OR/NOT at either end, left out
+    UNBALANCED_QUOTES = "unbalanced_quotes"  # an unclosed quote: the words searched without quotes
+    SYNTAX_ERROR = "syntax_error"  # the parser failed: the words searched without the syntax
+    NOTHING_TO_SEARCH = "nothing_to_search"  # no word left to search (`-`, `()`, an emoji)
+
+
 @dataclass(frozen=True)
 class SearchRequest:
     query: str = ""  # empty: every post (newest first unless sorted otherwise)
@@ -127,7 +136,7 @@ class SearchResult:
     hits: tuple[Hit, ...]
     facets: Facets
     seconds: float
-    notice: str = ""  # e.g. how a malformed query was read
+    notice: Notice | None = None  # how a malformed query was read
     articles: int = 0  # posts matched, reprints included (what the facets count)
     # (word typed, its aliases): searched too, unless request.literal (then: what could be)
     expanded: tuple[tuple[str, tuple[str, ...]], ...] = ()

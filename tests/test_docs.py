@@ -149,6 +149,17 @@ def test_every_api_error_code_is_in_api_md():
     assert not raised - set(MESSAGES), f"codes people would read no message for: {sorted(raised - set(MESSAGES))}"
 
 
+def test_every_code_a_result_carries_has_words_and_is_in_api_md():
+    """A result says how it read a query as a code (search.Notice); people read the words
+    finsearch/messages.py gives each, programs the code, listed in api.md."""
+    from finsearch.messages import NOTICES
+    from finsearch.search import Notice
+    api = _text(DOCS / "api.md")
+    for code in Notice:
+        assert NOTICES.get(code), f"finsearch/messages.py has no words for the code {code.value}"
+        assert f"`{code.value}`" in api, f"docs/api.md does not list the code {code.value}"
+
+
 def test_every_run_outcome_code_is_in_cli_md():
     source = _text(REPO / "indexer" / "guard.py") + _text(REPO / "indexer" / "replicate.py")
     codes = (set(re.findall(r'RunRefused\(\s*"([a-z-]+)"', source)) | set(re.findall(r'code = "([a-z-]+)"', source))

@@ -23,7 +23,7 @@ from flask import (
     url_for,
 )
 
-from finsearch.messages import describe
+from finsearch.messages import describe, notice_text
 from finsearch.render import first_report_line, lag_text, page_label
 from finsearch.search import (
     EXPORT_FORMATS,
@@ -86,7 +86,8 @@ def export_url(state: SearchState, fmt: str) -> str:
 def _helpers():
     return {"search_url": search_url, "article_url": article_url, "feed_url": feed_url,
             "export_url": export_url, "feed_title": feed_title, "page_label": page_label,
-            "first_report_line": first_report_line, "lag_text": lag_text, "MAX_QUERY_CHARS": MAX_QUERY_CHARS}
+            "first_report_line": first_report_line, "lag_text": lag_text, "notice_text": notice_text,
+            "MAX_QUERY_CHARS": MAX_QUERY_CHARS}
 
 
 @dataclass(frozen=True)
