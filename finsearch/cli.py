@@ -425,7 +425,7 @@ def _check_build_args(args) -> None:
 
 
 def run_search(args) -> int:
-    from finsearch.messages import notice_text
+    from finsearch.messages import notice_text, reason_text
     from finsearch.render import first_report_line, page_label, result_to_json
     from finsearch.search import SearchEngine, make_request
     request = make_request(args.query, args.date_from, args.date_to, args.category, args.paper,
@@ -443,7 +443,7 @@ def run_search(args) -> int:
         searched = "、".join(alias for _, aliases in result.expanded for alias in aliases)
         print(f"同时搜索了：{searched}（只搜输入的词：--literal）")
     if result.suggestions:
-        offers = "；".join(f"{s.query}（{s.reason}，{s.articles} 篇）" for s in result.suggestions)
+        offers = "；".join(f"{s.query}（{reason_text(s)}，{s.articles} 篇）" for s in result.suggestions)
         print(f"没有结果。可以试试：{offers}")
     merged = f"（{result.articles} 篇，相同报道合并）" if result.articles > result.total else ""
     counted = f"共 {result.total} 条结果" if request.query.strip() else f"最新文章，共 {result.total} 条"

@@ -1,13 +1,14 @@
-"""What people read of the engine's codes: the Chinese text of every SearchError code, and of how
-a malformed query was read.
+"""What people read of the engine's codes: the Chinese text of every SearchError code, of how a
+malformed query was read, and of why a query is suggested.
 
 The engine says what is wrong as a code, the parameter at fault and the values involved
-(search.SearchError), and how it read a query as a code (search.Notice); the web pages, the
-JSON API and the command line word them here, one message per code.
+(search.SearchError), how it read a query as a code (search.Notice), and why it suggests a query
+as a code and the words involved (search.Reason, Suggestion.words); the web pages, the JSON API
+and the command line word them here, one message per code.
 """
 from __future__ import annotations
 
-from finsearch.search import Notice, SearchError
+from finsearch.search import Notice, Reason, SearchError, Suggestion
 
 MESSAGES = {
     "bad_request": "请求有误",
@@ -38,6 +39,13 @@ NOTICES = {
     Notice.SYNTAX_ERROR: "查询语法有误，已按普通词语搜索",
     Notice.NOTHING_TO_SEARCH: "查询中没有可搜索的词语",
 }
+# {words}: the suggestion's words, each in 「」; {0}, {1}: the first, the second of them.
+REASONS = {
+    Reason.CORRECTED: "纠正{words}",
+    Reason.DROPPED: "去掉{words}",
+    Reason.SHORTER: "较短的{words}",
+    Reason.ALIAS: "{0}的别名{1}",
+}
 LIST_SEPARATOR = "、"
 INTERVAL_LABELS = {"day": "日", "week": "周", "month": "月"}  # 按日, 按周, 按月
 
@@ -61,3 +69,9 @@ def describe(error: SearchError) -> str:
 def notice_text(notice: Notice | None) -> str:
     """The sentence a person reads for how a query was read; "" when it was read as typed."""
     return NOTICES[notice] if notice else ""
+
+
+def reason_text(suggestion: Suggestion) -> str:
+    """Why a person is offered `suggestion`: 去掉「喵星人」, 「国家发展和改革委员会」的别名「国家发展改革委」."""
+    quoted = [f"「{word}」" for word in suggestion.words]
+    return REASONS[suggestion.reason].format(*quoted, words="".join(quoted))

@@ -4,7 +4,7 @@ command line print of a result. The engine returns values; they are written out 
 """
 from __future__ import annotations
 
-from finsearch.messages import notice_text
+from finsearch.messages import notice_text, reason_text
 from finsearch.search import Hit, IndexStats, Reprint, SearchResult
 from finsearch.search.suggest import Completion
 from finsearch.search.trends import TrendResult
@@ -70,8 +70,8 @@ def result_to_json(result: SearchResult) -> dict:
         "stock": list(request.stocks),
         "first": request.first_only,
         "expanded": [{"term": term, "aliases": list(aliases)} for term, aliases in result.expanded],
-        "suggestions": [{"query": s.query, "literal": s.literal, "articles": s.articles, "reason": s.reason}
-                        for s in result.suggestions],
+        "suggestions": [{"query": s.query, "literal": s.literal, "articles": s.articles, "reason": reason_text(s),
+                         "reason_code": s.reason.value} for s in result.suggestions],
         "hits": [{
             "id": hit.id,
             "title": hit.title,

@@ -25,6 +25,7 @@ from finsearch.search.types import (
     IndexHealth,
     IndexStats,
     Notice,
+    Reason,
     Reprint,
     SearchError,
     SearchRequest,
@@ -36,6 +37,6 @@ from finsearch.storage import IndexDamaged, IndexIncompatible, IndexMissing
 
 __all__ = ["DEFAULT_PAGE_SIZE", "EXPORTERS", "EXPORT_COLUMNS", "EXPORT_FORMATS", "MAX_PAGE", "MAX_PAGE_SIZE",
            "MAX_QUERY_CHARS", "Article", "ArticlePage", "Export", "FacetCount", "Facets", "Hit", "IndexDamaged",
-           "IndexHealth", "IndexIncompatible", "IndexMissing", "IndexStats", "Notice", "Reprint", "SearchEngine",
-           "SearchError", "SearchRequest", "SearchResult", "SearchTimeout", "Sort", "Suggestion", "export_columns",
-           "export_row", "last_run", "make_request", "plain_text", "spreadsheet_cell"]
+           "IndexHealth", "IndexIncompatible", "IndexMissing", "IndexStats", "Notice", "Reason", "Reprint",
+           "SearchEngine", "SearchError", "SearchRequest", "SearchResult", "SearchTimeout", "Sort", "Suggestion",
+           "export_columns", "export_row", "last_run", "make_request", "plain_text", "spreadsheet_cell"]

@@ -50,6 +50,15 @@ class Notice(str, Enum):
     NOTHING_TO_SEARCH = "nothing_to_search"  # no word left to search (`-`, `()`, an emoji)
 
 
+class Reason(str, Enum):
+    """Why a query is suggested when the one asked found nothing (search.zero_results)."""
+
+    CORRECTED = "corrected"  # its words that match nothing, spelt as they were most likely meant
+    DROPPED = "dropped"  # without the words that match nothing (or without one word)
+    SHORTER = "shorter"  # a shorter run of a one-word query
+    ALIAS = "alias"  # a word's alias, for a literal query
+
+
 @dataclass(frozen=True)
 class SearchRequest:
     query: str = ""  # empty: every post (newest first unless sorted otherwise)
@@ -126,7 +135,9 @@ class Suggestion:
     query: str
     literal: bool  # search it literally (no aliases), as the request that found nothing did
     articles: int  # posts it finds under the same filters
-    reason: str  # for the user: 去掉「…」, 较短的「…」, 别名「…」
+    reason: Reason
+    # The words the reason names: those corrected or dropped, the shorter run, (the word, its alias).
+    words: tuple[str, ...]
 
 
 @dataclass(frozen=True)

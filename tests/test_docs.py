@@ -150,14 +150,16 @@ def test_every_api_error_code_is_in_api_md():
 
 
 def test_every_code_a_result_carries_has_words_and_is_in_api_md():
-    """A result says how it read a query as a code (search.Notice); people read the words
-    finsearch/messages.py gives each, programs the code, listed in api.md."""
-    from finsearch.messages import NOTICES
-    from finsearch.search import Notice
+    """A result says as codes how it read a query (search.Notice) and why it suggests another
+    (search.Reason); people read the words finsearch/messages.py gives each, programs the code,
+    listed in api.md."""
+    from finsearch.messages import NOTICES, REASONS
+    from finsearch.search import Notice, Reason
     api = _text(DOCS / "api.md")
-    for code in Notice:
-        assert NOTICES.get(code), f"finsearch/messages.py has no words for the code {code.value}"
-        assert f"`{code.value}`" in api, f"docs/api.md does not list the code {code.value}"
+    for codes, words in ((Notice, NOTICES), (Reason, REASONS)):
+        for code in codes:
+            assert words.get(code), f"finsearch/messages.py has no words for the code {code.value}"
+            assert f"`{code.value}`" in api, f"docs/api.md does not list the code {code.value}"
 
 
 def test_every_run_outcome_code_is_in_cli_md():

@@ -23,7 +23,7 @@ from flask import (
     url_for,
 )
 
-from finsearch.messages import describe, notice_text
+from finsearch.messages import describe, notice_text, reason_text
 from finsearch.render import first_report_line, lag_text, page_label
 from finsearch.search import (
     EXPORT_FORMATS,
@@ -163,7 +163,7 @@ def search():
             pages=_pagination(state, result),
             first_number=(request_.page - 1) * request_.page_size + 1,
             alias_notice=_alias_notice(state, result),
-            suggestions=[SuggestionLink(s.query, s.reason, s.articles,
+            suggestions=[SuggestionLink(s.query, reason_text(s), s.articles,
                                         search_url(state.but(q=s.query, literal="1" if s.literal else "")))
                          for s in result.suggestions],
         )
