@@ -1,6 +1,7 @@
-"""Results as people and programs read them: the JSON contract that `finsearch search --json` and
-`GET /api/search` (and the stats, trends and suggestions) share, and the lines the pages and the
-command line print of a result. The engine returns values; they are written out here, once for both.
+"""Results as programs and people read them: the JSON contract of the API (`finsearch search --json`
+and `finsearch stats --json` print /api/search's and /api/stats's objects), and the lines the pages
+and the command line show of a result. The engine returns values and codes; they are written out
+here, once for the web and the CLI (the codes in finsearch.messages' words).
 """
 from __future__ import annotations
 
