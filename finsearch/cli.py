@@ -425,7 +425,9 @@ def _check_build_args(args) -> None:
 
 
 def run_search(args) -> int:
-    from finsearch.search import SearchEngine, first_report_line, make_request, page_label, result_to_json
+    from finsearch.messages import notice_text, reason_text
+    from finsearch.render import first_report_line, page_label, result_to_json
+    from finsearch.search import SearchEngine, make_request
     request = make_request(args.query, args.date_from, args.date_to, args.category, args.paper,
                            args.sort, args.page, args.limit, "1" if args.literal else "", args.stock,
                            "1" if args.first else "")
@@ -436,12 +438,12 @@ def run_search(args) -> int:
         return EXIT_OK
     color = sys.stdout.isatty()
     if result.notice:
-        print(f"注意：{result.notice}")
+        print(f"注意：{notice_text(result.notice)}")
     if result.expanded and not request.literal:
         searched = "、".join(alias for _, aliases in result.expanded for alias in aliases)
         print(f"同时搜索了：{searched}（只搜输入的词：--literal）")
     if result.suggestions:
-        offers = "；".join(f"{s.query}（{s.reason}，{s.articles} 篇）" for s in result.suggestions)
+        offers = "；".join(f"{s.query}（{reason_text(s)}，{s.articles} 篇）" for s in result.suggestions)
         print(f"没有结果。可以试试：{offers}")
     merged = f"（{result.articles} 篇，相同报道合并）" if result.articles > result.total else ""
     counted = f"共 {result.total} 条结果" if request.query.strip() else f"最新文章，共 {result.total} 条"
@@ -485,7 +487,8 @@ def run_export(args) -> int:
 
 
 def run_stats(args) -> int:
-    from finsearch.search import SearchEngine, stats_to_json
+    from finsearch.render import stats_to_json
+    from finsearch.search import SearchEngine
     stats = SearchEngine(args.index).stats()
     if args.json:
         print(json.dumps(stats_to_json(stats), ensure_ascii=False))

@@ -11,8 +11,7 @@ from finsearch.search.export import (
     plain_text,
     spreadsheet_cell,
 )
-from finsearch.search.params import make_request, page_label, reprint_to_json, result_to_json, stats_to_json
-from finsearch.search.present import first_report_line, lag_text
+from finsearch.search.params import make_request
 from finsearch.search.types import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE,
@@ -25,6 +24,8 @@ from finsearch.search.types import (
     Hit,
     IndexHealth,
     IndexStats,
+    Notice,
+    Reason,
     Reprint,
     SearchError,
     SearchRequest,
@@ -36,7 +37,6 @@ from finsearch.storage import IndexDamaged, IndexIncompatible, IndexMissing
 
 __all__ = ["DEFAULT_PAGE_SIZE", "EXPORTERS", "EXPORT_COLUMNS", "EXPORT_FORMATS", "MAX_PAGE", "MAX_PAGE_SIZE",
            "MAX_QUERY_CHARS", "Article", "ArticlePage", "Export", "FacetCount", "Facets", "Hit", "IndexDamaged",
-           "IndexHealth", "IndexIncompatible", "IndexMissing", "IndexStats", "Reprint", "SearchEngine",
-           "SearchError", "SearchRequest", "SearchResult", "SearchTimeout", "Sort", "Suggestion", "export_columns",
-           "export_row", "first_report_line", "lag_text", "last_run", "make_request", "page_label", "plain_text",
-           "reprint_to_json", "result_to_json", "spreadsheet_cell", "stats_to_json"]
+           "IndexHealth", "IndexIncompatible", "IndexMissing", "IndexStats", "Notice", "Reason", "Reprint",
+           "SearchEngine", "SearchError", "SearchRequest", "SearchResult", "SearchTimeout", "Sort", "Suggestion",
+           "export_columns", "export_row", "last_run", "make_request", "plain_text", "spreadsheet_cell"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import Enum
 
 import numpy as np
 
@@ -44,6 +45,13 @@ class Coverage:
         return int(np.searchsorted(self.days, high, side="right") - np.searchsorted(self.days, low))
 
 
+class Gap(str, Enum):
+    """What the archive lacks of a period: said to people in finsearch.messages' words."""
+
+    NO_DATA = "no_data"  # every day: the period's figure is no data, not zero
+    PARTIAL = "partial"  # some of its days
+
+
 @dataclass(frozen=True)
 class Span:
     """How much of a chart's period the archive covers."""
@@ -59,13 +67,10 @@ class Span:
     def partial(self) -> bool:
         return 0 < self.covered < self.days
 
-    def note(self) -> str:
-        """For people: what the period's figure can be trusted for."""
-        if self.no_data:
-            return "无数据：档案中没有这段时间的文章"
-        if self.partial:
-            return f"仅 {self.covered}/{self.days} 天有数据"
-        return ""
+    @property
+    def gap(self) -> Gap | None:
+        """What the archive lacks of the period (None: nothing): what its figure can be trusted for."""
+        return Gap.NO_DATA if self.no_data else Gap.PARTIAL if self.partial else None
 
 
 def span(coverage: Coverage | None, first: dt.date, last: dt.date) -> Span:

@@ -1,4 +1,5 @@
-"""Requests from user-typed strings, and results as JSON: shared by the CLI and the web API."""
+"""Requests from user-typed strings: shared by the CLI and the web API (finsearch.render writes the
+results out)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,16 +7,7 @@ import re
 from collections.abc import Iterable
 
 from finsearch.analysis import halfwidth
-from finsearch.search.types import (
-    DEFAULT_PAGE_SIZE,
-    MAX_QUERY_CHARS,
-    IndexStats,
-    Reprint,
-    SearchError,
-    SearchRequest,
-    SearchResult,
-    Sort,
-)
+from finsearch.search.types import DEFAULT_PAGE_SIZE, MAX_QUERY_CHARS, SearchError, SearchRequest, Sort
 from finsearch.storage import local_naive
 
 # A day, or a day and a time to the hour, minute or second ("T" or a space between), with an
@@ -96,73 +88,3 @@ def make_request(query: str | None = "", date_from: str | None = None, date_to: 
         stocks=tuple(dict.fromkeys(stock_code(code) for code in stocks if code and code.strip())),
         first_only=parse_flag(first, "first"),
     )
-
-
-def page_label(page: int, pages: int) -> str:
-    """Where a page is, for people: 第 2/14 页, or that it is past the last one."""
-    return f"第 {page}/{pages} 页" if page <= pages else f"第 {page} 页超出范围（共 {pages} 页）"
-
-
-def result_to_json(result: SearchResult) -> dict:
-    """The JSON contract of `finsearch search --json` and `GET /api/search`."""
-    request = result.request
-    return {
-        "query": request.query,
-        "total": result.total,
-        "articles": result.articles,
-        "page": request.page,
-        "size": request.page_size,
-        "pages": result.pages,
-        "sort": request.sort.value,
-        "took_ms": round(result.seconds * 1000, 1),
-        "notice": result.notice,
-        "literal": request.literal,
-        "stock": list(request.stocks),
-        "first": request.first_only,
-        "expanded": [{"term": term, "aliases": list(aliases)} for term, aliases in result.expanded],
-        "suggestions": [{"query": s.query, "literal": s.literal, "articles": s.articles, "reason": s.reason}
-                        for s in result.suggestions],
-        "hits": [{
-            "id": hit.id,
-            "title": hit.title,
-            "headline": hit.headline,
-            "story": hit.story,
-            "date": hit.date.isoformat(),
-            "category": hit.categories[0] if hit.categories else "",
-            "categories": list(hit.categories),
-            "paper": hit.paper,
-            "url": hit.url,
-            "snippet": hit.snippet,
-            "reprints": [reprint_to_json(r) for r in hit.reprints],
-            "first": hit.first,
-            "lag_minutes": hit.lag_minutes,
-            "first_report": ({"id": hit.first_report.id, "paper": hit.first_report.paper,
-                              "date": hit.first_report.date.isoformat()} if hit.first_report else None),
-        } for hit in result.hits],
-        "facets": {
-            "category": [{"value": f.value, "count": f.count} for f in result.facets.categories],
-            "paper": [{"value": f.value, "count": f.count} for f in result.facets.papers],
-            "month": [{"value": f.value, "count": f.count} for f in result.facets.months],
-            "stock": [{"value": f.value, "count": f.count, "name": f.label} for f in result.facets.stocks],
-            "first": [{"value": "1", "count": result.facets.first_reports}],
-        },
-    }
-
-
-def reprint_to_json(reprint: Reprint) -> dict:
-    """A story's other post, as a hit's `reprints` and an article's `same_story` list it."""
-    return {"id": reprint.id, "paper": reprint.paper, "date": reprint.date.isoformat(), "near": reprint.near,
-            "first": reprint.first, "lag_minutes": reprint.lag_minutes}
-
-
-def stats_to_json(stats: IndexStats) -> dict:
-    return {
-        "index": stats.location,
-        "documents": stats.documents,
-        "segments": stats.segments,
-        "size_bytes": stats.size_bytes,
-        "first_date": stats.first_date.isoformat() if stats.first_date else None,
-        "last_date": stats.last_date.isoformat() if stats.last_date else None,
-        "category": [{"value": f.value, "count": f.count} for f in stats.categories],
-        "paper": [{"value": f.value, "count": f.count} for f in stats.papers],
-    }

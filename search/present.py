@@ -21,7 +21,6 @@ from finsearch.search.snapshot import Snapshot
 from finsearch.search.snippets import highlight_html, match_spans, snippet_html
 from finsearch.search.types import Article, Hit, Reprint, SearchRequest, Sort
 
-NO_PAPER = "（无来源）"  # a post without a paper, in the 首发 line
 # What an article shows of a long post (the index keeps all of it for searching).
 MAX_ARTICLE_CHARS = 200_000
 MAX_ARTICLE_PARAGRAPHS = 2_000
@@ -49,41 +48,6 @@ def hit(reader: Any, table: DocTable, docnum: int, among: np.ndarray, terms: tup
                snippet=snippet_html(body, terms), reprints=reprints(reader, table, docnum, among),
                headline=shown, story=first_report.id, body=body, first=first,
                lag_minutes=0 if first else lag_minutes(table, docnum, leader), first_report=first_report)
-
-
-def first_report_line(hit: Hit) -> str:
-    """Who had the story first and when each other paper followed: 财联社首发 · 东财滚动 +2 分钟 · 同花顺
-    +1 小时 5 分钟 (each paper once, at its earliest post shown; papers out at the same second as the
-    first report share it: 东财滚动、财联社同时首发); "" for a story of one paper."""
-    first = hit.first_report
-    if first is None:
-        return ""
-    together: dict[str, None] = {first.paper: None}
-    followed: dict[str, int] = {}
-    posts = [(hit.date, hit.paper, hit.lag_minutes), *((r.date, r.paper, r.lag_minutes) for r in hit.reprints)]
-    for date, paper, lag in sorted(posts, key=lambda post: post[0]):
-        if paper not in together and paper not in followed:
-            if date == first.date:
-                together[paper] = None
-            else:
-                followed[paper] = lag
-    if len(together) == 1 and not followed:
-        return ""
-    papers = "、".join(paper or NO_PAPER for paper in together)
-    return " · ".join([f"{papers}{'同时首发' if len(together) > 1 else '首发'}",
-                       *(f"{paper or NO_PAPER} {lag_text(lag)}" for paper, lag in followed.items())])
-
-
-def lag_text(minutes: int) -> str:
-    """+2 分钟, +1 小时 5 分钟, +3 天; 同一分钟 for none."""
-    if minutes <= 0:
-        return "同一分钟"
-    if minutes < 60:
-        return f"+{minutes} 分钟"
-    if minutes < 24 * 60:
-        hours, rest = divmod(minutes, 60)
-        return f"+{hours} 小时" + (f" {rest} 分钟" if rest else "")
-    return f"+{minutes // (24 * 60)} 天"
 
 
 def reprints(reader: Any, table: DocTable, docnum: int, among: np.ndarray) -> tuple[Reprint, ...]:

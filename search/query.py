@@ -30,7 +30,7 @@ from whoosh.qparser import QueryParser, plugins, syntax
 
 from finsearch.analysis import fold, gram_terms, halfwidth, is_cjk, simplify, unit_runs, words
 from finsearch.analysis.aliases import AliasTable
-from finsearch.search.types import MAX_QUERY_CHARS, SearchError
+from finsearch.search.types import MAX_QUERY_CHARS, Notice, SearchError
 from finsearch.storage import BODY, BODY_GRAM, TITLE, TITLE_GRAM
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ _NOT_OPERATOR = r"(^|(?<=(\s|[()])))(NOT(?=\s)|" + _EXCLUDING_MINUS + r"(?=\S))"
 class ParsedQuery:
     query: wq.Query  # wq.Every() for an empty query
     terms: tuple[str, ...]  # literal strings to highlight
-    notice: str = ""  # how a malformed query was read, for the user
+    notice: Notice | None = None  # how a malformed query was read
     expanded: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (word typed, its aliases searched too)
 
 
@@ -92,13 +92,13 @@ def parse_query(text: str, aliases: AliasTable | None = None) -> ParsedQuery:
         return ParsedQuery(wq.Every(), ())
     text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates from Python callers
     text = halfwidth(simplify(text)).translate(_QUOTES)
-    notice = ""
+    notice: Notice | None = None
     while _DANGLING.search(text):
         text = _DANGLING.sub(" ", text).strip()
-        notice = "忽略了查询首尾多余的 AND/OR/NOT"
+        notice = Notice.DANGLING_OPERATOR
     if text.count('"') % 2:
         text = text.replace('"', " ")
-        notice = "引号不成对，已按普通词语搜索"
+        notice = Notice.UNBALANCED_QUOTES
     parser = _LiteralParser()
     try:
         parsed = parser.parse(text)
@@ -106,10 +106,10 @@ def parse_query(text: str, aliases: AliasTable | None = None) -> ParsedQuery:
         log.warning("query parser failed on %r", text, exc_info=True)
         parser = _LiteralParser()
         parsed = parser.parse(_SYNTAX_CHARS.sub(" ", text))
-        notice = "查询语法有误，已按普通词语搜索"
+        notice = Notice.SYNTAX_ERROR
     parsed = _drop_empty(parsed)
     if parsed is None:
-        return ParsedQuery(wq.NullQuery, (), notice or "查询中没有可搜索的词语")
+        return ParsedQuery(wq.NullQuery, (), notice or Notice.NOTHING_TO_SEARCH)
     expanded: dict[str, tuple[str, ...]] = {}
     if aliases:
         parsed = _expand(parsed, aliases, expanded)

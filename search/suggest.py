@@ -222,8 +222,3 @@ def found_together(view: IndexView, docs: np.ndarray, words: list[str]) -> list[
     """How many of `docs` (sorted docnums) hold each of `words` in the title or body."""
     return [evaluate(view, wq.Or([wq.Term(TITLE, word), wq.Term(BODY, word)]), scored=False, within=docs).docs.size
             if docs.size else 0 for word in words]
-
-
-def suggestions_to_json(suggestions: tuple[Completion, ...]) -> list[dict]:
-    """The JSON contract of `GET /api/suggest`."""
-    return [{"text": s.text, "word": s.word, "count": s.count, "by": s.by, "label": s.label} for s in suggestions]

@@ -17,7 +17,7 @@ import numpy as np
 
 from finsearch.search.coverage import Coverage, Span
 from finsearch.search.params import parse_bound
-from finsearch.search.types import MAX_QUERY_CHARS, SearchError
+from finsearch.search.types import MAX_QUERY_CHARS, Notice, SearchError
 
 MAX_TERMS = 5
 MAX_PERIODS = 400  # points on one chart; more is a wall of ink (and a slow page)
@@ -64,7 +64,7 @@ class TrendSeries:
     term: str
     counts: tuple[int, ...]  # one per period: the term's search total for that period
     total: int  # the term's search total over the whole span
-    notice: str = ""  # how the term was read, if it was malformed
+    notice: Notice | None = None  # how the term was read, if it was malformed
 
     def shares(self, periods: tuple[Period, ...]) -> tuple[float, ...]:
         return tuple(c / p.total if p.total else 0.0 for c, p in zip(self.counts, periods))
@@ -144,7 +144,7 @@ def _period_first_day(number: int, interval: Interval) -> int:
 
 
 def count_trends(request: TrendRequest, days: np.ndarray, stories: np.ndarray, population: np.ndarray,
-                 matches: list[np.ndarray], notices: list[str], archive: Coverage,
+                 matches: list[np.ndarray], notices: list[Notice | None], archive: Coverage,
                  started: float) -> TrendResult:
     """Count stories per period.
 
@@ -193,25 +193,6 @@ def count_trends(request: TrendRequest, days: np.ndarray, stories: np.ndarray, p
         for term, docs, notice in zip(request.terms, matches, notices))
     return TrendResult(request=request, interval=interval, periods=tuple(periods), series=series,
                        seconds=time.perf_counter() - started)
-
-
-
-def trends_to_json(result: TrendResult) -> dict:
-    """The JSON contract of `GET /api/trends`."""
-    request = result.request
-    periods = result.periods
-    return {
-        "terms": list(request.terms),
-        "interval": result.interval.value,
-        "from": periods[0].start.isoformat() if periods else None,
-        "to": periods[-1].end.isoformat() if periods else None,
-        "took_ms": round(result.seconds * 1000, 1),
-        "periods": [{"start": p.start.isoformat(), "end": p.end.isoformat(), "total": p.total,
-                     "days": p.span.days, "covered_days": p.span.covered} for p in periods],
-        "series": [{"term": s.term, "total": s.total, "counts": list(s.counts),
-                    "shares": [round(x, 6) for x in s.shares(periods)], "notice": s.notice}
-                   for s in result.series],
-    }
 
 
 def _whole_day(bound: dt.date | None) -> dt.date | None:

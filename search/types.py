@@ -41,6 +41,24 @@ class SearchError(ValueError):
         self.details = details
 
 
+class Notice(str, Enum):
+    """How a malformed query was read (search.query): said to the user in finsearch.messages' words."""
+
+    DANGLING_OPERATOR = "dangling_operator"  # an AND/OR/NOT at either end, left out
+    UNBALANCED_QUOTES = "unbalanced_quotes"  # an unclosed quote: the words searched without quotes
+    SYNTAX_ERROR = "syntax_error"  # the parser failed: the words searched without the syntax
+    NOTHING_TO_SEARCH = "nothing_to_search"  # no word left to search (`-`, `()`, an emoji)
+
+
+class Reason(str, Enum):
+    """Why a query is suggested when the one asked found nothing (search.zero_results)."""
+
+    CORRECTED = "corrected"  # its words that match nothing, spelt as they were most likely meant
+    DROPPED = "dropped"  # without the words that match nothing (or without one word)
+    SHORTER = "shorter"  # a shorter run of a one-word query
+    ALIAS = "alias"  # a word's alias, for a literal query
+
+
 @dataclass(frozen=True)
 class SearchRequest:
     query: str = ""  # empty: every post (newest first unless sorted otherwise)
@@ -117,7 +135,9 @@ class Suggestion:
     query: str
     literal: bool  # search it literally (no aliases), as the request that found nothing did
     articles: int  # posts it finds under the same filters
-    reason: str  # for the user: 去掉「…」, 较短的「…」, 别名「…」
+    reason: Reason
+    # The words the reason names: those corrected or dropped, the shorter run, (the word, its alias).
+    words: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -127,7 +147,7 @@ class SearchResult:
     hits: tuple[Hit, ...]
     facets: Facets
     seconds: float
-    notice: str = ""  # e.g. how a malformed query was read
+    notice: Notice | None = None  # how a malformed query was read
     articles: int = 0  # posts matched, reprints included (what the facets count)
     # (word typed, its aliases): searched too, unless request.literal (then: what could be)
     expanded: tuple[tuple[str, tuple[str, ...]], ...] = ()

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from finsearch.analysis import fold, unit_runs
 from finsearch.analysis.aliases import AliasTable
 from finsearch.analysis.segmenter import segmenter
-from finsearch.search.types import Suggestion
+from finsearch.search.types import Reason, Suggestion
 
 MAX_SUGGESTIONS = 3
 MAX_SHORTER_TRIES = 12  # searches spent looking for a shorter run
@@ -35,35 +35,35 @@ def suggestions(text: str, literal: bool, aliases: AliasTable | None, count: Cou
         return ()
     found: dict[str, Suggestion] = {}
 
-    def offer(query: str, query_literal: bool, reason: str) -> None:
+    def offer(query: str, query_literal: bool, reason: Reason, *named: str) -> None:
         if query and query not in found and len(found) < MAX_SUGGESTIONS:
             articles = count(query, query_literal)
             if articles:
-                found[query] = Suggestion(query, query_literal, articles, reason)
+                found[query] = Suggestion(query, query_literal, articles, reason, named)
 
     dead = [w for w in words if not count(w, literal)] if len(words) > 1 else words
     if correct is not None:
         meant = {word: next((c for c in correct(word) if count(c, literal)), None) for word in dead}
         fixed = {word: better for word, better in meant.items() if better}
         if fixed:
-            offer(" ".join(fixed.get(w, w) for w in words), literal, "纠正" + "".join(f"「{w}」" for w in fixed))
+            offer(" ".join(fixed.get(w, w) for w in words), literal, Reason.CORRECTED, *fixed)
     if len(words) > 1:
         if dead and len(dead) < len(words):
-            offer(" ".join(w for w in words if w not in dead), literal, "去掉" + "".join(f"「{w}」" for w in dead))
+            offer(" ".join(w for w in words if w not in dead), literal, Reason.DROPPED, *dead)
         if not dead:
             for word in words:
-                offer(" ".join(w for w in words if w != word), literal, f"去掉「{word}」")
+                offer(" ".join(w for w in words if w != word), literal, Reason.DROPPED, word)
     else:
         offered = len(found)
         for run in _shorter_runs(words[0])[:MAX_SHORTER_TRIES]:
-            offer(run, literal, f"较短的「{run}」")
+            offer(run, literal, Reason.SHORTER, run)
             if len(found) > offered:
                 break
     if literal and aliases is not None:
         for word in words:
             best = max(aliases.alternatives(word), key=lambda alias: count(alias, True), default=None)
             if best is not None:
-                offer(" ".join(best if w == word else w for w in words), True, f"「{word}」的别名「{best}」")
+                offer(" ".join(best if w == word else w for w in words), True, Reason.ALIAS, word, best)
     return tuple(found.values())
 
 

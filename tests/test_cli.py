@@ -83,6 +83,14 @@ def test_search_prints_readable_results(cli, cli_index):
     assert "<mark>" not in done.stdout
 
 
+def test_search_says_how_it_read_a_malformed_query(cli, cli_index):
+    done = cli("search", '"未闭合 金融', "--index", cli_index)
+    assert done.returncode == 0
+    assert done.stdout.startswith("注意：引号不成对，已按普通词语搜索\n")
+    data = json.loads(cli("search", '"未闭合 金融', "--index", cli_index, "--json").stdout)
+    assert (data["notice"], data["notice_code"]) == ("引号不成对，已按普通词语搜索", "unbalanced_quotes")
+
+
 @pytest.mark.parametrize("args", [
     ["search", "银行", "--from", "2026-02-30"],
     ["search", "银行", "--sort", "best"],

@@ -149,6 +149,27 @@ def test_every_api_error_code_is_in_api_md():
     assert not raised - set(MESSAGES), f"codes people would read no message for: {sorted(raised - set(MESSAGES))}"
 
 
+def test_every_code_a_result_carries_has_words_and_is_in_api_md():
+    """A result says as codes how it read a query (search.Notice) and why it suggests another
+    (search.Reason); people read the words finsearch/messages.py gives each, programs the code,
+    listed in api.md."""
+    from finsearch.messages import NOTICES, REASONS
+    from finsearch.search import Notice, Reason
+    api = _text(DOCS / "api.md")
+    for codes, words in ((Notice, NOTICES), (Reason, REASONS)):
+        for code in codes:
+            assert words.get(code), f"finsearch/messages.py has no words for the code {code.value}"
+            assert f"`{code.value}`" in api, f"docs/api.md does not list the code {code.value}"
+
+
+def test_every_coverage_gap_has_words():
+    """A chart says what the archive lacks of a period (search.coverage.Gap; the JSON gives the
+    days instead): each gap needs the words finsearch/messages.py shows for it."""
+    from finsearch.messages import COVERAGE_NOTES
+    from finsearch.search.coverage import Gap
+    assert not set(Gap) - set(COVERAGE_NOTES), f"gaps without words: {sorted(set(Gap) - set(COVERAGE_NOTES))}"
+
+
 def test_every_run_outcome_code_is_in_cli_md():
     source = _text(REPO / "indexer" / "guard.py") + _text(REPO / "indexer" / "replicate.py")
     codes = (set(re.findall(r'RunRefused\(\s*"([a-z-]+)"', source)) | set(re.findall(r'code = "([a-z-]+)"', source))

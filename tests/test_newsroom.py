@@ -294,10 +294,11 @@ def test_a_misspelt_query_that_finds_nothing_offers_the_word_meant(client):
     data = _json(client.get("/api/search?q=供应练金融"))
     assert data["total"] == 0
     assert data["suggestions"][0] == {"query": "供应链金融", "literal": False, "articles": 1,
-                                      "reason": "纠正「供应练金融」"}
+                                      "reason": "纠正「供应练金融」", "reason_code": "corrected"}
     html = client.get("/?q=供应练金融").get_data(as_text=True)
     first = html.split('id="suggestions"', 1)[1]
-    assert re.search(r'<a class="try-query" href="[^"]*">供应链金融</a>', first.split("</a>", 1)[0] + "</a>")
+    assert re.search(r'<a class="try-query" href="[^"]*">供应链金融</a><span class="muted">（纠正「供应练金融」，1 篇）',
+                     first)
     words = _json(client.get("/api/search?q=美连储 加息"))["suggestions"][0]
     assert (words["query"], words["reason"]) == ("美联储 加息", "纠正「美连储」")
 

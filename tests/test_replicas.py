@@ -20,7 +20,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from finsearch.search import SearchEngine, make_request, result_to_json
+from finsearch.render import result_to_json
+from finsearch.search import SearchEngine, make_request
 from finsearch.storage import generations as store
 from finsearch.storage.manifest import generation_files
 from tests.servers import finsearch, serving

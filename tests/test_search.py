@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 
 from benchmarks.relevance import contains_literally
-from finsearch.search import SearchError, SearchRequest, Sort, make_request
+from finsearch.search import Notice, SearchError, SearchRequest, Sort, make_request
 from finsearch.search.snippets import snippet_html
 
 JIEFANG = "202205022367563116"  # 上海金融国企保障金融血脉畅通 (解放日报)
@@ -170,28 +170,25 @@ def test_empty_query_lists_everything_newest_first(engine, archive_posts):
     assert dates == sorted(dates, reverse=True)
 
 
-NOTHING_TO_SEARCH = "查询中没有可搜索的词语"
-DANGLING = "忽略了查询首尾多余的 AND/OR/NOT"
-
-
-# What a malformed query finds: the same posts as the plain query it is read as (None: nothing), and the notice.
+# What a malformed query finds: the same posts as the plain query it is read as (None: nothing), and how it was read
+# (the words people read of each notice: test_webui).
 @pytest.mark.parametrize("query, read_as, notice", [
-    ('"供应链金融', "供应链金融", "引号不成对，已按普通词语搜索"),
-    ("OR", "or", ""),  # alone, OR is the word itself
-    ("AND OR NOT", None, DANGLING),
-    ("-", None, NOTHING_TO_SEARCH),
-    ("()", None, NOTHING_TO_SEARCH),
-    ("((银行", "银行", ""),
-    ("银行)", "银行", ""),
-    ("title:", "title", ""),
-    ("foo:银行", "foo 银行", ""),  # not a field: its words
-    ("😀", None, NOTHING_TO_SEARCH),
-    ("*", None, NOTHING_TO_SEARCH),
-    ("银行 OR", "银行", DANGLING),
-    ("NOT 银行", "-银行", ""),
-    ('""', None, NOTHING_TO_SEARCH),
-    ("\\", None, NOTHING_TO_SEARCH),
-    ("~2^3", "2 3", ""),
+    ('"供应链金融', "供应链金融", Notice.UNBALANCED_QUOTES),
+    ("OR", "or", None),  # alone, OR is the word itself
+    ("AND OR NOT", None, Notice.DANGLING_OPERATOR),
+    ("-", None, Notice.NOTHING_TO_SEARCH),
+    ("()", None, Notice.NOTHING_TO_SEARCH),
+    ("((银行", "银行", None),
+    ("银行)", "银行", None),
+    ("title:", "title", None),
+    ("foo:银行", "foo 银行", None),  # not a field: its words
+    ("😀", None, Notice.NOTHING_TO_SEARCH),
+    ("*", None, Notice.NOTHING_TO_SEARCH),
+    ("银行 OR", "银行", Notice.DANGLING_OPERATOR),
+    ("NOT 银行", "-银行", None),
+    ('""', None, Notice.NOTHING_TO_SEARCH),
+    ("\\", None, Notice.NOTHING_TO_SEARCH),
+    ("~2^3", "2 3", None),
 ])
 def test_malformed_queries_are_read_leniently(engine, query, read_as, notice):
     result = engine.search(SearchRequest(query=query))
@@ -205,7 +202,7 @@ def test_malformed_queries_are_read_leniently(engine, query, read_as, notice):
 def test_unclosed_quote_is_read_as_words(engine):
     result = engine.search(SearchRequest(query='"供应链金融'))
     assert JIEFANG in [h.id for h in result.hits]
-    assert result.notice
+    assert result.notice is Notice.UNBALANCED_QUOTES
 
 
 def test_exclusion_alone_means_everything_else(engine, archive_posts):

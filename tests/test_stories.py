@@ -12,7 +12,8 @@ import re
 import pytest
 
 from finsearch.analysis import fold
-from finsearch.search import SearchRequest, result_to_json
+from finsearch.render import result_to_json
+from finsearch.search import SearchRequest
 from tests.conftest import FIXTURE_POSTS
 
 # One flash, 2026-08-05 03:05–03:06: 东方财富 (202608053831569869) and 财联社 (2445734) tell it with

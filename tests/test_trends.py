@@ -157,6 +157,15 @@ def test_trends_page_draws_one_line_per_term_with_links_to_each_period(client, e
     assert re.search(r'text-anchor="end">\d+(\.\d+)?%</text>', share.get_data(as_text=True))
 
 
+def test_a_malformed_term_says_how_it_was_read(client):
+    body = _trends(client, ["银行 OR", "证券"], **WIRE)
+    assert [(s["notice"], s["notice_code"]) for s in body["series"]] == [
+        ("忽略了查询首尾多余的 AND/OR/NOT", "dangling_operator"), ("", "")]
+    html = client.get("/trends", query_string={"q": ["银行 OR", "证券"], **WIRE}).get_data(as_text=True)
+    assert '<div class="alert alert-notice" role="status">“银行 OR”：忽略了查询首尾多余的 AND/OR/NOT</div>' in html
+    assert html.count('class="alert alert-notice"') == 1
+
+
 def test_trends_page_without_terms_and_with_bad_input(client):
     empty = client.get("/trends")
     assert empty.status_code == 200 and 'name="q"' in empty.get_data(as_text=True)

@@ -6,11 +6,12 @@ import datetime as dt
 import re
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, quote, urlsplit
 
 import pytest
 
-from finsearch.search import MAX_QUERY_CHARS, make_request, result_to_json, stats_to_json
+from finsearch.render import result_to_json, stats_to_json
+from finsearch.search import MAX_QUERY_CHARS, make_request
 from finsearch.webui import CONTENT_SECURITY_POLICY, create_app
 
 SUPPLY_CHAIN_ID = "202205022367563116"  # 解放日报: 上海金融国企保障金融血脉畅通
@@ -223,10 +224,23 @@ def test_no_results_offers_to_drop_the_filters(client):
     assert "没有找到" in plain and "去掉筛选条件" not in plain
 
 
-def test_a_leniently_read_query_shows_the_notice(client):
-    html = page(client, '/?q="未闭合 金融')
-    assert "引号不成对，已按普通词语搜索" in html
-    assert api(client, '/api/search?q="未闭合 金融')["notice"] == "引号不成对，已按普通词语搜索"
+@pytest.mark.parametrize("query, notice, code", [
+    ('"未闭合 金融', "引号不成对，已按普通词语搜索", "unbalanced_quotes"),
+    ("银行 OR", "忽略了查询首尾多余的 AND/OR/NOT", "dangling_operator"),
+    ("()", "查询中没有可搜索的词语", "nothing_to_search"),
+])
+def test_a_leniently_read_query_shows_the_notice(client, query, notice, code):
+    html = page(client, f"/?q={quote(query)}")
+    assert f'<div class="alert alert-notice" role="status">{notice}</div>' in html
+    data = api(client, f"/api/search?q={quote(query)}")
+    assert (data["notice"], data["notice_code"]) == (notice, code)
+
+
+def test_a_query_read_as_typed_has_no_notice(client):
+    html = page(client, "/?q=银行")
+    assert 'class="alert alert-notice"' not in html
+    data = api(client, "/api/search?q=银行")
+    assert (data["notice"], data["notice_code"]) == ("", "")
 
 
 # -- the article page ------------------------------------------------------------------

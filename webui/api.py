@@ -1,8 +1,8 @@
 """The JSON API under /api: the same contract as `finsearch search --json` and `finsearch stats --json`.
 
-    GET /api/search?q=&from=&to=&category=&paper=&sort=&page=&size=   -> search.result_to_json
+    GET /api/search?q=&from=&to=&category=&paper=&sort=&page=&size=   -> render.result_to_json
     GET /api/articles/<id>?q=&literal=                                  -> the article; with q, its matches
-    GET /api/stats                                                      -> search.stats_to_json
+    GET /api/stats                                                      -> render.stats_to_json
 
 Errors: {"error": message} with 400 (bad parameters, too long a query, an unknown parameter), 404,
 503 (no index); a 400 also names the problem for programs: {"error", "code", "param"}.
@@ -12,7 +12,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 
 from finsearch.messages import describe
-from finsearch.search import SearchError, reprint_to_json, result_to_json, stats_to_json
+from finsearch.render import reprint_to_json, result_to_json, stats_to_json
+from finsearch.search import SearchError
 from finsearch.webui.pages import citation
 from finsearch.webui.state import SearchState, require_known
 

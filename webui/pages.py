@@ -23,7 +23,8 @@ from flask import (
     url_for,
 )
 
-from finsearch.messages import describe
+from finsearch.messages import coverage_note, describe, notice_text, reason_text
+from finsearch.render import first_report_line, lag_text, page_label
 from finsearch.search import (
     EXPORT_FORMATS,
     EXPORTERS,
@@ -35,9 +36,6 @@ from finsearch.search import (
     SearchResult,
     Sort,
     export_columns,
-    first_report_line,
-    lag_text,
-    page_label,
 )
 from finsearch.webui import feed as atom
 from finsearch.webui import timeline
@@ -88,7 +86,8 @@ def export_url(state: SearchState, fmt: str) -> str:
 def _helpers():
     return {"search_url": search_url, "article_url": article_url, "feed_url": feed_url,
             "export_url": export_url, "feed_title": feed_title, "page_label": page_label,
-            "first_report_line": first_report_line, "lag_text": lag_text, "MAX_QUERY_CHARS": MAX_QUERY_CHARS}
+            "first_report_line": first_report_line, "lag_text": lag_text, "notice_text": notice_text,
+            "coverage_note": coverage_note, "MAX_QUERY_CHARS": MAX_QUERY_CHARS}
 
 
 @dataclass(frozen=True)
@@ -164,7 +163,7 @@ def search():
             pages=_pagination(state, result),
             first_number=(request_.page - 1) * request_.page_size + 1,
             alias_notice=_alias_notice(state, result),
-            suggestions=[SuggestionLink(s.query, s.reason, s.articles,
+            suggestions=[SuggestionLink(s.query, reason_text(s), s.articles,
                                         search_url(state.but(q=s.query, literal="1" if s.literal else "")))
                          for s in result.suggestions],
         )

@@ -18,6 +18,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from finsearch.messages import coverage_note
 from finsearch.search.trends import Interval, Period, TrendResult, TrendSeries
 from finsearch.webui.timeline import spaced_labels
 
@@ -193,7 +194,7 @@ def _chart(result: TrendResult, series: list[tuple[int, tuple[TrendSeries, tuple
             if period.span.no_data:
                 points.append(None)
                 continue
-            note = f"；{period.span.note()}" if period.span.partial else ""
+            note = f"；{coverage_note(period.span)}" if period.span.partial else ""
             points.append(Point(x=xs[i], y=y(one_values[i]), count=one.counts[i], share=shares[i],
                                 href=href(one.term, period), partial=period.span.partial,
                                 title=f"{one.term} · {period_text(period, result.interval)}："
@@ -206,7 +207,7 @@ def _chart(result: TrendResult, series: list[tuple[int, tuple[TrendSeries, tuple
                   for k in range(round(top_value / step) + 1))
     gaps = tuple(Gap(round(EDGE + i * slot, 3), round(slot, 3),
                      round(plot_height * (1 - period.span.covered / period.span.days), 1),
-                     f"{period_text(period, result.interval)}：{period.span.note()}")
+                     f"{period_text(period, result.interval)}：{coverage_note(period.span)}")
                  for i, period in enumerate(periods) if period.span.covered < period.span.days)
     one_year = periods[0].start.year == periods[-1].end.year
     texts = [_axis_text(p, result.interval, one_year) for p in periods]

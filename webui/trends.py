@@ -1,7 +1,7 @@
 """Compare trends and search as you type: `/trends`, `/trends.csv`, `/api/trends`, `/api/suggest`.
 
     /trends?q=A&q=B&from=&to=&category=&paper=&interval=day|week|month&mode=count|share
-    /api/trends?<the same but mode>   -> search.trends_to_json
+    /api/trends?<the same but mode>   -> render.trends_to_json
     /api/suggest?q=供应&limit=8        -> [{"text", "word", "count", "by", "label"}], most useful first
 
 The page ignores empty term boxes (its form has five); the API refuses an empty term.
@@ -19,17 +19,10 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
 
 from finsearch.messages import INTERVAL_LABELS, describe
+from finsearch.render import suggestions_to_json, trends_to_json
 from finsearch.search import SearchError, spreadsheet_cell
 from finsearch.search.export import CSV_BOM
-from finsearch.search.suggest import suggestions_to_json
-from finsearch.search.trends import (
-    MAX_TERMS,
-    Interval,
-    Period,
-    TrendResult,
-    make_trend_request,
-    trends_to_json,
-)
+from finsearch.search.trends import MAX_TERMS, Interval, Period, TrendResult, make_trend_request
 from finsearch.webui import trend_chart
 from finsearch.webui.pages import search_url
 from finsearch.webui.state import SearchState
