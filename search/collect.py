@@ -14,7 +14,7 @@ from whoosh.util.times import datetime_to_long
 
 from finsearch.search import ranking
 from finsearch.search.companies import Mentions
-from finsearch.search.docsets import rows_of
+from finsearch.search.docsets import members, rows_of, union
 from finsearch.search.doctable import EPOCH_TICKS, DocTable, day_labels
 from finsearch.search.snapshot import facet_counts
 from finsearch.search.types import MAX_PAGE, MAX_PAGE_SIZE, FacetCount, Facets, SearchError, SearchRequest, Sort
@@ -72,7 +72,7 @@ def filter_masks(table: DocTable, docs: np.ndarray, request: SearchRequest,
     return Filtered(_date_mask(table, docs, request),
                     _any_mask(table.category_values, table.category_masks, docs, request.categories),
                     _any_mask(table.paper_values, table.paper_masks, docs, request.papers),
-                    np.isin(docs, mentioning) if mentioning is not None else everything,
+                    members(mentioning, docs) if mentioning is not None else everything,
                     table.story_leaders[docs] == docs if request.first_only else everything)
 
 
@@ -116,8 +116,11 @@ def facets(table: DocTable, docs: np.ndarray, passed: Filtered, mentions: Mentio
 def month_counts(months: np.ndarray) -> tuple[FacetCount, ...]:
     if not months.size:
         return ()
-    values, counts = np.unique(months, return_counts=True)
-    labels = values.astype("datetime64[M]").astype(str)
+    earliest = int(months.min())
+    counts = np.bincount(months - earliest)  # a pass, where np.unique sorts
+    values = np.flatnonzero(counts)
+    counts = counts[values]
+    labels = (values + earliest).astype("datetime64[M]").astype(str)
     return tuple(FacetCount(str(label), int(c)) for label, c in zip(labels, counts))
 
 
@@ -153,10 +156,18 @@ def first_of_each_story(table: DocTable, docs: np.ndarray, scores: np.ndarray, t
     published, unless one of them has the query as its whole title (it is what was asked for)."""
     if docs.size < 2:
         return docs, scores, tiers
-    # In the table's (story, date, docnum) order, the first post of each story among docs.
-    ordered = table.by_story_rank[_sorted(table.story_rank[docs], table.stories.size)]
+    # A story's earliest live post (its leader) is the first among any docs; a doc whose leader
+    # is among them is not. Only the stories whose leader did not match are ordered here.
+    leaders = table.story_leaders[docs]
+    matched = np.zeros(table.stories.size, dtype=bool)
+    matched[docs] = True
+    led = leaders == docs
+    pending = docs[~led & ~(matched[leaders] & (leaders >= 0))]
+    # In the table's (story, date, docnum) order, the first post of each of their stories.
+    ordered = table.by_story_rank[_sorted(table.story_rank[pending], table.stories.size)]
     stories = table.stories[ordered]
-    first = _sorted(ordered[np.concatenate(([True], stories[1:] != stories[:-1]))], table.stories.size)
+    first = union(docs[led], _sorted(ordered[np.concatenate(([True], stories[1:] != stories[:-1]))[:ordered.size]],
+                                     table.stories.size))
     if tiers is not None and (tiers == ranking.WHOLE_TITLE).any():
         whole = docs[tiers == ranking.WHOLE_TITLE]
         whole = whole[np.lexsort((whole, table.dates[whole], table.stories[whole]))]

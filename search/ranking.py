@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from whoosh import query as wq
 
+from finsearch.search.docsets import members
 from finsearch.search.query import Literal, Near, literal_query
 
 BODY_ONLY, IN_TITLE, WHOLE_TITLE = 0, 1, 2
@@ -46,8 +47,8 @@ def tiers(docs: np.ndarray, in_title: np.ndarray, whole_title: np.ndarray) -> np
     """The tier of each of `docs` (sorted docnums), given the sorted docnums that have the
     query in the title and those whose title is the query."""
     result = np.full(docs.size, BODY_ONLY, dtype=np.int8)
-    result[np.isin(docs, in_title, assume_unique=True)] = IN_TITLE
-    result[np.isin(docs, whole_title, assume_unique=True)] = WHOLE_TITLE
+    result[members(in_title, docs)] = IN_TITLE
+    result[members(whole_title, docs)] = WHOLE_TITLE
     return result
 
 
