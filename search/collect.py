@@ -15,7 +15,7 @@ from whoosh.util.times import datetime_to_long
 from finsearch.search import ranking
 from finsearch.search.companies import Mentions
 from finsearch.search.docsets import members, rows_of, union
-from finsearch.search.doctable import EPOCH_TICKS, DocTable, day_labels
+from finsearch.search.doctable import EPOCH_TICKS, HOUR_TICKS, DocTable, day_labels
 from finsearch.search.snapshot import facet_counts
 from finsearch.search.types import MAX_PAGE, MAX_PAGE_SIZE, FacetCount, Facets, SearchError, SearchRequest, Sort
 
@@ -114,14 +114,20 @@ def facets(table: DocTable, docs: np.ndarray, passed: Filtered, mentions: Mentio
 
 
 def month_counts(months: np.ndarray) -> tuple[FacetCount, ...]:
-    if not months.size:
-        return ()
-    earliest = int(months.min())
-    counts = np.bincount(months - earliest)  # a pass, where np.unique sorts
-    values = np.flatnonzero(counts)
-    counts = counts[values]
-    labels = (values + earliest).astype("datetime64[M]").astype(str)
+    values, counts = _value_counts(months)
+    labels = values.astype("datetime64[M]").astype(str)
     return tuple(FacetCount(str(label), int(c)) for label, c in zip(labels, counts))
+
+
+def _value_counts(numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of an integer array (ascending) and how often each occurs: months, days
+    and hours span few values, so a count per value in one pass (np.unique would sort them all)."""
+    if not numbers.size:
+        return numbers[:0], np.zeros(0, dtype=np.int64)
+    earliest = int(numbers.min())
+    counts = np.bincount(numbers - earliest)
+    values = np.flatnonzero(counts)
+    return values + earliest, counts[values]
 
 
 HOURS_SPAN = dt.timedelta(days=2)  # a date filter this short has its timeline by hours
@@ -129,15 +135,15 @@ HOURS_SPAN = dt.timedelta(days=2)  # a date filter this short has its timeline b
 
 def day_counts(table: DocTable, docs: np.ndarray) -> tuple[FacetCount, ...]:
     """Posts per day ("YYYY-MM-DD", oldest first): the timeline's data."""
-    values, counts = np.unique(table.days[docs], return_counts=True)
+    values, counts = _value_counts(table.days[docs])
     return tuple(FacetCount(str(label), int(c)) for label, c in zip(day_labels(values), counts))
 
 
 def hour_counts(table: DocTable, docs: np.ndarray) -> tuple[FacetCount, ...]:
     """Posts per hour ("YYYY-MM-DDTHH", oldest first): the timeline of a day or two."""
-    hours = (table.dates[docs] - EPOCH_TICKS).astype("datetime64[us]").astype("datetime64[h]")
-    values, counts = np.unique(hours, return_counts=True)
-    return tuple(FacetCount(str(label), int(c)) for label, c in zip(values.astype(str), counts))
+    values, counts = _value_counts((table.dates[docs] - EPOCH_TICKS) // HOUR_TICKS)
+    labels = values.astype("datetime64[h]").astype(str)
+    return tuple(FacetCount(str(label), int(c)) for label, c in zip(labels, counts))
 
 
 def is_short(request: SearchRequest, last_post: dt.datetime | None) -> bool:

@@ -42,7 +42,9 @@ def common(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The docnums in either sorted array of distinct docnums, sorted."""
-    if a.size + b.size < DENSE_LOOKUP or not a.size or not b.size:
+    if not a.size or not b.size:
+        return b if not a.size else a
+    if a.size + b.size < DENSE_LOOKUP:
         return np.union1d(a, b)
     marked = np.zeros(max(int(a[-1]), int(b[-1])) + 1, dtype=bool)
     marked[a] = True

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 EPOCH_TICKS = datetime_to_long(dt.datetime(1970, 1, 1))  # Whoosh counts from datetime.min
 DAY_TICKS = 86_400 * 1_000_000
+HOUR_TICKS = 3_600 * 1_000_000
 MINUTE_TICKS = 60 * 1_000_000
 
 

@@ -95,7 +95,9 @@ class SearchEngine:
             ranks = tiers(snap, matched.parsed, docs, request.sort)
             selected, selected_scores, selected_ranks = first_of_each_story(snap.table, docs, scores, ranks)
             page_docs = rescore.ranked_page(snap, matched.parsed, selected, selected_scores, selected_ranks, request)
-            on_page = docs[np.isin(snap.table.stories[docs], snap.table.stories[page_docs])]  # their reprints
+            stories = snap.table.stories
+            # Their reprints; story numbers are dense (below the number of posts): a table, not a sort.
+            on_page = docs[np.isin(stories[docs], stories[page_docs], kind="table")]
             with snap.lock:
                 hits = tuple(present.hit(snap.searcher, snap.table, docnum, on_page, matched.parsed.terms)
                              for docnum in page_docs)

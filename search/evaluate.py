@@ -380,7 +380,7 @@ class _Evaluation:
     def _without(self, docs: np.ndarray, excluded: wq.Query) -> np.ndarray:
         if not docs.size:
             return docs
-        return np.setdiff1d(docs, self.run(excluded, docs, False).docs, assume_unique=True)
+        return docs[~members(self.run(excluded, docs, False).docs, docs)]
 
     def _all(self, within: np.ndarray | None) -> np.ndarray:
         if within is None:

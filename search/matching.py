@@ -13,6 +13,7 @@ import numpy as np
 from finsearch.analysis.near_duplicates import title_key
 from finsearch.search import ranking
 from finsearch.search.collect import Filtered, filter_masks
+from finsearch.search.docsets import common
 from finsearch.search.query import ParsedQuery, parse_query
 from finsearch.search.snapshot import Snapshot
 from finsearch.search.types import SearchRequest, Sort
@@ -51,4 +52,4 @@ def tiers(snap: Snapshot, parsed: ParsedQuery, docs: np.ndarray, sort: Sort) -> 
     in_title = snap.docs(ranking.title_query(parsed.query))
     title_id = snap.table.title_id(title_key(" ".join(parsed.terms)))
     whole_title = docs[snap.table.title_ids[docs] == title_id] if title_id >= 0 else docs[:0]
-    return ranking.tiers(docs, in_title, np.intersect1d(whole_title, in_title, assume_unique=True))
+    return ranking.tiers(docs, in_title, common(in_title, whole_title))
