@@ -102,6 +102,8 @@ class Mentions:
     starts: np.ndarray  # int64 per docnum + 1: doc d's companies are companies[starts[d]:starts[d + 1]]
     companies: np.ndarray  # int32 company numbers, by docnum
     number_of: dict[str, int]  # code -> company number
+    mentioning: np.ndarray  # the docnum of each row of `companies`
+
 
     @classmethod
     def of(cls, view: IndexView, known: Companies, lock: threading.RLock, manifest: dict[str, Any]) -> Mentions:
@@ -130,8 +132,9 @@ class Mentions:
     @classmethod
     def from_arrays(cls, known: Companies, starts: np.ndarray, companies: np.ndarray) -> Mentions:
         codes = tuple(known.by_code)
+        mentioning = np.repeat(np.arange(starts.size - 1), np.diff(starts))
         return cls(codes, tuple(known.by_code[code].name for code in codes), starts, companies,
-                   {code: number for number, code in enumerate(codes)})
+                   {code: number for number, code in enumerate(codes)}, mentioning)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"starts": self.starts, "companies": self.companies}
@@ -139,11 +142,16 @@ class Mentions:
     def counts(self, docs: np.ndarray, keep: Iterable[str] = ()) -> tuple[FacetCount, ...]:
         """The companies `docs` mention, each with how many of them do, most first (FACET_SIZE of
         them, and those of `keep`, the codes asked for, whatever their count); labelled by name."""
-        first, last = self.starts[docs], self.starts[docs + 1]
-        lengths = last - first
-        # Every row of each doc: its first row, then one more per row.
-        rows = np.repeat(first - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
-        counted = np.bincount(self.companies[rows], minlength=len(self.codes))
+        if docs.size * 4 < self.companies.size:
+            first, last = self.starts[docs], self.starts[docs + 1]
+            lengths = last - first
+            # Every row of each doc: its first row, then one more per row.
+            rows = np.repeat(first - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+            counted = np.bincount(self.companies[rows], minlength=len(self.codes))
+        else:  # most docs: a pass over every mention costs less than gathering theirs
+            wanted = np.zeros(self.starts.size - 1, dtype=bool)
+            wanted[docs] = True
+            counted = np.bincount(self.companies[wanted[self.mentioning]], minlength=len(self.codes))
         mentioned = np.flatnonzero(counted)
         shown = mentioned[np.lexsort((mentioned, -counted[mentioned]))][:FACET_SIZE].tolist()
         shown += [self.number_of[code] for code in keep if self.number_of.get(code, -1) not in (-1, *shown)]
