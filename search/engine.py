@@ -252,6 +252,12 @@ def warm_up() -> None:
     rescore.prepare()
 
 
+def check_published(index_dir: str | Path | None) -> None:
+    """Raise IndexMissing unless a generation is published at `index_dir`; nothing is opened (a
+    server's master says so in its log before the workers open the index themselves)."""
+    storage.current_build(storage.resolve_root(index_dir))
+
+
 def last_run(index_dir: str | Path | None) -> dict[str, Any] | None:
     """The outcome of the last index/reindex/rollback/replicate run on the index (INDEX/last-run.json)."""
     return storage.read_outcome(storage.resolve_root(index_dir))

@@ -24,6 +24,7 @@ Stories below RESCORE_DEPTH keep the collected order, so pages never overlap.
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 import math
 import re
@@ -38,6 +39,7 @@ from finsearch.analysis.segmenter import USER_DICT
 from finsearch.search import ranking
 from finsearch.search.collect import leading, page
 from finsearch.search.doctable import DocTable
+from finsearch.search.generation_cache import cached_arrays, digest
 from finsearch.search.query import ParsedQuery
 from finsearch.search.snapshot import Snapshot
 from finsearch.search.snippets import match_spans
@@ -75,15 +77,27 @@ _COLON = re.compile("[：:]")
 _WORD_RUN = re.compile(r"\w{2,}")
 
 
-def _word_tags() -> dict[str, str]:
-    """jieba's dictionary words and their part of speech, imported only when a search re-scores: the
-    import loads the table (a second), which a CLI call that does not re-score should not wait for."""
-    import jieba.posseg
-    return jieba.posseg.dt.word_tag_tab
+def _tagged_names() -> dict[str, np.ndarray]:
+    """The names re-scoring reads from jieba's dictionary of tagged words (see `institution_names`
+    and `place_names`). Loading that table takes a second, which a server's start and a CLI
+    search should not wait for: the names are kept in the cache folder, for the jieba version and
+    finance dictionary they were read from."""
+    import jieba
+
+    def read() -> dict[str, np.ndarray]:
+        import jieba.posseg
+        tags = jieba.posseg.dt.word_tag_tab
+        lines = USER_DICT.read_text("utf-8").splitlines()
+        institutions = ({word for word, tag in tags.items() if tag in ("nt", "j")}
+                        | {fields[0] for fields in map(str.split, lines) if fields[-1:] == ["nt"]})
+        places = {word for word, tag in tags.items() if tag == "ns"} - HOME_NAMES
+        return {"institutions": np.array(sorted(institutions)), "places": np.array(sorted(places))}
+    key = digest("rescore names", jieba.__version__, hashlib.blake2b(USER_DICT.read_bytes()).hexdigest())
+    return cached_arrays("rescore-names", key, read)
 
 
 def prepare() -> None:
-    """Load now the dictionary tables re-scoring reads (a second), rather than in the first search."""
+    """Load now the dictionary tables re-scoring reads, rather than in the first search."""
     institution_names()
     place_names()
 
@@ -93,9 +107,7 @@ def institution_names() -> frozenset[str]:
     """Names of organisations, which a place name before them makes another organisation: the
     words jieba's dictionary tags nt (an organisation) or j (a short form, 央行 证监会 发改委), and
     those the finance dictionary tags nt."""
-    tagged = {word for word, tag in _word_tags().items() if tag in ("nt", "j")}
-    lines = USER_DICT.read_text("utf-8").splitlines()
-    return frozenset(tagged | {fields[0] for fields in map(str.split, lines) if fields[-1:] == ["nt"]})
+    return frozenset(_tagged_names()["institutions"].tolist())
 
 
 @functools.cache
@@ -103,7 +115,7 @@ def place_names() -> tuple[frozenset[str], frozenset[str]]:
     """Place names (jieba's dictionary tags them ns) but the home country's: those of two
     characters or more, and the one-character short forms (美, 德, 欧), which qualify a word
     only right before it (美财政部)."""
-    places = {word for word, tag in _word_tags().items() if tag == "ns"} - HOME_NAMES
+    places = _tagged_names()["places"].tolist()
     return frozenset(p for p in places if len(p) >= 2), frozenset(p for p in places if len(p) == 1)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 MATCH_CACHE_SIZE = 32  # queries whose matches and scores are kept (per generation)
 WATCH_INTERVAL = 1.0  # seconds between looks at `current` by a server's watcher
+BACKGROUND_NICENESS = 10  # of a server's background threads: below requests, still done in seconds
 
 
 class Snapshot:
@@ -339,7 +341,7 @@ class Snapshots:
                     prepared.retire()
                     raise
             if self._verify:
-                threading.Thread(target=prepared.verify, name=f"verify {prepared.name}", daemon=True).start()
+                threading.Thread(target=_verify, args=(prepared,), name=f"verify {prepared.name}", daemon=True).start()
             with self._lock:
                 old, self._current = self._current, prepared
             if old is not None:
@@ -403,7 +405,24 @@ def _prepare(snapshot: Snapshot) -> None:
 
 
 def _build_vocabulary(snapshot: Snapshot) -> None:
+    yield_to_requests()  # suggestions make do with the previous generation's meanwhile
     _in_background(snapshot, Snapshot.vocabulary)
+
+
+def _verify(snapshot: Snapshot) -> None:
+    yield_to_requests()
+    snapshot.verify()
+
+
+def yield_to_requests() -> None:
+    """Lower the calling thread's CPU priority (Linux schedules threads by their own nice value):
+    a worker's background work (checking every byte of a generation, building its vocabulary)
+    then takes the cores only when requests leave them. Not for what requests wait for (preparing a
+    generation): they would wait longer. Elsewhere, or not allowed: as it was."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICENESS)
+    except (AttributeError, OSError):
+        pass
 
 
 def facet_counts(values: list[str], masks: np.ndarray, docs: np.ndarray) -> tuple[FacetCount, ...]:

@@ -253,8 +253,8 @@ def serve(index_dir=None, host: str | None = None, port: int | None = None, work
     up once it appears, so a service manager doesn't restart it in a loop before the first
     nightly run. The heavy requests' slots are lock files in $RUNTIME_DIRECTORY (systemd's
     RuntimeDirectory=), else in a temporary folder of this server's."""
-    from finsearch.search import IndexMissing, SearchEngine
-    from finsearch.search.engine import warm_up
+    from finsearch.search import IndexMissing
+    from finsearch.search.engine import check_published, warm_up
 
     host = host or os.environ.get("FINSEARCH_HOST") or DEFAULT_HOST
     port = port if port is not None else env_port()
@@ -267,10 +267,10 @@ def serve(index_dir=None, host: str | None = None, port: int | None = None, work
         index_dir = os.environ.get("FINSEARCH_INDEX") or None
     if timeout <= 0:
         raise ValueError("timeout must be positive")
-    # Open the index once now: a clear message in the log, and the tokenizer's dictionaries
-    # loaded once for the workers to inherit with the fork.
+    # A clear message in the log now if there is no index; the tokenizer's and the re-scoring's
+    # dictionaries loaded once, for the workers to inherit with the fork (each opens the index).
     try:
-        SearchEngine(index_dir).close()
+        check_published(index_dir)
     except IndexMissing as error:
         log.warning("%s; serving 503 until it appears", error)
     warm_up()
