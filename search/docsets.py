@@ -1,20 +1,25 @@
-"""Sorted docnum arrays looked up in one another, the step under every AND, filter and score gather.
+"""Sorted arrays of distinct numbers looked up in one another, the step under every AND, filter and
+score gather: docnums, and a phrase's (document, position) keys.
 
-A binary search per docnum (np.searchsorted) costs a cache miss per step; for many docnums an
+A binary search per value (np.searchsorted) costs a cache miss per step; for many docnums an
 array indexed by docnum answers each in one step and costs one pass to fill. Frequent words
 (公司 matches about a third of an archive) make both sides large, so the choice is made per call.
+Keys span far more than any array could, so they are always searched; numpy's own set
+operations (np.intersect1d, np.unique) sort or hash what is already sorted.
 """
 from __future__ import annotations
 
 import numpy as np
 
-# From this many docnums looked up, an array indexed by docnum is quicker than binary searches.
+# From this many values looked up, an array indexed by value is quicker than binary searches,
+# for values below DENSE_BOUND (docnums; not keys).
 DENSE_LOOKUP = 4_096
+DENSE_BOUND = 1 << 28
 
 
 def rows_of(docs: np.ndarray, subset: np.ndarray) -> np.ndarray:
     """Where each of `subset` (sorted, every one of them in `docs`) stands in the sorted `docs`."""
-    if subset.size < DENSE_LOOKUP:
+    if subset.size < DENSE_LOOKUP or docs[-1] >= DENSE_BOUND:
         return np.searchsorted(docs, subset)
     rows = np.empty(int(docs[-1]) + 1, dtype=np.intp)  # only the places of `docs` are read back
     rows[docs] = np.arange(docs.size)
@@ -25,7 +30,7 @@ def members(within: np.ndarray, docs: np.ndarray) -> np.ndarray:
     """Which of `docs` (sorted) are in `within` (sorted), as a mask over `docs`."""
     if not within.size or not docs.size:
         return np.zeros(docs.size, dtype=bool)
-    if docs.size < DENSE_LOOKUP:
+    if docs.size < DENSE_LOOKUP or max(within[-1], docs[-1]) >= DENSE_BOUND:
         at = np.searchsorted(within, docs)
         inside = at < within.size
         inside[inside] = within[at[inside]] == docs[inside]
@@ -36,7 +41,9 @@ def members(within: np.ndarray, docs: np.ndarray) -> np.ndarray:
 
 
 def common(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The docnums in both sorted arrays of distinct docnums, sorted."""
+    """The values in both sorted arrays of distinct values, sorted."""
+    if a.size < b.size:
+        a, b = b, a  # the fewer looked up among the more
     return b[members(a, b)]
 
 
@@ -44,7 +51,7 @@ def union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The docnums in either sorted array of distinct docnums, sorted."""
     if not a.size or not b.size:
         return b if not a.size else a
-    if a.size + b.size < DENSE_LOOKUP:
+    if a.size + b.size < DENSE_LOOKUP or max(a[-1], b[-1]) >= DENSE_BOUND:
         return np.union1d(a, b)
     marked = np.zeros(max(int(a[-1]), int(b[-1])) + 1, dtype=bool)
     marked[a] = True

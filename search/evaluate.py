@@ -367,7 +367,7 @@ class _Evaluation:
             if term is None:
                 return NO_MATCHES.docs, len(run)
             keys = _start_keys(offset, self._postings(term, docs, positions=True), docs)
-            starts = keys if starts is None else np.intersect1d(starts, keys, assume_unique=True)
+            starts = keys if starts is None else common(starts, keys)
         return (starts if starts is not None else NO_MATCHES.docs), len(run)
 
     @staticmethod
@@ -437,9 +437,9 @@ class _Evaluation:
                 if step == 1:
                     unconfirmed = candidates[~members(confirmed, candidates)]
                     first, second = read.items()
-                    starts = np.intersect1d(_start_keys(*first, unconfirmed), _start_keys(*second, unconfirmed))
+                    starts = common(_start_keys(*first, unconfirmed), _start_keys(*second, unconfirmed))
                 else:
-                    starts = np.intersect1d(starts, _start_keys(i, read[i], distinct(starts >> _DOC_SHIFT)))
+                    starts = common(starts, _start_keys(i, read[i], distinct(starts >> _DOC_SHIFT)))
                 candidates = union(common(confirmed, candidates), distinct(starts >> _DOC_SHIFT))
             if not candidates.size:
                 return NO_MATCHES
@@ -540,8 +540,10 @@ def _start_keys(offset: int, postings: Postings, docs: np.ndarray) -> np.ndarray
     here = postings.rows(np.flatnonzero(members(docs, postings.docs)))
     assert here.positions is not None, "postings read without positions"
     starts = here.positions - offset
-    keys = (here.docs[here.position_rows()] << _DOC_SHIFT) | starts
-    return np.unique(keys[starts >= 0])
+    keys = ((here.docs[here.position_rows()] << _DOC_SHIFT) | starts)[starts >= 0]
+    # Ascending and distinct as read (documents ascending, each one's positions ascending); a
+    # pass checks it, where np.unique would hash and sort them all.
+    return keys if bool((keys[1:] > keys[:-1]).all()) else np.unique(keys)
 
 
 def _restricted(postings: Postings, within: np.ndarray | None) -> Postings:
