@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from finsearch.analysis.normalize import CJK, fold, simplify
-from finsearch.analysis.segmenter import finance_words, segmenter
+from finsearch.analysis.segmenter import finance_words, segmenter, words_tagged
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,11 @@ COMMON_WORD_FREQ = 100
 # A name counts as a stock's when most posts naming it with a code give that code (not a
 # generic word placed before several codes, 成份指数(000688) and 成份指数(000300)).
 DOMINANT_SHARE = 0.8
+# jieba's parts of speech of everyday words (nouns, verbs, adjectives, idioms): a name that is
+# one (新能源(001248), 股票代码(301328)) names a topic in most posts that use it, not a company.
+# Proper names (nr ns nt nz), short forms (j), words jieba does not know and the names of the
+# shipped stock table (jieba tags some of them n: 分众传媒, 水井坊) stay names.
+EVERYDAY_TAGS = ("n", "v", "vn", "a", "an", "ad", "d", "l", "i")
 
 
 def stock_mentions(text: str) -> set[tuple[str, str]]:
@@ -82,10 +87,11 @@ def learned_pairs(mentions: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     for name, code in mentions:
         by_name[fold(name)][code] += 1
     names = {fold(name): name for name, _ in mentions}
+    everyday = words_tagged(*EVERYDAY_TAGS) - finance_words() - {name for name, _ in shipped_stocks()}
     pairs = []
     for key, codes in by_name.items():
         code, count = codes.most_common(1)[0]
-        if count >= DOMINANT_SHARE * sum(codes.values()):
+        if count >= DOMINANT_SHARE * sum(codes.values()) and names[key] not in everyday:
             pairs.append((names[key], code))
     return sorted(pairs)
 

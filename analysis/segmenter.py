@@ -178,6 +178,30 @@ class _segmenting:
 
 
 @functools.cache
+def words_tagged(*tags: str) -> frozenset[str]:
+    """The words jieba's dictionary gives one of `tags` as their part of speech (nt: an
+    organisation, ns: a place, n: a common noun, …). Loading jieba's table of tags takes a second,
+    which a server's start, a CLI search and a small build should not wait for: the words are kept
+    in the cache folder, per jieba version and tags."""
+    import jieba
+    path = cache_dir() / f"jieba-{jieba.__version__}-words-{'-'.join(sorted(tags))}.txt"
+    try:
+        return frozenset(path.read_text("utf-8").split("\n"))
+    except (OSError, UnicodeDecodeError):
+        pass
+    import jieba.posseg
+    words = sorted(word for word, tag in jieba.posseg.dt.word_tag_tab.items() if tag in tags)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    try:
+        partial.write_text("\n".join(words), "utf-8")
+        os.replace(partial, path)  # whole or not at all, for another process reading it
+    except OSError as error:
+        log.warning("%s not written: %s", path, error)
+        partial.unlink(missing_ok=True)
+    return frozenset(words)
+
+
+@functools.cache
 def finance_words() -> frozenset[str]:
     """The words of the shipped finance dictionary."""
     lines = USER_DICT.read_text("utf-8").splitlines()

@@ -1,4 +1,4 @@
-"""Arrays worked out from one index generation (or from the dictionaries), kept on disk for the next process.
+"""Arrays worked out from one index generation, kept on disk for the next process.
 
 A published generation never changes, so what is computed from it holds as long as it does: a
 CLI call or a new server worker loads the file (milliseconds) instead of computing it again (seconds

@@ -24,7 +24,6 @@ Stories below RESCORE_DEPTH keep the collected order, so pages never overlap.
 from __future__ import annotations
 
 import functools
-import hashlib
 import itertools
 import math
 import re
@@ -35,11 +34,10 @@ import numpy as np
 
 from finsearch import storage
 from finsearch.analysis import fold
-from finsearch.analysis.segmenter import USER_DICT
+from finsearch.analysis.segmenter import USER_DICT, words_tagged
 from finsearch.search import ranking
 from finsearch.search.collect import leading, page
 from finsearch.search.doctable import DocTable
-from finsearch.search.generation_cache import cached_arrays, digest
 from finsearch.search.query import ParsedQuery
 from finsearch.search.snapshot import Snapshot
 from finsearch.search.snippets import match_spans
@@ -77,25 +75,6 @@ _COLON = re.compile("[：:]")
 _WORD_RUN = re.compile(r"\w{2,}")
 
 
-def _tagged_names() -> dict[str, np.ndarray]:
-    """The names re-scoring reads from jieba's dictionary of tagged words (see `institution_names`
-    and `place_names`). Loading that table takes a second, which a server's start and a CLI
-    search should not wait for: the names are kept in the cache folder, for the jieba version and
-    finance dictionary they were read from."""
-    import jieba
-
-    def read() -> dict[str, np.ndarray]:
-        import jieba.posseg
-        tags = jieba.posseg.dt.word_tag_tab
-        lines = USER_DICT.read_text("utf-8").splitlines()
-        institutions = ({word for word, tag in tags.items() if tag in ("nt", "j")}
-                        | {fields[0] for fields in map(str.split, lines) if fields[-1:] == ["nt"]})
-        places = {word for word, tag in tags.items() if tag == "ns"} - HOME_NAMES
-        return {"institutions": np.array(sorted(institutions)), "places": np.array(sorted(places))}
-    key = digest("rescore names", jieba.__version__, hashlib.blake2b(USER_DICT.read_bytes()).hexdigest())
-    return cached_arrays("rescore-names", key, read)
-
-
 def prepare() -> None:
     """Load now the dictionary tables re-scoring reads, rather than in the first search."""
     institution_names()
@@ -107,7 +86,8 @@ def institution_names() -> frozenset[str]:
     """Names of organisations, which a place name before them makes another organisation: the
     words jieba's dictionary tags nt (an organisation) or j (a short form, 央行 证监会 发改委), and
     those the finance dictionary tags nt."""
-    return frozenset(_tagged_names()["institutions"].tolist())
+    lines = USER_DICT.read_text("utf-8").splitlines()
+    return words_tagged("nt", "j") | {fields[0] for fields in map(str.split, lines) if fields[-1:] == ["nt"]}
 
 
 @functools.cache
@@ -115,7 +95,7 @@ def place_names() -> tuple[frozenset[str], frozenset[str]]:
     """Place names (jieba's dictionary tags them ns) but the home country's: those of two
     characters or more, and the one-character short forms (美, 德, 欧), which qualify a word
     only right before it (美财政部)."""
-    places = _tagged_names()["places"].tolist()
+    places = words_tagged("ns") - HOME_NAMES
     return frozenset(p for p in places if len(p) >= 2), frozenset(p for p in places if len(p) == 1)
 
 

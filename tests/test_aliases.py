@@ -171,6 +171,24 @@ def test_a_code_finds_posts_naming_the_stock_once_the_archive_pairs_them(tmp_pat
         engine.close()
 
 
+def test_a_code_after_an_everyday_word_does_not_make_the_word_a_company(tmp_path):
+    """A post writes 新能源（001248）: the code does not make every post on new energy about a
+    company, neither in a search for the code nor in the 股票 facet of another search."""
+    archive = tmp_path / "posts"
+    write_post(archive, "1", "新能源板块走强", "新能源（001248）早盘涨超2%，光伏跟涨。")
+    write_post(archive, "2", "新能源汽车销量创新高", "多家公司新能源汽车销量创新高。")
+    write_post(archive, "3", "酒鬼酒早盘异动", "酒鬼酒（000799）早盘涨超2%，多家公司跟涨。")
+    build_index(archive, tmp_path / "index", progress=False)
+    engine = SearchEngine(tmp_path / "index")
+    try:
+        assert ids(engine, "001248") == ["1"]  # the code where it is written, not the word
+        assert engine.search(SearchRequest(query="新能源")).expanded == ()
+        stocks = {f.value: f.count for f in engine.search(SearchRequest(query="公司")).facets.stocks}
+        assert "001248" not in stocks and stocks.get("000799") == 1  # a company's name still counts
+    finally:
+        engine.close()
+
+
 def test_a_full_rebuild_and_a_lost_stock_file_relearn_the_pairs(tmp_path):
     archive = tmp_path / "posts"
     write_post(archive, "1", "茅台发布分红方案", "贵州茅台宣布2026年中期分红方案。")
