@@ -301,8 +301,9 @@ class BlockStoredReader(W3PerDocReader):
         if table.get("version") != VERSION:
             raise IndexDamaged(f"{self._filename} holds stored fields of version {table.get('version')!r}, "
                                f"not {VERSION}: written by another finsearch", [self._filename])
-        if table["documents"] != self._doccount:
-            self._damaged(f"holds {table['documents']} documents where its segment has {self._doccount}")
+        self._count = segment.doc_count_all()
+        if table["documents"] != self._count:
+            self._damaged(f"holds {table['documents']} documents where its segment has {self._count}")
         self._first_docs: list[int] = table["first_docs"]
         self._offsets: list[int] = table["offsets"]
         self._crcs: list[int] = table["crcs"]
@@ -365,8 +366,8 @@ class BlockStoredReader(W3PerDocReader):
 
     def stored_fields(self, docnum: int) -> dict[str, Any]:
         """The document's stored fields, a new dict each call (callers may change theirs)."""
-        if not 0 <= docnum < self._doccount:
-            raise IndexError(f"no document {docnum} of {self._doccount}")
+        if not 0 <= docnum < self._count:
+            raise IndexError(f"no document {docnum} of {self._count}")
         pickled = self._pickled(docnum)
         if not pickled:
             return {}
