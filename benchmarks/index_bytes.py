@@ -12,10 +12,10 @@ the fallback writer; see indexer/whoosh_format.py):
 
 - per file kind, summed over segments: `trm` (the term dictionary: one entry per field and
   term, holding the term's statistics and either a pointer into `pst` or, for a term of one
-  document, its posting inlined), `pst` (posting blocks), each column `<field>.col`
-  (`_stored.col`: the stored fields, one compressed pickle per document; `_<field>_len.col`:
-  one length byte per document and text field; `signature.col`, `id.col`, …), and the index's
-  own small files;
+  document, its posting inlined), `pst` (posting blocks), `fsd` (stored fields in compressed
+  blocks), each column `<field>.col` (`_stored.col`: W3's stored fields, one compressed pickle
+  per document, in segments written before `fsd`; `_<field>_len.col`: one length byte per
+  document and text field; `signature.col`, `id.col`, …), and the index's own small files;
 - per field, by walking every segment's term dictionary (exact): terms, postings (the sum of
   the terms' document frequencies), bytes of its dictionary entries in `trm` (8 bytes of
   lengths, the key, the term info), of that its inlined postings, and bytes in `pst` (each
@@ -27,8 +27,11 @@ the fallback writer; see indexer/whoosh_format.py):
   parts are re-pickled as Whoosh pickles them (protocol 2, uncompressed) and their shares
   averaged, then applied to the field's measured bytes. zlib compresses the parts together, so
   the split is of the uncompressed sizes;
-- stored fields: `_stored.col` split by field in proportion to each value's pickled size in a
-  sample of `STORED_SAMPLE` documents per segment (the column compresses each document whole).
+- stored fields: `fsd` (storage/stored.py: blocks of documents compressed together; a date is
+  read back from its column) and `_stored.col` (W3's, in segments written before it: one
+  compressed pickle per document) split by field in proportion to each value's pickled size in
+  a sample of `STORED_SAMPLE` documents per segment (either compresses more than one value
+  together, so the split is an estimate).
 """
 from __future__ import annotations
 
@@ -118,7 +121,7 @@ def whoosh_breakdown(root: Path) -> dict:
                 _walk_terms(segment, pst.stat().st_size if pst.exists() else 0, fields)
             _sample_stored(segment, stored)
     files = files_by_kind(build)
-    total_stored = files.get("_stored.col", 0)
+    total_stored = files.get("_stored.col", 0) + files.get("fsd", 0)
     stored_total = sum(stored.values()) or 1
     out_fields = {}
     for name, f in sorted(fields.items(), key=lambda item: -(item[1].trm_bytes + item[1].pst_bytes)):
@@ -192,11 +195,13 @@ def _walk_terms(segment, pst_file_bytes: int, fields: dict[str, _Field]) -> None
 def _sample_stored(segment, stored: dict[str, float]) -> None:
     count = segment.doc_count_all()
     stride = max(1, count // STORED_SAMPLE)
+    from_columns = getattr(segment._perdoc, "_from_columns", {})  # an fsd segment's: read from their columns
     for docnum in range(0, count, stride):
         if segment.is_deleted(docnum):
             continue
         for name, value in segment.stored_fields(docnum).items():
-            stored[name] += len(pickle.dumps(value, 2)) * stride
+            if name not in from_columns:
+                stored[name] += len(pickle.dumps(value, 2)) * stride
 
 
 _TANTIVY_SEGMENT_FILE = re.compile(r"^[0-9a-f]{32}\.(\w+)$")  # <segment uuid>.<ext>
@@ -258,7 +263,7 @@ def print_breakdown(report: dict, posts: int | None = None) -> None:
                   f"{_mib(f['inlined_postings_bytes']):>15}{_mib(f['pst_bytes']):>9}  {split}")
     stored = report.get("stored_fields_estimate")
     if stored:
-        print("  _stored.col by field (estimate): "
+        print("  stored fields (fsd, _stored.col) by field (estimate): "
               + ", ".join(f"{name} {_mib(size)}" for name, size in stored.items() if size >= total / 1000))
 
 

@@ -7,6 +7,8 @@
     writer, merge   segments: the bulk writer (postings in flat arrays, out through FS1)
                     and the merge policy of a commit
     fs1             finsearch's own postings format (a Whoosh codec)
+    stored          stored fields in compressed blocks of documents (.fsd), and the codecs
+                    that write them with FS1's postings (FS2) or Whoosh's (the fallback)
     whoosh_format   the fence around Whoosh's private names and W3 files: a version gate,
                     a self-check when an index is opened, a fallback to Whoosh's own code
     postings        a term's postings and a field's lengths as numpy arrays

@@ -60,7 +60,8 @@ from whoosh.index import TOC, FileIndex
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import SegmentWriter
 
-from finsearch.storage.fs1 import FieldPostings, FS1Codec, FS1FieldWriter, FS1TermsReader, spans
+from finsearch.storage.fs1 import FieldPostings, FS1FieldWriter, FS1TermsReader, spans
+from finsearch.storage.stored import FS2Codec, W3BlockStoredCodec
 
 log = logging.getLogger(__name__)
 
@@ -530,7 +531,11 @@ class SegmentWriterBase(SegmentWriter):
 
 
 class StockSegmentWriter(SegmentWriterBase):
-    """Whoosh's own writer (the fallback): its posting pool, its codec, its files."""
+    """Whoosh's own writer (the fallback): its posting pool, its W3 postings, its files; stored
+    fields in blocks (storage/stored.py, through Whoosh's per-document writer interface)."""
+
+    def __init__(self, ix: Any, locked: bool = True, **options: Any):
+        super().__init__(ix, locked, codec=W3BlockStoredCodec(), **options)
 
     @property
     def held_postings(self) -> int:
@@ -575,10 +580,11 @@ class _MergeIntake:
 
 class FastSegmentWriter(SegmentWriterBase):
     """A SegmentWriter whose postings go to a PostingTable and out through the FS1 codec
-    (storage/fs1.py); deletes, merges, per-document files and commits are Whoosh's."""
+    (storage/fs1.py), stored fields in blocks (FS2, storage/stored.py); deletes, merges, the
+    other per-document files and commits are Whoosh's."""
 
     def __init__(self, ix: Any, table: PostingTable, locked: bool = True, **options: Any):
-        super().__init__(ix, locked, codec=FS1Codec(), **options)
+        super().__init__(ix, locked, codec=FS2Codec(), **options)
         self.table = table
         self.pool = _MergeIntake(table)
 
