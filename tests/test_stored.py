@@ -81,8 +81,9 @@ def _bytes(folder: Path, suffix: str) -> int:
     return sum(path.stat().st_size for path in folder.iterdir() if path.name.endswith(suffix))
 
 
-@pytest.mark.parametrize("writer, codec", [(BulkWriter, "FS2Codec"),
-                                           (whoosh_format.StockSegmentWriter, "W3BlockStoredCodec")])
+@pytest.mark.parametrize("writer, codec", [
+    (BulkWriter, "FS2Codec"),
+    pytest.param(whoosh_format.StockSegmentWriter, "W3BlockStoredCodec", marks=pytest.mark.slow)])  # Whoosh's writer
 def test_both_writers_store_what_whoosh_stores_in_fewer_bytes(documents, whoosh_stored, tmp_path, writer, codec):
     expected, w3_bytes = whoosh_stored
     written = _write(tmp_path / "blocks", documents, lambda ix: writer(ix, compound=False), merge=False)
@@ -186,6 +187,7 @@ def test_a_damaged_block_is_an_error_naming_its_file_never_a_wrong_answer(docume
     assert opened.value.files == (fsd.name,) and "table" in str(opened.value)
 
 
+@pytest.mark.slow  # a build and a reindex
 def test_a_damaged_block_file_is_named_by_the_generations_checks(archive, tmp_path):
     small = tmp_path / "posts"
     shutil.copytree(archive / "finews", small / "finews")
