@@ -1,7 +1,7 @@
 # The two commands of the quick start:
 #   make run    set up, index the sample archive in data/, serve it on http://127.0.0.1:8000
 #   make test   set up (Python packages, Debian's chromium and nginx for the browser and proxy tests), lint, run
-#               every test; while editing, make test-fast: no browser, no server, no process (about a minute).
+#               every test; while editing, make test-fast: no browser, no server, no process (under a minute).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -52,14 +52,17 @@ test: setup browser lint
 	@$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$status
 
-# The edit-run loop: every test not marked browser, server or slow (tests/conftest.py says which are);
-# its ten slowest are listed, so a test that has grown slow shows (PYTEST_ARGS="-x -k …" to narrow it).
+# The edit-run loop: every test not marked browser, server or slow (tests/conftest.py says which are),
+# a test file at a time on each of two processes (a file's fixtures are made once; make test stays in
+# one process: one server and one browser for the run); its ten slowest are listed, so a test that
+# has grown slow shows (PYTEST_ARGS="-x -k …" to narrow it).
 # Its temporary files go to a folder of its own, emptied at the start of the next run: in the shared
 # /tmp/pytest-of-$USER, pytest deletes the older runs' folders (full runs' are large) at the end of each run.
 FAST_TESTS := not browser and not server and not slow
 test-fast: setup
 	@mkdir -p build  # pytest makes --basetemp itself, not its parent (a fresh checkout has no build/)
-	$(BIN)/python -m pytest -m "$(FAST_TESTS)" --durations=10 --basetemp=build/test-fast $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "$(FAST_TESTS)" -n 2 --dist loadfile --durations=10 --basetemp=build/test-fast \
+	  $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python -m benchmarks.run --corpus all
