@@ -87,13 +87,21 @@ def learned_pairs(mentions: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     for name, code in mentions:
         by_name[fold(name)][code] += 1
     names = {fold(name): name for name, _ in mentions}
-    everyday = words_tagged(*EVERYDAY_TAGS) - finance_words() - {name for name, _ in shipped_stocks()}
     pairs = []
     for key, codes in by_name.items():
         code, count = codes.most_common(1)[0]
-        if count >= DOMINANT_SHARE * sum(codes.values()) and names[key] not in everyday:
+        if count >= DOMINANT_SHARE * sum(codes.values()) and not _everyday_word(names[key]):
             pairs.append((names[key], code))
     return sorted(pairs)
+
+
+def _everyday_word(name: str) -> bool:
+    return name in words_tagged(*EVERYDAY_TAGS) and name not in finance_words() and name not in _shipped_names()
+
+
+@functools.cache
+def _shipped_names() -> frozenset[str]:
+    return frozenset(name for name, _ in shipped_stocks())
 
 
 @functools.lru_cache(maxsize=1 << 16)  # a table asks for each name's key several times, each generation again

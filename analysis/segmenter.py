@@ -23,10 +23,10 @@ import functools
 import importlib.metadata
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     import jieba
@@ -41,6 +41,19 @@ def cache_dir() -> Path:
     path = Path(base)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def write_cache_file(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """A file of the cache folder, whole or not at all (another process may read it meanwhile); one
+    that cannot be written costs only the next process the work of making it again."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    try:
+        with open(partial, "wb") as out:
+            write(out)
+        os.replace(partial, path)
+    except OSError as error:
+        log.warning("cache file %s not written: %s", path, error)
+        partial.unlink(missing_ok=True)
 
 
 def segmenter() -> Any:
@@ -191,18 +204,19 @@ def words_tagged(*tags: str) -> frozenset[str]:
         pass
     import jieba.posseg
     words = sorted(word for word, tag in jieba.posseg.dt.word_tag_tab.items() if tag in tags)
-    partial = path.with_name(f".{path.name}.{os.getpid()}")
-    try:
-        partial.write_text("\n".join(words), "utf-8")
-        os.replace(partial, path)  # whole or not at all, for another process reading it
-    except OSError as error:
-        log.warning("%s not written: %s", path, error)
-        partial.unlink(missing_ok=True)
+    write_cache_file(path, lambda out: out.write("\n".join(words).encode("utf-8")))
     return frozenset(words)
+
+
+@functools.cache
+def finance_entries() -> tuple[tuple[str, str], ...]:
+    """The shipped finance dictionary's (word, part of speech) entries, in its order."""
+    lines = USER_DICT.read_text("utf-8").splitlines()
+    return tuple((fields[0], fields[-1]) for fields in map(str.split, lines)
+                 if fields and not fields[0].startswith("#"))
 
 
 @functools.cache
 def finance_words() -> frozenset[str]:
     """The words of the shipped finance dictionary."""
-    lines = USER_DICT.read_text("utf-8").splitlines()
-    return frozenset(line.split()[0] for line in lines if line.strip() and not line.startswith("#"))
+    return frozenset(word for word, _ in finance_entries())

@@ -104,7 +104,6 @@ class Mentions:
     number_of: dict[str, int]  # code -> company number
     mentioning: np.ndarray  # the docnum of each row of `companies`
 
-
     @classmethod
     def of(cls, view: IndexView, known: Companies, lock: threading.RLock, manifest: dict[str, Any]) -> Mentions:
         """The mentions of the generation `manifest` describes: read from the cache, else found with

@@ -13,7 +13,6 @@ import fcntl
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from finsearch.analysis.segmenter import cache_dir
+from finsearch.analysis.segmenter import cache_dir, write_cache_file
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ def cached_arrays(kind: str, key: str, make: Callable[[], dict[str, np.ndarray]]
         if found is not None:
             return found
         arrays = make()
-        _write(path, arrays)
+        write_cache_file(path, lambda out: np.savez(out, allow_pickle=False, **arrays))
     _prune(folder, kind)
     return arrays
 
@@ -79,17 +78,6 @@ def _read(path: Path) -> dict[str, np.ndarray] | None:
     except (OSError, ValueError, EOFError):  # cut short or damaged: made again
         log.warning("unreadable cache file %s: made again", path, exc_info=True)
         return None
-
-
-def _write(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    partial = path.with_name(f".{path.name}.{os.getpid()}")
-    try:
-        with open(partial, "wb") as out:
-            np.savez(out, allow_pickle=False, **arrays)
-        os.replace(partial, path)  # whole or not at all, for the processes reading it
-    except OSError as error:
-        log.warning("cache file %s not written: %s", path, error)
-        partial.unlink(missing_ok=True)
 
 
 def _prune(folder: Path, kind: str) -> None:

@@ -34,7 +34,7 @@ import numpy as np
 
 from finsearch import storage
 from finsearch.analysis import fold
-from finsearch.analysis.segmenter import USER_DICT, words_tagged
+from finsearch.analysis.segmenter import finance_entries, words_tagged
 from finsearch.search import ranking
 from finsearch.search.collect import leading, page
 from finsearch.search.doctable import DocTable
@@ -86,8 +86,7 @@ def institution_names() -> frozenset[str]:
     """Names of organisations, which a place name before them makes another organisation: the
     words jieba's dictionary tags nt (an organisation) or j (a short form, 央行 证监会 发改委), and
     those the finance dictionary tags nt."""
-    lines = USER_DICT.read_text("utf-8").splitlines()
-    return words_tagged("nt", "j") | {fields[0] for fields in map(str.split, lines) if fields[-1:] == ["nt"]}
+    return words_tagged("nt", "j") | {word for word, tag in finance_entries() if tag == "nt"}
 
 
 @functools.cache

@@ -27,7 +27,7 @@ import numpy as np
 from whoosh import query as wq
 
 from finsearch.analysis import fold, is_cjk, simplify
-from finsearch.analysis.segmenter import USER_DICT
+from finsearch.analysis.segmenter import finance_entries
 from finsearch.search.evaluate import IndexView, evaluate
 from finsearch.search.types import MAX_QUERY_CHARS, SearchError
 from finsearch.storage import BODY, TITLE, doc_frequencies, field_terms
@@ -98,8 +98,7 @@ def full_pinyin(word: str) -> str:
 
 def dictionary_words() -> list[str]:
     """The finance dictionary's words (folded, as the index holds them)."""
-    lines = USER_DICT.read_text(encoding="utf-8").splitlines()
-    return [fold(line.split()[0]) for line in lines if line.strip() and not line.startswith("#")]
+    return [fold(word) for word, _ in finance_entries()]
 
 
 class Vocabulary:
