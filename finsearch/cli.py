@@ -279,6 +279,7 @@ def run_index(args) -> int:
     root = resolve_root(args.index)
     with _json_failure("index", root, args.json):
         report = build_index(args.archive, root, procs=args.procs, progress=sys.stderr.isatty() and not args.json)
+        _prepare_for_searches(root)
     _print_report(report, {"indexed": report.indexed, "generation": report.generation}, args.json,
                   f"indexed {report.indexed} posts into {report.index} in {report.seconds:.1f} s "
                   f"({report.recovered} problems recovered, {report.skipped} posts skipped)")
@@ -296,6 +297,7 @@ def run_reindex(args) -> int:
     with _json_failure("reindex", root, args.json):
         report = reindex(args.archive, root, full=args.full, procs=args.procs,
                          progress=sys.stderr.isatty() and not args.json, max_delete=max_delete, verify=args.verify)
+        _prepare_for_searches(root)
     why = f" ({report.full_reason})" if report.full_reason else ""
     _print_report(report, report.counts(), args.json,
                   f"{'full rebuild' + why if report.full else 'reindex'}: {report.added} added, "
@@ -311,9 +313,18 @@ def run_reindex(args) -> int:
     return EXIT_OK
 
 
+def _prepare_for_searches(root: Path) -> None:
+    """Ready the generation just published for its first search in any process (the companies'
+    mentions, into the cache folder): the run that publishes pays for it, not the next query."""
+    from finsearch.search import prepare_generation
+    log.info("prepared the current generation for searches in %.1f s", prepare_generation(root))
+
+
 def run_rollback(args) -> int:
     from finsearch.indexer import resolve_root, rollback
-    left, now = rollback(resolve_root(args.index), args.to)
+    root = resolve_root(args.index)
+    left, now = rollback(root, args.to)
+    _prepare_for_searches(root)
     print(f"rolled back: current is {now.name} again (was {left.name})")
     return EXIT_OK
 
@@ -377,6 +388,8 @@ def run_replicate(args) -> int:
     source, dest = args.source.expanduser(), args.dest.expanduser()
     with _json_failure("replicate", dest, args.json):
         report = replicate(source, dest)
+        if report.published:
+            _prepare_for_searches(dest)
     if args.json:
         print(json.dumps({"ok": True, "timestamp": now_iso(), "index": str(report.index), **report.counts(),
                           "seconds": round(report.seconds, 2)}, ensure_ascii=False))

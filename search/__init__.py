@@ -1,6 +1,6 @@
 """The query side: parse a user's query, match, filter, collect, present (search.engine)."""
 from finsearch.search.deadline import SearchTimeout
-from finsearch.search.engine import SearchEngine, last_run
+from finsearch.search.engine import SearchEngine, last_run, prepare_generation
 from finsearch.search.export import (
     EXPORT_COLUMNS,
     EXPORT_FORMATS,
@@ -39,4 +39,5 @@ __all__ = ["DEFAULT_PAGE_SIZE", "EXPORTERS", "EXPORT_COLUMNS", "EXPORT_FORMATS",
            "MAX_QUERY_CHARS", "Article", "ArticlePage", "Export", "FacetCount", "Facets", "Hit", "IndexDamaged",
            "IndexHealth", "IndexIncompatible", "IndexMissing", "IndexStats", "Notice", "Reason", "Reprint",
            "SearchEngine", "SearchError", "SearchRequest", "SearchResult", "SearchTimeout", "Sort", "Suggestion",
-           "export_columns", "export_row", "last_run", "make_request", "plain_text", "spreadsheet_cell"]
+           "export_columns", "export_row", "last_run", "make_request", "plain_text", "prepare_generation",
+           "spreadsheet_cell"]
