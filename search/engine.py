@@ -215,14 +215,16 @@ class SearchEngine:
     def _suggestions(self, snap: Snapshot, request: SearchRequest):
         """Queries near the request's that find posts under its filters (it found none)."""
         filtered = self._filtered(snap, request)
+        # Matched among the filtered posts only: the postings of the others are not read.
+        count_within = snap.counter(filtered) if filtered is not None and filtered.size else None
 
         def count(query: str, literal: bool) -> int:
             try:
                 if filtered is None:
                     return int(match(snap, SearchRequest(query=query, literal=literal), scored=False).kept.size)
-                # Matched among the filtered posts only: the postings of the others are not read.
-                parsed = parse_query(query, None if literal else snap.aliases)
-                return snap.count_within(parsed.query, filtered) if filtered.size else 0
+                if count_within is None:
+                    return 0
+                return count_within(parse_query(query, None if literal else snap.aliases).query)
             except SearchError:  # a suggestion the parser refuses is no suggestion
                 return 0
         # Spelling needs the vocabulary, built in the background: none yet, no correction.

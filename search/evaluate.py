@@ -27,6 +27,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,13 +80,15 @@ class FrequentPostings:
 
     Decoding a frequent word's blocks is most of what a search of it costs (公司: about
     100,000 postings in four fields at 100,000 posts), and a reporter searches the same
-    few words again and again, under other filters and sorts.
+    few words again and again, under other filters and sorts. A kept word's BM25 scores
+    are kept beside its list once worked out: they depend only on the version.
     """
 
     def __init__(self, budget: int = FREQUENT_BUDGET_BYTES):
         self._budget = budget
         self._bytes = 0
-        self._lists: OrderedDict[tuple[str, bytes], tuple[Postings, int]] = OrderedDict()
+        # (field, term) -> its postings, their bytes and its scores over them (None until asked)
+        self._lists: OrderedDict[tuple[str, bytes], tuple[Postings, int, np.ndarray | None]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, term: TermEntry, positions: bool) -> Postings | None:
@@ -95,6 +98,23 @@ class FrequentPostings:
                 return None
             self._lists.move_to_end((term.field, term.tbytes))
             return entry[0]
+
+    def scores(self, term: TermEntry, postings: Postings, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """The term's scores over `postings`, its whole list: kept with the list if this keeps it."""
+        key = (term.field, term.tbytes)
+        with self._lock:
+            entry = self._lists.get(key)
+            if entry is not None and entry[0] is postings and entry[2] is not None:
+                return entry[2]
+        scores = compute()
+        scores.flags.writeable = False
+        with self._lock:
+            entry = self._lists.get(key)
+            if entry is not None and entry[0] is postings and entry[2] is None:
+                self._lists[key] = (postings, entry[1] + scores.nbytes, scores)
+                self._bytes += scores.nbytes
+                self._shrink()
+        return scores
 
     def put(self, term: TermEntry, postings: Postings) -> None:
         arrays = [a for a in (postings.docs, postings.weights, postings.positions, postings.position_starts)
@@ -107,10 +127,14 @@ class FrequentPostings:
         with self._lock:
             old = self._lists.pop((term.field, term.tbytes), None)
             self._bytes += size - (old[1] if old else 0)
-            self._lists[(term.field, term.tbytes)] = (postings, size)
-            while self._bytes > self._budget:
-                _, (_, dropped) = self._lists.popitem(last=False)
-                self._bytes -= dropped
+            self._lists[(term.field, term.tbytes)] = (postings, size, None)
+            self._shrink()
+
+    def _shrink(self) -> None:
+        """The least recently used lists dropped until the rest fit the budget (lock held)."""
+        while self._bytes > self._budget:
+            _, (_, dropped, _) = self._lists.popitem(last=False)
+            self._bytes -= dropped
 
 
 @dataclass
@@ -227,6 +251,19 @@ def evaluate(view: IndexView, q: wq.Query, scored: bool = True, within: np.ndarr
     return _Evaluation(view).run(q, within, scored)
 
 
+class Counter:
+    """How many of one set of documents each of several queries matches (the queries a search that
+    found nothing tries under its filters): one evaluation for them all, so a term's postings among
+    the set are read once, however many of the queries hold it."""
+
+    def __init__(self, view: IndexView, within: np.ndarray):
+        self._evaluation = _Evaluation(view)
+        self._within = within
+
+    def count(self, q: wq.Query) -> int:
+        return int(self._evaluation.run(q, self._within, False).docs.size)
+
+
 class _Evaluation:
     """One query's evaluation; remembers the complete posting lists it has read."""
 
@@ -265,6 +302,8 @@ class _Evaluation:
             if not scored or not a.docs.size:
                 return a
             b = self.run(q.b, a.docs, True)
+            if b.docs.size == a.docs.size:  # B matched within A: every one of A (a word query's usual case)
+                return Matches(a.docs, a.scores + b.scores)
             scores = a.scores.copy()
             scores[rows_of(a.docs, b.docs)] += b.scores
             return Matches(a.docs, scores)
@@ -322,12 +361,14 @@ class _Evaluation:
         # Many matches: marked, and their scores summed (in the same order), in arrays of the
         # index's size; a pass over those costs less than sorting and searching the matches.
         marked = np.zeros(size, dtype=bool)
-        summed = np.zeros(size)
         for part in parts:
             marked[part.docs] = True
-            if scored:
-                summed[part.docs] += part.scores
         docs = np.flatnonzero(marked)
+        if not scored:
+            return Matches(docs, np.zeros(docs.size))
+        summed = np.zeros(size)
+        for part in parts:
+            summed[part.docs] += part.scores
         return Matches(docs, summed[docs])
 
     def _near(self, q: Near, within, scored) -> Matches:
@@ -393,6 +434,12 @@ class _Evaluation:
         term = self._find(q.fieldname, q.text)
         if term is None:
             return NO_MATCHES
+        if scored and term.doc_frequency >= FREQUENT_DOCS:
+            # Scored over its whole list once for the version (the list is read whole anyway).
+            whole = self._postings(term, None)
+            scores = self.view.frequent.scores(term, whole, lambda: self._term_scores(term, whole))
+            rows = np.flatnonzero(members(within, whole.docs)) if within is not None else slice(None)
+            return Matches(whole.docs[rows], scores[rows] * q.boost)
         postings = self._postings(term, within)
         if not scored:
             return Matches(postings.docs, np.zeros(postings.docs.size))

@@ -34,7 +34,7 @@ from finsearch.search import deadline
 from finsearch.search.companies import Companies, Mentions
 from finsearch.search.coverage import Coverage
 from finsearch.search.doctable import DocTable, from_ticks
-from finsearch.search.evaluate import IndexView, Matches, evaluate
+from finsearch.search.evaluate import Counter, IndexView, Matches, evaluate
 from finsearch.search.query import WORD_FIELD_OF_GRAM
 from finsearch.search.suggest import Vocabulary
 from finsearch.search.types import FacetCount, IndexStats
@@ -169,11 +169,16 @@ class Snapshot:
             self._cache(key, found)
         return found
 
-    def count_within(self, q: wq.Query, within: np.ndarray) -> int:
-        """How many of `within` (sorted live docnums) match `q`; not cached (the sets vary)."""
-        deadline.check()
-        with self.lock:
-            return int(evaluate(self.view, q, scored=False, within=within).docs.size)
+    def counter(self, within: np.ndarray) -> Callable[[wq.Query], int]:
+        """How many of `within` (sorted live docnums) match a query, for several queries in a row
+        (search.evaluate.Counter); not cached across calls (the sets vary)."""
+        counter = Counter(self.view, within)
+
+        def count(q: wq.Query) -> int:
+            deadline.check()
+            with self.lock:
+                return counter.count(q)
+        return count
 
     def _cached(self, key: Any) -> Any:
         with self._state_lock:
