@@ -1,4 +1,4 @@
-"""A frequent word's decoded postings are kept for the index version: searching it again,
+"""A frequent word's decoded postings and BM25 scores are kept for the index version: searching it again,
 under other filters, answers exactly as a cold search does, and an update is never
 answered from the old version's postings."""
 from __future__ import annotations
