@@ -8,6 +8,7 @@ memory-mapped (storage.doc_columns); the rest is derived here when the generatio
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -54,6 +55,20 @@ class DocTable:
                    columns.category_values, columns.category_masks, columns.paper_values, columns.paper_masks,
                    columns.title_ids, columns.title_keys,
                    _story_leaders(columns.stories, columns.by_story_rank, is_live))
+
+    @functools.cached_property
+    def story_starts(self) -> np.ndarray:
+        """Where each story's posts start in the (story, date, docnum) order (`by_story_rank`), and
+        one more: story s is by_story_rank[story_starts[s]:story_starts[s + 1]]."""
+        return np.concatenate(([0], np.cumsum(np.bincount(self.stories)))).astype(np.int64)
+
+    def story_posts(self, stories: np.ndarray) -> np.ndarray:
+        """Every post of these stories (distinct story numbers; deleted posts too), ascending: a
+        page's reprints or an article's story without a pass over every post."""
+        starts = self.story_starts
+        if not stories.size:
+            return np.empty(0, dtype=np.int64)
+        return np.sort(np.concatenate([self.by_story_rank[starts[s]:starts[s + 1]] for s in stories.tolist()]))
 
     def title_id(self, key: str) -> int:
         """The number of a title key in `title_ids` (-1: no post has that title)."""

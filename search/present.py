@@ -14,6 +14,7 @@ import numpy as np
 from finsearch import storage
 from finsearch.analysis import word_analyzer
 from finsearch.search.collect import first_of_each_story, page
+from finsearch.search.docsets import common
 from finsearch.search.doctable import DocTable, lag_minutes
 from finsearch.search.headline import headline
 from finsearch.search.matching import match, tiers
@@ -118,7 +119,7 @@ def related(snap: Snapshot, docnum: int, found: Article) -> tuple[Hit, ...]:
     """相关报道: the best matches of an OR of the article's key words (key_terms) that contain at
     least two of them, one hit per story, the article's own story left out."""
     live, table = snap.view.live, snap.table
-    own = live[table.stories[live] == table.stories[docnum]]
+    own = common(live, table.story_posts(table.stories[[docnum]]))
     with snap.lock:
         terms = key_terms(found.title, "\n".join(found.paragraphs)[:KEY_TERM_CHARS], snap.searcher.reader(),
                           min_documents=own.size + 1)
