@@ -227,8 +227,9 @@ class SearchEngine:
                 return count_within(parse_query(query, None if literal else snap.aliases).query)
             except SearchError:  # a suggestion the parser refuses is no suggestion
                 return 0
-        # Spelling needs the vocabulary, built in the background: none yet, no correction.
-        vocabulary = snap.ready_vocabulary()
+        # Spelling needs the vocabulary: a server builds it in the background (none yet, no correction);
+        # elsewhere it is read from the cache folder (made when the generation was published).
+        vocabulary = snap.ready_vocabulary() if self._snapshots.watching else snap.vocabulary()
         correct = functools.partial(corrections, vocabulary) if vocabulary is not None else None
         return suggestions(request.query, request.literal, snap.aliases, count, correct)
 
@@ -256,14 +257,15 @@ def warm_up() -> None:
 
 def prepare_generation(index_dir: str | Path | None) -> float:
     """Work out now, for the current generation, what a process's first search of it would
-    otherwise wait for (every company's mentions, seconds on a large index), into the cache folder
-    where the next process reads it: an index, reindex, rollback or replication run calls this
-    once it has published. The seconds it took."""
+    otherwise wait for (every company's mentions, the suggestion vocabulary: seconds each on a large
+    index), into the cache folder where the next process reads it: an index, reindex, rollback or
+    replication run calls this once it has published. The seconds it took."""
     started = time.perf_counter()
     engine = SearchEngine(index_dir, match_cache=0)
     try:
         with engine.snapshot() as snap:
             snap.prepare()
+            snap.vocabulary()
     finally:
         engine.close()
     return time.perf_counter() - started

@@ -1,4 +1,5 @@
-"""Arrays worked out from one index generation, kept on disk for the next process.
+"""Arrays worked out from one index generation (its company mentions, its suggestion vocabulary),
+kept on disk for the next process.
 
 A published generation never changes, so what is computed from it holds as long as it does: a
 CLI call or a new server worker loads the file (milliseconds) instead of computing it again (seconds

@@ -223,7 +223,7 @@ class Snapshot:
         try:
             if self._vocabulary is None:
                 with self.own_reader() as reader:
-                    self._vocabulary = Vocabulary.build(reader, self.stock_pairs)
+                    self._vocabulary = Vocabulary.of(reader, self.stock_pairs, self.generation.manifest)
                 self.stand_in_vocabulary = None
             return self._vocabulary
         finally:

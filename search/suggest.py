@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import bisect
 import functools
+import importlib.metadata
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from whoosh import query as wq
@@ -29,12 +31,14 @@ from whoosh import query as wq
 from finsearch.analysis import fold, is_cjk, simplify
 from finsearch.analysis.segmenter import finance_entries
 from finsearch.search.evaluate import IndexView, evaluate
+from finsearch.search.generation_cache import cached_arrays, digest
 from finsearch.search.types import MAX_QUERY_CHARS, SearchError
 from finsearch.storage import BODY, TITLE, doc_frequencies, field_terms
 
 log = logging.getLogger(__name__)
 
 MAX_SUGGESTIONS = 20
+VOCABULARY_FORMAT = 1  # of the cached vocabulary: bump when what it holds changes
 MIN_WORD_CHARS = 2  # a single character completes nothing useful
 # Completions ranked by the words typed before: this many of the most frequent are weighed.
 CONTEXT_CANDIDATES = 64
@@ -62,7 +66,7 @@ class Completion:
 
 def _keepable(word: str) -> bool:
     """Words of two or more characters that are Chinese or hold a Latin letter (not 2026, 0.5%)."""
-    if len(word) < MIN_WORD_CHARS:
+    if len(word) < MIN_WORD_CHARS or not word.isprintable():
         return False
     return any(is_cjk(ch) for ch in word) or bool(_HAS_LETTER.search(word))
 
@@ -96,6 +100,41 @@ def full_pinyin(word: str) -> str:
     return _pinyin(word)[1]
 
 
+def _lookup_keys(words: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Each word under itself and under its pinyin (full and initials), sorted by key: the keys, the
+    number of each key's word, and whether the key is pinyin."""
+    keys: list[tuple[str, int, bool]] = []
+    for number, word in enumerate(words):
+        keys.append((word, number, False))
+        for spelled in dict.fromkeys(_pinyin(word)):
+            if spelled and spelled != word:
+                keys.append((spelled, number, True))
+    keys.sort()
+    return ([k for k, _, _ in keys], np.array([n for _, n, _ in keys], dtype=np.int64),
+            np.array([p for _, _, p in keys], dtype=bool))
+
+
+def _pinyin_version() -> str:
+    """pypinyin's version: the pinyin keys a cached vocabulary holds are its output."""
+    try:
+        return importlib.metadata.version("pypinyin")
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
+_SEPARATOR = "\x1f"  # between the strings of a list kept as one array (no word holds a control character)
+
+
+def _packed(strings: list[str]) -> np.ndarray:
+    assert not any(_SEPARATOR in string for string in strings), "a string to pack holds the separator"
+    return np.frombuffer(_SEPARATOR.join(strings).encode("utf-8"), dtype=np.uint8)
+
+
+def _unpacked(packed: np.ndarray) -> list[str]:
+    text = packed.tobytes().decode("utf-8")
+    return text.split(_SEPARATOR) if text else []
+
+
 def dictionary_words() -> list[str]:
     """The finance dictionary's words (folded, as the index holds them)."""
     return [fold(word) for word, _ in finance_entries()]
@@ -104,24 +143,38 @@ def dictionary_words() -> list[str]:
 class Vocabulary:
     """The sorted keys of one index generation's words."""
 
-    def __init__(self, words: list[str], counts: list[int], labels: dict[str, str] | None = None,
-                 body_words: dict[str, int] | None = None):
+    def __init__(self, words: list[str], counts: Sequence[int] | np.ndarray, labels: dict[str, str],
+                 known: dict[str, int], keys: tuple[list[str], np.ndarray, np.ndarray] | None = None):
+        """`known`: every word spelling may correct to, with its posts; `keys`: the lookup keys (made
+        from `words` when not given)."""
         self.words = words
-        self.counts = np.array(counts, dtype=np.int64)
+        self.counts = np.asarray(counts, dtype=np.int64)
         self.number_of = {word: number for number, word in enumerate(words)}
-        self.labels = labels or {}  # word -> what to show beside it (a code's company)
-        # every word spelling may correct to, with its posts: these and the bodies' frequent ones
-        self.known = {**(body_words or {}), **dict(zip(words, counts))}
-        keys: list[tuple[str, int, bool]] = []  # (key, word number, by pinyin)
-        for number, word in enumerate(words):
-            keys.append((word, number, False))
-            for spelled in dict.fromkeys(_pinyin(word)):
-                if spelled and spelled != word:
-                    keys.append((spelled, number, True))
-        keys.sort()
-        self.keys = [k for k, _, _ in keys]
-        self.numbers = np.array([n for _, n, _ in keys], dtype=np.int64)
-        self.by_pinyin = np.array([p for _, _, p in keys], dtype=bool)
+        self.labels = labels  # word -> what to show beside it (a code's company)
+        self.known = known
+        # (key, word number, by pinyin), by key: each word under itself and its pinyin
+        self.keys, self.numbers, self.by_pinyin = keys if keys is not None else _lookup_keys(words)
+
+    @classmethod
+    def of(cls, reader, stocks: Sequence[tuple[str, str]], manifest: dict[str, Any]) -> Vocabulary:
+        """The vocabulary of the generation `manifest` describes: read from the cache folder, else
+        built (`build`) and kept there for the next process (search.generation_cache)."""
+        key = digest(manifest, VOCABULARY_FORMAT, sorted(stocks), dictionary_words(), _pinyin_version())
+        return cls.from_arrays(cached_arrays("vocabulary", key, lambda: cls.build(reader, stocks).arrays()))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"words": _packed(self.words), "counts": self.counts,
+                "label_words": _packed(list(self.labels)), "label_texts": _packed(list(self.labels.values())),
+                "known_words": _packed(list(self.known)),
+                "known_counts": np.fromiter(self.known.values(), dtype=np.int64, count=len(self.known)),
+                "keys": _packed(self.keys), "numbers": self.numbers, "by_pinyin": self.by_pinyin}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Vocabulary:
+        return cls(_unpacked(arrays["words"]), arrays["counts"],
+                   dict(zip(_unpacked(arrays["label_words"]), _unpacked(arrays["label_texts"]))),
+                   dict(zip(_unpacked(arrays["known_words"]), arrays["known_counts"].tolist())),
+                   (_unpacked(arrays["keys"]), arrays["numbers"], arrays["by_pinyin"]))
 
     @classmethod
     def build(cls, reader, stocks: Iterable[tuple[str, str]] = ()) -> Vocabulary:
@@ -141,9 +194,10 @@ class Vocabulary:
         for code, name in company.items():  # a code's search finds its company's posts too
             count_of[code] = max(count_of[code], count_of[name])
         kept = sorted(w for w in words | set(company) if count_of[w] > 0)  # a word no post uses is no help
-        vocabulary = cls(kept, [count_of[w] for w in kept],
-                         {code: name for name, code in stocks if code in count_of and count_of[code] > 0},
-                         _frequent_body_words(reader))
+        counts = [count_of[w] for w in kept]
+        vocabulary = cls(kept, counts, {code: name for name, code in stocks
+                                        if code in count_of and count_of[code] > 0 and name.isprintable()},
+                         {**_frequent_body_words(reader), **dict(zip(kept, counts))})
         log.info("suggestions: %d words, %d keys in %.2f s", len(vocabulary.words), len(vocabulary.keys),
                  time.perf_counter() - started)
         return vocabulary

@@ -165,3 +165,53 @@ def test_a_shell_command_line_with_a_query_starting_with_a_minus(cli_index):
     result = json.loads(done.stdout)
     assert result["query"] == "-银行" and result["articles"] > 0
     assert not any("银行" in hit["title"] for hit in result["hits"])
+
+
+@pytest.mark.slow  # a build, and searches in a cache folder of their own
+def test_a_published_generation_is_ready_for_the_next_process(cli, tmp_path, monkeypatch):
+    """`finsearch index` (as reindex, rollback and replicate) works out which post mentions which
+    company and the suggestion vocabulary as it publishes, so the first search of the next process
+    (a CLI query, a new server worker) reads them instead of making them (seconds each at 1M)."""
+    import re
+
+    from finsearch.search import SearchEngine, make_request
+    from finsearch.search.companies import Mentions
+    from finsearch.search.suggest import Vocabulary
+    from tests.conftest import SAMPLE_POSTS
+
+    archive = tmp_path / "_posts"
+    archive.mkdir()
+    for post in SAMPLE_POSTS.rglob("*.md"):  # the posts that write a listed company's code
+        if re.search(r"（(?:00|30|60|68)\d{4}）", post.read_text("utf-8")):
+            (archive / post.name).write_bytes(post.read_bytes())
+    assert cli("index", archive, "--index", tmp_path / "ix").returncode == 0
+
+    def first_searches() -> tuple:
+        engine = SearchEngine(tmp_path / "ix")
+        try:
+            return (engine.search(make_request("公司")).facets.stocks,
+                    engine.search(make_request("市常")).suggestions)  # a misspelling: corrected by the vocabulary
+        finally:
+            engine.close()
+
+    def again(*args, **kwargs):
+        raise AssertionError("a search made what the index run had made")
+    made = Mentions.build, Vocabulary.build
+    monkeypatch.setattr(Mentions, "build", again)
+    monkeypatch.setattr(Vocabulary, "build", again)
+    ready = first_searches()
+    monkeypatch.setattr(Mentions, "build", made[0])
+    monkeypatch.setattr(Vocabulary, "build", made[1])
+    monkeypatch.setenv("FINSEARCH_CACHE", str(tmp_path / "empty-cache"))  # a process that finds nothing made
+    stocks, suggestions = ready
+    assert stocks and suggestions[0].query == "市场"
+    assert ready == first_searches()
+
+
+def test_a_search_that_finds_nothing_offers_the_word_meant(cli, cli_index):
+    done = cli("search", "供应练金融", "--index", cli_index, "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["total"] == 0
+    assert result["suggestions"][0]["query"] == "供应链金融"
+    assert result["suggestions"][0]["reason_code"] == "corrected"

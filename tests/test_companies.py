@@ -172,36 +172,3 @@ def test_exports_and_feeds_keep_the_stock_filter(client):
     feed = client.get(f"/feed.atom?stock={MOUTAI}").get_data(as_text=True)
     assert feed.count("<entry>") == 2 and "股票：600519" in feed
 
-
-@pytest.mark.slow  # a build, and a search in a cache folder of its own
-def test_a_published_generation_has_its_companies_ready_for_the_next_process(cli, tmp_path, monkeypatch):
-    """`finsearch index` (as reindex, rollback and replicate) works out which post mentions which
-    company as it publishes, so the first search of the next process (a CLI query, a new server
-    worker) reads that instead of matching every company against the index (half a minute at 1M)."""
-    from finsearch.search import SearchEngine, make_request
-    from finsearch.search.companies import Mentions
-    from tests.conftest import SAMPLE_POSTS
-
-    archive = tmp_path / "_posts"
-    archive.mkdir()
-    for post in SAMPLE_POSTS.rglob("*.md"):
-        if re.search(r"（(?:00|30|60|68)\d{4}）", post.read_text("utf-8")):
-            (archive / post.name).write_bytes(post.read_bytes())
-    assert cli("index", archive, "--index", tmp_path / "ix").returncode == 0
-
-    def facet(query: str) -> tuple:
-        engine = SearchEngine(tmp_path / "ix")
-        try:
-            return engine.search(make_request(query)).facets.stocks
-        finally:
-            engine.close()
-
-    made = Mentions.build
-
-    def again(*args, **kwargs):
-        raise AssertionError("a search matched every company again")
-    monkeypatch.setattr(Mentions, "build", again)
-    ready = facet("公司")
-    monkeypatch.setattr(Mentions, "build", made)
-    monkeypatch.setenv("FINSEARCH_CACHE", str(tmp_path / "empty-cache"))  # a process that finds nothing made
-    assert ready and ready == facet("公司")
