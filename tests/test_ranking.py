@@ -92,3 +92,13 @@ def test_blend_in_the_api_the_cli_and_the_page(client, index_dir, cli):
     done = cli("search", "央行", "--sort", "blend", "--json", "--index", index_dir)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["sort"] == "blend"
+
+
+
+def test_a_digest_ranks_below_the_reports(engine):
+    # A digest (早间新闻精选, 隔夜全球要闻: numbered items) names 关税 in one item; ten reports about it come first.
+    assert not any("要闻" in title or "精选" in title for title in titles(engine, "关税"))
+    hit = next(h for h in engine.search(make_request("财联社8月5日早间新闻精选")).hits if "早间新闻精选" in h.title)
+    article = engine.article(hit.id)
+    assert article is not None
+    assert rescore.features(article.title, "\n".join(article.paragraphs), [("HBM",)], 0).digest == 1.0
