@@ -12,12 +12,14 @@ and scores each by:
   mention does not count, and a post whose mentions are all of that kind counts against;
 - how much the post says: its length and how often it mentions the words (a one-line price tick
   or a blurb says less than a report about the topic); a digest (早间新闻精选, 要闻一览: a list of
-  numbered items) only passes on news that its own reports tell;
+  numbered items) only passes on news that its own reports tell, a company's denial (「X：公司不是
+  英伟达代理商」: the words after its colon, with a negation) and a column's teaser (【电报解读】…)
+  only name the topic;
 - the collected order itself, so BM25F still decides among posts alike in all of that.
 
 The weights were fitted to the graded judgments of the `dev` topics of benchmarks/ranking
-(least squares on the grade, then checked on the `test` topics; the digest's, a feature newer
-than the fit, set by hand on the `dev` topics). Then the same news told by
+(least squares on the grade, then checked on the `test` topics; those of the digest, the denial
+and the teaser, features newer than the fit, set by hand on the `dev` topics). Then the same news told by
 another paper in other words (a story search.stories did not merge) is moved after the other
 stories: two of them alike in title (or in title and lead) within DIVERSITY_WINDOW take one place
 near the top, and so do two tellings of one event within EVENT_WINDOW, when the words of one's
@@ -82,6 +84,8 @@ WEIGHTS = {
     "collected": 0.5,
     "template": -0.5,
     "digest": -1.0,
+    "denial": -1.0,
+    "column": -1.0,
 }
 _DATELINE = re.compile(r"^(?:[\u4e00-\u9fff]{2,8})?\d{1,2}月\d{1,2}日(?:电|讯|消息)?[，,：:\s]+")
 _BRACKETED_TITLE = re.compile(r"^【[^】]*】")
@@ -89,6 +93,10 @@ _COLON = re.compile("[：:]")
 _WORD_RUN = re.compile(r"\w{2,}")
 _FIGURE = re.compile(r"[0-9]+(?:\.[0-9]+)?%?")
 _DATE = re.compile(r"[0-9]{1,2}(?:月|日)")
+# What a company says it is not or does not do (on an investors' platform: 公司不是英伟达代理商).
+_NEGATION = re.compile("不是|并非|不涉及|不存在|不属于|没有|无任何|未与|未参与|未持有|未开展|未涉及|尚未|暂未|暂无")
+# A column's name before its teaser's title (【电报解读】, 【金牌纪要库】).
+_COLUMN = re.compile(r"^【[^】]{2,8}】")
 # A numbered item of a list (1、… 2．…), not a figure (1.5%).
 _LIST_ITEM = re.compile(r"(?:^|[\s。；！？])([1-9][0-9]?)[、．.](?![0-9.])")
 
@@ -127,6 +135,8 @@ class Features:
     one_line: float
     collected: float
     digest: float
+    denial: float
+    column: float
     template: float = 0.0  # set by `rescored`, which sees the other stories
 
     def score(self) -> float:
@@ -188,7 +198,9 @@ def features(title: str, body: str, words: list[tuple[str, ...]], rank: int) -> 
         in_title=in_title / count, in_lead=in_lead / count, speaker=speaker / count,
         qualified=only_qualified / count, mentions=math.log1p(mentions / count) / 3,
         length=math.log1p(len(body)) / 7, one_line=float(len(body) <= 1.6 * len(title) + 10),
-        collected=1 / math.log2(rank + 2), digest=float(len(set(_LIST_ITEM.findall(body))) >= DIGEST_ITEMS))
+        collected=1 / math.log2(rank + 2), digest=float(len(set(_LIST_ITEM.findall(body))) >= DIGEST_ITEMS),
+        denial=float(bool(colon and in_title and not speaker and _NEGATION.search(title[head:]))),
+        column=float(bool(_COLUMN.match(title))))
 
 
 def rescored(reader, table: DocTable, ranked: np.ndarray, tiers: np.ndarray | None,

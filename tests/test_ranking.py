@@ -114,3 +114,15 @@ def test_a_digest_ranks_below_the_reports(engine):
 def test_one_event_told_by_two_papers_shows_once_on_the_first_page(engine, query, headline, marker):
     shown = titles(engine, query)
     assert sum(title.startswith(headline) and marker in title for title in shown) == 1, shown
+
+
+@pytest.mark.parametrize("query, trivia, below", [
+    # An investors'-platform denial names the topic only to say the company has nothing to do with it.
+    ("光纤", "新亚电缆：目前公司没有生产光纤类产品", 5),
+    # A column's teaser (【风口研报·公司】…这家公司…) sells a paid report rather than telling news.
+    ("PCB", "【风口研报", 7),
+])
+def test_a_denial_or_a_columns_teaser_ranks_below_the_reports(engine, query, trivia, below):
+    shown = titles(engine, query, size=20)
+    assert not any(title.startswith(trivia) for title in shown[:below])
+    assert any(title.startswith(trivia) for title in shown)
