@@ -15,11 +15,14 @@ and scores each by:
   numbered items) only passes on news that its own reports tell, a company's denial (「X：公司不是
   英伟达代理商」: the words after its colon, with a negation) and a column's teaser (【电报解读】…)
   only name the topic;
+- whether the text names a typed word in full (its alias: 中国人民银行 for 央行, 600519 for 贵州茅台):
+  a post about the institution or company itself does, one that uses the short name loosely
+  (全球央行) seldom;
 - the collected order itself, so BM25F still decides among posts alike in all of that.
 
 The weights were fitted to the graded judgments of the `dev` topics of benchmarks/ranking
-(least squares on the grade, then checked on the `test` topics; those of the digest, the denial
-and the teaser, features newer than the fit, set by hand on the `dev` topics). Then the same news told by
+(least squares on the grade, then checked on the `test` topics; those of the digest, the denial,
+the teaser and the full name, features newer than the fit, set by hand on the `dev` topics). Then the same news told by
 another paper in other words (a story search.stories did not merge) is moved after the other
 stories: two of them alike in title (or in title and lead) within DIVERSITY_WINDOW take one place
 near the top, and so do two tellings of one event within EVENT_WINDOW, when the words of one's
@@ -86,6 +89,7 @@ WEIGHTS = {
     "digest": -1.0,
     "denial": -1.0,
     "column": -1.0,
+    "named_in_full": 1.0,
 }
 _DATELINE = re.compile(r"^(?:[\u4e00-\u9fff]{2,8})?\d{1,2}月\d{1,2}日(?:电|讯|消息)?[，,：:\s]+")
 _BRACKETED_TITLE = re.compile(r"^【[^】]*】")
@@ -137,6 +141,7 @@ class Features:
     digest: float
     denial: float
     column: float
+    named_in_full: float
     template: float = 0.0  # set by `rescored`, which sees the other stories
 
     def score(self) -> float:
@@ -194,13 +199,15 @@ def features(title: str, body: str, words: list[tuple[str, ...]], rank: int) -> 
         only_qualified += (title_all or lead_all) > 0 and not (title_meant or lead_meant)
         mentions += len(_meant(body, names)[0])
     count = max(len(words), 1)
+    folded = fold(title + " " + body)
+    named_in_full = sum(any(fold(alias) in folded for alias in names[1:]) for names in words)
     return Features(
         in_title=in_title / count, in_lead=in_lead / count, speaker=speaker / count,
         qualified=only_qualified / count, mentions=math.log1p(mentions / count) / 3,
         length=math.log1p(len(body)) / 7, one_line=float(len(body) <= 1.6 * len(title) + 10),
         collected=1 / math.log2(rank + 2), digest=float(len(set(_LIST_ITEM.findall(body))) >= DIGEST_ITEMS),
         denial=float(bool(colon and in_title and not speaker and _NEGATION.search(title[head:]))),
-        column=float(bool(_COLUMN.match(title))))
+        column=float(bool(_COLUMN.match(title))), named_in_full=named_in_full / count)
 
 
 def rescored(reader, table: DocTable, ranked: np.ndarray, tiers: np.ndarray | None,

@@ -126,3 +126,15 @@ def test_a_denial_or_a_columns_teaser_ranks_below_the_reports(engine, query, tri
     shown = titles(engine, query, size=20)
     assert not any(title.startswith(trivia) for title in shown[:below])
     assert any(title.startswith(trivia) for title in shown)
+
+
+def test_a_post_that_names_the_institution_in_full_is_about_it(engine):
+    # 央行 searched with its aliases: a PBOC release says 中国人民银行, a post about central banks at large does not.
+    words = rescore.typed_words(("央行",), (("央行", ("中国人民银行", "人民银行")),))
+    named = {}
+    for query in ("中国人民银行", "日本央行"):
+        hit = engine.search(SearchRequest(query=query, literal=True)).hits[0]
+        article = engine.article(hit.id)
+        assert article is not None
+        named[query] = rescore.features(article.title, "\n".join(article.paragraphs), words, 0).named_in_full
+    assert named == {"中国人民银行": 1.0, "日本央行": 0.0}
