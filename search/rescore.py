@@ -67,8 +67,8 @@ HOME_NAMES = frozenset({"中国", "我国", "中华人民共和国"})
 DIVERSITY_WINDOW = 24 * 3_600_000_000  # Whoosh ticks (µs): the same news, told the same day
 DIVERSITY_OVERLAP = 0.4  # share of the shorter's character pairs (title and lead) in the other's
 DIVERSITY_TITLE_OVERLAP = 0.6  # the same of the titles alone, the query's words aside
-# One event told by two papers in their own words over days: the words of one's title that few of
-# the first stories share (a name, a figure, 八巨头) stand in the other's title or lead.
+# One event told again in other words over days (by another paper, or by one after midnight): the
+# words of one's title that few of the first stories share (a name, 八巨头) stand in the other's.
 EVENT_WINDOW = 4 * 24 * 3_600_000_000
 EVENT_RARE = 3  # at most this many of the scored stories have the pair: it is the event's, not the topic's
 EVENT_PAIRS = 6  # such pairs shared
@@ -330,14 +330,12 @@ def _alike(a: frozenset[str], b: frozenset[str], share: float) -> bool:
 
 def _diverse(order: list[int], tellings: dict[int, Telling]) -> list[int]:
     """`order` with each story that retells one placed before it (`_retells`) moved after all the
-    others, in its order. One paper's look-alikes of two days are its template with new facts
-    (逆回购 of two days), not the news told twice."""
+    others, in its order."""
     stories_with = Counter(pair for telling in tellings.values() for pair in telling.pairs)
     placed: list[int] = []
     retold: list[int] = []
     for i in order:
-        if any(_other_telling(tellings[i].paper_day, tellings[j].paper_day)
-               and _retells(tellings[i], tellings[j], stories_with) for j in placed):
+        if any(_retells(tellings[i], tellings[j], stories_with) for j in placed):
             retold.append(i)
         else:
             placed.append(i)
@@ -346,11 +344,13 @@ def _diverse(order: list[int], tellings: dict[int, Telling]) -> list[int]:
 
 def _retells(a: Telling, b: Telling, stories_with: Counter[str]) -> bool:
     """Whether two stories tell one piece of news: alike in title, or in title and lead, within
-    DIVERSITY_WINDOW; or the words of one's title that name the event (pairs few of the stories
-    have) in the other's title or lead, within EVENT_WINDOW."""
+    DIVERSITY_WINDOW, unless one paper's on two days (its template with new facts: 逆回购 of two
+    days); or the words of one's title that name the event (pairs few of the stories have) and
+    every figure it states in the other's title or lead, within EVENT_WINDOW (a template's new
+    figures keep its days apart, and a paper's own retelling after midnight is caught)."""
     gap = abs(a.date - b.date)
-    if gap <= DIVERSITY_WINDOW and (_alike(a.title_pairs, b.title_pairs, DIVERSITY_TITLE_OVERLAP)
-                                    or _alike(a.pairs, b.pairs, DIVERSITY_OVERLAP)):
+    alike = _alike(a.title_pairs, b.title_pairs, DIVERSITY_TITLE_OVERLAP) or _alike(a.pairs, b.pairs, DIVERSITY_OVERLAP)
+    if gap <= DIVERSITY_WINDOW and _other_telling(a.paper_day, b.paper_day) and alike:
         return True
     return gap <= EVENT_WINDOW and (_tells_event(a, b, stories_with) or _tells_event(b, a, stories_with))
 
