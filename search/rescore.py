@@ -44,6 +44,7 @@ import numpy as np
 
 from finsearch import storage
 from finsearch.analysis import fold
+from finsearch.analysis.near_duplicates import stated_figures
 from finsearch.analysis.segmenter import finance_entries, words_tagged
 from finsearch.search import ranking
 from finsearch.search.collect import leading, page
@@ -95,8 +96,6 @@ _DATELINE = re.compile(r"^(?:[\u4e00-\u9fff]{2,8})?\d{1,2}月\d{1,2}日(?:电|�
 _BRACKETED_TITLE = re.compile(r"^【[^】]*】")
 _COLON = re.compile("[：:]")
 _WORD_RUN = re.compile(r"\w{2,}")
-_FIGURE = re.compile(r"[0-9]+(?:\.[0-9]+)?%?")
-_DATE = re.compile(r"[0-9]{1,2}(?:月|日)")
 # What a company says it is not or does not do (on an investors' platform: 公司不是英伟达代理商).
 _NEGATION = re.compile("不是|并非|不涉及|不存在|不属于|没有|无任何|未与|未参与|未持有|未开展|未涉及|尚未|暂未|暂无")
 # A column's name before its teaser's title (【电报解读】, 【金牌纪要库】).
@@ -302,7 +301,7 @@ def _pairs(title: str, lead: str, words: list[tuple[str, ...]]) -> frozenset[str
 
 def _figures(text: str) -> frozenset[str]:
     """The figures a text states, its dates aside (one paper says 6月1日, another not)."""
-    return frozenset(_FIGURE.findall(_DATE.sub(" ", fold(text))))
+    return frozenset(stated_figures(fold(text)))
 
 
 @dataclass(frozen=True)
