@@ -25,9 +25,7 @@ The weights were fitted to the graded judgments of the `dev` topics of benchmark
 the teaser and the full name, features newer than the fit, set by hand on the `dev` topics). Then the same news told by
 another paper in other words (a story search.stories did not merge) is moved after the other
 stories: two of them alike in title (or in title and lead) within DIVERSITY_WINDOW take one place
-near the top, and so do two tellings of one event within EVENT_WINDOW, when the words of one's
-title that few of the scored stories have (a name, 八巨头, a product) and every figure it states
-stand in the other's title or lead.
+near the top.
 Stories below RESCORE_DEPTH keep the collected order, so pages never overlap.
 """
 from __future__ import annotations
@@ -36,7 +34,6 @@ import functools
 import itertools
 import math
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -44,7 +41,6 @@ import numpy as np
 
 from finsearch import storage
 from finsearch.analysis import fold
-from finsearch.analysis.near_duplicates import stated_figures
 from finsearch.analysis.segmenter import finance_entries, words_tagged
 from finsearch.search import ranking
 from finsearch.search.collect import leading, page
@@ -68,12 +64,6 @@ HOME_NAMES = frozenset({"中国", "我国", "中华人民共和国"})
 DIVERSITY_WINDOW = 24 * 3_600_000_000  # Whoosh ticks (µs): the same news, told the same day
 DIVERSITY_OVERLAP = 0.4  # share of the shorter's character pairs (title and lead) in the other's
 DIVERSITY_TITLE_OVERLAP = 0.6  # the same of the titles alone, the query's words aside
-# One event told again in other words over days (by another paper, or by one after midnight): the
-# words of one's title that few of the first stories share (a name, 八巨头) stand in the other's.
-EVENT_WINDOW = 4 * 24 * 3_600_000_000
-EVENT_RARE = 3  # at most this many of the scored stories have the pair: it is the event's, not the topic's
-EVENT_PAIRS = 6  # such pairs shared
-EVENT_SHARE = 0.3  # ... and at least this share of the title's pairs
 TEMPLATE_OVERLAP = 0.4  # share of the shorter title's character pairs, the query's words aside
 # A digest (早间新闻精选, 要闻一览) lists this many numbered items: it only passes the news on.
 DIGEST_ITEMS = 5
@@ -244,12 +234,9 @@ def rescored(reader, table: DocTable, ranked: np.ndarray, tiers: np.ndarray | No
     if newest is not None:
         scores = ranking.blend(scores - scores.min(), dates[head], newest)
     by_score = sorted(range(len(head)), key=lambda k: (-tier[head[k]], -scores[k], k))
-    tellings = {}
-    for i in head:
-        title, lead = texts[i][0], lead_of(texts[i][1])[:LEAD_CHARS]
-        tellings[i] = Telling(title_pairs[i], _pairs(title, lead, words), _figures(title), _figures(title + " " + lead),
-                              int(dates[i]), (papers[i], int(table.days[reach[i]])))
-    order = _diverse([head[k] for k in by_score], tellings)
+    order = _diverse([head[k] for k in by_score], title_pairs,
+                     {i: _pairs(texts[i][0], lead_of(texts[i][1])[:LEAD_CHARS], words) for i in head}, dates,
+                     {i: (papers[i], int(table.days[reach[i]])) for i in head})
     rest = sorted(set(range(len(reach))) - set(head), key=lambda i: (-tier[i], i))
     return np.concatenate((np.asarray([reach[i] for i in order + rest], dtype=ranked.dtype), ranked[len(reach):]))
 
@@ -299,24 +286,6 @@ def _pairs(title: str, lead: str, words: list[tuple[str, ...]]) -> frozenset[str
     return frozenset(run[i:i + 2] for run in _WORD_RUN.findall(text) for i in range(len(run) - 1))
 
 
-def _figures(text: str) -> frozenset[str]:
-    """The figures a text states, its dates aside (one paper says 6月1日, another not)."""
-    return frozenset(stated_figures(fold(text)))
-
-
-@dataclass(frozen=True)
-class Telling:
-    """What `_diverse` compares of a story: character pairs of its title and of title and lead
-    (the query's words aside), the figures they state, when and by which paper."""
-
-    title_pairs: frozenset[str]
-    pairs: frozenset[str]
-    title_figures: frozenset[str]
-    figures: frozenset[str]
-    date: int
-    paper_day: tuple[int, int]
-
-
 def _other_telling(a: tuple[int, int], b: tuple[int, int]) -> bool:
     """Whether two (paper, day) can tell one piece of news: not one paper on two days."""
     return a[0] != b[0] or a[1] == b[1]
@@ -327,35 +296,19 @@ def _alike(a: frozenset[str], b: frozenset[str], share: float) -> bool:
     return bool(a and b) and len(a & b) >= share * min(len(a), len(b))
 
 
-def _diverse(order: list[int], tellings: dict[int, Telling]) -> list[int]:
-    """`order` with each story that retells one placed before it (`_retells`) moved after all the
-    others, in its order."""
-    stories_with = Counter(pair for telling in tellings.values() for pair in telling.pairs)
+def _diverse(order: list[int], title_pairs: dict[int, frozenset[str]], pairs: dict[int, frozenset[str]],
+             dates: np.ndarray, paper_days: dict[int, tuple[int, int]]) -> list[int]:
+    """`order` with each story that retells one placed before it (alike in title, or in title and
+    lead, within DIVERSITY_WINDOW) moved after all the others, in its order. One paper's
+    look-alikes of two days are its template with new facts (逆回购 of two days), not the news
+    told twice."""
     placed: list[int] = []
     retold: list[int] = []
     for i in order:
-        if any(_retells(tellings[i], tellings[j], stories_with) for j in placed):
+        if any(_other_telling(paper_days[i], paper_days[j]) and abs(int(dates[i]) - int(dates[j])) <= DIVERSITY_WINDOW
+               and (_alike(title_pairs[i], title_pairs[j], DIVERSITY_TITLE_OVERLAP)
+                    or _alike(pairs[i], pairs[j], DIVERSITY_OVERLAP)) for j in placed):
             retold.append(i)
         else:
             placed.append(i)
     return placed + retold
-
-
-def _retells(a: Telling, b: Telling, stories_with: Counter[str]) -> bool:
-    """Whether two stories tell one piece of news: alike in title, or in title and lead, within
-    DIVERSITY_WINDOW, unless one paper's on two days (its template with new facts: 逆回购 of two
-    days); or the words of one's title that name the event (pairs few of the stories have) and
-    every figure it states in the other's title or lead, within EVENT_WINDOW (a template's new
-    figures keep its days apart, and a paper's own retelling after midnight is caught)."""
-    gap = abs(a.date - b.date)
-    alike = _alike(a.title_pairs, b.title_pairs, DIVERSITY_TITLE_OVERLAP) or _alike(a.pairs, b.pairs, DIVERSITY_OVERLAP)
-    if gap <= DIVERSITY_WINDOW and _other_telling(a.paper_day, b.paper_day) and alike:
-        return True
-    return gap <= EVENT_WINDOW and (_tells_event(a, b, stories_with) or _tells_event(b, a, stories_with))
-
-
-def _tells_event(a: Telling, b: Telling, stories_with: Counter[str]) -> bool:
-    """Whether `b` tells the event of `a`'s title: enough of its rare pairs (in at most EVENT_RARE
-    of the stories) and every figure it states, which another piece of news would not."""
-    shared = sum(stories_with[pair] <= EVENT_RARE for pair in a.title_pairs & b.pairs)
-    return shared >= EVENT_PAIRS and shared >= EVENT_SHARE * len(a.title_pairs) and a.title_figures <= b.figures

@@ -104,18 +104,6 @@ def test_a_digest_ranks_below_the_reports(engine):
     assert rescore.features(article.title, "\n".join(article.paragraphs), [("HBM",)], 0).digest == 1.0
 
 
-
-@pytest.mark.parametrize("query, headline, marker", [
-    # 东方财富's and 财联社's tellings of 三星's memory roadmap (将高带宽内存垂直堆叠 / 垂直堆叠于).
-    ("三星", "三星公布", "路线图"),
-    # 同花顺's and 财联社's of one British decision (俄罗斯石油提炼的柴油 / 第三国加工俄原油).
-    ("英国", "英国", "俄"),
-])
-def test_one_event_told_by_two_papers_shows_once_on_the_first_page(engine, query, headline, marker):
-    shown = titles(engine, query)
-    assert sum(title.startswith(headline) and marker in title for title in shown) == 1, shown
-
-
 @pytest.mark.parametrize("query, trivia, below", [
     # An investors'-platform denial names the topic only to say the company has nothing to do with it.
     ("光纤", "新亚电缆：目前公司没有生产光纤类产品", 5),
