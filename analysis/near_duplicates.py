@@ -95,9 +95,14 @@ def signature(title: str, body: str) -> bytes:
         minima = ((mixed.min(axis=0) * _BIT_MIXER) >> np.uint64(64 - MINIMUM_BITS)).astype(np.uint8)
     size = np.array([min(len(found), _MAX_SIZE)], dtype="<u2")
     numbers = 0
-    for number in set(_NUMBER.findall(_DATE.sub("", text))):
+    for number in stated_figures(text):
         numbers |= 1 << (zlib.crc32(number.encode("ascii")) % 64)
     return size.tobytes() + numbers.to_bytes(8, "little") + minima.tobytes()
+
+
+def stated_figures(folded: str) -> set[str]:
+    """The numbers a folded text states (a figure, a year), its dates aside."""
+    return set(_NUMBER.findall(_DATE.sub("", folded)))
 
 
 def decode(column: bytes, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -21,6 +21,7 @@ from benchmarks.ranking_eval import QRELS, TOPICS, read_qrels, read_topics
 from finsearch import storage
 from finsearch.search import SearchEngine, make_request, rescore
 from finsearch.search.collect import first_of_each_story, leading
+from finsearch.search.matching import match, tiers
 
 RIDGE = 1.0  # keeps a weight of a rarely seen feature small
 
@@ -30,10 +31,10 @@ def rows(engine: SearchEngine, query: str, judgments: dict) -> list[tuple[list[f
     request = make_request(query, size=rescore.RESCORE_DEPTH)
     found = []
     with engine.snapshot() as snap:
-        matched = engine._matched(snap, request, scored=True)
-        docs, scores = matched.kept, matched.scores[matched.passed.all]
-        tiers = engine._tiers(snap, matched.parsed, docs, request.sort)
-        selected, selected_scores, selected_tiers = first_of_each_story(snap.table, docs, scores, tiers)
+        matched = match(snap, request, scored=True)
+        docs, scores = matched.kept, matched.kept_scores
+        ranks = tiers(snap, matched.parsed, docs, request.sort)
+        selected, selected_scores, selected_tiers = first_of_each_story(snap.table, docs, scores, ranks)
         ranked = leading(snap.table, selected, selected_scores, selected_tiers, request.sort, rescore.RESCORE_DEPTH)
         words = rescore.typed_words(matched.parsed.terms, matched.parsed.expanded)
         with snap.lock:

@@ -92,3 +92,37 @@ def test_blend_in_the_api_the_cli_and_the_page(client, index_dir, cli):
     done = cli("search", "央行", "--sort", "blend", "--json", "--index", index_dir)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["sort"] == "blend"
+
+
+
+def test_a_digest_ranks_below_the_reports(engine):
+    # A digest (早间新闻精选, 隔夜全球要闻: numbered items) names 关税 in one item; ten reports about it come first.
+    assert not any("要闻" in title or "精选" in title for title in titles(engine, "关税"))
+    hit = next(h for h in engine.search(make_request("财联社8月5日早间新闻精选")).hits if "早间新闻精选" in h.title)
+    article = engine.article(hit.id)
+    assert article is not None
+    assert rescore.features(article.title, "\n".join(article.paragraphs), [("HBM",)], 0).digest == 1.0
+
+
+@pytest.mark.parametrize("query, trivia, below", [
+    # An investors'-platform denial names the topic only to say the company has nothing to do with it.
+    ("光纤", "新亚电缆：目前公司没有生产光纤类产品", 5),
+    # A column's teaser (【风口研报·公司】…这家公司…) sells a paid report rather than telling news.
+    ("PCB", "【风口研报", 7),
+])
+def test_a_denial_or_a_columns_teaser_ranks_below_the_reports(engine, query, trivia, below):
+    shown = titles(engine, query, size=20)
+    assert not any(title.startswith(trivia) for title in shown[:below])
+    assert any(title.startswith(trivia) for title in shown)
+
+
+def test_a_post_that_names_the_institution_in_full_is_about_it(engine):
+    # 央行 searched with its aliases: a PBOC release says 中国人民银行, a post about central banks at large does not.
+    words = rescore.typed_words(("央行",), (("央行", ("中国人民银行", "人民银行")),))
+    named = {}
+    for query in ("中国人民银行", "日本央行"):
+        hit = engine.search(SearchRequest(query=query, literal=True)).hits[0]
+        article = engine.article(hit.id)
+        assert article is not None
+        named[query] = rescore.features(article.title, "\n".join(article.paragraphs), words, 0).named_in_full
+    assert named == {"中国人民银行": 1.0, "日本央行": 0.0}
