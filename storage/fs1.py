@@ -44,6 +44,7 @@ POSTINGS_FORMAT = "FS1"  # in each build's manifest: an older index is rebuilt i
 TERMS_EXT = ".ftd"
 POSTINGS_EXT = ".fpo"
 MAGIC = b"FS1t"
+FLAGS_MAGIC = b"FS1f"  # a term dictionary whose postings flag each frequency above 1 in its doc gap
 BLOCK_TERMS = 32
 ENCODE_VALUES = 1 << 21  # postings values (doc gaps, frequencies, positions) a writer encodes at once
 _U32 = struct.Struct("<I")
@@ -175,6 +176,70 @@ def _regions(field: FieldPostings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return out, docs_nbytes, pos_nbytes
 
 
+def _run_sums(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The sum of each run of `values` (run i: the next counts[i] of them), 0 for an empty run."""
+    sums = np.concatenate(([0], np.cumsum(values)))
+    ends = np.cumsum(counts)
+    return sums[ends] - sums[ends - counts]
+
+
+def _varints_by_run(values: np.ndarray, run_lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Values in runs (run i: the next run_lengths[i] of them) as varints: the bytes, and each
+    run's byte count."""
+    data, counts = encode_varints(values)
+    return data, _run_sums(counts, run_lengths)
+
+
+def _interleave(parts: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Parts' bytes (each: its bytes, and each run's byte count) run by run: run 0's bytes of
+    every part in order, then run 1's, and so on."""
+    counts = np.stack([run_counts for _, run_counts in parts])
+    run_totals = counts.sum(axis=0)
+    part_at = np.cumsum(run_totals) - run_totals + np.cumsum(counts, axis=0) - counts
+    out = np.empty(int(run_totals.sum()), dtype=np.uint8)
+    for (data, run_counts), at in zip(parts, part_at):
+        out[spans(at, run_counts)] = data
+    return out
+
+
+def _flagged_regions(field: FieldPostings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """_regions with frequencies flagged: a term's docs region is, per document, its doc gap
+    times 2 plus 1 if its frequency is above 1, then the frequencies - 2 of the documents
+    flagged; its positions region is as in _regions. Most postings of a field are of
+    frequency 1, whose byte in _regions this saves."""
+    starts = field.starts.astype(np.int64)
+    dfs = np.diff(starts)
+    freqs = field.freqs.astype(np.int64)
+    repeated = freqs > 1
+    parts = [_varints_by_run(2 * _within_runs(field.docs, starts) + repeated, dfs),
+             _varints_by_run(freqs[repeated] - 2, _run_sums(repeated, dfs))]
+    docs_nbytes = parts[0][1] + parts[1][1]
+    if field.positions is None:
+        return _interleave(parts), docs_nbytes, np.zeros(dfs.size, dtype=np.int64)
+    posting_starts = np.concatenate(([0], np.cumsum(freqs)))
+    parts.append(_varints_by_run(_within_runs(field.positions, posting_starts), _run_sums(freqs, dfs)))
+    return _interleave(parts), docs_nbytes, parts[2][1]
+
+
+def _unflag(values: np.ndarray, value_at: np.ndarray, dfs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs' doc gaps and frequencies from their flagged values (run i's from value_at[i]: dfs[i]
+    flagged gaps, then the frequencies - 2 of those flagged), and where each run's values end."""
+    flagged = values[spans(value_at, dfs)]
+    gaps = flagged >> 1
+    repeated = (flagged & 1).astype(bool)
+    extra = _run_sums(repeated, dfs)
+    freqs = np.ones(flagged.size, dtype=np.int64)
+    freqs[repeated] = values[spans(value_at + dfs, extra)] + 2
+    return gaps, freqs, value_at + dfs + extra
+
+
+def _values_by_region(data: np.ndarray, nbytes: np.ndarray) -> np.ndarray:
+    """Where each of consecutive regions of varints (nbytes[i] bytes each) starts among their
+    values: a value ends at each byte below 0x80."""
+    counts = _run_sums(data < 0x80, nbytes)
+    return np.cumsum(counts) - counts
+
+
 def _term_ranges(field: FieldPostings, values: np.ndarray) -> Iterator[FieldPostings]:
     """The field in runs of consecutive terms of at most ENCODE_VALUES postings values each (a
     term with more is a run of its own; `values`: each term's count), as views: _regions'
@@ -232,13 +297,16 @@ class _FieldDirectory:
 
 
 class FS1FieldWriter(FieldWriter):
-    """Writes a segment's inverted index, a field at a time (`add_field`), in FS1."""
+    """Writes a segment's inverted index, a field at a time (`add_field`), in FS1 (`freq_flags`:
+    with frequencies flagged, _flagged_regions)."""
 
-    def __init__(self, storage: Any, segment: Any):
+    def __init__(self, storage: Any, segment: Any, freq_flags: bool = False):
         self._termfile = segment.create_file(storage, TERMS_EXT)
         self._postfile = segment.create_file(storage, POSTINGS_EXT)
-        self._termfile.write(MAGIC)
-        self._terms_at = len(MAGIC)
+        self._magic = FLAGS_MAGIC if freq_flags else MAGIC
+        self._encode = _flagged_regions if freq_flags else _regions
+        self._termfile.write(self._magic)
+        self._terms_at = len(self._magic)
         self._postings_at = 0
         self._directory: dict[str, _FieldDirectory] = {}
         self.is_closed = False
@@ -253,7 +321,7 @@ class FS1FieldWriter(FieldWriter):
         values = 2 * np.diff(starts) + (totals if field.positions is not None else 0)
         docs_parts, pos_parts = [], []
         for part in _term_ranges(field, values):
-            data, docs_nbytes, pos_nbytes = _regions(part)
+            data, docs_nbytes, pos_nbytes = self._encode(part)
             self._postfile.write(data.data)
             docs_parts.append(docs_nbytes)
             pos_parts.append(pos_nbytes)
@@ -280,7 +348,7 @@ class FS1FieldWriter(FieldWriter):
                             d.postings_bases.tobytes(), d.terms) for name, d in self._directory.items()}
         at = self._terms_at
         self._termfile.write(pickle.dumps(directory, protocol=4))
-        self._termfile.write(_TRAILER.pack(at, MAGIC))
+        self._termfile.write(_TRAILER.pack(at, self._magic))
         self._termfile.close()
         self._postfile.close()
         self.is_closed = True
@@ -329,16 +397,19 @@ def _buffer(storage: Any, name: str) -> Any:
 
 
 class FS1TermsReader(TermsReader):
-    """Whoosh's TermsReader over an FS1 segment."""
+    """Whoosh's TermsReader over an FS1 segment (`freq_flags`: with frequencies flagged)."""
 
-    def __init__(self, storage: Any, segment: Any):
+    def __init__(self, storage: Any, segment: Any, freq_flags: bool = False):
+        self.freq_flags = freq_flags
         self._terms = _buffer(storage, segment.make_filename(TERMS_EXT))
         self._postings = _buffer(storage, segment.make_filename(POSTINGS_EXT))
         self._post_bytes = np.frombuffer(self._postings, dtype=np.uint8) if len(self._postings) else np.empty(
             0, dtype=np.uint8)
         at, magic = _TRAILER.unpack_from(self._terms, len(self._terms) - _TRAILER.size)
-        if magic != MAGIC or self._terms[:len(MAGIC)] != MAGIC:
-            raise ValueError(f"{segment.make_filename(TERMS_EXT)} is not an FS1 term dictionary")
+        expected = FLAGS_MAGIC if freq_flags else MAGIC
+        if magic != expected or self._terms[:len(expected)] != expected:
+            raise ValueError(f"{segment.make_filename(TERMS_EXT)} is not an FS1 term dictionary"
+                             f"{' with frequencies flagged' if freq_flags else ''}")
         directory = pickle.loads(self._terms[at:len(self._terms) - _TRAILER.size])
         self._fields = {name: _FieldDirectory(boost, positional, first_keys, np.frombuffer(offsets, dtype=np.int64),
                                               np.frombuffer(bases, dtype=np.int64), terms)
@@ -497,21 +568,22 @@ class FS1TermsReader(TermsReader):
         field = self._fields[fieldname]
         keys, (dfs, totals, docs_nbytes, pos_nbytes) = self._columns(field)
         first = int(field.postings_bases[0])
-        values = decode_varints(self._post_bytes[first:first + int(docs_nbytes.sum() + pos_nbytes.sum())])
-        # Term i's values: its df doc gaps, its df frequencies - 1, then its positions' gaps.
-        value_starts = np.cumsum(2 * dfs + (totals if field.positional else 0)) - (
-            2 * dfs + (totals if field.positional else 0))
+        data = self._post_bytes[first:first + int(docs_nbytes.sum() + pos_nbytes.sum())]
+        values = decode_varints(data)
+        if self.freq_flags:
+            gaps, freqs, positions_at = _unflag(values, _values_by_region(data, docs_nbytes + pos_nbytes), dfs)
+        else:
+            # Term i's values: its df doc gaps, its df frequencies - 1, then its positions' gaps.
+            term_values = 2 * dfs + (totals if field.positional else 0)
+            value_starts = np.cumsum(term_values) - term_values
+            gaps = values[spans(value_starts, dfs)]
+            freqs = values[spans(value_starts + dfs, dfs)] + 1
+            positions_at = value_starts + 2 * dfs
         starts = np.concatenate(([0], np.cumsum(dfs)))
-        term_of_row = np.repeat(np.arange(dfs.size), dfs)
-        within = np.arange(int(starts[-1])) - starts[:-1][term_of_row]
-        docs = _runs_cumsum(values[value_starts[term_of_row] + within], starts)
-        freqs = values[value_starts[term_of_row] + dfs[term_of_row] + within] + 1
+        docs = _runs_cumsum(gaps, starts)
         positions = None
         if field.positional:
-            term_of_position = np.repeat(np.arange(dfs.size), totals)
-            position_rank = np.arange(int(totals.sum())) - np.repeat(np.cumsum(totals) - totals, totals)
-            gaps = values[value_starts[term_of_position] + 2 * dfs[term_of_position] + position_rank]
-            positions = _runs_cumsum(gaps, np.concatenate(([0], np.cumsum(freqs))))
+            positions = _runs_cumsum(values[spans(positions_at, totals)], np.concatenate(([0], np.cumsum(freqs))))
         return FieldPostings(keys, starts, docs, freqs, positions)
 
     def matcher(self, fieldname: str, tbytes: bytes, format_: Format, scorer: Any = None) -> ListMatcher:
@@ -532,22 +604,29 @@ class FS1TermsReader(TermsReader):
 
 
 def segments_postings(pieces: Sequence[tuple[FS1TermsReader, FS1TermInfo, int]], positions: bool) -> TermPostings:
-    """One term's postings in several FS1 segments, each piece (the segment's terms reader, the
-    term's info there, the docnum the segment starts at) in docnum order: docnums offset by
-    their segment's start. The pieces' bytes are decoded together, in one pass for the docs
+    """One term's postings in several FS1 segments of one kind (frequencies flagged or not),
+    each piece (the segment's terms reader, the term's info there, the docnum the segment
+    starts at) in docnum order: docnums offset by their segment's start. The pieces' bytes are decoded together, in one pass for the docs
     and one for the positions: numpy's cost per call is most of what a rare term costs."""
     dfs = np.array([info.doc_frequency() for _, info, _ in pieces], dtype=np.int64)
-    values = decode_varints(_joined([reader._post_bytes[info.postings_at:info.postings_at + info.docs_nbytes]
-                                     for reader, info, _ in pieces]))
-    if len(pieces) == 1:
-        df, base = int(dfs[0]), pieces[0][2]
+    data = _joined([reader._post_bytes[info.postings_at:info.postings_at + info.docs_nbytes]
+                    for reader, info, _ in pieces])
+    values = decode_varints(data)
+    bases = np.array([base for _, _, base in pieces], dtype=np.int64)
+    if pieces[0][0].freq_flags:
+        value_at = _values_by_region(data, np.array([info.docs_nbytes for _, info, _ in pieces], dtype=np.int64)
+                                     ) if len(pieces) > 1 else np.zeros(1, dtype=np.int64)
+        gaps, freqs, _ = _unflag(values, value_at, dfs)
+        docs = (np.cumsum(gaps) + bases[0] if len(pieces) == 1
+                else _runs_cumsum(gaps, np.concatenate(([0], np.cumsum(dfs)))) + np.repeat(bases, dfs))
+    elif len(pieces) == 1:
+        df, base = int(dfs[0]), int(bases[0])
         docs = np.cumsum(values[:df]) + base
         freqs = values[df:2 * df] + 1
     else:
         # Piece k's values: its df doc gaps, then its df frequencies - 1.
         gaps_at = spans(2 * (np.cumsum(dfs) - dfs), dfs)
-        docs = _runs_cumsum(values[gaps_at], np.concatenate(([0], np.cumsum(dfs)))) + np.repeat(
-            np.array([base for _, _, base in pieces], dtype=np.int64), dfs)
+        docs = _runs_cumsum(values[gaps_at], np.concatenate(([0], np.cumsum(dfs)))) + np.repeat(bases, dfs)
         freqs = values[gaps_at + np.repeat(dfs, dfs)] + 1
     if not positions or not all(info.pos_nbytes for _, info, _ in pieces):
         return TermPostings(docs, freqs, None, None)

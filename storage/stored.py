@@ -69,7 +69,7 @@ from typing import Any, NoReturn
 from whoosh.codec.whoosh3 import W3Codec, W3PerDocReader, W3PerDocWriter
 from whoosh.columns import NumericColumn
 
-from finsearch.storage.fs1 import FS1Codec, _buffer
+from finsearch.storage.fs1 import FS1Codec, FS1FieldWriter, FS1TermsReader, _buffer
 from finsearch.storage.manifest import IndexDamaged
 
 STORED_FORMAT = "FSD1"
@@ -406,6 +406,17 @@ class _BlockStored:
 
 class FS2Codec(_BlockStored, FS1Codec):
     """FS1's term dictionary and postings; stored fields in blocks (the fast writer's)."""
+
+
+class FS3Codec(_BlockStored, FS1Codec):
+    """FS1's term dictionary and postings with frequencies flagged in the doc gaps; stored
+    fields in blocks (the fast writer's)."""
+
+    def field_writer(self, storage: Any, segment: Any) -> FS1FieldWriter:
+        return FS1FieldWriter(storage, segment, freq_flags=True)
+
+    def terms_reader(self, storage: Any, segment: Any) -> FS1TermsReader:
+        return FS1TermsReader(storage, segment, freq_flags=True)
 
 
 class W3BlockStoredCodec(_BlockStored, W3Codec):

@@ -61,7 +61,7 @@ from whoosh.util.numeric import byte_to_length
 from whoosh.writing import SegmentWriter
 
 from finsearch.storage.fs1 import FieldPostings, FS1FieldWriter, FS1TermsReader, spans
-from finsearch.storage.stored import FS2Codec, W3BlockStoredCodec
+from finsearch.storage.stored import FS3Codec, W3BlockStoredCodec
 
 log = logging.getLogger(__name__)
 
@@ -584,7 +584,7 @@ class FastSegmentWriter(SegmentWriterBase):
     other per-document files and commits are Whoosh's."""
 
     def __init__(self, ix: Any, table: PostingTable, locked: bool = True, **options: Any):
-        super().__init__(ix, locked, codec=FS2Codec(), **options)
+        super().__init__(ix, locked, codec=FS3Codec(), **options)
         self.table = table
         self.pool = _MergeIntake(table)
 

@@ -31,6 +31,35 @@ def test_a_varint_takes_a_byte_per_seven_bits():
     assert counts.tolist() == [1, 1, 2, 2, 3, 5]
 
 
+@st.composite
+def field_postings(draw) -> codec.FieldPostings:
+    """A field's postings: terms of one to a few hundred documents, most of frequency 1."""
+    dfs = draw(st.lists(st.integers(min_value=1, max_value=300), min_size=1, max_size=6))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    docs = [np.sort(rng.choice(1 << int(rng.integers(9, 31)), size=df, replace=False)) for df in dfs]
+    freqs = rng.choice([1, 1, 1, 2, 3, 200], size=sum(dfs))
+    positions = [np.sort(rng.choice(1 << int(rng.integers(8, 31)), size=f, replace=False)) for f in freqs]
+    return codec.FieldPostings([b"%03d" % i for i in range(len(dfs))], np.concatenate(([0], np.cumsum(dfs))),
+                               np.concatenate(docs), freqs, np.concatenate(positions))
+
+
+@given(field_postings(), st.booleans())
+def test_postings_with_frequencies_flagged_read_back_as_written(field, positional):
+    field = field if positional else codec.FieldPostings(field.terms, field.starts, field.docs, field.freqs, None)
+    data, docs_nbytes, positions_nbytes = codec._flagged_regions(field)
+    assert docs_nbytes.sum() + positions_nbytes.sum() == data.size
+    values = codec.decode_varints(data)
+    dfs = np.diff(field.starts)
+    gaps, freqs, positions_at = codec._unflag(values, codec._values_by_region(data, docs_nbytes + positions_nbytes),
+                                              dfs)
+    assert np.array_equal(codec._runs_cumsum(gaps, field.starts), field.docs)
+    assert np.array_equal(freqs, field.freqs)
+    if positional:
+        positions = codec._runs_cumsum(values[codec.spans(positions_at, np.add.reduceat(freqs, field.starts[:-1]))],
+                                       np.concatenate(([0], np.cumsum(freqs))))
+        assert np.array_equal(positions, field.positions)
+
+
 @pytest.fixture(scope="module")
 def segments(index_dir):
     ix, _ = store.open_current(index_dir)
