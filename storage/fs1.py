@@ -13,9 +13,15 @@ columns, field lengths) and replaces the inverted index (`.trm` + `.pst`):
   byte sizes of its two postings regions; after the blocks, a directory of each
   field's block offsets and first keys (read once when a segment is opened).
 
+With frequencies flagged (`freq_flags`, FLAGS_MAGIC; the fast writer's since FS3Codec,
+storage/stored.py), a term's docs region is instead each document's doc gap × 2, plus 1
+if its frequency is above 1, then the frequencies minus 2 of the documents flagged: most
+postings of a field have frequency 1, and this saves their frequency byte. The term
+dictionary and the positions are the same.
+
 A codec is chosen per segment and recorded in the index's table of contents, so an
-index may mix W3 and FS1 segments (a build from before FS1, or one written by the
-fallback writer). Reading FS1 needs only Whoosh's public codec interfaces and this
+index may mix W3 and FS1 segments, flagged or not (a build from before FS1 or before
+the flags, or one written by the fallback writer). Reading FS1 needs only Whoosh's public codec interfaces and this
 module; Whoosh's own searcher, merges and deletes read it through `FS1TermsReader`.
 """
 from __future__ import annotations
@@ -606,8 +612,9 @@ class FS1TermsReader(TermsReader):
 def segments_postings(pieces: Sequence[tuple[FS1TermsReader, FS1TermInfo, int]], positions: bool) -> TermPostings:
     """One term's postings in several FS1 segments of one kind (frequencies flagged or not),
     each piece (the segment's terms reader, the term's info there, the docnum the segment
-    starts at) in docnum order: docnums offset by their segment's start. The pieces' bytes are decoded together, in one pass for the docs
-    and one for the positions: numpy's cost per call is most of what a rare term costs."""
+    starts at) in docnum order: docnums offset by their segment's start. The pieces' bytes
+    are decoded together, in one pass for the docs and one for the positions: numpy's cost
+    per call is most of what a rare term costs."""
     dfs = np.array([info.doc_frequency() for _, info, _ in pieces], dtype=np.int64)
     data = _joined([reader._post_bytes[info.postings_at:info.postings_at + info.docs_nbytes]
                     for reader, info, _ in pieces])

@@ -580,8 +580,9 @@ class _MergeIntake:
 
 class FastSegmentWriter(SegmentWriterBase):
     """A SegmentWriter whose postings go to a PostingTable and out through the FS1 codec
-    (storage/fs1.py), stored fields in blocks (FS2, storage/stored.py); deletes, merges, the
-    other per-document files and commits are Whoosh's."""
+    (storage/fs1.py, frequencies flagged), stored fields in blocks (FS3Codec,
+    storage/stored.py); deletes, merges, the other per-document files and commits are
+    Whoosh's."""
 
     def __init__(self, ix: Any, table: PostingTable, locked: bool = True, **options: Any):
         super().__init__(ix, locked, codec=FS3Codec(), **options)

@@ -21,8 +21,8 @@ from finsearch.storage import IndexDamaged, postings, whoosh_format
 from finsearch.storage import generations as store
 from finsearch.storage import stored as stored_format
 from finsearch.storage.fs1 import FS1Codec
-from finsearch.storage.stored import FS2Codec
 from finsearch.storage.schema import BODY_GRAM, DATE, ID_FIELD, TITLE_GRAM, make_schema
+from finsearch.storage.stored import FS2Codec
 from finsearch.storage.writer import BulkWriter, open_writer
 
 
