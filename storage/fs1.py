@@ -85,15 +85,28 @@ def encode_varints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def decode_varints(data: np.ndarray) -> np.ndarray:
     """The int64 values of a run of LEB128 varints (uint8), all of them."""
+    return _varints_with_starts(data)[0]
+
+
+def _varints_with_starts(data: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """decode_varints, and the byte each value starts at (None: every value is one byte)."""
     if not data.size:
-        return np.empty(0, dtype=np.int64)
+        return np.empty(0, dtype=np.int64), None
     last = data < 0x80
     if last.all():
-        return data.astype(np.int64)
+        return data.astype(np.int64), None
     firsts = np.flatnonzero(np.concatenate(([True], last[:-1])))
     byte_rank = np.arange(data.size) - np.repeat(firsts, np.diff(np.append(firsts, data.size)))
     parts = (data & 0x7F).astype(np.int64) << (7 * byte_rank)
-    return np.add.reduceat(parts, firsts)
+    return np.add.reduceat(parts, firsts), firsts
+
+
+def _decode_regions(data: np.ndarray, nbytes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The values of consecutive regions of varints (nbytes[i] bytes each, none empty), and
+    where each region's first value is among them."""
+    values, firsts = _varints_with_starts(data)
+    byte_at = np.cumsum(nbytes) - nbytes
+    return values, byte_at if firsts is None else np.searchsorted(firsts, byte_at)
 
 
 def _small_varints(data: bytes) -> list[int]:
@@ -227,23 +240,21 @@ def _flagged_regions(field: FieldPostings) -> tuple[np.ndarray, np.ndarray, np.n
     return _interleave(parts), docs_nbytes, parts[2][1]
 
 
+def _flagged_freqs(flagged: np.ndarray, extras: np.ndarray) -> np.ndarray:
+    """The frequencies of postings from their flagged gaps and the frequencies - 2 of those
+    flagged, in order."""
+    freqs = np.ones(flagged.size, dtype=np.int64)
+    freqs[np.flatnonzero(flagged & 1)] = extras + 2
+    return freqs
+
+
 def _unflag(values: np.ndarray, value_at: np.ndarray, dfs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Runs' doc gaps and frequencies from their flagged values (run i's from value_at[i]: dfs[i]
     flagged gaps, then the frequencies - 2 of those flagged), and where each run's values end."""
     flagged = values[spans(value_at, dfs)]
-    gaps = flagged >> 1
-    repeated = (flagged & 1).astype(bool)
-    extra = _run_sums(repeated, dfs)
-    freqs = np.ones(flagged.size, dtype=np.int64)
-    freqs[repeated] = values[spans(value_at + dfs, extra)] + 2
-    return gaps, freqs, value_at + dfs + extra
-
-
-def _values_by_region(data: np.ndarray, nbytes: np.ndarray) -> np.ndarray:
-    """Where each of consecutive regions of varints (nbytes[i] bytes each) starts among their
-    values: a value ends at each byte below 0x80."""
-    counts = _run_sums(data < 0x80, nbytes)
-    return np.cumsum(counts) - counts
+    extra = _run_sums(flagged & 1, dfs)
+    ends = value_at + dfs + extra
+    return flagged >> 1, _flagged_freqs(flagged, values[spans(value_at + dfs, extra)]), ends
 
 
 def _term_ranges(field: FieldPostings, values: np.ndarray) -> Iterator[FieldPostings]:
@@ -575,10 +586,11 @@ class FS1TermsReader(TermsReader):
         keys, (dfs, totals, docs_nbytes, pos_nbytes) = self._columns(field)
         first = int(field.postings_bases[0])
         data = self._post_bytes[first:first + int(docs_nbytes.sum() + pos_nbytes.sum())]
-        values = decode_varints(data)
         if self.freq_flags:
-            gaps, freqs, positions_at = _unflag(values, _values_by_region(data, docs_nbytes + pos_nbytes), dfs)
+            values, value_at = _decode_regions(data, docs_nbytes + pos_nbytes)
+            gaps, freqs, positions_at = _unflag(values, value_at, dfs)
         else:
+            values = decode_varints(data)
             # Term i's values: its df doc gaps, its df frequencies - 1, then its positions' gaps.
             term_values = 2 * dfs + (totals if field.positional else 0)
             value_starts = np.cumsum(term_values) - term_values
@@ -618,20 +630,29 @@ def segments_postings(pieces: Sequence[tuple[FS1TermsReader, FS1TermInfo, int]],
     dfs = np.array([info.doc_frequency() for _, info, _ in pieces], dtype=np.int64)
     data = _joined([reader._post_bytes[info.postings_at:info.postings_at + info.docs_nbytes]
                     for reader, info, _ in pieces])
-    values = decode_varints(data)
     bases = np.array([base for _, _, base in pieces], dtype=np.int64)
-    if pieces[0][0].freq_flags:
-        value_at = _values_by_region(data, np.array([info.docs_nbytes for _, info, _ in pieces], dtype=np.int64)
-                                     ) if len(pieces) > 1 else np.zeros(1, dtype=np.int64)
-        gaps, freqs, _ = _unflag(values, value_at, dfs)
-        docs = (np.cumsum(gaps) + bases[0] if len(pieces) == 1
-                else _runs_cumsum(gaps, np.concatenate(([0], np.cumsum(dfs)))) + np.repeat(bases, dfs))
+    if pieces[0][0].freq_flags and len(pieces) == 1:
+        df = int(dfs[0])
+        values = decode_varints(data)
+        flagged, extras = values[:df], values[df:]
+        docs = np.cumsum(flagged >> 1) + bases[0]
+        freqs = _flagged_freqs(flagged, extras)
+    elif pieces[0][0].freq_flags:
+        # Piece k's values: its df flagged gaps, then its frequencies - 2 of those flagged.
+        values, value_at = _decode_regions(data, np.array([info.docs_nbytes for _, info, _ in pieces],
+                                                          dtype=np.int64))
+        gaps_at = spans(value_at, dfs)
+        flagged = values[gaps_at]
+        docs = _runs_cumsum(flagged >> 1, np.concatenate(([0], np.cumsum(dfs)))) + np.repeat(bases, dfs)
+        freqs = _flagged_freqs(flagged, np.delete(values, gaps_at))
     elif len(pieces) == 1:
         df, base = int(dfs[0]), int(bases[0])
+        values = decode_varints(data)
         docs = np.cumsum(values[:df]) + base
         freqs = values[df:2 * df] + 1
     else:
         # Piece k's values: its df doc gaps, then its df frequencies - 1.
+        values = decode_varints(data)
         gaps_at = spans(2 * (np.cumsum(dfs) - dfs), dfs)
         docs = _runs_cumsum(values[gaps_at], np.concatenate(([0], np.cumsum(dfs)))) + np.repeat(bases, dfs)
         freqs = values[gaps_at + np.repeat(dfs, dfs)] + 1
