@@ -1,5 +1,5 @@
-"""The FS1 postings format (indexer/codec.py): its varints, and its term dictionary looked up
-and walked as Whoosh's readers do, on a real index of data/posts."""
+"""The FS1 postings format (storage/fs1.py): its varints, its frequencies flagged, and its term
+dictionary looked up and walked as Whoosh's readers do, on a real index of data/posts."""
 from __future__ import annotations
 
 import hashlib
@@ -8,13 +8,16 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from whoosh import index as whoosh_index
 from whoosh.reading import TermNotFound
 
 from finsearch.indexer import build_index
+from finsearch.search import SearchEngine, SearchRequest
 from finsearch.storage import fs1 as codec
 from finsearch.storage import generations as store
 from finsearch.storage import postings, whoosh_format, writer
 from finsearch.storage.schema import BODY, BODY_GRAM, ID_FIELD, TITLE
+from finsearch.storage.stored import FS2Codec
 
 
 @given(st.lists(st.integers(min_value=0, max_value=2**40), max_size=300))
@@ -171,3 +174,33 @@ def test_postings_encoded_in_small_runs_are_the_same_bytes(archive, index_dir, t
                       for ext in (codec.TERMS_EXT, codec.POSTINGS_EXT) for path in build.glob(f"*{ext}"))
 
     assert len(contents(index_dir)) >= 4 and contents(tmp_path / "small-runs") == contents(index_dir)
+
+
+@pytest.mark.slow  # a second build of data/posts
+def test_an_index_with_frequencies_flagged_answers_as_one_without(archive, index_dir, tmp_path, monkeypatch):
+    with monkeypatch.context() as before:
+        before.setattr(whoosh_format, "FS3Codec", FS2Codec)
+        build_index(archive, tmp_path / "unflagged", progress=False)
+    builds = {"flagged": store.current_build(index_dir), "unflagged": store.current_build(tmp_path / "unflagged")}
+    for kind, build in builds.items():
+        ix = whoosh_index.open_dir(str(build))
+        with ix.reader() as reader:
+            assert {type(s.segment().codec()).__name__ for s, _ in reader.leaf_readers()} == {
+                "FS3Codec" if kind == "flagged" else "FS2Codec"}
+
+    def answers(root) -> list:
+        engine = SearchEngine(root)
+        pages = []
+        for query in ("公司", "央行", "供应链金融", '"上海 银行"', "茅台 NEAR/5 提价", "金融 -银行", "title:银行"):
+            for page in (1, 2):
+                result = engine.search(SearchRequest(query=query, page=page))
+                pages.append((result.total, result.articles, [(hit.id, hit.snippet, hit.reprints) for hit in result.hits]))
+        engine.close()
+        return pages
+
+    assert answers(index_dir) == answers(tmp_path / "unflagged")
+
+    def postings_bytes(build) -> int:
+        return sum(path.stat().st_size for path in build.glob(f"*{codec.POSTINGS_EXT}"))
+
+    assert postings_bytes(builds["flagged"]) < 0.9 * postings_bytes(builds["unflagged"])
