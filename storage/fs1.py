@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import mmap
 import os
 import pickle
@@ -52,6 +53,7 @@ POSTINGS_EXT = ".fpo"
 MAGIC = b"FS1t"
 FLAGS_MAGIC = b"FS1f"  # a term dictionary whose postings flag each frequency above 1 in its doc gap
 BLOCK_TERMS = 32
+SMALL_POSTINGS_BYTES = 64  # a term's docs regions up to this size are decoded in Python: fewer calls
 ENCODE_VALUES = 1 << 21  # postings values (doc gaps, frequencies, positions) a writer encodes at once
 _U32 = struct.Struct("<I")
 _TRAILER = struct.Struct("<Q4s")  # the directory's offset, MAGIC
@@ -240,11 +242,30 @@ def _flagged_regions(field: FieldPostings) -> tuple[np.ndarray, np.ndarray, np.n
     return _interleave(parts), docs_nbytes, parts[2][1]
 
 
+def _small_flagged(values: list[int], dfs: list[int], bases: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """_unflag for a few values in Python: docnums (each run's from its base) and frequencies."""
+    docs: list[int] = []
+    freqs: list[int] = []
+    read = iter(values)
+    for df, doc in zip(dfs, bases):
+        flagged_rows: list[int] = []
+        for value in itertools.islice(read, df):
+            doc += value >> 1
+            docs.append(doc)
+            if value & 1:
+                flagged_rows.append(len(freqs))
+            freqs.append(1)
+        for row, extra in zip(flagged_rows, read):
+            freqs[row] = extra + 2
+    return np.array(docs, dtype=np.int64), np.array(freqs, dtype=np.int64)
+
+
 def _flagged_freqs(flagged: np.ndarray, extras: np.ndarray) -> np.ndarray:
     """The frequencies of postings from their flagged gaps and the frequencies - 2 of those
     flagged, in order."""
     freqs = np.ones(flagged.size, dtype=np.int64)
-    freqs[np.flatnonzero(flagged & 1)] = extras + 2
+    if extras.size:
+        freqs[np.flatnonzero(flagged & 1)] = extras + 2
     return freqs
 
 
@@ -631,7 +652,9 @@ def segments_postings(pieces: Sequence[tuple[FS1TermsReader, FS1TermInfo, int]],
     data = _joined([reader._post_bytes[info.postings_at:info.postings_at + info.docs_nbytes]
                     for reader, info, _ in pieces])
     bases = np.array([base for _, _, base in pieces], dtype=np.int64)
-    if pieces[0][0].freq_flags and len(pieces) == 1:
+    if pieces[0][0].freq_flags and data.size <= SMALL_POSTINGS_BYTES:
+        docs, freqs = _small_flagged(_small_varints(data.tobytes()), dfs.tolist(), bases.tolist())
+    elif pieces[0][0].freq_flags and len(pieces) == 1:
         df = int(dfs[0])
         values = decode_varints(data)
         flagged, extras = values[:df], values[df:]
@@ -639,12 +662,19 @@ def segments_postings(pieces: Sequence[tuple[FS1TermsReader, FS1TermInfo, int]],
         freqs = _flagged_freqs(flagged, extras)
     elif pieces[0][0].freq_flags:
         # Piece k's values: its df flagged gaps, then its frequencies - 2 of those flagged.
-        values, value_at = _decode_regions(data, np.array([info.docs_nbytes for _, info, _ in pieces],
-                                                          dtype=np.int64))
-        gaps_at = spans(value_at, dfs)
-        flagged = values[gaps_at]
+        values, firsts = _varints_with_starts(data)
+        if values.size == dfs.sum():  # no frequency above 1: the values are the gaps
+            flagged, extras = values, values[:0]
+        else:
+            nbytes = np.array([info.docs_nbytes for _, info, _ in pieces], dtype=np.int64)
+            byte_at = nbytes.cumsum() - nbytes
+            gaps_at = spans(byte_at if firsts is None else firsts.searchsorted(byte_at), dfs)
+            flagged = values[gaps_at]
+            others = np.ones(values.size, dtype=bool)
+            others[gaps_at] = False
+            extras = values[others]
         docs = _runs_cumsum(flagged >> 1, np.concatenate(([0], np.cumsum(dfs)))) + np.repeat(bases, dfs)
-        freqs = _flagged_freqs(flagged, np.delete(values, gaps_at))
+        freqs = _flagged_freqs(flagged, extras)
     elif len(pieces) == 1:
         df, base = int(dfs[0]), int(bases[0])
         values = decode_varints(data)

@@ -52,9 +52,15 @@ def test_postings_with_frequencies_flagged_read_back_as_written(field, positiona
     data, docs_nbytes, positions_nbytes = codec._flagged_regions(field)
     assert docs_nbytes.sum() + positions_nbytes.sum() == data.size
     values, value_at = codec._decode_regions(data, docs_nbytes + positions_nbytes)
-    gaps, freqs, positions_at = codec._unflag(values, value_at, np.diff(field.starts))
+    dfs = np.diff(field.starts)
+    gaps, freqs, positions_at = codec._unflag(values, value_at, dfs)
     assert np.array_equal(codec._runs_cumsum(gaps, field.starts), field.docs)
     assert np.array_equal(freqs, field.freqs)
+    # A rare term's docs regions, from several segments, decoded in Python
+    term_at = np.cumsum(docs_nbytes + positions_nbytes) - docs_nbytes - positions_nbytes
+    docs_regions = data[codec.spans(term_at, docs_nbytes)].tobytes()
+    small_docs, small_freqs = codec._small_flagged(codec._small_varints(docs_regions), dfs.tolist(), [0] * dfs.size)
+    assert np.array_equal(small_docs, field.docs) and np.array_equal(small_freqs, field.freqs)
     if positional:
         positions = codec._runs_cumsum(values[codec.spans(positions_at, np.add.reduceat(freqs, field.starts[:-1]))],
                                        np.concatenate(([0], np.cumsum(freqs))))
