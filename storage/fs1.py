@@ -21,8 +21,9 @@ dictionary and the positions are the same.
 
 A codec is chosen per segment and recorded in the index's table of contents, so an
 index may mix W3 and FS1 segments, flagged or not (a build from before FS1 or before
-the flags, or one written by the fallback writer). Reading FS1 needs only Whoosh's public codec interfaces and this
-module; Whoosh's own searcher, merges and deletes read it through `FS1TermsReader`.
+the flags, or one written by the fallback writer). Reading FS1 needs only Whoosh's
+public codec interfaces and this module; Whoosh's own searcher, merges and deletes read
+it through `FS1TermsReader`.
 """
 from __future__ import annotations
 
