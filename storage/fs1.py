@@ -13,15 +13,23 @@ columns, field lengths) and replaces the inverted index (`.trm` + `.pst`):
   byte sizes of its two postings regions; after the blocks, a directory of each
   field's block offsets and first keys (read once when a segment is opened).
 
+With frequencies flagged (`freq_flags`, FLAGS_MAGIC; the fast writer's since FS3Codec,
+storage/stored.py), a term's docs region is instead each document's doc gap × 2, plus 1
+if its frequency is above 1, then the frequencies minus 2 of the documents flagged: most
+postings of a field have frequency 1, and this saves their frequency byte. The term
+dictionary and the positions are the same.
+
 A codec is chosen per segment and recorded in the index's table of contents, so an
-index may mix W3 and FS1 segments (a build from before FS1, or one written by the
-fallback writer). Reading FS1 needs only Whoosh's public codec interfaces and this
-module; Whoosh's own searcher, merges and deletes read it through `FS1TermsReader`.
+index may mix W3 and FS1 segments, flagged or not (a build from before FS1 or before
+the flags, or one written by the fallback writer). Reading FS1 needs only Whoosh's
+public codec interfaces and this module; Whoosh's own searcher, merges and deletes read
+it through `FS1TermsReader`.
 """
 from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import mmap
 import os
 import pickle
@@ -44,7 +52,9 @@ POSTINGS_FORMAT = "FS1"  # in each build's manifest: an older index is rebuilt i
 TERMS_EXT = ".ftd"
 POSTINGS_EXT = ".fpo"
 MAGIC = b"FS1t"
+FLAGS_MAGIC = b"FS1f"  # a term dictionary whose postings flag each frequency above 1 in its doc gap
 BLOCK_TERMS = 32
+SMALL_POSTINGS_BYTES = 64  # a term's docs regions up to this size are decoded in Python: fewer calls
 ENCODE_VALUES = 1 << 21  # postings values (doc gaps, frequencies, positions) a writer encodes at once
 _U32 = struct.Struct("<I")
 _TRAILER = struct.Struct("<Q4s")  # the directory's offset, MAGIC
@@ -78,15 +88,28 @@ def encode_varints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def decode_varints(data: np.ndarray) -> np.ndarray:
     """The int64 values of a run of LEB128 varints (uint8), all of them."""
+    return _varints_with_starts(data)[0]
+
+
+def _varints_with_starts(data: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """decode_varints, and the byte each value starts at (None: every value is one byte)."""
     if not data.size:
-        return np.empty(0, dtype=np.int64)
+        return np.empty(0, dtype=np.int64), None
     last = data < 0x80
     if last.all():
-        return data.astype(np.int64)
+        return data.astype(np.int64), None
     firsts = np.flatnonzero(np.concatenate(([True], last[:-1])))
     byte_rank = np.arange(data.size) - np.repeat(firsts, np.diff(np.append(firsts, data.size)))
     parts = (data & 0x7F).astype(np.int64) << (7 * byte_rank)
-    return np.add.reduceat(parts, firsts)
+    return np.add.reduceat(parts, firsts), firsts
+
+
+def _decode_regions(data: np.ndarray, nbytes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The values of consecutive regions of varints (nbytes[i] bytes each, none empty), and
+    where each region's first value is among them."""
+    values, firsts = _varints_with_starts(data)
+    byte_at = np.cumsum(nbytes) - nbytes
+    return values, byte_at if firsts is None else np.searchsorted(firsts, byte_at)
 
 
 def _small_varints(data: bytes) -> list[int]:
@@ -175,6 +198,87 @@ def _regions(field: FieldPostings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return out, docs_nbytes, pos_nbytes
 
 
+def _run_sums(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The sum of each run of `values` (run i: the next counts[i] of them), 0 for an empty run."""
+    sums = np.concatenate(([0], np.cumsum(values)))
+    ends = np.cumsum(counts)
+    return sums[ends] - sums[ends - counts]
+
+
+def _varints_by_run(values: np.ndarray, run_lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Values in runs (run i: the next run_lengths[i] of them) as varints: the bytes, and each
+    run's byte count."""
+    data, counts = encode_varints(values)
+    return data, _run_sums(counts, run_lengths)
+
+
+def _interleave(parts: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Parts' bytes (each: its bytes, and each run's byte count) run by run: run 0's bytes of
+    every part in order, then run 1's, and so on."""
+    counts = np.stack([run_counts for _, run_counts in parts])
+    run_totals = counts.sum(axis=0)
+    part_at = np.cumsum(run_totals) - run_totals + np.cumsum(counts, axis=0) - counts
+    out = np.empty(int(run_totals.sum()), dtype=np.uint8)
+    for (data, run_counts), at in zip(parts, part_at):
+        out[spans(at, run_counts)] = data
+    return out
+
+
+def _flagged_regions(field: FieldPostings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """_regions with frequencies flagged: a term's docs region is, per document, its doc gap
+    times 2 plus 1 if its frequency is above 1, then the frequencies - 2 of the documents
+    flagged; its positions region is as in _regions. Most postings of a field are of
+    frequency 1, whose byte in _regions this saves."""
+    starts = field.starts.astype(np.int64)
+    dfs = np.diff(starts)
+    freqs = field.freqs.astype(np.int64)
+    repeated = freqs > 1
+    parts = [_varints_by_run(2 * _within_runs(field.docs, starts) + repeated, dfs),
+             _varints_by_run(freqs[repeated] - 2, _run_sums(repeated, dfs))]
+    docs_nbytes = parts[0][1] + parts[1][1]
+    if field.positions is None:
+        return _interleave(parts), docs_nbytes, np.zeros(dfs.size, dtype=np.int64)
+    posting_starts = np.concatenate(([0], np.cumsum(freqs)))
+    parts.append(_varints_by_run(_within_runs(field.positions, posting_starts), _run_sums(freqs, dfs)))
+    return _interleave(parts), docs_nbytes, parts[2][1]
+
+
+def _small_flagged(values: list[int], dfs: list[int], bases: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """_unflag for a few values in Python: docnums (each run's from its base) and frequencies."""
+    docs: list[int] = []
+    freqs: list[int] = []
+    read = iter(values)
+    for df, doc in zip(dfs, bases):
+        flagged_rows: list[int] = []
+        for value in itertools.islice(read, df):
+            doc += value >> 1
+            docs.append(doc)
+            if value & 1:
+                flagged_rows.append(len(freqs))
+            freqs.append(1)
+        for row, extra in zip(flagged_rows, read):
+            freqs[row] = extra + 2
+    return np.array(docs, dtype=np.int64), np.array(freqs, dtype=np.int64)
+
+
+def _flagged_freqs(flagged: np.ndarray, extras: np.ndarray) -> np.ndarray:
+    """The frequencies of postings from their flagged gaps and the frequencies - 2 of those
+    flagged, in order."""
+    freqs = np.ones(flagged.size, dtype=np.int64)
+    if extras.size:
+        freqs[np.flatnonzero(flagged & 1)] = extras + 2
+    return freqs
+
+
+def _unflag(values: np.ndarray, value_at: np.ndarray, dfs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs' doc gaps and frequencies from their flagged values (run i's from value_at[i]: dfs[i]
+    flagged gaps, then the frequencies - 2 of those flagged), and where each run's values end."""
+    flagged = values[spans(value_at, dfs)]
+    extra = _run_sums(flagged & 1, dfs)
+    ends = value_at + dfs + extra
+    return flagged >> 1, _flagged_freqs(flagged, values[spans(value_at + dfs, extra)]), ends
+
+
 def _term_ranges(field: FieldPostings, values: np.ndarray) -> Iterator[FieldPostings]:
     """The field in runs of consecutive terms of at most ENCODE_VALUES postings values each (a
     term with more is a run of its own; `values`: each term's count), as views: _regions'
@@ -232,13 +336,16 @@ class _FieldDirectory:
 
 
 class FS1FieldWriter(FieldWriter):
-    """Writes a segment's inverted index, a field at a time (`add_field`), in FS1."""
+    """Writes a segment's inverted index, a field at a time (`add_field`), in FS1 (`freq_flags`:
+    with frequencies flagged, _flagged_regions)."""
 
-    def __init__(self, storage: Any, segment: Any):
+    def __init__(self, storage: Any, segment: Any, freq_flags: bool = False):
         self._termfile = segment.create_file(storage, TERMS_EXT)
         self._postfile = segment.create_file(storage, POSTINGS_EXT)
-        self._termfile.write(MAGIC)
-        self._terms_at = len(MAGIC)
+        self._magic = FLAGS_MAGIC if freq_flags else MAGIC
+        self._encode = _flagged_regions if freq_flags else _regions
+        self._termfile.write(self._magic)
+        self._terms_at = len(self._magic)
         self._postings_at = 0
         self._directory: dict[str, _FieldDirectory] = {}
         self.is_closed = False
@@ -253,7 +360,7 @@ class FS1FieldWriter(FieldWriter):
         values = 2 * np.diff(starts) + (totals if field.positions is not None else 0)
         docs_parts, pos_parts = [], []
         for part in _term_ranges(field, values):
-            data, docs_nbytes, pos_nbytes = _regions(part)
+            data, docs_nbytes, pos_nbytes = self._encode(part)
             self._postfile.write(data.data)
             docs_parts.append(docs_nbytes)
             pos_parts.append(pos_nbytes)
@@ -280,7 +387,7 @@ class FS1FieldWriter(FieldWriter):
                             d.postings_bases.tobytes(), d.terms) for name, d in self._directory.items()}
         at = self._terms_at
         self._termfile.write(pickle.dumps(directory, protocol=4))
-        self._termfile.write(_TRAILER.pack(at, MAGIC))
+        self._termfile.write(_TRAILER.pack(at, self._magic))
         self._termfile.close()
         self._postfile.close()
         self.is_closed = True
@@ -329,16 +436,19 @@ def _buffer(storage: Any, name: str) -> Any:
 
 
 class FS1TermsReader(TermsReader):
-    """Whoosh's TermsReader over an FS1 segment."""
+    """Whoosh's TermsReader over an FS1 segment (`freq_flags`: with frequencies flagged)."""
 
-    def __init__(self, storage: Any, segment: Any):
+    def __init__(self, storage: Any, segment: Any, freq_flags: bool = False):
+        self.freq_flags = freq_flags
         self._terms = _buffer(storage, segment.make_filename(TERMS_EXT))
         self._postings = _buffer(storage, segment.make_filename(POSTINGS_EXT))
         self._post_bytes = np.frombuffer(self._postings, dtype=np.uint8) if len(self._postings) else np.empty(
             0, dtype=np.uint8)
         at, magic = _TRAILER.unpack_from(self._terms, len(self._terms) - _TRAILER.size)
-        if magic != MAGIC or self._terms[:len(MAGIC)] != MAGIC:
-            raise ValueError(f"{segment.make_filename(TERMS_EXT)} is not an FS1 term dictionary")
+        expected = FLAGS_MAGIC if freq_flags else MAGIC
+        if magic != expected or self._terms[:len(expected)] != expected:
+            raise ValueError(f"{segment.make_filename(TERMS_EXT)} is not an FS1 term dictionary"
+                             f"{' with frequencies flagged' if freq_flags else ''}")
         directory = pickle.loads(self._terms[at:len(self._terms) - _TRAILER.size])
         self._fields = {name: _FieldDirectory(boost, positional, first_keys, np.frombuffer(offsets, dtype=np.int64),
                                               np.frombuffer(bases, dtype=np.int64), terms)
@@ -497,21 +607,23 @@ class FS1TermsReader(TermsReader):
         field = self._fields[fieldname]
         keys, (dfs, totals, docs_nbytes, pos_nbytes) = self._columns(field)
         first = int(field.postings_bases[0])
-        values = decode_varints(self._post_bytes[first:first + int(docs_nbytes.sum() + pos_nbytes.sum())])
-        # Term i's values: its df doc gaps, its df frequencies - 1, then its positions' gaps.
-        value_starts = np.cumsum(2 * dfs + (totals if field.positional else 0)) - (
-            2 * dfs + (totals if field.positional else 0))
+        data = self._post_bytes[first:first + int(docs_nbytes.sum() + pos_nbytes.sum())]
+        if self.freq_flags:
+            values, value_at = _decode_regions(data, docs_nbytes + pos_nbytes)
+            gaps, freqs, positions_at = _unflag(values, value_at, dfs)
+        else:
+            values = decode_varints(data)
+            # Term i's values: its df doc gaps, its df frequencies - 1, then its positions' gaps.
+            term_values = 2 * dfs + (totals if field.positional else 0)
+            value_starts = np.cumsum(term_values) - term_values
+            gaps = values[spans(value_starts, dfs)]
+            freqs = values[spans(value_starts + dfs, dfs)] + 1
+            positions_at = value_starts + 2 * dfs
         starts = np.concatenate(([0], np.cumsum(dfs)))
-        term_of_row = np.repeat(np.arange(dfs.size), dfs)
-        within = np.arange(int(starts[-1])) - starts[:-1][term_of_row]
-        docs = _runs_cumsum(values[value_starts[term_of_row] + within], starts)
-        freqs = values[value_starts[term_of_row] + dfs[term_of_row] + within] + 1
+        docs = _runs_cumsum(gaps, starts)
         positions = None
         if field.positional:
-            term_of_position = np.repeat(np.arange(dfs.size), totals)
-            position_rank = np.arange(int(totals.sum())) - np.repeat(np.cumsum(totals) - totals, totals)
-            gaps = values[value_starts[term_of_position] + 2 * dfs[term_of_position] + position_rank]
-            positions = _runs_cumsum(gaps, np.concatenate(([0], np.cumsum(freqs))))
+            positions = _runs_cumsum(values[spans(positions_at, totals)], np.concatenate(([0], np.cumsum(freqs))))
         return FieldPostings(keys, starts, docs, freqs, positions)
 
     def matcher(self, fieldname: str, tbytes: bytes, format_: Format, scorer: Any = None) -> ListMatcher:
@@ -532,22 +644,48 @@ class FS1TermsReader(TermsReader):
 
 
 def segments_postings(pieces: Sequence[tuple[FS1TermsReader, FS1TermInfo, int]], positions: bool) -> TermPostings:
-    """One term's postings in several FS1 segments, each piece (the segment's terms reader, the
-    term's info there, the docnum the segment starts at) in docnum order: docnums offset by
-    their segment's start. The pieces' bytes are decoded together, in one pass for the docs
-    and one for the positions: numpy's cost per call is most of what a rare term costs."""
+    """One term's postings in several FS1 segments of one kind (frequencies flagged or not),
+    each piece (the segment's terms reader, the term's info there, the docnum the segment
+    starts at) in docnum order: docnums offset by their segment's start. The pieces' bytes
+    are decoded together, in one pass for the docs and one for the positions: numpy's cost
+    per call is most of what a rare term costs."""
     dfs = np.array([info.doc_frequency() for _, info, _ in pieces], dtype=np.int64)
-    values = decode_varints(_joined([reader._post_bytes[info.postings_at:info.postings_at + info.docs_nbytes]
-                                     for reader, info, _ in pieces]))
-    if len(pieces) == 1:
-        df, base = int(dfs[0]), pieces[0][2]
+    data = _joined([reader._post_bytes[info.postings_at:info.postings_at + info.docs_nbytes]
+                    for reader, info, _ in pieces])
+    bases = np.array([base for _, _, base in pieces], dtype=np.int64)
+    if pieces[0][0].freq_flags and data.size <= SMALL_POSTINGS_BYTES:
+        docs, freqs = _small_flagged(_small_varints(data.tobytes()), dfs.tolist(), bases.tolist())
+    elif pieces[0][0].freq_flags and len(pieces) == 1:
+        df = int(dfs[0])
+        values = decode_varints(data)
+        flagged, extras = values[:df], values[df:]
+        docs = np.cumsum(flagged >> 1) + bases[0]
+        freqs = _flagged_freqs(flagged, extras)
+    elif pieces[0][0].freq_flags:
+        # Piece k's values: its df flagged gaps, then its frequencies - 2 of those flagged.
+        values, firsts = _varints_with_starts(data)
+        if values.size == dfs.sum():  # no frequency above 1: the values are the gaps
+            flagged, extras = values, values[:0]
+        else:
+            nbytes = np.array([info.docs_nbytes for _, info, _ in pieces], dtype=np.int64)
+            byte_at = nbytes.cumsum() - nbytes
+            gaps_at = spans(byte_at if firsts is None else firsts.searchsorted(byte_at), dfs)
+            flagged = values[gaps_at]
+            others = np.ones(values.size, dtype=bool)
+            others[gaps_at] = False
+            extras = values[others]
+        docs = _runs_cumsum(flagged >> 1, np.concatenate(([0], np.cumsum(dfs)))) + np.repeat(bases, dfs)
+        freqs = _flagged_freqs(flagged, extras)
+    elif len(pieces) == 1:
+        df, base = int(dfs[0]), int(bases[0])
+        values = decode_varints(data)
         docs = np.cumsum(values[:df]) + base
         freqs = values[df:2 * df] + 1
     else:
         # Piece k's values: its df doc gaps, then its df frequencies - 1.
+        values = decode_varints(data)
         gaps_at = spans(2 * (np.cumsum(dfs) - dfs), dfs)
-        docs = _runs_cumsum(values[gaps_at], np.concatenate(([0], np.cumsum(dfs)))) + np.repeat(
-            np.array([base for _, _, base in pieces], dtype=np.int64), dfs)
+        docs = _runs_cumsum(values[gaps_at], np.concatenate(([0], np.cumsum(dfs)))) + np.repeat(bases, dfs)
         freqs = values[gaps_at + np.repeat(dfs, dfs)] + 1
     if not positions or not all(info.pos_nbytes for _, info, _ in pieces):
         return TermPostings(docs, freqs, None, None)

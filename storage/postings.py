@@ -85,7 +85,7 @@ def read_postings(term: TermEntry, within: np.ndarray | None = None, positions: 
     none of them are not decoded.
     """
     parts: list[Postings] = []
-    fs1_run: list = []  # consecutive FS1 segments: decoded together
+    fs1_run: list = []  # consecutive FS1 segments of one kind (frequencies flagged or not): decoded together
 
     def decode_run() -> None:
         if fs1_run:
@@ -103,6 +103,8 @@ def read_postings(term: TermEntry, within: np.ndarray | None = None, positions: 
             wanted = within[low:high] - base
         fs1 = whoosh_format.fs1_terms(segment)
         if fs1 is not None:
+            if fs1_run and fs1_run[0][0].freq_flags != fs1.freq_flags:
+                decode_run()
             fs1_run.append((fs1, info, base))
             continue
         decode_run()

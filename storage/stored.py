@@ -41,11 +41,12 @@ IndexDamaged naming the file (the manifest's checksums, checked in the backgroun
 `finsearch check`, name it too).
 
 A codec is recorded per segment (pickled into the index's table of contents, so the classes'
-names and this module's path must not change): `FS2Codec` is FS1's postings (storage/fs1.py)
-with stored fields in blocks, written by the fast writer; `W3BlockStoredCodec` is Whoosh's
-own W3 postings with stored fields in blocks, written by Whoosh's own writer, the fallback
-(storage/whoosh_format.py). Segments written before (FS1Codec, W3Codec) keep being read as
-they were written; a merge writes what its writer writes.
+names and this module's path must not change): `FS3Codec` is FS1's postings with frequencies
+flagged (storage/fs1.py) with stored fields in blocks, written by the fast writer;
+`W3BlockStoredCodec` is Whoosh's own W3 postings with stored fields in blocks, written by
+Whoosh's own writer, the fallback (storage/whoosh_format.py). Segments written before
+(FS2Codec: FS1's postings unflagged with stored fields in blocks; FS1Codec, W3Codec) keep
+being read as they were written; a merge writes what its writer writes.
 
 What this relies on of Whoosh: the per-document writer and reader interfaces W3's implement
 (`add_field`, `add_column_value`, `start_doc`/`finish_doc`/`cancel_doc`, `close`,
@@ -69,7 +70,7 @@ from typing import Any, NoReturn
 from whoosh.codec.whoosh3 import W3Codec, W3PerDocReader, W3PerDocWriter
 from whoosh.columns import NumericColumn
 
-from finsearch.storage.fs1 import FS1Codec, _buffer
+from finsearch.storage.fs1 import FS1Codec, FS1FieldWriter, FS1TermsReader, _buffer
 from finsearch.storage.manifest import IndexDamaged
 
 STORED_FORMAT = "FSD1"
@@ -405,7 +406,18 @@ class _BlockStored:
 
 
 class FS2Codec(_BlockStored, FS1Codec):
-    """FS1's term dictionary and postings; stored fields in blocks (the fast writer's)."""
+    """FS1's term dictionary and postings; stored fields in blocks (the fast writer's before FS3)."""
+
+
+class FS3Codec(_BlockStored, FS1Codec):
+    """FS1's term dictionary and postings with frequencies flagged in the doc gaps; stored
+    fields in blocks (the fast writer's)."""
+
+    def field_writer(self, storage: Any, segment: Any) -> FS1FieldWriter:
+        return FS1FieldWriter(storage, segment, freq_flags=True)
+
+    def terms_reader(self, storage: Any, segment: Any) -> FS1TermsReader:
+        return FS1TermsReader(storage, segment, freq_flags=True)
 
 
 class W3BlockStoredCodec(_BlockStored, W3Codec):

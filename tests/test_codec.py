@@ -1,5 +1,5 @@
-"""The FS1 postings format (indexer/codec.py): its varints, and its term dictionary looked up
-and walked as Whoosh's readers do, on a real index of data/posts."""
+"""The FS1 postings format (storage/fs1.py): its varints, its frequencies flagged, and its term
+dictionary looked up and walked as Whoosh's readers do, on a real index of data/posts."""
 from __future__ import annotations
 
 import hashlib
@@ -8,13 +8,16 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from whoosh import index as whoosh_index
 from whoosh.reading import TermNotFound
 
 from finsearch.indexer import build_index
+from finsearch.search import SearchEngine, SearchRequest
 from finsearch.storage import fs1 as codec
 from finsearch.storage import generations as store
 from finsearch.storage import postings, whoosh_format, writer
 from finsearch.storage.schema import BODY, BODY_GRAM, ID_FIELD, TITLE
+from finsearch.storage.stored import FS2Codec
 
 
 @given(st.lists(st.integers(min_value=0, max_value=2**40), max_size=300))
@@ -29,6 +32,39 @@ def test_a_varint_takes_a_byte_per_seven_bits():
     values = np.array([0, 127, 128, 16_383, 16_384, 2**32 - 1], dtype=np.int64)
     _, counts = codec.encode_varints(values)
     assert counts.tolist() == [1, 1, 2, 2, 3, 5]
+
+
+@st.composite
+def field_postings(draw) -> codec.FieldPostings:
+    """A field's postings: terms of one to a few hundred documents, most of frequency 1."""
+    dfs = draw(st.lists(st.integers(min_value=1, max_value=300), min_size=1, max_size=6))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    docs = [np.sort(rng.choice(1 << int(rng.integers(9, 31)), size=df, replace=False)) for df in dfs]
+    freqs = rng.choice([1, 1, 1, 2, 3, 200], size=sum(dfs))
+    positions = [np.sort(rng.choice(1 << int(rng.integers(8, 31)), size=f, replace=False)) for f in freqs]
+    return codec.FieldPostings([b"%03d" % i for i in range(len(dfs))], np.concatenate(([0], np.cumsum(dfs))),
+                               np.concatenate(docs), freqs, np.concatenate(positions))
+
+
+@given(field_postings(), st.booleans())
+def test_postings_with_frequencies_flagged_read_back_as_written(field, positional):
+    field = field if positional else codec.FieldPostings(field.terms, field.starts, field.docs, field.freqs, None)
+    data, docs_nbytes, positions_nbytes = codec._flagged_regions(field)
+    assert docs_nbytes.sum() + positions_nbytes.sum() == data.size
+    values, value_at = codec._decode_regions(data, docs_nbytes + positions_nbytes)
+    dfs = np.diff(field.starts)
+    gaps, freqs, positions_at = codec._unflag(values, value_at, dfs)
+    assert np.array_equal(codec._runs_cumsum(gaps, field.starts), field.docs)
+    assert np.array_equal(freqs, field.freqs)
+    # A rare term's docs regions, from several segments, decoded in Python
+    term_at = np.cumsum(docs_nbytes + positions_nbytes) - docs_nbytes - positions_nbytes
+    docs_regions = data[codec.spans(term_at, docs_nbytes)].tobytes()
+    small_docs, small_freqs = codec._small_flagged(codec._small_varints(docs_regions), dfs.tolist(), [0] * dfs.size)
+    assert np.array_equal(small_docs, field.docs) and np.array_equal(small_freqs, field.freqs)
+    if positional:
+        positions = codec._runs_cumsum(values[codec.spans(positions_at, np.add.reduceat(freqs, field.starts[:-1]))],
+                                       np.concatenate(([0], np.cumsum(freqs))))
+        assert np.array_equal(positions, field.positions)
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +180,33 @@ def test_postings_encoded_in_small_runs_are_the_same_bytes(archive, index_dir, t
                       for ext in (codec.TERMS_EXT, codec.POSTINGS_EXT) for path in build.glob(f"*{ext}"))
 
     assert len(contents(index_dir)) >= 4 and contents(tmp_path / "small-runs") == contents(index_dir)
+
+
+@pytest.mark.slow  # a second build of data/posts
+def test_an_index_with_frequencies_flagged_answers_as_one_without(archive, index_dir, tmp_path, monkeypatch):
+    with monkeypatch.context() as before:
+        before.setattr(whoosh_format, "FS3Codec", FS2Codec)
+        build_index(archive, tmp_path / "unflagged", progress=False)
+    builds = {"flagged": store.current_build(index_dir), "unflagged": store.current_build(tmp_path / "unflagged")}
+    for kind, build in builds.items():
+        ix = whoosh_index.open_dir(str(build))
+        with ix.reader() as reader:
+            assert {type(s.segment().codec()).__name__ for s, _ in reader.leaf_readers()} == {
+                "FS3Codec" if kind == "flagged" else "FS2Codec"}
+
+    def answers(root) -> list:
+        engine = SearchEngine(root)
+        pages = []
+        for query in ("公司", "央行", "供应链金融", '"上海 银行"', "茅台 NEAR/5 提价", "金融 -银行", "title:银行"):
+            for page in (1, 2):
+                result = engine.search(SearchRequest(query=query, page=page))
+                pages.append((result.total, result.articles, [(hit.id, hit.snippet, hit.reprints) for hit in result.hits]))
+        engine.close()
+        return pages
+
+    assert answers(index_dir) == answers(tmp_path / "unflagged")
+
+    def postings_bytes(build) -> int:
+        return sum(path.stat().st_size for path in build.glob(f"*{codec.POSTINGS_EXT}"))
+
+    assert postings_bytes(builds["flagged"]) < 0.9 * postings_bytes(builds["unflagged"])

@@ -17,11 +17,12 @@ from whoosh import index as whoosh_index
 
 from finsearch.indexer import build_index
 from finsearch.indexer.document import to_document
-from finsearch.storage import IndexDamaged, whoosh_format
+from finsearch.storage import IndexDamaged, postings, whoosh_format
 from finsearch.storage import generations as store
 from finsearch.storage import stored as stored_format
 from finsearch.storage.fs1 import FS1Codec
-from finsearch.storage.schema import DATE, ID_FIELD, TITLE_GRAM, make_schema
+from finsearch.storage.schema import BODY_GRAM, DATE, ID_FIELD, TITLE_GRAM, make_schema
+from finsearch.storage.stored import FS2Codec
 from finsearch.storage.writer import BulkWriter, open_writer
 
 
@@ -82,7 +83,7 @@ def _bytes(folder: Path, suffix: str) -> int:
 
 
 @pytest.mark.parametrize("writer, codec", [
-    (BulkWriter, "FS2Codec"),
+    (BulkWriter, "FS3Codec"),
     pytest.param(whoosh_format.StockSegmentWriter, "W3BlockStoredCodec", marks=pytest.mark.slow)])  # Whoosh's writer
 def test_both_writers_store_what_whoosh_stores_in_fewer_bytes(documents, whoosh_stored, tmp_path, writer, codec):
     expected, w3_bytes = whoosh_stored
@@ -114,22 +115,26 @@ def test_the_fallback_writer_writes_stored_fields_in_blocks(documents, whoosh_st
 
 
 @pytest.mark.parametrize("writer, codec", [
-    (BulkWriter, "FS2Codec"),
+    (BulkWriter, "FS3Codec"),
     pytest.param(whoosh_format.StockSegmentWriter, "W3BlockStoredCodec", marks=pytest.mark.slow)])  # Whoosh's merge
 def test_segments_of_the_older_formats_are_read_and_merged_into_blocks(documents, whoosh_stored, tmp_path,
                                                                         monkeypatch, writer, codec):
-    """An index written before: a W3 segment (Whoosh's writer) and an FS1 one (the fast writer
-    before blocks). New posts come as a block segment beside them; then one commit merges all."""
-    first, second, third = documents[:60], documents[60:160], documents[160:]
+    """An index written before: a W3 segment (Whoosh's writer), an FS1 one (the fast writer
+    before blocks) and an FS2 one (before packed postings). New posts come as a segment of
+    today's beside them; then one commit merges all."""
+    first, second, third, fourth = documents[:60], documents[60:110], documents[110:160], documents[160:]
     folder = tmp_path / "index"
     _write(folder, first, _whoosh, merge=False)
-    with monkeypatch.context() as old:
-        old.setattr(whoosh_format, "FS2Codec", FS1Codec)
-        _write(folder, second, BulkWriter, merge=False)
-    mixed = _write(folder, third, lambda ix: writer(ix), merge=False)
-    assert _codecs(mixed) == ["W3Codec", "FS1Codec", codec]
+    for older in (FS1Codec, FS2Codec):
+        with monkeypatch.context() as old:
+            old.setattr(whoosh_format, "FS3Codec", older)
+            _write(folder, second if older is FS1Codec else third, BulkWriter, merge=False)
+    mixed = _write(folder, fourth, lambda ix: writer(ix), merge=False)
+    assert _codecs(mixed) == ["W3Codec", "FS1Codec", "FS2Codec", codec]
     expected = whoosh_stored[0]
     assert _stored(mixed) == expected
+    at_once = _write(tmp_path / "at-once", documents, lambda ix: writer(ix), merge=False)
+    assert _postings(mixed) == _postings(at_once)  # the same documents, numbered alike
 
     deleted = {documents[3][ID_FIELD], documents[100][ID_FIELD], documents[200][ID_FIELD]}
     ix = whoosh_index.open_dir(str(folder))
@@ -144,6 +149,18 @@ def test_segments_of_the_older_formats_are_read_and_merged_into_blocks(documents
     assert sorted(repr(sorted(items)) for items in _stored(merged)) == sorted(repr(sorted(items)) for items in kept)
     assert len(kept) == len(documents) - 3
     assert not list(folder.glob("*_stored.col"))  # the old segments' files went with them
+
+
+def _postings(ix) -> dict[tuple[str, bytes], tuple[list, list, list]]:
+    """Docnums, weights and positions of every term of the text fields, read across segments."""
+    read = {}
+    with ix.reader() as reader:
+        for field in (TITLE_GRAM, BODY_GRAM):
+            terms = sorted({tbytes for keys, _ in postings.field_terms(reader, field) for tbytes in keys})
+            for tbytes in terms:
+                found = postings.read_postings(postings.find_term(reader, field, tbytes), positions=True)
+                read[field, tbytes] = (found.docs.tolist(), found.weights.tolist(), found.positions.tolist())
+    return read
 
 
 def _blocks_of(fsd: Path) -> tuple[list[int], int]:
