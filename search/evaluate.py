@@ -546,7 +546,8 @@ class _Evaluation:
         if term in self._read:
             postings, read_within = self._read[term]
             if (postings.positions is not None or not positions) and _covers(read_within, within):
-                return _restricted(postings, within)
+                # Read among these very documents (a Counter's queries share them): nothing to restrict.
+                return postings if read_within is within else _restricted(postings, within)
         read_within = within
         frequent = term.doc_frequency >= FREQUENT_DOCS
         if frequent or (within is not None and within.size * COMPLETE_READ_RATIO >= term.doc_frequency):
@@ -570,7 +571,7 @@ class _Evaluation:
 
 def _covers(read_within: np.ndarray | None, within: np.ndarray | None) -> bool:
     """Whether postings read among `read_within` hold all those among `within`."""
-    if read_within is None:
+    if read_within is None or read_within is within:
         return True
     if within is None or within.size > read_within.size:
         return False
