@@ -315,7 +315,8 @@ def run_reindex(args) -> int:
 
 def _prepare_for_searches(root: Path) -> None:
     """Ready the generation just published for its first search in any process (the companies'
-    mentions, into the cache folder): the run that publishes pays for it, not the next query."""
+    mentions and the suggestion vocabulary, into the cache folder): the run that publishes pays for
+    it, not the next query."""
     from finsearch.search import prepare_generation
     log.info("prepared the current generation for searches in %.1f s", prepare_generation(root))
 

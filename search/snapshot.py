@@ -222,8 +222,10 @@ class Snapshot:
             return self.stand_in_vocabulary
         try:
             if self._vocabulary is None:
-                with self.own_reader() as reader:
-                    self._vocabulary = Vocabulary.of(reader, self.stock_pairs, self.generation.manifest)
+                def build() -> Vocabulary:
+                    with self.own_reader() as reader:
+                        return Vocabulary.build(reader, self.stock_pairs)
+                self._vocabulary = Vocabulary.of(self.stock_pairs, self.generation.manifest, build)
                 self.stand_in_vocabulary = None
             return self._vocabulary
         finally:

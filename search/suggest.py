@@ -156,11 +156,13 @@ class Vocabulary:
         self.keys, self.numbers, self.by_pinyin = keys if keys is not None else _lookup_keys(words)
 
     @classmethod
-    def of(cls, reader, stocks: Sequence[tuple[str, str]], manifest: dict[str, Any]) -> Vocabulary:
+    def of(cls, stocks: Sequence[tuple[str, str]], manifest: dict[str, Any],
+           build: Callable[[], Vocabulary]) -> Vocabulary:
         """The vocabulary of the generation `manifest` describes: read from the cache folder, else
-        built (`build`) and kept there for the next process (search.generation_cache)."""
+        made by `build` (no reader is opened for a file already made) and kept there for the next
+        process (search.generation_cache)."""
         key = digest(manifest, VOCABULARY_FORMAT, sorted(stocks), dictionary_words(), _pinyin_version())
-        return cls.from_arrays(cached_arrays("vocabulary", key, lambda: cls.build(reader, stocks).arrays()))
+        return cls.from_arrays(cached_arrays("vocabulary", key, lambda: build().arrays()))
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"words": _packed(self.words), "counts": self.counts,
