@@ -32,15 +32,15 @@ class DocTable:
     dates: np.ndarray  # int64 Whoosh ticks (µs since datetime.min) of the site's local time
     days: np.ndarray  # int64 day number since 1970-01-01, in the site's time zone
     months: np.ndarray  # int32 month number since 1970-01
-    exact: np.ndarray  # int64 per doc: posts with the same title and body share one number
-    stories: np.ndarray  # int64 story number: `exact` with near-duplicates merged (analysis.stories)
+    exact: np.ndarray  # int32 per doc: posts with the same title and body share one number
+    stories: np.ndarray  # int32 story number: `exact` with near-duplicates merged (analysis.stories)
     story_rank: np.ndarray  # int64 place of each doc in the order (story, date, docnum)
-    by_story_rank: np.ndarray  # the docnum at each place of that order
+    by_story_rank: np.ndarray  # int32: the docnum at each place of that order
     category_values: list[str]
     category_masks: np.ndarray  # bool [category, doc]
     paper_values: list[str]
     paper_masks: np.ndarray  # bool [paper, doc]
-    title_ids: np.ndarray  # int64 per doc: equal for titles equal as a reader compares them (-1: unknown)
+    title_ids: np.ndarray  # int32 per doc: equal for titles equal as a reader compares them (-1: unknown)
     title_keys: storage.TitleKeys  # title_key -> its number in title_ids (`title_id`)
     story_leaders: np.ndarray  # int64 per doc: its story's earliest live post (-1: the story has none)
 

@@ -37,12 +37,13 @@ from finsearch.storage.schema import CATEGORY, DATE, PAPER, SIGNATURE, STORY, TI
 
 log = logging.getLogger(__name__)
 
-TABLE_VERSION = 1
+TABLE_VERSION = 2  # 2: the per-document numbers as int32
 META = "doctable.json"
 PREFIX = "doctable-"
 _ARRAYS = ("dates", "exact", "stories", "by_story_rank", "title_ids", "category_masks", "paper_masks",
            "title_key_bytes", "title_key_offsets")
 PROBES = 16  # documents compared with Whoosh's columns when a written table is opened
+NUMBER = np.int32  # a docnum or a number per document: a generation holds fewer than 2**31 documents
 
 
 def is_table_file(name: str) -> bool:
@@ -90,10 +91,11 @@ class DocColumns:
     """What a generation's per-document table is made of, by docnum (deleted documents included)."""
 
     dates: np.ndarray  # int64 Whoosh ticks (µs since datetime.min) of the site's local time
-    exact: np.ndarray  # int64: posts with the same title and body share one number
-    stories: np.ndarray  # int64: `exact` with near-duplicates merged
-    by_story_rank: np.ndarray  # int64: the docnums in (story, date, docnum) order
-    title_ids: np.ndarray  # int64: the number of each post's title key in `title_keys` (-1: unknown)
+    # Numbers below the document count, as NUMBER (half the bytes of int64, on disk and in memory):
+    exact: np.ndarray  # posts with the same title and body share one number
+    stories: np.ndarray  # `exact` with near-duplicates merged
+    by_story_rank: np.ndarray  # the docnums in (story, date, docnum) order
+    title_ids: np.ndarray  # the number of each post's title key in `title_keys` (-1: unknown)
     title_keys: TitleKeys
     category_values: list[str]
     category_masks: np.ndarray  # bool [category, doc]
@@ -108,14 +110,14 @@ def compute(reader: Any) -> DocColumns:
     is_live = np.zeros(size, dtype=bool)
     is_live[live] = True
     dates = whoosh_format.numeric_column(reader, DATE)  # an empty index has no columns at all
-    exact = np.unique(whoosh_format.bytes_column(reader, STORY), return_inverse=True)[1].astype(np.int64)
+    exact = np.unique(whoosh_format.bytes_column(reader, STORY), return_inverse=True)[1].astype(NUMBER)
     categories, category_masks = _masks(reader, CATEGORY, size, is_live)
     papers, paper_masks = _masks(reader, PAPER, size, is_live)
     title_ids, title_keys = _title_ids(reader, size)
     story_of = _stories(reader, exact, dates, paper_masks, live, title_ids if len(title_keys) else None)
-    by_story_rank = np.lexsort((np.arange(size), dates, story_of))
-    return DocColumns(dates, exact, story_of, by_story_rank, title_ids, title_keys, categories, category_masks,
-                      papers, paper_masks)
+    by_story_rank = np.lexsort((np.arange(size), dates, story_of)).astype(NUMBER)
+    return DocColumns(dates, exact, story_of.astype(NUMBER), by_story_rank, title_ids, title_keys, categories,
+                      category_masks, papers, paper_masks)
 
 
 def _masks(reader: Any, field: str, size: int, is_live: np.ndarray) -> tuple[list[str], np.ndarray]:
@@ -144,9 +146,9 @@ def _stories(reader: Any, exact: np.ndarray, dates: np.ndarray, paper_masks: np.
 
 def _title_ids(reader: Any, size: int) -> tuple[np.ndarray, TitleKeys]:
     if not size or TITLE_KEY not in reader.schema or not reader.has_column(TITLE_KEY):
-        return np.full(size, -1, dtype=np.int64), TitleKeys.of(np.empty(0, dtype="S1"))
+        return np.full(size, -1, dtype=NUMBER), TitleKeys.of(np.empty(0, dtype="S1"))
     values, ids = np.unique(whoosh_format.bytes_column(reader, TITLE_KEY), return_inverse=True)
-    return ids.astype(np.int64), TitleKeys.of(values)
+    return ids.astype(NUMBER), TitleKeys.of(values)
 
 
 # -- the files ---------------------------------------------------------------------

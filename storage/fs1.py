@@ -19,6 +19,13 @@ if its frequency is above 1, then the frequencies minus 2 of the documents flagg
 postings of a field have frequency 1, and this saves their frequency byte. The term
 dictionary and the positions are the same.
 
+With a compact dictionary (COMPACT_MAGIC, frequencies flagged too; FS4Codec's), a block gives
+each term's shared-prefix and suffix lengths in one byte (4 bits each: the prefix capped at
+COMPACT_PREFIX, a suffix of LONG_SUFFIX bytes or more has its length in a varint after the codes),
+where FS1's blocks take two. And a field's blocks leave out the columns that say nothing: the
+total frequencies where each equals the document count (an id, a path, a keyword) and the
+positions' byte counts of a field without positions; its directory entry says which it holds.
+
 A codec is chosen per segment and recorded in the index's table of contents, so an
 index may mix W3 and FS1 segments, flagged or not (a build from before FS1 or before
 the flags, or one written by the fallback writer). Reading FS1 needs only Whoosh's
@@ -53,6 +60,9 @@ TERMS_EXT = ".ftd"
 POSTINGS_EXT = ".fpo"
 MAGIC = b"FS1t"
 FLAGS_MAGIC = b"FS1f"  # a term dictionary whose postings flag each frequency above 1 in its doc gap
+COMPACT_MAGIC = b"FS1c"  # frequencies flagged, and the dictionary compact
+COMPACT_PREFIX = 15  # a compact block's prefix lengths fit 4 bits: a longer shared prefix is cut to this
+LONG_SUFFIX = 15  # a compact block's suffix lengths from this on are varints (the code's 4 bits say this)
 BLOCK_TERMS = 32
 SMALL_POSTINGS_BYTES = 64  # a term's docs regions up to this size are decoded in Python: fewer calls
 ENCODE_VALUES = 1 << 21  # postings values (doc gaps, frequencies, positions) a writer encodes at once
@@ -305,24 +315,33 @@ def _common_prefix(a: bytes, b: bytes) -> int:
     return i
 
 
-def _term_blocks(terms: Sequence[bytes], dfs: np.ndarray, totals: np.ndarray, docs_nbytes: np.ndarray,
-                 pos_nbytes: np.ndarray) -> Iterator[tuple[bytes, bytes]]:
+def _term_blocks(terms: Sequence[bytes], columns: np.ndarray, compact: bool) -> Iterator[tuple[bytes, bytes]]:
     """(first key, block bytes) of each block of BLOCK_TERMS terms.
 
-    A block: u32 byte count of its varints; varints n, then n prefix lengths (shared with
-    the term before), n suffix lengths, n dfs, n total frequencies, n docs-region and n
-    positions-region byte counts; then the suffixes.
+    A block: u32 byte count of its header; the header; then the keys' suffixes. FS1's header:
+    varints n, n prefix lengths (shared with the term before), n suffix lengths, then each of
+    `columns` for the n terms (dfs, total frequencies, docs-region and positions-region byte
+    counts). A compact header: a byte n, n bytes of codes (prefix length + 16 × suffix length,
+    that capped at LONG_SUFFIX), then varints: the suffix lengths the codes cap, then `columns`
+    (those the field's blocks hold).
     """
-    columns = np.stack([dfs, totals, docs_nbytes, pos_nbytes]).astype(np.int64)
     for first in range(0, len(terms), BLOCK_TERMS):
         keys = terms[first:first + BLOCK_TERMS]
         n = len(keys)
         prefixes = [0] + [_common_prefix(a, b) for a, b in zip(keys, keys[1:])]
+        if compact:
+            prefixes = [min(prefix, COMPACT_PREFIX) for prefix in prefixes]
         suffixes = [key[p:] for key, p in zip(keys, prefixes)]
-        header = np.concatenate(([n], prefixes, [len(s) for s in suffixes],
-                                 columns[:, first:first + n].ravel())).astype(np.int64)
-        varints = encode_varints(header)[0].tobytes()
-        yield keys[0], _U32.pack(len(varints)) + varints + b"".join(suffixes)
+        block_columns = columns[:, first:first + n].ravel()
+        if compact:
+            codes = bytes(prefix | min(len(suffix), LONG_SUFFIX) << 4 for suffix, prefix in zip(suffixes, prefixes))
+            long = [len(suffix) for suffix in suffixes if len(suffix) >= LONG_SUFFIX]
+            varints = encode_varints(np.concatenate((long, block_columns)).astype(np.int64))[0].tobytes()
+            header = bytes((n,)) + codes + varints
+        else:
+            header = encode_varints(np.concatenate(([n], prefixes, [len(suffix) for suffix in suffixes],
+                                                    block_columns)).astype(np.int64))[0].tobytes()
+        yield keys[0], _U32.pack(len(header)) + header + b"".join(suffixes)
 
 
 @dataclass
@@ -333,17 +352,31 @@ class _FieldDirectory:
     block_offsets: np.ndarray  # int64, len + 1: where each block is in the terms file
     postings_bases: np.ndarray  # int64: where each block's first term's postings start
     terms: int
+    # Which columns its blocks hold besides the dfs and the docs regions' sizes (FS1's: all).
+    totals_stored: bool = True  # else each term's total frequency is its df
+    position_sizes_stored: bool = True  # else no term has positions
+
+
+def _compact_columns(dfs: np.ndarray, totals: np.ndarray, docs_nbytes: np.ndarray,
+                     pos_nbytes: np.ndarray) -> tuple[np.ndarray, bool, bool]:
+    """The columns a compact dictionary's blocks hold of a field, and whether the totals and
+    the positions' sizes are among them."""
+    totals_stored = not np.array_equal(totals, dfs)
+    position_sizes_stored = bool(pos_nbytes.any())
+    columns = [dfs] + [totals] * totals_stored + [docs_nbytes] + [pos_nbytes] * position_sizes_stored
+    return np.stack(columns).astype(np.int64), totals_stored, position_sizes_stored
 
 
 class FS1FieldWriter(FieldWriter):
     """Writes a segment's inverted index, a field at a time (`add_field`), in FS1 (`freq_flags`:
-    with frequencies flagged, _flagged_regions)."""
+    with frequencies flagged, _flagged_regions; `compact`: with those and a compact dictionary)."""
 
-    def __init__(self, storage: Any, segment: Any, freq_flags: bool = False):
+    def __init__(self, storage: Any, segment: Any, freq_flags: bool = False, compact: bool = False):
         self._termfile = segment.create_file(storage, TERMS_EXT)
         self._postfile = segment.create_file(storage, POSTINGS_EXT)
-        self._magic = FLAGS_MAGIC if freq_flags else MAGIC
-        self._encode = _flagged_regions if freq_flags else _regions
+        self._magic = COMPACT_MAGIC if compact else FLAGS_MAGIC if freq_flags else MAGIC
+        self._compact = compact
+        self._encode = _flagged_regions if freq_flags or compact else _regions
         self._termfile.write(self._magic)
         self._terms_at = len(self._magic)
         self._postings_at = 0
@@ -368,14 +401,21 @@ class FS1FieldWriter(FieldWriter):
         term_bytes = docs_nbytes + pos_nbytes
         term_at = self._postings_at + np.concatenate(([0], np.cumsum(term_bytes)))
         first_keys, offsets = [], [self._terms_at]
-        for key, block in _term_blocks(field.terms, np.diff(starts), totals, docs_nbytes, pos_nbytes):
+        dfs = np.diff(starts)
+        if self._compact:
+            columns, totals_stored, position_sizes_stored = _compact_columns(dfs, totals, docs_nbytes, pos_nbytes)
+        else:
+            columns, totals_stored, position_sizes_stored = np.stack(
+                [dfs, totals, docs_nbytes, pos_nbytes]).astype(np.int64), True, True
+        for key, block in _term_blocks(field.terms, columns, self._compact):
             self._termfile.write(block)
             self._terms_at += len(block)
             first_keys.append(key)
             offsets.append(self._terms_at)
         self._directory[fieldname] = _FieldDirectory(
             float(fmt.field_boost), isinstance(fmt, Positions) and field.positions is not None, first_keys,
-            np.array(offsets, dtype=np.int64), term_at[:-1][::BLOCK_TERMS].copy(), len(field.terms))
+            np.array(offsets, dtype=np.int64), term_at[:-1][::BLOCK_TERMS].copy(), len(field.terms),
+            totals_stored, position_sizes_stored)
         self._postings_at += int(term_bytes.sum())
 
     # Whoosh's per-term interface is not used: a FastSegmentWriter hands over whole fields.
@@ -384,7 +424,9 @@ class FS1FieldWriter(FieldWriter):
 
     def close(self) -> None:
         directory = {name: (d.boost, d.positional, d.first_keys, d.block_offsets.tobytes(),
-                            d.postings_bases.tobytes(), d.terms) for name, d in self._directory.items()}
+                            d.postings_bases.tobytes(), d.terms)
+                           + ((d.totals_stored, d.position_sizes_stored) if self._compact else ())
+                     for name, d in self._directory.items()}
         at = self._terms_at
         self._termfile.write(pickle.dumps(directory, protocol=4))
         self._termfile.write(_TRAILER.pack(at, self._magic))
@@ -436,47 +478,72 @@ def _buffer(storage: Any, name: str) -> Any:
 
 
 class FS1TermsReader(TermsReader):
-    """Whoosh's TermsReader over an FS1 segment (`freq_flags`: with frequencies flagged)."""
+    """Whoosh's TermsReader over an FS1 segment (`freq_flags`: with frequencies flagged;
+    `compact`: with those and a compact dictionary)."""
 
-    def __init__(self, storage: Any, segment: Any, freq_flags: bool = False):
-        self.freq_flags = freq_flags
+    def __init__(self, storage: Any, segment: Any, freq_flags: bool = False, compact: bool = False):
+        self.freq_flags = freq_flags or compact
+        self._compact = compact
         self._terms = _buffer(storage, segment.make_filename(TERMS_EXT))
         self._postings = _buffer(storage, segment.make_filename(POSTINGS_EXT))
         self._post_bytes = np.frombuffer(self._postings, dtype=np.uint8) if len(self._postings) else np.empty(
             0, dtype=np.uint8)
         at, magic = _TRAILER.unpack_from(self._terms, len(self._terms) - _TRAILER.size)
-        expected = FLAGS_MAGIC if freq_flags else MAGIC
+        expected = COMPACT_MAGIC if compact else FLAGS_MAGIC if freq_flags else MAGIC
         if magic != expected or self._terms[:len(expected)] != expected:
-            raise ValueError(f"{segment.make_filename(TERMS_EXT)} is not an FS1 term dictionary"
-                             f"{' with frequencies flagged' if freq_flags else ''}")
+            kind = " compact" if compact else " with frequencies flagged" if freq_flags else ""
+            raise ValueError(f"{segment.make_filename(TERMS_EXT)} is not an FS1{kind} term dictionary")
         directory = pickle.loads(self._terms[at:len(self._terms) - _TRAILER.size])
         self._fields = {name: _FieldDirectory(boost, positional, first_keys, np.frombuffer(offsets, dtype=np.int64),
-                                              np.frombuffer(bases, dtype=np.int64), terms)
-                        for name, (boost, positional, first_keys, offsets, bases, terms) in directory.items()}
+                                              np.frombuffer(bases, dtype=np.int64), terms, *stored)
+                        for name, (boost, positional, first_keys, offsets, bases, terms, *stored)
+                        in directory.items()}
 
     # -- blocks
 
     def _block(self, field: _FieldDirectory, number: int) -> tuple[list[bytes], list[int], int]:
-        """A block's keys, its varints (n, prefixes, suffix lengths, then the four columns) and
-        where its first term's postings start."""
+        """A block's keys, its columns (the varints after the key lengths) and where its first
+        term's postings start."""
         start, end = int(field.block_offsets[number]), int(field.block_offsets[number + 1])
         data = self._terms[start:end]
         (size,) = _U32.unpack_from(data, 0)
-        values = _small_varints(data[4:4 + size])
-        n = values[0]
+        if self._compact:
+            n = data[4]
+            codes = data[5:5 + n]
+            values = _small_varints(data[5 + n:4 + size])
+            long = iter(values)
+            lengths = [(code & 0xF, code >> 4 if code < LONG_SUFFIX << 4 else next(long)) for code in codes]
+            columns = values[sum(code >= LONG_SUFFIX << 4 for code in codes):]
+        else:
+            values = _small_varints(data[4:4 + size])
+            n = values[0]
+            lengths = list(zip(values[1:1 + n], values[1 + n:1 + 2 * n]))
+            columns = values[1 + 2 * n:]
         keys, key, at = [], b"", 4 + size
-        for prefix, length in zip(values[1:1 + n], values[1 + n:1 + 2 * n]):
+        for prefix, length in lengths:
             key = key[:prefix] + data[at:at + length]
             at += length
             keys.append(key)
-        return keys, values, int(field.postings_bases[number])
+        return keys, columns, int(field.postings_bases[number])
+
+    @staticmethod
+    def _split(field: _FieldDirectory, columns: list[int], n: int) -> tuple[list[int], list[int], list[int],
+                                                                           list[int]]:
+        """A block's dfs, total frequencies, docs-region and positions-region byte counts, of
+        its `n` terms, from the columns its field's blocks hold."""
+        dfs, at = columns[:n], n
+        totals = dfs
+        if field.totals_stored:
+            totals, at = columns[at:at + n], at + n
+        docs_nbytes = columns[at:at + n]
+        pos_nbytes = columns[at + n:at + 2 * n] if field.position_sizes_stored else [0] * n
+        return dfs, totals, docs_nbytes, pos_nbytes
 
     def _info(self, field: _FieldDirectory, columns: list[int], n: int, base: int, row: int) -> FS1TermInfo:
-        """The term at `row` of a block of `n` terms, from the block's four columns (a list of 4n)."""
-        df, total = columns[row], columns[n + row]
-        sizes = columns[2 * n:3 * n], columns[3 * n:4 * n]
-        at = base + sum(sizes[0][:row]) + sum(sizes[1][:row])
-        return FS1TermInfo(df, total * field.boost, at, sizes[0][row], sizes[1][row])
+        """The term at `row` of a block of `n` terms, from the block's columns."""
+        dfs, totals, docs_nbytes, pos_nbytes = self._split(field, columns, n)
+        at = base + sum(docs_nbytes[:row]) + sum(pos_nbytes[:row])
+        return FS1TermInfo(dfs[row], totals[row] * field.boost, at, docs_nbytes[row], pos_nbytes[row])
 
     def _find(self, fieldname: str, tbytes: bytes) -> FS1TermInfo | None:
         field = self._fields.get(fieldname)
@@ -489,20 +556,25 @@ class FS1TermsReader(TermsReader):
         data = self._terms[start:end]
         (size,) = _U32.unpack_from(data, 0)
         n = data[4]
-        lengths = data[5:5 + 2 * n]  # the prefix lengths, then the suffix lengths
-        if n >= 0x80 or (lengths and max(lengths) >= 0x80):  # a length of two bytes: the whole block
-            keys, values, base = self._block(field, number)
+        # The key lengths: FS1's prefix lengths then suffix lengths, or compact's one code a term.
+        lengths = data[5:5 + n] if self._compact else data[5:5 + 2 * n]
+        limit = LONG_SUFFIX << 4 if self._compact else 0x80
+        if n >= 0x80 or (lengths and max(lengths) >= limit):  # a length elsewhere: the whole block
+            keys, columns, base = self._block(field, number)
             row = bisect.bisect_left(keys, tbytes)
             if row == len(keys) or keys[row] != tbytes:
                 return None
-            return self._info(field, values[1 + 2 * n:], n, base, row)
+            return self._info(field, columns, n, base, row)
         # Most blocks: every length is one byte, so the keys are rebuilt straight from the bytes up
         # to the one looked for, and the columns decoded only when it is there (a term is looked up
         # in every segment, and most do not hold a rare one).
         key, at = b"", 4 + size
         for row in range(n):
-            length = lengths[n + row]
-            key = key[:lengths[row]] + data[at:at + length]
+            if self._compact:
+                prefix, length = lengths[row] & 0xF, lengths[row] >> 4
+            else:
+                prefix, length = lengths[row], lengths[n + row]
+            key = key[:prefix] + data[at:at + length]
             if key >= tbytes:
                 break
             at += length
@@ -510,7 +582,8 @@ class FS1TermsReader(TermsReader):
             return None
         if key != tbytes:
             return None
-        return self._info(field, _small_varints(data[5 + 2 * n:4 + size]), n, int(field.postings_bases[number]), row)
+        return self._info(field, _small_varints(data[5 + len(lengths):4 + size]), n,
+                          int(field.postings_bases[number]), row)
 
     def _items_from(self, fieldname: str, prefix: bytes) -> Iterator[tuple[tuple[str, bytes], FS1TermInfo]]:
         """Every term of the segment from (fieldname, prefix) on, fields in name order."""
@@ -521,8 +594,7 @@ class FS1TermsReader(TermsReader):
             start = prefix if name == fieldname else b""
             first = max(0, bisect.bisect_right(field.first_keys, start) - 1)
             for number in range(first, len(field.first_keys)):
-                keys, values, base = self._block(field, number)
-                columns = values[1 + 2 * len(keys):]
+                keys, columns, base = self._block(field, number)
                 for row in range(bisect.bisect_left(keys, start), len(keys)):
                     yield (name, keys[row]), self._info(field, columns, len(keys), base, row)
 
@@ -578,9 +650,9 @@ class FS1TermsReader(TermsReader):
         keys: list[bytes] = []
         columns = []
         for number in range(len(field.first_keys)):
-            block_keys, values, _ = self._block(field, number)
+            block_keys, block_columns, _ = self._block(field, number)
             keys += block_keys
-            columns.append(np.array(values[1 + 2 * values[0]:], dtype=np.int64).reshape(4, values[0]))
+            columns.append(np.array(self._split(field, block_columns, len(block_keys)), dtype=np.int64))
         return keys, np.concatenate(columns, axis=1)
 
     def doc_frequencies(self, fieldname: str) -> tuple[list[bytes], np.ndarray]:

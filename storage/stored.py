@@ -41,11 +41,13 @@ IndexDamaged naming the file (the manifest's checksums, checked in the backgroun
 `finsearch check`, name it too).
 
 A codec is recorded per segment (pickled into the index's table of contents, so the classes'
-names and this module's path must not change): `FS3Codec` is FS1's postings with frequencies
-flagged (storage/fs1.py) with stored fields in blocks, written by the fast writer;
+names and this module's path must not change): `FS4Codec` is FS1's postings with frequencies
+flagged and a compact term dictionary (storage/fs1.py) with stored fields in blocks, written by
+the fast writer;
 `W3BlockStoredCodec` is Whoosh's own W3 postings with stored fields in blocks, written by
 Whoosh's own writer, the fallback (storage/whoosh_format.py). Segments written before
-(FS2Codec: FS1's postings unflagged with stored fields in blocks; FS1Codec, W3Codec) keep
+(FS3Codec: FS4's without the compact dictionary; FS2Codec: FS1's postings unflagged with stored
+fields in blocks; FS1Codec, W3Codec) keep
 being read as they were written; a merge writes what its writer writes.
 
 What this relies on of Whoosh: the per-document writer and reader interfaces W3's implement
@@ -411,13 +413,24 @@ class FS2Codec(_BlockStored, FS1Codec):
 
 class FS3Codec(_BlockStored, FS1Codec):
     """FS1's term dictionary and postings with frequencies flagged in the doc gaps; stored
-    fields in blocks (the fast writer's)."""
+    fields in blocks (the fast writer's before FS4)."""
 
     def field_writer(self, storage: Any, segment: Any) -> FS1FieldWriter:
         return FS1FieldWriter(storage, segment, freq_flags=True)
 
     def terms_reader(self, storage: Any, segment: Any) -> FS1TermsReader:
         return FS1TermsReader(storage, segment, freq_flags=True)
+
+
+class FS4Codec(_BlockStored, FS1Codec):
+    """FS3's postings and stored fields with a compact term dictionary (storage/fs1.py; the
+    fast writer's)."""
+
+    def field_writer(self, storage: Any, segment: Any) -> FS1FieldWriter:
+        return FS1FieldWriter(storage, segment, compact=True)
+
+    def terms_reader(self, storage: Any, segment: Any) -> FS1TermsReader:
+        return FS1TermsReader(storage, segment, compact=True)
 
 
 class W3BlockStoredCodec(_BlockStored, W3Codec):

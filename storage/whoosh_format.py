@@ -61,7 +61,7 @@ from whoosh.util.numeric import byte_to_length
 from whoosh.writing import SegmentWriter
 
 from finsearch.storage.fs1 import FieldPostings, FS1FieldWriter, FS1TermsReader, spans
-from finsearch.storage.stored import FS3Codec, W3BlockStoredCodec
+from finsearch.storage.stored import FS4Codec, W3BlockStoredCodec
 
 log = logging.getLogger(__name__)
 
@@ -580,12 +580,12 @@ class _MergeIntake:
 
 class FastSegmentWriter(SegmentWriterBase):
     """A SegmentWriter whose postings go to a PostingTable and out through the FS1 codec
-    (storage/fs1.py, frequencies flagged), stored fields in blocks (FS3Codec,
+    (storage/fs1.py, frequencies flagged, the dictionary compact), stored fields in blocks (FS4Codec,
     storage/stored.py); deletes, merges, the other per-document files and commits are
     Whoosh's."""
 
     def __init__(self, ix: Any, table: PostingTable, locked: bool = True, **options: Any):
-        super().__init__(ix, locked, codec=FS3Codec(), **options)
+        super().__init__(ix, locked, codec=FS4Codec(), **options)
         self.table = table
         self.pool = _MergeIntake(table)
 

@@ -17,7 +17,7 @@ from finsearch.storage import fs1 as codec
 from finsearch.storage import generations as store
 from finsearch.storage import postings, whoosh_format, writer
 from finsearch.storage.schema import BODY, BODY_GRAM, ID_FIELD, TITLE
-from finsearch.storage.stored import FS2Codec
+from finsearch.storage.stored import FS2Codec, FS3Codec
 
 
 @given(st.lists(st.integers(min_value=0, max_value=2**40), max_size=300))
@@ -182,31 +182,38 @@ def test_postings_encoded_in_small_runs_are_the_same_bytes(archive, index_dir, t
     assert len(contents(index_dir)) >= 4 and contents(tmp_path / "small-runs") == contents(index_dir)
 
 
-@pytest.mark.slow  # a second build of data/posts
-def test_an_index_with_frequencies_flagged_answers_as_one_without(archive, index_dir, tmp_path, monkeypatch):
-    with monkeypatch.context() as before:
-        before.setattr(whoosh_format, "FS3Codec", FS2Codec)
-        build_index(archive, tmp_path / "unflagged", progress=False)
-    builds = {"flagged": store.current_build(index_dir), "unflagged": store.current_build(tmp_path / "unflagged")}
+@pytest.mark.slow  # two more builds of data/posts
+def test_indexes_of_the_older_postings_formats_answer_as_todays(archive, index_dir, tmp_path, monkeypatch):
+    """The same posts written as FS2 (postings as varints), FS3 (frequencies flagged) and today's
+    FS4 (flagged, the term dictionary compact): the same answers, in fewer bytes each time."""
+    older = {"unflagged": FS2Codec, "flagged": FS3Codec}
+    for kind, older_codec in older.items():
+        with monkeypatch.context() as before:
+            before.setattr(whoosh_format, "FS4Codec", older_codec)
+            build_index(archive, tmp_path / kind, progress=False)
+    builds = {"compact": store.current_build(index_dir),
+              **{kind: store.current_build(tmp_path / kind) for kind in older}}
+    codecs = {"compact": "FS4Codec", "flagged": "FS3Codec", "unflagged": "FS2Codec"}
     for kind, build in builds.items():
         ix = whoosh_index.open_dir(str(build))
         with ix.reader() as reader:
-            assert {type(s.segment().codec()).__name__ for s, _ in reader.leaf_readers()} == {
-                "FS3Codec" if kind == "flagged" else "FS2Codec"}
+            assert {type(s.segment().codec()).__name__ for s, _ in reader.leaf_readers()} == {codecs[kind]}
 
     def answers(root) -> list:
         engine = SearchEngine(root)
         pages = []
-        for query in ("公司", "央行", "供应链金融", '"上海 银行"', "茅台 NEAR/5 提价", "金融 -银行", "title:银行"):
+        for query in ("公司", "央行", "供应链金融", '"上海 银行"', "茅台 NEAR/5 提价", "金融 -银行", "title:银行", "ChatGPT", "Anthropic"):
             for page in (1, 2):
                 result = engine.search(SearchRequest(query=query, page=page))
                 pages.append((result.total, result.articles, [(hit.id, hit.snippet, hit.reprints) for hit in result.hits]))
         engine.close()
         return pages
 
-    assert answers(index_dir) == answers(tmp_path / "unflagged")
+    assert answers(index_dir) == answers(tmp_path / "flagged") == answers(tmp_path / "unflagged")
 
-    def postings_bytes(build) -> int:
-        return sum(path.stat().st_size for path in build.glob(f"*{codec.POSTINGS_EXT}"))
+    def file_bytes(build, ext: str) -> int:
+        return sum(path.stat().st_size for path in build.glob(f"*{ext}"))
 
-    assert postings_bytes(builds["flagged"]) < 0.9 * postings_bytes(builds["unflagged"])
+    assert file_bytes(builds["flagged"], codec.POSTINGS_EXT) < 0.9 * file_bytes(builds["unflagged"], codec.POSTINGS_EXT)
+    assert file_bytes(builds["compact"], codec.POSTINGS_EXT) == file_bytes(builds["flagged"], codec.POSTINGS_EXT)
+    assert file_bytes(builds["compact"], codec.TERMS_EXT) < 0.9 * file_bytes(builds["flagged"], codec.TERMS_EXT)

@@ -22,7 +22,7 @@ from finsearch.storage import generations as store
 from finsearch.storage import stored as stored_format
 from finsearch.storage.fs1 import FS1Codec
 from finsearch.storage.schema import BODY_GRAM, DATE, ID_FIELD, TITLE_GRAM, make_schema
-from finsearch.storage.stored import FS2Codec
+from finsearch.storage.stored import FS2Codec, FS3Codec
 from finsearch.storage.writer import BulkWriter, open_writer
 
 
@@ -83,7 +83,7 @@ def _bytes(folder: Path, suffix: str) -> int:
 
 
 @pytest.mark.parametrize("writer, codec", [
-    (BulkWriter, "FS3Codec"),
+    (BulkWriter, "FS4Codec"),
     pytest.param(whoosh_format.StockSegmentWriter, "W3BlockStoredCodec", marks=pytest.mark.slow)])  # Whoosh's writer
 def test_both_writers_store_what_whoosh_stores_in_fewer_bytes(documents, whoosh_stored, tmp_path, writer, codec):
     expected, w3_bytes = whoosh_stored
@@ -115,22 +115,22 @@ def test_the_fallback_writer_writes_stored_fields_in_blocks(documents, whoosh_st
 
 
 @pytest.mark.parametrize("writer, codec", [
-    (BulkWriter, "FS3Codec"),
+    (BulkWriter, "FS4Codec"),
     pytest.param(whoosh_format.StockSegmentWriter, "W3BlockStoredCodec", marks=pytest.mark.slow)])  # Whoosh's merge
 def test_segments_of_the_older_formats_are_read_and_merged_into_blocks(documents, whoosh_stored, tmp_path,
                                                                         monkeypatch, writer, codec):
     """An index written before: a W3 segment (Whoosh's writer), an FS1 one (the fast writer
-    before blocks) and an FS2 one (before packed postings). New posts come as a segment of
-    today's beside them; then one commit merges all."""
-    first, second, third, fourth = documents[:60], documents[60:110], documents[110:160], documents[160:]
+    before blocks), an FS2 one (before flagged frequencies) and an FS3 one (before the compact
+    dictionary). New posts come as a segment of today's beside them; then one commit merges all."""
+    parts = [documents[:60], documents[60:100], documents[100:140], documents[140:180], documents[180:]]
     folder = tmp_path / "index"
-    _write(folder, first, _whoosh, merge=False)
-    for older in (FS1Codec, FS2Codec):
+    _write(folder, parts[0], _whoosh, merge=False)
+    for older, part in zip((FS1Codec, FS2Codec, FS3Codec), parts[1:4]):
         with monkeypatch.context() as old:
-            old.setattr(whoosh_format, "FS3Codec", older)
-            _write(folder, second if older is FS1Codec else third, BulkWriter, merge=False)
-    mixed = _write(folder, fourth, lambda ix: writer(ix), merge=False)
-    assert _codecs(mixed) == ["W3Codec", "FS1Codec", "FS2Codec", codec]
+            old.setattr(whoosh_format, "FS4Codec", older)
+            _write(folder, part, BulkWriter, merge=False)
+    mixed = _write(folder, parts[4], lambda ix: writer(ix), merge=False)
+    assert _codecs(mixed) == ["W3Codec", "FS1Codec", "FS2Codec", "FS3Codec", codec]
     expected = whoosh_stored[0]
     assert _stored(mixed) == expected
     at_once = _write(tmp_path / "at-once", documents, lambda ix: writer(ix), merge=False)
