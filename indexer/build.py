@@ -32,7 +32,7 @@ from finsearch.analysis.segmenter import segmenting_for_build, worth_a_stand_in
 from finsearch.indexer import guard
 from finsearch.indexer.document import stock_names_of, to_document
 from finsearch.indexer.ingest import Problem, ProblemCounts, claim_id, find_posts, path_order, read_post
-from finsearch.storage import MAX_SEGMENT_DOCS, PATH, SegmentWriterBase, make_schema, open_writer
+from finsearch.storage import MAX_SEGMENT_DOCS, SegmentWriterBase, make_schema, open_writer
 
 log = logging.getLogger(__name__)
 
@@ -217,8 +217,7 @@ def _build_into(build: Path, archive: Path, root: Path, paths: list[str], passed
         writer.commit(merge=False)
         if duplicates:
             writer = open_writer(ix, **WRITER_OPTIONS)
-            for path in duplicates:
-                writer.delete_by_term(PATH, path)
+            storage.delete_paths(writer, duplicates)
             writer.commit(merge=False)
     with _step("writing the stock names", started, root):
         mentions = {path: pairs for _, path, pairs in _spilled(results) if pairs and path not in dropped}

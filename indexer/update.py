@@ -260,8 +260,8 @@ def _write_changes(ix: whoosh_index.Index, archive: Path, indexed: dict[str, str
     owner = {doc_id: rel for rel, doc_id in indexed.items() if rel not in changed_paths and rel not in gone_paths}
     writer = open_writer(ix, **WRITER_OPTIONS)
     try:
+        storage.delete_paths(writer, gone + sorted(changed_paths))
         for rel in gone + sorted(changed_paths):
-            writer.delete_by_term(PATH, rel)
             mentions.pop(rel, None)
         report.deleted = len(gone)
 
@@ -271,9 +271,8 @@ def _write_changes(ix: whoosh_index.Index, archive: Path, indexed: dict[str, str
                 report.problems.append(duplicate)
                 if duplicate.path == post.path:
                     return False
-                writer.delete_by_term(PATH, duplicate.path)  # an indexed post later in path order
                 mentions.pop(duplicate.path, None)
-                displaced.append(duplicate.path)
+                displaced.append(duplicate.path)  # an indexed post later in path order: deleted below
             if post.path in changed_paths:
                 report.updated += 1
             else:
@@ -288,6 +287,7 @@ def _write_changes(ix: whoosh_index.Index, archive: Path, indexed: dict[str, str
             if result.post is not None and accept(result.post):
                 writer.add_document(**to_document(result.post))
                 mentions[result.post.path] = stock_names_of(result.post)
+        storage.delete_paths(writer, displaced)
         if not owner:
             guard.check_posts(archive, len(todo) + report.unchanged, readable=0)
         before = set(indexed.values())

@@ -114,7 +114,7 @@ from finsearch.storage.whoosh_format import (
     reader_live_docs,
     verify_reader,
 )
-from finsearch.storage.writer import open_writer
+from finsearch.storage.writer import delete_paths, open_writer
 
 __all__ = [
     "BODY", "BODY_GRAM", "BUILDS", "CATEGORY", "CHECKSUM", "CRASH_POINTS", "DATE", "FILE_STAT", "FILE_STAT_FORMAT",
@@ -129,7 +129,7 @@ __all__ = [
     "fast_paths", "field_lengths", "field_terms", "file_stats", "find_term", "fixed_bytes_column",
     "from_local_naive", "generation_files", "incoming_dir", "link_generation", "link_healthy", "list_generations",
     "local_naive", "make_schema", "manifest_problem", "new_build_dir", "now_iso", "numeric_column", "open_current",
-    "open_writer", "publish", "purge_and_merge_small", "read_manifest", "read_outcome", "read_postings",
+    "delete_paths", "open_writer", "publish", "purge_and_merge_small", "read_manifest", "read_outcome", "read_postings",
     "reader_live_docs", "record_outcome", "remove_stale_builds", "resolve_root", "rollback_index",
     "stock_name_pairs", "stock_names_of_index", "verified_files", "verify_generation", "verify_reader",
     "write_doc_table", "write_manifest", "write_stock_names", "writer_lock",

@@ -53,8 +53,9 @@ def make_schema() -> Schema:
     grams = gram_analyzer()
     return Schema(**{
         # id, path and checksum are columns too: the nightly reindex reads them
-        # for every document without loading stored bodies. id and path are also
-        # terms: documents are replaced and deleted by them.
+        # for every document without loading stored bodies (and deletes a post's
+        # documents by its path's column: storage.delete_paths). id is also a term:
+        # an article is found by it.
         ID_FIELD: ID(stored=True, unique=True, sortable=True),
         TITLE: TEXT(analyzer=words, stored=True, phrase=False, field_boost=TITLE_BOOST),
         BODY: TEXT(analyzer=words, stored=True, phrase=False),
@@ -65,7 +66,7 @@ def make_schema() -> Schema:
         PAPER: ID(stored=True),
         TAGS: KEYWORD(stored=True, commas=True, scorable=False),
         URL: STORED(),
-        PATH: ID(stored=True, sortable=True),
+        PATH: _column_only(ID(stored=True, sortable=True)),
         CHECKSUM: _column_only(ID(sortable=True)),
         # Posts with the same title and body are one story (a column, for grouping).
         STORY: _column_only(ID(sortable=True)),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -26,6 +26,7 @@ from finsearch.analysis import fold
 from finsearch.analysis.tokenizers import Terms
 from finsearch.storage import whoosh_format
 from finsearch.storage.fs1 import FieldPostings, FS1FieldWriter, spans
+from finsearch.storage.schema import PATH
 from finsearch.storage.whoosh_format import SegmentWriterBase
 
 
@@ -34,6 +35,23 @@ def open_writer(ix: Any, locked: bool = True, **options: Any) -> SegmentWriterBa
     if whoosh_format.fast_paths():
         return BulkWriter(ix, locked, **options)
     return whoosh_format.StockSegmentWriter(ix, locked, **options)
+
+
+def delete_paths(writer: SegmentWriterBase, paths: Collection[str]) -> int:
+    """Delete the live documents of these post files from the segments the writer opened with
+    (not the documents it adds); how many. The path is a column, not a term (a term per post cost
+    more bytes than anything it would find): the writer's own reader reads the column once, so
+    docnums are the writer's."""
+    wanted = {path.encode("utf-8") for path in paths}
+    if not wanted:
+        return 0
+    with writer.reader() as reader:
+        live = whoosh_format.reader_live_docs(reader)
+        values = whoosh_format.bytes_column(reader, PATH)[live]
+    doomed = live[np.isin(values, np.array(sorted(wanted), dtype=np.bytes_))]
+    for docnum in doomed.tolist():
+        writer.delete_document(docnum)
+    return int(doomed.size)
 
 
 GATHER_ROWS = 1 << 19  # postings whose positions are put in (term, docnum) order at once
