@@ -25,6 +25,9 @@ MIN_EDIT_CHARS = 3  # a two-character word one edit away from another is a guess
 SAME_SOUND, CONFUSED_SOUND, EDITED = 1.0, 2.0, 3.0
 CHANGED_CHAR = 0.1
 PART_OF_WORD = 0.5  # added when only a run inside the typed word is corrected
+# The longest run of jieba words corrected inside a typed word: a slip spoils a word or two, and
+# a pasted headline has dozens of runs, each a lookup of every character's sounds.
+MAX_PART_WORDS = 3
 # Added for a word that drops a typed character: it is in what was typed (and offered as a shorter
 # run anyway), so one that adds or changes a character is the likelier correction.
 DROPPED_CHAR = 0.2
@@ -72,7 +75,7 @@ def _in_part(vocabulary: Vocabulary, text: str) -> Iterator[tuple[str, float]]:
     """`text` with one run of its jieba words corrected (the run itself no word)."""
     pieces = list(segmenter().cut(text))
     for start in range(len(pieces)):
-        for end in range(start + 1, len(pieces) + 1):
+        for end in range(start + 1, min(start + MAX_PART_WORDS, len(pieces)) + 1):
             run = "".join(pieces[start:end])
             if run == text or len(run) < MIN_CHARS or run in vocabulary.known:
                 continue

@@ -211,9 +211,11 @@ class Vocabulary:
 
     def spelled(self, key: str) -> list[int]:
         """The numbers of the words whose full pinyin (or initials) is `key` exactly."""
-        low, high = self.key_range(key)
-        return sorted({int(self.numbers[row]) for row in range(low, high)
-                       if self.keys[row] == key and self.by_pinyin[row]})
+        if not key:  # no sound (digits, Latin): every key would start with it
+            return []
+        low = bisect.bisect_left(self.keys, key)
+        high = bisect.bisect_right(self.keys, key, low)
+        return sorted({int(self.numbers[row]) for row in range(low, high) if self.by_pinyin[row]})
 
     def suggest(self, text: str, limit: int, together: Together | None = None) -> tuple[Completion, ...]:
         """The `limit` best words completing the last word of `text` (not the word itself): most
