@@ -15,6 +15,13 @@ and scores each by:
   numbered items) only passes on news that its own reports tell, a company's denial (「X：公司不是
   英伟达代理商」: the words after its colon, with a negation) and a column's teaser (【电报解读】…)
   only name the topic;
+- whether the title frames the news rather than states it (commentary): a question or an
+  exclamation (「降息还有戏吗？」), or a head before its colon that names someone other than the typed
+  words (「中信证券：…」, a view on the topic, not the topic's news); quotation marks are no sign of
+  it (they mostly quote a policy's name: 「“十五五”规划」);
+- whether the post is a market tick: its title states a price move in per cent (「英伟达股价上涨1.05%」,
+  not a year-on-year figure: 同比上涨0.5% is a statistic), or its lead opens with the market's clock
+  (「截至13:25，创新药ETF…」: a fund's intraday blurb);
 - whether the text names a typed word in full (its alias: 中国人民银行 for 央行, 600519 for 贵州茅台):
   a post about the institution or company itself does, one that uses the short name loosely
   (全球央行) seldom;
@@ -22,7 +29,8 @@ and scores each by:
 
 The weights were fitted to the graded judgments of the `dev` topics of benchmarks/ranking
 (least squares on the grade, then checked on the `test` topics; those of the digest, the denial,
-the teaser and the full name, features newer than the fit, set by hand on the `dev` topics). Then the same news told by
+the teaser, the full name, the commentary and the tick, features newer than the fit, set by hand on the
+`dev` topics). Then the same news told by
 another paper in other words (a story search.stories did not merge) is moved after the other
 stories: two of them alike in title (or in title and lead) within DIVERSITY_WINDOW take one place
 near the top.
@@ -81,13 +89,22 @@ WEIGHTS = {
     "denial": -1.0,
     "column": -1.0,
     "named_in_full": 1.0,
+    "commentary": -0.25,
+    "tick": -0.5,
 }
 _DATELINE = re.compile(r"^(?:[\u4e00-\u9fff]{2,8})?\d{1,2}月\d{1,2}日(?:电|讯|消息)?[，,：:\s]+")
 _BRACKETED_TITLE = re.compile(r"^【[^】]*】")
 _COLON = re.compile("[：:]")
+# A title that asks or exclaims: a hook or a debate rather than the news itself.
+_FRAMING = re.compile("[？?！!]")
 _WORD_RUN = re.compile(r"\w{2,}")
 # What a company says it is not or does not do (on an investors' platform: 公司不是英伟达代理商).
 _NEGATION = re.compile("不是|并非|不涉及|不存在|不属于|没有|无任何|未与|未参与|未持有|未开展|未涉及|尚未|暂未|暂无")
+# A price move in per cent (涨超5%, 跌幅扩大至3%); a year-on-year change is a statistic instead.
+_PRICE_MOVE = re.compile(r"(?:涨|跌)(?:超|近|逾|幅)?(?:扩大至|收窄至)?\d[\d.]*%")
+_YEAR_ON_YEAR = re.compile("同比|环比")
+# A lead that opens with the market's clock (截至8月7日13:25，…): an intraday snapshot.
+_MARKET_CLOCK = re.compile(r"^截至[^，,。]{0,16}\d{1,2}[:：]\d{2}")
 # A column's name before its teaser's title (【电报解读】, 【金牌纪要库】).
 _COLUMN = re.compile(r"^【[^】]{2,8}】")
 # A numbered item of a list (1、… 2．…), not a figure (1.5%).
@@ -131,6 +148,8 @@ class Features:
     denial: float
     column: float
     named_in_full: float
+    commentary: float
+    tick: float
     template: float = 0.0  # set by `rescored`, which sees the other stories
 
     def score(self) -> float:
@@ -190,13 +209,27 @@ def features(title: str, body: str, words: list[tuple[str, ...]], rank: int) -> 
     count = max(len(words), 1)
     folded = fold(title + " " + body)
     named_in_full = sum(any(fold(alias) in folded for alias in names[1:]) for names in words)
+    undated = _DATELINE.sub("", title)
     return Features(
         in_title=in_title / count, in_lead=in_lead / count, speaker=speaker / count,
         qualified=only_qualified / count, mentions=math.log1p(mentions / count) / 3,
         length=math.log1p(len(body)) / 7, one_line=float(len(body) <= 1.6 * len(title) + 10),
         collected=1 / math.log2(rank + 2), digest=float(len(set(_LIST_ITEM.findall(body))) >= DIGEST_ITEMS),
         denial=float(bool(colon and in_title and not speaker and _NEGATION.search(title[head:]))),
-        column=float(bool(_COLUMN.match(title))), named_in_full=named_in_full / count)
+        column=float(bool(_COLUMN.match(title))), named_in_full=named_in_full / count,
+        commentary=float(_someone_else_speaks(undated, words) or bool(_FRAMING.search(undated))),
+        tick=float(bool(_PRICE_MOVE.search(undated) and not _YEAR_ON_YEAR.search(undated))
+                   or bool(_MARKET_CLOCK.match(body))))
+
+
+def _someone_else_speaks(title: str, words: list[tuple[str, ...]]) -> bool:
+    """Whether the title's head before its colon names none of the typed words (中信证券：…): a view
+    on the topic, where 国家统计局：… or 华为袁远：… is the topic speaking."""
+    colon = _COLON.search(title)
+    if colon is None:
+        return False
+    head = fold(title[:colon.start()])
+    return not any(fold(name) in head for names in words for name in names)
 
 
 def rescored(reader, table: DocTable, ranked: np.ndarray, tiers: np.ndarray | None,

@@ -57,9 +57,33 @@ def test_a_place_makes_an_institution_another_but_not_a_topic():
     ("存储", "存储芯片概念表现活跃 佰维存储涨近10%续创历史新高", "佰维存储：预计上半年净利润同比增长3200%"),
 ])
 def test_substance_before_trivia(engine, query, blurb, report):
-    shown = titles(engine, query)
+    shown = titles(engine, query, size=20)
     place = {name: next(i for i, title in enumerate(shown) if title.startswith(name)) for name in (blurb, report)}
     assert place[report] < place[blurb]
+
+
+def test_price_ticks_and_fund_blurbs_leave_the_first_page(engine):
+    # 芯片: a fund's intraday blurb (科创芯片设计ETF…盘中上涨1.72%) and the ticks of chip stocks (涨近10%,
+    # 跌超4%) come after the first page of news about chips, and are still found.
+    shown = titles(engine, "芯片", size=30)
+    ticks = [title for title in shown if re.search(r"(?:涨|跌)(?:超|近|逾|幅)?\d[\d.]*%", title)]
+    assert ticks and not set(ticks) & set(shown[:10])
+    assert any(title.startswith("科创芯片设计ETF国联安") for title in shown[10:])
+
+
+@pytest.mark.parametrize("query, word, commentary, tick", [
+    ("中信建投：Figure03进入宝马工厂", "机器人", 1.0, 0.0),  # a broker's view: someone else speaks
+    ("LPR连续15个月“按兵不动” 降息还有戏吗？", "降息", 1.0, 0.0),  # a question
+    ("国际原油期货结算价收跌超5%", "原油", 0.0, 1.0),  # the day's price move
+    ("美国至7月31日当周API原油库存增加269万桶", "原油", 0.0, 0.0),  # a figure, not a price move
+    ("科创芯片设计ETF国联安", "芯片", 0.0, 1.0),  # a fund's blurb
+])
+def test_commentary_and_ticks_are_recognised(engine, query, word, commentary, tick):
+    hit = engine.search(SearchRequest(query=query, literal=True)).hits[0]
+    article = engine.article(hit.id)
+    assert article is not None
+    features = rescore.features(article.title, "\n".join(article.paragraphs), [(word,)], 0)
+    assert (features.commentary, features.tick) == (commentary, tick)
 
 
 def test_pages_do_not_overlap_across_the_rescored_depth(engine):
