@@ -56,7 +56,7 @@ def fingerprint() -> str:
 def near_stories(exact: np.ndarray, dates: np.ndarray, papers: np.ndarray, live: np.ndarray,
                  sizes: np.ndarray, numbers: np.ndarray, minima: np.ndarray,
                  title_ids: np.ndarray | None = None) -> np.ndarray:
-    """The story number of every document: `exact` (int64 per docnum, equal for identical posts)
+    """The story number of every document: `exact` (a number per docnum, equal for identical posts)
     with near-duplicate stories merged into the story of their earliest post.
 
     `papers`: a paper number per docnum; `live`: the docnums to consider (the others keep their

@@ -104,8 +104,9 @@ def facets(table: DocTable, docs: np.ndarray, passed: Filtered, mentions: Mentio
     but_first = docs[passed.dates & passed.categories & passed.papers & passed.stocks]
     return Facets(
         categories=facet_counts(table.category_values, table.category_masks,
-                                docs[passed.dates & passed.papers & common]),
-        papers=facet_counts(table.paper_values, table.paper_masks, docs[passed.dates & passed.categories & common]),
+                                docs[passed.dates & passed.papers & common], table.category_rows),
+        papers=facet_counts(table.paper_values, table.paper_masks, docs[passed.dates & passed.categories & common],
+                            table.paper_rows),
         months=month_counts(table.months[docs[passed.categories & passed.papers & common]]),
         stocks=(mentions.counts(docs[passed.dates & passed.categories & passed.papers & passed.first], stocks)
                 if mentions is not None else ()),

@@ -70,6 +70,17 @@ class DocTable:
             return np.empty(0, dtype=np.int64)
         return np.sort(np.concatenate([self.by_story_rank[starts[s]:starts[s + 1]] for s in stories.tolist()]))
 
+    @functools.cached_property
+    def category_rows(self) -> np.ndarray | None:
+        """Each doc's category's row in `category_masks` (-1: none), if no doc has two (see
+        single_rows)."""
+        return single_rows(self.category_masks)
+
+    @functools.cached_property
+    def paper_rows(self) -> np.ndarray | None:
+        """Each doc's paper's row in `paper_masks` (-1: none), if no doc has two."""
+        return single_rows(self.paper_masks)
+
     def title_id(self, key: str) -> int:
         """The number of a title key in `title_ids` (-1: no post has that title)."""
         return self.title_keys.number(key)
@@ -83,6 +94,14 @@ class DocTable:
             counts = self.paper_masks[:, in_category].sum(axis=1) if self.paper_values else np.zeros(0)
             labels[category] = self.paper_values[int(counts.argmax())] if counts.size and counts.max() else category
         return labels
+
+
+def single_rows(masks: np.ndarray) -> np.ndarray | None:
+    """Where each doc's one True is in `masks` [value, doc] (-1: none); None if a doc has two. A
+    facet's counts are then one count over the docs, not a gather per value."""
+    if not masks.size or masks.shape[0] >= np.iinfo(np.int16).max or (masks.sum(axis=0) > 1).any():
+        return None
+    return np.where(masks.any(axis=0), masks.argmax(axis=0), -1).astype(np.int16)
 
 
 def _story_leaders(stories: np.ndarray, by_story_rank: np.ndarray, is_live: np.ndarray) -> np.ndarray:

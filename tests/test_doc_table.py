@@ -88,3 +88,22 @@ def test_a_reindex_writes_its_own_table(tmp_path):
     written, computed = _read(second)
     assert written is not None and written.dates.size == len(first_posts) + 1
     _assert_same(written, computed)
+
+
+def test_a_facet_of_one_value_a_post_counts_as_its_masks_do(index_dir):
+    """The 来源 (paper) facet counts each hit's one paper in one pass; the counts a reader sees are
+    those of the masks, and a facet whose posts may carry two values (a post in two categories)
+    keeps counting by the masks."""
+    from finsearch.search.doctable import single_rows
+    from finsearch.search.snapshot import facet_counts
+
+    written, _ = _read(generations.current_build(index_dir))
+    docs = np.arange(0, written.dates.size, 3)
+    rows = single_rows(written.paper_masks)
+    assert rows is not None  # every post of data/posts names one paper
+    counted = facet_counts(written.paper_values, written.paper_masks, docs, rows)
+    assert counted == facet_counts(written.paper_values, written.paper_masks, docs)
+    assert sum(count.count for count in counted) > 0
+    two_each = np.array(written.paper_masks)
+    two_each[:, 0] = True
+    assert single_rows(two_each) is None
