@@ -33,8 +33,8 @@ _KEPT = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff0-9a-z%.]+")
 # The wire's dateline (财联社8月5日电，, or 东方财富's bare 8月5日，) says who and when, not what:
 # it would make every flash of a day look a little alike, and one paper's copy unlike another's.
 # 财联社's short flashes have a title cut from the body, dateline and all.
-_DATELINE = re.compile(r"^(?:[\u4e00-\u9fff]{2,8})?\d{1,2}月\d{1,2}日(?:电|讯|消息)?[，,：:\s]+")
-_BRACKETED_TITLE = re.compile(r"^【[^】]*】")
+DATELINE = re.compile(r"^(?:[\u4e00-\u9fff]{2,8})?\d{1,2}月\d{1,2}日(?:电|讯|消息)?[，,：:\s]+")
+BRACKETED_TITLE = re.compile(r"^【[^】]*】")
 # What one paper adds and another leaves out without telling other news: a name's Latin
 # spelling in brackets (（Derek Halpenny）) and a source named at the end (（财联社）).
 _ASIDE = re.compile(r"[（(][a-z][a-z .·'’-]*[)）]|[（(][\u4e00-\u9fff]{2,6}[)）]$")
@@ -53,15 +53,15 @@ _BIT_MIXER = np.uint64(0x9E3779B97F4A7C15)  # odd: 2**64 / the golden ratio
 def fingerprint() -> str:
     """What the stored signatures depend on: an index built under another must be rebuilt."""
     settings = (SHINGLE_CHARS, SIGNATURE_HASHES, MINIMUM_BITS, int(_BIT_MIXER), _MULTIPLIERS.tobytes(),
-                _OFFSETS.tobytes(), _KEPT.pattern, _DATELINE.pattern, _BRACKETED_TITLE.pattern, _ASIDE.pattern,
+                _OFFSETS.tobytes(), _KEPT.pattern, DATELINE.pattern, BRACKETED_TITLE.pattern, _ASIDE.pattern,
                 _NUMBER.pattern, _DATE.pattern)
     return hashlib.blake2b(repr(settings).encode(), digest_size=16).hexdigest()
 
 
 def comparable_text(title: str, body: str) -> str:
     """The folded text shingles are taken from: title and body, datelines, asides and punctuation out."""
-    body = _DATELINE.sub("", _BRACKETED_TITLE.sub("", fold(body.strip())))
-    return comparable(_ASIDE.sub("", _DATELINE.sub("", fold(title.strip())) + "\n" + body))
+    body = DATELINE.sub("", BRACKETED_TITLE.sub("", fold(body.strip())))
+    return comparable(_ASIDE.sub("", DATELINE.sub("", fold(title.strip())) + "\n" + body))
 
 
 def comparable(folded: str) -> str:

@@ -49,6 +49,7 @@ import numpy as np
 
 from finsearch import storage
 from finsearch.analysis import fold
+from finsearch.analysis.near_duplicates import BRACKETED_TITLE, DATELINE
 from finsearch.analysis.segmenter import finance_entries, words_tagged
 from finsearch.search import ranking
 from finsearch.search.collect import leading, page
@@ -92,8 +93,6 @@ WEIGHTS = {
     "commentary": -0.25,
     "tick": -0.5,
 }
-_DATELINE = re.compile(r"^(?:[\u4e00-\u9fff]{2,8})?\d{1,2}月\d{1,2}日(?:电|讯|消息)?[，,：:\s]+")
-_BRACKETED_TITLE = re.compile(r"^【[^】]*】")
 _COLON = re.compile("[：:]")
 # A title that asks or exclaims: a hook or a debate rather than the news itself.
 _FRAMING = re.compile("[？?！!]")
@@ -165,7 +164,7 @@ def typed_words(terms: Sequence[str], expanded: Sequence[tuple[str, tuple[str, .
 
 def lead_of(body: str) -> str:
     """The body without the title repeated in brackets or the dateline before it."""
-    return _DATELINE.sub("", _BRACKETED_TITLE.sub("", body.lstrip()))
+    return DATELINE.sub("", BRACKETED_TITLE.sub("", body.lstrip()))
 
 
 def qualified(text: str, start: int) -> bool:
@@ -209,7 +208,7 @@ def features(title: str, body: str, words: list[tuple[str, ...]], rank: int) -> 
     count = max(len(words), 1)
     folded = fold(title + " " + body)
     named_in_full = sum(any(fold(alias) in folded for alias in names[1:]) for names in words)
-    undated = _DATELINE.sub("", title)
+    undated = DATELINE.sub("", title)
     return Features(
         in_title=in_title / count, in_lead=in_lead / count, speaker=speaker / count,
         qualified=only_qualified / count, mentions=math.log1p(mentions / count) / 3,
@@ -312,7 +311,7 @@ def _templates(table: DocTable, docs: list[int], papers: list[int], title_pairs:
 
 def _pairs(title: str, lead: str, words: list[tuple[str, ...]]) -> frozenset[str]:
     """The character pairs of title and lead, the query's words left out (every hit has them)."""
-    text = fold(_DATELINE.sub("", title) + " " + lead)  # a cut wire title keeps its dateline
+    text = fold(DATELINE.sub("", title) + " " + lead)  # a cut wire title keeps its dateline
     for names in words:
         for name in names:
             text = text.replace(fold(name), " ")
