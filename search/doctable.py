@@ -81,6 +81,12 @@ class DocTable:
         """Each doc's paper's row in `paper_masks` (-1: none), if no doc has two."""
         return single_rows(self.paper_masks)
 
+    def paper_of(self, doc: int) -> int:
+        """The row of the doc's paper (the first, if it names two; -1: none)."""
+        if self.paper_rows is not None:
+            return int(self.paper_rows[doc])
+        return int(self.paper_masks[:, doc].argmax()) if self.paper_masks[:, doc].any() else -1
+
     def title_id(self, key: str) -> int:
         """The number of a title key in `title_ids` (-1: no post has that title)."""
         return self.title_keys.number(key)

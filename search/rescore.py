@@ -257,7 +257,7 @@ def rescored(reader, table: DocTable, ranked: np.ndarray, tiers: np.ndarray | No
             else t for t, (title, _) in zip(tier, texts)]
     head = sorted(range(len(reach)), key=lambda i: (-tier[i], i))[:RESCORE_DEPTH]
     dates = table.dates[np.asarray(reach)]
-    papers = {i: _paper(table, reach[i]) for i in head}
+    papers = {i: table.paper_of(reach[i]) for i in head}
     title_pairs = {i: _pairs(texts[i][0], "", words) for i in head}
     templates = _templates(table, [reach[i] for i in head], [papers[i] for i in head],
                            [title_pairs[i] for i in head])
@@ -289,11 +289,6 @@ def ranked_page(snap: Snapshot, parsed: ParsedQuery, selected: np.ndarray, score
             ranked = rescored(snap.searcher, snap.table, ranked, ranked_tiers,
                               typed_words(parsed.terms, parsed.expanded), newest)
     return ranked[start:end].tolist()
-
-
-def _paper(table: DocTable, doc: int) -> int:
-    """The paper's row in the table (-1: none)."""
-    return int(table.paper_masks[:, doc].argmax()) if table.paper_masks[:, doc].any() else -1
 
 
 def _templates(table: DocTable, docs: list[int], papers: list[int], title_pairs: list[frozenset[str]]) -> list[bool]:
