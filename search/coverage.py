@@ -14,6 +14,8 @@ from enum import Enum
 
 import numpy as np
 
+from finsearch.search.docsets import sorted_distinct
+
 _EPOCH = dt.date(1970, 1, 1)
 
 
@@ -29,7 +31,7 @@ class Coverage:
 
     @classmethod
     def of_days(cls, days: Iterable[dt.date]) -> Coverage:
-        return cls(np.unique(np.array([(day - _EPOCH).days for day in days], dtype=np.int64)))
+        return cls(sorted_distinct(np.array([(day - _EPOCH).days for day in days], dtype=np.int64)))
 
     @property
     def first(self) -> int | None:

@@ -29,7 +29,7 @@ from finsearch.search.collect import (
     hour_counts,
     is_short,
 )
-from finsearch.search.docsets import common
+from finsearch.search.docsets import common, sorted_distinct
 from finsearch.search.export import EXPORT_BATCH, Export
 from finsearch.search.matching import match, tiers
 from finsearch.search.query import parse_query
@@ -97,7 +97,7 @@ class SearchEngine:
             selected, selected_scores, selected_ranks = first_of_each_story(snap.table, docs, scores, ranks)
             page_docs = rescore.ranked_page(snap, matched.parsed, selected, selected_scores, selected_ranks, request)
             # The page's posts and, among the matches, the other posts of their stories (reprints).
-            on_page = common(docs, snap.table.story_posts(np.unique(snap.table.stories[page_docs])))
+            on_page = common(docs, snap.table.story_posts(sorted_distinct(snap.table.stories[page_docs])))
             with snap.lock:
                 hits = tuple(present.hit(snap.searcher, snap.table, docnum, on_page, matched.parsed.terms)
                              for docnum in page_docs)

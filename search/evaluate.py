@@ -38,7 +38,7 @@ from whoosh.scoring import BM25F
 
 from finsearch.analysis import fold, gram_terms, is_cjk, unit_runs
 from finsearch.search import deadline
-from finsearch.search.docsets import common, distinct, members, rows_of, union
+from finsearch.search.docsets import Lookups, common, distinct, members, merged, rows_of, sorted_distinct, union
 from finsearch.search.query import FIELDS, Near
 from finsearch.storage import Postings, TermEntry, field_lengths, find_term, read_postings, verify_reader
 
@@ -273,6 +273,7 @@ class _Evaluation:
         self.schema = self.reader.schema
         # term -> its postings read so far, and among which documents (None: all)
         self._read: dict[TermEntry, tuple[Postings, np.ndarray | None]] = {}
+        self._lookups = Lookups(view.is_live.size)
 
     def run(self, q: wq.Query, within: np.ndarray | None, scored: bool) -> Matches:
         """The matches of `q` among `within` (sorted docnums; None: all documents)."""
@@ -352,7 +353,7 @@ class _Evaluation:
             return NO_MATCHES
         size = self.view.is_live.size
         if sum(part.docs.size for part in parts) * UNION_BY_MASK < size:
-            docs = np.unique(np.concatenate([part.docs for part in parts]))
+            docs = merged([part.docs for part in parts])
             scores = np.zeros(docs.size)
             if scored:
                 for part in parts:
@@ -382,7 +383,7 @@ class _Evaluation:
                 break
             close = [self._near_in_field(gram_field, first.text, second.text, q.distance, docs)
                      for _, gram_field in FIELDS[first.scope] if (_, gram_field) in FIELDS[second.scope]]
-            docs = np.unique(np.concatenate(close)) if close else docs[:0]
+            docs = merged(close) if close else docs[:0]
         return Matches(docs, together.at(docs))
 
     def _near_in_field(self, gram_field: str, first: str, second: str, distance: int,
@@ -396,7 +397,7 @@ class _Evaluation:
         # after it (B first); keys are (doc << _DOC_SHIFT | position), so the window stays in one doc.
         low = np.searchsorted(starts_a, starts_b - (distance + units_a))
         high = np.searchsorted(starts_a, starts_b + (distance + units_b), side="right")
-        return np.unique(starts_b[high > low] >> _DOC_SHIFT)
+        return distinct(starts_b[high > low] >> _DOC_SHIFT)  # keys ascend, so their docs do
 
     def _occurrences(self, gram_field: str, text: str, docs: np.ndarray) -> tuple[np.ndarray, int]:
         """Where a literal's first run of units starts in `docs` (sorted start keys), and its units."""
@@ -438,7 +439,7 @@ class _Evaluation:
             # Scored over its whole list once for the version (the list is read whole anyway).
             whole = self._postings(term, None)
             scores = self.view.frequent.scores(term, whole, lambda: self._term_scores(term, whole))
-            rows = np.flatnonzero(members(within, whole.docs)) if within is not None else slice(None)
+            rows = np.flatnonzero(self._lookups.members(within, whole.docs)) if within is not None else slice(None)
             return Matches(whole.docs[rows], scores[rows] * q.boost)
         postings = self._postings(term, within)
         if not scored:
@@ -547,7 +548,7 @@ class _Evaluation:
             postings, read_within = self._read[term]
             if (postings.positions is not None or not positions) and _covers(read_within, within):
                 # Read among these very documents (a Counter's queries share them): nothing to restrict.
-                return postings if read_within is within else _restricted(postings, within)
+                return postings if read_within is within else self._restricted(postings, within)
         read_within = within
         frequent = term.doc_frequency >= FREQUENT_DOCS
         if frequent or (within is not None and within.size * COMPLETE_READ_RATIO >= term.doc_frequency):
@@ -562,11 +563,16 @@ class _Evaluation:
             postings = read_postings(term, read_within, positions)
             if self.view.has_deletions:
                 postings = postings.rows(np.flatnonzero(self.view.is_live[postings.docs]))
-            postings = _restricted(postings, read_within)
+            postings = self._restricted(postings, read_within)
             if frequent:
                 self.view.frequent.put(term, postings)
         self._read[term] = (postings, read_within)
-        return postings if read_within is within else _restricted(postings, within)
+        return postings if read_within is within else self._restricted(postings, within)
+
+    def _restricted(self, postings: Postings, within: np.ndarray | None) -> Postings:
+        if within is None or not postings.docs.size:
+            return postings
+        return postings.rows(np.flatnonzero(self._lookups.members(within, postings.docs)))
 
 
 def _covers(read_within: np.ndarray | None, within: np.ndarray | None) -> bool:
@@ -591,13 +597,7 @@ def _start_keys(offset: int, postings: Postings, docs: np.ndarray) -> np.ndarray
     keys = ((here.docs[here.position_rows()] << _DOC_SHIFT) | starts)[starts >= 0]
     # Ascending and distinct as read (documents ascending, each one's positions ascending); a
     # pass checks it, where np.unique would hash and sort them all.
-    return keys if bool((keys[1:] > keys[:-1]).all()) else np.unique(keys)
-
-
-def _restricted(postings: Postings, within: np.ndarray | None) -> Postings:
-    if within is None or not postings.docs.size:
-        return postings
-    return postings.rows(np.flatnonzero(members(within, postings.docs)))
+    return keys if bool((keys[1:] > keys[:-1]).all()) else sorted_distinct(keys)
 
 
 def _is_plain_wrapper(q: wq.Query) -> bool:

@@ -33,6 +33,7 @@ from finsearch.analysis.aliases import AliasTable, shipped_groups, shipped_stock
 from finsearch.search import deadline
 from finsearch.search.companies import Companies, Mentions
 from finsearch.search.coverage import Coverage
+from finsearch.search.docsets import merged, sorted_distinct
 from finsearch.search.doctable import DocTable, from_ticks
 from finsearch.search.evaluate import Counter, IndexView, Matches, evaluate
 from finsearch.search.query import WORD_FIELD_OF_GRAM
@@ -110,7 +111,7 @@ class Snapshot:
         if not codes:
             return None
         found = [self.docs(self.companies.query(code)) for code in codes]
-        return found[0] if len(found) == 1 else np.unique(np.concatenate(found))
+        return merged(found)
 
     def mentions(self, wait: bool = True) -> Mentions | None:
         """Which companies each post mentions, made once (seconds on a large index); without `wait`,
@@ -141,7 +142,8 @@ class Snapshot:
             categories=facet_counts(table.category_values, table.category_masks, live, table.category_rows),
             papers=facet_counts(table.paper_values, table.paper_masks, live, table.paper_rows),
             generation=self.generation.number, build=self.generation.name, created=self.generation.created,
-            category_labels=tuple(table.category_labels(live).items()), coverage=Coverage(np.unique(table.days[live])))
+            category_labels=tuple(table.category_labels(live).items()),
+            coverage=Coverage(sorted_distinct(table.days[live])))
 
     # -- matching, cached per generation ------------------------------------------
 

@@ -30,6 +30,7 @@ from whoosh import query as wq
 
 from finsearch.analysis import fold, is_cjk, simplify
 from finsearch.analysis.segmenter import finance_entries
+from finsearch.search.docsets import sorted_distinct
 from finsearch.search.evaluate import IndexView, evaluate
 from finsearch.search.generation_cache import cached_arrays, digest
 from finsearch.search.types import MAX_QUERY_CHARS, SearchError
@@ -236,7 +237,7 @@ class Vocabulary:
         if low == high:
             return ()
         rows = self.numbers[low:high]
-        numbers = np.unique(rows)
+        numbers = sorted_distinct(rows)
         numbers = numbers[numbers != self.number_of.get(typed, -1)]  # the typed word completes nothing
         if not numbers.size:
             return ()

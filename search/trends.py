@@ -16,6 +16,7 @@ from enum import Enum
 import numpy as np
 
 from finsearch.search.coverage import Coverage, Span
+from finsearch.search.docsets import sorted_distinct
 from finsearch.search.params import parse_bound
 from finsearch.search.types import MAX_QUERY_CHARS, Notice, SearchError
 
@@ -178,7 +179,7 @@ def count_trends(request: TrendRequest, days: np.ndarray, stories: np.ndarray, p
         inside = (doc_days >= first_day) & (doc_days <= last_day)  # the axis may start after the first post
         docs, doc_days = docs[inside], doc_days[inside]
         slots = period_numbers(doc_days, interval) - first_period
-        keys = np.unique(slots * story_count + stories[docs])
+        keys = sorted_distinct(slots * story_count + stories[docs])
         return np.bincount(keys // story_count, minlength=size)
 
     totals = per_period(population)
@@ -189,7 +190,7 @@ def count_trends(request: TrendRequest, days: np.ndarray, stories: np.ndarray, p
         first, last = _from_day_number(start), _from_day_number(end)
         periods.append(Period(first, last, int(totals[offset]), archive.covered(first, last)))
     series = tuple(
-        TrendSeries(term, tuple(int(c) for c in per_period(docs)), int(np.unique(stories[docs]).size), notice)
+        TrendSeries(term, tuple(int(c) for c in per_period(docs)), int(sorted_distinct(stories[docs]).size), notice)
         for term, docs, notice in zip(request.terms, matches, notices))
     return TrendResult(request=request, interval=interval, periods=tuple(periods), series=series,
                        seconds=time.perf_counter() - started)

@@ -110,7 +110,7 @@ def compute(reader: Any) -> DocColumns:
     is_live = np.zeros(size, dtype=bool)
     is_live[live] = True
     dates = whoosh_format.numeric_column(reader, DATE)  # an empty index has no columns at all
-    exact = np.unique(whoosh_format.bytes_column(reader, STORY), return_inverse=True)[1].astype(NUMBER)
+    exact = np.unique(whoosh_format.bytes_column(reader, STORY), return_inverse=True)[1].astype(NUMBER)  # noqa: TID251 (return_inverse: sorts)
     categories, category_masks = _masks(reader, CATEGORY, size, is_live)
     papers, paper_masks = _masks(reader, PAPER, size, is_live)
     title_ids, title_keys = _title_ids(reader, size)
@@ -147,7 +147,7 @@ def _stories(reader: Any, exact: np.ndarray, dates: np.ndarray, paper_masks: np.
 def _title_ids(reader: Any, size: int) -> tuple[np.ndarray, TitleKeys]:
     if not size or TITLE_KEY not in reader.schema or not reader.has_column(TITLE_KEY):
         return np.full(size, -1, dtype=NUMBER), TitleKeys.of(np.empty(0, dtype="S1"))
-    values, ids = np.unique(whoosh_format.bytes_column(reader, TITLE_KEY), return_inverse=True)
+    values, ids = np.unique(whoosh_format.bytes_column(reader, TITLE_KEY), return_inverse=True)  # noqa: TID251 (return_inverse: sorts)
     return ids.astype(NUMBER), TitleKeys.of(values)
 
 

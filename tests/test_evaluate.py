@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from whoosh import query as wq
 
+from finsearch.search.docsets import Lookups, members, merged, sorted_distinct
 from finsearch.search.evaluate import IndexView, evaluate
 from finsearch.search.query import WORD_FIELD_OF_GRAM, parse_query
 from finsearch.storage import generations as store
@@ -229,3 +230,18 @@ def test_a_spread_of_terms_reads_as_whoosh_reads_them(searcher):
             assert not whoosh.is_active()
             checked += 1
     assert checked > 100
+
+
+@pytest.mark.parametrize("size", [50, 20_000])  # below and above DENSE_LOOKUP: both ways of looking up
+def test_the_set_steps_under_every_and_agree_with_python_sets(size):
+    rng = np.random.default_rng(size)
+    bound = 200_000
+    within, a, b = (np.sort(rng.choice(bound, n, replace=False)) for n in (size, size, size // 2))
+    lookups = Lookups(bound)
+    for docs in (a, b, a):  # the second lookup among `within` reuses its mark
+        expected = np.array([d in set(within.tolist()) for d in docs.tolist()])
+        assert (lookups.members(within, docs) == expected).all()
+        assert (members(within, docs) == expected).all()
+    assert merged([a, b, within]).tolist() == sorted(set(a.tolist()) | set(b.tolist()) | set(within.tolist()))
+    shuffled = rng.permutation(np.concatenate([a, a[: size // 3]]))
+    assert sorted_distinct(shuffled).tolist() == sorted(set(a.tolist()))
