@@ -240,14 +240,18 @@ def _sample_texts(archive: Path, paths: list[str]) -> Iterator[str]:
 
 def _run_workers(build: Path, archive: Path, paths: list[str], procs: int, bar: tqdm) -> list[_WorkerResult]:
     if procs == 1:
-        return [_index_share(build, archive, paths, bar.update)]
+        return [_index_share(build, archive, paths, bar.update, 1.0, contextlib.nullcontext())]
     # Every other post to each worker, so long and short stretches of the archive are shared out.
     shares = [paths[i::procs] for i in range(procs)]
     fork = multiprocessing.get_context("fork")
     done = fork.Value("q", 0)
     with ProcessPoolExecutor(procs, mp_context=fork,
-                             initializer=_set_counter, initargs=(done,)) as pool:
-        futures = [pool.submit(_index_share_in_worker, build, archive, share) for share in shares]
+                             initializer=_set_shared, initargs=(done, fork.Lock())) as pool:
+        # A worker's memory peaks while it writes a segment (its postings sorted and encoded): the
+        # workers take turns at it (a shared lock), and worker i cuts its first segment at
+        # (procs - i) / procs of the limits, so that on equal shares their turns seldom collide.
+        futures = [pool.submit(_index_share_in_worker, build, archive, share, (procs - i) / procs)
+                   for i, share in enumerate(shares)]
         # A fork context starts every worker with the first task: from here on the parent segments
         # nothing, and in a large build its copy of the dictionary goes.
         if worth_a_stand_in(len(paths)):
@@ -263,11 +267,12 @@ def _run_workers(build: Path, archive: Path, paths: list[str], procs: int, bar: 
 
 
 _counter: Any = None  # in a worker: a shared multiprocessing Value, how many posts all workers have read
+_segment_turn: Any = None  # in a worker: a shared multiprocessing Lock, held while writing a segment
 
 
-def _set_counter(counter) -> None:
-    global _counter
-    _counter = counter
+def _set_shared(counter, segment_turn) -> None:
+    global _counter, _segment_turn
+    _counter, _segment_turn = counter, segment_turn
 
 
 def _count_one() -> None:
@@ -275,14 +280,16 @@ def _count_one() -> None:
         _counter.value += 1
 
 
-def _index_share_in_worker(build: Path, archive: Path, paths: list[str]) -> _WorkerResult:
-    return _index_share(build, archive, paths, lambda _: _count_one())
+def _index_share_in_worker(build: Path, archive: Path, paths: list[str], first_segment: float) -> _WorkerResult:
+    return _index_share(build, archive, paths, lambda _: _count_one(), first_segment, _segment_turn)
 
 
-def _index_share(build: Path, archive: Path, paths: list[str], advance: Callable[[int], object]) -> _WorkerResult:
-    """Read, analyse and write `paths` into new segments of the index in `build` (not committed)."""
+def _index_share(build: Path, archive: Path, paths: list[str], advance: Callable[[int], object],
+                 first_segment: float, turn: contextlib.AbstractContextManager) -> _WorkerResult:
+    """Read, analyse and write `paths` into new segments of the index in `build` (not committed);
+    the first segment is cut at `first_segment` of the segment limits, each written holding `turn`."""
     with _no_cycle_collection():
-        return _write_share(build, archive, paths, advance)
+        return _write_share(build, archive, paths, advance, first_segment, turn)
 
 
 @contextlib.contextmanager
@@ -300,19 +307,21 @@ def _no_cycle_collection():
             gc.enable()
 
 
-def _write_share(build: Path, archive: Path, paths: list[str], advance: Callable[[int], object]) -> _WorkerResult:
+def _write_share(build: Path, archive: Path, paths: list[str], advance: Callable[[int], object],
+                 first_segment: float, turn: contextlib.AbstractContextManager) -> _WorkerResult:
     ix = whoosh_index.open_dir(str(build))
     result = _WorkerResult([], [], _spill_name(build))
     with result.posts_file.open("w", encoding="utf-8") as spill:
-        _write_posts(ix, archive, paths, advance, result, spill)
+        _write_posts(ix, archive, paths, advance, result, spill, first_segment, turn)
     return result
 
 
 def _write_posts(ix, archive: Path, paths: list[str], advance: Callable[[int], object], result: _WorkerResult,
-                 spill: TextIO) -> None:
+                 spill: TextIO, first_segment: float, turn: contextlib.AbstractContextManager) -> None:
     # A segment's writer is opened for its first post, so a share that ends on a segment
     # boundary leaves no empty writer behind.
     writer: SegmentWriterBase | None = None
+    share = first_segment  # of the segment limits, for the segment being written
     for path in paths:
         read = read_post(path, archive)
         result.problems.extend(read.problems)
@@ -324,8 +333,10 @@ def _write_posts(ix, archive: Path, paths: list[str], advance: Callable[[int], o
         writer.add_document(**to_document(read.post))
         spill.write(json.dumps([read.post.id, read.post.path, stock_names_of(read.post)],
                                ensure_ascii=False) + "\n")
-        if writer.held_postings > MAX_SEGMENT_POSTINGS or writer.doc_count() >= MAX_SEGMENT_DOCS:
-            result.segments.append(writer.finish_segment())
+        if writer.held_postings > MAX_SEGMENT_POSTINGS * share or writer.doc_count() >= MAX_SEGMENT_DOCS * share:
+            with turn:
+                result.segments.append(writer.finish_segment())
+            share = 1.0
             # A finished Whoosh writer is a web of reference cycles (about 60 objects per
             # document written) that only the cycle collector frees: without this a worker
             # grows by each segment it writes (4 GB at a million posts).
@@ -333,7 +344,8 @@ def _write_posts(ix, archive: Path, paths: list[str], advance: Callable[[int], o
             gc.collect()
             _return_free_memory()
     if writer is not None:
-        result.segments.append(writer.finish_segment())
+        with turn:
+            result.segments.append(writer.finish_segment())
 
 
 def _return_free_memory() -> None:
