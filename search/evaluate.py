@@ -61,10 +61,11 @@ TERM_ENTRIES = 8_192
 class Matches:
     docs: np.ndarray  # int64 docnums, ascending
     scores: np.ndarray  # float64, one per doc (zeros when not scored)
+    same_score: float | None = None  # every doc's score, when they all have one (Matches.constant)
 
     @classmethod
     def constant(cls, docs: np.ndarray, score: float) -> Matches:
-        return cls(docs, np.full(docs.size, score))
+        return cls(docs, np.full(docs.size, score), score)
 
     def at(self, docs: np.ndarray) -> np.ndarray:
         """The scores of `docs`, a sorted subset of self.docs."""
@@ -361,6 +362,16 @@ class _Evaluation:
             return Matches(docs, scores)
         # Many matches: marked, and their scores summed (in the same order), in arrays of the
         # index's size; a pass over those costs less than sorting and searching the matches.
+        same = {part.same_score for part in parts}
+        if scored and len(same) == 1 and None not in same and len(parts) < 256:
+            # One score for every part (a word's literal fields): how many parts match a doc is its score.
+            times = np.zeros(size, dtype=np.uint8)
+            for part in parts:
+                times[part.docs] += 1
+            docs = np.flatnonzero(times)
+            # k parts' sum, added one at a time as below (the same floats): 0, s, s + s, ...
+            sums = np.cumsum(np.concatenate(([0.0], np.full(len(parts), same.pop()))))
+            return Matches(docs, sums[times[docs]])
         marked = np.zeros(size, dtype=bool)
         for part in parts:
             marked[part.docs] = True
