@@ -40,7 +40,7 @@ from finsearch.storage import IndexDamaged, IndexIncompatible, IndexMissing
 
 __all__ = ["DEFAULT_PAGE_SIZE", "EXPORTERS", "EXPORT_COLUMNS", "EXPORT_FORMATS", "MAX_PAGE", "MAX_PAGE_SIZE",
            "MAX_QUERY_CHARS", "Article", "ArticlePage", "Export", "FacetCount", "Facets", "Hit", "IndexDamaged",
-           "IndexHealth", "IndexIncompatible", "IndexMissing", "IndexStats", "Notice", "Reason", "RelatedHit", "RelatedResult", "Reprint",
-           "SearchEngine", "SearchError", "SearchRequest", "SearchResult", "SearchTimeout", "Sort", "Suggestion",
-           "export_columns", "export_row", "last_run", "make_request", "plain_text", "related_wanted", "prepare_generation",
-           "spreadsheet_cell"]
+           "IndexHealth", "IndexIncompatible", "IndexMissing", "IndexStats", "Notice", "Reason", "RelatedHit",
+           "RelatedResult", "Reprint", "SearchEngine", "SearchError", "SearchRequest", "SearchResult", "SearchTimeout",
+           "Sort", "Suggestion", "export_columns", "export_row", "last_run", "make_request", "plain_text",
+           "prepare_generation", "related_wanted", "spreadsheet_cell"]

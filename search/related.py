@@ -25,13 +25,13 @@ request (`SearchEngine.related`, /api/related), made by the results page after i
 from __future__ import annotations
 
 import functools
+import logging
 import time
-from dataclasses import dataclass
 
 import numpy as np
 from whoosh import query as wq
 
-from finsearch.analysis import words
+from finsearch.analysis import fold, words
 from finsearch.search import deadline, present, rescore
 from finsearch.search.collect import filter_masks, first_of_each_story, leading
 from finsearch.search.docsets import common, rows_of, union
@@ -39,9 +39,13 @@ from finsearch.search.evaluate import evaluate
 from finsearch.search.matching import match
 from finsearch.search.query import FIELDS, Literal, parse_query
 from finsearch.search.snapshot import Snapshot
-from finsearch.search.snippets import match_spans
 from finsearch.search.types import RelatedHit, RelatedResult, SearchRequest, Sort
 
+log = logging.getLogger(__name__)
+
+# CPU for the related coverage, the whole of it: it is a page's extra, asked for after the page is
+# shown; past this (a query of frequent words over a large index) the page has none.
+RELATED_SECONDS = 0.1
 RELATED_TERMS = 8  # the query's rarest words looked for: the telling ones, and a bounded cost
 MIN_TERMS = 3  # with fewer, "most but not all" of them is one word: a coincidence more than a relation
 
@@ -69,18 +73,30 @@ def query_words(text: str) -> tuple[str, ...]:
 
 
 def related(snap: Snapshot, request: SearchRequest) -> RelatedResult:
-    """The related coverage of `request`'s results page (empty when `wanted` says none)."""
+    """The related coverage of `request`'s results page (empty when `wanted` says none), within
+    RELATED_SECONDS (after that, none: `timed_out`)."""
     started = time.perf_counter()
+    try:
+        with deadline.within(RELATED_SECONDS):
+            return _related(snap, request, started)
+    except deadline.SearchTimeout:
+        deadline.check()  # the request's own budget spent: the request's timeout, not this one's
+        log.info("related coverage of %r took more than %s s: none shown", request.query[:60], RELATED_SECONDS)
+        return RelatedResult(request, (), (), time.perf_counter() - started, timed_out=True)
+
+
+def _related(snap: Snapshot, request: SearchRequest, started: float) -> RelatedResult:
     matched = match(snap, request, scored=request.sort.by_score)  # the search's own, from the match cache
     literal = first_of_each_story(snap.table, matched.kept, matched.kept_scores, None)[0]
     if not wanted(request, int(literal.size)):
         return RelatedResult(request, (), (), time.perf_counter() - started)
     table = snap.table
     looked_for = query_words(request.query)
+    typed = as_typed(request.query, looked_for)
     frequency = {word: max(snap.view.doc_frequency(field, word) for field, _ in FIELDS[None]) for word in looked_for}
     key = sorted((word for word in looked_for if frequency[word]), key=lambda word: frequency[word])[:RELATED_TERMS]
     if len(key) < MIN_TERMS:
-        return RelatedResult(request, (), looked_for, time.perf_counter() - started)
+        return RelatedResult(request, (), tuple(typed.values()), time.perf_counter() - started)
     docs, scores = _holding(snap, key, len(key) // 2 + 1)
     # Under the request's filters; the literal matches' stories are on the page already.
     passed = filter_masks(table, docs, request, snap.mentioning(request.stocks)).all
@@ -89,20 +105,24 @@ def related(snap: Snapshot, request: SearchRequest) -> RelatedResult:
     selected, selected_scores, _ = first_of_each_story(table, docs, scores, None)
     room = request.page_size - int(literal.size)
     ranked = leading(table, selected, selected_scores, None, Sort.RELEVANCE, max(room, rescore.RESCORE_DEPTH))
-    deadline.check()
-    hits = []
+    deadline.check()  # before the stored fields are read (rescoring and the hits: most of the cost)
     with snap.lock:
         ranked = rescore.rescored(snap.searcher, table, ranked, None, [(word,) for word in key])[:room]
-        among = common(docs, table.story_posts(np.unique(table.stories[ranked])))
-        for docnum in ranked.tolist():
-            hit = present.hit(snap.searcher, table, docnum, among, looked_for)
-            hits.append(RelatedHit(hit, missing_words(hit.title + "\n" + hit.body, looked_for)))
-    return RelatedResult(request, tuple(hits), looked_for, time.perf_counter() - started)
+    among = common(docs, table.story_posts(np.unique(table.stories[ranked])))
+    marked = tuple(word for word in looked_for if len(word) > 1)  # a lone character would be marked all over
+    hits = []
+    for docnum in ranked.tolist():
+        with snap.lock:
+            hit = present.hit(snap.searcher, table, docnum, among, marked)
+        text = fold(hit.title + "\n" + hit.body)
+        hits.append(RelatedHit(hit, tuple(typed[word] for word in looked_for if word not in text)))
+    return RelatedResult(request, tuple(hits), tuple(typed.values()), time.perf_counter() - started)
 
 
-def missing_words(text: str, looked_for: tuple[str, ...]) -> tuple[str, ...]:
-    """Those of `looked_for` that `text` does not contain (as highlighting finds a word)."""
-    return tuple(word for word in looked_for if not match_spans(text, (word,), 1))
+def as_typed(query: str, words: tuple[str, ...]) -> dict[str, str]:
+    """Each of `words` (analysed, so folded: CFTC → cftc) as the query writes it (fold keeps lengths)."""
+    folded = fold(query)
+    return {word: query[at:at + len(word)] if (at := folded.find(word)) >= 0 else word for word in words}
 
 
 def _holding(snap: Snapshot, key: list[str], needed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -112,10 +132,14 @@ def _holding(snap: Snapshot, key: list[str], needed: int) -> tuple[np.ndarray, n
     of the words holds one of them."""
     queries = [wq.Or([wq.Term(word_field, word) for word_field, _ in FIELDS[None]]) for word in key]
     rare = len(key) - needed + 1
-    with snap.lock:
-        parts = [evaluate(snap.view, q) for q in queries[:rare]]
-        candidates = functools.reduce(union, (part.docs for part in parts))
-        parts += [evaluate(snap.view, q, within=candidates) for q in queries[rare:]]
+    parts = []
+    for q in queries[:rare]:
+        with snap.lock:  # a word at a time: other threads' searches go on in between
+            parts.append(evaluate(snap.view, q))
+    candidates = functools.reduce(union, (part.docs for part in parts))
+    for q in queries[rare:]:
+        with snap.lock:
+            parts.append(evaluate(snap.view, q, within=candidates))
     held = np.zeros(candidates.size, dtype=np.int64)
     scores = np.zeros(candidates.size)
     for part in parts:

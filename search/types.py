@@ -178,6 +178,7 @@ class RelatedResult:
     hits: tuple[RelatedHit, ...]
     words: tuple[str, ...]  # the query's words it looked for
     seconds: float
+    timed_out: bool = False  # it ran past its time (search.related.RELATED_SECONDS): none shown
 
 
 @dataclass(frozen=True)
