@@ -43,9 +43,10 @@ from finsearch.search.types import RelatedHit, RelatedResult, SearchRequest, Sor
 
 log = logging.getLogger(__name__)
 
-# CPU for the related coverage, the whole of it: it is a page's extra, asked for after the page is
-# shown; past this (a query of frequent words over a large index) the page has none.
-RELATED_SECONDS = 0.1
+# The related coverage's own budget (wall clock, within the request's): a page's extra, asked for
+# after the page is shown, so past this the page has none. Warm, it takes tens of milliseconds on a
+# million posts; a worker's first one also loads what later ones reuse (the aliases, patterns).
+RELATED_SECONDS = 0.5
 RELATED_TERMS = 8  # the query's rarest words looked for: the telling ones, and a bounded cost
 MIN_TERMS = 3  # with fewer, "most but not all" of them is one word: a coincidence more than a relation
 

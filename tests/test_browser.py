@@ -117,11 +117,11 @@ def test_a_pasted_headline_shows_its_post_then_labelled_related_coverage(browser
     page.on("pageerror", lambda error: problems.append(str(error)))
     headline = "特朗普听取对伊朗军事行动方案"  # a real headline of data/posts, found once
     page.goto(server + "/?" + urlencode({"q": headline}))
-    assert page.locator("ol.hits:not(.related-hits) > .hit .hit-title").first.inner_text() == headline
+    assert page.locator(".hit .hit-title").all_inner_texts() == [headline]
     heading = page.locator("#related .related-heading")
     heading.wait_for()
     assert heading.inner_text() == "相关报道（未包含全部检索词）"
-    related = page.locator("#related .hit")
+    related = page.locator("#related .related-hit")
     assert related.count() >= 1 and headline not in related.all_inner_texts()
     assert "未包含：" in page.locator("#related .hit-missing").first.inner_text()
     assert page.locator("#summary").inner_text().startswith("共 1 条结果")  # the total is the literal one
