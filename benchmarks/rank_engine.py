@@ -3,7 +3,12 @@
     PYTHON benchmarks/rank_engine.py INDEX_DIR [--depth N] [--option KEY=VALUE ...] < queries.json
 
 stdin: a JSON list of [topic id, query]; stdout: a JSON object, topic id -> {"ids": the hits'
-post ids in the order shown, "reprints": each hit's reprint ids, "total": stories matched}.
+post ids in the order shown, "reprints": each hit's reprint ids, "total": stories matched,
+"related": the ids of the related coverage shown after them}.
+
+As the results page shows them: when the first page (--page posts) is not full, the related
+coverage (相关报道, SearchEngine.related) follows the literal hits in `ids`, filling it. An engine
+whose code has no related coverage shows the literal hits only.
 
 It imports nothing of benchmarks/, only the installed `finsearch`, so ranking_eval.py can run it
 with another worktree's Python (that worktree's .venv, whose editable install is that worktree's
@@ -24,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("index", help="the engine's index root (the folder holding `current`)")
     ap.add_argument("--depth", type=int, default=10, help="hits per query (one page of this size)")
+    ap.add_argument("--page", type=int, default=10, help="the results page's size, which related coverage fills")
     ap.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                     help="a make_request keyword for every query (repeatable)")
     args = ap.parse_args(argv)
@@ -33,12 +39,20 @@ def main(argv: list[str] | None = None) -> int:
     out = {}
     for topic, query in json.load(sys.stdin):
         result = engine.search(make_request(query, size=args.depth, **options))
-        out[topic] = {"ids": [hit.id for hit in result.hits],
+        related = related_ids(engine, make_request(query, size=args.page, **options))
+        out[topic] = {"ids": [hit.id for hit in result.hits] + related,
                       "reprints": [[reprint.id for reprint in hit.reprints] for hit in result.hits],
-                      "total": result.total}
+                      "total": result.total, "related": related}
     json.dump(out, sys.stdout, ensure_ascii=False)
     print()
     return 0
+
+
+def related_ids(engine: SearchEngine, request) -> list[str]:
+    """The related coverage the results page of `request` shows (none from code without it)."""
+    if not hasattr(engine, "related"):
+        return []
+    return [related.hit.id for related in engine.related(request).hits]
 
 
 if __name__ == "__main__":

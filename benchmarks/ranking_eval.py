@@ -11,7 +11,9 @@ types over the wire archive, each with a written information need, split once in
 on these) and `test` (check that it generalises). Every system gives a top 10 per topic:
 
 - engine: this worktree's SearchEngine, relevance sort, page size 10, its hits as shown (one
-  per story, reprints folded under the hit); --engine adds candidates (another worktree's code
+  per story, reprints folded under the hit), then, when they do not fill the page, the related
+  coverage the page shows under them (相关报道: posts with most of the query's words, not all);
+  --engine adds candidates (another worktree's code
   and index, other request options), run by benchmarks/rank_engine.py with that worktree's Python;
 - tantivy-words-and / -or: tantivy BM25 over jieba words (benchmarks/tantivy_peer.py's build),
   every query word required / any;

@@ -6,7 +6,7 @@ here, once for the web and the CLI (the codes in finsearch.messages' words).
 from __future__ import annotations
 
 from finsearch.messages import notice_text, reason_text
-from finsearch.search import Hit, IndexStats, Reprint, SearchResult
+from finsearch.search import Hit, IndexStats, RelatedResult, Reprint, SearchResult
 from finsearch.search.suggest import Completion
 from finsearch.search.trends import TrendResult
 
@@ -73,23 +73,7 @@ def result_to_json(result: SearchResult) -> dict:
         "expanded": [{"term": term, "aliases": list(aliases)} for term, aliases in result.expanded],
         "suggestions": [{"query": s.query, "literal": s.literal, "articles": s.articles, "reason": reason_text(s),
                          "reason_code": s.reason.value} for s in result.suggestions],
-        "hits": [{
-            "id": hit.id,
-            "title": hit.title,
-            "headline": hit.headline,
-            "story": hit.story,
-            "date": hit.date.isoformat(),
-            "category": hit.categories[0] if hit.categories else "",
-            "categories": list(hit.categories),
-            "paper": hit.paper,
-            "url": hit.url,
-            "snippet": hit.snippet,
-            "reprints": [reprint_to_json(r) for r in hit.reprints],
-            "first": hit.first,
-            "lag_minutes": hit.lag_minutes,
-            "first_report": ({"id": hit.first_report.id, "paper": hit.first_report.paper,
-                              "date": hit.first_report.date.isoformat()} if hit.first_report else None),
-        } for hit in result.hits],
+        "hits": [hit_to_json(hit) for hit in result.hits],
         "facets": {
             "category": [{"value": f.value, "count": f.count} for f in result.facets.categories],
             "paper": [{"value": f.value, "count": f.count} for f in result.facets.papers],
@@ -97,6 +81,39 @@ def result_to_json(result: SearchResult) -> dict:
             "stock": [{"value": f.value, "count": f.count, "name": f.label} for f in result.facets.stocks],
             "first": [{"value": "1", "count": result.facets.first_reports}],
         },
+    }
+
+
+def hit_to_json(hit: Hit) -> dict:
+    """A hit of /api/search (and of the related coverage of /api/related)."""
+    return {
+        "id": hit.id,
+        "title": hit.title,
+        "headline": hit.headline,
+        "story": hit.story,
+        "date": hit.date.isoformat(),
+        "category": hit.categories[0] if hit.categories else "",
+        "categories": list(hit.categories),
+        "paper": hit.paper,
+        "url": hit.url,
+        "snippet": hit.snippet,
+        "reprints": [reprint_to_json(r) for r in hit.reprints],
+        "first": hit.first,
+        "lag_minutes": hit.lag_minutes,
+        "first_report": ({"id": hit.first_report.id, "paper": hit.first_report.paper,
+                          "date": hit.first_report.date.isoformat()} if hit.first_report else None),
+    }
+
+
+def related_to_json(result: RelatedResult) -> dict:
+    """The JSON contract of `GET /api/related`: the related coverage (相关报道) under a results page
+    that is not full; posts holding most of the query's words, not all, each with those it lacks."""
+    return {
+        "query": result.request.query,
+        "words": list(result.words),
+        "took_ms": round(result.seconds * 1000, 1),
+        "timed_out": result.timed_out,
+        "hits": [{**hit_to_json(related.hit), "missing": list(related.missing)} for related in result.hits],
     }
 
 

@@ -12,6 +12,7 @@ from finsearch.search.export import (
     spreadsheet_cell,
 )
 from finsearch.search.params import make_request
+from finsearch.search.related import wanted as related_wanted
 from finsearch.search.types import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE,
@@ -26,6 +27,8 @@ from finsearch.search.types import (
     IndexStats,
     Notice,
     Reason,
+    RelatedHit,
+    RelatedResult,
     Reprint,
     SearchError,
     SearchRequest,
@@ -37,7 +40,7 @@ from finsearch.storage import IndexDamaged, IndexIncompatible, IndexMissing
 
 __all__ = ["DEFAULT_PAGE_SIZE", "EXPORTERS", "EXPORT_COLUMNS", "EXPORT_FORMATS", "MAX_PAGE", "MAX_PAGE_SIZE",
            "MAX_QUERY_CHARS", "Article", "ArticlePage", "Export", "FacetCount", "Facets", "Hit", "IndexDamaged",
-           "IndexHealth", "IndexIncompatible", "IndexMissing", "IndexStats", "Notice", "Reason", "Reprint",
-           "SearchEngine", "SearchError", "SearchRequest", "SearchResult", "SearchTimeout", "Sort", "Suggestion",
-           "export_columns", "export_row", "last_run", "make_request", "plain_text", "prepare_generation",
-           "spreadsheet_cell"]
+           "IndexHealth", "IndexIncompatible", "IndexMissing", "IndexStats", "Notice", "Reason", "RelatedHit",
+           "RelatedResult", "Reprint", "SearchEngine", "SearchError", "SearchRequest", "SearchResult", "SearchTimeout",
+           "Sort", "Suggestion", "export_columns", "export_row", "last_run", "make_request", "plain_text",
+           "prepare_generation", "related_wanted", "spreadsheet_cell"]

@@ -26,8 +26,11 @@ class SearchTimeout(Exception):
 
 
 def start(seconds: float) -> Token:
-    """Searches in this thread (or task) from now on must finish within `seconds`."""
-    return _budget.set((time.monotonic() + seconds, seconds))
+    """Searches in this thread (or task) from now on must finish within `seconds`, and within the
+    budget already running, if any: a budget inside another (a request's part) never extends it."""
+    ends = time.monotonic() + seconds
+    running = _budget.get()
+    return _budget.set(running if running is not None and running[0] <= ends else (ends, seconds))
 
 
 def end(token: Token) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from finsearch import storage
-from finsearch.search import present, rescore
+from finsearch.search import present, related, rescore
 from finsearch.search.collect import (
     check_dates,
     check_request,
@@ -44,6 +44,7 @@ from finsearch.search.types import (
     Facets,
     IndexHealth,
     IndexStats,
+    RelatedResult,
     SearchError,
     SearchRequest,
     SearchResult,
@@ -115,6 +116,14 @@ class SearchEngine:
                 hourly=(hour_counts(snap.table, docs) if timeline and is_short(request, snap.stats.last_date)
                         else ()),
                 stats=snap.stats)
+
+    def related(self, request: SearchRequest) -> RelatedResult:
+        """相关报道 under the results page of `request` when it is not full: posts with most of the
+        query's words, not all (search.related). Apart from `search`, so that the page's own
+        answer never waits for it (the page asks for it once shown)."""
+        check_request(request)
+        with self._snapshots.acquire() as snap:
+            return related.related(snap, request)
 
     def iter_hits(self, request: SearchRequest, batch_size: int = EXPORT_BATCH) -> Export:
         """Every post the search matches, reprints included (each its own hit, `reprints` empty),

@@ -162,6 +162,26 @@ class SearchResult:
 
 
 @dataclass(frozen=True)
+class RelatedHit:
+    """A post of related coverage (相关报道, search.related): it holds most of the query's words, not all."""
+
+    hit: Hit  # its `reprints`: its story's other posts among the related ones
+    missing: tuple[str, ...]  # the query's words it lacks (none: it has them all, not as typed)
+
+
+@dataclass(frozen=True)
+class RelatedResult:
+    """Related coverage under a results page that is not full (empty when the page is, or the
+    query is not of plain words, or is literal): separate from the page's SearchResult."""
+
+    request: SearchRequest
+    hits: tuple[RelatedHit, ...]
+    words: tuple[str, ...]  # the query's words it looked for
+    seconds: float
+    timed_out: bool = False  # it ran past its time (search.related.RELATED_SECONDS): none shown
+
+
+@dataclass(frozen=True)
 class Article:
     id: str
     title: str

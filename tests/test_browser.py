@@ -6,7 +6,7 @@ Leaves screenshots in test-artifacts/ (git-ignored). The server and the browser 
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
@@ -103,5 +103,28 @@ def test_search_filter_timeline_article_and_back(browser, server, artifacts):
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(artifacts / "results-phone.png"), full_page=True)
 
+    assert problems == []  # no script errors, no CSP violations
+    context.close()
+
+
+def test_a_pasted_headline_shows_its_post_then_labelled_related_coverage(browser, server, artifacts):
+    """The results first, as the server sent them; then the page fetches 相关报道 and shows it below."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    headline = "特朗普听取对伊朗军事行动方案"  # a real headline of data/posts, found once
+    page.goto(server + "/?" + urlencode({"q": headline}))
+    assert page.locator(".hit .hit-title").all_inner_texts() == [headline]
+    heading = page.locator("#related .related-heading")
+    heading.wait_for()
+    assert heading.inner_text() == "相关报道（未包含全部检索词）"
+    related = page.locator("#related .related-hit")
+    assert related.count() >= 1 and headline not in related.all_inner_texts()
+    assert "未包含：" in page.locator("#related .hit-missing").first.inner_text()
+    assert page.locator("#summary").inner_text().startswith("共 1 条结果")  # the total is the literal one
+    page.screenshot(path=str(artifacts / "related.png"), full_page=True)
     assert problems == []  # no script errors, no CSP violations
     context.close()

@@ -1,6 +1,7 @@
 """The JSON API under /api: the same contract as `finsearch search --json` and `finsearch stats --json`.
 
     GET /api/search?q=&from=&to=&category=&paper=&sort=&page=&size=   -> render.result_to_json
+    GET /api/related?(the same parameters)                              -> render.related_to_json
     GET /api/articles/<id>?q=&literal=                                  -> the article; with q, its matches
     GET /api/stats                                                      -> render.stats_to_json
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 
 from finsearch.messages import describe
-from finsearch.render import reprint_to_json, result_to_json, stats_to_json
+from finsearch.render import related_to_json, reprint_to_json, result_to_json, stats_to_json
 from finsearch.search import SearchError
 from finsearch.webui.pages import citation
 from finsearch.webui.state import SearchState, require_known
@@ -34,6 +35,15 @@ def search():
     require_known(request.args)
     state = SearchState.from_args(request.args)
     return jsonify(result_to_json(_engine().search(state.request())))
+
+
+@bp.get("/related")
+def related():
+    """相关报道 under the results page of the same parameters: empty unless its first page is not
+    full and the query is of plain words (search.related)."""
+    require_known(request.args)
+    state = SearchState.from_args(request.args)
+    return jsonify(related_to_json(_engine().related(state.request())))
 
 
 @bp.get("/articles/<article_id>")

@@ -1,5 +1,6 @@
 """HTML pages: the search page `/` and the article page `/articles/<id>`; a search's Atom feed
-`/feed.atom` and its export `/export.csv`, `/export.jsonl` (the same parameters as the page)."""
+`/feed.atom` and its export `/export.csv`, `/export.jsonl` (the same parameters as the page); the
+related coverage under a results page that is not full, `/related` (a fragment the page fetches)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -36,6 +37,7 @@ from finsearch.search import (
     SearchResult,
     Sort,
     export_columns,
+    related_wanted,
 )
 from finsearch.webui import feed as atom
 from finsearch.webui import timeline
@@ -166,9 +168,25 @@ def search():
             suggestions=[SuggestionLink(s.query, reason_text(s), s.articles,
                                         search_url(state.but(q=s.query, literal="1" if s.literal else "")))
                          for s in result.suggestions],
+            related_href=related_url(state) if related_wanted(request_, result.total) else "",
         )
     status = 400 if error else 200
     return render_template("search.html", **context), status
+
+
+def related_url(state: SearchState) -> str:
+    query = state.query_string()
+    return url_for("pages.related") + (f"?{query}" if query else "")
+
+
+@bp.get("/related")
+def related():
+    """相关报道 under the results page of the same parameters, as a fragment of HTML (empty: none)
+    that the page puts in its #related section once shown (static/related.js)."""
+    require_known(request.args)
+    state = SearchState.from_args(request.args)
+    found = service().engine().related(state.request())
+    return render_template("related.html", state=state, related=found)
 
 
 @bp.get("/articles/<article_id>")
