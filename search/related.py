@@ -24,7 +24,6 @@ request (`SearchEngine.related`, /api/related), made by the results page after i
 """
 from __future__ import annotations
 
-import functools
 import logging
 import time
 
@@ -34,7 +33,7 @@ from whoosh import query as wq
 from finsearch.analysis import fold, words
 from finsearch.search import deadline, present, rescore
 from finsearch.search.collect import filter_masks, first_of_each_story, leading
-from finsearch.search.docsets import common, rows_of, union
+from finsearch.search.docsets import common, merged, rows_of, sorted_distinct
 from finsearch.search.evaluate import evaluate
 from finsearch.search.matching import match
 from finsearch.search.query import FIELDS, Literal, parse_query
@@ -109,7 +108,7 @@ def _related(snap: Snapshot, request: SearchRequest, started: float) -> RelatedR
     deadline.check()  # before the stored fields are read (rescoring and the hits: most of the cost)
     with snap.lock:
         ranked = rescore.rescored(snap.searcher, table, ranked, None, [(word,) for word in key])[:room]
-    among = common(docs, table.story_posts(np.unique(table.stories[ranked])))
+    among = common(docs, table.story_posts(sorted_distinct(table.stories[ranked])))
     marked = tuple(word for word in looked_for if len(word) > 1)  # a lone character would be marked all over
     hits = []
     for docnum in ranked.tolist():
@@ -137,7 +136,7 @@ def _holding(snap: Snapshot, key: list[str], needed: int) -> tuple[np.ndarray, n
     for q in queries[:rare]:
         with snap.lock:  # a word at a time: other threads' searches go on in between
             parts.append(evaluate(snap.view, q))
-    candidates = functools.reduce(union, (part.docs for part in parts))
+    candidates = merged([part.docs for part in parts])
     for q in queries[rare:]:
         with snap.lock:
             parts.append(evaluate(snap.view, q, within=candidates))
