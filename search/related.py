@@ -107,7 +107,8 @@ def _related(snap: Snapshot, request: SearchRequest, started: float) -> RelatedR
     ranked = leading(table, selected, selected_scores, None, Sort.RELEVANCE, max(room, rescore.RESCORE_DEPTH))
     deadline.check()  # before the stored fields are read (rescoring and the hits: most of the cost)
     with snap.lock:
-        ranked = rescore.rescored(snap.searcher, table, ranked, None, [(word,) for word in key])[:room]
+        # The same news told again is left out, not moved down: related posts only fill the room.
+        ranked = rescore.rescored(snap.searcher, table, ranked, None, [(word,) for word in key], retold=False)[:room]
     among = common(docs, table.story_posts(sorted_distinct(table.stories[ranked])))
     marked = tuple(word for word in looked_for if len(word) > 1)  # a lone character would be marked all over
     hits = []
@@ -115,7 +116,9 @@ def _related(snap: Snapshot, request: SearchRequest, started: float) -> RelatedR
         with snap.lock:
             hit = present.hit(snap.searcher, table, docnum, among, marked)
         text = fold(hit.title + "\n" + hit.body)
-        hits.append(RelatedHit(hit, tuple(typed[word] for word in looked_for if word not in text)))
+        lacked = [word for word in looked_for if word not in text]
+        # Named: its longer words lacked, when there are (a lone 为 or 和 says little about the post).
+        hits.append(RelatedHit(hit, tuple(typed[word] for word in [w for w in lacked if len(w) > 1] or lacked)))
     return RelatedResult(request, tuple(hits), tuple(typed.values()), time.perf_counter() - started)
 
 

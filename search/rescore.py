@@ -232,15 +232,16 @@ def _someone_else_speaks(title: str, words: list[tuple[str, ...]]) -> bool:
 
 
 def rescored(reader, table: DocTable, ranked: np.ndarray, tiers: np.ndarray | None,
-             words: list[tuple[str, ...]], newest: int | None = None) -> np.ndarray:
+             words: list[tuple[str, ...]], newest: int | None = None, retold: bool = True) -> np.ndarray:
     """`ranked` (docnums in the collected order) with its first stories ordered again.
 
     First the tiers of the first TITLE_REACH (search.ranking): a title whose mentions of a typed
     word are all qualified by a place (日本央行) no longer has the query in it. Then the first
     RESCORE_DEPTH of that order by tier and the score of their features, blended with recency as
     search.ranking.blend does when `newest` (the newest match's date) is given (综合), and the
-    same news told twice moved down. `tiers`: those of `ranked` (None: all one tier); `reader` a
-    Whoosh reader or searcher of the generation (the caller holds its lock)."""
+    same news told twice moved down (left out, without `retold`: a list that only fills a page's
+    room). `tiers`: those of `ranked` (None: all one tier); `reader` a Whoosh reader or searcher of
+    the generation (the caller holds its lock)."""
     if not words:
         return ranked
     # Titles are read beyond the stories scored only where a place can make a word another thing.
@@ -266,10 +267,11 @@ def rescored(reader, table: DocTable, ranked: np.ndarray, tiers: np.ndarray | No
     if newest is not None:
         scores = ranking.blend(scores - scores.min(), dates[head], newest)
     by_score = sorted(range(len(head)), key=lambda k: (-tier[head[k]], -scores[k], k))
-    order = _diverse([head[k] for k in by_score], title_pairs,
+    placed, retellings = _diverse([head[k] for k in by_score], title_pairs,
                      {i: _pairs(texts[i][0], lead_of(texts[i][1])[:LEAD_CHARS], words) for i in head}, dates,
                      {i: (papers[i], int(table.days[reach[i]])) for i in head})
     rest = sorted(set(range(len(reach))) - set(head), key=lambda i: (-tier[i], i))
+    order = placed + retellings if retold else placed
     return np.concatenate((np.asarray([reach[i] for i in order + rest], dtype=ranked.dtype), ranked[len(reach):]))
 
 
@@ -324,9 +326,9 @@ def _alike(a: frozenset[str], b: frozenset[str], share: float) -> bool:
 
 
 def _diverse(order: list[int], title_pairs: dict[int, frozenset[str]], pairs: dict[int, frozenset[str]],
-             dates: np.ndarray, paper_days: dict[int, tuple[int, int]]) -> list[int]:
-    """`order` with each story that retells one placed before it (alike in title, or in title and
-    lead, within DIVERSITY_WINDOW) moved after all the others, in its order. One paper's
+             dates: np.ndarray, paper_days: dict[int, tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """`order` split into the stories placed and those that retell one placed before them (alike in
+    title, or in title and lead, within DIVERSITY_WINDOW), each in its order. One paper's
     look-alikes of two days are its template with new facts (逆回购 of two days), not the news
     told twice."""
     placed: list[int] = []
@@ -338,4 +340,4 @@ def _diverse(order: list[int], title_pairs: dict[int, frozenset[str]], pairs: di
             retold.append(i)
         else:
             placed.append(i)
-    return placed + retold
+    return placed, retold

@@ -166,7 +166,9 @@ class RelatedHit:
     """A post of related coverage (相关报道, search.related): it holds most of the query's words, not all."""
 
     hit: Hit  # its `reprints`: its story's other posts among the related ones
-    missing: tuple[str, ...]  # the query's words it lacks (none: it has them all, not as typed)
+    # The query's words it lacks, those of one character only when it lacks no longer one (none: it
+    # has them all, though not as typed).
+    missing: tuple[str, ...]
 
 
 @dataclass(frozen=True)
