@@ -39,9 +39,14 @@ def members(within: np.ndarray, docs: np.ndarray) -> np.ndarray:
         inside = at < within.size
         inside[inside] = within[at[inside]] == docs[inside]
         return inside
-    marked = np.zeros(max(int(within[-1]), int(docs[-1])) + 1, dtype=bool)
-    marked[within] = True
-    return marked[docs]
+    return _marked(within, max(int(within[-1]), int(docs[-1])) + 1)[docs]
+
+
+def _marked(values: np.ndarray, size: int) -> np.ndarray:
+    """A mask of `size` with the places of `values` set."""
+    marked = np.zeros(size, dtype=bool)
+    marked[values] = True
+    return marked
 
 
 class Lookups:
@@ -59,9 +64,7 @@ class Lookups:
         if kept is None or kept[0] is not within:
             if docs.size < DENSE_LOOKUP or not within.size or self._bound >= DENSE_BOUND:
                 return members(within, docs)
-            marked = np.zeros(self._bound, dtype=bool)
-            marked[within] = True
-            self._marks[id(within)] = kept = (within, marked)
+            self._marks[id(within)] = kept = (within, _marked(within, self._bound))
         return kept[1][docs]
 
 
@@ -78,8 +81,7 @@ def union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return b if not a.size else a
     if a.size + b.size < DENSE_LOOKUP or max(a[-1], b[-1]) >= DENSE_BOUND:
         return merged([a, b])
-    marked = np.zeros(max(int(a[-1]), int(b[-1])) + 1, dtype=bool)
-    marked[a] = True
+    marked = _marked(a, max(int(a[-1]), int(b[-1])) + 1)
     marked[b] = True
     return np.flatnonzero(marked)
 

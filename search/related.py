@@ -53,8 +53,11 @@ MIN_TERMS = 3  # with fewer, "most but not all" of them is one word: a coinciden
 def wanted(request: SearchRequest, stories: int) -> bool:
     """Whether a results page of `stories` stories (the search's total) has related coverage under
     it: its first page is not full and the query is of plain words (query_words), not literal."""
-    return (request.page == 1 and stories < request.page_size and not request.literal
-            and bool(query_words(request.query)))
+    return _has_room(request, stories) and bool(query_words(request.query))
+
+
+def _has_room(request: SearchRequest, stories: int) -> bool:
+    return request.page == 1 and stories < request.page_size and not request.literal
 
 
 def query_words(text: str) -> tuple[str, ...]:
@@ -88,10 +91,10 @@ def related(snap: Snapshot, request: SearchRequest) -> RelatedResult:
 def _related(snap: Snapshot, request: SearchRequest, started: float) -> RelatedResult:
     matched = match(snap, request, scored=request.sort.by_score)  # the search's own, from the match cache
     literal = first_of_each_story(snap.table, matched.kept, matched.kept_scores, None)[0]
-    if not wanted(request, int(literal.size)):
+    looked_for = query_words(request.query) if _has_room(request, int(literal.size)) else ()
+    if not looked_for:
         return RelatedResult(request, (), (), time.perf_counter() - started)
     table = snap.table
-    looked_for = query_words(request.query)
     typed = as_typed(request.query, looked_for)
     frequency = {word: max(snap.view.doc_frequency(field, word) for field, _ in FIELDS[None]) for word in looked_for}
     key = sorted((word for word in looked_for if frequency[word]), key=lambda word: frequency[word])[:RELATED_TERMS]

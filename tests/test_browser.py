@@ -17,13 +17,19 @@ def _state(url: str) -> dict:
     return parse_qs(urlsplit(url).query)
 
 
-def test_search_filter_timeline_article_and_back(browser, server, artifacts):
+def _watched_page(browser):
+    """A desktop-sized page in a context of its own, and the script errors and CSP violations it logs."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     context.set_default_timeout(10_000)
     page = context.new_page()
     problems: list[str] = []
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: problems.append(str(error)))
+    return context, page, problems
+
+
+def test_search_filter_timeline_article_and_back(browser, server, artifacts):
+    context, page, problems = _watched_page(browser)
 
     response = page.goto(server + "/")
     assert response.status == 200
@@ -109,12 +115,7 @@ def test_search_filter_timeline_article_and_back(browser, server, artifacts):
 
 def test_a_pasted_headline_shows_its_post_then_labelled_related_coverage(browser, server, artifacts):
     """The results first, as the server sent them; then the page fetches 相关报道 and shows it below."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(str(error)))
+    context, page, problems = _watched_page(browser)
     headline = "特朗普听取对伊朗军事行动方案"  # a real headline of data/posts, found once
     page.goto(server + "/?" + urlencode({"q": headline}))
     assert page.locator(".hit .hit-title").all_inner_texts() == [headline]

@@ -64,24 +64,26 @@ def service():
     return current_app.extensions["finsearch"]
 
 
-def search_url(state: SearchState) -> str:
+def _with_query(url: str, state: SearchState) -> str:
+    """`url` with the search's parameters (none: as it is)."""
     query = state.query_string()
-    return url_for("pages.search") + (f"?{query}" if query else "")
+    return url + (f"?{query}" if query else "")
+
+
+def search_url(state: SearchState, external: bool = False) -> str:
+    return _with_query(url_for("pages.search", _external=external), state)
 
 
 def article_url(article_id: str, state: SearchState, external: bool = False) -> str:
-    query = state.query_string()
-    return url_for("pages.article", article_id=article_id, _external=external) + (f"?{query}" if query else "")
+    return _with_query(url_for("pages.article", article_id=article_id, _external=external), state)
 
 
 def feed_url(state: SearchState, external: bool = False) -> str:
-    query = state.feed().query_string()
-    return url_for("pages.feed", _external=external) + (f"?{query}" if query else "")
+    return _with_query(url_for("pages.feed", _external=external), state.feed())
 
 
 def export_url(state: SearchState, fmt: str) -> str:
-    query = state.export().query_string()
-    return url_for("pages.export", fmt=fmt) + (f"?{query}" if query else "")
+    return _with_query(url_for("pages.export", fmt=fmt), state.export())
 
 
 @bp.app_context_processor
@@ -175,8 +177,7 @@ def search():
 
 
 def related_url(state: SearchState) -> str:
-    query = state.query_string()
-    return url_for("pages.related") + (f"?{query}" if query else "")
+    return _with_query(url_for("pages.related"), state)
 
 
 @bp.get("/related")
@@ -239,8 +240,7 @@ def feed():
         assert result.stats is not None  # every search says which generation it read
         labels = dict(result.stats.category_labels)
         links = atom.FeedLinks(self_href=feed_url(state, external=True),
-                               search_href=url_for("pages.search", _external=True)
-                               + (f"?{state.query_string()}" if state.query_string() else ""),
+                               search_href=search_url(state, external=True),
                                article_href=lambda article_id: article_url(article_id, state, external=True),
                                category_label=lambda category: labels.get(category, category))
         last = result.stats.last_date
