@@ -35,6 +35,20 @@ def digest(*parts: Any) -> str:
                            digest_size=12).hexdigest()
 
 
+SEPARATOR = "\x1f"  # between the strings of a list kept as one array (no word holds a control character)
+
+
+def packed(strings: list[str]) -> np.ndarray:
+    """A list of strings as one array of a cache file (`unpacked` reads it back)."""
+    assert not any(SEPARATOR in string for string in strings), "a string to pack holds the separator"
+    return np.frombuffer(SEPARATOR.join(strings).encode("utf-8"), dtype=np.uint8)
+
+
+def unpacked(array: np.ndarray) -> list[str]:
+    text = array.tobytes().decode("utf-8")
+    return text.split(SEPARATOR) if text else []
+
+
 def cached_arrays(kind: str, key: str, make: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """The arrays of `kind` for `key` (see `digest`): read from the cache, else made and written
     there. A cache that cannot be read or written only costs the making."""

@@ -36,6 +36,7 @@ from finsearch.search.coverage import Coverage
 from finsearch.search.docsets import merged, sorted_distinct
 from finsearch.search.doctable import DocTable, from_ticks
 from finsearch.search.evaluate import Counter, IndexView, Matches, evaluate
+from finsearch.search.generation_cache import cached_arrays, digest, packed, unpacked
 from finsearch.search.query import WORD_FIELD_OF_GRAM
 from finsearch.search.suggest import Vocabulary
 from finsearch.search.types import FacetCount, IndexStats
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 MATCH_CACHE_SIZE = 32  # queries whose matches and scores are kept (per generation)
 WATCH_INTERVAL = 1.0  # seconds between looks at `current` by a server's watcher
 BACKGROUND_NICENESS = 10  # of a server's background threads: below requests, still done in seconds
+ALIASES_FORMAT = 1  # of the cached alias table: bump when AliasTable.build's rule changes
 
 
 class Snapshot:
@@ -92,7 +94,11 @@ class Snapshot:
 
     @functools.cached_property
     def aliases(self) -> AliasTable:
-        return AliasTable.build(shipped_groups(), self.stock_pairs)
+        """Read from the cache folder once a process has made it for this generation
+        (search.generation_cache): making it reads every stock name the posts write."""
+        key = digest(self.generation.manifest, ALIASES_FORMAT, shipped_groups(), shipped_stocks())
+        return _alias_table(cached_arrays("aliases", key, lambda: _alias_arrays(
+            AliasTable.build(shipped_groups(), self.stock_pairs))))
 
     @functools.cached_property
     def companies(self) -> Companies:
@@ -432,6 +438,19 @@ def yield_to_requests() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICENESS)
     except (AttributeError, OSError):
         pass
+
+
+def _alias_arrays(table: AliasTable) -> dict[str, np.ndarray]:
+    keys = list(table.others)
+    return {"keys": packed(keys), "names": packed([name for key in keys for name in table.others[key]]),
+            "counts": np.array([len(table.others[key]) for key in keys], dtype=np.int32)}
+
+
+def _alias_table(arrays: dict[str, np.ndarray]) -> AliasTable:
+    names = unpacked(arrays["names"])
+    ends = np.cumsum(arrays["counts"]).tolist()
+    return AliasTable(dict(zip(unpacked(arrays["keys"]),
+                               (tuple(names[start:end]) for start, end in zip([0, *ends], ends)))))
 
 
 def facet_counts(values: list[str], masks: np.ndarray, docs: np.ndarray,

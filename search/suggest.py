@@ -32,7 +32,7 @@ from finsearch.analysis import fold, is_cjk, simplify
 from finsearch.analysis.segmenter import finance_entries
 from finsearch.search.docsets import sorted_distinct
 from finsearch.search.evaluate import IndexView, evaluate
-from finsearch.search.generation_cache import cached_arrays, digest
+from finsearch.search.generation_cache import cached_arrays, digest, packed, unpacked
 from finsearch.search.types import MAX_QUERY_CHARS, SearchError
 from finsearch.storage import BODY, TITLE, doc_frequencies, field_terms
 
@@ -123,19 +123,6 @@ def _pinyin_version() -> str:
         return ""
 
 
-_SEPARATOR = "\x1f"  # between the strings of a list kept as one array (no word holds a control character)
-
-
-def _packed(strings: list[str]) -> np.ndarray:
-    assert not any(_SEPARATOR in string for string in strings), "a string to pack holds the separator"
-    return np.frombuffer(_SEPARATOR.join(strings).encode("utf-8"), dtype=np.uint8)
-
-
-def _unpacked(packed: np.ndarray) -> list[str]:
-    text = packed.tobytes().decode("utf-8")
-    return text.split(_SEPARATOR) if text else []
-
-
 def dictionary_words() -> list[str]:
     """The finance dictionary's words (folded, as the index holds them)."""
     return [fold(word) for word, _ in finance_entries()]
@@ -166,18 +153,18 @@ class Vocabulary:
         return cls.from_arrays(cached_arrays("vocabulary", key, lambda: build().arrays()))
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"words": _packed(self.words), "counts": self.counts,
-                "label_words": _packed(list(self.labels)), "label_texts": _packed(list(self.labels.values())),
-                "known_words": _packed(list(self.known)),
+        return {"words": packed(self.words), "counts": self.counts,
+                "label_words": packed(list(self.labels)), "label_texts": packed(list(self.labels.values())),
+                "known_words": packed(list(self.known)),
                 "known_counts": np.fromiter(self.known.values(), dtype=np.int64, count=len(self.known)),
-                "keys": _packed(self.keys), "numbers": self.numbers, "by_pinyin": self.by_pinyin}
+                "keys": packed(self.keys), "numbers": self.numbers, "by_pinyin": self.by_pinyin}
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Vocabulary:
-        return cls(_unpacked(arrays["words"]), arrays["counts"],
-                   dict(zip(_unpacked(arrays["label_words"]), _unpacked(arrays["label_texts"]))),
-                   dict(zip(_unpacked(arrays["known_words"]), arrays["known_counts"].tolist())),
-                   (_unpacked(arrays["keys"]), arrays["numbers"], arrays["by_pinyin"]))
+        return cls(unpacked(arrays["words"]), arrays["counts"],
+                   dict(zip(unpacked(arrays["label_words"]), unpacked(arrays["label_texts"]))),
+                   dict(zip(unpacked(arrays["known_words"]), arrays["known_counts"].tolist())),
+                   (unpacked(arrays["keys"]), arrays["numbers"], arrays["by_pinyin"]))
 
     @classmethod
     def build(cls, reader, stocks: Iterable[tuple[str, str]] = ()) -> Vocabulary:

@@ -236,13 +236,18 @@ def _first_disagreement(columns: DocColumns, reader: Any) -> str | None:
             return f"{name} has shape {getattr(columns, name).shape}"
     if not size:
         return None
-    probes = sorted({0, size - 1, *range(0, size, max(1, size // PROBES))})
     dates = reader.column_reader(DATE, translate=False)
-    has_keys = TITLE_KEY in reader.schema and reader.has_column(TITLE_KEY)
-    title_keys = reader.column_reader(TITLE_KEY, translate=False) if has_keys else None
-    for docnum in probes:
+    for docnum in whoosh_format.probes(size, PROBES):
         if int(columns.dates[docnum]) != dates[docnum]:
             return f"the date of document {docnum}"
-        if title_keys is not None and columns.title_keys.key(int(columns.title_ids[docnum])) != title_keys[docnum]:
-            return f"the title key of document {docnum}"
+    if not (TITLE_KEY in reader.schema and reader.has_column(TITLE_KEY)):
+        return None
+    # Whoosh's reader of a bytes column first reads every offset of its segment, a Python step per
+    # document: the title keys are compared in the smallest segment only, the dates having placed
+    # documents across all of them.
+    segment, first = min(whoosh_format.leaf_readers(reader), key=lambda leaf: leaf[0].doc_count_all())
+    title_keys = segment.column_reader(TITLE_KEY, translate=False)
+    for row in whoosh_format.probes(segment.doc_count_all(), PROBES):
+        if columns.title_keys.key(int(columns.title_ids[first + row])) != title_keys[row]:
+            return f"the title key of document {first + row}"
     return None

@@ -253,7 +253,7 @@ def _checked_columns(reader: Any, field: str, fast: Callable[[Any, int], np.ndar
         creader = segment.column_reader(field, translate=False)
         count = segment.doc_count_all()
         values = fast(creader, count) if fast_paths() else None
-        if values is not None and not all(values[row] == creader[row] for row in _probes(count)):
+        if values is not None and not all(values[row] == creader[row] for row in probes(count)):
             log.warning("column %s does not read as expected: reading it through Whoosh, which is slower", field)
             values = None
         parts.append(stock(creader, count) if values is None else values)
@@ -305,9 +305,9 @@ def reader_live_docs(reader: Any) -> np.ndarray:
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
-def _probes(count: int) -> list[int]:
-    """The documents a column's fast read is checked on: first, last and a few between."""
-    return sorted({0, count - 1, *range(0, count, max(1, count // 8))}) if count else []
+def probes(count: int, spread: int = 8) -> list[int]:
+    """The documents of `count` a read is checked on: the first, the last and about `spread` between."""
+    return sorted({0, count - 1, *range(0, count, max(1, count // spread))}) if count else []
 
 
 # -- the self-check -----------------------------------------------------------

@@ -170,10 +170,11 @@ def test_a_shell_command_line_with_a_query_starting_with_a_minus(cli_index):
 @pytest.mark.slow  # a build, and searches in a cache folder of their own
 def test_a_published_generation_is_ready_for_the_next_process(cli, tmp_path, monkeypatch):
     """`finsearch index` (as reindex, rollback and replicate) works out which post mentions which
-    company and the suggestion vocabulary as it publishes, so the first search of the next process
-    (a CLI query, a new server worker) reads them instead of making them (seconds each at 1M)."""
+    company, the suggestion vocabulary and the alias table as it publishes, so the first search of
+    the next process (a CLI query, a new server worker) reads them instead of making them."""
     import re
 
+    from finsearch.analysis.aliases import AliasTable
     from finsearch.search import SearchEngine, make_request
     from finsearch.search.companies import Mentions
     from finsearch.search.suggest import Vocabulary
@@ -196,12 +197,14 @@ def test_a_published_generation_is_ready_for_the_next_process(cli, tmp_path, mon
 
     def again(*args, **kwargs):
         raise AssertionError("a search made what the index run had made")
-    made = Mentions.build, Vocabulary.build
+    made = Mentions.build, Vocabulary.build, AliasTable.build
     monkeypatch.setattr(Mentions, "build", again)
     monkeypatch.setattr(Vocabulary, "build", again)
+    monkeypatch.setattr(AliasTable, "build", again)
     ready = first_searches()
     monkeypatch.setattr(Mentions, "build", made[0])
     monkeypatch.setattr(Vocabulary, "build", made[1])
+    monkeypatch.setattr(AliasTable, "build", made[2])
     monkeypatch.setenv("FINSEARCH_CACHE", str(tmp_path / "empty-cache"))  # a process that finds nothing made
     stocks, suggestions = ready
     assert stocks and suggestions[0].query == "市场"

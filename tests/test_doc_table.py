@@ -7,6 +7,7 @@ import logging
 import shutil
 
 import numpy as np
+import pytest
 
 from finsearch.indexer.update import reindex
 from finsearch.storage import doc_table, generations, manifest
@@ -48,11 +49,12 @@ def test_title_keys_are_found_by_binary_search(index_dir):
     assert keys.number("不是任何一篇的标题") == -1
 
 
-def test_a_table_that_does_not_read_as_written_is_computed_with_one_warning(index_dir, tmp_path, caplog):
+@pytest.mark.parametrize("name", ["dates", "title_ids"])
+def test_a_table_that_does_not_read_as_written_is_computed_with_one_warning(index_dir, tmp_path, caplog, name):
     build = tmp_path / "build"
     shutil.copytree(generations.current_build(index_dir), build)
-    dates = np.load(build / "doctable-dates.npy")
-    np.save(build / "doctable-dates.npy", dates + 1)
+    values = np.load(build / f"doctable-{name}.npy")
+    np.save(build / f"doctable-{name}.npy", np.roll(values, 1) if name == "title_ids" else values + 1)
     with caplog.at_level(logging.WARNING, logger="finsearch.storage.doc_table"):
         written, computed = _read(build)
         ix = generations.whoosh_index.open_dir(str(build))
