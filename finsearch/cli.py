@@ -181,12 +181,15 @@ def build_parser() -> argparse.ArgumentParser:
     search = commands.add_parser("search", help="search the index",
                                  description="Search the index. Query syntax: words (all required), "
                                              "\"exact phrase\", OR, -word or NOT word, (groups), title:word, "
-                                             "body:word.")
+                                             "body:word. A first page that is not full is followed by related "
+                                             "coverage (相关报道, as on the web page): posts with most of the "
+                                             "query's words but not all, each with the words it lacks.")
     _query_options(search)
     search.add_argument("--limit", type=int, default=DEFAULT_PAGE_SIZE, metavar="N",
                         help=f"hits per page, 1-{MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})")
     search.add_argument("--page", type=int, default=1, metavar="N", help=f"page number, 1-{MAX_PAGE} (default 1)")
-    search.add_argument("--json", action="store_true", help="print one JSON object")
+    search.add_argument("--json", action="store_true",
+                        help="print one JSON object: /api/search's, with /api/related's as \"related\"")
     search.set_defaults(run=run_search)
 
     export = commands.add_parser("export", help="write every hit of a search as CSV or JSON Lines",
@@ -440,15 +443,16 @@ def _check_build_args(args) -> None:
 
 def run_search(args) -> int:
     from finsearch.messages import notice_text, reason_text
-    from finsearch.render import first_report_line, page_label, result_to_json
+    from finsearch.render import page_label, related_to_json, result_to_json
     from finsearch.search import SearchEngine, make_request
     request = make_request(args.query, args.date_from, args.date_to, args.category, args.paper,
                            args.sort, args.page, args.limit, "1" if args.literal else "", args.stock,
                            "1" if args.first else "")
     engine = SearchEngine(args.index)
     result = engine.search(request, with_facets=args.json)  # the text shows no facets
+    related = engine.related(request)  # 相关报道: none unless the first page is not full (search.related)
     if args.json:
-        print(json.dumps(result_to_json(result), ensure_ascii=False))
+        print(json.dumps({**result_to_json(result), "related": related_to_json(related)}, ensure_ascii=False))
         return EXIT_OK
     color = sys.stdout.isatty()
     if result.notice:
@@ -464,18 +468,30 @@ def run_search(args) -> int:
     print(f"{counted}{merged}，{page_label(request.page, result.pages)}（{result.seconds * 1000:.0f} ms）")
     first = (request.page - 1) * request.page_size
     for number, hit in enumerate(result.hits, start=first + 1):
-        print(f"\n{number}. {_terminal(hit.title_html, color)}")
-        print(f"   {hit.date:%Y-%m-%d %H:%M}  {hit.paper}  {'/'.join(hit.categories)}  id {hit.id}")
-        print(f"   {_terminal(hit.snippet, color)}")
-        if hit.url:
-            print(f"   {hit.url}")
-        if hit.reprints:
-            print(f"   另有 {len(hit.reprints)} 家报道：" + "、".join(
-                f"{r.paper} {r.date:%Y-%m-%d %H:%M} (id {r.id}{'，措辞不同' if r.near else ''})" for r in hit.reprints))
-        first_line = first_report_line(hit)
-        if first_line:
-            print(f"   {first_line}")
+        _print_hit(number, hit, color)
+    if related.hits:
+        print(f"\n相关报道（未包含全部检索词）：以下文章只含“{request.query}”的部分词语，可能是同一新闻的其他报道。")
+        for number, item in enumerate(related.hits, start=1):
+            _print_hit(number, item.hit, color, item.missing)
     return EXIT_OK
+
+
+def _print_hit(number: int, hit, color: bool, missing: tuple[str, ...] | None = None) -> None:
+    """A hit as `search` prints it; with `missing`, a post of related coverage and the words it lacks."""
+    from finsearch.render import first_report_line, missing_line
+    print(f"\n{number}. {_terminal(hit.title_html, color)}")
+    print(f"   {hit.date:%Y-%m-%d %H:%M}  {hit.paper}  {'/'.join(hit.categories)}  id {hit.id}")
+    print(f"   {_terminal(hit.snippet, color)}")
+    if hit.url:
+        print(f"   {hit.url}")
+    if missing is not None:
+        print(f"   {missing_line(missing)}")
+    if hit.reprints:
+        print(f"   另有 {len(hit.reprints)} 家报道：" + "、".join(
+            f"{r.paper} {r.date:%Y-%m-%d %H:%M} (id {r.id}{'，措辞不同' if r.near else ''})" for r in hit.reprints))
+    first_line = first_report_line(hit)
+    if first_line:
+        print(f"   {first_line}")
 
 
 def run_export(args) -> int:

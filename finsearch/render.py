@@ -41,6 +41,12 @@ def first_report_line(hit: Hit) -> str:
                        *(f"{paper or NO_PAPER} {lag_text(lag)}" for paper, lag in followed.items())])
 
 
+def missing_line(missing: tuple[str, ...]) -> str:
+    """What a post of related coverage (相关报道) lacks of the query: 未包含：听取、方案, or that it has
+    every word but not as typed."""
+    return f"未包含：{'、'.join(missing)}" if missing else "各词都有，但不是原样连在一起"
+
+
 def lag_text(minutes: int) -> str:
     """+2 分钟, +1 小时 5 分钟, +3 天; 同一分钟 for none."""
     if minutes <= 0:

@@ -236,6 +236,30 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
+@pytest.fixture()
+def watched_page(browser):
+    """watched_page(viewport, **context options) -> (page, problems): a page in a browser context of its own
+    (locale zh-CN and 10 s for each action unless `locale` or `timeout` say otherwise; None leaves Playwright's
+    default) and the list its script errors and CSP violations (console errors, uncaught exceptions) go to.
+    Every context it opened is closed after the test, passed or failed; the test asserts on the problems."""
+    contexts = []
+
+    def open_page(viewport=None, *, locale: str | None = "zh-CN", timeout: float | None = 10_000, **options):
+        context = browser.new_context(viewport=viewport, locale=locale, **options)
+        contexts.append(context)
+        if timeout is not None:
+            context.set_default_timeout(timeout)
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        return page, problems
+
+    yield open_page
+    for context in contexts:
+        context.close()  # a no-op for one the test closed itself
+
+
 # -- a small site: 300 real posts and their index ---------------------------------------------
 
 

@@ -17,19 +17,11 @@ def _state(url: str) -> dict:
     return parse_qs(urlsplit(url).query)
 
 
-def _watched_page(browser):
-    """A desktop-sized page in a context of its own, and the script errors and CSP violations it logs."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    return context, page, problems
+DESKTOP = {"width": 1280, "height": 900}
 
 
-def test_search_filter_timeline_article_and_back(browser, server, artifacts):
-    context, page, problems = _watched_page(browser)
+def test_search_filter_timeline_article_and_back(watched_page, server, artifacts):
+    page, problems = watched_page(DESKTOP)
 
     response = page.goto(server + "/")
     assert response.status == 200
@@ -110,12 +102,11 @@ def test_search_filter_timeline_article_and_back(browser, server, artifacts):
     page.screenshot(path=str(artifacts / "results-phone.png"), full_page=True)
 
     assert problems == []  # no script errors, no CSP violations
-    context.close()
 
 
-def test_a_pasted_headline_shows_its_post_then_labelled_related_coverage(browser, server, artifacts):
+def test_a_pasted_headline_shows_its_post_then_labelled_related_coverage(watched_page, server, artifacts):
     """The results first, as the server sent them; then the page fetches 相关报道 and shows it below."""
-    context, page, problems = _watched_page(browser)
+    page, problems = watched_page(DESKTOP)
     headline = "特朗普听取对伊朗军事行动方案"  # a real headline of data/posts, found once
     page.goto(server + "/?" + urlencode({"q": headline}))
     assert page.locator(".hit .hit-title").all_inner_texts() == [headline]
@@ -128,4 +119,3 @@ def test_a_pasted_headline_shows_its_post_then_labelled_related_coverage(browser
     assert page.locator("#summary").inner_text().startswith("共 1 条结果")  # the total is the literal one
     page.screenshot(path=str(artifacts / "related.png"), full_page=True)
     assert problems == []  # no script errors, no CSP violations
-    context.close()

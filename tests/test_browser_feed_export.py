@@ -21,13 +21,8 @@ pytestmark = pytest.mark.browser
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 
-def test_subscribe_and_export_links_return_the_search(browser, server, artifacts):
-    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN", accept_downloads=True)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(str(error)))
+def test_subscribe_and_export_links_return_the_search(watched_page, server, artifacts):
+    page, problems = watched_page({"width": 1366, "height": 900}, timeout=15_000, accept_downloads=True)
     page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
 
     page.goto(server + "/?q=银行&paper=财联社&sort=newest")
@@ -67,4 +62,3 @@ def test_subscribe_and_export_links_return_the_search(browser, server, artifacts
     assert parse_qs(urlsplit(href).query) == {"q": ["银行"], "paper": ["财联社"], "sort": ["newest"]}
 
     assert problems == []
-    context.close()

@@ -21,23 +21,17 @@ SCREENS = {"wide": WIDE, "phone": PHONE}
 
 
 @pytest.fixture()
-def open_page(browser):
-    """open_page(viewport, **context options) -> a page; fails the test on any script error."""
-    contexts, problems = [], []
+def open_page(watched_page):
+    """open_page(viewport, **context options) -> a page (conftest's watched_page); fails the test on any script error."""
+    pages_problems: list[list[str]] = []
 
     def opened(viewport, **options):
-        context = browser.new_context(viewport=viewport, locale="zh-CN", **options)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-        page.on("pageerror", lambda error: problems.append(str(error)))
+        page, problems = watched_page(viewport, **options)
+        pages_problems.append(problems)
         return page
 
     yield opened
-    for context in contexts:
-        context.close()
-    assert problems == []
+    assert [problem for problems in pages_problems for problem in problems] == []
 
 
 def _shot(page, name: str) -> None:

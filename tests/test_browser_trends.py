@@ -19,16 +19,6 @@ def _state(url: str) -> dict:
     return parse_qs(urlsplit(url).query)
 
 
-def _page(browser, viewport):
-    context = browser.new_context(viewport=viewport, locale="zh-CN")
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    return context, page, problems
-
-
 def _label_boxes_overlap(page) -> list[str]:
     """Visible x-axis labels of the trends chart whose boxes overlap, or that leave the plot."""
     return page.evaluate("""() => {
@@ -63,9 +53,9 @@ def _timeline_problems(page) -> list[str]:
     }""")
 
 
-def test_suggestions_keyboard_lands_on_the_search(browser, server, artifacts):
+def test_suggestions_keyboard_lands_on_the_search(watched_page, server, artifacts):
     for name, viewport in (("suggest", DESKTOP), ("suggest-phone", PHONE)):
-        context, page, problems = _page(browser, viewport)
+        page, problems = watched_page(viewport)
         page.goto(server + "/")
         box = page.locator("#q")
         assert box.get_attribute("role") == "combobox" and box.get_attribute("aria-expanded") == "false"
@@ -107,23 +97,22 @@ def test_suggestions_keyboard_lands_on_the_search(browser, server, artifacts):
         assert page.evaluate("document.activeElement.id") == "q"  # the first Esc only closes the list
         assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
         assert problems == []
-        context.close()
+        page.context.close()  # each screen in a context of its own, closed before the next one opens
 
 
-def test_results_page_works_without_javascript(browser, server):
-    context = browser.new_context(java_script_enabled=False)
-    page = context.new_page()
+def test_results_page_works_without_javascript(watched_page, server):
+    # Chromium's own locale and Playwright's default timeout, as this test always had.
+    page, _ = watched_page(java_script_enabled=False, locale=None, timeout=None)
     page.goto(server + "/?q=" + "供应链")
     assert page.locator(".hit").count() > 0
     page.fill("#q", "降准")
     page.press("#q", "Enter")
     page.wait_for_url(re.compile(r"q=%E9%99%8D%E5%87%86"))
     assert page.locator(".hit").count() > 0 and page.locator("#q-suggestions").is_hidden()
-    context.close()
 
 
-def test_trends_chart_points_lead_to_the_period_search(browser, server, artifacts):
-    context, page, problems = _page(browser, DESKTOP)
+def test_trends_chart_points_lead_to_the_period_search(watched_page, server, artifacts):
+    page, problems = watched_page(DESKTOP)
     page.goto(server + "/?q=银行")
     page.click("a.timeline-trends")  # from a search to its trend
     page.wait_for_url(re.compile(r"/trends\?q="))
@@ -173,4 +162,3 @@ def test_trends_chart_points_lead_to_the_period_search(browser, server, artifact
     assert _label_boxes_overlap(page) == []
     page.screenshot(path=str(artifacts / "trends-phone.png"), full_page=True)
     assert problems == []
-    context.close()

@@ -2,6 +2,7 @@
 `cli`), and as other tools call it, a real process started from a shell command line (the smoke tests at the end)."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shlex
 import subprocess
@@ -81,6 +82,32 @@ def test_search_prints_readable_results(cli, cli_index):
     assert "共 1 条结果" in done.stdout
     assert "上海金融国企保障金融血脉畅通" in done.stdout
     assert "<mark>" not in done.stdout
+
+
+def test_search_shows_related_coverage_under_a_page_that_is_not_full(cli, cli_index, client):
+    query = "特朗普听取对伊朗军事行动方案"  # a real headline of data/posts: one story has every word (tests/test_related.py)
+    answer = json.loads(cli("search", query, "--index", cli_index, "--json").stdout)
+    related = answer.pop("related")
+    api = client.get("/api/related", query_string={"q": query}).get_json()
+    assert related["hits"] and {**related, "took_ms": 0} == {**api, "took_ms": 0}  # /api/related's object
+    search = client.get("/api/search", query_string={"q": query}).get_json()
+    assert {**answer, "took_ms": 0} == {**search, "took_ms": 0}  # the other keys: /api/search's, unchanged
+
+    text = cli("search", query, "--index", cli_index).stdout
+    results, heading, section = text.partition("\n相关报道（未包含全部检索词）")
+    assert heading and "共 1 条结果" in results and query in results
+    posts = section.split("\n\n")[1:]
+    assert len(posts) == len(related["hits"])
+    for number, (post, hit) in enumerate(zip(posts, related["hits"]), start=1):
+        date = dt.datetime.fromisoformat(hit["date"])
+        assert post.startswith(f"{number}. {hit['title']}\n   {date:%Y-%m-%d %H:%M}  {hit['paper']}  "), post
+        missing = f"未包含：{'、'.join(hit['missing'])}" if hit["missing"] else "各词都有，但不是原样连在一起"
+        assert f"\n   {missing}\n" in post + "\n"
+    assert "\n   未包含：听取" in section
+
+    full = cli("search", "美联储", "--index", cli_index)  # a full first page: none
+    assert "相关报道" not in full.stdout
+    assert json.loads(cli("search", "美联储", "--index", cli_index, "--json").stdout)["related"]["hits"] == []
 
 
 def test_search_says_how_it_read_a_malformed_query(cli, cli_index):

@@ -156,6 +156,7 @@ def test_cli_stock_filter_and_facet(cli, client, index_dir, tmp_path):
     done = cli("search", "--stock", "300750", "--index", index_dir, "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
+    assert result.pop("related")["hits"] == []  # every post (no query): no related coverage
     assert result == {**_json(client.get("/api/search?stock=300750")), "took_ms": result["took_ms"]}
     assert {"value": "300750", "count": result["articles"], "name": "宁德时代"} in result["facets"]["stock"]
     text = cli("search", "储能", "--stock", "300750", "--index", index_dir)

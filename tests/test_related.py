@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pytest
 
 from finsearch.render import result_to_json
-from finsearch.search import SearchRequest, SearchTimeout, deadline, make_request, related, related_wanted
+from finsearch.search import SearchRequest, SearchTimeout, deadline, make_request, related, related_wanted, rescore
 
 # A real headline of data/posts: one post has it; other posts tell of the same plans in other words.
 HEADLINE = "特朗普听取对伊朗军事行动方案"
@@ -68,6 +69,51 @@ def test_the_filters_apply_to_related_coverage(engine):
     assert dated.hits and all(item.hit.date.date() >= dt.date(2026, 6, 1) for item in dated.hits)
     everything = engine.related(make_request(HEADLINE))
     assert {item.hit.id for item in paper.hits} != {item.hit.id for item in everything.hits}
+
+
+# 东财滚动's headline of Maersk raising its guidance (its only literal match). 财联社 and 同花顺 told the same
+# news a minute apart, under titles alike enough to be one telling (search.rescore's diversity window), yet
+# the index keeps them apart as two stories.
+MAERSK = "马士基上调2026年全年业绩指引"
+TOLD = "2412233"  # 财联社 01:23 航运巨头马士基预计全年基本EBITDA为80亿至100亿美元
+RETOLD = "677814848"  # 同花顺 01:24 航运巨头马士基上调全年业绩预期
+OTHER_NEWS = "202608053831867414"  # 东财滚动 08-05 诺和诺德二季度调整后营收增长7% 上调全年业绩预期
+
+
+def test_related_coverage_leaves_out_a_retelling_that_a_results_page_moves_down(engine):
+    found = engine.search(make_request(MAERSK))
+    coverage = engine.related(make_request(MAERSK))
+    shown = [item.hit.id for item in coverage.hits]
+    assert TOLD in shown and RETOLD not in shown
+    assert len(shown) < found.request.page_size - found.total  # room was left: left out, not cut off
+    retelling = engine.article(RETOLD)
+    text = retelling.title + "".join(retelling.paragraphs)
+    assert sum(word in text for word in coverage.words) > len(coverage.words) / 2  # it holds most of the words
+
+    words = [(word,) for word in coverage.words]
+    with engine.snapshot() as snap, snap.lock:
+        docnum = {post: snap.searcher.document_number(id=post) for post in (TOLD, RETOLD, OTHER_NEWS)}
+        post_of = {number: post for post, number in docnum.items()}
+        table, first, again = snap.table, docnum[TOLD], docnum[RETOLD]
+        on_the_page = {table.stories[snap.searcher.document_number(id=hit.id)] for hit in found.hits}
+        assert table.stories[again] not in on_the_page  # related coverage would show it but for the rule
+        assert table.stories[first] != table.stories[again] and table.paper_of(first) != table.paper_of(again)
+        assert abs(int(table.dates[first]) - int(table.dates[again])) <= rescore.DIVERSITY_WINDOW
+
+        def rescored(posts: list[str], retold: bool = True) -> list[str]:
+            ranked = np.asarray([docnum[post] for post in posts], dtype=np.int64)
+            return [post_of[number] for number in
+                    rescore.rescored(snap.searcher, table, ranked, None, words, retold=retold).tolist()]
+
+        # Without the post it retells, it keeps its place before the other news...
+        assert rescored([RETOLD, OTHER_NEWS]) == [RETOLD, OTHER_NEWS]
+        # ...with it, a results page moves it down, after the other news, and still shows it;
+        page = rescored([RETOLD, TOLD, OTHER_NEWS])
+        assert sorted(page) == sorted([RETOLD, TOLD, OTHER_NEWS]) and page[-1] == RETOLD
+        # a list that only fills a page's room leaves it out.
+        assert rescored([RETOLD, TOLD, OTHER_NEWS], retold=False) == page[:-1]
+    ids = [hit.id for hit in engine.search(make_request("马士基")).hits]
+    assert TOLD in ids and RETOLD in ids[ids.index(TOLD) + 1:]  # the results page of 马士基 shows both, in that order
 
 
 def test_related_coverage_only_when_the_first_page_is_not_full():

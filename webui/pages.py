@@ -25,7 +25,7 @@ from flask import (
 )
 
 from finsearch.messages import coverage_note, describe, notice_text, reason_text
-from finsearch.render import first_report_line, lag_text, page_label
+from finsearch.render import first_report_line, lag_text, missing_line, page_label
 from finsearch.search import (
     EXPORT_FORMATS,
     EXPORTERS,
@@ -90,8 +90,8 @@ def export_url(state: SearchState, fmt: str) -> str:
 def _helpers():
     return {"search_url": search_url, "article_url": article_url, "feed_url": feed_url,
             "export_url": export_url, "feed_title": feed_title, "page_label": page_label,
-            "first_report_line": first_report_line, "lag_text": lag_text, "notice_text": notice_text,
-            "coverage_note": coverage_note, "MAX_QUERY_CHARS": MAX_QUERY_CHARS}
+            "first_report_line": first_report_line, "lag_text": lag_text, "missing_line": missing_line,
+            "notice_text": notice_text, "coverage_note": coverage_note, "MAX_QUERY_CHARS": MAX_QUERY_CHARS}
 
 
 @dataclass(frozen=True)
