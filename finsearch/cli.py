@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REFUSED, EXIT_REPAIRED = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
+EXIT_OUTPUT_CLOSED = 141  # as a shell reports a program SIGPIPE stopped
 EXIT_CODES_HELP = ("Exit codes: 0 success; 1 failure (no index, index busy, a damaged file, ...); 2 bad usage or "
                    "query; 3 refused, nothing changed: the archive is missing, empty or unreadable, the run would "
                    "delete more than the allowed share of the index, or the disk is too full; 4 (reindex) the index "
@@ -48,7 +50,12 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except KeyboardInterrupt:
         print("finsearch: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of the output stopped reading (`finsearch search … | head`): it has what it
+        # wanted, so no message; the rest goes nowhere, not into a second error at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OUTPUT_CLOSED
     except Exception as error:
         return _failed(error)
 

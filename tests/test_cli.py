@@ -245,3 +245,19 @@ def test_a_search_that_finds_nothing_offers_the_word_meant(cli, cli_index):
     assert result["total"] == 0
     assert result["suggestions"][0]["query"] == "供应链金融"
     assert result["suggestions"][0]["reason_code"] == "corrected"
+
+
+@pytest.mark.slow  # a process with a pipe
+@pytest.mark.parametrize("command", [["search", "市场", "--limit", "50"], ["export", "--fields", "body"]])
+def test_output_read_only_in_part_ends_quietly(cli_index, command):
+    """`finsearch … | head`: the reader stops reading; no error on stderr, the SIGPIPE exit code."""
+    import subprocess
+
+    from tests.servers import PYTHON, REPO
+    with subprocess.Popen([PYTHON, "-m", "finsearch", *command, "--index", str(cli_index)], cwd=REPO,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.readline()
+        process.stdout.close()  # more than a pipe holds is still to come: its next write fails
+        code, errors = process.wait(timeout=120), process.stderr.read().decode()
+    assert (code, errors) == (141, "")
