@@ -251,8 +251,6 @@ def test_a_search_that_finds_nothing_offers_the_word_meant(cli, cli_index):
 @pytest.mark.parametrize("command", [["search", "市场", "--limit", "50"], ["export", "--fields", "body"]])
 def test_output_read_only_in_part_ends_quietly(cli_index, command):
     """`finsearch … | head`: the reader stops reading; no error on stderr, the SIGPIPE exit code."""
-    import subprocess
-
     from tests.servers import PYTHON, REPO
     with subprocess.Popen([PYTHON, "-m", "finsearch", *command, "--index", str(cli_index)], cwd=REPO,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
