@@ -3,6 +3,15 @@
 Every body goes through one path: Markdown is rendered to HTML (raw HTML passes
 through, as Jekyll does), then lxml removes what a reader never sees and the
 site's own furniture, and each block becomes a paragraph.
+
+The site ends every post with the same furniture: a paragraph holding only the
+original article's address (`<https://…>`) and one of back links (`[返回…](//…)｜…`).
+Parsing their links is most of what Markdown costs a post, and both paragraphs are
+then dropped (the address kept as the post's url). So `_split_furniture` takes them
+off the end when they are exactly that, and what rendering them would give is
+computed directly: the same normalised address, and nothing for the back links. It
+only does so when no earlier block can run on into them (a code fence, an HTML
+comment, <pre> or <script> left open), so the rest renders as it would with them.
 """
 from __future__ import annotations
 
@@ -22,6 +31,15 @@ _SOURCE = re.compile(r"^[（(]\s*(?:文章)?来源[：:]\s*(?P<paper>[^）)]{1,4
 _BACK_LINK = re.compile(r"^返回")
 _LINK_SEPARATORS = re.compile(r"^[\s｜|/·•\-]*$")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
+# A back link as the site writes it: plain text after 返回 (no Markdown or HTML in it) and a
+# protocol-relative or http(s) address of plain characters.
+_BACK = r"\[返回[^\[\]\\`*_<>&!\n]*\]\((?:https?:)?//[A-Za-z0-9\-._~/?#=%]*\)"
+_FURNITURE = re.compile(
+    r"\n[ \t]*\n(?:<(?P<url>https?://[^<>\x00-\x20]+)>[ \t]*\n[ \t]*\n)?"
+    rf"{_BACK}(?:[ \t｜|/·•\-]*{_BACK})*[ \t\n]*\Z")
+# Blocks that end only at their own end marker, so left open they would hold the furniture:
+# fenced code, HTML comments and declarations, <pre>, <script>, <style>, <textarea>.
+_RUNS_ON = re.compile(r"```|~~~|<[!?]|<(?:script|pre|style|textarea)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -32,12 +50,18 @@ class CleanBody:
 
 
 def clean_body(markup: str) -> CleanBody:
-    html = _MARKDOWN.render(markup)
+    rest, furniture_url = _split_furniture(markup)
+    return _clean_html(_MARKDOWN.render(rest), furniture_url)
+
+
+def _clean_html(html: str, furniture_url: str = "") -> CleanBody:
+    """The paragraphs of rendered `html`; `furniture_url`: the address taken off its end."""
     if not html.strip():
-        return CleanBody((), "", "")
+        return CleanBody((), furniture_url, "")
     root = lxml.html.fragment_fromstring(html, create_parent="div")
     _drop_invisible(root)
-    url = _take_source_link(root)
+    source_link = _take_source_link(root)  # drops every such paragraph, so called in any case
+    url = furniture_url or source_link  # the furniture's address comes last
     paragraphs: list[str] = []
     paper = ""
     digest = ""
@@ -56,6 +80,22 @@ def clean_body(markup: str) -> CleanBody:
     if digest and len(paragraphs) > 1 and digest in paragraphs[1]:
         paragraphs.pop(0)
     return CleanBody(tuple(paragraphs), url, paper)
+
+
+def _split_furniture(markup: str) -> tuple[str, str]:
+    """`markup` without the site's closing furniture and the address it holds ("" if none), or
+    `markup` whole and "" when its end is not exactly that furniture."""
+    found = _FURNITURE.search(markup)
+    if found is None or _RUNS_ON.search(markup, 0, found.start()):
+        return markup, ""
+    url = found.group("url")
+    if url is None:
+        return markup[:found.start()], ""
+    # What the rendered autolink would hold: the source link only if its text is its address.
+    href = _MARKDOWN.normalizeLink(url)
+    if not _MARKDOWN.validateLink(href) or _MARKDOWN.normalizeLinkText(url) != href:
+        return markup, ""
+    return markup[:found.start()], href
 
 
 def _drop_invisible(root) -> None:

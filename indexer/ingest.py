@@ -314,7 +314,11 @@ def _read_file(path: Path, root: Path) -> tuple[bytes, os.stat_result]:
         info = os.fstat(file.fileno())
         if not stat.S_ISREG(info.st_mode):
             raise _Refused(f"not a regular file ({_file_kind(info.st_mode)}); not read")
-        raw = file.read(MAX_BYTES + 1) if info.st_size <= MAX_BYTES else b""
+        # As much as the stat says (asking for MAX_BYTES would allocate that much a post), and
+        # on up to the limit if the file grew since.
+        raw = file.read(info.st_size + 1) if info.st_size <= MAX_BYTES else b""
+        if len(raw) > info.st_size:
+            raw += file.read(MAX_BYTES + 1 - len(raw))
     if info.st_size > MAX_BYTES or len(raw) > MAX_BYTES:
         raise _Refused(f"file too large (over {MAX_BYTES // 2**20} MiB)")
     return raw, info

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 
+from finsearch.indexer import clean
 from finsearch.indexer.ingest import SITE_TZ, read_archive, read_post
-from tests.conftest import BROKEN_YAML, FINEWS_POSTS, FIXTURE_POSTS, NO_DATE
+from tests.conftest import BROKEN_YAML, FINEWS_POSTS, FIXTURE_POSTS, NO_DATE, POST, SAMPLE_POSTS
 
 BACK_LINK_MARKERS = ("返回首页", "返回东财滚动新闻", "返回经济网新闻", "返回解放日报新闻", "](")
 
@@ -125,6 +127,22 @@ def test_read_post_never_raises_on_unreadable_file(tmp_path):
     assert result.post is None and result.problems[0].skipped
 
 
+def test_a_post_that_grew_after_its_stat_is_read_whole(tmp_path, monkeypatch):
+    path = tmp_path / "2026-07-15-2426766.md"
+    path.write_text(POST.format(title="规模以上工业增加值", date="2026-07-15 10:00:00 +0800", body="正文。" * 500),
+                    encoding="utf-8")
+    real_fstat = os.fstat
+
+    def stat_before_the_last_write(fd):  # the stat saw the file when it held a tenth of its bytes
+        info = real_fstat(fd)
+        extra = {name: getattr(info, name) for name in ("st_atime_ns", "st_mtime_ns", "st_ctime_ns")}
+        return os.stat_result((*info[:6], info.st_size // 10, *info[7:10]), extra)
+
+    monkeypatch.setattr(os, "fstat", stat_before_the_last_write)
+    result = read_post(path, tmp_path)
+    assert result.post is not None and "".join(result.post.paragraphs) == "正文。" * 500
+
+
 def test_wire_posts_are_read_without_loss(archive, archive_read):
     files = sorted(p for p in archive.rglob("*.md") if not p.relative_to(archive).as_posix().startswith("finews/"))
     results = [r for r in archive_read if r.post is None or not r.post.path.startswith("finews/")]
@@ -141,3 +159,56 @@ def test_wire_posts_are_read_without_loss(archive, archive_read):
     recovered = {p.path.rsplit("/", 1)[-1] for r in results for p in r.problems}
     assert recovered == {p.name for p in (FIXTURE_POSTS / "broken-yaml").glob("*.md")}
     assert all("broken YAML" in p.reason and not p.skipped for r in results for p in r.problems)
+
+
+# -- the site's closing furniture, taken off before Markdown ----------------
+
+FURNITURE = "\n\n<https://api3.cls.cn/share/article/2426766?os=web&sv=8.4.6&app=CailianpressWeb>\n\n" \
+            "[返回财联社新闻](//finews.withounder.com/category/cailianshe.html)｜[返回首页](//finews.withounder.com/)\n"
+
+
+def _rendered_whole(markup: str):
+    """What the body gives with its furniture rendered as Markdown like the rest of it."""
+    return clean._clean_html(clean._MARKDOWN.render(markup))
+
+
+def test_every_sample_post_is_cleaned_as_if_its_furniture_were_rendered():
+    split = 0
+    for path in sorted(SAMPLE_POSTS.rglob("*.md")):
+        body = path.read_text(encoding="utf-8").split("\n---\n", 1)[1]
+        split += clean._split_furniture(body)[0] != body
+        assert clean.clean_body(body) == _rendered_whole(body), path
+    assert split >= 3000  # the fast way is the common one, not a path the test never takes
+
+
+@pytest.mark.parametrize("head", [
+    "正文。",
+    "",  # nothing but the furniture: its address is still the post's url
+    "正文。\n\n<https://example.com/older>",  # an address of its own: dropped, the furniture's wins
+    "正文。\n\n```\n代码",  # an open code fence holds the furniture as code
+    "<pre>\n正文。",  # so does an open <pre>
+    "正文。\n\n<!-- 未闭合的注释",  # and an open comment hides it
+    "- 列表项\n\n  > 引用",
+])
+def test_furniture_is_taken_off_only_where_rendering_it_gives_the_same(head):
+    markup = head + FURNITURE
+    assert clean.clean_body(markup) == _rendered_whole(markup)
+
+
+@pytest.mark.parametrize("tail", [
+    "\n\n[返回首页](javascript:alert(1))",  # not a link once rendered: its text stays
+    "\n\n<https://例子.cn/新闻>\n\n[返回首页](//finews.withounder.com/)",  # shown decoded, linked encoded
+    "\n\n[返回**首页**](//finews.withounder.com/)",  # Markdown inside the link
+    "\n\n[返回首页](//finews.withounder.com/) 更多正文",
+])
+def test_a_tail_that_is_not_exactly_the_furniture_is_rendered(tail):
+    markup = "正文。" + tail
+    assert clean._split_furniture(markup) == (markup, "")
+    assert clean.clean_body(markup) == _rendered_whole(markup)
+
+
+def test_furniture_taken_off_leaves_the_post_as_the_reader_sees_it():
+    body = clean.clean_body("<p>【标题】财联社7月15日电，正文。</p><p class=\"em_media\">（文章来源：财联社）</p>" + FURNITURE)
+    assert body.paragraphs == ("【标题】财联社7月15日电，正文。",)
+    assert body.url == "https://api3.cls.cn/share/article/2426766?os=web&sv=8.4.6&app=CailianpressWeb"
+    assert body.paper == "财联社"
