@@ -28,15 +28,17 @@ _INVISIBLE = ("script", "style", "iframe", "noscript", "object", "embed", "img",
               "template", "head", "title", "meta", "link", "form", "button", "input")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _SOURCE = re.compile(r"^[（(]\s*(?:文章)?来源[：:]\s*(?P<paper>[^）)]{1,40})\s*[）)]$")
-_BACK_LINK = re.compile(r"^返回")
-_LINK_SEPARATORS = re.compile(r"^[\s｜|/·•\-]*$")
+_BACK_WORD = "返回"  # what the text of each of the site's back links starts with
+_BACK_LINK = re.compile(f"^{_BACK_WORD}")
+_SEPARATORS = "｜|/·•\\-"  # between the links of a line of links (a character class's body)
+_LINK_SEPARATORS = re.compile(rf"^[\s{_SEPARATORS}]*$")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
-# A back link as the site writes it: plain text after 返回 (no Markdown or HTML in it) and a
+# A back link as the site writes it: plain text after _BACK_WORD (no Markdown or HTML in it) and a
 # protocol-relative or http(s) address of plain characters.
-_BACK = r"\[返回[^\[\]\\`*_<>&!\n]*\]\((?:https?:)?//[A-Za-z0-9\-._~/?#=%]*\)"
+_BACK = rf"\[{_BACK_WORD}[^\[\]\\`*_<>&!\n]*\]\((?:https?:)?//[A-Za-z0-9\-._~/?#=%]*\)"
 _FURNITURE = re.compile(
     r"\n[ \t]*\n(?:<(?P<url>https?://[^<>\x00-\x20]+)>[ \t]*\n[ \t]*\n)?"
-    rf"{_BACK}(?:[ \t｜|/·•\-]*{_BACK})*[ \t\n]*\Z")
+    rf"{_BACK}(?:[ \t{_SEPARATORS}]*{_BACK})*[ \t\n]*\Z")
 # Blocks that end only at their own end marker, so left open they would hold the furniture:
 # fenced code, HTML comments and declarations, <pre>, <script>, <style>, <textarea>.
 _RUNS_ON = re.compile(r"```|~~~|<[!?]|<(?:script|pre|style|textarea)\b", re.I)
