@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 
+import numpy as np
 import pytest
 
 from finsearch.indexer import reindex
 from finsearch.search import SearchEngine, SearchRequest, Sort
 from finsearch.search import evaluate as evaluation
+from finsearch.storage import Postings, read_postings
 
 # Real words of data/posts, frequent and rare, alone, together, excluded, as literals.
 REQUESTS = [
@@ -82,3 +84,30 @@ def default_answers(index_dir) -> list[tuple]:
 def test_or_unites_the_same_documents_either_way(index_dir, default_answers, monkeypatch, by_mask):
     monkeypatch.setattr(evaluation, "UNION_BY_MASK", 10**9 if by_mask else 0)
     assert [answer(SearchEngine(index_dir, match_cache=0).search(request)) for request in REQUESTS] == default_answers
+
+
+def test_kept_lists_are_compact_and_read_back_exactly(index_dir, every_term_frequent):
+    """Kept in int32/float32 (half the memory, twice the words within the budget), read back as the
+    int64/float64 searches compute with, equal to a fresh read of the term."""
+    engine = SearchEngine(index_dir, match_cache=0)
+    engine.search(SearchRequest(query="人工智能"))  # a phrase of bigrams: read with their positions
+    with engine.snapshot() as snap:
+        view = snap.view
+        term = evaluation.find_term(view.searcher.reader(), "body_gram", "人工".encode())
+        kept = view.frequent._lists[(term.field, term.tbytes)][0]
+        assert kept.docs.dtype == np.int32 and kept.weights.dtype == np.float32
+        assert kept.positions is not None and kept.positions.dtype == np.int32
+        back = view.frequent.get(term, positions=True)
+        fresh = read_postings(term, positions=True)
+    assert back is not None and back.docs.dtype == np.int64 and back.weights.dtype == np.float64
+    for name in ("docs", "weights", "positions", "position_starts"):
+        assert np.array_equal(getattr(back, name), getattr(fresh, name)), name
+
+
+def test_values_a_narrow_type_cannot_hold_are_kept_as_they_are():
+    postings = Postings(np.array([1, 2**31 + 5]), np.array([1.0, 0.1]), np.array([3, 70_000]), np.array([0, 1, 2]))
+    kept = postings.compact()
+    assert kept.docs.dtype == np.int64 and kept.weights.dtype == np.float64  # 2**31 + 5, 0.1: not exact narrower
+    assert kept.positions is not None and kept.positions.dtype == np.int32
+    back = kept.widened()
+    assert back.docs.tolist() == [1, 2**31 + 5] and back.weights.tolist() == [1.0, 0.1]
