@@ -87,6 +87,11 @@ class DocTable:
             return int(self.paper_rows[doc])
         return int(self.paper_masks[:, doc].argmax()) if self.paper_masks[:, doc].any() else -1
 
+    def paper_name(self, doc: int) -> str:
+        """The live doc's paper ("" if none): its stored value (the paper field's one term)."""
+        row = self.paper_of(doc)
+        return self.paper_values[row] if row >= 0 else ""
+
     def title_id(self, key: str) -> int:
         """The number of a title key in `title_ids` (-1: no post has that title)."""
         return self.title_keys.number(key)

@@ -100,7 +100,7 @@ class SearchEngine:
             # The page's posts and, among the matches, the other posts of their stories (reprints).
             on_page = common(docs, snap.table.story_posts(sorted_distinct(snap.table.stories[page_docs])))
             with snap.lock:
-                hits = tuple(present.hit(snap.searcher, snap.table, docnum, on_page, matched.parsed.terms)
+                hits = tuple(present.hit(snap.documents, snap.table, docnum, on_page, matched.parsed.terms)
                              for docnum in page_docs)
             return SearchResult(
                 request=request, total=int(selected.size), hits=hits,
@@ -185,7 +185,7 @@ class SearchEngine:
                 if docnum is None:
                     return None
                 found = present.article(snap.searcher.stored_fields(docnum))
-                same_story = present.reprints(snap.searcher, snap.table, docnum, snap.view.live)
+                same_story = present.reprints(snap.documents, snap.table, docnum, snap.view.live)
             terms = self._marked_terms(snap, query, literal)
             texts = (found.headline, *found.paragraphs)
             return ArticlePage(

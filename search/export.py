@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from finsearch import storage
 from finsearch.search import present
 from finsearch.search.collect import ordered
 from finsearch.search.matching import match, tiers
@@ -150,8 +151,9 @@ class Export:
         no_reprints = np.empty(0, dtype=np.int64)
         try:
             with self._snap.own_reader() as reader:
+                documents = storage.Documents(reader)
                 for start in range(0, self._ordered.size, self._batch):
-                    yield from [present.hit(reader, self._snap.table, docnum, no_reprints, self._terms)
+                    yield from [present.hit(documents, self._snap.table, docnum, no_reprints, self._terms)
                                 for docnum in self._ordered[start:start + self._batch].tolist()]
         finally:
             self._release()

@@ -15,7 +15,7 @@ from finsearch import storage
 from finsearch.analysis import word_analyzer
 from finsearch.search.collect import first_of_each_story, page
 from finsearch.search.docsets import common
-from finsearch.search.doctable import DocTable, lag_minutes
+from finsearch.search.doctable import DocTable, from_ticks, lag_minutes
 from finsearch.search.headline import headline
 from finsearch.search.matching import match, tiers
 from finsearch.search.snapshot import Snapshot
@@ -34,38 +34,42 @@ KEY_TERM_CHARS = 5_000  # of the body: the lead says what a news post is about
 _KEY_TERM = re.compile(r"\w{2,}")  # a word, not punctuation or query syntax
 
 
-def hit(reader: Any, table: DocTable, docnum: int, among: np.ndarray, terms: tuple[str, ...]) -> Hit:
-    """The hit of `docnum`, its story's other posts among `among` as reprints; `reader` a Whoosh
-    reader or searcher of the generation."""
-    fields = reader.stored_fields(docnum)
+def hit(documents: storage.Documents, table: DocTable, docnum: int, among: np.ndarray,
+        terms: tuple[str, ...]) -> Hit:
+    """The hit of `docnum`, its story's other posts among `among` as reprints (read by id: the
+    table has their papers and dates)."""
+    fields = documents.stored(docnum)
     title, body = fields.get(storage.TITLE, ""), fields.get(storage.BODY, "")
     shown = headline(title, body)
     leader = int(table.story_leaders[docnum])
     first = leader in (docnum, -1)
-    first_report = _reprint(fields if first else reader.stored_fields(leader), first=True)
+    first_report = (_reprint(fields[storage.ID_FIELD], table, docnum, first=True) if first
+                    else _reprint(documents.id(leader), table, leader, first=True))
     return Hit(id=fields[storage.ID_FIELD], title=title, title_html=highlight_html(shown, terms),
                date=storage.from_local_naive(fields[storage.DATE]), categories=split(fields.get(storage.CATEGORY)),
                paper=fields.get(storage.PAPER, ""), url=fields.get(storage.URL, ""),
-               snippet=snippet_html(body, terms), reprints=reprints(reader, table, docnum, among),
+               snippet=snippet_html(body, terms), reprints=reprints(documents, table, docnum, among),
                headline=shown, story=first_report.id, body=body, first=first,
                lag_minutes=0 if first else lag_minutes(table, docnum, leader), first_report=first_report)
 
 
-def reprints(reader: Any, table: DocTable, docnum: int, among: np.ndarray) -> tuple[Reprint, ...]:
-    """The other posts of `docnum`'s story among `among`, oldest first."""
+def reprints(documents: storage.Documents, table: DocTable, docnum: int, among: np.ndarray) -> tuple[Reprint, ...]:
+    """The other posts of `docnum`'s story among `among` (live posts), oldest first."""
     same_story = among[table.stories[among] == table.stories[docnum]]
     others = same_story[same_story != docnum]
     found = []
     for other in others[np.lexsort((others, table.dates[others]))].tolist():
         leader = int(table.story_leaders[other])
-        found.append(_reprint(reader.stored_fields(other), near=bool(table.exact[other] != table.exact[docnum]),
+        found.append(_reprint(documents.id(other), table, other, near=bool(table.exact[other] != table.exact[docnum]),
                               first=leader == other, lag=lag_minutes(table, other, leader) if leader >= 0 else 0))
     return tuple(found)
 
 
-def _reprint(fields: dict[str, Any], near: bool = False, first: bool = False, lag: int = 0) -> Reprint:
-    return Reprint(fields[storage.ID_FIELD], fields.get(storage.PAPER, ""),
-                   storage.from_local_naive(fields[storage.DATE]), near=near, first=first, lag_minutes=lag)
+def _reprint(post_id: str, table: DocTable, docnum: int, near: bool = False, first: bool = False,
+             lag: int = 0) -> Reprint:
+    """A live post as a reprint: its paper and date are the table's (the same as its stored fields)."""
+    return Reprint(post_id, table.paper_name(docnum), from_ticks(table.dates[docnum]), near=near, first=first,
+                   lag_minutes=lag)
 
 
 def article(fields: dict[str, Any]) -> Article:
@@ -140,7 +144,7 @@ def related(snap: Snapshot, docnum: int, found: Article) -> tuple[Hit, ...]:
             fields = snap.searcher.stored_fields(candidate)
             text = fields.get(storage.TITLE, "") + "\n" + fields.get(storage.BODY, "")
             if sum(bool(match_spans(text, (term,), 1)) for term in terms) >= shared:
-                found_related.append(hit(snap.searcher, table, candidate, docs[:0], terms))
+                found_related.append(hit(snap.documents, table, candidate, docs[:0], terms))
                 if len(found_related) == RELATED_LIMIT:
                     break
     return tuple(found_related)

@@ -117,7 +117,7 @@ def _related(snap: Snapshot, request: SearchRequest, started: float) -> RelatedR
     hits = []
     for docnum in ranked.tolist():
         with snap.lock:
-            hit = present.hit(snap.searcher, table, docnum, among, marked)
+            hit = present.hit(snap.documents, table, docnum, among, marked)
         text = fold(hit.title + "\n" + hit.body)
         lacked = [word for word in looked_for if word not in text]
         # Named: its longer words lacked, when there are (a lone 为 or 和 says little about the post).

@@ -60,6 +60,7 @@ class Snapshot:
             self.searcher = self.generation.index.searcher()
             reader = self.searcher.reader()
             self.view = IndexView(self.searcher, storage.reader_live_docs(reader), WORD_FIELD_OF_GRAM)
+            self.documents = storage.Documents(reader)  # as `searcher`, used under `lock`
             self.lock = threading.RLock()
             columns = storage.doc_columns(self.generation.build, reader, self.generation.index.latest_generation())
             self.table = DocTable.build(columns, self.view.is_live)

@@ -7,6 +7,7 @@
     writer, merge   segments: the bulk writer (postings in flat arrays, out through FS1)
                     and the merge policy of a commit
     fs1             finsearch's own postings format (a Whoosh codec)
+    documents       a reader's documents by docnum: stored fields, or the id alone from its column
     stored          stored fields in compressed blocks of documents (.fsd), and the codecs
                     that write them with FS1's postings (FS2) or Whoosh's (the fallback)
     whoosh_format   the fence around Whoosh's private names and W3 files: a version gate,
@@ -22,6 +23,7 @@ module exports; the import contract in pyproject.toml fails `make lint` otherwis
 from finsearch.storage.doc_table import DocColumns, TitleKeys
 from finsearch.storage.doc_table import load as doc_columns
 from finsearch.storage.doc_table import write as write_doc_table
+from finsearch.storage.documents import Documents
 from finsearch.storage.fs1 import POSTINGS_FORMAT
 from finsearch.storage.generations import (
     BUILDS,
@@ -121,7 +123,7 @@ __all__ = [
     "ID_FIELD", "KEEP_GENERATIONS", "MANIFEST", "MAX_SEGMENT_DOCS", "MERGE_BUDGET_DOCS", "PAPER", "PATH",
     "POSTINGS_FORMAT", "REINDEX_ONLY_FIELDS", "SIGNATURE", "SITE_TZ", "STORY", "TAGS", "TITLE", "TITLE_BOOST",
     "TITLE_GRAM", "TITLE_KEY", "UNKNOWN_FILE_STAT", "URL",
-    "Damage", "DocColumns", "FileEntry", "Generation", "GenerationInfo", "IndexBusy", "IndexDamaged",
+    "Damage", "DocColumns", "Documents", "FileEntry", "Generation", "GenerationInfo", "IndexBusy", "IndexDamaged",
     "IndexIncompatible", "IndexMissing", "Mentions", "NothingToRollBack", "Postings", "SegmentWriterBase",
     "TermEntry", "TitleKeys",
     "bytes_column", "crash_point", "current_build", "current_generation", "discard", "doc_columns",

@@ -1,0 +1,31 @@
+"""A reader's documents by docnum: their stored fields, and their id alone from its column.
+
+A result lists, for each hit, the other posts of its story (its reprints) by id, paper and date.
+Paper and date are in the generation's per-document table (search.doctable); the id is a
+column of its own (schema: id is sortable), read in a few microseconds, where the stored
+fields would decompress the post's block of documents as far as the post.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from finsearch.storage.schema import ID_FIELD
+
+
+class Documents:
+    """The documents of one Whoosh reader or searcher (not thread-safe: as the reader)."""
+
+    def __init__(self, reader: Any):
+        self._reader = reader
+        # An index written before id was a column has none: its ids are read from stored fields.
+        self._ids = reader.column_reader(ID_FIELD) if reader.has_column(ID_FIELD) else None
+
+    def stored(self, docnum: int) -> dict[str, Any]:
+        """The document's stored fields."""
+        return self._reader.stored_fields(docnum)
+
+    def id(self, docnum: int) -> str:
+        """The document's id."""
+        if self._ids is None:
+            return self._reader.stored_fields(docnum)[ID_FIELD]
+        return self._ids[docnum]
