@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from finsearch.storage.schema import ID_FIELD
+from finsearch.storage.whoosh_format import leaf_readers
 
 
 class Documents:
@@ -17,8 +18,11 @@ class Documents:
 
     def __init__(self, reader: Any):
         self._reader = reader
-        # An index written before id was a column has none: its ids are read from stored fields.
-        self._ids = reader.column_reader(ID_FIELD) if reader.has_column(ID_FIELD) else None
+        # A segment written before id was a column has none (Whoosh would read "" for its
+        # documents): then every id is read from the stored fields.
+        segments = [segment for segment, _ in leaf_readers(reader)]
+        with_column = bool(segments) and all(segment.has_column(ID_FIELD) for segment in segments)
+        self._ids = reader.column_reader(ID_FIELD) if with_column else None
 
     def stored(self, docnum: int) -> dict[str, Any]:
         """The document's stored fields."""
