@@ -83,9 +83,9 @@ class FrequentPostings:
     100,000 postings in four fields at 100,000 posts), and a reporter searches the same
     few words again and again, under other filters and sorts. A kept word's BM25 scores
     are kept beside its list once worked out: they depend only on the version. Lists are
-    kept in their compact form (Postings.compact) and widened for each search that reads
-    one: widening costs a copy, a small part of decoding, and halving their memory keeps
-    twice as many words.
+    kept in their compact form (Postings.compact); a search that reads one gets its docnums
+    widened to int64 (a copy, a small part of decoding) and the rest as kept: halving their
+    memory keeps twice as many words.
     """
 
     def __init__(self, budget: int = FREQUENT_BUDGET_BYTES):
@@ -101,7 +101,7 @@ class FrequentPostings:
             if entry is None or (positions and entry[0].positions is None):
                 return None
             self._lists.move_to_end((term.field, term.tbytes))
-        return entry[0].widened()
+        return entry[0].widened(positions)
 
     def scores(self, term: TermEntry, postings: Postings, compute: Callable[[], np.ndarray]) -> np.ndarray:
         """The term's scores over `postings`, its whole live list: kept with the list if this keeps it."""
@@ -460,15 +460,16 @@ class _Evaluation:
 
     def _term_scores(self, term: TermEntry, postings: Postings) -> np.ndarray:
         fieldname = term.field
+        weights = postings.weights.astype(np.float64, copy=False)  # a kept list's are float32 (exact)
         if not self.schema[fieldname].scorable:
-            return postings.weights  # Whoosh's WeightScorer
+            return weights  # Whoosh's WeightScorer
         searcher = self.view.searcher
         weighting = searcher.weighting
         idf = self.view.idf(fieldname, term.tbytes)
         avgfl = searcher.avg_field_length(fieldname) or 1
         b = self.view.bm25_b(fieldname, term.tbytes)
         k1 = weighting.K1
-        tf, fl = postings.weights, self.view.lengths(fieldname)[postings.docs]
+        tf, fl = weights, self.view.lengths(fieldname)[postings.docs]
         # whoosh.scoring.bm25, in the same order of operations (the same floats)
         return idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / avgfl)))
 

@@ -31,9 +31,10 @@ class Postings:
     included (the fast reader keeps them), so callers keep only the live ones."""
 
     docs: np.ndarray  # int64 docnums, ascending
-    weights: np.ndarray  # float64: term frequency × field boost
-    positions: np.ndarray | None = None  # int64, flat, if read with positions: see `position_starts`
-    position_starts: np.ndarray | None = None  # int64, len(docs) + 1: row i's are positions[s[i]:s[i + 1]]
+    weights: np.ndarray  # term frequency × field boost: float64 as read, float32 in a `compact` list
+    positions: np.ndarray | None = None  # flat, if read with positions: see `position_starts`
+    position_starts: np.ndarray | None = None  # len(docs) + 1: row i's are positions[s[i]:s[i + 1]]
+    # (positions and their starts: int64 as read, int32 in a `compact` list)
 
     def rows(self, rows: np.ndarray) -> Postings:
         """The postings at these rows (ascending), positions too."""
@@ -52,11 +53,13 @@ class Postings:
                         None if self.positions is None else _narrowed(self.positions, np.int32),
                         None if self.position_starts is None else _narrowed(self.position_starts, np.int32))
 
-    def widened(self) -> Postings:
-        """A `compact` list back in the dtypes searches compute with (int64, float64)."""
-        return Postings(self.docs.astype(np.int64), self.weights.astype(np.float64),
-                        None if self.positions is None else self.positions.astype(np.int64),
-                        None if self.position_starts is None else self.position_starts.astype(np.int64))
+    def widened(self, positions: bool) -> Postings:
+        """A `compact` list as searches read it: int64 docnums (a copy: their arithmetic needs
+        them), the weights as kept (scoring reads them as float64), the positions only if asked
+        for, as kept (a phrase's arithmetic on them stays within int32)."""
+        if not positions or self.positions is None:
+            return Postings(self.docs.astype(np.int64), self.weights)
+        return Postings(self.docs.astype(np.int64), self.weights, self.positions, self.position_starts)
 
     def position_rows(self) -> np.ndarray:
         """The row of each position."""
