@@ -126,6 +126,9 @@ class FrequentPostings:
                    if a is not None)
         if size > self._budget:
             return
+        for array in (kept.docs, kept.weights, kept.positions, kept.position_starts):
+            if array is not None:  # the weights and positions are shared by every later search
+                array.flags.writeable = False
         with self._lock:
             old = self._lists.pop((term.field, term.tbytes), None)
             self._bytes += size - (old[1] if old else 0)

@@ -30,11 +30,11 @@ class Postings:
     """One term's postings in the whole index (every segment); deleted documents may be
     included (the fast reader keeps them), so callers keep only the live ones."""
 
-    docs: np.ndarray  # int64 docnums, ascending
-    weights: np.ndarray  # term frequency × field boost: float64 as read, float32 in a `compact` list
+    # int64 and float64 as read; int32 and float32 where they hold the values in a `compact` list
+    docs: np.ndarray  # docnums, ascending
+    weights: np.ndarray  # term frequency × field boost
     positions: np.ndarray | None = None  # flat, if read with positions: see `position_starts`
     position_starts: np.ndarray | None = None  # len(docs) + 1: row i's are positions[s[i]:s[i + 1]]
-    # (positions and their starts: int64 as read, int32 in a `compact` list)
 
     def rows(self, rows: np.ndarray) -> Postings:
         """The postings at these rows (ascending), positions too."""

@@ -114,3 +114,16 @@ def test_values_a_narrow_type_cannot_hold_are_kept_as_they_are():
     back = kept.widened(positions=True)
     assert back.docs.tolist() == [1, 2**31 + 5] and back.weights.tolist() == [1.0, 0.1]
     assert back.positions is not None and back.positions.tolist() == [3, 70_000]
+
+
+def test_what_searches_share_of_a_kept_list_cannot_be_changed(index_dir, every_term_frequent):
+    engine = SearchEngine(index_dir, match_cache=0)
+    engine.search(SearchRequest(query="人工智能"))
+    with engine.snapshot() as snap:
+        term = evaluation.find_term(snap.view.searcher.reader(), "body_gram", "人工".encode())
+        shared = snap.view.frequent.get(term, positions=True)
+    assert shared is not None and shared.positions is not None
+    with pytest.raises(ValueError):
+        shared.weights[0] = 99.0
+    with pytest.raises(ValueError):
+        shared.positions[0] = 99
