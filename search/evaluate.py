@@ -122,13 +122,12 @@ class FrequentPostings:
 
     def put(self, term: TermEntry, postings: Postings) -> None:
         kept = postings.compact()
-        size = sum(a.nbytes for a in (kept.docs, kept.weights, kept.positions, kept.position_starts)
-                   if a is not None)
+        arrays = [a for a in (kept.docs, kept.weights, kept.positions, kept.position_starts) if a is not None]
+        size = sum(a.nbytes for a in arrays)
         if size > self._budget:
             return
-        for array in (kept.docs, kept.weights, kept.positions, kept.position_starts):
-            if array is not None:  # the weights and positions are shared by every later search
-                array.flags.writeable = False
+        for array in arrays:  # the weights and positions are shared by every later search
+            array.flags.writeable = False
         with self._lock:
             old = self._lists.pop((term.field, term.tbytes), None)
             self._bytes += size - (old[1] if old else 0)

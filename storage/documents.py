@@ -7,6 +7,7 @@ fields would decompress the post's block of documents as far as the post.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from finsearch.storage.schema import ID_FIELD
@@ -18,11 +19,16 @@ class Documents:
 
     def __init__(self, reader: Any):
         self._reader = reader
-        # A segment written before id was a column has none (Whoosh would read "" for its
-        # documents): then every id is read from the stored fields.
-        segments = [segment for segment, _ in leaf_readers(reader)]
+
+    @functools.cached_property
+    def _ids(self) -> Any:
+        """The id column, opened on the first id asked for (tens of milliseconds at a million
+        posts, which opening a generation or an export that asks for none does not pay). A segment
+        written before id was a column has none (Whoosh would read "" for its documents): then
+        None, and every id is read from the stored fields."""
+        segments = [segment for segment, _ in leaf_readers(self._reader)]
         with_column = bool(segments) and all(segment.has_column(ID_FIELD) for segment in segments)
-        self._ids = reader.column_reader(ID_FIELD) if with_column else None
+        return self._reader.column_reader(ID_FIELD) if with_column else None
 
     def stored(self, docnum: int) -> dict[str, Any]:
         """The document's stored fields."""
