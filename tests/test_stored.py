@@ -103,6 +103,26 @@ def test_both_writers_store_what_whoosh_stores_in_fewer_bytes(documents, whoosh_
     assert fsd.stat().st_size < 0.5 * w3_bytes
 
 
+def test_columns_are_read_from_their_memory_map_as_whoosh_reads_them(documents, tmp_path, monkeypatch):
+    """A post's id and date come from columns: read from the file's memory map (a slice each),
+    they are what Whoosh's own reads of the file give."""
+    written = _write(tmp_path / "blocks", documents, lambda ix: BulkWriter(ix, compound=False), merge=False)
+
+    def columns() -> tuple[dict[str, list], set[type]]:
+        with written.reader() as reader:
+            values = {field: list(reader.column_reader(field, translate=False)) for field in (ID_FIELD, DATE)}
+            kinds = {type(colfile) for colfile, _, _ in reader.leaf_readers()[0][0]._perdoc._colfiles.values()}
+            return values, kinds
+
+    mapped, kinds = columns()
+    assert kinds == {stored_format._MappedColumnFile}
+    monkeypatch.setattr(stored_format.BlockStoredReader, "_get_column_file",
+                        stored_format.W3PerDocReader._get_column_file)
+    read, kinds = columns()
+    assert stored_format._MappedColumnFile not in kinds
+    assert mapped == read and b"undated" in mapped[ID_FIELD] and len(set(mapped[DATE])) > 100
+
+
 def test_the_fallback_writer_writes_stored_fields_in_blocks(documents, whoosh_stored, tmp_path, monkeypatch):
     monkeypatch.setenv(whoosh_format.FAST_ENV, "0")
     whoosh_format.clear_cache()
