@@ -111,7 +111,7 @@ def _related(snap: Snapshot, request: SearchRequest, started: float) -> RelatedR
     deadline.check()  # before the stored fields are read (rescoring and the hits: most of the cost)
     with snap.lock:
         # The same news told again is left out, not moved down: related posts only fill the room.
-        ranked = rescore.rescored(snap.searcher, table, ranked, None, [(word,) for word in key], retold=False)[:room]
+        ranked = rescore.rescored(snap.documents, table, ranked, None, [(word,) for word in key], retold=False)[:room]
     among = common(docs, table.story_posts(sorted_distinct(table.stories[ranked])))
     marked = tuple(word for word in looked_for if len(word) > 1)  # a lone character would be marked all over
     hits = []

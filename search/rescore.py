@@ -231,7 +231,7 @@ def _someone_else_speaks(title: str, words: list[tuple[str, ...]]) -> bool:
     return not any(fold(name) in head for names in words for name in names)
 
 
-def rescored(reader, table: DocTable, ranked: np.ndarray, tiers: np.ndarray | None,
+def rescored(documents: storage.Documents, table: DocTable, ranked: np.ndarray, tiers: np.ndarray | None,
              words: list[tuple[str, ...]], newest: int | None = None, retold: bool = True) -> np.ndarray:
     """`ranked` (docnums in the collected order) with its first stories ordered again.
 
@@ -240,8 +240,8 @@ def rescored(reader, table: DocTable, ranked: np.ndarray, tiers: np.ndarray | No
     RESCORE_DEPTH of that order by tier and the score of their features, blended with recency as
     search.ranking.blend does when `newest` (the newest match's date) is given (综合), and the
     same news told twice moved down (left out, without `retold`: a list that only fills a page's
-    room). `tiers`: those of `ranked` (None: all one tier); `reader` a Whoosh reader or searcher of
-    the generation (the caller holds its lock)."""
+    room). `tiers`: those of `ranked` (None: all one tier); `documents` the generation's (the caller
+    holds its lock)."""
     if not words:
         return ranked
     # Titles are read beyond the stories scored only where a place can make a word another thing.
@@ -249,14 +249,16 @@ def rescored(reader, table: DocTable, ranked: np.ndarray, tiers: np.ndarray | No
     reach = ranked[:TITLE_REACH if qualifiable else RESCORE_DEPTH].tolist()
     if len(reach) < 2:
         return ranked
-    texts = []
-    for docnum in reach:
-        fields = reader.stored_fields(docnum)
-        texts.append((fields.get(storage.TITLE, ""), fields.get(storage.BODY, "")))
+    # Beyond the stories scored, the titles alone (a small part of a post's read).
+    stored = {} if qualifiable else {i: documents.stored(docnum) for i, docnum in enumerate(reach)}
+    titles = ([documents.title(docnum) for docnum in reach] if qualifiable
+              else [stored[i].get(storage.TITLE, "") for i in range(len(reach))])
     tier = [ranking.BODY_ONLY] * len(reach) if tiers is None else tiers[:len(reach)].tolist()
     tier = [ranking.BODY_ONLY if t == ranking.IN_TITLE and not all(_meant(title, names)[0] for names in words)
-            else t for t, (title, _) in zip(tier, texts)]
+            else t for t, title in zip(tier, titles)]
     head = sorted(range(len(reach)), key=lambda i: (-tier[i], i))[:RESCORE_DEPTH]
+    texts = {i: (titles[i], (stored[i] if i in stored else documents.stored(reach[i])).get(storage.BODY, ""))
+             for i in head}
     dates = table.dates[np.asarray(reach)]
     papers = {i: table.paper_of(reach[i]) for i in head}
     title_pairs = {i: _pairs(texts[i][0], "", words) for i in head}
@@ -288,7 +290,7 @@ def ranked_page(snap: Snapshot, parsed: ParsedQuery, selected: np.ndarray, score
         ranked_tiers = None if tiers is None else tiers[np.searchsorted(selected, ranked)]
         newest = int(snap.table.dates[selected].max()) if request.sort is Sort.BLEND else None
         with snap.lock:
-            ranked = rescored(snap.searcher, snap.table, ranked, ranked_tiers,
+            ranked = rescored(snap.documents, snap.table, ranked, ranked_tiers,
                               typed_words(parsed.terms, parsed.expanded), newest)
     return ranked[start:end].tolist()
 

@@ -1,4 +1,5 @@
-"""A reader's documents by docnum: their stored fields, and their id alone from its column.
+"""A reader's documents by docnum: their stored fields, their id alone from its column, their
+title alone from its block's titles (storage.stored).
 
 A result lists, for each hit, the other posts of its story (its reprints) by id, paper and date.
 Paper and date are in the generation's per-document table (search.doctable); the id is a
@@ -7,11 +8,12 @@ fields would decompress the post's block of documents as far as the post.
 """
 from __future__ import annotations
 
+import bisect
 import functools
 from typing import Any
 
-from finsearch.storage.schema import ID_FIELD
-from finsearch.storage.whoosh_format import leaf_readers
+from finsearch.storage.schema import ID_FIELD, TITLE
+from finsearch.storage.whoosh_format import leaf_readers, stored_title
 
 
 class Documents:
@@ -29,6 +31,20 @@ class Documents:
         segments = [segment for segment, _ in leaf_readers(self._reader)]
         with_column = bool(segments) and all(segment.has_column(ID_FIELD) for segment in segments)
         return self._reader.column_reader(ID_FIELD) if with_column else None
+
+    @functools.cached_property
+    def _segments(self) -> tuple[list[Any], list[int]]:
+        """The segment readers and their first docnums."""
+        leaves = leaf_readers(self._reader)
+        return [segment for segment, _ in leaves], [base for _, base in leaves]
+
+    def title(self, docnum: int) -> str:
+        """The document's title: read alone where its segment keeps titles apart, a small part
+        of what its stored fields cost; else from those."""
+        segments, bases = self._segments
+        at = bisect.bisect_right(bases, docnum) - 1
+        title = stored_title(segments[at], docnum - bases[at]) if at >= 0 else None
+        return title if title is not None else self.stored(docnum).get(TITLE, "")
 
     def stored(self, docnum: int) -> dict[str, Any]:
         """The document's stored fields."""

@@ -10,7 +10,9 @@ as blocks four times their size): 2.7× smaller on wire posts. Reading one docum
 its block only as far as that document; a reader keeps its last CACHE_BLOCKS blocks (a page
 reads a post, then its reprints, often written near it; an export reads runs of neighbours)
 and its last CACHE_DOCUMENTS documents' pickles (a results page reads again the posts its
-re-scoring read).
+re-scoring read). A block holds its documents' titles apart, before their pickles, so that a
+title alone (`title()`: re-scoring reads a few hundred to find which mean another country's
+institution) decompresses a block's titles only as far as that one, a small part of the block.
 
 A segment's `.fsd` file:
 
@@ -19,9 +21,13 @@ A segment's `.fsd` file:
   zlib-compressed (empty for a segment without stored fields);
 - the blocks, one after another, each raw deflate (zlib level LEVEL, the dictionary preset,
   no zlib header or Adler-32) of: a u32 document count n, n u32 end offsets of the documents'
-  pickles (counted from the end of these offsets), then the pickles (protocol
-  PICKLE_PROTOCOL). A document without stored fields has an empty pickle (read as {}, as
-  Whoosh reads it);
+  titles, n u32 end offsets of their pickles (both counted from the end of these offsets,
+  the pickles' from where the titles end), then the titles, then the pickles (protocol
+  PICKLE_PROTOCOL). A title is TITLE_APART and the title's UTF-8, and the pickle then holds
+  the title as None (so that the dict keeps its key order), or empty when the document's title
+  is not a string kept apart. A document without stored fields has an empty title and an empty
+  pickle (read as {}, as Whoosh reads it). A block of VERSION 1 has no titles: a u32 count, n
+  ends, the pickles;
 - the table (a pickle): the format's VERSION, the document count, the dictionary's offset,
   length and CRC-32, each block's first docnum (and the count after the last), its offset in
   the file (and where the table starts) and the CRC-32 of its compressed bytes, and
@@ -64,6 +70,7 @@ slower, the same values.
 from __future__ import annotations
 
 import bisect
+import itertools
 import mmap
 import pickle
 import struct
@@ -79,11 +86,14 @@ from whoosh.filedb.structfile import StructFile
 
 from finsearch.storage.fs1 import FS1Codec, FS1FieldWriter, FS1TermsReader, _buffer
 from finsearch.storage.manifest import IndexDamaged
+from finsearch.storage.schema import TITLE
 
 STORED_FORMAT = "FSD1"
 STORED_EXT = ".fsd"
 MAGIC = b"FSD1"
-VERSION = 1
+VERSION = 2  # 1: blocks without the titles apart (read as written)
+READABLE_VERSIONS = frozenset({1, VERSION})
+TITLE_APART = b"="  # before a title kept apart from its document's pickle
 BLOCK_BYTES = 16 << 10  # pickled documents a block holds (at least; a document is never split)
 DICTIONARY_BYTES = 32 << 10  # zlib's preset dictionary: the segment's first pickles (zlib's window)
 LEVEL = 6  # zlib's: 9 gains under 0.2% on wire posts
@@ -115,7 +125,7 @@ class _BlockFile:
         self._file = dbfile
         self._file.write(MAGIC)
         self._at = len(MAGIC)
-        self._pending: list[bytes] = []
+        self._pending: list[tuple[bytes, bytes]] = []  # (title, pickle) of each document
         self._pending_bytes = 0
         self._documents = 0  # added
         self._written = 0  # in blocks written
@@ -125,9 +135,9 @@ class _BlockFile:
         self._offsets: list[int] = []
         self._crcs: list[int] = []
 
-    def add(self, pickled: bytes) -> None:
-        self._pending.append(pickled)
-        self._pending_bytes += len(pickled)
+    def add(self, title: bytes, pickled: bytes) -> None:
+        self._pending.append((title, pickled))
+        self._pending_bytes += len(title) + len(pickled)
         self._documents += 1
         if self._dictionary is None:
             if self._pending_bytes >= DICTIONARY_BYTES:
@@ -144,23 +154,22 @@ class _BlockFile:
     def _start_blocks(self) -> None:
         """The dictionary: the segment's first pickles (what the rest most shares with them:
         field names, opcodes, the papers' boilerplate); then the documents held so far, in blocks."""
-        self._dictionary = b"".join(self._pending)[:DICTIONARY_BYTES]
+        self._dictionary = b"".join(title + pickled for title, pickled in self._pending)[:DICTIONARY_BYTES]
         self._dictionary_extent = self._write(zlib.compress(self._dictionary, 9))
         held, self._pending, self._pending_bytes = self._pending, [], 0
-        for pickled in held:
-            self._pending.append(pickled)
-            self._pending_bytes += len(pickled)
+        for title, pickled in held:
+            self._pending.append((title, pickled))
+            self._pending_bytes += len(title) + len(pickled)
             if self._pending_bytes >= BLOCK_BYTES:
                 self._flush()
 
     def _flush(self) -> None:
         if not self._pending:
             return
-        ends, end = [], 0
-        for pickled in self._pending:
-            end += len(pickled)
-            ends.append(end)
-        raw = b"".join([_U32.pack(len(ends)), struct.pack(f"<{len(ends)}I", *ends), *self._pending])
+        titles = [title for title, _ in self._pending]
+        pickles = [pickled for _, pickled in self._pending]
+        ends = list(itertools.accumulate(map(len, titles + pickles)))
+        raw = b"".join([_U32.pack(len(titles)), struct.pack(f"<{len(ends)}I", *ends), *titles, *pickles])
         compressor = (zlib.compressobj(LEVEL, zlib.DEFLATED, RAW_DEFLATE, zdict=self._dictionary)
                       if self._dictionary else zlib.compressobj(LEVEL, zlib.DEFLATED, RAW_DEFLATE))
         at, _, crc = self._write(compressor.compress(raw) + compressor.flush())
@@ -221,11 +230,15 @@ class BlockStoredWriter(W3PerDocWriter):
             return
         self._in_document = False
         values = self._values
-        if values:
-            kept = {name: None if self._in_column(name, value) else value for name, value in values.items()}
-            self._blocks.add(pickle.dumps(kept, protocol=PICKLE_PROTOCOL))
-        else:
-            self._blocks.add(b"")
+        if not values:
+            self._blocks.add(b"", b"")
+            return
+        kept = {name: None if self._in_column(name, value) else value for name, value in values.items()}
+        title = kept.get(TITLE)
+        apart = TITLE_APART + title.encode("utf-8", "surrogatepass") if isinstance(title, str) else b""
+        if apart:
+            kept[TITLE] = None
+        self._blocks.add(apart, pickle.dumps(kept, protocol=PICKLE_PROTOCOL))
 
     def cancel_doc(self) -> None:
         super().cancel_doc()
@@ -265,18 +278,23 @@ class _Inflating:
     passed their CRC-32 already: its damage can't go unnoticed for want of zlib's own check at
     the end.)"""
 
-    __slots__ = ("_inflate", "_raw", "_ends", "_base", "_damaged")
+    __slots__ = ("_inflate", "_raw", "_ends", "_title_ends", "_base", "_damaged")
 
-    def __init__(self, compressed: bytes, dictionary: bytes, damaged: Callable[[str], NoReturn]):
+    def __init__(self, compressed: bytes, dictionary: bytes, damaged: Callable[[str], NoReturn],
+                 titles_apart: bool):
         self._inflate = zlib.decompressobj(RAW_DEFLATE, zdict=dictionary) if dictionary else zlib.decompressobj(
             RAW_DEFLATE)
         self._raw = bytearray()
         self._damaged = damaged
         self._read_to(_U32.size, compressed)
         (count,) = _U32.unpack_from(self._raw)
-        self._base = _U32.size * (count + 1)
+        ends = 2 * count if titles_apart else count
+        self._base = _U32.size * (ends + 1)
         self._read_to(self._base)
-        self._ends = struct.unpack_from(f"<{count}I", self._raw, _U32.size)
+        ends_read = struct.unpack_from(f"<{ends}I", self._raw, _U32.size)
+        # Version 1: no titles, so each "title" ends where the pickles start.
+        self._title_ends = ends_read[:count] if titles_apart else (0,) * count
+        self._ends = ends_read[count:] if titles_apart else ends_read
 
     def _read_to(self, size: int, compressed: bytes | None = None) -> None:
         missing = size - len(self._raw)
@@ -290,12 +308,24 @@ class _Inflating:
         if len(self._raw) < size:
             self._damaged("has a block shorter than its documents")
 
-    def document(self, row: int) -> bytes:
-        """The pickle of the block's document `row`."""
-        start = self._base + (self._ends[row - 1] if row else 0)
-        end = self._base + self._ends[row]
+    def title(self, row: int) -> bytes:
+        """The title kept apart of the block's document `row` (empty: none)."""
+        start = self._base + (self._title_ends[row - 1] if row else 0)
+        end = self._base + self._title_ends[row]
         self._read_to(end)
         return bytes(self._raw[start:end])
+
+    def document(self, row: int) -> tuple[bytes, bytes]:
+        """The title kept apart (empty: none) and the pickle of the block's document `row`."""
+        start = self._base + (self._ends[row - 1] if row else self._title_ends[-1])
+        end = self._base + self._ends[row]
+        self._read_to(end)
+        return self.title(row), bytes(self._raw[start:end])
+
+
+def _title_text(kept: bytes) -> str:
+    """A title kept apart, as its document's dict holds it."""
+    return kept[len(TITLE_APART):].decode("utf-8", "surrogatepass")
 
 
 class _MappedColumnFile(StructFile):
@@ -318,9 +348,10 @@ class BlockStoredReader(W3PerDocReader):
         self._filename = segment.make_filename(STORED_EXT)
         self._data = _buffer(storage, self._filename)
         table = self._read_table()
-        if table.get("version") != VERSION:
+        if table.get("version") not in READABLE_VERSIONS:
             raise IndexDamaged(f"{self._filename} holds stored fields of version {table.get('version')!r}, "
                                f"not {VERSION}: written by another finsearch", [self._filename])
+        self._titles_apart = table["version"] >= 2
         self._count = segment.doc_count_all()
         if table["documents"] != self._count:
             self._damaged(f"holds {table['documents']} documents where its segment has {self._count}")
@@ -335,7 +366,7 @@ class BlockStoredReader(W3PerDocReader):
         self._dictionary = zlib.decompress(compressed) if length else b""
         self._columns: dict[str, Any] = {}
         self._blocks: OrderedDict[int, _Inflating] = OrderedDict()
-        self._documents: OrderedDict[int, bytes] = OrderedDict()
+        self._documents: OrderedDict[int, tuple[bytes, bytes]] = OrderedDict()  # (title, pickle)
         self._lock = threading.Lock()
 
     def _damaged(self, problem: str) -> NoReturn:
@@ -366,12 +397,13 @@ class BlockStoredReader(W3PerDocReader):
         if zlib.crc32(compressed) != self._crcs[number]:
             self._damaged(f"has a block (documents {self._first_docs[number]} to "
                           f"{self._first_docs[number + 1] - 1}) that fails its checksum")
-        block = self._blocks[number] = _Inflating(compressed, self._dictionary, self._damaged)
+        block = self._blocks[number] = _Inflating(compressed, self._dictionary, self._damaged, self._titles_apart)
         while len(self._blocks) > CACHE_BLOCKS:
             self._blocks.popitem(last=False)
         return block
 
-    def _pickled(self, docnum: int) -> bytes:
+    def _pickled(self, docnum: int) -> tuple[bytes, bytes]:
+        """The document's title kept apart (empty: none) and its pickle."""
         with self._lock:  # Whoosh's callers hold one too; the caches stay whole without it
             pickled = self._documents.get(docnum)
             if pickled is not None:
@@ -386,16 +418,34 @@ class BlockStoredReader(W3PerDocReader):
 
     def stored_fields(self, docnum: int) -> dict[str, Any]:
         """The document's stored fields, a new dict each call (callers may change theirs)."""
-        if not 0 <= docnum < self._count:
-            raise IndexError(f"no document {docnum} of {self._count}")
-        pickled = self._pickled(docnum)
+        self._check_docnum(docnum)
+        title, pickled = self._pickled(docnum)
         if not pickled:
             return {}
         fields: dict[str, Any] = pickle.loads(pickled)
         for name, (fieldobj, columnobj) in self._from_columns.items():
             if name in fields and fields[name] is None:
                 fields[name] = fieldobj.from_column_value(self._column(name, columnobj)[docnum])
+        if title:
+            fields[TITLE] = _title_text(title)
         return fields
+
+    def title(self, docnum: int) -> str | None:
+        """The document's title read alone, or None where the block does not keep it apart (a
+        segment of version 1, a document without a title): then its stored fields say."""
+        self._check_docnum(docnum)
+        with self._lock:
+            cached = self._documents.get(docnum)
+            if cached is not None:
+                title = cached[0]
+            else:
+                number = bisect.bisect_right(self._first_docs, docnum) - 1
+                title = self._block(number).title(docnum - self._first_docs[number])
+        return _title_text(title) if title else None
+
+    def _check_docnum(self, docnum: int) -> None:
+        if not 0 <= docnum < self._count:
+            raise IndexError(f"no document {docnum} of {self._count}")
 
     def _get_column_file(self, fieldname: str) -> tuple[Any, int, int]:
         """A column's file, its offset and length (Whoosh's W3 reader's, which opens the file)."""

@@ -291,6 +291,14 @@ def leaf_readers(reader: Any) -> list[tuple[Any, int]]:
     return reader.leaf_readers() if reader.doc_count_all() else []
 
 
+def stored_title(segment: Any, docnum: int) -> str | None:
+    """A segment reader's document's title read alone, where its stored fields keep titles apart
+    (storage.stored's `title`); None where they do not (Whoosh's W3 stored fields, version 1
+    blocks, a document without a title)."""
+    title = getattr(getattr(segment, "_perdoc", None), "title", None)
+    return title(docnum) if title is not None else None
+
+
 def live_docs(segment: Any) -> np.ndarray:
     """A segment reader's docnums that are not deleted, ascending: from its set of deleted ones,
     not a call per document."""

@@ -88,3 +88,21 @@ def test_results_list_the_same_reprints_as_their_stored_fields(index_dir, query)
             for reprint in hit.reprints:
                 docnum = snap.searcher.document_number(**{storage.ID_FIELD: reprint.id})
                 assert (reprint.id, reprint.paper, reprint.date) == stored_reprint(snap.searcher, docnum)
+
+
+def test_every_title_read_alone_is_its_stored_title_and_costs_a_small_part_of_a_read(index_dir):
+    """Re-scoring reads a few hundred titles for a word of many meanings (央行): each read alone is
+    the title the post's stored fields hold, and decompresses its block only through the titles."""
+    engine = SearchEngine(index_dir)
+    with engine.snapshot() as snap, snap.lock:
+        reader = snap.searcher.reader()
+        documents = storage.Documents(reader)
+        live = snap.view.live.tolist()
+        titles = [documents.title(docnum) for docnum in live]
+        assert len(set(titles)) > 0.8 * len(live) and all(titles)
+        for segment, _ in reader.leaf_readers():
+            perdoc = segment._perdoc
+            for block in perdoc._blocks.values():  # the blocks the titles were read from, as far as read
+                assert len(block._raw) <= block._base + block._title_ends[-1]
+            assert not perdoc._documents  # no post's pickle read for a title
+        assert titles == [reader.stored_fields(docnum).get(storage.TITLE, "") for docnum in live]

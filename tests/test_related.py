@@ -103,7 +103,7 @@ def test_related_coverage_leaves_out_a_retelling_that_a_results_page_moves_down(
         def rescored(posts: list[str], retold: bool = True) -> list[str]:
             ranked = np.asarray([docnum[post] for post in posts], dtype=np.int64)
             return [post_of[number] for number in
-                    rescore.rescored(snap.searcher, table, ranked, None, words, retold=retold).tolist()]
+                    rescore.rescored(snap.documents, table, ranked, None, words, retold=retold).tolist()]
 
         # Without the post it retells, it keeps its place before the other news...
         assert rescored([RETOLD, OTHER_NEWS]) == [RETOLD, OTHER_NEWS]

@@ -7,9 +7,12 @@ Real posts of data/posts throughout; every index is a real one on disk.
 """
 from __future__ import annotations
 
+import itertools
 import pickle
 import random
 import shutil
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -17,11 +20,11 @@ from whoosh import index as whoosh_index
 
 from finsearch.indexer import build_index
 from finsearch.indexer.document import to_document
-from finsearch.storage import IndexDamaged, postings, whoosh_format
+from finsearch.storage import Documents, IndexDamaged, postings, whoosh_format
 from finsearch.storage import generations as store
 from finsearch.storage import stored as stored_format
 from finsearch.storage.fs1 import FS1Codec
-from finsearch.storage.schema import BODY_GRAM, DATE, ID_FIELD, TITLE_GRAM, make_schema
+from finsearch.storage.schema import BODY_GRAM, DATE, ID_FIELD, TITLE, TITLE_GRAM, make_schema
 from finsearch.storage.stored import FS2Codec, FS3Codec
 from finsearch.storage.writer import BulkWriter, open_writer
 
@@ -71,6 +74,13 @@ def _stored(ix, order: list[int] | None = None) -> list[list[tuple]]:
         docnums = list(range(reader.doc_count_all())) if order is None else order
         read = {docnum: list(reader.stored_fields(docnum).items()) for docnum in docnums}
         return [read[docnum] for docnum in sorted(read)]
+
+
+def _titles(ix) -> list[str]:
+    """Every document's title, read alone where its segment keeps titles apart."""
+    with ix.reader() as reader:
+        documents = Documents(reader)
+        return [documents.title(docnum) for docnum in range(reader.doc_count_all())]
 
 
 def _codecs(ix) -> list[str]:
@@ -141,18 +151,24 @@ def test_segments_of_the_older_formats_are_read_and_merged_into_blocks(documents
                                                                         monkeypatch, writer, codec):
     """An index written before: a W3 segment (Whoosh's writer), an FS1 one (the fast writer
     before blocks), an FS2 one (before flagged frequencies) and an FS3 one (before the compact
-    dictionary). New posts come as a segment of today's beside them; then one commit merges all."""
+    dictionary), its stored fields of version 1 (before titles were kept apart). New posts come
+    as a segment of today's beside them; then one commit merges all."""
     parts = [documents[:60], documents[60:100], documents[100:140], documents[140:180], documents[180:]]
     folder = tmp_path / "index"
     _write(folder, parts[0], _whoosh, merge=False)
     for older, part in zip((FS1Codec, FS2Codec, FS3Codec), parts[1:4]):
         with monkeypatch.context() as old:
             old.setattr(whoosh_format, "FS4Codec", older)
-            _write(folder, part, BulkWriter, merge=False)
+            before = set(folder.glob(f"*{stored_format.STORED_EXT}"))
+            compound = older is not FS3Codec  # the FS3 segment's .fsd a file of its own, rewritten below
+            _write(folder, part, lambda ix, compound=compound: BulkWriter(ix, compound=compound), merge=False)
+    (fs3_stored,) = set(folder.glob(f"*{stored_format.STORED_EXT}")) - before
+    _as_version_1(fs3_stored)
     mixed = _write(folder, parts[4], lambda ix: writer(ix), merge=False)
     assert _codecs(mixed) == ["W3Codec", "FS1Codec", "FS2Codec", "FS3Codec", codec]
     expected = whoosh_stored[0]
     assert _stored(mixed) == expected
+    assert _titles(mixed) == [dict(items).get(TITLE, "") for items in expected]
     at_once = _write(tmp_path / "at-once", documents, lambda ix: writer(ix), merge=False)
     assert _postings(mixed) == _postings(at_once)  # the same documents, numbered alike
 
@@ -168,7 +184,44 @@ def test_segments_of_the_older_formats_are_read_and_merged_into_blocks(documents
     # The same dicts; in an order of keys of Whoosh's merge (a set's), with W3 too.
     assert sorted(repr(sorted(items)) for items in _stored(merged)) == sorted(repr(sorted(items)) for items in kept)
     assert len(kept) == len(documents) - 3
+    with merged.reader() as reader:  # the merged segment keeps its titles apart
+        assert whoosh_format.stored_title(reader.leaf_readers()[0][0], 0) == dict(kept[0])[TITLE]
     assert not list(folder.glob("*_stored.col"))  # the old segments' files went with them
+
+
+def _as_version_1(fsd: Path) -> None:
+    """Rewrite a `.fsd` file as version 1 wrote it: blocks of a count, the pickles' ends and the
+    pickles, each title in its pickle."""
+    data = fsd.read_bytes()
+    at, _, _ = stored_format._TRAILER.unpack(data[-stored_format._TRAILER.size:])
+    table = pickle.loads(data[at:-stored_format._TRAILER.size])
+    assert table["version"] == 2
+    start, length, _ = table["dictionary"]
+    dictionary = zlib.decompress(data[start:start + length]) if length else b""
+    out = bytearray(data[:table["offsets"][0]])  # the magic and the dictionary
+    offsets, crcs = [], []
+    for begin, end in itertools.pairwise(table["offsets"]):
+        raw = zlib.decompressobj(stored_format.RAW_DEFLATE, zdict=dictionary).decompress(data[begin:end])
+        (count,) = struct.unpack_from("<I", raw)
+        ends = struct.unpack_from(f"<{2 * count}I", raw, 4)
+        base = 4 * (2 * count + 1)
+        pieces = [raw[base + a:base + b] for a, b in itertools.pairwise((0, *ends))]
+        pickles = []
+        for title, pickled in zip(pieces[:count], pieces[count:]):
+            fields = pickle.loads(pickled) if pickled else None
+            if title:
+                fields[TITLE] = title[1:].decode()
+            pickles.append(pickle.dumps(fields, protocol=5) if fields is not None else b"")
+        block = b"".join([struct.pack(f"<I{count}I", count, *itertools.accumulate(map(len, pickles))), *pickles])
+        compressor = zlib.compressobj(6, zlib.DEFLATED, stored_format.RAW_DEFLATE, zdict=dictionary)
+        compressed = compressor.compress(block) + compressor.flush()
+        offsets.append(len(out))
+        crcs.append(zlib.crc32(compressed))
+        out += compressed
+    table.update(version=1, offsets=[*offsets, len(out)], crcs=crcs)
+    table_bytes = pickle.dumps(table, protocol=5)
+    fsd.write_bytes(bytes(out) + table_bytes + stored_format._TRAILER.pack(len(out), zlib.crc32(table_bytes),
+                                                                         stored_format.MAGIC))
 
 
 def _postings(ix) -> dict[tuple[str, bytes], tuple[list, list, list]]:
