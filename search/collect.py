@@ -7,6 +7,8 @@ runs one match, then as many of these as its result needs.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,34 +54,51 @@ def date_bounds(request: SearchRequest) -> tuple[dt.datetime | None, dt.datetime
 
 @dataclass(frozen=True)
 class Filtered:
-    """Which of a match's docs pass each filter (a mask each), so a facet can count under the others."""
+    """Which of a match's docs pass each filter (a mask each, None for a filter the request does
+    not set: every doc passes), so a facet can count under the others."""
 
-    dates: np.ndarray
-    categories: np.ndarray
-    papers: np.ndarray
-    stocks: np.ndarray
-    first: np.ndarray  # the story's first report, when only those are asked for
+    size: int  # the match's docs
+    dates: np.ndarray | None
+    categories: np.ndarray | None
+    papers: np.ndarray | None
+    stocks: np.ndarray | None
+    first: np.ndarray | None  # the story's first report, when only those are asked for
 
     @property
     def all(self) -> np.ndarray:
-        return self.dates & self.categories & self.papers & self.stocks & self.first
+        """A new mask of the docs that pass every filter."""
+        mask = np.ones(self.size, dtype=bool)
+        for passed in (self.dates, self.categories, self.papers, self.stocks, self.first):
+            if passed is not None:
+                mask &= passed
+        return mask
+
+
+def _passing(docs: np.ndarray, *masks: np.ndarray | None) -> np.ndarray:
+    """Those of `docs` that every mask passes (None passes all; then `docs` itself, not a copy:
+    a search without filters counts its facets over every match without copying them)."""
+    given = [mask for mask in masks if mask is not None]
+    if not given:
+        return docs
+    return docs[functools.reduce(operator.and_, given)]
 
 
 def filter_masks(table: DocTable, docs: np.ndarray, request: SearchRequest,
                  mentioning: np.ndarray | None = None) -> Filtered:
     """`mentioning`: the docs that mention a company of `request.stocks` (Snapshot.mentioning)."""
-    everything = np.ones(docs.size, dtype=bool)
-    return Filtered(_date_mask(table, docs, request),
+    return Filtered(docs.size, _date_mask(table, docs, request),
                     _any_mask(table.category_values, table.category_masks, docs, request.categories),
                     _any_mask(table.paper_values, table.paper_masks, docs, request.papers),
-                    members(mentioning, docs) if mentioning is not None else everything,
-                    table.story_leaders[docs] == docs if request.first_only else everything)
+                    members(mentioning, docs) if mentioning is not None else None,
+                    table.story_leaders[docs] == docs if request.first_only else None)
 
 
-def _date_mask(table: DocTable, docs: np.ndarray, request: SearchRequest) -> np.ndarray:
+def _date_mask(table: DocTable, docs: np.ndarray, request: SearchRequest) -> np.ndarray | None:
+    start, end = date_bounds(request)
+    if start is None and end is None:
+        return None
     mask = np.ones(docs.size, dtype=bool)
     dates = table.dates[docs]
-    start, end = date_bounds(request)
     if start is not None:
         mask &= dates >= datetime_to_long(start)
     if end is not None:
@@ -87,9 +106,9 @@ def _date_mask(table: DocTable, docs: np.ndarray, request: SearchRequest) -> np.
     return mask
 
 
-def _any_mask(values: list[str], masks: np.ndarray, docs: np.ndarray, wanted: tuple[str, ...]) -> np.ndarray:
+def _any_mask(values: list[str], masks: np.ndarray, docs: np.ndarray, wanted: tuple[str, ...]) -> np.ndarray | None:
     if not wanted:
-        return np.ones(docs.size, dtype=bool)
+        return None
     rows = [values.index(v) for v in wanted if v in values]
     mask = np.zeros(docs.size, dtype=bool)
     for row in rows:  # a contiguous row gathered at a time: a third of a two-dimensional gather's cost
@@ -101,15 +120,17 @@ def facets(table: DocTable, docs: np.ndarray, passed: Filtered, mentions: Mentio
            stocks: tuple[str, ...] = ()) -> Facets:
     """Each facet counted under the *other* filters, so several values of one can be picked; the
     股票 facet when `mentions` (the generation's) is given, listing the `stocks` asked for too."""
-    common = passed.stocks & passed.first
-    but_first = docs[passed.dates & passed.categories & passed.papers & passed.stocks]
+    but_first = _passing(docs, passed.dates, passed.categories, passed.papers, passed.stocks)
     return Facets(
         categories=facet_counts(table.category_values, table.category_masks,
-                                docs[passed.dates & passed.papers & common], table.category_rows),
-        papers=facet_counts(table.paper_values, table.paper_masks, docs[passed.dates & passed.categories & common],
+                                _passing(docs, passed.dates, passed.papers, passed.stocks, passed.first),
+                                table.category_rows),
+        papers=facet_counts(table.paper_values, table.paper_masks,
+                            _passing(docs, passed.dates, passed.categories, passed.stocks, passed.first),
                             table.paper_rows),
-        months=month_counts(table.months[docs[passed.categories & passed.papers & common]]),
-        stocks=(mentions.counts(docs[passed.dates & passed.categories & passed.papers & passed.first], stocks)
+        months=month_counts(table.months[_passing(docs, passed.categories, passed.papers, passed.stocks,
+                                                  passed.first)]),
+        stocks=(mentions.counts(_passing(docs, passed.dates, passed.categories, passed.papers, passed.first), stocks)
                 if mentions is not None else ()),
         first_reports=int(np.count_nonzero(table.story_leaders[but_first] == but_first)),
     )
