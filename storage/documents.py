@@ -28,7 +28,7 @@ class Documents:
         posts, which opening a generation or an export that asks for none does not pay). A segment
         written before id was a column has none (Whoosh would read "" for its documents): then
         None, and every id is read from the stored fields."""
-        segments = [segment for segment, _ in leaf_readers(self._reader)]
+        segments = self._segments[0]
         with_column = bool(segments) and all(segment.has_column(ID_FIELD) for segment in segments)
         return self._reader.column_reader(ID_FIELD) if with_column else None
 
