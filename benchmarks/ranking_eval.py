@@ -346,10 +346,11 @@ def wire_archive(args) -> Path:
 # -- pooling and blind files -----------------------------------------------
 
 def out_for_grading(blind: Path = BLIND) -> set[tuple[str, str]]:
-    """(topic, post id) of every row to grade in the blind files written so far."""
+    """(topic, post id) of every row to grade in the blind files written so far (a filled file
+    handed back in the short form, without `kind`, holds judge rows only)."""
     out = set()
     for path in sorted(blind.glob("r*.tsv")):
-        out |= {(row["topic"], row["post_id"]) for row in read_tsv(path) if row["kind"] == JUDGE}
+        out |= {(row["topic"], row["post_id"]) for row in read_tsv(path) if row.get("kind", JUDGE) == JUDGE}
     return out
 
 

@@ -21,6 +21,7 @@ from benchmarks.ranking_eval import (
     ingest,
     ndcg,
     new_pool,
+    out_for_grading,
     precision,
     read_qrels,
     repeats,
@@ -102,6 +103,14 @@ def test_the_pool_leaves_out_what_is_graded_or_out_for_grading_and_hides_who_fou
     assert sorted(pool["T01"]) == ["b", "c", "d"] and "T02" not in pool
     assert pool == new_pool(rankings, topics, graded, sent, {"one": 3, "two": 3})  # the same shuffle every time
     assert sorted(new_pool(rankings, topics, graded, sent, {"one": 3, "two": 1})["T01"]) == ["b", "c"]
+
+
+def test_a_filled_file_in_the_short_form_counts_as_out_for_grading(tmp_path):
+    # A round handed back as topic/post_id/grade/story beside its blind file: pooling again must not stop on it.
+    write_tsv(tmp_path / "r1-01.tsv", BLIND_COLUMNS, [dict.fromkeys(BLIND_COLUMNS, "") | {"kind": JUDGE, "topic": "T01", "post_id": "a"}])
+    write_tsv(tmp_path / "r1-01.graded.tsv", ("topic", "post_id", "grade", "story"),
+              [{"topic": "T01", "post_id": "b", "grade": "2", "story": "s1"}])
+    assert out_for_grading(tmp_path) == {("T01", "a"), ("T01", "b")}
 
 
 def test_files_hold_whole_topics_under_the_limit():
