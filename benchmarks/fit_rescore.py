@@ -42,7 +42,8 @@ def rows(engine: SearchEngine, query: str, judgments: dict) -> list[tuple[list[f
                 fields = snap.searcher.stored_fields(docnum)
                 judgment = judgments.get(fields[storage.ID_FIELD])
                 if judgment is not None:
-                    features = rescore.features(fields.get(storage.TITLE, ""), fields.get(storage.BODY, ""), words, rank)
+                    features = rescore.features(fields.get(storage.TITLE, ""), fields.get(storage.BODY, ""), words, rank,
+                                                rescore.homely_words(words))
                     found.append(([getattr(features, name) for name in rescore.WEIGHTS], judgment.grade))
     return found
 

@@ -7,9 +7,12 @@ and scores each by:
 
 - where the typed words are *meant*: in the title, in its head before a colon (「X：…」 is what X
   says or does), in the lead (the body's first sentences);
-- what the words mean there: a place name right before a word makes it another thing of that
-  place (日本央行 is not the 央行 a Chinese reporter means, 美国劳工统计局 not the 统计局), so such a
-  mention does not count, and a post whose mentions are all of that kind counts against;
+- what the words mean there: a place name before a word in its clause makes it another thing of
+  that place (日本央行 is not the 央行 a Chinese reporter means, 美国劳工统计局 not the 统计局, 美国6月
+  ISM制造业PMI not the PMI), so such a mention does not count, and a post whose mentions are all of
+  that kind counts against. That holds for the names of institutions, and for any word the first
+  stories' titles mostly attribute to many different places (PMI, GDP, CPI: each country has its
+  own, and typed alone the word means the home country's); 美国关税 is still 关税;
 - how much the post says: its length and how often it mentions the words (a one-line price tick
   or a blurb says less than a report about the topic); a digest (早间新闻精选, 要闻一览: a list of
   numbered items) only passes on news that its own reports tell, a company's denial (「X：公司不是
@@ -42,6 +45,7 @@ import functools
 import itertools
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -63,13 +67,22 @@ RESCORE_DEPTH = 25  # stories scored again: the first pages, a bounded cost per 
 # Stories whose titles are read for qualified mentions: a word of many meanings (央行) can fill
 # the first pages with another country's; a few hundred titles cost milliseconds.
 TITLE_REACH = 200
+# A word is each country's own (PMI, GDP) when, of the first stories' titles that name it, at least
+# this share name it only as some place's ...
+ABROAD_SHARE = 0.5
+# ... and those places are at least this many, none of them in more than ABROAD_ONE_PLACE of those
+# titles: one country that acts on the word everywhere (美国关税) does not make it each country's.
+ABROAD_PLACES = 4
+ABROAD_ONE_PLACE = 0.5
 LEAD_CHARS = 120  # the lead: what a wire flash says first
 BODY_CHARS = 3_000  # read for mentions and length: a long report is long enough by then
-# A place name this close before a word qualifies it: 美国劳工统计局 (two characters between).
-QUALIFIER_GAP = 2
 # The country the wire reports from: its name before an institution is that institution
 # (中国证监会 is the 证监会 meant).
 HOME_NAMES = frozenset({"中国", "我国", "中华人民共和国"})
+# The home country's provinces and regions: titles that attribute a word to them (海南以旧换新) tell
+# the home country's news; only other countries make a word each country's own (`abroad`).
+HOME_REGIONS = frozenset("北京 天津 上海 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 "
+                         "广东 海南 四川 贵州 云南 陕西 甘肃 青海 台湾 内蒙古 广西 西藏 宁夏 新疆 香港 澳门".split())
 DIVERSITY_WINDOW = 24 * 3_600_000_000  # Whoosh ticks (µs): the same news, told the same day
 DIVERSITY_OVERLAP = 0.4  # share of the shorter's character pairs (title and lead) in the other's
 DIVERSITY_TITLE_OVERLAP = 0.6  # the same of the titles alone, the query's words aside
@@ -97,6 +110,9 @@ _COLON = re.compile("[：:]")
 # A title that asks or exclaims: a hook or a debate rather than the news itself.
 _FRAMING = re.compile("[？?！!]")
 _WORD_RUN = re.compile(r"\w{2,}")
+# What ends a clause: a place name before one of these qualifies nothing after it.
+_CLAUSE_ENDS = frozenset("，,。；;：:！!？?、|｜()（）【】[]“”\" \t\u3000")
+_PLACE_SIZES = range(6, 1, -1)  # place names of six characters down to two, longest first
 # What a company says it is not or does not do (on an investors' platform: 公司不是英伟达代理商).
 _NEGATION = re.compile("不是|并非|不涉及|不存在|不属于|没有|无任何|未与|未参与|未持有|未开展|未涉及|尚未|暂未|暂无")
 # A price move in per cent (涨超5%, 跌幅扩大至3%); a year-on-year change is a statistic instead.
@@ -167,44 +183,90 @@ def lead_of(body: str) -> str:
     return DATELINE.sub("", BRACKETED_TITLE.sub("", body.lstrip()))
 
 
-def qualified(text: str, start: int) -> bool:
-    """Whether a place name stands right before `text[start:]` (a name of two characters or more
-    may stand up to QUALIFIER_GAP characters before it)."""
+def place_before(text: str, start: int) -> str | None:
+    """The place name nearest before `text[start:]` in its clause (the home country's included), or
+    None: 美国6月ISM制造业PMI → 美国; a one-character short form counts right before only (美财政部)."""
     names, short_forms = place_names()
-    folded = fold(text[max(0, start - QUALIFIER_GAP - 6):start])
+    folded = fold(text[:start])
     if folded[-1:] in short_forms:
-        return True
-    for gap in range(QUALIFIER_GAP + 1):
-        end = len(folded) - gap
-        if any(folded[end - size:end] in names for size in range(2, 7) if end - size >= 0):
-            return True
-    return False
+        return folded[-1:]
+    # Backwards from the word to the clause's start, the longest name ending at each character.
+    for end in range(len(folded), 0, -1):
+        if folded[end - 1] in _CLAUSE_ENDS:
+            return None
+        for size in _PLACE_SIZES:
+            piece = folded[end - size:end] if end >= size else ""
+            if piece in names or piece in HOME_NAMES:
+                return piece
+    return None
 
 
-def _meant(text: str, names: tuple[str, ...]) -> tuple[list[tuple[int, int]], int]:
+def qualified(text: str, start: int) -> bool:
+    """Whether a place name other than the home country's is the nearest before `text[start:]` in
+    its clause: 日本央行, 美国劳工统计局, 美国6月ISM制造业PMI; not 中国证监会, nor 美联储官员称：央行…."""
+    place = place_before(text, start)
+    return place is not None and place not in HOME_NAMES
+
+
+def abroad(titles: Sequence[str], names: tuple[str, ...]) -> bool:
+    """Whether a word (with its aliases) is each country's own, by how these titles name it: most of
+    the titles naming it name it only as another country's, and those countries are many, none
+    dominant."""
+    naming = 0
+    places: Counter[str] = Counter()
+    for title in titles:
+        spans = match_spans(title, names)
+        if not spans:
+            continue
+        naming += 1
+        owners = [place_before(title, start) for start, _ in spans]
+        owner = owners[0]
+        if (owner is not None and owner.rstrip("省市") not in HOME_REGIONS
+                and all(other is not None and other not in HOME_NAMES for other in owners)):
+            places[owner] += 1
+    owned = sum(places.values())
+    return (owned >= ABROAD_SHARE * naming and len(places) >= ABROAD_PLACES
+            and places.most_common(1)[0][1] <= ABROAD_ONE_PLACE * owned) if owned else False
+
+
+def _meant(text: str, names: tuple[str, ...], homely: frozenset[str]) -> tuple[list[tuple[int, int]], int]:
     """The mentions of any of `names` (a typed word and its aliases) in `text` that are not
-    qualified, and how many there are in all. Only an institution's name is qualified by a place
-    before it: 美国CPI is still CPI, 美国关税 still 关税."""
+    qualified, and how many there are in all. Only a word in `homely` (an institution's name, or a
+    word found to be each country's own) is qualified by a place before it: 美国关税 is still 关税."""
     spans = match_spans(text, names)
-    if fold(names[0]) not in institution_names():
+    if names[0] not in homely:
         return spans, len(spans)
     return [span for span in spans if not qualified(text, span[0])], len(spans)
 
 
-def features(title: str, body: str, words: list[tuple[str, ...]], rank: int) -> Features:
+def _only_elsewhere(text: str, names: tuple[str, ...], homely: frozenset[str]) -> bool:
+    """Whether `text` names a word of `homely` (with its aliases), and only as some other place's."""
+    meant, named = _meant(text, names, homely)
+    return named > 0 and not meant
+
+
+def homely_words(words: list[tuple[str, ...]], titles: Sequence[str] = ()) -> frozenset[str]:
+    """The typed words that mean the home country's thing when typed alone: the institutions' names,
+    and the words that `titles` (the first stories') show to be each country's own (`abroad`)."""
+    return frozenset(names[0] for names in words
+                     if fold(names[0]) in institution_names() or (titles and abroad(titles, names)))
+
+
+def features(title: str, body: str, words: list[tuple[str, ...]], rank: int,
+             homely: frozenset[str] = frozenset()) -> Features:
     body = lead_of(body[:BODY_CHARS])
     lead = body[:LEAD_CHARS]
     colon = _COLON.search(title)
     head = colon.start() if colon else 0
     in_title = in_lead = speaker = only_qualified = mentions = 0.0
     for names in words:
-        title_meant, title_all = _meant(title, names)
-        lead_meant, lead_all = _meant(lead, names)
+        title_meant, title_all = _meant(title, names, homely)
+        lead_meant, lead_all = _meant(lead, names, homely)
         in_title += bool(title_meant)
         in_lead += bool(lead_meant)
         speaker += any(end <= head for _, end in title_meant)
         only_qualified += (title_all or lead_all) > 0 and not (title_meant or lead_meant)
-        mentions += len(_meant(body, names)[0])
+        mentions += len(_meant(body, names, homely)[0])
     count = max(len(words), 1)
     folded = fold(title + " " + body)
     named_in_full = sum(any(fold(alias) in folded for alias in names[1:]) for names in words)
@@ -235,28 +297,39 @@ def rescored(documents: storage.Documents, table: DocTable, ranked: np.ndarray, 
              words: list[tuple[str, ...]], newest: int | None = None, retold: bool = True) -> np.ndarray:
     """`ranked` (docnums in the collected order) with its first stories ordered again.
 
-    First the tiers of the first TITLE_REACH (search.ranking): a title whose mentions of a typed
-    word are all qualified by a place (日本央行) no longer has the query in it. Then the first
+    First the tiers of the first TITLE_REACH (search.ranking) when a place can make a typed word
+    another thing (`homely_words`): a title whose mentions of an institution are all qualified by
+    a place (日本央行) no longer has the query in it, and one that names a word each country has
+    only as another country's (美国6月ISM制造业PMI) goes after the others of its tier. Then the first
     RESCORE_DEPTH of that order by tier and the score of their features, blended with recency as
     search.ranking.blend does when `newest` (the newest match's date) is given (综合), and the
     same news told twice moved down (left out, without `retold`: a list that only fills a page's
     room). `tiers`: those of `ranked` (None: all one tier); `documents` the generation's (the caller
     holds its lock)."""
-    if not words:
+    if not words or ranked.size < 2:
         return ranked
-    # Titles are read beyond the stories scored only where a place can make a word another thing.
-    qualifiable = any(fold(names[0]) in institution_names() for names in words)
-    reach = ranked[:TITLE_REACH if qualifiable else RESCORE_DEPTH].tolist()
-    if len(reach) < 2:
-        return ranked
-    # Beyond the stories scored, the titles alone (a small part of a post's read).
-    stored = {} if qualifiable else {i: documents.stored(docnum) for i, docnum in enumerate(reach)}
-    titles = ([documents.title(docnum) for docnum in reach] if qualifiable
+    # An institution's first stories are likely to be chosen again from beyond them (below): their
+    # titles alone are read first (a small part of a post's read), other posts whole.
+    institutional = any(fold(names[0]) in institution_names() for names in words)
+    reach = ranked[:RESCORE_DEPTH].tolist()
+    stored = {} if institutional else {i: documents.stored(docnum) for i, docnum in enumerate(reach)}
+    titles = ([documents.title(docnum) for docnum in reach] if institutional
               else [stored[i].get(storage.TITLE, "") for i in range(len(reach))])
+    homely = homely_words(words, titles)
+    if homely:  # a place can make a word another thing: the titles beyond the stories scored are read too
+        reach = ranked[:TITLE_REACH].tolist()
+        titles += [documents.title(docnum) for docnum in reach[len(titles):]]
     tier = [ranking.BODY_ONLY] * len(reach) if tiers is None else tiers[:len(reach)].tolist()
-    tier = [ranking.BODY_ONLY if t == ranking.IN_TITLE and not all(_meant(title, names)[0] for names in words)
-            else t for t, title in zip(tier, titles)]
-    head = sorted(range(len(reach)), key=lambda i: (-tier[i], i))[:RESCORE_DEPTH]
+    # Another country's institution (日本央行) is not the one meant: its title loses its tier. Another
+    # country's statistic (日本5月失业率) is still one: its title goes after the home country's of its tier.
+    institutions = frozenset(names[0] for names in words if fold(names[0]) in institution_names())
+    tier = [ranking.BODY_ONLY if t == ranking.IN_TITLE
+            and not all(_meant(title, names, institutions)[0] for names in words) else t
+            for t, title in zip(tier, titles)]
+    each_countrys = homely - institutions
+    elsewhere = [bool(each_countrys) and any(_only_elsewhere(title, names, each_countrys) for names in words)
+                 for title in titles]
+    head = sorted(range(len(reach)), key=lambda i: (-tier[i], elsewhere[i], i))[:RESCORE_DEPTH]
     texts = {i: (titles[i], (stored[i] if i in stored else documents.stored(reach[i])).get(storage.BODY, ""))
              for i in head}
     dates = table.dates[np.asarray(reach)]
@@ -264,15 +337,15 @@ def rescored(documents: storage.Documents, table: DocTable, ranked: np.ndarray, 
     title_pairs = {i: _pairs(texts[i][0], "", words) for i in head}
     templates = _templates(table, [reach[i] for i in head], [papers[i] for i in head],
                            [title_pairs[i] for i in head])
-    scores = np.asarray([replace(features(*texts[i], words, i), template=float(template)).score()
+    scores = np.asarray([replace(features(*texts[i], words, i, homely), template=float(template)).score()
                          for i, template in zip(head, templates)])
     if newest is not None:
         scores = ranking.blend(scores - scores.min(), dates[head], newest)
-    by_score = sorted(range(len(head)), key=lambda k: (-tier[head[k]], -scores[k], k))
+    by_score = sorted(range(len(head)), key=lambda k: (-tier[head[k]], elsewhere[head[k]], -scores[k], k))
     placed, retellings = _diverse([head[k] for k in by_score], title_pairs,
                      {i: _pairs(texts[i][0], lead_of(texts[i][1])[:LEAD_CHARS], words) for i in head}, dates,
                      {i: (papers[i], int(table.days[reach[i]])) for i in head})
-    rest = sorted(set(range(len(reach))) - set(head), key=lambda i: (-tier[i], i))
+    rest = sorted(set(range(len(reach))) - set(head), key=lambda i: (-tier[i], elsewhere[i], i))
     order = placed + retellings if retold else placed
     return np.concatenate((np.asarray([reach[i] for i in order + rest], dtype=ranked.dtype), ranked[len(reach):]))
 

@@ -48,6 +48,47 @@ def test_a_place_makes_an_institution_another_but_not_a_topic():
     assert not rescore.qualified("央行：开展逆回购操作", 0)
     assert not rescore.qualified("中国证监会发布新规", 2)  # the home country's own
     assert "央行" in rescore.institution_names() and "CPI" not in rescore.institution_names()
+    # The nearest place in the word's clause, however far: a month and a survey's name between.
+    title = "美国6月ISM制造业PMI为53.3"
+    assert rescore.qualified(title, title.index("PMI"))
+    title = "中信证券：美国CPI全面低于预期 削弱加息预期"
+    assert rescore.qualified(title, title.index("CPI"))
+    title = "国家统计局：6月官方制造业PMI为50.3% 重返扩张区间"  # the clause after the colon names no place
+    assert not rescore.qualified(title, title.index("PMI"))
+
+
+# Titles of real posts (data/posts and the wire archive) that name a word.
+EACH_COUNTRYS = [  # CPI: most titles name it as one of many countries' own
+    "财联社7月15日电，美联储主席沃什表示，尽管今天的CPI数据", "中信证券：美国CPI全面低于预期 削弱加息预期",
+    "财联社7月15日电，西班牙6月CPI环比增长0.6%，预期0", "财联社6月12日电，法国5月CPI环比增长0.1%，预期0.",
+    "财联社6月12日电，印度5月份CPI同比增长3.93%，预估", "财联社6月12日电，德国5月CPI环比下降0.2%，预期下降",
+]
+ONE_COUNTRY_ACTS = [  # 关税: most titles that place it place it in the United States
+    "美国据悉拟将对加拿大汽车关税税率从25%下调至15%", "美国现抢铜浪潮：关税悬顶 全球铜市格局面临重塑",
+    "美国白宫：美国总统特朗普授权暂停对从摩洛哥进口的磷酸盐肥料的某些关税", "印度修订黄金、白银、棕榈油、大豆油的关税",
+    "全球疯抢！关税套利引爆“铜博士” 库存危机会彻底爆发吗", "美国下调部分钢铝铜产品进口关税",
+]
+HOME_REGIONS = [  # 以旧换新: the home country's provinces carry out its own programme
+    "海南消费品以旧换新新增8类地方自主补贴品类", "今日起，上海市汽车以旧换新补贴调整为即时摇号",
+    "河南以旧换新再增7类补贴产品 每件最高补1500元", "今起山东实施2026年消费品以旧换新地方自主品类补贴",
+    "《上海市2026年消费品以旧换新自主品类补贴政策实施细则》发布", "北京市消费品以旧换新将纳入智能家居产品（含适老化产品）",
+]
+
+
+def test_a_word_each_country_has_is_told_from_the_titles():
+    assert rescore.abroad(EACH_COUNTRYS, ("CPI",))
+    assert not rescore.abroad(ONE_COUNTRY_ACTS, ("关税",))
+    assert not rescore.abroad(HOME_REGIONS, ("以旧换新",))
+
+
+def test_a_statistic_alone_is_the_home_countrys_first_and_the_others_follow(engine):
+    # data/posts: CPI of Spain, France, India, Germany, the U.S. and CPI named by itself; BM25 alone
+    # puts 中信证券：美国CPI全面低于预期 second.
+    shown = titles(engine, "CPI", size=10)
+    named = [title for title in shown if "CPI" in title]
+    elsewhere = [another_countrys(title, "CPI") for title in named]
+    assert elsewhere[:2] == [False, False] and elsewhere == sorted(elsewhere)
+    assert any(title.startswith("财联社7月15日电，西班牙6月CPI") for title in shown)
 
 
 @pytest.mark.parametrize("query, blurb, report", [
