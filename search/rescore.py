@@ -112,6 +112,7 @@ _FRAMING = re.compile("[？?！!]")
 _WORD_RUN = re.compile(r"\w{2,}")
 # What ends a clause: a place name before one of these qualifies nothing after it.
 _CLAUSE_ENDS = frozenset("，,。；;：:！!？?、|｜()（）【】[]“”\" \t\u3000")
+_SPEECH = ("称", "说", "表示")  # a speech verb: what follows it is what someone says
 _PLACE_SIZES = range(6, 1, -1)  # place names of six characters down to two, longest first
 # What a company says it is not or does not do (on an investors' platform: 公司不是英伟达代理商).
 _NEGATION = re.compile("不是|并非|不涉及|不存在|不属于|没有|无任何|未与|未参与|未持有|未开展|未涉及|尚未|暂未|暂无")
@@ -184,15 +185,17 @@ def lead_of(body: str) -> str:
 
 
 def place_before(text: str, start: int) -> str | None:
-    """The place name nearest before `text[start:]` in its clause (the home country's included), or
-    None: 美国6月ISM制造业PMI → 美国; a one-character short form counts right before only (美财政部)."""
+    """The place name nearest before `text[start:]` in its clause and after any speech verb there
+    (the home country's included), or None: 美国6月ISM制造业PMI → 美国; a one-character short form
+    counts right before only (美财政部)."""
     names, short_forms = place_names()
     folded = fold(text[:start])
     if folded[-1:] in short_forms:
         return folded[-1:]
-    # Backwards from the word to the clause's start, the longest name ending at each character.
+    # Backwards from the word to the clause's start (or a speech verb: 纽约联储Perli称美联储…, the
+    # place is the speaker's), the longest name ending at each character.
     for end in range(len(folded), 0, -1):
-        if folded[end - 1] in _CLAUSE_ENDS:
+        if folded[end - 1] in _CLAUSE_ENDS or folded[max(0, end - 2):end].endswith(_SPEECH):
             return None
         for size in _PLACE_SIZES:
             piece = folded[end - size:end] if end >= size else ""

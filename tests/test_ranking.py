@@ -55,6 +55,8 @@ def test_a_place_makes_an_institution_another_but_not_a_topic():
     assert rescore.qualified(title, title.index("CPI"))
     title = "国家统计局：6月官方制造业PMI为50.3% 重返扩张区间"  # the clause after the colon names no place
     assert not rescore.qualified(title, title.index("PMI"))
+    title = "纽约联储Perli称美联储国库券月度购买规模可上调也可下调"  # the place is the speaker's
+    assert not rescore.qualified(title, title.index("美联储"))
 
 
 # Titles of real posts (data/posts and the wire archive) that name a word.
