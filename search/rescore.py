@@ -23,7 +23,8 @@ and scores each by:
   words (「中信证券：…」, a view on the topic, not the topic's news); quotation marks are no sign of
   it (they mostly quote a policy's name: 「“十五五”规划」);
 - whether the post is a market tick: its title states a price move in per cent (「英伟达股价上涨1.05%」,
-  not a year-on-year figure: 同比上涨0.5% is a statistic), or its lead opens with the market's clock
+  not a year-on-year figure: 同比上涨0.5% is a statistic) or a trading-floor move (涨停, 异动, 拉升,
+  高开: 「稀土永磁概念走强 中国稀土触及涨停」), or its lead opens with the market's clock
   (「截至13:25，创新药ETF…」: a fund's intraday blurb);
 - whether the text names a typed word in full (its alias: 中国人民银行 for 央行, 600519 for 贵州茅台):
   a post about the institution or company itself does, one that uses the short name loosely
@@ -119,6 +120,8 @@ _NEGATION = re.compile("不是|并非|不涉及|不存在|不属于|没有|无�
 # A price move in per cent (涨超5%, 跌幅扩大至3%); a year-on-year change is a statistic instead.
 _PRICE_MOVE = re.compile(r"(?:涨|跌)(?:超|近|逾|幅)?(?:扩大至|收窄至)?\d[\d.]*%")
 _YEAR_ON_YEAR = re.compile("同比|环比")
+# A trading-floor move in a title (概念走强 X触及涨停, 板块异动, 直线拉升, 高开): a tick without a figure.
+_MARKET_MOVE = re.compile("涨停|跌停|异动|拉升|跳水|翻红|翻绿|冲高|连板|封板|高开|低开|领涨|领跌")
 # A lead that opens with the market's clock (截至8月7日13:25，…): an intraday snapshot.
 _MARKET_CLOCK = re.compile(r"^截至[^，,。]{0,16}\d{1,2}[:：]\d{2}")
 # A column's name before its teaser's title (【电报解读】, 【金牌纪要库】).
@@ -283,7 +286,7 @@ def features(title: str, body: str, words: list[tuple[str, ...]], rank: int,
         column=float(bool(_COLUMN.match(title))), named_in_full=named_in_full / count,
         commentary=float(_someone_else_speaks(undated, words) or bool(_FRAMING.search(undated))),
         tick=float(bool(_PRICE_MOVE.search(undated) and not _YEAR_ON_YEAR.search(undated))
-                   or bool(_MARKET_CLOCK.match(body))))
+                   or bool(_MARKET_MOVE.search(undated)) or bool(_MARKET_CLOCK.match(body))))
 
 
 def _someone_else_speaks(title: str, words: list[tuple[str, ...]]) -> bool:

@@ -98,6 +98,8 @@ def test_a_statistic_alone_is_the_home_countrys_first_and_the_others_follow(engi
     ("芯片", "科创芯片设计ETF国联安（588780）盘中上涨1.72%", "“一把尺子量到底”打开国产汽车芯片产业发展空间"),
     # A one-line price tick and the company's results.
     ("存储", "存储芯片概念表现活跃 佰维存储涨近10%续创历史新高", "佰维存储：预计上半年净利润同比增长3200%"),
+    # A sector's trading-floor move (拉升, 涨停, no figure) and a national standard for the industry.
+    ("光伏", "光伏设备板块盘初拉升，欧晶科技涨停", "三项光伏能耗能效强制性国标明年1月起正式实施"),
 ])
 def test_substance_before_trivia(engine, query, blurb, report):
     shown = titles(engine, query, size=20)
@@ -120,6 +122,7 @@ def test_price_ticks_and_fund_blurbs_leave_the_first_page(engine):
     ("国际原油期货结算价收跌超5%", "原油", 0.0, 1.0),  # the day's price move
     ("美国至7月31日当周API原油库存增加269万桶", "原油", 0.0, 0.0),  # a figure, not a price move
     ("科创芯片设计ETF国联安", "芯片", 0.0, 1.0),  # a fund's blurb
+    ("稀土永磁概念走强 中国稀土触及涨停", "稀土", 0.0, 1.0),  # a trading-floor move
 ])
 def test_commentary_and_ticks_are_recognised(engine, query, word, commentary, tick):
     hit = engine.search(SearchRequest(query=query, literal=True)).hits[0]
