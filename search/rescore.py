@@ -218,20 +218,26 @@ def abroad(titles: Sequence[str], names: tuple[str, ...]) -> bool:
     """Whether a word (with its aliases) is each country's own, by how these titles name it: most of
     the titles naming it name it only as another country's, and those countries are many, none
     dominant."""
-    naming = 0
+    unowned = 0
     places: Counter[str] = Counter()
-    for title in titles:
+    for seen, title in enumerate(titles, 1):
         spans = match_spans(title, names)
         if not spans:
             continue
-        naming += 1
-        owners = [place_before(title, start) for start, _ in spans]
-        owner = owners[0]
-        if (owner is not None and owner.rstrip("省市") not in HOME_REGIONS
-                and all(other is not None and other not in HOME_NAMES for other in owners)):
+        owner = place_before(title, spans[0][0])
+        if (owner is not None and owner not in HOME_NAMES and owner.rstrip("省市") not in HOME_REGIONS
+                and all(other is not None and other not in HOME_NAMES
+                        for other in (place_before(title, start) for start, _ in spans[1:]))):
             places[owner] += 1
+        else:
+            unowned += 1
+            # Stop once the titles left cannot make the share or the countries (most words: early).
+            left = len(titles) - seen
+            if ((sum(places.values()) + left) * (1 - ABROAD_SHARE) < ABROAD_SHARE * unowned
+                    or len(places) + left < ABROAD_PLACES):
+                return False
     owned = sum(places.values())
-    return (owned >= ABROAD_SHARE * naming and len(places) >= ABROAD_PLACES
+    return (owned * (1 - ABROAD_SHARE) >= ABROAD_SHARE * unowned and len(places) >= ABROAD_PLACES
             and places.most_common(1)[0][1] <= ABROAD_ONE_PLACE * owned) if owned else False
 
 
