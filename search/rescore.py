@@ -153,6 +153,13 @@ def place_names() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(p for p in places if len(p) >= 2), frozenset(p for p in places if len(p) == 1)
 
 
+@functools.cache
+def _place_ends() -> frozenset[str]:
+    """The characters a place name (or the home country's) ends with: a quick no for most others."""
+    names, _ = place_names()
+    return frozenset(name[-1] for name in names | HOME_NAMES)
+
+
 @dataclass(frozen=True)
 class Features:
     in_title: float
@@ -200,6 +207,8 @@ def place_before(text: str, start: int) -> str | None:
     for end in range(len(folded), 0, -1):
         if folded[end - 1] in _CLAUSE_ENDS or folded[max(0, end - 2):end].endswith(_SPEECH):
             return None
+        if folded[end - 1] not in _place_ends():
+            continue
         for size in _PLACE_SIZES:
             piece = folded[end - size:end] if end >= size else ""
             if piece in names or piece in HOME_NAMES:
