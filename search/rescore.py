@@ -199,15 +199,16 @@ def place_before(text: str, start: int) -> str | None:
     (the home country's included), or None: 美国6月ISM制造业PMI → 美国; a one-character short form
     counts right before only (美财政部)."""
     names, short_forms = place_names()
-    folded = fold(text[:start])
-    if folded[-1:] in short_forms:
-        return folded[-1:]
+    ends = _place_ends()
+    folded = fold(text)  # the same length as `text`, and cached: every mention in a text folds it once
+    if folded[start - 1:start] in short_forms:
+        return folded[start - 1:start]
     # Backwards from the word to the clause's start (or a speech verb: 纽约联储Perli称美联储…, the
     # place is the speaker's), the longest name ending at each character.
-    for end in range(len(folded), 0, -1):
+    for end in range(start, 0, -1):
         if folded[end - 1] in _CLAUSE_ENDS or folded[max(0, end - 2):end].endswith(_SPEECH):
             return None
-        if folded[end - 1] not in _place_ends():
+        if folded[end - 1] not in ends:
             continue
         for size in _PLACE_SIZES:
             piece = folded[end - size:end] if end >= size else ""
@@ -227,7 +228,7 @@ def abroad(titles: Sequence[str], names: tuple[str, ...]) -> bool:
     """Whether a word (with its aliases) is each country's own, by how these titles name it: most of
     the titles naming it name it only as another country's, and those countries are many, none
     dominant."""
-    unowned = 0
+    owned = unowned = 0
     places: Counter[str] = Counter()
     for seen, title in enumerate(titles, 1):
         spans = match_spans(title, names)
@@ -238,14 +239,14 @@ def abroad(titles: Sequence[str], names: tuple[str, ...]) -> bool:
                 and all(other is not None and other not in HOME_NAMES
                         for other in (place_before(title, start) for start, _ in spans[1:]))):
             places[owner] += 1
+            owned += 1
         else:
             unowned += 1
             # Stop once the titles left cannot make the share or the countries (most words: early).
             left = len(titles) - seen
-            if ((sum(places.values()) + left) * (1 - ABROAD_SHARE) < ABROAD_SHARE * unowned
+            if ((owned + left) * (1 - ABROAD_SHARE) < ABROAD_SHARE * unowned
                     or len(places) + left < ABROAD_PLACES):
                 return False
-    owned = sum(places.values())
     return (owned * (1 - ABROAD_SHARE) >= ABROAD_SHARE * unowned and len(places) >= ABROAD_PLACES
             and places.most_common(1)[0][1] <= ABROAD_ONE_PLACE * owned) if owned else False
 
@@ -329,12 +330,12 @@ def rescored(documents: storage.Documents, table: DocTable, ranked: np.ndarray, 
     holds its lock)."""
     if not words or ranked.size < 2:
         return ranked
+    institutions = frozenset(names[0] for names in words if fold(names[0]) in institution_names())
     # An institution's first stories are likely to be chosen again from beyond them (below): their
     # titles alone are read first (a small part of a post's read), other posts whole.
-    institutional = any(fold(names[0]) in institution_names() for names in words)
     reach = ranked[:RESCORE_DEPTH].tolist()
-    stored = {} if institutional else {i: documents.stored(docnum) for i, docnum in enumerate(reach)}
-    titles = ([documents.title(docnum) for docnum in reach] if institutional
+    stored = {} if institutions else {i: documents.stored(docnum) for i, docnum in enumerate(reach)}
+    titles = ([documents.title(docnum) for docnum in reach] if institutions
               else [stored[i].get(storage.TITLE, "") for i in range(len(reach))])
     homely = homely_words(words, titles)
     if homely:  # a place can make a word another thing: the titles beyond the stories scored are read too
@@ -343,7 +344,6 @@ def rescored(documents: storage.Documents, table: DocTable, ranked: np.ndarray, 
     tier = [ranking.BODY_ONLY] * len(reach) if tiers is None else tiers[:len(reach)].tolist()
     # Another country's institution (日本央行) is not the one meant: its title loses its tier. Another
     # country's statistic (日本5月失业率) is still one: its title goes after the home country's of its tier.
-    institutions = frozenset(names[0] for names in words if fold(names[0]) in institution_names())
     tier = [ranking.BODY_ONLY if t == ranking.IN_TITLE
             and not all(_meant(title, names, institutions)[0] for names in words) else t
             for t, title in zip(tier, titles)]
