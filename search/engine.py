@@ -96,11 +96,14 @@ class SearchEngine:
             docs, scores = matched.kept, matched.kept_scores
             ranks = tiers(snap, matched.parsed, docs, request.sort)
             selected, selected_scores, selected_ranks = first_of_each_story(snap.table, docs, scores, ranks)
-            page_docs = rescore.ranked_page(snap, matched.parsed, selected, selected_scores, selected_ranks, request)
+            with snap.lock:
+                documents = snap.documents.remembering()
+            page_docs = rescore.ranked_page(snap, documents, matched.parsed, selected, selected_scores,
+                                            selected_ranks, request)
             # The page's posts and, among the matches, the other posts of their stories (reprints).
             on_page = common(docs, snap.table.story_posts(sorted_distinct(snap.table.stories[page_docs])))
             with snap.lock:
-                hits = tuple(present.hit(snap.documents, snap.table, docnum, on_page, matched.parsed.terms)
+                hits = tuple(present.hit(documents, snap.table, docnum, on_page, matched.parsed.terms)
                              for docnum in page_docs)
             return SearchResult(
                 request=request, total=int(selected.size), hits=hits,

@@ -110,14 +110,15 @@ def _related(snap: Snapshot, request: SearchRequest, started: float) -> RelatedR
     ranked = leading(table, selected, selected_scores, None, Sort.RELEVANCE, max(room, rescore.RESCORE_DEPTH))
     deadline.check()  # before the stored fields are read (rescoring and the hits: most of the cost)
     with snap.lock:
+        documents = snap.documents.remembering()
         # The same news told again is left out, not moved down: related posts only fill the room.
-        ranked = rescore.rescored(snap.documents, table, ranked, None, [(word,) for word in key], retold=False)[:room]
+        ranked = rescore.rescored(documents, table, ranked, None, [(word,) for word in key], retold=False)[:room]
     among = common(docs, table.story_posts(sorted_distinct(table.stories[ranked])))
     marked = tuple(word for word in looked_for if len(word) > 1)  # a lone character would be marked all over
     hits = []
     for docnum in ranked.tolist():
         with snap.lock:
-            hit = present.hit(snap.documents, table, docnum, among, marked)
+            hit = present.hit(documents, table, docnum, among, marked)
         text = fold(hit.title + "\n" + hit.body)
         lacked = [word for word in looked_for if word not in text]
         # Named: its longer words lacked, when there are (a lone 为 or 和 says little about the post).

@@ -371,10 +371,10 @@ def rescored(documents: storage.Documents, table: DocTable, ranked: np.ndarray, 
     return np.concatenate((np.asarray([reach[i] for i in order + rest], dtype=ranked.dtype), ranked[len(reach):]))
 
 
-def ranked_page(snap: Snapshot, parsed: ParsedQuery, selected: np.ndarray, scores: np.ndarray,
-                tiers: np.ndarray | None, request: SearchRequest) -> list[int]:
+def ranked_page(snap: Snapshot, documents: storage.Documents, parsed: ParsedQuery, selected: np.ndarray,
+                scores: np.ndarray, tiers: np.ndarray | None, request: SearchRequest) -> list[int]:
     """The page's docnums: the collected order (search.collect), its first stories scored again
-    when the order reads the scores."""
+    when the order reads the scores (from `documents`: the snapshot's, as the request reads them)."""
     if not request.sort.by_score or not parsed.terms:
         return page(snap.table, selected, scores, tiers, request)
     start = (request.page - 1) * request.page_size
@@ -384,7 +384,7 @@ def ranked_page(snap: Snapshot, parsed: ParsedQuery, selected: np.ndarray, score
         ranked_tiers = None if tiers is None else tiers[np.searchsorted(selected, ranked)]
         newest = int(snap.table.dates[selected].max()) if request.sort is Sort.BLEND else None
         with snap.lock:
-            ranked = rescored(snap.documents, snap.table, ranked, ranked_tiers,
+            ranked = rescored(documents, snap.table, ranked, ranked_tiers,
                               typed_words(parsed.terms, parsed.expanded), newest)
     return ranked[start:end].tolist()
 

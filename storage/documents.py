@@ -9,6 +9,7 @@ fields would decompress the post's block of documents as far as the post.
 from __future__ import annotations
 
 import bisect
+import copy
 import functools
 from typing import Any
 
@@ -21,6 +22,16 @@ class Documents:
 
     def __init__(self, reader: Any):
         self._reader = reader
+        self._read: dict[int, dict[str, Any]] | None = None  # a request's posts read whole (`remembering`)
+
+    def remembering(self) -> Documents:
+        """These documents for one request, which keeps the posts it reads whole: re-scoring reads
+        the first stories, then the page shows ten of them, and each read decompresses its block
+        again. Shares the reader and the columns (opened here, once for every request)."""
+        self._segments, self._ids  # noqa: B018 -- opened before the copy, so that it shares them
+        view = copy.copy(self)
+        view._read = {}
+        return view
 
     @functools.cached_property
     def _ids(self) -> Any:
@@ -41,14 +52,21 @@ class Documents:
     def title(self, docnum: int) -> str:
         """The document's title: read alone where its segment keeps titles apart, a small part
         of what its stored fields cost; else from those."""
+        if self._read is not None and docnum in self._read:
+            return self._read[docnum].get(TITLE, "")
         segments, bases = self._segments
         at = bisect.bisect_right(bases, docnum) - 1
         title = stored_title(segments[at], docnum - bases[at]) if at >= 0 else None
         return title if title is not None else self.stored(docnum).get(TITLE, "")
 
     def stored(self, docnum: int) -> dict[str, Any]:
-        """The document's stored fields."""
-        return self._reader.stored_fields(docnum)
+        """The document's stored fields (not to be changed: a request's view hands them out again)."""
+        if self._read is None:
+            return self._reader.stored_fields(docnum)
+        fields = self._read.get(docnum)
+        if fields is None:
+            fields = self._read[docnum] = self._reader.stored_fields(docnum)
+        return fields
 
     def id(self, docnum: int) -> str:
         """The document's id."""
