@@ -121,7 +121,9 @@ _NEGATION = re.compile("不是|并非|不涉及|不存在|不属于|没有|无�
 _PRICE_MOVE = re.compile(r"(?:涨|跌)(?:超|近|逾|幅)?(?:扩大至|收窄至)?\d[\d.]*%")
 _YEAR_ON_YEAR = re.compile("同比|环比")
 # A trading-floor move in a title (概念走强 X触及涨停, 板块异动, 直线拉升, 高开): a tick without a figure.
-_MARKET_MOVE = re.compile("涨停|跌停|异动|拉升|跳水|翻红|翻绿|冲高|连板|封板|高开|低开|领涨|领跌")
+_MARKET_MOVE = re.compile("涨停|跌停|异动|拉升|跳水|翻红|翻绿|冲高|连板|封板|高开|低开|领涨|领跌"
+                          # a sector or the clock moving (概念震荡走强, 板块短线走低, 开盘走强), not a view (美元走强)
+                          "|(?:概念|板块|股|短线|盘中|开盘|午后|尾盘|早盘|盘初)(?:震荡|持续|反复|集体)?(?:走强|走高|走低|走弱)")
 # A lead that opens with the market's clock (截至8月7日13:25，…): an intraday snapshot.
 _MARKET_CLOCK = re.compile(r"^截至[^，,。]{0,16}\d{1,2}[:：]\d{2}")
 # A column's name before its teaser's title (【电报解读】, 【金牌纪要库】).

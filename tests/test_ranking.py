@@ -123,6 +123,8 @@ def test_price_ticks_and_fund_blurbs_leave_the_first_page(engine):
     ("美国至7月31日当周API原油库存增加269万桶", "原油", 0.0, 0.0),  # a figure, not a price move
     ("科创芯片设计ETF国联安", "芯片", 0.0, 1.0),  # a fund's blurb
     ("稀土永磁概念走强 中国稀土触及涨停", "稀土", 0.0, 1.0),  # a trading-floor move
+    ("集成电路封测板块短线走低", "集成电路", 0.0, 1.0),  # a sector moving, no figure
+    ("中金财富期货：在AI虹吸情况下 黄金面临流动性压力仍是黄金走弱主因", "黄金", 1.0, 0.0),  # a view on a move
 ])
 def test_commentary_and_ticks_are_recognised(engine, query, word, commentary, tick):
     hit = engine.search(SearchRequest(query=query, literal=True)).hits[0]
