@@ -24,7 +24,8 @@ and scores each by:
   it (they mostly quote a policy's name: 「“十五五”规划」);
 - whether the post is a market tick: its title states a price move in per cent (「英伟达股价上涨1.05%」,
   not a year-on-year figure: 同比上涨0.5% is a statistic) or a trading-floor move (涨停, 异动, 拉升,
-  高开: 「稀土永磁概念走强 中国稀土触及涨停」), or its lead opens with the market's clock
+  高开: 「稀土永磁概念走强 中国稀土触及涨停」; a sector or the clock moving: 板块短线走低, not 美元走强),
+  or its lead opens with the market's clock
   (「截至13:25，创新药ETF…」: a fund's intraday blurb);
 - whether the text names a typed word in full (its alias: 中国人民银行 for 央行, 600519 for 贵州茅台):
   a post about the institution or company itself does, one that uses the short name loosely
