@@ -94,7 +94,10 @@ MAGIC = b"FSD1"
 VERSION = 2  # 1: blocks without the titles apart (read as written)
 READABLE_VERSIONS = frozenset({1, VERSION})
 TITLE_APART = b"="  # before a title kept apart from its document's pickle
-BLOCK_BYTES = 16 << 10  # pickled documents a block holds (at least; a document is never split)
+# Pickled documents a block holds (at least; a document is never split). A post is read by
+# inflating its block as far as the post, so smaller blocks read faster and compress less well
+# (the preset dictionary makes up for much of it): docs/benchmarks.md weighs the two.
+BLOCK_BYTES = 4 << 10
 DICTIONARY_BYTES = 32 << 10  # zlib's preset dictionary: the segment's first pickles (zlib's window)
 LEVEL = 6  # zlib's: 9 gains under 0.2% on wire posts
 CACHE_BLOCKS = 4  # decompressed blocks a reader keeps (BLOCK_BYTES and at most one document more each)
