@@ -114,10 +114,13 @@ def decode(column: bytes, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return sizes, numbers, np.ascontiguousarray(table[:, 10:])
 
 
-def story_key(title: str, body: str) -> str:
+STORY_KEY_BYTES = 12
+
+
+def story_key(title: str, body: str) -> bytes:
     """Equal for posts with the same title and body (white space aside): one story, whatever their dates."""
     text = fold(" ".join(title.split()) + "\n" + " ".join(body.split()))
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=STORY_KEY_BYTES).digest()
 
 
 def title_key(text: str) -> str:

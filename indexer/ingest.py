@@ -24,7 +24,7 @@ import frontmatter
 import yaml
 
 from finsearch.indexer.clean import clean_body
-from finsearch.storage import SITE_TZ
+from finsearch.storage import CHECKSUM_BYTES, SITE_TZ
 
 try:
     from yaml import CSafeLoader as _SafeLoader
@@ -84,7 +84,7 @@ class Post:
     paper: str
     url: str
     paragraphs: tuple[str, ...]
-    checksum: str  # of the file's bytes: the nightly reindex compares it
+    checksum: bytes  # of the file's bytes: the nightly reindex compares it
     stat: FileStat | None  # of the file whose bytes these are, when they were read (None: not to be trusted)
 
 
@@ -324,17 +324,17 @@ def _read_file(path: Path, root: Path) -> tuple[bytes, os.stat_result]:
     return raw, info
 
 
-def checksum(raw: bytes) -> str:
+def checksum(raw: bytes) -> bytes:
     """The fingerprint of a post file's bytes: the nightly reindex compares it."""
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+    return hashlib.blake2b(raw, digest_size=CHECKSUM_BYTES).digest()
 
 
-def file_checksum(path: Path, root: Path) -> str:
-    """The checksum of the bytes read_post would read; "" if it would read none (it says why)."""
+def file_checksum(path: Path, root: Path) -> bytes:
+    """The checksum of the bytes read_post would read; empty if it would read none (it says why)."""
     try:
         return checksum(_read_file(path, root)[0])
     except (OSError, _Refused):
-        return ""
+        return b""
 
 
 def read_post(path: str | Path, root: Path) -> ReadResult:

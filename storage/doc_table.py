@@ -110,7 +110,9 @@ def compute(reader: Any) -> DocColumns:
     is_live = np.zeros(size, dtype=bool)
     is_live[live] = True
     dates = whoosh_format.numeric_column(reader, DATE)  # an empty index has no columns at all
-    exact = np.unique(whoosh_format.bytes_column(reader, STORY), return_inverse=True)[1].astype(NUMBER)  # noqa: TID251 (return_inverse: sorts)
+    keys = whoosh_format.fixed_bytes_column(reader, STORY)
+    stories = np.frombuffer(keys, dtype=f"V{near_duplicates.STORY_KEY_BYTES}")
+    exact = np.unique(stories, return_inverse=True)[1].astype(NUMBER)  # noqa: TID251 (return_inverse: sorts)
     categories, category_masks = _masks(reader, CATEGORY, size, is_live)
     papers, paper_masks = _masks(reader, PAPER, size, is_live)
     title_ids, title_keys = _title_ids(reader, size)

@@ -16,7 +16,7 @@ from whoosh.columns import FixedBytesColumn
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, FieldType, Schema
 
 from finsearch.analysis import gram_analyzer, word_analyzer
-from finsearch.analysis.near_duplicates import SIGNATURE_BYTES
+from finsearch.analysis.near_duplicates import SIGNATURE_BYTES, STORY_KEY_BYTES
 
 SITE_TZ = dt.timezone(dt.timedelta(hours=8))  # the site publishes Beijing time; dates are stored in it
 
@@ -44,6 +44,7 @@ REINDEX_ONLY_FIELDS = (FILE_STAT,)
 
 # A post file's size and mtime (ns) when it was read, as two little-endian int64; (-1, -1)
 # when not to be trusted (ingest.RACY_STAT_NS), which no file's stat equals.
+CHECKSUM_BYTES = 16  # a post file's BLAKE2b digest: the nightly reindex compares it
 FILE_STAT_FORMAT = struct.Struct("<qq")
 UNKNOWN_FILE_STAT = FILE_STAT_FORMAT.pack(-1, -1)
 
@@ -67,9 +68,10 @@ def make_schema() -> Schema:
         TAGS: KEYWORD(stored=True, commas=True, scorable=False),
         URL: STORED(),
         PATH: _column_only(ID(stored=True, sortable=True)),
-        CHECKSUM: _column_only(ID(sortable=True)),
+        # Digests as raw bytes in fixed-width columns, half the bytes of their hex form.
+        CHECKSUM: COLUMN(FixedBytesColumn(CHECKSUM_BYTES)),
         # Posts with the same title and body are one story (a column, for grouping).
-        STORY: _column_only(ID(sortable=True)),
+        STORY: COLUMN(FixedBytesColumn(STORY_KEY_BYTES)),
         # Near-duplicate stories are found from these once per generation
         # (analysis/stories.py); an index written before they existed has neither.
         SIGNATURE: COLUMN(FixedBytesColumn(SIGNATURE_BYTES)),
