@@ -191,6 +191,20 @@ def evaluate(queries: list[Query], truths: dict[tuple[str, tuple[str, ...]], set
     return scores
 
 
+def _readable(index: Path) -> bool:
+    """Whether this code reads the engine's index kept from an earlier run: one of another format
+    (the code changed it since) is built again."""
+    from finsearch.search import IndexMissing, SearchEngine
+    if not (index / "current").exists():
+        return False
+    try:
+        SearchEngine(index).close()
+    except IndexMissing as error:  # an incompatible or damaged index too
+        print(f"the kept engine index is rebuilt: {error}", flush=True)
+        return False
+    return True
+
+
 def engine_runner(index: Path):
     from finsearch.search import SearchEngine, SearchError, SearchRequest
     engine = SearchEngine(index)
@@ -275,7 +289,7 @@ def main() -> None:
     name = f"relevance-{archive.name}" if args.archive else "relevance"
     engine_index, baseline_index = args.work / "indexes" / f"{name}-engine", args.work / "indexes" / f"{name}-baseline"
     builds = {}
-    if args.rebuild or not (engine_index / "current").exists():
+    if args.rebuild or not _readable(engine_index):
         shutil.rmtree(engine_index, ignore_errors=True)
         started = time.perf_counter()
         build_index(archive, engine_index, progress=False)
