@@ -247,11 +247,16 @@ def abroad(titles: Sequence[str], names: tuple[str, ...]) -> bool:
             unowned += 1
             # Stop once the titles left cannot make the share or the countries (most words: early).
             left = len(titles) - seen
-            if ((owned + left) * (1 - ABROAD_SHARE) < ABROAD_SHARE * unowned
+            if (not _mostly_owned(owned + left, unowned)
                     or len(places) + left < ABROAD_PLACES):
                 return False
-    return (owned * (1 - ABROAD_SHARE) >= ABROAD_SHARE * unowned and len(places) >= ABROAD_PLACES
+    return (_mostly_owned(owned, unowned) and len(places) >= ABROAD_PLACES
             and places.most_common(1)[0][1] <= ABROAD_ONE_PLACE * owned) if owned else False
+
+
+def _mostly_owned(owned: int, unowned: int) -> bool:
+    """Whether at least ABROAD_SHARE of the titles naming a word name it only as some place's."""
+    return owned * (1 - ABROAD_SHARE) >= ABROAD_SHARE * unowned
 
 
 def _meant(text: str, names: tuple[str, ...], homely: frozenset[str]) -> tuple[list[tuple[int, int]], int]:

@@ -42,9 +42,9 @@ FILE_STAT = "file_stat"
 # Fields search never reads: an index without them is still served (storage.generations.manifest_problem).
 REINDEX_ONLY_FIELDS = (FILE_STAT,)
 
+CHECKSUM_BYTES = 16  # a post file's BLAKE2b digest: the nightly reindex compares it
 # A post file's size and mtime (ns) when it was read, as two little-endian int64; (-1, -1)
 # when not to be trusted (ingest.RACY_STAT_NS), which no file's stat equals.
-CHECKSUM_BYTES = 16  # a post file's BLAKE2b digest: the nightly reindex compares it
 FILE_STAT_FORMAT = struct.Struct("<qq")
 UNKNOWN_FILE_STAT = FILE_STAT_FORMAT.pack(-1, -1)
 

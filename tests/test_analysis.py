@@ -1,7 +1,10 @@
 """The analysis chain: what the index stores for a text, and where."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from finsearch.analysis import fold, gram_analyzer, simplify, unit_runs, word_analyzer, words
+from finsearch.analysis.normalize import _FOLD_TABLE, FOLD_BY_CODES
 
 
 def tokens(analyzer, text):
@@ -19,10 +22,6 @@ def test_fold_keeps_length_and_offsets():
 def test_fold_of_long_texts_agrees_with_the_character_table():
     # Long texts fold by numpy over code points (faster), short ones by str.translate: the same
     # text, whatever its length, folds the same way. Every sample post, title and body whole.
-    from pathlib import Path
-
-    from finsearch.analysis.normalize import _FOLD_TABLE, FOLD_BY_CODES
-
     texts = [path.read_text("utf-8") for path in sorted((Path(__file__).parents[1] / "data" / "posts").rglob("*.md"))]
     assert sum(len(text) >= FOLD_BY_CODES for text in texts) > 3000  # the long path is the one tried
     texts.append("ＥＴＦ基金与Ａ股　６００５１９ 𝐀𝐁Ｃ\U0001F600 lone \ud800 surrogate ÀÉ ΣΑ " * 10)  # astral, surrogate, non-ASCII capitals
