@@ -25,7 +25,7 @@ import numpy as np
 from whoosh import query as wq
 
 from finsearch.search.evaluate import IndexView, evaluate
-from finsearch.search.generation_cache import cached_arrays, digest
+from finsearch.search.generation_cache import GenerationCache, digest
 from finsearch.search.query import mention_query
 from finsearch.search.types import FacetCount
 
@@ -105,11 +105,12 @@ class Mentions:
     mentioning: np.ndarray  # the docnum of each row of `companies`
 
     @classmethod
-    def of(cls, view: IndexView, known: Companies, lock: threading.RLock, manifest: dict[str, Any]) -> Mentions:
-        """The mentions of the generation `manifest` describes: read from the cache, else found with
+    def of(cls, view: IndexView, known: Companies, lock: threading.RLock, manifest: dict[str, Any],
+           cache: GenerationCache) -> Mentions:
+        """The mentions of the generation `manifest` describes: read from the index's `cache`, else found with
         `build` (and cached for the next process)."""
         key = digest(manifest, FORMAT, [(company.code, company.names) for company in known.by_code.values()])
-        arrays = cached_arrays("mentions", key, lambda: cls.build(view, known, lock).arrays())
+        arrays = cache.arrays("mentions", key, lambda: cls.build(view, known, lock).arrays())
         return cls.from_arrays(known, arrays["starts"], arrays["companies"])
 
     @classmethod

@@ -36,7 +36,7 @@ from finsearch.search.coverage import Coverage
 from finsearch.search.docsets import merged, sorted_distinct
 from finsearch.search.doctable import DocTable, from_ticks
 from finsearch.search.evaluate import Counter, IndexView, Matches, evaluate
-from finsearch.search.generation_cache import cached_arrays, digest, packed, unpacked
+from finsearch.search.generation_cache import GenerationCache, digest, packed, unpacked
 from finsearch.search.query import WORD_FIELD_OF_GRAM
 from finsearch.search.suggest import Vocabulary
 from finsearch.search.types import FacetCount, IndexStats
@@ -69,6 +69,7 @@ class Snapshot:
             self.generation.close()
             raise
         self.damage: list[storage.Damage] = []  # what a check of every byte found (see verify)
+        self.cache = GenerationCache(root)  # what is derived from it, kept for the next process
         self._matches: OrderedDict[Any, Any] = OrderedDict()
         self._match_cache_size = match_cache
         self._vocabulary: Vocabulary | None = None
@@ -98,7 +99,7 @@ class Snapshot:
         """Read from the cache folder once a process has made it for this generation
         (search.generation_cache): making it reads every stock name the posts write."""
         key = digest(self.generation.manifest, ALIASES_FORMAT, shipped_groups(), shipped_stocks())
-        return _alias_table(cached_arrays("aliases", key, lambda: _alias_arrays(
+        return _alias_table(self.cache.arrays("aliases", key, lambda: _alias_arrays(
             AliasTable.build(shipped_groups(), self.stock_pairs))))
 
     @functools.cached_property
@@ -130,7 +131,8 @@ class Snapshot:
         try:
             if self._mentions is None:
                 started = time.perf_counter()
-                self._mentions = Mentions.of(self.view, self.companies, self.lock, self.generation.manifest)
+                self._mentions = Mentions.of(self.view, self.companies, self.lock, self.generation.manifest,
+                                             self.cache)
                 log.info("companies of %s: %d mentions of %d companies in %.2f s", self.name,
                          self._mentions.companies.size, len(self._mentions.codes), time.perf_counter() - started)
             return self._mentions
@@ -234,7 +236,7 @@ class Snapshot:
                 def build() -> Vocabulary:
                     with self.own_reader() as reader:
                         return Vocabulary.build(reader, self.stock_pairs)
-                self._vocabulary = Vocabulary.of(self.stock_pairs, self.generation.manifest, build)
+                self._vocabulary = Vocabulary.of(self.stock_pairs, self.generation.manifest, self.cache, build)
                 self.stand_in_vocabulary = None
             return self._vocabulary
         finally:

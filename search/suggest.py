@@ -32,7 +32,7 @@ from finsearch.analysis import fold, is_cjk, simplify
 from finsearch.analysis.segmenter import finance_entries
 from finsearch.search.docsets import sorted_distinct
 from finsearch.search.evaluate import IndexView, evaluate
-from finsearch.search.generation_cache import cached_arrays, digest, packed, unpacked
+from finsearch.search.generation_cache import GenerationCache, digest, packed, unpacked
 from finsearch.search.types import MAX_QUERY_CHARS, SearchError
 from finsearch.storage import BODY, TITLE, doc_frequencies, field_terms
 
@@ -144,13 +144,13 @@ class Vocabulary:
         self.keys, self.numbers, self.by_pinyin = keys if keys is not None else _lookup_keys(words)
 
     @classmethod
-    def of(cls, stocks: Sequence[tuple[str, str]], manifest: dict[str, Any],
+    def of(cls, stocks: Sequence[tuple[str, str]], manifest: dict[str, Any], cache: GenerationCache,
            build: Callable[[], Vocabulary]) -> Vocabulary:
-        """The vocabulary of the generation `manifest` describes: read from the cache folder, else
+        """The vocabulary of the generation `manifest` describes: read from the index's `cache`, else
         made by `build` (no reader is opened for a file already made) and kept there for the next
         process (search.generation_cache)."""
         key = digest(manifest, VOCABULARY_FORMAT, sorted(stocks), dictionary_words(), _pinyin_version())
-        return cls.from_arrays(cached_arrays("vocabulary", key, lambda: build().arrays()))
+        return cls.from_arrays(cache.arrays("vocabulary", key, lambda: build().arrays()))
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"words": packed(self.words), "counts": self.counts,

@@ -7,8 +7,10 @@ import json
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import FINEWS_POSTS
@@ -236,6 +238,55 @@ def test_a_published_generation_is_ready_for_the_next_process(cli, tmp_path, mon
     stocks, suggestions = ready
     assert stocks and suggestions[0].query == "市场"
     assert ready == first_searches()
+
+
+def test_an_index_keeps_its_prepared_files_while_other_indexes_come_and_go(index_dir, tmp_path, monkeypatch):
+    """A server's index reads what its generation needs from the cache folder, however many other
+    indexes (a benchmark's, a replica's) and generations of them the machine makes meanwhile; the
+    folder keeps only the files of the indexes used most recently, a few generations each."""
+    from finsearch.analysis.aliases import AliasTable
+    from finsearch.search import SearchEngine, make_request
+    from finsearch.search import generation_cache as cache
+    from finsearch.search.companies import Mentions
+    from finsearch.search.suggest import Vocabulary
+
+    monkeypatch.setenv("FINSEARCH_CACHE", str(tmp_path / "cache"))
+
+    def first_searches() -> tuple:
+        engine = SearchEngine(index_dir)
+        try:
+            return (engine.search(make_request("公司")).facets.stocks,
+                    engine.search(make_request("市常")).suggestions)
+        finally:
+            engine.close()
+
+    ready = first_searches()  # made, and kept
+    kinds = sorted({path.name.split("-")[0] for path in (tmp_path / "cache" / cache.FOLDER).glob("*.npz")})
+    assert kinds == ["aliases", "mentions", "vocabulary"]
+
+    def churn(index: Path, generations: int) -> None:
+        for generation in range(generations):
+            for kind in kinds:
+                cache.GenerationCache(index).arrays(kind, f"g{generation}", lambda: {"a": np.arange(3)})
+            time.sleep(0.01)  # file times a clock tick apart
+
+    churn(tmp_path / "nightly", generations=3 * cache.KEEP_GENERATIONS)  # another index, reindexed often
+    for other in range(cache.KEEP_INDEXES - 2):  # and others, up to the number of indexes kept
+        churn(tmp_path / f"other-{other}", generations=2)
+
+    def again(*args, **kwargs):
+        raise AssertionError("a search made what the cache folder had kept")
+    for owner in (Mentions, Vocabulary, AliasTable):
+        monkeypatch.setattr(owner, "build", again)
+    assert first_searches() == ready  # read from the cache folder: the server's start is instant
+
+    churn(tmp_path / "one-more", generations=1)  # one index too many: the one used longest ago goes
+    assert first_searches() == ready  # not the server's, read just now
+    nightly = cache.GenerationCache(tmp_path / "nightly").index
+    for kind in kinds:
+        files = [path.name for path in (tmp_path / "cache" / cache.FOLDER).glob(f"{kind}-*.npz")]
+        assert len(files) == 1 + 1 + 2 * (cache.KEEP_INDEXES - 2)
+        assert not [name for name in files if nightly in name]
 
 
 def test_a_search_that_finds_nothing_offers_the_word_meant(cli, cli_index):
