@@ -115,6 +115,12 @@ _WORD_RUN = re.compile(r"\w{2,}")
 # What ends a clause: a place name before one of these qualifies nothing after it.
 _CLAUSE_ENDS = frozenset("，,。；;：:！!？?、|｜()（）【】[]“”\" \t\u3000")
 _SPEECH = ("称", "说", "表示")  # a speech verb: what follows it is what someone says
+# Words before an institution's name that make it many countries' (全球央行, 各国央行, 海外主要央行,
+# 不少央行): not the home country's, as another country's name is not.
+_MANY_PLACES = re.compile("(?:全球|世界|各国|多国|海外|境外|外国|国外|其他|其它"
+                          "|不少|更多|多家|多数|许多|部分|各|主要)+$")
+_MANY_PLACES_CHARS = 6  # looked for in as many characters before the name
+_SENTENCE_END = re.compile("[。！!？?\n]")
 _PLACE_SIZES = range(6, 1, -1)  # place names of six characters down to two, longest first
 # What a company says it is not or does not do (on an investors' platform: 公司不是英伟达代理商).
 _NEGATION = re.compile("不是|并非|不涉及|不存在|不属于|没有|无任何|未与|未参与|未持有|未开展|未涉及|尚未|暂未|暂无")
@@ -227,6 +233,11 @@ def qualified(text: str, start: int) -> bool:
     return place is not None and place not in HOME_NAMES
 
 
+def _many_places_before(text: str, start: int) -> bool:
+    """Whether words that make an institution many countries' are right before `text[start:]` (全球央行)."""
+    return bool(_MANY_PLACES.search(fold(text[max(0, start - _MANY_PLACES_CHARS):start])))
+
+
 def abroad(titles: Sequence[str], names: tuple[str, ...]) -> bool:
     """Whether a word (with its aliases) is each country's own, by how these titles name it: most of
     the titles naming it name it only as another country's, and those countries are many, none
@@ -266,7 +277,23 @@ def _meant(text: str, names: tuple[str, ...], homely: frozenset[str]) -> tuple[l
     spans = match_spans(text, names)
     if names[0] not in homely:
         return spans, len(spans)
-    return [span for span in spans if not qualified(text, span[0])], len(spans)
+    if fold(names[0]) not in institution_names():
+        return [span for span in spans if not qualified(text, span[0])], len(spans)
+    # An institution: also many countries' (全球央行); and named bare again in the sentence that named
+    # another country's right before it (日本央行审议委员称，央行需要…), it is still that one.
+    meant = []
+    elsewhere_until = 0  # the end of the sentence that named another country's
+    for start, end in spans:
+        place = place_before(text, start)
+        named_with = place is not None and fold(text[start - len(place):start]) == place
+        if _many_places_before(text, start) or (named_with and place not in HOME_NAMES):
+            sentence_end = _SENTENCE_END.search(text, end)
+            elsewhere_until = sentence_end.start() if sentence_end else len(text)
+        elif place is not None and place not in HOME_NAMES:
+            continue
+        elif start >= elsewhere_until or place is not None:
+            meant.append((start, end))
+    return meant, len(spans)
 
 
 def _only_elsewhere(text: str, names: tuple[str, ...], homely: frozenset[str]) -> bool:

@@ -188,6 +188,25 @@ def test_a_denial_or_a_columns_teaser_ranks_below_the_reports(engine, query, tri
     assert any(title.startswith(trivia) for title in shown)
 
 
+def test_an_institution_of_many_countries_or_named_again_after_anothers_is_not_chinas():
+    """Titles of the wire archive that put 全球央行 and 韩国央行 in 央行's first ten."""
+    words = rescore.typed_words(("央行",), (("央行", ("中国人民银行", "人民银行")),))
+
+    def names_chinas(title: str) -> bool:
+        return rescore.features(title, "", words, 0, frozenset({"央行"})).in_title == 1
+
+    for title in ("全球央行计划继续购金、减持美元 不少央行计划增持人民币",
+                  "韩国央行时隔13年重启实物金购买 全球央行避险配置进入深水区",
+                  "海外主要央行货币政策为何分化？",
+                  "财联社5月21日电，日本央行审议委员小枝淳子称，央行需要继续"):  # the same bank, named again
+        assert not names_chinas(title), title
+    for title in ("中国央行连续第21个月增持黄金",
+                  "中国人民银行行长潘功胜会见法国央行行长德加洛",
+                  "央行行长潘功胜：境外央行回购工具目前已由香港金管局落地首单签约和首批操作",
+                  "欧洲央行按兵不动。央行今日开展4265亿元7天期逆回购操作"):  # another sentence
+        assert names_chinas(title), title
+
+
 def test_a_post_that_names_the_institution_in_full_is_about_it(engine):
     # 央行 searched with its aliases: a PBOC release says 中国人民银行, a post about central banks at large does not.
     words = rescore.typed_words(("央行",), (("央行", ("中国人民银行", "人民银行")),))
