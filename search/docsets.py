@@ -23,11 +23,16 @@ DENSE_BOUND = 1 << 28
 
 def rows_of(docs: np.ndarray, subset: np.ndarray) -> np.ndarray:
     """Where each of `subset` (sorted, every one of them in `docs`) stands in the sorted `docs`."""
-    if subset.size < DENSE_LOOKUP or docs[-1] >= DENSE_BOUND:
-        return np.searchsorted(docs, subset)
+    return rows_of_each(docs, [subset])[0]
+
+
+def rows_of_each(docs: np.ndarray, subsets: list[np.ndarray]) -> list[np.ndarray]:
+    """`rows_of` for several subsets of one `docs`, with one array indexed by value for all of them."""
+    if sum(subset.size for subset in subsets) < DENSE_LOOKUP or docs[-1] >= DENSE_BOUND:
+        return [np.searchsorted(docs, subset) for subset in subsets]
     rows = np.empty(int(docs[-1]) + 1, dtype=np.intp)  # only the places of `docs` are read back
     rows[docs] = np.arange(docs.size)
-    return rows[subset]
+    return [rows[subset] for subset in subsets]
 
 
 def members(within: np.ndarray, docs: np.ndarray) -> np.ndarray:

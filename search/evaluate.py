@@ -38,7 +38,17 @@ from whoosh.scoring import BM25F
 
 from finsearch.analysis import fold, gram_terms, is_cjk, unit_runs
 from finsearch.search import deadline
-from finsearch.search.docsets import Lookups, common, distinct, members, merged, rows_of, sorted_distinct, union
+from finsearch.search.docsets import (
+    Lookups,
+    common,
+    distinct,
+    members,
+    merged,
+    rows_of,
+    rows_of_each,
+    sorted_distinct,
+    union,
+)
 from finsearch.search.query import FIELDS, Near
 from finsearch.storage import Postings, TermEntry, field_lengths, find_term, read_postings, verify_reader
 
@@ -51,8 +61,8 @@ COMPLETE_READ_RATIO = 8
 FREQUENT_DOCS = 2_000
 FREQUENT_BUDGET_BYTES = 256 * 2**20
 # An OR unites its parts' docnums by marking them in an array of the index's size when
-# they are at least 1/128 of it (a pass over the index costs less than sorting them).
-UNION_BY_MASK = 128
+# they are at least a tenth of it (a pass over the index costs less than merging them).
+UNION_BY_MASK = 10
 # Terms whose entries (the segments holding each, and where) an index version remembers.
 TERM_ENTRIES = 8_192
 
@@ -360,8 +370,8 @@ class _Evaluation:
             docs = merged([part.docs for part in parts])
             scores = np.zeros(docs.size)
             if scored:
-                for part in parts:
-                    scores[rows_of(docs, part.docs)] += part.scores
+                for part, rows in zip(parts, rows_of_each(docs, [part.docs for part in parts])):
+                    scores[rows] += part.scores
             return Matches(docs, scores)
         # Many matches: marked, and their scores summed (in the same order), in arrays of the
         # index's size; a pass over those costs less than sorting and searching the matches.
@@ -371,7 +381,7 @@ class _Evaluation:
             times = np.zeros(size, dtype=np.uint8)
             for part in parts:
                 times[part.docs] += 1
-            docs = np.flatnonzero(times)
+            docs = np.flatnonzero(times != 0)  # numpy finds a bool array's nonzero ones the quickest
             # k parts' sum, added one at a time as below (the same floats): 0, s, s + s, ...
             sums = np.cumsum(np.concatenate(([0.0], np.full(len(parts), same.pop()))))
             return Matches(docs, sums[times[docs]])
