@@ -19,6 +19,9 @@ import numpy as np
 # for values below DENSE_BOUND (docnums; not keys).
 DENSE_LOOKUP = 4_096
 DENSE_BOUND = 1 << 28
+# Sets are united by marking them in an array of the index's size when they hold at least this
+# share of it (`unite_by_merging`).
+UNION_BY_MASK = 10
 
 
 def rows_of(docs: np.ndarray, subset: np.ndarray) -> np.ndarray:
@@ -80,13 +83,21 @@ def common(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return b[members(a, b)]
 
 
+def unite_by_merging(count: int, bound: int) -> bool:
+    """Whether `count` docnums (all below `bound`) are united quicker by merging their sorted runs
+    than by marking them in an array of `bound` values: numpy finds the marks of a sparse array
+    with a branch for each value."""
+    return count < DENSE_LOOKUP or count * UNION_BY_MASK < bound or bound >= DENSE_BOUND
+
+
 def union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The docnums in either sorted array of distinct docnums, sorted."""
     if not a.size or not b.size:
         return b if not a.size else a
-    if a.size + b.size < DENSE_LOOKUP or max(a[-1], b[-1]) >= DENSE_BOUND:
+    bound = max(int(a[-1]), int(b[-1])) + 1
+    if unite_by_merging(a.size + b.size, bound):
         return merged([a, b])
-    marked = _marked(a, max(int(a[-1]), int(b[-1])) + 1)
+    marked = _marked(a, bound)
     marked[b] = True
     return np.flatnonzero(marked)
 

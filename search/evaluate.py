@@ -48,6 +48,7 @@ from finsearch.search.docsets import (
     rows_of_each,
     sorted_distinct,
     union,
+    unite_by_merging,
 )
 from finsearch.search.query import FIELDS, Near
 from finsearch.storage import Postings, TermEntry, field_lengths, find_term, read_postings, verify_reader
@@ -60,9 +61,6 @@ COMPLETE_READ_RATIO = 8
 # for the index version (FrequentPostings), within this many bytes a process.
 FREQUENT_DOCS = 2_000
 FREQUENT_BUDGET_BYTES = 256 * 2**20
-# An OR unites its parts' docnums by marking them in an array of the index's size when
-# they are at least a tenth of it (a pass over the index costs less than merging them).
-UNION_BY_MASK = 10
 # Terms whose entries (the segments holding each, and where) an index version remembers.
 TERM_ENTRIES = 8_192
 
@@ -366,7 +364,7 @@ class _Evaluation:
         if not parts:
             return NO_MATCHES
         size = self.view.is_live.size
-        if sum(part.docs.size for part in parts) * UNION_BY_MASK < size:
+        if unite_by_merging(sum(part.docs.size for part in parts), size):
             docs = merged([part.docs for part in parts])
             scores = np.zeros(docs.size)
             if scored:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from finsearch.indexer import reindex
-from finsearch.search import SearchEngine, SearchRequest, Sort
+from finsearch.search import SearchEngine, SearchRequest, Sort, docsets
 from finsearch.search import evaluate as evaluation
 from finsearch.storage import Postings, read_postings
 
@@ -82,7 +82,8 @@ def default_answers(index_dir) -> list[tuple]:
 
 @pytest.mark.parametrize("by_mask", [True, False])
 def test_or_unites_the_same_documents_either_way(index_dir, default_answers, monkeypatch, by_mask):
-    monkeypatch.setattr(evaluation, "UNION_BY_MASK", 10**9 if by_mask else 0)
+    for module in (evaluation, docsets):  # the OR of many parts, and the union of two sets
+        monkeypatch.setattr(module, "unite_by_merging", lambda count, bound: not by_mask)
     assert [answer(SearchEngine(index_dir, match_cache=0).search(request)) for request in REQUESTS] == default_answers
 
 
