@@ -120,15 +120,16 @@ def _prune(folder: Path, kind: str) -> None:
     try:
         files = sorted(folder.glob(f"{kind}-*.npz"), key=lambda f: f.stat().st_mtime, reverse=True)
         by_index: dict[str, list[Path]] = {}
-        unowned = []
+        stale = []
         for file in files:  # newest first, so the indexes too come in order of their latest use
             if file.stem.count("-") == 2:
                 by_index.setdefault(file.stem.split("-")[1], []).append(file)
             else:
-                unowned.append(file)
+                stale.append(file)
         for rank, kept in enumerate(by_index.values()):
-            for old in kept[KEEP_GENERATIONS if rank < KEEP_INDEXES else 0:] + unowned * (rank == 0):
-                old.unlink(missing_ok=True)
-                old.with_suffix(".lock").unlink(missing_ok=True)
+            stale += kept[KEEP_GENERATIONS if rank < KEEP_INDEXES else 0:]
+        for old in stale:
+            old.unlink(missing_ok=True)
+            old.with_suffix(".lock").unlink(missing_ok=True)
     except OSError:  # another process pruning at the same time
         pass

@@ -261,8 +261,11 @@ def test_an_index_keeps_its_prepared_files_while_other_indexes_come_and_go(index
             engine.close()
 
     ready = first_searches()  # made, and kept
-    kinds = sorted({path.name.split("-")[0] for path in (tmp_path / "cache" / cache.FOLDER).glob("*.npz")})
+    folder = tmp_path / "cache" / cache.FOLDER
+    kinds = sorted({path.name.split("-")[0] for path in folder.glob("*.npz")})
     assert kinds == ["aliases", "mentions", "vocabulary"]
+    older = folder / "mentions-0123456789abcdef01234567.npz"  # an older finsearch's name: no index in it
+    older.write_bytes(b"")
 
     def churn(index: Path, generations: int) -> None:
         for generation in range(generations):
@@ -284,9 +287,10 @@ def test_an_index_keeps_its_prepared_files_while_other_indexes_come_and_go(index
     assert first_searches() == ready  # not the server's, read just now
     nightly = cache.GenerationCache(tmp_path / "nightly").index
     for kind in kinds:
-        files = [path.name for path in (tmp_path / "cache" / cache.FOLDER).glob(f"{kind}-*.npz")]
+        files = [path.name for path in folder.glob(f"{kind}-*.npz")]
         assert len(files) == 1 + 1 + 2 * (cache.KEEP_INDEXES - 2)
         assert not [name for name in files if nightly in name]
+    assert not older.exists()
 
 
 def test_a_search_that_finds_nothing_offers_the_word_meant(cli, cli_index):
