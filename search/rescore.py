@@ -121,6 +121,10 @@ _MANY_PLACES = re.compile("(?:全球|世界|各国|多国|海外|境外|外国|�
                           "|不少|更多|多家|多数|许多|部分|各|主要)+$")
 _MANY_PLACES_CHARS = 6  # looked for in as many characters before the name
 _SENTENCE_END = re.compile("[。！!？?\n]")
+# A word as what a share is of (占GDP比重, 占GDP的比例, GDP占比): the text is about the share.
+_SHARE_OF = "占"
+_SHARE_WORD = re.compile("的?(?:比重|比例)")
+_SHARE_AFTER = re.compile("占比")
 _PLACE_SIZES = range(6, 1, -1)  # place names of six characters down to two, longest first
 # What a company says it is not or does not do (on an investors' platform: 公司不是英伟达代理商).
 _NEGATION = re.compile("不是|并非|不涉及|不存在|不属于|没有|无任何|未与|未参与|未持有|未开展|未涉及|尚未|暂未|暂无")
@@ -271,14 +275,17 @@ def _mostly_owned(owned: int, unowned: int) -> bool:
 
 
 def _meant(text: str, names: tuple[str, ...], homely: frozenset[str]) -> tuple[list[tuple[int, int]], int]:
-    """The mentions of any of `names` (a typed word and its aliases) in `text` that are not
-    qualified, and how many there are in all. Only a word in `homely` (an institution's name, or a
-    word found to be each country's own) is qualified by a place before it: 美国关税 is still 关税."""
+    """The mentions of any of `names` (a typed word and its aliases) in `text` that are neither
+    qualified nor what a share is of (占GDP比重), and how many there are in all. Only a word in
+    `homely` (an institution's name, or a word found to be each country's own) is qualified by a
+    place before it: 美国关税 is still 关税."""
     spans = match_spans(text, names)
+    named = len(spans)
+    spans = [(start, end) for start, end in spans if not _ratio_base(text, start, end)]
     if names[0] not in homely:
-        return spans, len(spans)
+        return spans, named
     if fold(names[0]) not in institution_names():
-        return [span for span in spans if not qualified(text, span[0])], len(spans)
+        return [span for span in spans if not qualified(text, span[0])], named
     # An institution: also many countries' (全球央行); and named bare again in the sentence that named
     # another country's right before it (日本央行审议委员称，央行需要…), it is still that one.
     meant = []
@@ -293,7 +300,13 @@ def _meant(text: str, names: tuple[str, ...], homely: frozenset[str]) -> tuple[l
             continue
         elif start >= elsewhere_until or place is not None:
             meant.append((start, end))
-    return meant, len(spans)
+    return meant, named
+
+
+def _ratio_base(text: str, start: int, end: int) -> bool:
+    """Whether the mention `text[start:end]` is what a share is of (占GDP比重, GDP占比)."""
+    return bool(_SHARE_AFTER.match(text, end)
+                or (text[start - 1:start] == _SHARE_OF and _SHARE_WORD.match(text, end)))
 
 
 def _only_elsewhere(text: str, names: tuple[str, ...], homely: frozenset[str]) -> bool:

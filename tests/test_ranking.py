@@ -207,6 +207,17 @@ def test_an_institution_of_many_countries_or_named_again_after_anothers_is_not_c
         assert names_chinas(title), title
 
 
+def test_a_word_that_a_share_is_of_is_not_the_subject():
+    """Wire titles: a share of GDP is news about something else; 百度's share of its revenue is still 百度's."""
+    def in_title(title: str, word: str) -> float:
+        return rescore.features(title, "", [(word,)], 0).in_title
+
+    assert in_title("海南：力争到2030年全省高新技术产业增加值占GDP比重达20%左右", "GDP") == 0
+    assert in_title("上海市市长龚正：到2030年全社会研发经费支出GDP占比提高到5%以上", "GDP") == 0
+    assert in_title("合肥：上半年GDP同比增长6.8%", "GDP") == 1
+    assert in_title("智能云收入占百度核心收入的比重升至三成", "百度") == 1
+
+
 def test_a_post_that_names_the_institution_in_full_is_about_it(engine):
     # 央行 searched with its aliases: a PBOC release says 中国人民银行, a post about central banks at large does not.
     words = rescore.typed_words(("央行",), (("央行", ("中国人民银行", "人民银行")),))
