@@ -365,10 +365,11 @@ class _Evaluation:
             return NO_MATCHES
         size = self.view.is_live.size
         if unite_by_merging(sum(part.docs.size for part in parts), size):
-            docs = merged([part.docs for part in parts])
+            found = [part.docs for part in parts]
+            docs = merged(found)
             scores = np.zeros(docs.size)
             if scored:
-                for part, rows in zip(parts, rows_of_each(docs, [part.docs for part in parts])):
+                for part, rows in zip(parts, rows_of_each(docs, found)):
                     scores[rows] += part.scores
             return Matches(docs, scores)
         # Many matches: marked, and their scores summed (in the same order), in arrays of the

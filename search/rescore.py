@@ -157,6 +157,11 @@ def institution_names() -> frozenset[str]:
     return words_tagged("nt", "j") | {word for word, tag in finance_entries() if tag == "nt"}
 
 
+def is_institution(word: str) -> bool:
+    """Whether a typed word names an organisation (`institution_names`)."""
+    return fold(word) in institution_names()
+
+
 @functools.cache
 def place_names() -> tuple[frozenset[str], frozenset[str]]:
     """Place names (jieba's dictionary tags them ns) but the home country's: those of two
@@ -281,10 +286,10 @@ def _meant(text: str, names: tuple[str, ...], homely: frozenset[str]) -> tuple[l
     place before it: 美国关税 is still 关税."""
     spans = match_spans(text, names)
     named = len(spans)
-    spans = [(start, end) for start, end in spans if not _ratio_base(text, start, end)]
+    spans = [(start, end) for start, end in spans if not _what_a_share_is_of(text, start, end)]
     if names[0] not in homely:
         return spans, named
-    if fold(names[0]) not in institution_names():
+    if not is_institution(names[0]):
         return [span for span in spans if not qualified(text, span[0])], named
     # An institution: also many countries' (全球央行); and named bare again in the sentence that named
     # another country's right before it (日本央行审议委员称，央行需要…), it is still that one.
@@ -292,18 +297,17 @@ def _meant(text: str, names: tuple[str, ...], homely: frozenset[str]) -> tuple[l
     elsewhere_until = 0  # the end of the sentence that named another country's
     for start, end in spans:
         place = place_before(text, start)
-        named_with = place is not None and fold(text[start - len(place):start]) == place
-        if _many_places_before(text, start) or (named_with and place not in HOME_NAMES):
+        elsewhere = place is not None and place not in HOME_NAMES
+        right_before = place is not None and fold(text[start - len(place):start]) == place
+        if _many_places_before(text, start) or (elsewhere and right_before):
             sentence_end = _SENTENCE_END.search(text, end)
             elsewhere_until = sentence_end.start() if sentence_end else len(text)
-        elif place is not None and place not in HOME_NAMES:
-            continue
-        elif start >= elsewhere_until or place is not None:
+        elif not elsewhere and (place is not None or start >= elsewhere_until):
             meant.append((start, end))
     return meant, named
 
 
-def _ratio_base(text: str, start: int, end: int) -> bool:
+def _what_a_share_is_of(text: str, start: int, end: int) -> bool:
     """Whether the mention `text[start:end]` is what a share is of (占GDP比重, GDP占比)."""
     return bool(_SHARE_AFTER.match(text, end)
                 or (text[start - 1:start] == _SHARE_OF and _SHARE_WORD.match(text, end)))
@@ -319,7 +323,7 @@ def homely_words(words: list[tuple[str, ...]], titles: Sequence[str] = ()) -> fr
     """The typed words that mean the home country's thing when typed alone: the institutions' names,
     and the words that `titles` (the first stories') show to be each country's own (`abroad`)."""
     return frozenset(names[0] for names in words
-                     if fold(names[0]) in institution_names() or (titles and abroad(titles, names)))
+                     if is_institution(names[0]) or (titles and abroad(titles, names)))
 
 
 def features(title: str, body: str, words: list[tuple[str, ...]], rank: int,
@@ -378,7 +382,7 @@ def rescored(documents: storage.Documents, table: DocTable, ranked: np.ndarray, 
     holds its lock)."""
     if not words or ranked.size < 2:
         return ranked
-    institutions = frozenset(names[0] for names in words if fold(names[0]) in institution_names())
+    institutions = frozenset(names[0] for names in words if is_institution(names[0]))
     # An institution's first stories are likely to be chosen again from beyond them (below): their
     # titles alone are read first (a small part of a post's read), other posts whole.
     reach = ranked[:RESCORE_DEPTH].tolist()

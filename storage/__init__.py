@@ -121,10 +121,9 @@ from finsearch.storage.writer import delete_paths, open_writer
 
 __all__ = [
     "BODY", "BODY_GRAM", "BUILDS", "CATEGORY", "CHECKSUM", "CHECKSUM_BYTES", "CRASH_POINTS", "DATE", "FILE_STAT",
-    "FILE_STAT_FORMAT",
-    "ID_FIELD", "KEEP_GENERATIONS", "MANIFEST", "MAX_SEGMENT_DOCS", "MERGE_BUDGET_DOCS", "PAPER", "PATH",
-    "POSTINGS_FORMAT", "REINDEX_ONLY_FIELDS", "SIGNATURE", "SITE_TZ", "STORY", "TAGS", "TITLE", "TITLE_BOOST",
-    "TITLE_GRAM", "TITLE_KEY", "UNKNOWN_FILE_STAT", "URL",
+    "FILE_STAT_FORMAT", "ID_FIELD", "KEEP_GENERATIONS", "MANIFEST", "MAX_SEGMENT_DOCS", "MERGE_BUDGET_DOCS",
+    "PAPER", "PATH", "POSTINGS_FORMAT", "REINDEX_ONLY_FIELDS", "SIGNATURE", "SITE_TZ", "STORY", "TAGS", "TITLE",
+    "TITLE_BOOST", "TITLE_GRAM", "TITLE_KEY", "UNKNOWN_FILE_STAT", "URL",
     "Damage", "DocColumns", "Documents", "FileEntry", "Generation", "GenerationInfo", "IndexBusy", "IndexDamaged",
     "IndexIncompatible", "IndexMissing", "Mentions", "NothingToRollBack", "Postings", "SegmentWriterBase",
     "TermEntry", "TitleKeys",

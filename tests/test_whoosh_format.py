@@ -17,6 +17,7 @@ import pytest
 from whoosh import index as whoosh_index
 from whoosh.fields import DATETIME
 
+from finsearch.analysis.near_duplicates import STORY_KEY_BYTES
 from finsearch.indexer import build_index
 from finsearch.indexer.document import to_document
 from finsearch.search import SearchEngine
@@ -311,8 +312,7 @@ def test_columns_read_a_segment_at_a_time_equal_whooshs_own_reading(index_dir):
         title_keys = whoosh_format.bytes_column(reader, TITLE_KEY).tolist()
         assert title_keys == list(reader.column_reader(TITLE_KEY, translate=False))
         stories = whoosh_format.fixed_bytes_column(reader, STORY)  # raw digests, NUL bytes and all
-        width = len(stories) // reader.doc_count_all()
-        story_keys = [stories[at:at + width] for at in range(0, len(stories), width)]
+        story_keys = [stories[at:at + STORY_KEY_BYTES] for at in range(0, len(stories), STORY_KEY_BYTES)]
         assert story_keys == list(reader.column_reader(STORY, translate=False))
         for values in (title_keys, story_keys):
             assert len(set(values)) > 2000  # real, distinct keys of 3,010 posts
