@@ -404,15 +404,17 @@ def _raw(port: int, request: bytes) -> str:
 
 @pytest.mark.server  # a server of its own: it starts before its index exists
 def test_the_real_server_waits_for_its_first_index(built, tmp_path):
-    """`finsearch serve` before any index: no crash (no restart loop), 503 until the index appears;
-    gunicorn's own error pages carry the security headers too."""
+    """`finsearch serve` before any index: no crash (no restart loop), 503 until the index appears,
+    one warning in the log and no traceback; gunicorn's own error pages carry the security headers too."""
     archive, _ = built
     index = tmp_path / "index"
-    with serving(index, tmp_path / "server.log") as base:
+    log = tmp_path / "server.log"
+    with serving(index, log) as base:
         status, headers, body = _get(f"{base}/healthz")
         assert status == 503 and json.loads(body)["status"] == "unavailable"
         status, headers, body = _get(f"{base}/?q=%E9%93%B6%E8%A1%8C")
         assert status == 503 and headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+        assert "no index at" in log.read_text() and "Traceback" not in log.read_text()
 
         build_index(archive, index, progress=False)
         status, _, body = _get(f"{base}/healthz")

@@ -20,7 +20,7 @@ from flask import Blueprint, Response, current_app, jsonify, redirect, render_te
 
 from finsearch.messages import INTERVAL_LABELS, describe
 from finsearch.render import suggestions_to_json, trends_to_json
-from finsearch.search import SearchError, spreadsheet_cell
+from finsearch.search import IndexMissing, SearchError, spreadsheet_cell
 from finsearch.search.export import CSV_BOM
 from finsearch.search.trends import MAX_TERMS, Interval, Period, TrendResult, make_trend_request
 from finsearch.webui import trend_chart
@@ -49,6 +49,8 @@ def _warm_suggestions(setup_state) -> None:
     def warm() -> None:
         try:
             app.extensions["finsearch"].engine().suggest("", 1)
+        except IndexMissing:  # the service has said so once; the first search after the index appears builds them
+            return
         except Exception:  # a background thread: log whatever stops it; requests retry
             log.warning("suggestions not prepared at start; the first request builds them", exc_info=True)
 
