@@ -342,8 +342,9 @@ def features(title: str, body: str, words: list[tuple[str, ...]], rank: int,
         only_qualified += (title_all or lead_all) > 0 and not (title_meant or lead_meant)
         mentions += len(_meant(body, names, homely)[0])
     count = max(len(words), 1)
-    folded = fold(title + " " + body)
-    named_in_full = sum(any(fold(alias) in folded for alias in names[1:]) for names in words)
+    aliased = [names[1:] for names in words if len(names) > 1]
+    folded = fold(title + " " + body) if aliased else ""  # most words have no alias: no fold of the body
+    named_in_full = sum(any(fold(alias) in folded for alias in aliases) for aliases in aliased)
     undated = DATELINE.sub("", title)
     return Features(
         in_title=in_title / count, in_lead=in_lead / count, speaker=speaker / count,
