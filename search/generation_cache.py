@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,7 +80,7 @@ class GenerationCache:
         if found is not None:
             return found
         with _locked(folder / f"{name}.lock"):  # another process making the same file: wait for it
-            found = _read(path)
+            found = _read(path, warn=False)  # said once already if it is damaged
             if found is not None:
                 return found
             arrays = make()
@@ -100,14 +101,15 @@ def _locked(path: Path) -> Iterator[None]:
         yield
 
 
-def _read(path: Path) -> dict[str, np.ndarray] | None:
+def _read(path: Path, warn: bool = True) -> dict[str, np.ndarray] | None:
     try:
         with np.load(path, allow_pickle=False) as stored:
             found = {name: stored[name] for name in stored.files}
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, EOFError):  # cut short or damaged: made again
-        log.warning("unreadable cache file %s: made again", path, exc_info=True)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:  # cut short or damaged: made again
+        if warn:
+            log.warning("unreadable cache file %s (%s): made again", path, error)
         return None
     with contextlib.suppress(OSError):  # a read-only cache folder: the file only ages
         os.utime(path)  # used: pruned after the files of indexes nobody reads

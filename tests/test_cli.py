@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import shlex
 import subprocess
 import sys
@@ -291,6 +292,41 @@ def test_an_index_keeps_its_prepared_files_while_other_indexes_come_and_go(index
         assert len(files) == 1 + 1 + 2 * (cache.KEEP_INDEXES - 2)
         assert not [name for name in files if nightly in name]
     assert not older.exists()
+
+
+def test_a_damaged_prepared_file_is_made_again_and_said_once(index_dir, tmp_path, monkeypatch, caplog):
+    """A prepared file damaged on disk (cut short, a flipped bit) only costs its making again: the
+    same answers, one warning naming the file and no traceback, and a good file in its place."""
+    from finsearch.search import SearchEngine, make_request
+    from finsearch.search import generation_cache as cache
+
+    monkeypatch.setenv("FINSEARCH_CACHE", str(tmp_path / "cache"))
+
+    def first_searches() -> tuple:
+        engine = SearchEngine(index_dir)
+        try:
+            return (engine.search(make_request("公司")).facets.stocks,
+                    engine.search(make_request("市常")).suggestions)
+        finally:
+            engine.close()
+
+    ready = first_searches()
+    files = sorted((tmp_path / "cache" / cache.FOLDER).glob("*.npz"))
+    assert len(files) == 3  # the alias table, the mentions, the vocabulary
+    for path in files[:2]:
+        path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+    damaged = bytearray(files[2].read_bytes())
+    damaged[len(damaged) // 2] ^= 0x08
+    files[2].write_bytes(bytes(damaged))
+
+    caplog.set_level(logging.WARNING, logger=cache.__name__)
+    assert first_searches() == ready
+    warned = [record for record in caplog.records if "unreadable cache file" in record.getMessage()]
+    assert sorted(str(record.args[0]) for record in warned) == [str(path) for path in files]
+    assert all(record.exc_info is None for record in warned)
+    caplog.clear()
+    assert first_searches() == ready
+    assert not [record for record in caplog.records if "unreadable" in record.getMessage()]
 
 
 def test_a_search_that_finds_nothing_offers_the_word_meant(cli, cli_index):
