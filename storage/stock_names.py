@@ -43,9 +43,9 @@ def read(build: Path) -> tuple[int | None, Mentions]:
                                          for path, pairs in data["posts"].items()}
     except FileNotFoundError:
         return None, {}
-    except (OSError, ValueError, KeyError, TypeError):
-        log.warning("unreadable %s in %s; stock codes are not searched by name until the next reindex",
-                    FILE, build, exc_info=True)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        log.warning("unreadable %s in %s (%s: %s); stock codes are not searched by name until the next reindex",
+                    FILE, build, type(error).__name__, error)
         return None, {}
 
 
