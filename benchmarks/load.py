@@ -1,7 +1,7 @@
 """The web app under load: `finsearch serve` on an index, wrk (a second process) requesting a query mix.
 
     .venv/bin/python -m benchmarks.load INDEX_DIR [--mix fixed|wide] [--target api|pages]
-                                        [--connections 8] [--seconds 30] [--workers 2]
+                                        [--connections 8] [--seconds 30] [--workers 2] [--threads N]
 
 wrk is Debian's package `wrk` (apt-get install wrk). The mix cycles through
 searches of the JSON API (`GET /api/search?q=…`; `--target pages`: the HTML
@@ -14,10 +14,10 @@ filtering); `--mix wide` adds every query of benchmarks/relevance_queries.tsv
 from when the workers are done with their start-up work (the suggestion
 vocabulary, built in the background: minutes at a million posts before FS1's
 bulk read, which a load run then shared the cores with), and says when. Prints
-requests/s, latency p50/p95/p99, errors, and each gunicorn worker's peak RSS,
-current PSS (file pages shared between workers counted once) and its own
-anonymous memory (RssAnon: without the index files' mapped pages); one JSON
-object at the end.
+requests/s, latency p50/p95/p99, the workers' CPU time a request, errors, and
+each gunicorn worker's peak RSS, current PSS (file pages shared between workers
+counted once) and its own anonymous memory (RssAnon: without the index files'
+mapped pages); one JSON object at the end.
 """
 from __future__ import annotations
 
@@ -130,6 +130,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None, help="threads per worker (default: the server's)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install wrk")
@@ -137,7 +138,8 @@ def main() -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-m", "finsearch", "serve", "--index", str(args.index),
-                               "--port", str(port), "--workers", str(args.workers)],
+                               "--port", str(port), "--workers", str(args.workers),
+                               *(["--threads", str(args.threads)] if args.threads else [])],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     started = time.time()
     try:
@@ -165,6 +167,8 @@ def main() -> None:
         ready_s = time.time() - started
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(LUA % ", ".join(json.dumps(p) for p in paths))
+        workers = process_children().get(server.pid, [])
+        cpu_before = cpu_seconds(workers)
         done = subprocess.run(["wrk", "-t", "2", "-c", str(args.connections), "-d", f"{args.seconds}s",
                                "--timeout", "10s", "-s", script.name, base], capture_output=True, text=True,
                               check=True)
@@ -172,6 +176,8 @@ def main() -> None:
         figures = json.loads(done.stdout.strip().splitlines()[-1])
         figures["requests_per_s"] = round(figures["requests"] / figures["duration_s"], 1)
         figures["errors"] = figures["socket_errors"] + figures["non_2xx"]
+        # What the workers spend on a request, whatever share of the cores wrk and others took.
+        figures["worker_cpu_ms_per_request"] = round((cpu_seconds(workers) - cpu_before) / figures["requests"] * 1000, 2)
         memory = worker_memory(server.pid)
         figures["worker_peak_rss_mib"] = [round(rss / 2**20) for rss, _, _ in memory]
         figures["worker_pss_mib"] = [round(pss / 2**20) for _, pss, _ in memory]
@@ -185,7 +191,8 @@ def main() -> None:
           f"{figures['seconds']} s, {figures['workers']} workers (first search {figures['first_search_s']} s, "
           f"ready {figures['ready_s']} s after start): "
           f"{figures['requests_per_s']} requests/s, p50 {figures['p50_ms']:.1f} ms, p95 {figures['p95_ms']:.1f} ms, "
-          f"p99 {figures['p99_ms']:.1f} ms, {figures['errors']} errors, worker peak RSS "
+          f"p99 {figures['p99_ms']:.1f} ms, {figures['worker_cpu_ms_per_request']} ms of workers' CPU a request, "
+          f"{figures['errors']} errors, worker peak RSS "
           f"{figures['worker_peak_rss_mib']} MiB, PSS {figures['worker_pss_mib']} MiB, "
           f"own (RssAnon) {figures['worker_anon_mib']} MiB")
     print(json.dumps(figures))

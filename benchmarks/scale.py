@@ -245,8 +245,9 @@ def table_rows(record: dict) -> list[tuple[str, str]]:
             *(_cell(_get(q, "engine", "pooled", k), 1) for k in ("p50_ms", "p95_ms", "max_ms")))),
         ("1 client p50 / p95 / max ms, tantivy", "{} / {} / {}".format(
             *(_cell(_get(q, "tantivy", "pooled", k), 1) for k in ("p50_ms", "p95_ms", "max_ms")))),
-        *((f"8 clients, {mix}: req/s / p95 ms / workers' peak RSS / own MiB",
+        *((f"8 clients, {mix}: req/s / p95 ms / CPU ms a request / workers' peak RSS / own MiB",
            f"{_cell(_get(run, 'requests_per_s'), 1)} / {_cell(_get(run, 'p95_ms'), 1)} / "
+           f"{_cell(_get(run, 'worker_cpu_ms_per_request'), 1)} / "
            f"{mib_list(_get(run, 'worker_peak_rss_mib'))} / {mib_list(_get(run, 'worker_anon_mib'))}")
           for mix, run in (_get(record, "load") or {}).items()),
         ("load average at the builds' start", f"{_cell(_get(b, 'engine', 'loadavg_before'), 2)} / "
