@@ -197,6 +197,18 @@ def test_a_shell_command_line_with_a_query_starting_with_a_minus(cli_index):
     assert not any("银行" in hit["title"] for hit in result["hits"])
 
 
+def _first_searches(index_dir: Path) -> tuple:
+    """What a process's first searches of an index show from its prepared files: the 股票 facet
+    (the company mentions) and a spelling correction (the vocabulary)."""
+    from finsearch.search import SearchEngine, make_request
+    engine = SearchEngine(index_dir)
+    try:
+        return (engine.search(make_request("公司")).facets.stocks,
+                engine.search(make_request("市常")).suggestions)  # a misspelling: corrected by the vocabulary
+    finally:
+        engine.close()
+
+
 @pytest.mark.slow  # a build, and searches in a cache folder of their own
 def test_a_published_generation_is_ready_for_the_next_process(cli, tmp_path, monkeypatch):
     """`finsearch index` (as reindex, rollback and replicate) works out which post mentions which
@@ -205,7 +217,6 @@ def test_a_published_generation_is_ready_for_the_next_process(cli, tmp_path, mon
     import re
 
     from finsearch.analysis.aliases import AliasTable
-    from finsearch.search import SearchEngine, make_request
     from finsearch.search.companies import Mentions
     from finsearch.search.suggest import Vocabulary
     from tests.conftest import SAMPLE_POSTS
@@ -217,28 +228,20 @@ def test_a_published_generation_is_ready_for_the_next_process(cli, tmp_path, mon
             (archive / post.name).write_bytes(post.read_bytes())
     assert cli("index", archive, "--index", tmp_path / "ix").returncode == 0
 
-    def first_searches() -> tuple:
-        engine = SearchEngine(tmp_path / "ix")
-        try:
-            return (engine.search(make_request("公司")).facets.stocks,
-                    engine.search(make_request("市常")).suggestions)  # a misspelling: corrected by the vocabulary
-        finally:
-            engine.close()
-
     def again(*args, **kwargs):
         raise AssertionError("a search made what the index run had made")
     made = Mentions.build, Vocabulary.build, AliasTable.build
     monkeypatch.setattr(Mentions, "build", again)
     monkeypatch.setattr(Vocabulary, "build", again)
     monkeypatch.setattr(AliasTable, "build", again)
-    ready = first_searches()
+    ready = _first_searches(tmp_path / "ix")
     monkeypatch.setattr(Mentions, "build", made[0])
     monkeypatch.setattr(Vocabulary, "build", made[1])
     monkeypatch.setattr(AliasTable, "build", made[2])
     monkeypatch.setenv("FINSEARCH_CACHE", str(tmp_path / "empty-cache"))  # a process that finds nothing made
     stocks, suggestions = ready
     assert stocks and suggestions[0].query == "市场"
-    assert ready == first_searches()
+    assert ready == _first_searches(tmp_path / "ix")
 
 
 def test_an_index_keeps_its_prepared_files_while_other_indexes_come_and_go(index_dir, tmp_path, monkeypatch):
@@ -246,22 +249,13 @@ def test_an_index_keeps_its_prepared_files_while_other_indexes_come_and_go(index
     indexes (a benchmark's, a replica's) and generations of them the machine makes meanwhile; the
     folder keeps only the files of the indexes used most recently, a few generations each."""
     from finsearch.analysis.aliases import AliasTable
-    from finsearch.search import SearchEngine, make_request
     from finsearch.search import generation_cache as cache
     from finsearch.search.companies import Mentions
     from finsearch.search.suggest import Vocabulary
 
     monkeypatch.setenv("FINSEARCH_CACHE", str(tmp_path / "cache"))
 
-    def first_searches() -> tuple:
-        engine = SearchEngine(index_dir)
-        try:
-            return (engine.search(make_request("公司")).facets.stocks,
-                    engine.search(make_request("市常")).suggestions)
-        finally:
-            engine.close()
-
-    ready = first_searches()  # made, and kept
+    ready = _first_searches(index_dir)  # made, and kept
     folder = tmp_path / "cache" / cache.FOLDER
     kinds = sorted({path.name.split("-")[0] for path in folder.glob("*.npz")})
     assert kinds == ["aliases", "mentions", "vocabulary"]
@@ -282,10 +276,10 @@ def test_an_index_keeps_its_prepared_files_while_other_indexes_come_and_go(index
         raise AssertionError("a search made what the cache folder had kept")
     for owner in (Mentions, Vocabulary, AliasTable):
         monkeypatch.setattr(owner, "build", again)
-    assert first_searches() == ready  # read from the cache folder: the server's start is instant
+    assert _first_searches(index_dir) == ready  # read from the cache folder: the server's start is instant
 
     churn(tmp_path / "one-more", generations=1)  # one index too many: the one used longest ago goes
-    assert first_searches() == ready  # not the server's, read just now
+    assert _first_searches(index_dir) == ready  # not the server's, read just now
     nightly = cache.GenerationCache(tmp_path / "nightly").index
     for kind in kinds:
         files = [path.name for path in folder.glob(f"{kind}-*.npz")]
@@ -297,20 +291,11 @@ def test_an_index_keeps_its_prepared_files_while_other_indexes_come_and_go(index
 def test_a_damaged_prepared_file_is_made_again_and_said_once(index_dir, tmp_path, monkeypatch, caplog):
     """A prepared file damaged on disk (cut short, a flipped bit) only costs its making again: the
     same answers, one warning naming the file and no traceback, and a good file in its place."""
-    from finsearch.search import SearchEngine, make_request
     from finsearch.search import generation_cache as cache
 
     monkeypatch.setenv("FINSEARCH_CACHE", str(tmp_path / "cache"))
 
-    def first_searches() -> tuple:
-        engine = SearchEngine(index_dir)
-        try:
-            return (engine.search(make_request("公司")).facets.stocks,
-                    engine.search(make_request("市常")).suggestions)
-        finally:
-            engine.close()
-
-    ready = first_searches()
+    ready = _first_searches(index_dir)
     files = sorted((tmp_path / "cache" / cache.FOLDER).glob("*.npz"))
     assert len(files) == 3  # the alias table, the mentions, the vocabulary
     for path in files[:2]:
@@ -320,12 +305,12 @@ def test_a_damaged_prepared_file_is_made_again_and_said_once(index_dir, tmp_path
     files[2].write_bytes(bytes(damaged))
 
     caplog.set_level(logging.WARNING, logger=cache.__name__)
-    assert first_searches() == ready
+    assert _first_searches(index_dir) == ready
     warned = [record for record in caplog.records if "unreadable cache file" in record.getMessage()]
     assert sorted(str(record.args[0]) for record in warned) == [str(path) for path in files]
     assert all(record.exc_info is None for record in warned)
     caplog.clear()
-    assert first_searches() == ready
+    assert _first_searches(index_dir) == ready
     assert not [record for record in caplog.records if "unreadable" in record.getMessage()]
 
 
