@@ -231,6 +231,10 @@ def table_rows(record: dict) -> list[tuple[str, str]]:
         ("build s, engine", _cell(_get(b, "engine", "seconds"), 1)),
         ("build s, tantivy+jieba", _cell(_get(b, "tantivy", "seconds"), 1)),
         ("build ratio engine / tantivy", _cell(_ratio(_get(b, "engine", "seconds"), _get(b, "tantivy", "seconds")), 2)),
+        # The CPU ratio moves less than the wall-clock one with what else the machine is doing.
+        ("build CPU s, engine / tantivy (ratio)", f"{_cell(_get(b, 'engine', 'cpu_s'), 0)} / "
+                                                  f"{_cell(_get(b, 'tantivy', 'cpu_s'), 0)} "
+                                                  f"({_cell(_ratio(_get(b, 'engine', 'cpu_s'), _get(b, 'tantivy', 'cpu_s')), 2)})"),
         ("generation prepared for searches s, engine", _cell(_get(b, "engine", "prepare_s"), 1)),
         ("build peak RSS, tree, GiB, engine", gib("engine", "peak_rss_tree_bytes")),
         ("build peak PSS, tree, GiB, engine", gib("engine", "peak_pss_tree_bytes")),
