@@ -364,8 +364,8 @@ class _Evaluation:
         if not parts:
             return NO_MATCHES
         size = self.view.is_live.size
-        if unite_by_merging(sum(part.docs.size for part in parts), size):
-            found = [part.docs for part in parts]
+        found = [part.docs for part in parts]
+        if unite_by_merging(sum(map(len, found)), size):
             docs = merged(found)
             scores = np.zeros(docs.size)
             if scored:

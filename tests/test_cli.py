@@ -292,6 +292,7 @@ def test_a_damaged_prepared_file_is_made_again_and_said_once(index_dir, tmp_path
     """A prepared file damaged on disk (cut short, a flipped bit) only costs its making again: the
     same answers, one warning naming the file and no traceback, and a good file in its place."""
     from finsearch.search import generation_cache as cache
+    from tests.test_reliability import flip_bit
 
     monkeypatch.setenv("FINSEARCH_CACHE", str(tmp_path / "cache"))
 
@@ -300,9 +301,7 @@ def test_a_damaged_prepared_file_is_made_again_and_said_once(index_dir, tmp_path
     assert len(files) == 3  # the alias table, the mentions, the vocabulary
     for path in files[:2]:
         path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
-    damaged = bytearray(files[2].read_bytes())
-    damaged[len(damaged) // 2] ^= 0x08
-    files[2].write_bytes(bytes(damaged))
+    flip_bit(files[2])
 
     caplog.set_level(logging.WARNING, logger=cache.__name__)
     assert _first_searches(index_dir) == ready
