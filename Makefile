@@ -10,9 +10,10 @@ INDEX ?= var/index
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast setup browser lint bench bench-setup scale clean
+.PHONY: run test test-fast setup compiler browser lint bench bench-setup scale clean
 
-$(BIN)/finsearch: pyproject.toml
+# analysis/_native.c: pip compiles it (the compiled loops of a build); edited, it is compiled again.
+$(BIN)/finsearch: pyproject.toml analysis/_native.c | compiler
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[test]"
@@ -23,6 +24,17 @@ setup: $(BIN)/finsearch
 run: setup
 	$(BIN)/finsearch index data/posts --index $(INDEX)
 	$(BIN)/finsearch serve --index $(INDEX) --host $(HOST) --port $(PORT)
+
+# A C compiler and Python's headers let pip compile a build's loops (analysis/native.py); without
+# them the install still succeeds and builds run the loops' Python forms, slower, with a warning.
+COMPILER_PACKAGES := gcc python3-dev
+compiler:
+	@command -v cc >/dev/null 2>&1 && \
+	  [ -f "$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ] || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(COMPILER_PACKAGES) >/dev/null || \
+	  echo "make: no C compiler: builds will run the Python forms of their compiled loops" >&2; }
 
 # Debian's chromium drives the browser tests (Playwright never downloads a browser here);
 # a CJK font makes the screenshots legible; Debian's nginx runs deploy/'s proxy config in the

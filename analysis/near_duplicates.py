@@ -17,7 +17,7 @@ import zlib
 
 import numpy as np
 
-from finsearch.analysis import fold
+from finsearch.analysis import fold, native
 
 SHINGLE_CHARS = 4  # characters per shingle, over the text with punctuation and spaces removed
 SIGNATURE_HASHES = 128
@@ -48,6 +48,7 @@ _rng = np.random.default_rng(20260805)
 _MULTIPLIERS = _rng.integers(1, 2**63, SIGNATURE_HASHES, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 _OFFSETS = _rng.integers(0, 2**63, SIGNATURE_HASHES, dtype=np.uint64)
 _BIT_MIXER = np.uint64(0x9E3779B97F4A7C15)  # odd: 2**64 / the golden ratio
+_FAMILY_BYTES = (_MULTIPLIERS.tobytes(), _OFFSETS.tobytes())  # the family as the compiled loop takes it
 
 
 def fingerprint() -> str:
@@ -83,9 +84,24 @@ def signature(title: str, body: str) -> bytes:
     """The post's shingle count (uint16), number set (uint64: one bit per number, by its hash)
     and MinHash (SIGNATURE_HASHES uint8: MINIMUM_BITS of each minimum), little-endian."""
     text = comparable_text(title, body)
+    compiled = native.compiled()  # a build's, checked against _shingle_minima
+    counted = None if compiled is None else compiled.shingle_minima(
+        text, SHINGLE_CHARS, *_FAMILY_BYTES, int(_BIT_MIXER), MINIMUM_BITS)
+    distinct, minima = counted if counted is not None else _shingle_minima(text)
+    if not distinct:
+        return b"\x00" * SIGNATURE_BYTES  # nothing to compare: a count of 0 is never clustered
+    size = np.array([min(distinct, _MAX_SIZE)], dtype="<u2")
+    numbers = 0
+    for number in stated_figures(text):
+        numbers |= 1 << (zlib.crc32(number.encode("ascii")) % 64)
+    return size.tobytes() + numbers.to_bytes(8, "little") + minima
+
+
+def _shingle_minima(text: str) -> tuple[int, bytes]:
+    """How many distinct shingles `text` has, and their MinHash minima (MINIMUM_BITS of each)."""
     found = _shingles_of(text)
     if not found:
-        return b"\x00" * SIGNATURE_BYTES  # nothing to compare: a count of 0 is never clustered
+        return 0, b""
     hashes = np.fromiter(map(zlib.crc32, map(str.encode, found)), dtype=np.uint64, count=len(found))
     with np.errstate(over="ignore"):  # wrapping is the hash
         mixed = np.multiply.outer(hashes, _MULTIPLIERS)  # [shingle, hash function]
@@ -93,11 +109,7 @@ def signature(title: str, body: str) -> bytes:
         # A minimum's own top bits are mostly 0 (it is the least of many): its bits are
         # taken from the minimum hashed once more.
         minima = ((mixed.min(axis=0) * _BIT_MIXER) >> np.uint64(64 - MINIMUM_BITS)).astype(np.uint8)
-    size = np.array([min(len(found), _MAX_SIZE)], dtype="<u2")
-    numbers = 0
-    for number in stated_figures(text):
-        numbers |= 1 << (zlib.crc32(number.encode("ascii")) % 64)
-    return size.tobytes() + numbers.to_bytes(8, "little") + minima.tobytes()
+    return len(found), minima.tobytes()
 
 
 def stated_figures(folded: str) -> set[str]:

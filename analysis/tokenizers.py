@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from whoosh.analysis import Token, Tokenizer
 
+from finsearch.analysis import native
 from finsearch.analysis.normalize import fold, unit_spans
 from finsearch.analysis.segmenter import segmenter
 
@@ -105,6 +106,9 @@ class GramTokenizer(_ListTokenizer):
     """
 
     def analyse(self, folded: str) -> Terms:
+        compiled = native.compiled()  # a build's, checked against the loop below
+        if compiled is not None:
+            return Terms(*compiled.gram_terms(folded))
         terms = Terms([], [], [], [])
         texts, positions, starts, ends = terms
         pos = 0

@@ -27,6 +27,7 @@ from tqdm import tqdm
 from whoosh import index as whoosh_index
 
 from finsearch import storage
+from finsearch.analysis.native import compiled_for_build
 from finsearch.analysis.segmenter import forget as forget_segmenter
 from finsearch.analysis.segmenter import segmenting_for_build, worth_a_stand_in
 from finsearch.indexer import guard
@@ -193,9 +194,12 @@ def _build_into(build: Path, archive: Path, root: Path, paths: list[str], passed
     log.info("indexing %d files from %s with %d process(es)", len(paths), archive, procs)
     storage.fast_paths()  # decide (and warn) once which writer the workers use
     whoosh_index.create_in(str(build), make_schema())
-    # The segmenter is loaded (and a faster one checked) once, before the workers fork.
+    # The segmenter is loaded (and a faster one checked) once, before the workers fork, and the
+    # compiled loops are checked (analysis.native).
+    sample = _sample_texts(archive, paths)
     with (_step("reading, analysing and writing the posts", started, root),
-          segmenting_for_build(_sample_texts(archive, paths), len(paths)),
+          segmenting_for_build(sample, len(paths)),
+          compiled_for_build(sample, storage.grouping_disagreement),
           tqdm(total=len(paths), unit="post", desc="indexing", disable=not progress, mininterval=0.5) as bar):
         results = _run_workers(build, archive, paths, procs, bar)
     report = BuildReport(index=root, files=len(paths), problems=passed_over + [p for r in results for p in r.problems])
@@ -227,15 +231,13 @@ def _build_into(build: Path, archive: Path, root: Path, paths: list[str], passed
     return report
 
 
-SEGMENTER_SAMPLE = 100  # posts, spread over the archive, a faster segmenter is checked on
+STAND_IN_SAMPLE = 100  # posts, spread over the archive, jieba-next and the compiled loops are checked on
 
 
-def _sample_texts(archive: Path, paths: list[str]) -> Iterator[str]:
-    """The title and body of SEGMENTER_SAMPLE posts spread evenly over `paths`."""
-    for path in paths[::max(1, len(paths) // SEGMENTER_SAMPLE)]:
-        post = read_post(path, archive).post
-        if post is not None:
-            yield post.title + "\n" + "\n".join(post.paragraphs)
+def _sample_texts(archive: Path, paths: list[str]) -> list[str]:
+    """The title and body of STAND_IN_SAMPLE posts spread evenly over `paths`."""
+    posts = (read_post(path, archive).post for path in paths[::max(1, len(paths) // STAND_IN_SAMPLE)])
+    return [post.title + "\n" + "\n".join(post.paragraphs) for post in posts if post is not None]
 
 
 def _run_workers(build: Path, archive: Path, paths: list[str], procs: int, bar: tqdm) -> list[_WorkerResult]:

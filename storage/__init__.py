@@ -117,9 +117,10 @@ from finsearch.storage.whoosh_format import (
     reader_live_docs,
     verify_reader,
 )
-from finsearch.storage.writer import delete_paths, open_writer
+from finsearch.storage.writer import delete_paths, grouping_disagreement, open_writer
 
 __all__ = [
+    "grouping_disagreement",
     "BODY", "BODY_GRAM", "BUILDS", "CATEGORY", "CHECKSUM", "CHECKSUM_BYTES", "CRASH_POINTS", "DATE", "FILE_STAT",
     "FILE_STAT_FORMAT", "ID_FIELD", "KEEP_GENERATIONS", "MANIFEST", "MAX_SEGMENT_DOCS", "MERGE_BUDGET_DOCS",
     "PAPER", "PATH", "POSTINGS_FORMAT", "REINDEX_ONLY_FIELDS", "SIGNATURE", "SITE_TZ", "STORY", "TAGS", "TITLE",

@@ -22,8 +22,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from finsearch.analysis import fold
-from finsearch.analysis.tokenizers import Terms
+from finsearch.analysis import fold, native
+from finsearch.analysis.tokenizers import GramTokenizer, JiebaTokenizer, Terms
 from finsearch.storage import whoosh_format
 from finsearch.storage.fs1 import FieldPostings, FS1FieldWriter, spans
 from finsearch.storage.schema import PATH
@@ -84,6 +84,15 @@ class _FieldPostings:
         count = len(texts)
         if not count:
             return 0
+        compiled = native.compiled()  # a build's, checked against the numpy form below (grouping_disagreement)
+        if compiled is not None:
+            terms, freqs, ordered, postings = compiled.group(self.numbers, texts, positions)
+            self.terms.frombytes(terms)
+            self.freqs.frombytes(freqs)
+            self.docs.extend(array("I", (docnum,)) * postings)
+            if ordered is not None:
+                self.positions.frombytes(ordered)
+            return postings
         numbers = np.fromiter(map(self.numbers.__getitem__, map(str.encode, texts)), dtype=np.int64, count=count)
         if positions is None:
             numbers.sort()
@@ -98,6 +107,11 @@ class _FieldPostings:
         self.freqs.frombytes((bounds[1:] - bounds[:-1]).astype(np.uint32).tobytes())
         self.docs.frombytes(np.full(bounds.size - 1, docnum, dtype=np.uint32).tobytes())
         return bounds.size - 1
+
+    def state(self) -> tuple[dict[bytes, int], bytes, bytes, bytes, bytes]:
+        """Everything added so far, for comparing two ways of adding it."""
+        return (dict(self.numbers), self.terms.tobytes(), self.docs.tobytes(), self.freqs.tobytes(),
+                self.positions.tobytes())
 
     def sorted(self, positional: bool) -> FieldPostings:
         """The postings in (term, docnum) order, as the codec writes them."""
@@ -121,6 +135,22 @@ class _FieldPostings:
                 positions[placed[row]:placed[end]] = source[spans(firsts[order[row:end]], counts[row:end])]
         return FieldPostings(terms, np.searchsorted(ranks[order], np.arange(len(terms) + 1)),
                              docs[order], freqs[order], positions)
+
+
+def grouping_disagreement(texts: list[str], candidate: Any) -> str | None:
+    """Where the candidate's grouping of the words and bigrams of `texts` into postings (with and
+    without positions) differs from add_tokens' numpy form, or None (analysis.native's fence)."""
+    analysers = (JiebaTokenizer(), GramTokenizer())
+    reference, checked = _FieldPostings(), _FieldPostings()
+    for docnum, text in enumerate(texts):
+        folded = fold(text)
+        for terms in (analyser.analyse(folded) for analyser in analysers):
+            for positions in (terms.positions, None):
+                with native.using(None):
+                    reference.add_tokens(docnum, terms.texts, positions)
+                with native.using(candidate):
+                    checked.add_tokens(docnum, terms.texts, positions)
+    return None if checked.state() == reference.state() else "the postings of the sample texts"
 
 
 class _FieldPlan(NamedTuple):
