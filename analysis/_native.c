@@ -1,10 +1,14 @@
-/* Compiled forms of three loops a build runs for every post, each with a Python form that is the
+/* Compiled forms of four loops a build runs for every post, each with a Python form that is the
  * reference (analysis/native.py says which, fences these and checks that they agree):
  *
  * gram_terms(folded) -> (texts, positions, starts, ends)
  *     GramTokenizer.analyse (analysis/tokenizers.py): the unit bigrams of folded text, and each
  *     Latin/number unit alone, with positions and character offsets. Units and runs as
  *     analysis/normalize.py's UNIT and _RUN define them.
+ * word_terms(words, freq) -> (texts, positions, starts, ends)
+ *     JiebaTokenizer.analyse (analysis/tokenizers.py) after the segmenter's cut: each word with a
+ *     letter or digit at the next position, after the dictionary words (`freq`, a dict of word ->
+ *     count) inside it, its 2-grams and, past 3 characters, 3-grams.
  * shingle_minima(text, shingle_chars, multipliers, offsets, mixer, bits) -> (distinct, minima) | None
  *     near_duplicates.signature's MinHash over the text's shingles: how many distinct shingles,
  *     and for each multiply-shift hash function the top `bits` bits of its least value (mixed
@@ -23,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NATIVE_VERSION 1
+#define NATIVE_VERSION 2
 
 /* ---- units (analysis/normalize.py: CJK, UNIT, _RUN) ---------------------------------------- */
 
@@ -161,6 +165,71 @@ done:
     Py_XDECREF(ends);
     PyMem_Free(unit_starts);
     PyMem_Free(unit_ends);
+    return result;
+}
+
+/* ---- words (analysis/tokenizers.py: JiebaTokenizer.analyse) ------------------------------- */
+
+static int append_word(PyObject *texts, PyObject *positions, PyObject *starts, PyObject *ends, PyObject *text,
+                       Py_ssize_t position, Py_ssize_t start, Py_ssize_t end)
+{
+    if (PyList_Append(texts, text) || append_long(positions, position) || append_long(starts, start)
+        || append_long(ends, end))
+        return -1;
+    return 0;
+}
+
+static PyObject *word_terms(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *words, *freq;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &words, &PyDict_Type, &freq))
+        return NULL;
+    PyObject *texts = PyList_New(0), *positions = PyList_New(0), *starts = PyList_New(0), *ends = PyList_New(0);
+    PyObject *result = NULL;
+    if (!texts || !positions || !starts || !ends)
+        goto done;
+    Py_ssize_t start = 0, position = 0;
+    for (Py_ssize_t w = 0; w < PyList_GET_SIZE(words); w++) {
+        PyObject *word = PyList_GET_ITEM(words, w);
+        if (!PyUnicode_Check(word)) {
+            PyErr_SetString(PyExc_TypeError, "words must be a list of str");
+            goto done;
+        }
+        int kind = PyUnicode_KIND(word);
+        const void *data = PyUnicode_DATA(word);
+        Py_ssize_t size = PyUnicode_GET_LENGTH(word);
+        int has_word_char = 0;
+        for (Py_ssize_t i = 0; i < size && !has_word_char; i++)
+            has_word_char = Py_UNICODE_ISALNUM(PyUnicode_READ(kind, data, i));
+        if (has_word_char) {
+            for (Py_ssize_t n = 2; size > 2 && n <= (size > 3 ? 3 : 2); n++) {
+                for (Py_ssize_t i = 0; i + n <= size; i++) {
+                    PyObject *inner = PyUnicode_Substring(word, i, i + n);
+                    if (inner == NULL)
+                        goto done;
+                    PyObject *count = PyDict_GetItemWithError(freq, inner); /* borrowed */
+                    int known = count != NULL ? PyObject_IsTrue(count) : (PyErr_Occurred() ? -1 : 0);
+                    if (known == 1 && append_word(texts, positions, starts, ends, inner, position, start + i,
+                                                  start + i + n))
+                        known = -1;
+                    Py_DECREF(inner);
+                    if (known < 0)
+                        goto done;
+                }
+            }
+            if (append_word(texts, positions, starts, ends, word, position, start, start + size))
+                goto done;
+            position++;
+        }
+        start += size;
+    }
+    result = PyTuple_Pack(4, texts, positions, starts, ends);
+done:
+    Py_XDECREF(texts);
+    Py_XDECREF(positions);
+    Py_XDECREF(starts);
+    Py_XDECREF(ends);
     return result;
 }
 
@@ -424,13 +493,14 @@ done:
 
 static PyMethodDef methods[] = {
     {"gram_terms", gram_terms, METH_O, "GramTokenizer.analyse's terms of folded text (see the source's head)."},
+    {"word_terms", word_terms, METH_VARARGS, "JiebaTokenizer.analyse's terms of a text's words."},
     {"shingle_minima", shingle_minima, METH_VARARGS, "A text's distinct shingles and MinHash minima, or None."},
     {"group", group, METH_VARARGS, "A document's tokens grouped into postings."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_native", "Compiled forms of three loops of a build (analysis/native.py).", -1, methods,
+    PyModuleDef_HEAD_INIT, "_native", "Compiled forms of four loops of a build (analysis/native.py).", -1, methods,
     NULL, NULL, NULL, NULL,
 };
 

@@ -1,7 +1,8 @@
-"""Three loops a build runs for every post, compiled (analysis/_native.c), behind a fence.
+"""Four loops a build runs for every post, compiled (analysis/_native.c), behind a fence.
 
 The Python forms are the reference and stay the only form searches use:
 - `GramTokenizer.analyse` (analysis/tokenizers.py): a text's unit bigrams;
+- `JiebaTokenizer.analyse` after the segmenter's cut: a text's words and the dictionary words in them;
 - the MinHash of `near_duplicates.signature`;
 - `_FieldPostings.add_tokens` (storage/writer.py): a document's tokens grouped into postings.
 
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 
 NATIVE_ENV = "FINSEARCH_NATIVE"
 MODULE = "finsearch.analysis._native"
-VERSION = 1  # analysis/_native.c's NATIVE_VERSION this code was checked against
+VERSION = 2  # analysis/_native.c's NATIVE_VERSION this code was checked against
 
 # A check of a layer above (storage's grouping): where a candidate module disagrees on the texts, or None.
 Check = Callable[[list[str], Any], "str | None"]
@@ -98,20 +99,22 @@ def using(module: Any) -> Iterator[None]:
 
 
 def first_disagreement(texts: list[str], candidate: Any) -> str | None:
-    """Where the candidate's bigrams or signatures differ from the Python forms' on `texts`, or None."""
+    """Where the candidate's bigrams, words or signatures differ from the Python forms' on `texts`, or None."""
     from finsearch.analysis import near_duplicates
     from finsearch.analysis.normalize import fold
-    from finsearch.analysis.tokenizers import GramTokenizer
+    from finsearch.analysis.tokenizers import GramTokenizer, JiebaTokenizer
 
-    grams = GramTokenizer()
+    analysers = {"unit bigrams": GramTokenizer(), "words": JiebaTokenizer()}
     for number, text in enumerate(texts):
         folded = fold(text)
         title, _, body = text.partition("\n")
         with using(None):
-            reference = grams.analyse(folded), near_duplicates.signature(title, body)
+            reference = {name: analyser.analyse(folded) for name, analyser in analysers.items()}
+            signature = near_duplicates.signature(title, body)
         with using(candidate):
-            if grams.analyse(folded) != reference[0]:
-                return f"the unit bigrams of sample text {number}"
-            if near_duplicates.signature(title, body) != reference[1]:
+            for name, analyser in analysers.items():
+                if analyser.analyse(folded) != reference[name]:
+                    return f"the {name} of sample text {number}"
+            if near_duplicates.signature(title, body) != signature:
                 return f"the signature of sample text {number}"
     return None

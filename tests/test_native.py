@@ -7,15 +7,16 @@ from __future__ import annotations
 import logging
 import types
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from finsearch import storage
-from finsearch.analysis import native, near_duplicates
+from finsearch.analysis import native, near_duplicates, tokenizers
 from finsearch.analysis.normalize import fold
-from finsearch.analysis.tokenizers import GramTokenizer
+from finsearch.analysis.tokenizers import GramTokenizer, JiebaTokenizer
 from finsearch.storage import generations as store
 from finsearch.storage.schema import SIGNATURE
 from finsearch.storage.writer import _FieldPostings
@@ -60,6 +61,28 @@ def test_the_bigrams_of_any_text_are_the_python_forms(text):
         assert GramTokenizer().analyse(folded) == expected
 
 
+class _Cut:
+    """A segmenter that cuts any text into the given words, with the given dictionary."""
+
+    def __init__(self, words: list[str], freq: dict[str, int]):
+        self.words, self.FREQ = words, freq
+
+    def cut(self, text):
+        return iter(self.words)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(_ALPHABET, max_size=6), max_size=40), st.integers(0, 2))
+def test_the_terms_of_any_words_are_the_python_forms(words, modulus):
+    # Inner 2- and 3-grams in the dictionary, some of them with a count of 0 (not a word).
+    freq = {word[i:i + n]: i % (modulus + 1) for word in words for n in (2, 3) for i in range(len(word) - n + 1)}
+    with mock.patch.object(tokenizers, "segmenter", lambda: _Cut(words, freq)):
+        with native.using(None):
+            expected = JiebaTokenizer().analyse("")
+        with native.using(native.load()):
+            assert JiebaTokenizer().analyse("") == expected
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(_ALPHABET, max_size=60), st.text(_ALPHABET, max_size=200))
 def test_the_signature_of_any_text_is_the_python_forms(title, body):
@@ -92,10 +115,15 @@ def _warnings(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == native.__name__]
 
 
+def _altered(module, **changes) -> types.SimpleNamespace:
+    """The compiled module with some of its functions replaced."""
+    return types.SimpleNamespace(**{name: getattr(module, name) for name in dir(module) if not name.startswith("_")}
+                                 | changes)
+
+
 def test_compiled_loops_that_disagree_are_not_used(archive_posts, allowed, monkeypatch, caplog):
     module = native.load()
-    wrong = types.SimpleNamespace(VERSION=module.VERSION, shingle_minima=module.shingle_minima, group=module.group,
-                                  gram_terms=lambda folded: module.gram_terms(folded[::-1]))
+    wrong = _altered(module, gram_terms=lambda folded: module.gram_terms(folded[::-1]))
     monkeypatch.setattr(native, "load", lambda: wrong)
     with caplog.at_level(logging.WARNING, logger=native.__name__):
         with native.compiled_for_build(_texts(archive_posts[:3]), storage.grouping_disagreement) as used:
@@ -110,9 +138,7 @@ def test_a_grouping_that_disagrees_is_not_used(archive_posts, allowed, monkeypat
     def group(numbers, texts, positions):
         return module.group(numbers, texts[:-1], None if positions is None else positions[:-1])
 
-    wrong = types.SimpleNamespace(VERSION=module.VERSION, shingle_minima=module.shingle_minima,
-                                  gram_terms=module.gram_terms, group=group)
-    monkeypatch.setattr(native, "load", lambda: wrong)
+    monkeypatch.setattr(native, "load", lambda: _altered(module, group=group))
     with caplog.at_level(logging.WARNING, logger=native.__name__):
         with native.compiled_for_build(_texts(archive_posts[:3]), storage.grouping_disagreement) as used:
             assert not used
