@@ -65,6 +65,20 @@ static Py_ssize_t unit_end(int kind, const void *data, Py_ssize_t length, Py_ssi
     return i;
 }
 
+/* A text's terms as four parallel lists (analysis/tokenizers.py's Terms). */
+typedef struct {
+    PyObject *texts, *positions, *starts, *ends;
+} Terms;
+
+static int terms_init(Terms *terms)
+{
+    terms->texts = PyList_New(0);
+    terms->positions = PyList_New(0);
+    terms->starts = PyList_New(0);
+    terms->ends = PyList_New(0);
+    return terms->texts && terms->positions && terms->starts && terms->ends ? 0 : -1;
+}
+
 static int append_long(PyObject *list, Py_ssize_t value)
 {
     PyObject *number = PyLong_FromSsize_t(value);
@@ -75,15 +89,31 @@ static int append_long(PyObject *list, Py_ssize_t value)
     return failed;
 }
 
-static int append_term(PyObject *texts, PyObject *positions, PyObject *starts, PyObject *ends, PyObject *folded,
-                       Py_ssize_t start, Py_ssize_t middle_end, Py_ssize_t middle_start, Py_ssize_t end,
-                       Py_ssize_t position)
+static int terms_append(Terms *terms, PyObject *text, Py_ssize_t position, Py_ssize_t start, Py_ssize_t end)
 {
-    /* the text folded[start:middle_end] + folded[middle_start:end] (a unit alone: middle_end == end) */
+    if (PyList_Append(terms->texts, text) || append_long(terms->positions, position)
+        || append_long(terms->starts, start) || append_long(terms->ends, end))
+        return -1;
+    return 0;
+}
+
+/* The lists as a 4-tuple, or NULL (failed: an error is set); the lists are released either way. */
+static PyObject *terms_result(Terms *terms, int failed)
+{
+    PyObject *result = failed ? NULL : PyTuple_Pack(4, terms->texts, terms->positions, terms->starts, terms->ends);
+    Py_XDECREF(terms->texts);
+    Py_XDECREF(terms->positions);
+    Py_XDECREF(terms->starts);
+    Py_XDECREF(terms->ends);
+    return result;
+}
+
+/* Appends folded[start:middle_end] + folded[middle_start:end] (a unit alone: middle_end == end). */
+static int append_units(Terms *terms, PyObject *folded, Py_ssize_t start, Py_ssize_t middle_end,
+                        Py_ssize_t middle_start, Py_ssize_t end, Py_ssize_t position)
+{
     PyObject *text;
-    if (middle_end == end)
-        text = PyUnicode_Substring(folded, start, end);
-    else if (middle_end == middle_start)
+    if (middle_end == end || middle_end == middle_start)
         text = PyUnicode_Substring(folded, start, end);
     else {
         PyObject *first = PyUnicode_Substring(folded, start, middle_end);
@@ -94,11 +124,9 @@ static int append_term(PyObject *texts, PyObject *positions, PyObject *starts, P
     }
     if (text == NULL)
         return -1;
-    int failed = PyList_Append(texts, text);
+    int failed = terms_append(terms, text, position, start, end);
     Py_DECREF(text);
-    if (failed || append_long(positions, position) || append_long(starts, start) || append_long(ends, end))
-        return -1;
-    return 0;
+    return failed;
 }
 
 static PyObject *gram_terms(PyObject *self, PyObject *folded)
@@ -111,16 +139,14 @@ static PyObject *gram_terms(PyObject *self, PyObject *folded)
     int kind = PyUnicode_KIND(folded);
     const void *data = PyUnicode_DATA(folded);
     Py_ssize_t length = PyUnicode_GET_LENGTH(folded);
-    PyObject *texts = PyList_New(0), *positions = PyList_New(0), *starts = PyList_New(0), *ends = PyList_New(0);
+    Terms terms;
     Py_ssize_t *unit_starts = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(length + 1));
     Py_ssize_t *unit_ends = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(length + 1));
-    PyObject *result = NULL;
-    if (!texts || !positions || !starts || !ends || !unit_starts || !unit_ends) {
+    int failed = terms_init(&terms) || !unit_starts || !unit_ends;
+    if (failed && !PyErr_Occurred())
         PyErr_NoMemory();
-        goto done;
-    }
     Py_ssize_t position = 0, i = 0;
-    while (i < length) {
+    while (!failed && i < length) {
         Py_ssize_t end = unit_end(kind, data, length, i);
         if (end == i) {
             i++;
@@ -134,50 +160,30 @@ static PyObject *gram_terms(PyObject *self, PyObject *folded)
             Py_ssize_t next = unit_ends[count - 1];
             while (next < length && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, next)))
                 next++;
-            if (next >= length)
-                break;
-            Py_ssize_t next_end = unit_end(kind, data, length, next);
+            Py_ssize_t next_end = next < length ? unit_end(kind, data, length, next) : next;
             if (next_end == next)
                 break;
             unit_starts[count] = next;
             unit_ends[count++] = next_end;
         }
         /* Latin/number units alone first, then the bigrams (GramTokenizer.analyse's order) */
-        for (Py_ssize_t k = 0; k < count; k++) {
-            Py_UCS4 c = PyUnicode_READ(kind, data, unit_starts[k]);
-            if (c < 128 && append_term(texts, positions, starts, ends, folded, unit_starts[k], unit_ends[k],
-                                       unit_ends[k], unit_ends[k], position + k))
-                goto done;
+        for (Py_ssize_t k = 0; k < count && !failed; k++) {
+            if (PyUnicode_READ(kind, data, unit_starts[k]) < 128)
+                failed = append_units(&terms, folded, unit_starts[k], unit_ends[k], unit_ends[k], unit_ends[k],
+                                      position + k);
         }
-        for (Py_ssize_t k = 0; k + 1 < count; k++) {
-            if (append_term(texts, positions, starts, ends, folded, unit_starts[k], unit_ends[k],
-                            unit_starts[k + 1], unit_ends[k + 1], position + k))
-                goto done;
-        }
+        for (Py_ssize_t k = 0; k + 1 < count && !failed; k++)
+            failed = append_units(&terms, folded, unit_starts[k], unit_ends[k], unit_starts[k + 1], unit_ends[k + 1],
+                                  position + k);
         position += count + 1;
         i = unit_ends[count - 1];
     }
-    result = PyTuple_Pack(4, texts, positions, starts, ends);
-done:
-    Py_XDECREF(texts);
-    Py_XDECREF(positions);
-    Py_XDECREF(starts);
-    Py_XDECREF(ends);
     PyMem_Free(unit_starts);
     PyMem_Free(unit_ends);
-    return result;
+    return terms_result(&terms, failed);
 }
 
 /* ---- words (analysis/tokenizers.py: JiebaTokenizer.analyse) ------------------------------- */
-
-static int append_word(PyObject *texts, PyObject *positions, PyObject *starts, PyObject *ends, PyObject *text,
-                       Py_ssize_t position, Py_ssize_t start, Py_ssize_t end)
-{
-    if (PyList_Append(texts, text) || append_long(positions, position) || append_long(starts, start)
-        || append_long(ends, end))
-        return -1;
-    return 0;
-}
 
 static PyObject *word_terms(PyObject *self, PyObject *args)
 {
@@ -185,16 +191,15 @@ static PyObject *word_terms(PyObject *self, PyObject *args)
     PyObject *words, *freq;
     if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &words, &PyDict_Type, &freq))
         return NULL;
-    PyObject *texts = PyList_New(0), *positions = PyList_New(0), *starts = PyList_New(0), *ends = PyList_New(0);
-    PyObject *result = NULL;
-    if (!texts || !positions || !starts || !ends)
-        goto done;
+    Terms terms;
+    int failed = terms_init(&terms);
     Py_ssize_t start = 0, position = 0;
-    for (Py_ssize_t w = 0; w < PyList_GET_SIZE(words); w++) {
+    for (Py_ssize_t w = 0; !failed && w < PyList_GET_SIZE(words); w++) {
         PyObject *word = PyList_GET_ITEM(words, w);
         if (!PyUnicode_Check(word)) {
             PyErr_SetString(PyExc_TypeError, "words must be a list of str");
-            goto done;
+            failed = 1;
+            break;
         }
         int kind = PyUnicode_KIND(word);
         const void *data = PyUnicode_DATA(word);
@@ -203,34 +208,25 @@ static PyObject *word_terms(PyObject *self, PyObject *args)
         for (Py_ssize_t i = 0; i < size && !has_word_char; i++)
             has_word_char = Py_UNICODE_ISALNUM(PyUnicode_READ(kind, data, i));
         if (has_word_char) {
-            for (Py_ssize_t n = 2; size > 2 && n <= (size > 3 ? 3 : 2); n++) {
-                for (Py_ssize_t i = 0; i + n <= size; i++) {
+            for (Py_ssize_t n = 2; size > 2 && n <= (size > 3 ? 3 : 2) && !failed; n++) {
+                for (Py_ssize_t i = 0; i + n <= size && !failed; i++) {
                     PyObject *inner = PyUnicode_Substring(word, i, i + n);
-                    if (inner == NULL)
-                        goto done;
+                    if (inner == NULL) {
+                        failed = 1;
+                        break;
+                    }
                     PyObject *count = PyDict_GetItemWithError(freq, inner); /* borrowed */
                     int known = count != NULL ? PyObject_IsTrue(count) : (PyErr_Occurred() ? -1 : 0);
-                    if (known == 1 && append_word(texts, positions, starts, ends, inner, position, start + i,
-                                                  start + i + n))
-                        known = -1;
+                    failed = known < 0 || (known == 1 && terms_append(&terms, inner, position, start + i, start + i + n));
                     Py_DECREF(inner);
-                    if (known < 0)
-                        goto done;
                 }
             }
-            if (append_word(texts, positions, starts, ends, word, position, start, start + size))
-                goto done;
+            failed = failed || terms_append(&terms, word, position, start, start + size);
             position++;
         }
         start += size;
     }
-    result = PyTuple_Pack(4, texts, positions, starts, ends);
-done:
-    Py_XDECREF(texts);
-    Py_XDECREF(positions);
-    Py_XDECREF(starts);
-    Py_XDECREF(ends);
-    return result;
+    return terms_result(&terms, failed);
 }
 
 /* ---- MinHash (analysis/near_duplicates.py: signature) --------------------------------------- */
