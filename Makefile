@@ -1,5 +1,5 @@
 # The two commands of the quick start:
-#   make run    set up, index the sample archive in data/, serve it on http://127.0.0.1:8000
+#   make run    set up (a C compiler too), index the sample archive in data/, serve it on http://127.0.0.1:8000
 #   make test   set up (Python packages, Debian's chromium and nginx for the browser and proxy tests), lint, run
 #               every test; while editing, make test-fast: no browser, no server, no process (under a minute).
 SHELL := /bin/bash

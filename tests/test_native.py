@@ -61,6 +61,18 @@ def test_the_bigrams_of_any_text_are_the_python_forms(text):
         assert GramTokenizer().analyse(folded) == expected
 
 
+def test_every_character_is_the_same_kind_of_unit_in_both_forms():
+    # The compiled loop restates normalize.UNIT's classes (CJK ranges, digits and points, letters,
+    # %, white space): a change to one side shows here, whatever the sample posts hold.
+    characters = [chr(code) for code in range(0x10000) if not 0xD800 <= code <= 0xDFFF]
+    for start in range(0, len(characters), 4096):
+        text = "".join(f"{c}{c} {c}x{c}9.5{c}。" for c in characters[start:start + 4096])
+        with native.using(None):
+            expected = GramTokenizer().analyse(text)
+        with native.using(native.load()):
+            assert GramTokenizer().analyse(text) == expected
+
+
 class _Cut:
     """A segmenter that cuts any text into the given words, with the given dictionary."""
 
