@@ -86,6 +86,8 @@ class _FieldPostings:
             return 0
         compiled = native.compiled()  # a build's, checked against the numpy form below (grouping_disagreement)
         if compiled is not None:
+            if positions is not None and not isinstance(positions, list):
+                positions = list(positions)  # the compiled loop reads a list
             terms, freqs, ordered, postings = compiled.group(self.numbers, texts, positions)
             self.terms.frombytes(terms)
             self.freqs.frombytes(freqs)

@@ -110,9 +110,10 @@ def test_any_tokens_group_into_the_python_forms_postings(documents):
     reference, checked = _FieldPostings(), _FieldPostings()
     for docnum, tokens in enumerate(documents):
         positions = [(i * 7919) % 50 for i in range(len(tokens))]  # any order, repeats
+        sequence = positions if docnum % 2 else tuple(positions)  # any sequence
         for postings, module in ((reference, None), (checked, native.load())):
             with native.using(module):
-                postings.add_tokens(docnum, tokens, positions)
+                postings.add_tokens(docnum, tokens, sequence)
                 postings.add_tokens(docnum, tokens, None)
     assert checked.state() == reference.state()
 
