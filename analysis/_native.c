@@ -108,12 +108,13 @@ static PyObject *terms_result(Terms *terms, int failed)
     return result;
 }
 
-/* Appends folded[start:middle_end] + folded[middle_start:end] (a unit alone: middle_end == end). */
+/* Appends folded[start:middle_end] + folded[middle_start:end] (a unit alone, or two adjacent:
+ * middle_end == middle_start). */
 static int append_units(Terms *terms, PyObject *folded, Py_ssize_t start, Py_ssize_t middle_end,
                         Py_ssize_t middle_start, Py_ssize_t end, Py_ssize_t position)
 {
     PyObject *text;
-    if (middle_end == end || middle_end == middle_start)
+    if (middle_end == middle_start)
         text = PyUnicode_Substring(folded, start, end);
     else {
         PyObject *first = PyUnicode_Substring(folded, start, middle_end);
@@ -287,7 +288,6 @@ static PyObject *shingle_minima(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "Uny*y*Ki", &text, &shingle_chars, &multipliers, &offsets, &mixer, &bits))
         return NULL;
     PyObject *result = NULL;
-    Py_UCS4 *chars = NULL;
     uint64_t *keys = NULL, *minima = NULL;
     Py_ssize_t hashes = multipliers.len / 8;
     if (multipliers.len != offsets.len || multipliers.len % 8 || bits < 1 || bits > 8 || shingle_chars < 1) {
@@ -295,17 +295,12 @@ static PyObject *shingle_minima(PyObject *self, PyObject *args)
         goto done;
     }
     Py_ssize_t length = PyUnicode_GET_LENGTH(text);
-    chars = PyUnicode_AsUCS4Copy(text);
-    if (chars == NULL)
-        goto done;
-    for (Py_ssize_t i = 0; i < length; i++) {
-        if (chars[i] > 0xFFFF) { /* not packable: the Python form tells such shingles apart */
-            result = Py_NewRef(Py_None);
-            goto done;
-        }
-    }
+    int kind = PyUnicode_KIND(text); /* a str is stored at the width of its widest character */
+    const void *data = PyUnicode_DATA(text);
     Py_ssize_t width = length <= shingle_chars ? length : shingle_chars;
-    if (width > 4) { /* four BMP characters fill the packed key */
+    /* Not packable (a character beyond the BMP; four BMP characters fill the key): the Python
+     * form tells such shingles apart. */
+    if (kind == PyUnicode_4BYTE_KIND || width > 4) {
         result = Py_NewRef(Py_None);
         goto done;
     }
@@ -324,7 +319,7 @@ static PyObject *shingle_minima(PyObject *self, PyObject *args)
     for (Py_ssize_t s = 0; s < shingles; s++) {
         uint64_t key = 0;
         for (Py_ssize_t k = 0; k < width; k++)
-            key = key << 16 | chars[s + k];
+            key = key << 16 | PyUnicode_READ(kind, data, s + k);
         keys[s] = key; /* one width for every shingle: equal keys are equal shingles */
     }
     qsort(keys, (size_t)shingles, sizeof(uint64_t), compare_u64);
@@ -358,7 +353,6 @@ static PyObject *shingle_minima(PyObject *self, PyObject *args)
 done:
     PyBuffer_Release(&multipliers);
     PyBuffer_Release(&offsets);
-    PyMem_Free(chars);
     PyMem_Free(keys);
     PyMem_Free(minima);
     return result;
