@@ -44,8 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     # Known args only: a query word like -银行 ("without 银行") looks like an option to argparse.
     args, extras = parser.parse_known_args(argv)
     _take_query_words(parser, args, extras)
-    logging.basicConfig(level={0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG),
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.verbose > 1:
+        # Ours only: a library's debug messages (markdown-it logs every rule it tries) would drown them.
+        logging.getLogger("finsearch").setLevel(logging.DEBUG)
     try:
         return args.run(args)
     except KeyboardInterrupt:
@@ -90,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Full-text search for an archive of Chinese financial news (Jekyll _posts).",
         epilog="The index location is --index, else $FINSEARCH_INDEX, else ~/.local/share/finsearch/index. "
                + EXIT_CODES_HELP)
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="log progress (-vv: debug)")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log progress (-vv: and finsearch's debug messages, such as each build step's time)")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     index = commands.add_parser("index", help="build the index from scratch",

@@ -60,7 +60,9 @@ class BuildFailed(Exception):
 
 @contextlib.contextmanager
 def _step(name: str, started: float, root: Path) -> Iterator[None]:
-    """Name the step a failure happened in (a refusal or a busy index says so itself)."""
+    """Name the step a failure happened in (a refusal or a busy index says so itself), and log
+    how long it took."""
+    step_started = time.perf_counter()
     try:
         yield
     except (guard.RunRefused, storage.IndexBusy, BuildFailed):
@@ -69,6 +71,7 @@ def _step(name: str, started: float, root: Path) -> Iterator[None]:
         cause = (str(guard.disk_full(error, root)) if isinstance(error, OSError) and guard.is_disk_full(error)
                  else f"{type(error).__name__}: {error}")
         raise BuildFailed(name, time.perf_counter() - started, cause) from error
+    log.debug("%s: %.1f s", name, time.perf_counter() - step_started)
 
 
 @dataclass
@@ -132,7 +135,7 @@ def build_index(archive: Path, root: Path, procs: int | None = None, progress: b
     try:
         with storage.writer_lock(root):
             report = build_locked(archive, root, procs, progress)
-    except Exception as error:
+    except (Exception, KeyboardInterrupt) as error:  # an interrupted run is recorded too
         storage.record_outcome(root, guard.failure("index", error))
         raise
     storage.record_outcome(root, {"command": "index", "ok": True, "generation": report.generation,
@@ -259,12 +262,19 @@ def _run_workers(build: Path, archive: Path, paths: list[str], procs: int, bar: 
         if worth_a_stand_in(len(paths)):
             forget_segmenter()
             _return_free_memory()
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
-            bar.update(done.value - bar.n)
-            for future in finished:
-                future.result()  # a worker's exception stops the build here
+        try:
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
+                bar.update(done.value - bar.n)
+                for future in finished:
+                    future.result()  # a worker's exception stops the build here
+        except BaseException:
+            # The pool's exit waits for every share still running (at a million posts, many
+            # minutes after an interrupt or a failed worker): the workers are stopped first.
+            for child in multiprocessing.active_children():
+                child.terminate()
+            raise
         return [future.result() for future in futures]
 
 

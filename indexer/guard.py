@@ -90,6 +90,8 @@ def failure(command: str, error: BaseException) -> dict[str, object]:
         code = "busy"
     elif isinstance(error, DiskFull) or is_disk_full(error.__cause__ or error):
         code = "disk-full"
+    elif isinstance(error, KeyboardInterrupt):
+        code = "interrupted"
     else:
         code = "failed"
     outcome: dict[str, object] = {"command": command, "ok": False, "code": code,

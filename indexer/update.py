@@ -109,7 +109,7 @@ def reindex(archive: Path, root: Path, full: bool = False, procs: int | None = N
                 if guard.is_disk_full(error):
                     raise guard.disk_full(error, root) from error
                 raise
-    except Exception as error:
+    except (Exception, KeyboardInterrupt) as error:  # an interrupted run is recorded too
         storage.record_outcome(root, guard.failure("reindex", error))
         raise
     report.seconds = time.perf_counter() - started

@@ -185,3 +185,65 @@ def test_a_build_that_fails_names_its_step_and_leaves_only_the_report(forty_post
     outcome = read_outcome(root)
     assert outcome is not None and not outcome["ok"] and outcome["step"] == "writing the stock names"
     assert len(_indexed_ids(root)) == 40  # the previous generation still serves
+
+
+def _shares_stall(monkeypatch, archive, first_share_fails: bool) -> None:
+    """Every post of the second worker's share (paths[1::2]) takes long to read; the first
+    worker's first post fails with a full disk, or (not first_share_fails) reads slowly too."""
+    import multiprocessing
+
+    from finsearch.indexer import build as build_module
+    paths = sorted(archive.glob("*.md"))
+    failing, slow = paths[0].name, {path.name for path in paths[1:]}
+    read_post = build_module.read_post
+
+    def read_stalling(path, root):
+        if multiprocessing.parent_process() is None:  # the build's own sample, read before the workers
+            return read_post(path, root)
+        if Path(path).name == failing and first_share_fails:
+            raise OSError(28, "No space left on device")
+        if Path(path).name in slow or Path(path).name == failing:
+            time.sleep(2)
+        return read_post(path, root)
+    monkeypatch.setattr(build_module, "read_post", read_stalling)
+
+
+def test_a_worker_that_fails_stops_the_build_at_once(forty_posts, monkeypatch, tmp_path):
+    import multiprocessing
+
+    from finsearch.indexer import BuildFailed
+    from finsearch.storage.generations import read_outcome
+    root = tmp_path / "index"
+    build_index(forty_posts, root, procs=1, progress=False)
+    _shares_stall(monkeypatch, forty_posts, first_share_fails=True)
+    started = time.monotonic()
+    with pytest.raises(BuildFailed) as failed:
+        build_index(forty_posts, root, procs=2, progress=False)
+    # The other worker's share takes 40 s: the build did not wait for it, and it is gone.
+    assert time.monotonic() - started < 20
+    assert multiprocessing.active_children() == []
+    assert "No space left" in str(failed.value)
+    outcome = read_outcome(root)
+    assert outcome is not None and outcome["code"] == "disk-full"
+    assert len(_indexed_ids(root)) == 40  # the previous generation still serves
+
+
+def test_an_interrupted_build_stops_its_workers_and_says_so(forty_posts, monkeypatch, tmp_path):
+    import multiprocessing
+    import signal
+    import threading
+
+    from finsearch.storage.generations import read_outcome
+    root = tmp_path / "index"
+    build_index(forty_posts, root, procs=1, progress=False)
+    _shares_stall(monkeypatch, forty_posts, first_share_fails=False)
+    threading.Timer(3, signal.raise_signal, (signal.SIGINT,)).start()  # Ctrl-C, to this process alone
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        build_index(forty_posts, root, procs=2, progress=False)
+    assert time.monotonic() - started < 20  # each share takes 40 s
+    assert multiprocessing.active_children() == []
+    outcome = read_outcome(root)
+    assert outcome is not None and not outcome["ok"] and outcome["code"] == "interrupted"
+    assert len(_indexed_ids(root)) == 40
+    assert [p.name for p in (root / "builds").iterdir()] == [open_current(root)[1].name]
