@@ -315,6 +315,17 @@ def _common_prefix(a: bytes, b: bytes) -> int:
     return i
 
 
+def _compact_prefixes(keys: Sequence[bytes]) -> np.ndarray:
+    """The shared prefix of each key after the first with the key before it, cut to COMPACT_PREFIX:
+    compared as fixed-width rows of their first COMPACT_PREFIX + 1 bytes (numpy pads with NULs, so
+    a match is cut to the shorter key's length too)."""
+    width = COMPACT_PREFIX + 1
+    heads = np.array(keys, dtype=f"S{width}").view(np.uint8).reshape(-1, width)
+    differ = np.concatenate((heads[1:] != heads[:-1], np.ones((len(keys) - 1, 1), dtype=bool)), axis=1)
+    lengths = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
+    return np.minimum.reduce([differ.argmax(axis=1), lengths[1:], lengths[:-1], np.full(len(keys) - 1, COMPACT_PREFIX)])
+
+
 def _term_blocks(terms: Sequence[bytes], columns: np.ndarray, compact: bool) -> Iterator[tuple[bytes, bytes]]:
     """(first key, block bytes) of each block of BLOCK_TERMS terms.
 
@@ -325,23 +336,52 @@ def _term_blocks(terms: Sequence[bytes], columns: np.ndarray, compact: bool) -> 
     that capped at LONG_SUFFIX), then varints: the suffix lengths the codes cap, then `columns`
     (those the field's blocks hold).
     """
-    for first in range(0, len(terms), BLOCK_TERMS):
-        keys = terms[first:first + BLOCK_TERMS]
-        n = len(keys)
-        prefixes = [0] + [_common_prefix(a, b) for a, b in zip(keys, keys[1:])]
-        if compact:
-            prefixes = [min(prefix, COMPACT_PREFIX) for prefix in prefixes]
-        suffixes = [key[p:] for key, p in zip(keys, prefixes)]
-        block_columns = columns[:, first:first + n].ravel()
-        if compact:
-            codes = bytes(prefix | min(len(suffix), LONG_SUFFIX) << 4 for suffix, prefix in zip(suffixes, prefixes))
-            long = [len(suffix) for suffix in suffixes if len(suffix) >= LONG_SUFFIX]
-            varints = encode_varints(np.concatenate((long, block_columns)).astype(np.int64))[0].tobytes()
-            header = bytes((n,)) + codes + varints
-        else:
-            header = encode_varints(np.concatenate(([n], prefixes, [len(suffix) for suffix in suffixes],
-                                                    block_columns)).astype(np.int64))[0].tobytes()
-        yield keys[0], _U32.pack(len(header)) + header + b"".join(suffixes)
+    chunk = BLOCK_TERMS * BLOCKS_AT_ONCE
+    for first in range(0, len(terms), chunk):
+        yield from _blocks_of(terms[first:first + chunk], columns[:, first:first + chunk], compact)
+
+
+BLOCKS_AT_ONCE = 2048  # blocks whose headers are encoded in one pass (bounds the arrays a field needs)
+
+
+def _blocks_of(keys: Sequence[bytes], columns: np.ndarray, compact: bool) -> Iterator[tuple[bytes, bytes]]:
+    """_term_blocks of keys that start a block: the numbers of all their headers laid out a block
+    to a row, padded to BLOCK_TERMS terms, and encoded as varints at once."""
+    count = len(keys)
+    blocks = -(-count // BLOCK_TERMS)
+    padded = blocks * BLOCK_TERMS
+    prefixes = np.zeros(padded, dtype=np.int64)  # shared with the key before; a block's first: 0
+    prefixes[1:count] = _compact_prefixes(keys) if compact else np.fromiter(
+        map(_common_prefix, keys[:-1], keys[1:]), dtype=np.int64, count=count - 1)
+    prefixes[::BLOCK_TERMS] = 0
+    suffixes = [key[p:] for key, p in zip(keys, prefixes[:count].tolist())]
+    lengths = np.zeros(padded, dtype=np.int64)
+    lengths[:count] = np.fromiter(map(len, suffixes), dtype=np.int64, count=count)
+    real = np.arange(padded) < count
+    padded_columns = np.zeros((columns.shape[0], padded), dtype=np.int64)
+    padded_columns[:, :count] = columns
+
+    def rows(values: np.ndarray) -> np.ndarray:
+        return values.reshape(blocks, BLOCK_TERMS)
+
+    sizes = np.minimum(BLOCK_TERMS, count - BLOCK_TERMS * np.arange(blocks))
+    if compact:
+        codes = (prefixes | np.minimum(lengths, LONG_SUFFIX) << 4)[:count].astype(np.uint8).tobytes()
+        sections = [rows(lengths)] + [rows(column) for column in padded_columns]
+        kept = [rows(real & (lengths >= LONG_SUFFIX))] + [rows(real)] * len(padded_columns)
+    else:
+        sections = [sizes[:, None], rows(prefixes), rows(lengths)] + [rows(column) for column in padded_columns]
+        kept = [np.ones((blocks, 1), dtype=bool)] + [rows(real)] * (2 + len(padded_columns))
+    keep = np.hstack(kept)
+    data, value_bytes = encode_varints(np.hstack(sections)[keep])  # row by row: a block's numbers in order
+    values_before = np.concatenate(([0], np.cumsum(keep.sum(axis=1))[:-1]))  # every block has numbers
+    ends = np.cumsum(np.add.reduceat(value_bytes, values_before)).tolist()
+    encoded = data.tobytes()
+    for block, n in enumerate(sizes.tolist()):
+        first = block * BLOCK_TERMS
+        varints = encoded[ends[block - 1] if block else 0:ends[block]]
+        header = bytes((n,)) + codes[first:first + n] + varints if compact else varints
+        yield keys[first], _U32.pack(len(header)) + header + b"".join(suffixes[first:first + n])
 
 
 @dataclass

@@ -217,3 +217,31 @@ def test_indexes_of_the_older_postings_formats_answer_as_todays(archive, index_d
     assert file_bytes(builds["flagged"], codec.POSTINGS_EXT) < 0.9 * file_bytes(builds["unflagged"], codec.POSTINGS_EXT)
     assert file_bytes(builds["compact"], codec.POSTINGS_EXT) == file_bytes(builds["flagged"], codec.POSTINGS_EXT)
     assert file_bytes(builds["compact"], codec.TERMS_EXT) < 0.9 * file_bytes(builds["flagged"], codec.TERMS_EXT)
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_a_dictionary_of_awkward_terms_lists_and_finds_each_with_its_count(compact, monkeypatch):
+    """Terms sharing long prefixes (beyond what a compact block records, beyond 255 bytes), NUL
+    bytes, long terms, over several blocks and several passes of the writer (BLOCKS_AT_ONCE)."""
+    from whoosh.codec.whoosh3 import W3Codec, W3Segment
+    from whoosh.fields import ID
+    from whoosh.filedb.filestore import RamStorage
+    monkeypatch.setattr(codec, "BLOCKS_AT_ONCE", 3)
+    rng = np.random.default_rng(7)
+    long = b"x" * 300
+    terms = {b"ab", b"ab\x00", b"ab\x00\x00", b"a\x00b", long, long + b"y", "金融科技".encode() * 20}
+    terms |= {bytes(rng.integers(0, 256, int(rng.integers(1, 40)), dtype=np.uint8)) for _ in range(300)}
+    terms |= {long[:int(n)] + bytes(rng.integers(0, 3, 2, dtype=np.uint8)) for n in rng.integers(1, 300, 200)}
+    keys = sorted(terms)
+    dfs = rng.integers(1, 4, len(keys))
+    docs = np.concatenate([np.sort(rng.choice(1000, size=df, replace=False)) for df in dfs])
+    storage, segment = RamStorage(), W3Segment(W3Codec(), "awkward")
+    written = codec.FS1FieldWriter(storage, segment, compact=compact)
+    written.add_field("f", ID(), codec.FieldPostings(keys, np.concatenate(([0], np.cumsum(dfs))), docs,
+                                                      np.ones(docs.size, dtype=np.int64), None))
+    written.close()
+    reader = codec.FS1TermsReader(storage, segment, compact=compact)
+    listed = [(tbytes, info.doc_frequency()) for (_, tbytes), info in reader.items_from("f", b"")]
+    assert listed == list(zip(keys, dfs.tolist()))
+    for key, df in zip(keys[::5], dfs[::5].tolist()):
+        assert reader.term_info("f", key).doc_frequency() == df
