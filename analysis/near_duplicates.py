@@ -131,7 +131,9 @@ STORY_KEY_BYTES = 12
 
 def story_key(title: str, body: str) -> bytes:
     """Equal for posts with the same title and body (white space aside): one story, whatever their dates."""
-    text = fold(" ".join(title.split()) + "\n" + " ".join(body.split()))
+    # Folded first: fold keeps every character white space or not (a test checks each), and the
+    # body's fold is the one its fields and signature reuse (fold's cache).
+    text = " ".join(fold(title).split()) + "\n" + " ".join(fold(body).split())
     return hashlib.blake2b(text.encode("utf-8"), digest_size=STORY_KEY_BYTES).digest()
 
 

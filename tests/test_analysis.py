@@ -19,6 +19,15 @@ def test_fold_keeps_length_and_offsets():
     assert len(folded) == len(text)
 
 
+def test_fold_keeps_each_character_white_space_or_not():
+    # A story's key splits the folded text at white space (near_duplicates.story_key): the same
+    # key as splitting first and folding after, which is what the index's keys were made with.
+    text = "".join(map(chr, range(0xD800))) + "".join(map(chr, range(0xE000, 0x110000)))
+    folded = fold(text)
+    assert [c.isspace() for c in folded] == [c.isspace() for c in text]
+    assert " ".join(folded.split()) == fold(" ".join(text.split()))
+
+
 def test_fold_of_long_texts_agrees_with_the_character_table():
     # Long texts fold by numpy over code points (faster), short ones by str.translate: the same
     # text, whatever its length, folds the same way. Every sample post, title and body whole.
