@@ -375,11 +375,11 @@ def _blocks_of(keys: Sequence[bytes], columns: np.ndarray, compact: bool) -> Ite
     keep = np.hstack(kept)
     data, value_bytes = encode_varints(np.hstack(sections)[keep])  # row by row: a block's numbers in order
     values_before = np.concatenate(([0], np.cumsum(keep.sum(axis=1))[:-1]))  # every block has numbers
-    ends = np.cumsum(np.add.reduceat(value_bytes, values_before)).tolist()
+    bounds = np.concatenate(([0], np.cumsum(np.add.reduceat(value_bytes, values_before)))).tolist()
     encoded = data.tobytes()
     for block, n in enumerate(sizes.tolist()):
         first = block * BLOCK_TERMS
-        varints = encoded[ends[block - 1] if block else 0:ends[block]]
+        varints = encoded[bounds[block]:bounds[block + 1]]
         header = bytes((n,)) + codes[first:first + n] + varints if compact else varints
         yield keys[first], _U32.pack(len(header)) + header + b"".join(suffixes[first:first + n])
 

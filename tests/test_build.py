@@ -188,22 +188,20 @@ def test_a_build_that_fails_names_its_step_and_leaves_only_the_report(forty_post
 
 
 def _shares_stall(monkeypatch, archive, first_share_fails: bool) -> None:
-    """Every post of the second worker's share (paths[1::2]) takes long to read; the first
-    worker's first post fails with a full disk, or (not first_share_fails) reads slowly too."""
+    """Every post a worker reads takes long to read, but the first: it fails with a full disk
+    (first_share_fails) or reads slowly too."""
     import multiprocessing
 
     from finsearch.indexer import build as build_module
-    paths = sorted(archive.glob("*.md"))
-    failing, slow = paths[0].name, {path.name for path in paths[1:]}
+    failing = sorted(archive.glob("*.md"))[0].name
     read_post = build_module.read_post
 
     def read_stalling(path, root):
         if multiprocessing.parent_process() is None:  # the build's own sample, read before the workers
             return read_post(path, root)
-        if Path(path).name == failing and first_share_fails:
+        if first_share_fails and Path(path).name == failing:
             raise OSError(28, "No space left on device")
-        if Path(path).name in slow or Path(path).name == failing:
-            time.sleep(2)
+        time.sleep(2)
         return read_post(path, root)
     monkeypatch.setattr(build_module, "read_post", read_stalling)
 
